@@ -1,0 +1,1 @@
+"""Shared library of oiofs: imports nothing from the server packages above it."""

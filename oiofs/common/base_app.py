@@ -1,0 +1,95 @@
+"""The common shape of every oiofs WSGI server: dispatch by method, errors in one place.
+
+A server subclasses :class:`BaseServerApp`, defines one method per HTTP verb it supports
+(``def PUT(self, req) -> Response``) and, if it has its own low-level errors, a
+:meth:`~BaseServerApp.translate_error` that maps them to :class:`HTTPError` classes. Any
+:class:`HTTPError` raised below becomes its response here; anything else is logged with its
+transaction id and answers 500. Each request logs one access line.
+"""
+
+from __future__ import annotations
+
+import time
+
+from werkzeug.wrappers import Request, Response
+
+from oiofs.common.constraints import wsgi_to_str
+from oiofs.common.exceptions import (
+    HTTPError,
+    HTTPInternalServerError,
+    HTTPMethodNotAllowed,
+)
+from oiofs.common.logger import get_logger
+
+TRANS_ID_HEADER = "X-Trans-Id"
+
+
+class BaseServerApp:
+    """A WSGI application whose verbs are methods named after them."""
+
+    #: name used in logs and the ``Server`` header
+    server_type = "oiofs-server"
+    #: the verbs this server answers; others get 405
+    allowed_methods: frozenset[str] = frozenset()
+
+    def __init__(self, conf: dict, logger=None):
+        self.conf = conf
+        self.logger = logger or get_logger(conf, self.server_type)
+        self.log_requests = str(conf.get("log_requests", "true")).lower() in (
+            "true", "1", "yes", "on")
+
+    def translate_error(self, err: Exception) -> HTTPError | None:
+        """Map a server-specific exception to an HTTP error (``None``: not handled)."""
+        return None
+
+    def error_response(self, err: HTTPError) -> Response:
+        """The response for an HTTP error: its status and short text, plus its headers."""
+        body = err.description.encode("utf-8") if err.status >= 400 else b""
+        headers = {"Content-Type": "text/plain; charset=utf-8"} if body else {}
+        headers.update(err.headers)
+        return Response(body, status=err.status, headers=headers)
+
+    def handle(self, req: Request) -> Response:
+        """Dispatch ``req`` to the method named after its verb and map errors."""
+        method = req.method
+        try:
+            if method not in self.allowed_methods:
+                raise HTTPMethodNotAllowed(headers={"Allow": ", ".join(
+                    sorted(self.allowed_methods))})
+            return getattr(self, method)(req)
+        except HTTPError as err:
+            return self.error_response(err)
+        except Exception as err:  # noqa: BLE001 - the one place errors become statuses
+            mapped = self.translate_error(err)
+            if mapped is not None:
+                return self.error_response(mapped)
+            self.logger.exception("ERROR __call__ error with %s %s (txn: %s)", method,
+                                  req.environ.get("PATH_INFO"),
+                                  req.headers.get(TRANS_ID_HEADER, "-"))
+            return self.error_response(HTTPInternalServerError())
+
+    def __call__(self, environ, start_response):
+        start = time.monotonic()
+        req = Request(environ)
+        resp = self.handle(req)
+        trans_id = environ.get("HTTP_X_TRANS_ID")
+        if trans_id:
+            resp.headers[TRANS_ID_HEADER] = trans_id
+        if self.log_requests:
+            self.logger.info("%s - %s %s %s %.4f txn:%s", environ.get("REMOTE_ADDR", "-"),
+                             req.method, environ.get("PATH_INFO", ""), resp.status_code,
+                             time.monotonic() - start, trans_id or "-")
+        return resp(environ, start_response)
+
+
+def request_path(req: Request) -> str:
+    """The request's path as text; ``HTTPBadRequest`` if it is not valid UTF-8."""
+    return wsgi_to_str(req.environ.get("PATH_INFO", ""))
+
+
+def header_text(req: Request, name: str, default: str | None = None) -> str | None:
+    """A header's value as text (UTF-8 decoded); ``HTTPBadRequest`` if not valid UTF-8."""
+    value = req.headers.get(name)
+    if value is None:
+        return default
+    return wsgi_to_str(value)

@@ -1,0 +1,167 @@
+"""Reading configuration: the cluster file ``oiofs.conf`` and the per-server ini files.
+
+There are two kinds of files:
+
+* ``<oiofs_dir>/oiofs.conf`` describes the cluster: the hash secret (``[hash]``), the
+  storage policies (``[storage-policy:N]``) and limits (``[constraints]``). Every process
+  of a cluster loads it once at start through :func:`load_cluster_config`.
+* one PasteDeploy ini file per server type (``etc/object-server.conf.sample`` ...), with
+  the server in ``[app:...]`` and its daemons in sections named after them. Servers are
+  built from it by :func:`load_wsgi_app`; daemons read their section by :func:`readconf`.
+
+Option values are strings in the files; components turn them into typed values with the
+``conf_*`` helpers here, all in one ``__init__`` per component.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+
+from oiofs.common import constraints
+from oiofs.common.exceptions import ConfigError
+from oiofs.common.hashing import set_hash_path_secret
+
+DEFAULT_OIOFS_DIR = "/etc/oiofs"
+TRUE_VALUES = {"true", "1", "yes", "on", "t", "y"}
+FALSE_VALUES = {"false", "0", "no", "off", "f", "n"}
+
+
+def config_true_value(value) -> bool:
+    """True for ``true/1/yes/on/t/y`` (any case) or ``True``; False otherwise."""
+    return value is True or (isinstance(value, str) and value.strip().lower() in TRUE_VALUES)
+
+
+def conf_bool(conf: dict, key: str, default: bool) -> bool:
+    """A boolean option; ``ConfigError`` if it is neither true-ish nor false-ish."""
+    value = conf.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in TRUE_VALUES:
+        return True
+    if lowered in FALSE_VALUES:
+        return False
+    raise ConfigError(f"option {key}: {value!r} is not a boolean")
+
+
+def conf_int(conf: dict, key: str, default: int, minimum: int | None = None) -> int:
+    """An integer option, at least ``minimum`` when given."""
+    value = conf.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option {key}: {value!r} is not an integer") from None
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"option {key}: {number} is below {minimum}")
+    return number
+
+
+def conf_float(conf: dict, key: str, default: float) -> float:
+    """A float option."""
+    value = conf.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option {key}: {value!r} is not a number") from None
+
+
+def conf_list(conf: dict, key: str, default: str = "") -> list[str]:
+    """A comma-separated option as a list of stripped, non-empty strings."""
+    value = conf.get(key, default) or ""
+    return [item.strip() for item in str(value).split(",") if item.strip()]
+
+
+def oiofs_dir(conf: dict) -> str:
+    """The directory holding ``oiofs.conf`` and the ring files for this component."""
+    return conf.get("oiofs_dir") or os.environ.get("OIOFS_DIR") or DEFAULT_OIOFS_DIR
+
+
+def _parser(path: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # option names are case-sensitive, like PasteDeploy
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} not found") from None
+    except configparser.Error as err:
+        raise ConfigError(f"cannot parse {path}: {err}") from None
+    return parser
+
+
+_loaded_cluster: dict[str, str] = {}
+
+
+def load_cluster_config(directory: str | None = None, required: bool = True) -> dict:
+    """Load ``<directory>/oiofs.conf`` and apply it to this process.
+
+    Sets the hash secret, the constraints and the storage policies. Returns the parsed
+    sections as ``{section: {option: value}}``. A missing hash secret is an error: a
+    cluster whose nodes disagree on it loses track of its data.
+    """
+    directory = directory or os.environ.get("OIOFS_DIR") or DEFAULT_OIOFS_DIR
+    path = os.path.join(directory, "oiofs.conf")
+    if _loaded_cluster.get("path") == path:
+        return _loaded_cluster["sections"]  # type: ignore[return-value]
+    if not os.path.exists(path):
+        if required:
+            raise ConfigError(f"cluster configuration {path} not found")
+        return {}
+    parser = _parser(path)
+    sections = {name: dict(parser.items(name)) for name in parser.sections()}
+    hash_conf = sections.get("hash", {})
+    prefix = hash_conf.get("hash_path_prefix", "")
+    suffix = hash_conf.get("hash_path_suffix", "")
+    if not prefix and not suffix:
+        raise ConfigError(f"{path}: [hash] needs hash_path_prefix or hash_path_suffix")
+    set_hash_path_secret(prefix, suffix)
+    try:
+        constraints.load_constraints(sections.get("constraints", {}))
+    except ValueError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    from oiofs.common.storage_policy import POLICIES  # late: policies import config helpers
+
+    POLICIES.load(sections)
+    _loaded_cluster["path"] = path
+    _loaded_cluster["sections"] = sections  # type: ignore[assignment]
+    return sections
+
+
+def readconf(path: str, section: str | None = None) -> dict:
+    """Options of one section of an ini file, with ``[DEFAULT]`` merged in.
+
+    Adds ``__file__`` (the path). Without ``section`` returns ``{section: options}``.
+    """
+    parser = _parser(path)
+    if section is None:
+        result = {name: dict(parser.items(name)) for name in parser.sections()}
+        result["DEFAULT"] = dict(parser.defaults())
+        return result
+    if not parser.has_section(section):
+        raise ConfigError(f"{path}: no section [{section}]")
+    conf = dict(parser.items(section))
+    conf["__file__"] = path
+    return conf
+
+
+def load_wsgi_app(conf_path: str, name: str | None = None, global_conf: dict | None = None):
+    """Build the WSGI application (pipeline) described by a PasteDeploy file."""
+    from paste.deploy import loadapp
+
+    return loadapp(f"config:{os.path.abspath(conf_path)}", name=name,
+                   global_conf=global_conf or {})
+
+
+def load_server_conf(conf_path: str) -> dict:
+    """The ``[DEFAULT]`` options of a server's ini file (bind address, workers...)."""
+    parser = _parser(conf_path)
+    conf = dict(parser.defaults())
+    conf["__file__"] = conf_path
+    return conf

@@ -1,0 +1,95 @@
+"""The base of every background daemon: one pass (``run_once``) or passes forever.
+
+A daemon reads its section of the server's ini file (``[object-replicator]`` in
+``object-server.conf``, say) with ``[DEFAULT]`` merged in. Common options: ``interval``
+(seconds between the starts of two passes, default 30), ``log_*`` (see
+:mod:`oiofs.common.logger`), ``devices``, ``mount_check``, ``oiofs_dir``.
+
+Daemons must be safe to kill at any moment: each pass only makes changes that are complete
+on their own (rename into place, delete after the peer has acknowledged), so the next pass
+simply picks up where the last left off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import sys
+import time
+
+from oiofs.common import runtime
+from oiofs.common.config import conf_float, load_cluster_config, oiofs_dir, readconf
+from oiofs.common.logger import get_logger
+
+
+class Daemon:
+    """A background job with ``run_once`` (one pass) and ``run_forever`` (a pass each interval)."""
+
+    #: section name in the server's ini file
+    name = "daemon"
+
+    def __init__(self, conf: dict, logger=None):
+        self.conf = conf
+        self.logger = logger or get_logger(conf, self.name)
+        self.interval = conf_float(conf, "interval", 30.0)
+        self.stopping = False
+
+    def run_once(self, **kwargs) -> None:
+        """Do one complete pass."""
+        raise NotImplementedError
+
+    def run_forever(self, **kwargs) -> None:
+        """Do a pass every ``interval`` seconds until stopped; a failed pass is logged."""
+        time.sleep(random.random() * min(self.interval, 5))  # do not start in lockstep
+        while not self.stopping:
+            begin = time.time()
+            try:
+                self.run_once(**kwargs)
+            except Exception:  # noqa: BLE001 - a daemon survives one bad pass
+                self.logger.exception("unhandled error in %s pass", self.name)
+            elapsed = time.time() - begin
+            if elapsed < self.interval and not self.stopping:
+                time.sleep(self.interval - elapsed)
+
+
+def run_daemon(klass: type[Daemon], conf_path: str, section: str | None = None,
+               once: bool = False, **kwargs) -> int:
+    """Load ``section`` of ``conf_path``, build ``klass`` and run it; exit status."""
+    runtime.monkey_patch()
+    conf = readconf(conf_path, section or klass.name)
+    load_cluster_config(oiofs_dir(conf))
+    daemon = klass(conf)
+
+    def stop(signum, frame):
+        daemon.stopping = True
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    if once:
+        daemon.run_once(**kwargs)
+    else:
+        daemon.run_forever(**kwargs)
+    return 0
+
+
+DAEMONS: dict[str, str] = {
+    # name -> "module:Class"; filled in as daemons land (see oiofs-daemon --help)
+}
+
+
+def main_daemon(argv: list[str] | None = None) -> int:
+    """Entry point of ``oiofs-daemon <name> <conf> [--once]``."""
+    parser = argparse.ArgumentParser(prog="oiofs-daemon")
+    parser.add_argument("name", help="one of: " + ", ".join(sorted(DAEMONS)))
+    parser.add_argument("conf")
+    parser.add_argument("--once", action="store_true", help="do one pass and exit")
+    args = parser.parse_args(argv)
+    target = DAEMONS.get(args.name)
+    if not target:
+        print(f"oiofs-daemon: unknown daemon {args.name!r}", file=sys.stderr)
+        return 2
+    module_name, _, class_name = target.partition(":")
+    module = __import__(module_name, fromlist=[class_name])
+    return run_daemon(getattr(module, class_name), args.conf, args.name, once=args.once)

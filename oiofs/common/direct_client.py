@@ -1,0 +1,121 @@
+"""Direct HTTP requests to storage servers, with connect and response timeouts.
+
+Every component that talks to another node (object server to container server, container
+server to account server, daemons to their peers, the proxy's slow paths) goes through
+here. Paths follow the backend protocol (``docs/backend-protocol.md``):
+``/<device>/<partition>/<account>[/<container>[/<object>]]``.
+
+Requests are made with ``http.client`` (green once :func:`oiofs.common.runtime.monkey_patch`
+ran) on a new connection each; the proxy keeps its own pool of keep-alive connections.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from urllib.parse import quote, urlencode
+
+from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout
+
+DEFAULT_CONN_TIMEOUT = 0.5
+DEFAULT_RESPONSE_TIMEOUT = 10.0
+
+
+def backend_path(device: str, partition, account: str, container: str | None = None,
+                 obj: str | None = None) -> str:
+    """The quoted backend path ``/<device>/<partition>/<account>[/<container>[/<object>]]``."""
+    path = f"/{device}/{partition}/{account}"
+    if container is not None:
+        path += f"/{container}"
+    if obj is not None:
+        path += f"/{obj}"
+    return quote(path, safe="/")
+
+
+class DirectResponse:
+    """A finished response: ``status``, ``headers`` (case-insensitive dict) and ``body``."""
+
+    def __init__(self, status: int, headers: dict, body: bytes):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+class _Headers(dict):
+    def __init__(self, items):
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def get(self, key, default=None):
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key):
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key):
+        return super().__contains__(key.lower())
+
+
+def http_connect(ip: str, port: int, method: str, path: str, headers: dict | None = None,
+                 query: dict | str | None = None, conn_timeout: float = DEFAULT_CONN_TIMEOUT,
+                 response_timeout: float = DEFAULT_RESPONSE_TIMEOUT
+                 ) -> http.client.HTTPConnection:
+    """Open a connection and send the request line and headers (body still to send).
+
+    Raises :class:`ConnectionTimeout` when the node does not accept in time.
+    """
+    if query:
+        path += "?" + (query if isinstance(query, str) else urlencode(query))
+    conn = http.client.HTTPConnection(ip, int(port), timeout=conn_timeout)
+    try:
+        conn.connect()
+    except (socket.timeout, TimeoutError):
+        conn.close()
+        raise ConnectionTimeout(f"connect to {ip}:{port} timed out") from None
+    conn.sock.settimeout(response_timeout)
+    conn.putrequest(method, path, skip_host=False, skip_accept_encoding=True)
+    for key, value in (headers or {}).items():
+        conn.putheader(key, str(value))
+    return conn
+
+
+def direct_request(ip: str, port: int, method: str, path: str, headers: dict | None = None,
+                   body: bytes | None = None, query: dict | str | None = None,
+                   conn_timeout: float = DEFAULT_CONN_TIMEOUT,
+                   response_timeout: float = DEFAULT_RESPONSE_TIMEOUT,
+                   expect_success: bool = False) -> DirectResponse:
+    """Make one request and read the whole response (for small bodies only).
+
+    Network failures raise :class:`ConnectionTimeout`, :class:`NodeTimeout` or
+    :class:`ClientException`. With ``expect_success`` a non-2xx status raises
+    :class:`ClientException` carrying the status.
+    """
+    headers = dict(headers or {})
+    if body is not None:
+        headers["Content-Length"] = str(len(body))
+    elif method in ("PUT", "POST") and "Transfer-Encoding" not in headers:
+        headers.setdefault("Content-Length", "0")
+    try:
+        conn = http_connect(ip, port, method, path, headers, query, conn_timeout,
+                            response_timeout)
+        try:
+            conn.endheaders(body)
+            resp = conn.getresponse()
+            data = resp.read()
+            result = DirectResponse(resp.status, _Headers(resp.getheaders()), data)
+        finally:
+            conn.close()
+    except (socket.timeout, TimeoutError):
+        raise NodeTimeout(f"{method} {ip}:{port}{path} timed out") from None
+    except (OSError, http.client.HTTPException) as err:
+        raise ClientException(f"{method} {ip}:{port}{path}: {err}", http_host=ip,
+                              http_port=port) from err
+    if expect_success and not 200 <= result.status < 300:
+        raise ClientException(f"{method} {ip}:{port}{path} answered {result.status}",
+                              http_status=result.status, http_headers=result.headers,
+                              http_body=result.body, http_host=ip, http_port=port)
+    return result

@@ -1,0 +1,170 @@
+"""Running a WSGI server: bind, fork workers, serve with keep-alive, stop gracefully.
+
+:func:`run_wsgi` is what ``oiofs-server <type> <conf>`` calls. It reads the ``[DEFAULT]``
+options of the server's PasteDeploy file:
+
+``bind_ip`` (127.0.0.1), ``bind_port`` (required), ``workers`` (1; 0 serves in the parent
+process), ``backlog`` (4096), ``client_timeout`` (60 s, idle keep-alive and body reads),
+``max_clients`` (1024 concurrent requests per worker), ``graceful_timeout`` (10 s to let
+in-flight requests end after SIGTERM), ``oiofs_dir`` (cluster config and rings).
+
+The parent binds the socket once, forks the workers, restarts a worker that dies, and on
+SIGTERM or SIGINT passes the signal on and waits for them. A worker that gets SIGTERM stops
+accepting, finishes its requests in flight (up to ``graceful_timeout``) and exits.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import sys
+import time
+
+from oiofs.common import runtime
+from oiofs.common.config import (
+    conf_int,
+    load_cluster_config,
+    load_server_conf,
+    load_wsgi_app,
+    oiofs_dir,
+)
+from oiofs.common.logger import get_logger
+
+
+class _SilentLog:
+    """A file-like sink for eventlet's own server log (we log access lines ourselves)."""
+
+    def __init__(self, logger):
+        self.logger = logger
+
+    def write(self, data):
+        data = data.strip()
+        if data and ("Traceback" in data or "Error" in data):
+            self.logger.error("wsgi: %s", data)
+
+    def info(self, *args):
+        pass
+
+    debug = info
+
+    def error(self, msg, *args):
+        self.logger.error(msg, *args)
+
+
+def bind_socket(conf: dict):
+    """A listening green socket on ``bind_ip:bind_port`` (retrying while the port is busy)."""
+    ip = conf.get("bind_ip", "127.0.0.1")
+    port = conf_int(conf, "bind_port", 0)
+    backlog = conf_int(conf, "backlog", 4096)
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    deadline = time.time() + 30
+    while True:
+        try:
+            sock = runtime.listen((ip, port), family=family, backlog=backlog)
+            break
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE or time.time() > deadline:
+                raise
+            time.sleep(0.1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def serve(sock, app, conf: dict, logger) -> None:
+    """Serve ``app`` on ``sock`` in this process until SIGTERM/SIGINT, then drain."""
+    pool = runtime.GreenPool(conf_int(conf, "max_clients", 1024, minimum=1))
+    server = runtime.spawn(
+        runtime.wsgi_server, sock, app, log=_SilentLog(logger), custom_pool=pool,
+        keepalive=True, log_output=False, socket_timeout=conf_int(conf, "client_timeout", 60),
+        minimum_chunk_size=4096, debug=False, capitalize_response_headers=False)
+    graceful = conf_int(conf, "graceful_timeout", 10)
+
+    def stop(signum, frame):
+        # Runs between bytecodes of whatever green thread is current: only schedule work.
+        runtime.spawn_n(server.kill, SystemExit)
+        runtime.spawn_after(graceful, os._exit, 0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, stop)
+    try:
+        server.wait()
+    except SystemExit:
+        pass
+
+
+def run_wsgi(conf_path: str, app_name: str | None = None) -> int:
+    """Run the server described by ``conf_path`` until it is told to stop; exit status."""
+    runtime.monkey_patch()
+    conf = load_server_conf(conf_path)
+    logger = get_logger(conf, conf.get("log_name") or os.path.basename(conf_path))
+    load_cluster_config(oiofs_dir(conf))
+    global_conf = {"oiofs_dir": oiofs_dir(conf)}
+    app = load_wsgi_app(conf_path, name=app_name, global_conf=global_conf)
+    sock = bind_socket(conf)
+    workers = conf_int(conf, "workers", 1, minimum=0)
+    logger.info("listening on %s:%s with %d worker(s)", *sock.getsockname()[:2], workers)
+    if workers == 0:
+        serve(sock, app, conf, logger)
+        return 0
+    return _run_workers(sock, app, conf, logger, workers)
+
+
+def _run_workers(sock, app, conf, logger, workers: int) -> int:
+    children: set[int] = set()
+    stopping = False
+
+    def spawn_worker():
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            try:
+                serve(sock, app, conf, logger)
+            finally:
+                os._exit(0)
+        children.add(pid)
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                children.discard(pid)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(workers):
+        spawn_worker()
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        children.discard(pid)
+        if not stopping:
+            logger.error("worker %d exited with status %d; starting another", pid, status)
+            time.sleep(0.1)
+            spawn_worker()
+    sock.close()
+    return 0
+
+
+def main_server(argv: list[str] | None = None) -> int:
+    """Entry point of ``oiofs-server <type> <conf>``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 2 or argv[0] in ("-h", "--help"):
+        print("usage: oiofs-server {account,container,object,proxy} <conf-file>",
+              file=sys.stderr)
+        return 2
+    server_type, conf_path = argv
+    if not os.path.exists(conf_path):
+        print(f"oiofs-server: {conf_path} not found", file=sys.stderr)
+        return 2
+    return run_wsgi(conf_path)
