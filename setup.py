@@ -18,6 +18,7 @@ setup(
             "oiofs-daemon = oiofs.cli.daemon:main",
             "oiofs-ring-builder = oiofs.cli.ring_builder:main",
             "oiofs-get-nodes = oiofs.cli.get_nodes:main",
+            "oiofs-allinone = oiofs.cli.allinone.cluster:main",
         ],
         "paste.app_factory": [
             "object = oiofs.obj.server:app_factory",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from urllib.parse import quote, urlencode
 
 from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout
@@ -73,7 +72,7 @@ def http_connect(ip: str, port: int, method: str, path: str, headers: dict | Non
     conn = http.client.HTTPConnection(ip, int(port), timeout=conn_timeout)
     try:
         conn.connect()
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         conn.close()
         raise ConnectionTimeout(f"connect to {ip}:{port} timed out") from None
     conn.sock.settimeout(response_timeout)
@@ -109,7 +108,7 @@ def direct_request(ip: str, port: int, method: str, path: str, headers: dict | N
             result = DirectResponse(resp.status, _Headers(resp.getheaders()), data)
         finally:
             conn.close()
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise NodeTimeout(f"{method} {ip}:{port}{path} timed out") from None
     except (OSError, http.client.HTTPException) as err:
         raise ClientException(f"{method} {ip}:{port}{path}: {err}", http_host=ip,

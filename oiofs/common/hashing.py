@@ -50,7 +50,7 @@ def hash_path(account: str, container: str | None = None, obj: str | None = None
     return digest.digest() if raw_digest else digest.hexdigest()
 
 
-def md5(data: bytes = b"") -> "hashlib._Hash":
+def md5(data: bytes = b"") -> hashlib._Hash:
     """An MD5 hasher for checksums (not for security)."""
     return hashlib.md5(data, usedforsecurity=False)
 

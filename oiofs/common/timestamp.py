@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
 
 from oiofs.common.exceptions import InvalidTimestamp
@@ -110,7 +110,7 @@ class Timestamp:
     @property
     def isoformat(self) -> str:
         """ISO 8601 with microseconds, UTC, no zone suffix (as container listings show)."""
-        dt = datetime.fromtimestamp(self.raw * PRECISION, tz=timezone.utc)
+        dt = datetime.fromtimestamp(self.raw * PRECISION, tz=UTC)
         return dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
     @property
@@ -167,11 +167,11 @@ def parse_http_date(value: str) -> float | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
 def last_modified_date_to_timestamp(value: str) -> Timestamp:
     """Timestamp of a container listing's ``last_modified`` (``2024-01-02T03:04:05.123456``)."""
-    dt = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    dt = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
     return Timestamp(dt.timestamp())

@@ -82,8 +82,15 @@ def serve(sock, app, conf: dict, logger) -> None:
         minimum_chunk_size=4096, debug=False, capitalize_response_headers=False)
     graceful = conf_int(conf, "graceful_timeout", 10)
 
+    stopping = []
+
     def stop(signum, frame):
         # Runs between bytecodes of whatever green thread is current: only schedule work.
+        # Only the first signal counts: a second kill would cut the drain short (the
+        # parent passes on the SIGTERM that a process-group kill already delivered).
+        if stopping:
+            return
+        stopping.append(signum)
         runtime.spawn_n(server.kill, SystemExit)
         runtime.spawn_after(graceful, os._exit, 0)
 

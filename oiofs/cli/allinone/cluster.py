@@ -1,0 +1,226 @@
+"""The :class:`AllInOne` cluster and the ``oiofs-allinone`` command.
+
+>>> aio = AllInOne("/tmp/aio", nodes=4, replicas=3, port_base=8080)  # doctest: +SKIP
+>>> aio.start()          # rings, configs, servers; returns when all answer
+>>> aio.stop_node(2)     # fault drill: stop node 2's servers
+>>> aio.stop()
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import urllib.request
+
+from oiofs.cli.allinone import configs, processes
+from oiofs.cli.allinone.layout import SERVER_TYPES, Layout, default_state_dir
+
+
+class AllInOneError(Exception):
+    """The cluster could not be started or is not in the asked state."""
+
+
+class AllInOne:
+    """A whole cluster on this machine: a proxy and N nodes of three storage servers."""
+
+    def __init__(self, root: str | None = None, nodes: int = 4, replicas: int = 3,
+                 port_base: int = 8080, part_power: int = 8, proxy_workers: int = 2):
+        root = os.path.abspath(root or default_state_dir())
+        saved = configs.load_layout(root)
+        # A cluster keeps the shape it was made with: its rings and data depend on it.
+        self.layout = saved or Layout(root=root, nodes=nodes, replicas=replicas,
+                                      port_base=port_base, part_power=part_power)
+        self.proxy_workers = proxy_workers
+        if replicas > self.layout.nodes and saved is None:
+            raise AllInOneError(f"{replicas} replicas need at least {replicas} nodes")
+
+    # --- set-up -----------------------------------------------------------------------
+
+    def _ring_builder(self, *args: str) -> None:
+        argv = [sys.executable, "-m", "oiofs.cli.ring_builder", *args]
+        result = subprocess.run(argv, capture_output=True, text=True)
+        if result.returncode not in (0, 1):  # 1 is a warning, e.g. nothing to move
+            raise AllInOneError(f"ring builder {' '.join(args)} failed: "
+                                f"{result.stdout}{result.stderr}")
+
+    def build_rings(self) -> None:
+        """Create the account, container and object rings unless they exist."""
+        lay = self.layout
+        for server_type in SERVER_TYPES:
+            builder = os.path.join(lay.etc, f"{server_type}.builder")
+            ring = os.path.join(lay.etc, f"{server_type}.ring.gz")
+            if os.path.exists(ring) and os.path.exists(builder):
+                continue
+            if os.path.exists(builder):
+                os.unlink(builder)
+            self._ring_builder(builder, "create", str(lay.part_power), str(lay.replicas), "0")
+            for node in lay.node_numbers():
+                self._ring_builder(
+                    builder, "add",
+                    f"r1z{node}-{lay.ip}:{lay.port(node, server_type)}/{lay.device_name(node)}",
+                    "100")
+            self._ring_builder(builder, "rebalance", "--seed", "1")
+            if not os.path.exists(ring):
+                raise AllInOneError(f"rebalance did not write {ring}")
+
+    def prepare(self) -> None:
+        """Write everything the cluster needs on disk (idempotent; keeps data and secrets)."""
+        lay = self.layout
+        for path in (lay.etc, lay.run, lay.log):
+            os.makedirs(path, exist_ok=True)
+        configs.write_cluster_conf(lay)
+        configs.save_layout(lay)
+        self.build_rings()
+        configs.write_server_confs(lay)
+        configs.write_proxy_conf(lay, workers=self.proxy_workers)
+
+    # --- processes --------------------------------------------------------------------
+
+    def _start(self, name: str, argv: list[str]) -> None:
+        processes.start_process(name, argv, self.layout.run, self.layout.log,
+                                marker=self.layout.root)
+
+    def start_node(self, node: int, wait: bool = True) -> None:
+        """Start the storage servers of ``node``."""
+        lay = self.layout
+        for server_type in SERVER_TYPES:
+            self._start(f"{server_type}-server-{node}",
+                        processes.server_argv(server_type, lay.server_conf(node, server_type)))
+        if wait:
+            self._wait([lay.port(node, t) for t in SERVER_TYPES])
+
+    def stop_node(self, node: int) -> None:
+        """Stop the storage servers of ``node`` (graceful)."""
+        for name in self.layout.process_names(node):
+            processes.stop_process(name, self.layout.run, self.layout.root)
+
+    def kill_node(self, node: int) -> None:
+        """Kill the storage servers of ``node`` with SIGKILL (a crash)."""
+        for name in self.layout.process_names(node):
+            processes.kill_process(name, self.layout.run, self.layout.root)
+
+    def start(self) -> None:
+        """Prepare, start every server, and return once all answer."""
+        self.prepare()
+        lay = self.layout
+        for node in lay.node_numbers():
+            self.start_node(node, wait=False)
+        self._start("proxy-server", processes.server_argv("proxy", lay.proxy_conf))
+        ports = [lay.port(n, t) for n in lay.node_numbers() for t in SERVER_TYPES]
+        self._wait(ports + [lay.proxy_port])
+        self._check_health()
+
+    def stop(self) -> list[str]:
+        """Stop everything this cluster started; the names of what was running."""
+        stopped = []
+        for name in reversed(self.layout.process_names()):
+            if processes.stop_process(name, self.layout.run, self.layout.root):
+                stopped.append(name)
+        return stopped
+
+    def status(self) -> dict[str, dict]:
+        """For each process: its pid (or None) and whether its port answers."""
+        lay = self.layout
+        result = {}
+        for name in lay.process_names():
+            pid = processes.read_pid(lay.run, name, lay.root)
+            if name == "proxy-server":
+                port = lay.proxy_port
+            else:
+                server_type, _, node = name.rpartition("-server-")
+                port = lay.port(int(node), server_type)
+            result[name] = {"pid": pid, "port": port,
+                            "listening": processes.port_open(lay.ip, port)}
+        return result
+
+    def _wait(self, ports: list[int]) -> None:
+        missing = processes.wait_for_ports(self.layout.ip, ports)
+        if missing:
+            raise AllInOneError(f"servers on ports {missing} did not start; see "
+                                f"{self.layout.log}")
+
+    def _check_health(self) -> None:
+        url = self.layout.proxy_url + "/healthcheck"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                body = resp.read()
+        except OSError as err:
+            raise AllInOneError(f"proxy health check failed: {err}") from err
+        if body.strip() != b"OK":
+            raise AllInOneError(f"proxy health check answered {body!r}")
+
+    # --- for users ----------------------------------------------------------------------
+
+    @property
+    def auth_url(self) -> str:
+        """The tempauth v1 URL."""
+        return self.layout.auth_url
+
+    @property
+    def users(self) -> dict[str, str]:
+        """``{"account:user": key}`` of the users the proxy knows."""
+        return {f"{a}:{u}": k for a, u, k, _ in configs.USERS}
+
+    def describe(self) -> str:
+        """What a user needs to know to use the cluster."""
+        lay = self.layout
+        lines = [f"oiofs all-in-one: {lay.nodes} nodes, {lay.replicas} replicas, in {lay.root}",
+                 f"  auth URL: {lay.auth_url}", "  users:"]
+        for account, user, key, groups in configs.USERS:
+            role = "admin" if ".admin" in groups else "member"
+            lines.append(f"    {account}:{user} / {key}  ({role} of AUTH_{account})")
+        lines.append(f"  try: swift -A {lay.auth_url} -U test:tester -K testing stat")
+        return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``oiofs-allinone {start,stop,status}``."""
+    parser = argparse.ArgumentParser(prog="oiofs-allinone",
+                                     description="Run a whole oiofs cluster on this machine.")
+    parser.add_argument("command", choices=["start", "stop", "status", "restart"])
+    parser.add_argument("--dir", default=None,
+                        help=f"cluster directory (default {default_state_dir()})")
+    parser.add_argument("--nodes", type=int, default=4)
+    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--port-base", type=int, default=8080,
+                        help="proxy port; node N uses port-base + 10*N .. +2")
+    parser.add_argument("--part-power", type=int, default=8)
+    parser.add_argument("--proxy-workers", type=int, default=2)
+    parser.add_argument("--node", type=int, default=None,
+                        help="with start/stop: only this node's servers")
+    args = parser.parse_args(argv)
+    try:
+        aio = AllInOne(args.dir, nodes=args.nodes, replicas=args.replicas,
+                       port_base=args.port_base, part_power=args.part_power,
+                       proxy_workers=args.proxy_workers)
+        if args.node is not None and not 1 <= args.node <= aio.layout.nodes:
+            parser.error(f"--node must be between 1 and {aio.layout.nodes}")
+        if args.command in ("stop", "restart"):
+            if args.node:
+                aio.stop_node(args.node)
+                print(f"stopped node {args.node}")
+            else:
+                stopped = aio.stop()
+                print(f"stopped {len(stopped)} process(es)")
+        if args.command in ("start", "restart"):
+            if args.node:
+                aio.start_node(args.node)
+                print(f"started node {args.node}")
+            else:
+                aio.start()
+                print(aio.describe())
+        if args.command == "status":
+            running = 0
+            for name, info in aio.status().items():
+                state = "running" if info["pid"] else "stopped"
+                running += bool(info["pid"])
+                up = "listening" if info["listening"] else "not listening"
+                print(f"{name:22} {state:8} pid={info['pid'] or '-':<8} "
+                      f"port={info['port']} {up}")
+            return 0 if running else 3
+    except AllInOneError as err:
+        print(f"oiofs-allinone: {err}", file=sys.stderr)
+        return 1
+    return 0

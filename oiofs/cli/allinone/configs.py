@@ -1,0 +1,141 @@
+"""The files an all-in-one cluster runs on: cluster config, server configs, proxy config.
+
+Written on every ``start`` except ``oiofs.conf``, whose hash secret is made once and kept
+(changing it would lose track of every stored object), and the token secret, kept with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+from oiofs.cli.allinone.layout import Layout
+from oiofs.common.fsutils import write_file_atomic
+
+USERS = (
+    # (account, user, key, groups)
+    ("test", "tester", "testing", ".admin"),
+    ("test2", "tester2", "testing2", ".admin"),
+    ("test", "tester3", "testing3", ""),
+    ("admin", "admin", "admin", ".admin .reseller_admin"),
+)
+
+
+def _write(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_file_atomic(path, text.encode("utf-8"))
+
+
+def write_cluster_conf(layout: Layout) -> None:
+    """Write ``oiofs.conf`` with a fresh random secret unless it already exists."""
+    path = os.path.join(layout.etc, "oiofs.conf")
+    if os.path.exists(path):
+        return
+    _write(path, f"""\
+# oiofs cluster configuration of an all-in-one cluster (see etc/oiofs.conf.sample).
+[hash]
+# The secret mixed into every placement hash. Never change it once data is stored.
+hash_path_prefix = {secrets.token_hex(8)}
+hash_path_suffix = {secrets.token_hex(8)}
+
+[storage-policy:0]
+name = Policy-0
+default = yes
+policy_type = replication
+""")
+
+
+def token_secret(layout: Layout) -> str:
+    """The proxy's token-signing secret, made once and kept beside ``oiofs.conf``."""
+    path = os.path.join(layout.etc, "token_secret")
+    if not os.path.exists(path):
+        _write(path, secrets.token_hex(16))
+        os.chmod(path, 0o600)
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def save_layout(layout: Layout) -> None:
+    """Remember the cluster's shape so that later commands need only ``--dir``."""
+    _write(os.path.join(layout.etc, "allinone.json"), json.dumps({
+        "nodes": layout.nodes, "replicas": layout.replicas, "port_base": layout.port_base,
+        "part_power": layout.part_power}, indent=1) + "\n")
+
+
+def load_layout(root: str) -> Layout | None:
+    """The layout saved in ``root``, or ``None`` if no cluster was made there."""
+    path = os.path.join(root, "etc", "allinone.json")
+    try:
+        with open(path) as handle:
+            saved = json.load(handle)
+    except FileNotFoundError:
+        return None
+    return Layout(root=root, **saved)
+
+
+def _common_defaults(layout: Layout, node: int, server_type: str) -> str:
+    return f"""\
+[DEFAULT]
+bind_ip = {layout.ip}
+bind_port = {layout.port(node, server_type)}
+workers = 1
+devices = {layout.devices(node)}
+mount_check = false
+oiofs_dir = {layout.etc}
+log_name = {server_type}-server-{node}
+log_level = WARNING
+"""
+
+
+def write_server_confs(layout: Layout) -> None:
+    """Write the account, container and object server configs of every node."""
+    for node in layout.node_numbers():
+        os.makedirs(os.path.join(layout.devices(node), layout.device_name(node)),
+                    exist_ok=True)
+        for server_type in ("account", "container", "object"):
+            text = _common_defaults(layout, node, server_type) + f"""
+[pipeline:main]
+pipeline = {server_type}-server
+
+[app:{server_type}-server]
+use = egg:oiofs#{server_type}
+"""
+            text += _daemon_sections(server_type, node)
+            _write(layout.server_conf(node, server_type), text)
+
+
+def _daemon_sections(server_type: str, node: int) -> str:
+    """Sections of the daemons that run beside ``server_type`` (filled in as they land)."""
+    return ""
+
+
+def write_proxy_conf(layout: Layout, workers: int = 2) -> None:
+    """Write the proxy config: healthcheck, tempauth with the test users, the proxy app."""
+    users = "\n".join(
+        f"user_{account}_{user} = {key}{' ' + groups if groups else ''}"
+        for account, user, key, groups in USERS)
+    _write(layout.proxy_conf, f"""\
+[DEFAULT]
+bind_ip = {layout.ip}
+bind_port = {layout.proxy_port}
+workers = {workers}
+oiofs_dir = {layout.etc}
+log_name = proxy-server
+log_level = WARNING
+
+[pipeline:main]
+pipeline = healthcheck tempauth proxy-server
+
+[filter:healthcheck]
+use = egg:oiofs#healthcheck
+
+[filter:tempauth]
+use = egg:oiofs#tempauth
+token_secret = {token_secret(layout)}
+{users}
+
+[app:proxy-server]
+use = egg:oiofs#proxy
+account_autocreate = true
+""")

@@ -1,0 +1,102 @@
+"""Where an all-in-one cluster keeps its files, and which ports its servers listen on.
+
+Everything lives under one directory (``--dir``)::
+
+    etc/oiofs.conf                      cluster secret and policies (made once, kept)
+    etc/*.builder, etc/*.ring.gz        the three rings
+    etc/proxy-server.conf               proxy pipeline, tempauth users
+    etc/node<N>/<type>-server.conf      one file per server type and node
+    data/node<N>/d<N>/                  the node's one device (a plain directory)
+    run/<name>.pid                      what is running, one pid file per process
+    log/<name>.log                      what each process wrote
+
+Ports: the proxy listens on ``port_base``; node N (1-based) uses ``port_base + 10*N`` for
+its object server, ``+1`` for its container server and ``+2`` for its account server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+SERVER_TYPES = ("object", "container", "account")
+PORT_OFFSETS = {"object": 0, "container": 1, "account": 2}
+
+
+def default_state_dir() -> str:
+    """The per-user default directory (``$XDG_STATE_HOME/oiofs/allinone``)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "oiofs", "allinone")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths and ports of one all-in-one cluster."""
+
+    root: str
+    nodes: int = 4
+    replicas: int = 3
+    port_base: int = 8080
+    part_power: int = 8
+    ip: str = "127.0.0.1"
+
+    @property
+    def etc(self) -> str:
+        """Directory of ``oiofs.conf``, rings and server configs (the ``oiofs_dir``)."""
+        return os.path.join(self.root, "etc")
+
+    @property
+    def run(self) -> str:
+        """Directory of pid files."""
+        return os.path.join(self.root, "run")
+
+    @property
+    def log(self) -> str:
+        """Directory of log files."""
+        return os.path.join(self.root, "log")
+
+    @property
+    def proxy_port(self) -> int:
+        """The proxy's port."""
+        return self.port_base
+
+    @property
+    def proxy_url(self) -> str:
+        """Base URL of the proxy."""
+        return f"http://{self.ip}:{self.proxy_port}"
+
+    @property
+    def auth_url(self) -> str:
+        """The tempauth v1 URL clients authenticate against."""
+        return self.proxy_url + "/auth/v1.0"
+
+    def node_numbers(self) -> range:
+        """Node numbers, 1-based."""
+        return range(1, self.nodes + 1)
+
+    def port(self, node: int, server_type: str) -> int:
+        """The port of ``server_type`` on ``node``."""
+        return self.port_base + 10 * node + PORT_OFFSETS[server_type]
+
+    def devices(self, node: int) -> str:
+        """The ``devices`` directory of ``node``."""
+        return os.path.join(self.root, "data", f"node{node}")
+
+    def device_name(self, node: int) -> str:
+        """The name of the one device of ``node``."""
+        return f"d{node}"
+
+    def server_conf(self, node: int, server_type: str) -> str:
+        """Path of the config file of ``server_type`` on ``node``."""
+        return os.path.join(self.etc, f"node{node}", f"{server_type}-server.conf")
+
+    @property
+    def proxy_conf(self) -> str:
+        """Path of the proxy's config file."""
+        return os.path.join(self.etc, "proxy-server.conf")
+
+    def process_names(self, node: int | None = None) -> list[str]:
+        """Names of the processes of ``node`` (or of the whole cluster, proxy included)."""
+        nodes = [node] if node else list(self.node_numbers())
+        names = [f"{t}-server-{n}" for n in nodes for t in SERVER_TYPES]
+        return names if node else ["proxy-server"] + names

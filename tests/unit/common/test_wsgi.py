@@ -1,0 +1,72 @@
+"""The server runner, on real processes: workers, restarts, graceful stop."""
+
+import http.client
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from tests.support.servers import ServerProcess, free_port, write_server_conf
+
+
+def _get(port, path="/x", timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    body = resp.read().decode()
+    conn.close()
+    return resp.status, body
+
+
+@pytest.fixture
+def echo_server(tmp_path, oiofs_dir):
+    def make(workers, slow="1.0"):
+        port = free_port()
+        conf = write_server_conf(
+            str(tmp_path / "echo.conf"), "call:tests.support.apps:echo_app_factory",
+            {"bind_port": port, "workers": workers, "oiofs_dir": oiofs_dir,
+             "graceful_timeout": 10}, {"slow_seconds": slow})
+        # the runner imports tests.support.apps from the working directory (repo root)
+        return ServerProcess("echo", conf, port).start()
+
+    servers = []
+    yield lambda *a, **k: servers.append(make(*a, **k)) or servers[-1]
+    for server in servers:
+        server.kill()
+
+
+def test_serves_with_workers_and_restarts_dead_one(echo_server):
+    server = echo_server(2)
+    pids = set()
+    deadline = time.monotonic() + 10
+    while len(pids) < 2 and time.monotonic() < deadline:
+        status, body = _get(server.port)
+        assert status == 200 and body.endswith(" /x")
+        pids.add(int(body.split()[0]))
+    assert len(pids) == 2, "both workers should take requests"
+    victim = pids.pop()
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    seen = set()
+    while time.monotonic() < deadline and len(seen - {victim}) < 2:
+        seen.add(int(_get(server.port)[1].split()[0]))
+    assert victim not in seen
+    assert len(seen) == 2, "a new worker replaces the dead one"
+
+
+def test_sigterm_lets_request_in_flight_finish(echo_server):
+    server = echo_server(1, slow="1.0")
+    result = {}
+
+    def slow_request():
+        result["resp"] = _get(server.port, "/slow")
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    time.sleep(0.3)  # the request is in flight inside the app's 1 s sleep
+    os.killpg(server.proc.pid, signal.SIGTERM)
+    thread.join(10)
+    assert result["resp"][0] == 200
+    assert server.proc.wait(10) == 0
