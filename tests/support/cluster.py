@@ -1,0 +1,112 @@
+"""A real all-in-one cluster for functional and probe tests.
+
+Built with :class:`oiofs.cli.allinone.AllInOne` in a temporary directory, on a free range of
+ports, with a small partition power and one proxy worker to stay lean on 2 cores.
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import shutil
+import tempfile
+import time
+
+from oiofs.cli.allinone import AllInOne
+from oiofs.cli.allinone.layout import SERVER_TYPES
+from oiofs.cli.allinone.processes import port_open
+
+
+def free_port_base(nodes: int) -> int:
+    """A port base whose proxy and node ports are all free right now."""
+    for _ in range(200):
+        base = random.randrange(20000, 50000, 100)
+        ports = [base] + [base + 10 * n + k for n in range(1, nodes + 1) for k in range(3)]
+        if not any(port_open("127.0.0.1", p) for p in ports):
+            return base
+    raise RuntimeError("no free port range found")
+
+
+class TestCluster:
+    """An :class:`AllInOne` plus conveniences for tests (auth, node control)."""
+
+    __test__ = False  # not a test class for pytest
+
+    def __init__(self, nodes: int = 4, replicas: int = 3, part_power: int = 6,
+                 proxy_workers: int = 1):
+        self.root = tempfile.mkdtemp(prefix="oiofs-cluster-")
+        self.aio = AllInOne(self.root, nodes=nodes, replicas=replicas,
+                            port_base=free_port_base(nodes), part_power=part_power,
+                            proxy_workers=proxy_workers)
+        self.layout = self.aio.layout
+
+    def start(self) -> TestCluster:
+        """Start every server; on failure, stop what started and re-raise."""
+        try:
+            self.aio.start()
+        except Exception:
+            self.aio.stop()
+            raise
+        return self
+
+    def destroy(self) -> None:
+        """Stop every process and remove the cluster's directory."""
+        try:
+            self.aio.stop()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- what tests need ------------------------------------------------------------
+
+    @property
+    def proxy_url(self) -> str:
+        return self.layout.proxy_url
+
+    @property
+    def auth_url(self) -> str:
+        return self.layout.auth_url
+
+    @property
+    def oiofs_dir(self) -> str:
+        return self.layout.etc
+
+    @property
+    def users(self) -> dict[str, str]:
+        return self.aio.users
+
+    @property
+    def nodes(self) -> list[dict]:
+        """Per node: its number, the ports of its servers and its devices directory."""
+        lay = self.layout
+        return [{"node": n, "devices": lay.devices(n), "device": lay.device_name(n),
+                 **{f"{t}_port": lay.port(n, t) for t in SERVER_TYPES}}
+                for n in lay.node_numbers()]
+
+    def stop_node(self, node: int) -> None:
+        self.aio.stop_node(node)
+
+    def kill_node(self, node: int) -> None:
+        self.aio.kill_node(node)
+
+    def start_node(self, node: int) -> None:
+        self.aio.start_node(node)
+
+    def auth(self, user: str = "test:tester", key: str | None = None) -> tuple[str, str]:
+        """Authenticate through tempauth; ``(storage_url, token)``."""
+        key = self.users[user] if key is None else key
+        deadline = time.monotonic() + 10
+        while True:
+            conn = http.client.HTTPConnection("127.0.0.1", self.layout.proxy_port, timeout=10)
+            try:
+                conn.request("GET", "/auth/v1.0", headers={"X-Auth-User": user,
+                                                           "X-Auth-Key": key})
+                resp = conn.getresponse()
+                resp.read()
+            finally:
+                conn.close()
+            if resp.status // 100 == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        if resp.status // 100 != 2:
+            raise RuntimeError(f"auth for {user} answered {resp.status}")
+        return resp.getheader("X-Storage-Url"), resp.getheader("X-Auth-Token")
