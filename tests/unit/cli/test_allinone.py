@@ -1,0 +1,76 @@
+"""The all-in-one's layout, files and process control, without starting a cluster."""
+
+import configparser
+import os
+import subprocess
+import sys
+import time
+
+from oiofs.cli.allinone import AllInOne, Layout, configs, processes
+
+
+def test_layout_ports_do_not_collide():
+    lay = Layout(root="/x", nodes=4, port_base=9000)
+    ports = [lay.proxy_port] + [lay.port(n, t) for n in lay.node_numbers()
+                                for t in ("object", "container", "account")]
+    assert len(set(ports)) == len(ports)
+    assert lay.port(2, "container") == 9021
+    assert lay.process_names(3) == ["object-server-3", "container-server-3",
+                                    "account-server-3"]
+    assert lay.process_names()[0] == "proxy-server"
+
+
+def test_prepare_writes_configs_and_keeps_secret(tmp_path, monkeypatch):
+    aio = AllInOne(str(tmp_path), nodes=2, replicas=2, port_base=9100, part_power=4)
+    monkeypatch.setattr(aio, "build_rings", lambda: None)  # rings: see the ring tests
+    aio.prepare()
+    oiofs_conf = tmp_path / "etc" / "oiofs.conf"
+    first = oiofs_conf.read_text()
+    aio.prepare()
+    assert oiofs_conf.read_text() == first, "the hash secret must never change"
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(aio.layout.server_conf(2, "object"))
+    assert parser.defaults()["bind_port"] == "9120"
+    assert parser.defaults()["devices"] == aio.layout.devices(2)
+    assert os.path.isdir(os.path.join(aio.layout.devices(2), "d2"))
+    proxy = configparser.ConfigParser(interpolation=None)
+    proxy.read(aio.layout.proxy_conf)
+    assert proxy["filter:tempauth"]["user_test_tester"] == "testing .admin"
+    assert proxy["filter:tempauth"]["user_test_tester3"] == "testing3"
+
+
+def test_saved_layout_wins_over_new_flags(tmp_path, monkeypatch):
+    aio = AllInOne(str(tmp_path), nodes=3, replicas=3, port_base=9200)
+    monkeypatch.setattr(aio, "build_rings", lambda: None)
+    aio.prepare()
+    again = AllInOne(str(tmp_path), nodes=5, port_base=9999)
+    assert again.layout.nodes == 3 and again.layout.port_base == 9200
+    assert configs.load_layout(str(tmp_path / "nowhere")) is None
+
+
+def test_stop_only_signals_processes_it_started(tmp_path):
+    run, log = str(tmp_path / "run"), str(tmp_path / "log")
+    marker = str(tmp_path)
+    pid = processes.start_process(
+        "sleeper", [sys.executable, "-c", "import time; time.sleep(60)", marker],
+        run, log, marker)
+    assert processes.read_pid(run, "sleeper", marker) == pid
+    # a pid file pointing at an unrelated process is not obeyed
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with open(processes.pid_path(run, "stranger"), "w") as handle:
+            handle.write(str(stranger.pid))
+        assert processes.stop_process("stranger", run, marker) is False
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+    assert processes.stop_process("sleeper", run, marker) is True
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            break
+        time.sleep(0.02)
+    assert processes.read_pid(run, "sleeper", marker) is None
