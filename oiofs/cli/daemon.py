@@ -1,15 +1,35 @@
-"""``oiofs-daemon <name> <conf> [--once]``: run one background daemon."""
+"""``oiofs-daemon <name> <conf> [--once]``: run one background daemon.
+
+The daemon reads the section named after it in ``<conf>`` (``[object-replicator]`` in
+``object-server.conf``...), with ``[DEFAULT]`` merged in.
+"""
 
 from __future__ import annotations
 
-from oiofs.common.daemon import DAEMONS, main_daemon
+import argparse
+import importlib
+import sys
 
-__all__ = ["DAEMONS", "main"]
+from oiofs.common.daemon import run_daemon
+
+#: daemon name -> "module:Class" (imported only when that daemon is asked for)
+DAEMONS: dict[str, str] = {}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the named daemon (one pass with ``--once``)."""
-    return main_daemon(argv)
+    """Run the named daemon until SIGTERM, or one pass with ``--once``."""
+    parser = argparse.ArgumentParser(prog="oiofs-daemon")
+    parser.add_argument("name", help="one of: " + (", ".join(sorted(DAEMONS)) or "(none yet)"))
+    parser.add_argument("conf", help="the server config file holding the daemon's section")
+    parser.add_argument("--once", action="store_true", help="do one pass and exit")
+    args = parser.parse_args(argv)
+    target = DAEMONS.get(args.name)
+    if not target:
+        print(f"oiofs-daemon: unknown daemon {args.name!r}", file=sys.stderr)
+        return 2
+    module_name, _, class_name = target.partition(":")
+    klass = getattr(importlib.import_module(module_name), class_name)
+    return run_daemon(klass, args.conf, args.name, once=args.once)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,9 @@ simply picks up where the last left off.
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import signal
-import sys
 import time
 
 from oiofs.common import runtime
@@ -72,24 +70,3 @@ def run_daemon(klass: type[Daemon], conf_path: str, section: str | None = None,
     else:
         daemon.run_forever(**kwargs)
     return 0
-
-
-DAEMONS: dict[str, str] = {
-    # name -> "module:Class"; filled in as daemons land (see oiofs-daemon --help)
-}
-
-
-def main_daemon(argv: list[str] | None = None) -> int:
-    """Entry point of ``oiofs-daemon <name> <conf> [--once]``."""
-    parser = argparse.ArgumentParser(prog="oiofs-daemon")
-    parser.add_argument("name", help="one of: " + ", ".join(sorted(DAEMONS)))
-    parser.add_argument("conf")
-    parser.add_argument("--once", action="store_true", help="do one pass and exit")
-    args = parser.parse_args(argv)
-    target = DAEMONS.get(args.name)
-    if not target:
-        print(f"oiofs-daemon: unknown daemon {args.name!r}", file=sys.stderr)
-        return 2
-    module_name, _, class_name = target.partition(":")
-    module = __import__(module_name, fromlist=[class_name])
-    return run_daemon(getattr(module, class_name), args.conf, args.name, once=args.once)
