@@ -94,6 +94,14 @@ class DiskFileMetadataTooLarge(DiskFileError):
     """The metadata cannot be stored for this object."""
 
 
+class DiskFileCorrupt(DiskFileError):
+    """A file's metadata is unreadable, fails its checksum, or disagrees with the file.
+
+    Raised by the on-disk format readers; the object layer quarantines the files and
+    answers as if the object were not there (:class:`DiskFileQuarantined`).
+    """
+
+
 # --- databases -------------------------------------------------------------------------
 
 
