@@ -19,6 +19,7 @@ setup(
             "oiofs-ring-builder = oiofs.cli.ring_builder:main",
             "oiofs-get-nodes = oiofs.cli.get_nodes:main",
             "oiofs-allinone = oiofs.cli.allinone.cluster:main",
+            "oiofs-bench = oiofs.cli.bench:main",
         ],
         "paste.app_factory": [
             "object = oiofs.obj.server:app_factory",

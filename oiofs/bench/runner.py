@@ -1,0 +1,100 @@
+"""Run one operation over many items with a pool of worker threads, bounded in count and time.
+
+Each worker thread uses its own keep-alive :class:`~oiofs.bench.client.Connection` (the
+pool's connections live across phases) and pulls items from a shared source until it runs
+dry or the deadline passes. An operation raises :class:`~oiofs.bench.errors.UnexpectedStatus`
+or a transport error for a failed request and :class:`~oiofs.bench.errors.VerificationFailed`
+for a wrong answer; anything else it raises is a bug and stops the run.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+from oiofs.bench.client import Connection
+from oiofs.bench.cpu import CpuMeter
+from oiofs.bench.errors import UnexpectedStatus, VerificationFailed
+from oiofs.bench.stats import PhaseResult
+
+T = TypeVar("T")
+
+# What an operation returns: bytes it moved (0 when the phase is about requests).
+Operation = Callable[[Connection, T], int]
+
+
+class _Source:
+    """Items handed out one at a time to the workers, under a lock."""
+
+    def __init__(self, items: Iterable, limit: int | None, deadline: float | None):
+        iterator: Iterator = iter(items)
+        self._items = itertools.islice(iterator, limit) if limit is not None else iterator
+        self._deadline = deadline
+        self._lock = threading.Lock()
+
+    def take(self):
+        """The next item, or a sentinel :data:`_DONE` when the items or the time ran out."""
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            return _DONE
+        with self._lock:
+            return next(self._items, _DONE)
+
+
+_DONE = object()
+
+
+def _work(conn: Connection, source: _Source, op: Operation, out: PhaseResult,
+          crashes: list[BaseException]) -> None:
+    try:
+        while (item := source.take()) is not _DONE:
+            start = time.perf_counter()
+            try:
+                moved = op(conn, item)
+            except VerificationFailed as err:
+                out.failures += 1
+                out.note(f"{out.name} {item}: {err}")
+            except (UnexpectedStatus, OSError, http.client.HTTPException) as err:
+                out.errors += 1
+                out.note(f"{out.name} {item}: {type(err).__name__}: {err}")
+            else:
+                out.latencies.append(time.perf_counter() - start)
+                out.ops += 1
+                out.nbytes += moved
+    except BaseException as err:  # a bug in an operation: stop this run loudly
+        crashes.append(err)
+
+
+def run_phase(name: str, conns: list[Connection], items: Iterable[T], op: Operation,
+              limit: int | None = None, duration: float | None = None,
+              meter: CpuMeter | None = None, label: str = "") -> PhaseResult:
+    """Apply ``op`` to up to ``limit`` items with one thread per connection, for at most
+    ``duration`` seconds (no new request starts after it); the merged result.
+
+    The deadline is checked before each request, so a phase ends at most one request
+    latency after ``duration``.
+    """
+    result = PhaseResult(name=name, label=label)
+    cpu_before = meter.sample() if meter else None
+    start = time.monotonic()
+    source = _Source(items, limit, start + duration if duration else None)
+    parts = [PhaseResult(name=name) for _ in conns]
+    crashes: list[BaseException] = []
+    threads = [threading.Thread(target=_work, args=(conn, source, op, part, crashes),
+                                name=f"bench-{name}-{n}", daemon=True)
+               for n, (conn, part) in enumerate(zip(conns, parts, strict=True))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.elapsed = time.monotonic() - start
+    if meter:
+        result.cpu_seconds = meter.sample() - cpu_before
+    if crashes:
+        raise crashes[0]
+    for part in parts:
+        result.merge(part)
+    return result
