@@ -150,6 +150,10 @@ class ClientException(OiofsError):
         self.http_device = http_device
 
 
+class NodeUnreachable(ClientException):
+    """Nothing accepts connections at the node's address (refused, unreachable): it is down."""
+
+
 class LockTimeout(OiofsError):
     """A file lock could not be taken in time."""
 
