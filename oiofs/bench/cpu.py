@@ -67,7 +67,7 @@ def read_pid_files(paths: Iterable[str]) -> list[int]:
 
 
 def _own_lineage() -> set[int]:
-    """This process, its ancestors and its descendants: never counted as servers."""
+    """This process and its ancestors (the shell that ran it holds the pattern too)."""
     mine = {os.getpid()}
     pid = os.getpid()
     while pid > 1:
@@ -76,13 +76,13 @@ def _own_lineage() -> set[int]:
             break
         pid = stat[0]
         mine.add(pid)
-    return mine | descendants([os.getpid()])
+    return mine
 
 
 def pids_matching(pattern: str) -> list[int]:
     """Pids whose command line matches the regular expression ``pattern``.
 
-    The benchmark itself, the shell that started it and its children are left out: their
+    The benchmark itself and its ancestors (the shell that started it) are left out: their
     command lines hold the pattern too.
     """
     regex = re.compile(pattern)
