@@ -1,0 +1,1 @@
+"""The account server: one sqlite database per account, its WSGI server and daemons."""

@@ -1,0 +1,212 @@
+"""The account server: accounts' databases over HTTP (``docs/backend-protocol.md``).
+
+Verbs on ``/<device>/<partition>/<account>[/<container>]``:
+
+* ``PUT`` account: create (201) or update (202) it with its metadata; 403 if it was
+  deleted (until the reaper and reclaim are done with it). ``PUT`` container: record a
+  container's report (201, or 204 when the report says it is deleted); 404 if there is
+  no account (accounts whose name starts with ``auto_create_account_prefix`` are created).
+* ``HEAD``/``GET`` account: totals, per-policy stats and metadata; ``GET`` adds the
+  listing of containers.
+* ``POST`` account: merge metadata (204). ``DELETE`` account: mark it deleted (204).
+
+Options (``etc/account-server.conf.sample``) are read in
+:class:`~oiofs.common.db_server.DbServerApp`.
+"""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Request, Response
+
+from oiofs.account.backend import AccountBroker
+from oiofs.common import constraints
+from oiofs.common.db_server import DbServerApp, metadata_limits_validator
+from oiofs.common.exceptions import (
+    DbAlreadyExists,
+    HTTPBadRequest,
+    HTTPConflict,
+    HTTPForbidden,
+    HTTPNotFound,
+    InvalidTimestamp,
+)
+from oiofs.common.listing import (
+    QueryParams,
+    account_row_to_record,
+    get_listing_content_type,
+    iter_listing_body,
+    parse_listing_params,
+)
+from oiofs.common.storage_policy import POLICIES
+from oiofs.common.timestamp import Timestamp
+
+POLICY_INDEX_HEADER = "X-Backend-Storage-Policy-Index"
+
+
+def _header_timestamp(req: Request, name: str, default=None) -> Timestamp:
+    value = req.headers.get(name)
+    if value is None and default is not None:
+        return Timestamp(default)
+    try:
+        return Timestamp(value)
+    except (InvalidTimestamp, TypeError):
+        raise HTTPBadRequest(f"Missing or invalid {name}") from None
+
+
+def _header_count(req: Request, name: str) -> int:
+    value = (req.headers.get(name) or "").strip()
+    if not value.isdigit() or not value.isascii():
+        raise HTTPBadRequest(f"Missing or invalid {name}")
+    return int(value)
+
+
+class AccountServer(DbServerApp):
+    """WSGI server of the account databases on this node's devices."""
+
+    server_type = "account-server"
+    allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST"})
+    datadir = "accounts"
+    broker_class = AccountBroker
+
+    def __init__(self, conf: dict, logger=None):
+        super().__init__(conf, logger)
+        self.validate_metadata = metadata_limits_validator("account")
+
+    # --- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    def _deleted_error(broker: AccountBroker, error=HTTPNotFound, text: str | None = None):
+        headers = {}
+        if broker.exists() and broker.is_status_deleted():
+            headers["X-Account-Status"] = "Deleted"
+        return error(text, headers=headers)
+
+    def _response_headers(self, broker: AccountBroker, content_type: str) -> dict:
+        info = broker.get_info()
+        headers = {
+            "X-Account-Container-Count": str(info["container_count"]),
+            "X-Account-Object-Count": str(info["object_count"]),
+            "X-Account-Bytes-Used": str(info["bytes_used"]),
+            "X-Timestamp": Timestamp(info["created_at"]).normal,
+            "X-PUT-Timestamp": Timestamp(info["put_timestamp"]).normal,
+            "Content-Type": content_type + "; charset=utf-8",
+        }
+        for index, stats in broker.get_policy_stats().items():
+            policy = POLICIES.get_by_index(index)
+            if policy is None:
+                continue
+            for key, value in stats.items():
+                name = key.replace("_", "-").title()
+                headers[f"X-Account-Storage-Policy-{policy.name}-{name}"] = str(value)
+        headers.update(self.metadata_headers(broker.metadata, "account"))
+        return headers
+
+    def _read_broker(self, req: Request) -> tuple[str, AccountBroker]:
+        device, part, account = self.split_db_path(req, 3, 3)
+        broker = self.get_broker(device, part, account, pending_timeout=0.1,
+                                 stale_reads_ok=True)
+        if broker.is_deleted():
+            raise self._deleted_error(broker)
+        return account, broker
+
+    # --- verbs --------------------------------------------------------------------------
+
+    def PUT(self, req: Request) -> Response:
+        """Create/update an account, or record a container's report."""
+        device, part, account, container = self.split_db_path(req, 3, 4)
+        if container:
+            return self._put_container(req, device, part, account, container)
+        timestamp = self.request_timestamp(req)
+        constraints.check_metadata(req.headers, "account")
+        broker = self.get_broker(device, part, account)
+        if not broker.exists():
+            try:
+                broker.initialize(timestamp.internal)
+                created = True
+            except DbAlreadyExists:
+                created = False
+        elif broker.is_status_deleted():
+            raise self._deleted_error(broker, HTTPForbidden, "Recently deleted")
+        else:
+            created = broker.is_deleted()
+            broker.update_put_timestamp(timestamp)
+            if broker.is_deleted():
+                raise HTTPConflict("A newer delete exists")
+        metadata = self.metadata_from_headers(req, "account", timestamp)
+        broker.update_metadata(metadata, self.validate_metadata)
+        return Response(status=201 if created else 202)
+
+    def _put_container(self, req: Request, device: str, part: str, account: str,
+                       container: str) -> Response:
+        timestamp = _header_timestamp(req, "X-Timestamp", Timestamp.now())
+        put_ts = _header_timestamp(req, "X-Put-Timestamp")
+        delete_ts = _header_timestamp(req, "X-Delete-Timestamp", 0)
+        object_count = _header_count(req, "X-Object-Count")
+        bytes_used = _header_count(req, "X-Bytes-Used")
+        policy = (req.headers.get(POLICY_INDEX_HEADER) or "0").strip()
+        if not policy.isdigit() or not policy.isascii():
+            raise HTTPBadRequest(f"Invalid {POLICY_INDEX_HEADER}")
+        # a container server waiting on us holds its client: do not wait long for a lock
+        broker = self.get_broker(device, part, account,
+                                 pending_timeout=3.0 if "X-Trans-Id" in req.headers else 10.0)
+        if account.startswith(self.auto_create_account_prefix) and not broker.exists():
+            try:
+                broker.initialize(timestamp.internal)
+            except DbAlreadyExists:
+                pass
+        override = req.headers.get("X-Account-Override-Deleted", "no").lower() == "yes"
+        if not override and broker.is_deleted():
+            raise HTTPNotFound("Account not found")
+        broker.put_container(container, put_ts, delete_ts, object_count, bytes_used,
+                             int(policy))
+        return Response(status=204 if delete_ts > put_ts else 201)
+
+    def HEAD(self, req: Request) -> Response:
+        """The account's totals, per-policy stats and metadata (204), or 404."""
+        params = QueryParams(req.environ.get("QUERY_STRING", ""))
+        content_type = get_listing_content_type(params, req.headers.get("Accept"))
+        _account, broker = self._read_broker(req)
+        return Response(status=204, headers=self._response_headers(broker, content_type))
+
+    def GET(self, req: Request) -> Response:
+        """The account's listing of containers, with the HEAD headers."""
+        params = QueryParams(req.environ.get("QUERY_STRING", ""))
+        listing = parse_listing_params(params, constraints.ACCOUNT_LISTING_LIMIT)
+        content_type = get_listing_content_type(params, req.headers.get("Accept"))
+        account, broker = self._read_broker(req)
+        headers = self._response_headers(broker, content_type)
+        rows = broker.list_containers_iter(listing.limit, listing.marker, listing.end_marker,
+                                           listing.prefix, listing.delimiter, listing.reverse)
+        if not rows and content_type == "text/plain":
+            return Response(status=204, headers=headers)
+        body = iter_listing_body(map(account_row_to_record, rows), content_type, "account",
+                                 account)
+        return Response(body, status=200, headers=headers)
+
+    def POST(self, req: Request) -> Response:
+        """Merge the account's metadata (204), or 404."""
+        device, part, account = self.split_db_path(req, 3, 3)
+        timestamp = self.request_timestamp(req)
+        constraints.check_metadata(req.headers, "account")
+        broker = self.get_broker(device, part, account)
+        if broker.is_deleted():
+            raise self._deleted_error(broker)
+        broker.update_metadata(self.metadata_from_headers(req, "account", timestamp),
+                               self.validate_metadata)
+        return Response(status=204)
+
+    def DELETE(self, req: Request) -> Response:
+        """Mark the account deleted (204), or 404 if there is none."""
+        device, part, account = self.split_db_path(req, 3, 3)
+        timestamp = self.request_timestamp(req)
+        broker = self.get_broker(device, part, account)
+        if broker.is_deleted():
+            raise self._deleted_error(broker)
+        broker.delete_db(timestamp)
+        return Response(status=204, headers={"X-Account-Status": "Deleted"})
+
+
+def app_factory(global_conf: dict, **local_conf) -> AccountServer:
+    """PasteDeploy factory of ``egg:oiofs#account``."""
+    conf = dict(global_conf)
+    conf.update(local_conf)
+    return AccountServer(conf)

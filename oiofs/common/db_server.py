@@ -1,0 +1,215 @@
+"""What the container and account servers share: paths, devices, brokers, metadata, errors.
+
+:class:`DbServerApp` is a :class:`~oiofs.common.base_app.BaseServerApp` that knows where
+databases live (``devices``/``mount_check``), keeps recently used brokers (and their open
+sqlite connections) in a small cache, reads user metadata from request headers, and maps
+the database errors to HTTP statuses in one place (:meth:`DbServerApp.translate_error`).
+
+Options read here (every one in ``[app:...]`` or ``[DEFAULT]``): ``devices``
+(``/srv/node``), ``mount_check`` (true), ``conn_timeout`` (0.5 s), ``node_timeout`` (3 s),
+``auto_create_account_prefix`` (``.``), ``db_preallocation`` (false), ``broker_cache_size``
+(64 open databases per worker), ``db_busy_timeout`` (25 s), ``pending_cap`` (131072
+bytes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+
+from werkzeug.wrappers import Request
+
+from oiofs.common.base_app import BaseServerApp, request_path
+from oiofs.common.config import conf_bool, conf_float, conf_int
+from oiofs.common.constraints import (
+    MAX_META_COUNT,
+    MAX_META_OVERALL_SIZE,
+    split_path,
+    valid_timestamp,
+)
+from oiofs.common.db import DatabaseBroker, db_dir_for
+from oiofs.common.exceptions import (
+    DbAlreadyExists,
+    DbLockTimeout,
+    DbNotFound,
+    DbQuarantined,
+    DiskFileNoSpace,
+    HTTPBadRequest,
+    HTTPError,
+    HTTPInsufficientStorage,
+    HTTPInternalServerError,
+    HTTPNotFound,
+    HTTPServiceUnavailable,
+    LockTimeout,
+)
+from oiofs.common.timestamp import Timestamp
+
+
+def str_to_wsgi(value: str) -> str:
+    """Text as a WSGI header value (its UTF-8 bytes, latin-1 decoded)."""
+    try:
+        value.encode("latin-1")
+        if value.isascii():
+            return value
+    except UnicodeEncodeError:
+        pass
+    return value.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def header_to_str(value: str) -> str:
+    """A WSGI header value as text; ``HTTPBadRequest`` if it is not valid UTF-8."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeEncodeError:
+        return value
+    except UnicodeDecodeError:
+        raise HTTPBadRequest("Invalid UTF8 in header value") from None
+
+
+def is_user_or_sys_meta(target_type: str, name: str) -> bool:
+    """True for ``X-<Type>-Meta-*`` and ``X-<Type>-Sysmeta-*`` header names."""
+    lname = name.lower()
+    return lname.startswith((f"x-{target_type}-meta-", f"x-{target_type}-sysmeta-"))
+
+
+def metadata_limits_validator(target_type: str) -> Callable[[dict], None]:
+    """A check of merged metadata against the overall count and size limits (400)."""
+    prefix = f"x-{target_type}-meta-"
+
+    def validate(metadata: dict) -> None:
+        count = size = 0
+        for key, (value, _ts) in metadata.items():
+            lkey = key.lower()
+            if value and lkey.startswith(prefix):
+                count += 1
+                size += len(lkey) - len(prefix) + len(value)
+        if count > MAX_META_COUNT:
+            raise HTTPBadRequest(f"Too many metadata items; max {MAX_META_COUNT}")
+        if size > MAX_META_OVERALL_SIZE:
+            raise HTTPBadRequest(f"Total metadata too large; max {MAX_META_OVERALL_SIZE}")
+
+    return validate
+
+
+class DbServerApp(BaseServerApp):
+    """Base of the container and account WSGI servers."""
+
+    #: ``containers`` or ``accounts``
+    datadir = ""
+    broker_class: type[DatabaseBroker] = DatabaseBroker
+
+    def __init__(self, conf: dict, logger=None):
+        super().__init__(conf, logger)
+        self.devices = conf.get("devices", "/srv/node")
+        self.mount_check = conf_bool(conf, "mount_check", True)
+        self.conn_timeout = conf_float(conf, "conn_timeout", 0.5)
+        self.node_timeout = conf_float(conf, "node_timeout", 3.0)
+        self.auto_create_account_prefix = conf.get("auto_create_account_prefix", ".")
+        self.db_preallocation = conf_bool(conf, "db_preallocation", False)
+        self.broker_cache_size = conf_int(conf, "broker_cache_size", 64, minimum=0)
+        self.db_busy_timeout = conf_float(conf, "db_busy_timeout", 25.0)
+        self.pending_cap = conf_int(conf, "pending_cap", 131072, minimum=1024)
+        self._brokers: OrderedDict[str, DatabaseBroker] = OrderedDict()
+
+    # --- errors ---------------------------------------------------------------------
+
+    def translate_error(self, err: Exception) -> HTTPError | None:
+        """Database errors as HTTP statuses (the one place they are mapped)."""
+        if isinstance(err, DbNotFound):
+            return HTTPNotFound()
+        if isinstance(err, (DbLockTimeout, LockTimeout)):
+            self.logger.warning("lock timeout: %s", err)
+            return HTTPServiceUnavailable("Database is busy")
+        if isinstance(err, DiskFileNoSpace):
+            return HTTPInsufficientStorage("No space left on device")
+        if isinstance(err, DbQuarantined):
+            return HTTPInternalServerError("Database was corrupt and is quarantined")
+        if isinstance(err, DbAlreadyExists):
+            return HTTPServiceUnavailable("Database is being created")
+        return None
+
+    # --- requests ---------------------------------------------------------------------
+
+    def split_db_path(self, req: Request, minsegs: int, maxsegs: int,
+                      rest_with_last: bool = False) -> list:
+        """``[device, partition, account, container?, obj?]`` of a backend path.
+
+        400 for a malformed path (empty, ``.`` or ``..`` segments, a partition that is not
+        a number) and 507 if the device is not usable.
+        """
+        path = request_path(req)
+        if "\x00" in path:
+            raise HTTPBadRequest("Invalid path")
+        segs = split_path(path, minsegs, maxsegs, rest_with_last)
+        if not segs[1].isdigit() or not segs[1].isascii():
+            raise HTTPBadRequest("Invalid partition")
+        self.check_device(segs[0])
+        return segs
+
+    def check_device(self, device: str) -> str:
+        """The device's directory; 507 if it is missing (or not mounted with mount_check)."""
+        # split_path refused "", "." and ".." and the device holds no "/": this path is
+        # directly under the devices directory
+        path = os.path.join(self.devices, device)
+        if self.mount_check:
+            if not os.path.ismount(path):
+                raise HTTPInsufficientStorage(f"{device} is not mounted")
+        elif not os.path.isdir(path):
+            raise HTTPInsufficientStorage(f"{device} is not available")
+        return path
+
+    @staticmethod
+    def request_timestamp(req: Request) -> Timestamp:
+        """The request's ``X-Timestamp``; 400 if missing or invalid."""
+        return valid_timestamp(req.headers.get("X-Timestamp"))
+
+    def get_broker(self, device: str, partition: str, account: str,
+                   container: str | None = None, **kwargs) -> DatabaseBroker:
+        """The broker of a database, reused from the cache when recently used.
+
+        Reusing brokers keeps their sqlite connection open across requests (the broker
+        reopens it if the file is replaced). ``kwargs`` set ``stale_reads_ok`` and
+        ``pending_timeout`` for this use.
+        """
+        _directory, db_file = db_dir_for(self.devices, device, self.datadir, partition,
+                                         account, container)
+        broker = self._brokers.pop(db_file, None)
+        if broker is None:
+            broker = self.broker_class(
+                db_file, timeout=self.db_busy_timeout, logger=self.logger, account=account,
+                container=container, pending_cap=self.pending_cap,
+                db_preallocation=self.db_preallocation)
+        broker.stale_reads_ok = kwargs.get("stale_reads_ok", False)
+        broker.pending_timeout = kwargs.get("pending_timeout", 10.0)
+        broker._pending.lock_timeout = broker.pending_timeout
+        if self.broker_cache_size:
+            self._brokers[db_file] = broker
+            while len(self._brokers) > self.broker_cache_size:
+                _path, old = self._brokers.popitem(last=False)
+                old.close()
+        return broker
+
+    def metadata_from_headers(self, req: Request, target_type: str, timestamp: Timestamp,
+                              extra_headers: tuple[str, ...] = ()) -> dict:
+        """``{header: [value, timestamp]}`` for the user/system metadata in ``req`` and the
+        ``extra_headers`` (lower-case names) this server stores, values as text."""
+        stamp = timestamp.internal
+        metadata = {}
+        for name, value in req.headers.items():
+            if is_user_or_sys_meta(target_type, name) or name.lower() in extra_headers:
+                metadata[header_to_str(name)] = [header_to_str(value), stamp]
+        return metadata
+
+    @staticmethod
+    def metadata_headers(metadata: dict, target_type: str,
+                         extra_headers: tuple[str, ...] = ()) -> dict:
+        """Response headers for stored metadata (deleted, i.e. empty, values left out)."""
+        headers = {}
+        for key, (value, _ts) in metadata.items():
+            if value != "" and (is_user_or_sys_meta(target_type, key)
+                                or key.lower() in extra_headers):
+                headers[str_to_wsgi(key)] = str_to_wsgi(value)
+        return headers

@@ -1,0 +1,288 @@
+"""Container and account listings: query parameters, output format, and the bodies.
+
+Sans-IO: plain functions over strings, rows and records, shared by the container and
+account servers and by the proxy. Errors are :class:`~oiofs.common.exceptions.HTTPError`
+subclasses, so a bad parameter answers with its 4xx wherever it is detected.
+
+Rows are what the brokers return: object rows ``(name, last_modified_ts, size,
+content_type, etag)`` (``content_type`` ``None`` for a subdir) and container rows ``(name,
+object_count, bytes_used, put_timestamp, is_subdir)``. Records are the JSON dicts clients
+see. Bodies are produced in chunks, so a 10,000-entry listing is never one big string.
+
+>>> params = parse_listing_params(QueryParams("limit=2&prefix=a%2F"), 10000)
+>>> (params.limit, params.prefix, params.delimiter)
+(2, 'a/', None)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from lxml import etree
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
+from oiofs.common.config import config_true_value
+from oiofs.common.exceptions import HTTPBadRequest, HTTPNotAcceptable, HTTPPreconditionFailed
+from oiofs.common.timestamp import Timestamp
+
+FORMAT_TO_CONTENT_TYPE = {
+    "plain": "text/plain",
+    "json": "application/json",
+    "xml": "application/xml",
+}
+#: the listing content types in the order preferred when the client accepts several
+LISTING_CONTENT_TYPES = ["text/plain", "application/json", "application/xml", "text/xml"]
+#: records per chunk of a streamed body
+CHUNK_RECORDS = 500
+
+
+class QueryParams:
+    """A request's query string, decoded strictly on access.
+
+    Values are percent-decoded and must be UTF-8 without NUL; :meth:`get` raises
+    ``HTTPBadRequest`` otherwise. The last of repeated parameters wins.
+    """
+
+    def __init__(self, query_string: str | bytes):
+        if isinstance(query_string, str):
+            query_string = query_string.encode("latin-1", "replace")
+        self._raw: dict[bytes, bytes] = dict(
+            parse_qsl(query_string, keep_blank_values=True))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The decoded value of ``name``, or ``default`` if it is absent."""
+        raw = self._raw.get(name.encode("ascii"))
+        if raw is None:
+            return default
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPBadRequest(f"Invalid UTF8 or contains NULL in {name}") from None
+        if "\x00" in value:
+            raise HTTPBadRequest(f"Invalid UTF8 or contains NULL in {name}")
+        return value
+
+    def __contains__(self, name: str) -> bool:
+        return name.encode("ascii") in self._raw
+
+
+@dataclass(frozen=True)
+class ListingParams:
+    """What a listing request asks for (see :mod:`oiofs.common.db_listing` for the rules)."""
+
+    limit: int
+    marker: str = ""
+    end_marker: str | None = None
+    prefix: str | None = None
+    delimiter: str | None = None
+    path: str | None = None
+    reverse: bool = False
+
+
+def parse_listing_params(params: QueryParams, max_limit: int) -> ListingParams:
+    """Read ``limit, marker, end_marker, prefix, delimiter, path, reverse``.
+
+    A ``limit`` that is not a non-negative integer is ignored (``max_limit`` is used);
+    above ``max_limit`` it is a 412, as is a delimiter that is not one character below
+    U+00FF. Invalid UTF-8 in any of them is a 400.
+    """
+    delimiter = params.get("delimiter")
+    if delimiter and (len(delimiter) > 1 or ord(delimiter) > 254):
+        raise HTTPPreconditionFailed("Bad delimiter")
+    limit = max_limit
+    given = params.get("limit")
+    if given and given.isdigit() and given.isascii():
+        limit = int(given)
+        if limit > max_limit:
+            raise HTTPPreconditionFailed(f"Maximum limit is {max_limit}")
+    return ListingParams(
+        limit=limit,
+        marker=params.get("marker", "") or "",
+        end_marker=params.get("end_marker") or None,
+        prefix=params.get("prefix"),
+        delimiter=delimiter or None,
+        path=params.get("path"),
+        reverse=config_true_value(params.get("reverse") or ""),
+    )
+
+
+def get_listing_content_type(params: QueryParams, accept: str | None) -> str:
+    """The listing's content type from ``format=`` or else the ``Accept`` header.
+
+    An unknown ``format`` means plain text; an ``Accept`` header matching none of the
+    listing types is a 406. No header at all means plain text.
+    """
+    query_format = params.get("format")
+    if query_format:
+        accept = FORMAT_TO_CONTENT_TYPE.get(query_format.lower(), "text/plain")
+    if not accept:
+        return "text/plain"
+    try:
+        best = parse_accept_header(accept, MIMEAccept).best_match(LISTING_CONTENT_TYPES)
+    except ValueError:
+        raise HTTPBadRequest("Invalid Accept header") from None
+    if not best:
+        raise HTTPNotAcceptable("No listing format matches the Accept header")
+    return best
+
+
+# --- content type parameters --------------------------------------------------------------
+
+
+def split_content_type(content_type: str) -> tuple[str, list[tuple[str, str]]]:
+    """``'text/plain; a=b'`` as ``('text/plain', [('a', 'b')])``; malformed params dropped."""
+    base, _, rest = content_type.partition(";")
+    params = []
+    if rest:
+        for part in rest.split(";"):
+            key, sep, value = part.strip().partition("=")
+            if sep and key:
+                params.append((key.strip(), value.strip()))
+    return base.strip(), params
+
+
+def extract_swift_bytes(content_type: str) -> tuple[str, str | None]:
+    """Separate a ``swift_bytes=N`` parameter from a content type.
+
+    Large-object manifests keep the real size of their segments there; listings show it
+    as ``bytes`` and hide the parameter. Other parameters are kept, as ``;k=v``.
+    """
+    if ";" not in content_type:
+        return content_type, None
+    base, params = split_content_type(content_type)
+    swift_bytes = None
+    for key, value in params:
+        if key == "swift_bytes":
+            swift_bytes = value
+        else:
+            base += f";{key}={value}"
+    return base, swift_bytes
+
+
+# --- rows to records ------------------------------------------------------------------------
+
+
+def object_row_to_record(row: Sequence) -> dict:
+    """The JSON record of an object row (``swift_bytes`` applied) or a subdir row."""
+    name, last_modified, size, content_type, etag = row[:5]
+    if content_type is None:
+        return {"subdir": name}
+    record = {"bytes": size, "hash": etag, "name": name, "content_type": content_type}
+    if ";" in content_type:
+        base, swift_bytes = extract_swift_bytes(content_type)
+        record["content_type"] = base
+        if swift_bytes is not None:
+            try:
+                record["bytes"] = int(swift_bytes)
+            except ValueError:
+                pass  # a broken parameter: show the stored size
+    record["last_modified"] = Timestamp(last_modified).isoformat
+    return record
+
+
+def account_row_to_record(row: Sequence) -> dict:
+    """The JSON record of a container row of an account, or a subdir row."""
+    name, object_count, bytes_used, put_timestamp, is_subdir = row[:5]
+    if is_subdir:
+        return {"subdir": name}
+    return {"name": name, "count": object_count, "bytes": bytes_used,
+            "last_modified": Timestamp(put_timestamp).isoformat}
+
+
+# --- bodies -------------------------------------------------------------------------------------
+
+
+def _batches(records: Iterable[dict]) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= CHUNK_RECORDS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def iter_json(records: Iterable[dict]) -> Iterator[bytes]:
+    """The records as one JSON array (ASCII, ``\\u`` escapes), in chunks."""
+    yield b"["
+    first = True
+    for batch in _batches(records):
+        text = json.dumps(batch)[1:-1]
+        yield (text if first else ", " + text).encode("ascii")
+        first = False
+    yield b"]"
+
+
+def iter_plain(records: Iterable[dict]) -> Iterator[bytes]:
+    """One name (or subdir) per line, UTF-8, in chunks."""
+    for batch in _batches(records):
+        yield "".join((r.get("name") or r["subdir"]) + "\n" for r in batch).encode(
+            "utf-8", "surrogateescape")
+
+
+#: child elements of each XML entry, per root tag
+XML_FIELDS = {
+    "container": ("object", ("name", "hash", "bytes", "content_type", "last_modified")),
+    "account": ("container", ("name", "count", "bytes", "last_modified")),
+}
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+_XML_INVALID = {c: "\ufffd" for c in range(32) if c not in (9, 10, 13)}
+
+
+def xml_safe(value) -> str:
+    """``value`` as text XML 1.0 can carry: control characters become U+FFFD.
+
+    XML cannot represent them at all, not even escaped; a name holding one must not
+    break the whole listing.
+    """
+    return str(value).translate(_XML_INVALID)
+
+
+def _xml_entry(record: dict, entry_tag: str, fields: tuple, text) -> etree._Element:
+    if "subdir" in record:
+        entry = etree.Element("subdir", name=text(record["subdir"]))
+        etree.SubElement(entry, "name").text = text(record["subdir"])
+        return entry
+    entry = etree.Element(entry_tag)
+    for field in fields:
+        etree.SubElement(entry, field).text = text(record[field])
+    return entry
+
+
+def iter_xml(records: Iterable[dict], root_tag: str, root_name: str) -> Iterator[bytes]:
+    """``<root_tag name="root_name">`` with one element per record, built with lxml.
+
+    ``root_tag`` is ``container`` (object entries) or ``account`` (container entries).
+    """
+    entry_tag, fields = XML_FIELDS[root_tag]
+    root = etree.tostring(etree.Element(root_tag, name=xml_safe(root_name)))
+    # an empty element serializes as <tag name="..."/>: open and close it around entries
+    head = root[:-2] + b">"
+    yield XML_DECLARATION + head
+    for batch in _batches(records):
+        parts = []
+        for record in batch:
+            try:
+                entry = _xml_entry(record, entry_tag, fields, str)
+            except ValueError:
+                entry = _xml_entry(record, entry_tag, fields, xml_safe)
+            parts.append(etree.tostring(entry, encoding="UTF-8"))
+        yield b"".join(parts)
+    yield b"</" + root_tag.encode("ascii") + b">"
+
+
+def iter_listing_body(records: Iterable[dict], content_type: str, root_tag: str,
+                      root_name: str) -> Iterator[bytes]:
+    """The body of a listing in ``content_type`` (one of :data:`LISTING_CONTENT_TYPES`)."""
+    if content_type.endswith("/json"):
+        return iter_json(records)
+    if content_type.endswith("/xml"):
+        return iter_xml(records, root_tag, root_name)
+    return iter_plain(records)

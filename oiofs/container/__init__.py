@@ -1,0 +1,1 @@
+"""The container server: one sqlite database per container, its WSGI server and daemons."""
