@@ -25,6 +25,11 @@ setup(
             "object = oiofs.obj.server:app_factory",
             "container = oiofs.container.server:app_factory",
             "account = oiofs.account.server:app_factory",
+            "proxy = oiofs.proxy.server:app_factory",
+        ],
+        "paste.filter_factory": [
+            "healthcheck = oiofs.proxy.middleware.healthcheck:filter_factory",
+            "tempauth = oiofs.proxy.middleware.tempauth:filter_factory",
         ],
     },
 )
