@@ -12,8 +12,15 @@ import sys
 
 from oiofs.common.daemon import run_daemon
 
-#: daemon name -> "module:Class" (imported only when that daemon is asked for)
+#: daemon name -> "module:Class" (imported only when that daemon is asked for). The name
+#: starts with the server type whose config file holds its section (``object-...``); the
+#: all-in-one runs every daemon listed here beside that server on each node.
 DAEMONS: dict[str, str] = {}
+
+
+def daemons_of(server_type: str) -> list[str]:
+    """Names of the daemons that run beside ``server_type`` servers."""
+    return sorted(name for name in DAEMONS if name.startswith(server_type + "-"))
 
 
 def main(argv: list[str] | None = None) -> int:

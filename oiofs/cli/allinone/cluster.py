@@ -16,6 +16,7 @@ import urllib.request
 
 from oiofs.cli.allinone import configs, processes
 from oiofs.cli.allinone.layout import SERVER_TYPES, Layout, default_state_dir
+from oiofs.cli.daemon import daemons_of
 
 
 class AllInOneError(Exception):
@@ -26,13 +27,15 @@ class AllInOne:
     """A whole cluster on this machine: a proxy and N nodes of three storage servers."""
 
     def __init__(self, root: str | None = None, nodes: int = 4, replicas: int = 3,
-                 port_base: int = 8080, part_power: int = 8, proxy_workers: int = 2):
+                 port_base: int = 8080, part_power: int = 8, proxy_workers: int = 2,
+                 daemons: bool = True):
         root = os.path.abspath(root or default_state_dir())
         saved = configs.load_layout(root)
         # A cluster keeps the shape it was made with: its rings and data depend on it.
         self.layout = saved or Layout(root=root, nodes=nodes, replicas=replicas,
                                       port_base=port_base, part_power=part_power)
         self.proxy_workers = proxy_workers
+        self.daemons = daemons
         if replicas > self.layout.nodes and saved is None:
             raise AllInOneError(f"{replicas} replicas need at least {replicas} nodes")
 
@@ -82,14 +85,47 @@ class AllInOne:
         processes.start_process(name, argv, self.layout.run, self.layout.log,
                                 marker=self.layout.root)
 
-    def start_node(self, node: int, wait: bool = True) -> None:
-        """Start the storage servers of ``node``."""
+    def start_node(self, node: int, wait: bool = True, daemons: bool | None = None) -> None:
+        """Start the storage servers of ``node`` and, unless told not to, its daemons."""
         lay = self.layout
         for server_type in SERVER_TYPES:
             self._start(f"{server_type}-server-{node}",
                         processes.server_argv(server_type, lay.server_conf(node, server_type)))
+        if self.daemons if daemons is None else daemons:
+            for server_type in SERVER_TYPES:
+                for name in daemons_of(server_type):
+                    self._start(f"{name}-{node}", processes.daemon_argv(
+                        name, lay.server_conf(node, server_type)))
         if wait:
             self._wait([lay.port(node, t) for t in SERVER_TYPES])
+
+    def run_once(self, name: str, nodes: list[int] | None = None,
+                 timeout: float = 600.0) -> dict[int, int]:
+        """Run one pass of daemon ``name`` on every node (or ``nodes``) at once.
+
+        Returns ``{node: exit status}`` once all passes ended; the output goes to
+        ``log/<name>-<node>.once.log``.
+        """
+        server_type = name.split("-", 1)[0]
+        if name not in daemons_of(server_type):
+            raise AllInOneError(f"unknown daemon {name!r}")
+        lay = self.layout
+        running = {}
+        for node in nodes or lay.node_numbers():
+            log = open(os.path.join(lay.log, f"{name}-{node}.once.log"), "ab")
+            running[node] = (subprocess.Popen(
+                processes.daemon_argv(name, lay.server_conf(node, server_type), once=True),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log), log)
+        results = {}
+        for node, (proc, log) in running.items():
+            try:
+                results[node] = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                results[node] = proc.wait()
+            finally:
+                log.close()
+        return results
 
     def stop_node(self, node: int) -> None:
         """Stop the storage servers of ``node`` (graceful)."""
@@ -121,18 +157,19 @@ class AllInOne:
         return stopped
 
     def status(self) -> dict[str, dict]:
-        """For each process: its pid (or None) and whether its port answers."""
+        """For each process: its pid (or None), its port (servers) and whether it answers."""
         lay = self.layout
         result = {}
         for name in lay.process_names():
             pid = processes.read_pid(lay.run, name, lay.root)
+            port = None
             if name == "proxy-server":
                 port = lay.proxy_port
-            else:
+            elif "-server-" in name:
                 server_type, _, node = name.rpartition("-server-")
                 port = lay.port(int(node), server_type)
-            result[name] = {"pid": pid, "port": port,
-                            "listening": processes.port_open(lay.ip, port)}
+            result[name] = {"pid": pid, "port": port, "listening": bool(
+                port and processes.port_open(lay.ip, port))}
         return result
 
     def _wait(self, ports: list[int]) -> None:
@@ -179,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``oiofs-allinone {start,stop,status}``."""
     parser = argparse.ArgumentParser(prog="oiofs-allinone",
                                      description="Run a whole oiofs cluster on this machine.")
-    parser.add_argument("command", choices=["start", "stop", "status", "restart"])
+    parser.add_argument("command", choices=["start", "stop", "status", "restart", "once"])
+    parser.add_argument("daemon", nargs="?", help="with once: the daemon to run one pass of")
     parser.add_argument("--dir", default=None,
                         help=f"cluster directory (default {default_state_dir()})")
     parser.add_argument("--nodes", type=int, default=4)
@@ -211,14 +249,24 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 aio.start()
                 print(aio.describe())
+        if args.command == "once":
+            if not args.daemon:
+                parser.error("once needs a daemon name")
+            nodes = [args.node] if args.node else None
+            results = aio.run_once(args.daemon, nodes)
+            for node, status in sorted(results.items()):
+                print(f"{args.daemon} on node {node}: exit {status}")
+            return 0 if not any(results.values()) else 1
         if args.command == "status":
             running = 0
             for name, info in aio.status().items():
                 state = "running" if info["pid"] else "stopped"
                 running += bool(info["pid"])
-                up = "listening" if info["listening"] else "not listening"
-                print(f"{name:22} {state:8} pid={info['pid'] or '-':<8} "
-                      f"port={info['port']} {up}")
+                where = ""
+                if info["port"]:
+                    up = "listening" if info["listening"] else "not listening"
+                    where = f"port={info['port']} {up}"
+                print(f"{name:26} {state:8} pid={info['pid'] or '-':<8} {where}")
             return 0 if running else 3
     except AllInOneError as err:
         print(f"oiofs-allinone: {err}", file=sys.stderr)

@@ -105,9 +105,19 @@ use = egg:oiofs#{server_type}
             _write(layout.server_conf(node, server_type), text)
 
 
+#: options the all-in-one gives its daemons: short passes, so a laptop cluster heals fast
+DAEMON_OPTIONS = {"interval": "30"}
+
+
 def _daemon_sections(server_type: str, node: int) -> str:
-    """Sections of the daemons that run beside ``server_type`` (filled in as they land)."""
-    return ""
+    """One section per daemon that runs beside ``server_type`` (defaults come from code)."""
+    from oiofs.cli.daemon import daemons_of
+
+    text = ""
+    for name in daemons_of(server_type):
+        text += f"\n[{name}]\nlog_name = {name}-{node}\n"
+        text += "".join(f"{k} = {v}\n" for k, v in DAEMON_OPTIONS.items())
+    return text
 
 
 def write_proxy_conf(layout: Layout, workers: int = 2) -> None:

@@ -95,8 +95,16 @@ class Layout:
         """Path of the proxy's config file."""
         return os.path.join(self.etc, "proxy-server.conf")
 
-    def process_names(self, node: int | None = None) -> list[str]:
-        """Names of the processes of ``node`` (or of the whole cluster, proxy included)."""
+    def process_names(self, node: int | None = None, daemons: bool = True) -> list[str]:
+        """Names of the processes of ``node`` (or of the whole cluster, proxy included).
+
+        Servers come first, then (with ``daemons``) each node's daemons, named
+        ``<daemon>-<node>``.
+        """
+        from oiofs.cli.daemon import daemons_of
+
         nodes = [node] if node else list(self.node_numbers())
         names = [f"{t}-server-{n}" for n in nodes for t in SERVER_TYPES]
+        if daemons:
+            names += [f"{d}-{n}" for n in nodes for t in SERVER_TYPES for d in daemons_of(t)]
         return names if node else ["proxy-server"] + names
