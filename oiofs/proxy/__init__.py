@@ -1,0 +1,1 @@
+"""The proxy server: Swift v1 API, placement through the rings, quorum writes, handoffs."""

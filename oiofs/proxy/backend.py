@@ -1,0 +1,408 @@
+"""Requests from the proxy to the storage nodes: node order, handoffs, error limiting.
+
+Three shapes of exchange, all over the keep-alive :class:`ConnectionPool`:
+
+* :meth:`Backend.write` sends one request (body known in full) to every primary at once
+  and collects the answers. A primary that is error-limited, refuses, times out or answers
+  5xx/507 is replaced by the next handoff from the ring, which gets the same request (and
+  the same container/account update headers), so a quorum is reached while a node is down.
+* :meth:`Backend.read` asks one node at a time, primaries first (shuffled to spread the
+  load), then handoffs, and returns the first good answer, still open for streaming.
+* :meth:`Backend.read_newest` (``X-Newest``) asks every primary and keeps the newest.
+
+Streaming writes of large bodies (``Expect: 100-continue``) use :class:`StreamingWrite`.
+
+Requests are sent to all nodes first and the answers read afterwards: the nodes work in
+parallel without one green thread per node.
+"""
+
+from __future__ import annotations
+
+import random
+
+from oiofs.common.connection_pool import ConnectionPool, HTTPConnection, HTTPResponse
+from oiofs.common.exceptions import (
+    ClientException,
+    ConnectionTimeout,
+    NodeTimeout,
+    NodeUnreachable,
+)
+from oiofs.proxy.error_limiter import ErrorLimiter
+from oiofs.proxy.quorum import (
+    is_node_fault,
+    pick_newest,
+    read_failure_status,
+    response_timestamp,
+)
+
+#: what a failed exchange with a node looks like
+NODE_ERRORS = (ClientException, ConnectionTimeout, NodeTimeout)
+ERROR_BODY_LIMIT = 65536
+
+
+class Answer:
+    """A finished backend answer: status, headers (lower-case keys), small body, node."""
+
+    __slots__ = ("status", "headers", "body", "node")
+
+    def __init__(self, status: int, headers: dict, body: bytes, node: dict | None):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.node = node
+
+
+def node_path(node: dict, part: int, suffix: str) -> str:
+    """The backend path ``/<device>/<part><suffix>`` (``suffix`` already quoted)."""
+    return f"/{node['device']}/{part}{suffix}"
+
+
+class HandoffIter:
+    """Handoff nodes of a partition, error-limited ones last, at most ``limit`` of them."""
+
+    def __init__(self, ring, part: int, limiter: ErrorLimiter, limit: int):
+        self._ring = ring
+        self._part = part
+        self._limiter = limiter
+        self._left = limit
+        self._gen = None
+        self._deferred: list[dict] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict:
+        if self._gen is None:
+            self._gen = iter(self._ring.get_more_nodes(self._part))
+        while self._left > 0:
+            node = next(self._gen, None)
+            if node is None:
+                break
+            self._left -= 1
+            if self._limiter.is_limited(ErrorLimiter.key(node)):
+                self._deferred.append(node)
+                continue
+            return node
+        if self._deferred:
+            return self._deferred.pop(0)
+        raise StopIteration
+
+
+class Backend:
+    """Talks to storage nodes for the proxy; one per proxy worker."""
+
+    def __init__(self, pool: ConnectionPool, limiter: ErrorLimiter, logger,
+                 shuffle_reads: bool = True):
+        self.pool = pool
+        self.limiter = limiter
+        self.logger = logger
+        self.shuffle_reads = shuffle_reads
+
+    # --- node health ------------------------------------------------------------------
+
+    def node_error(self, node: dict, err: BaseException | str, fatal: bool = False) -> None:
+        """Count a fault of ``node`` (logged when it gets suppressed)."""
+        key = ErrorLimiter.key(node)
+        if self.limiter.error(key, fatal=fatal):
+            self.logger.warning("node %s suppressed for %.1fs after error: %s", key,
+                                self.limiter.suppression_time, err)
+        else:
+            self.logger.debug("node %s error: %s", key, err)
+
+    def node_ok(self, node: dict) -> None:
+        """``node`` answered (any status that is not a node fault)."""
+        self.limiter.success(ErrorLimiter.key(node))
+
+    def _send(self, node: dict, method: str, path: str, headers: dict,
+              body: bytes | None) -> HTTPConnection | None:
+        try:
+            return self.pool.send_request(node["ip"], node["port"], method, path, headers,
+                                          body)
+        except NodeUnreachable as err:
+            self.node_error(node, err, fatal=True)
+        except NODE_ERRORS as err:
+            self.node_error(node, err)
+        return None
+
+    def _response(self, conn: HTTPConnection, node: dict, method: str, path: str,
+                  headers: dict, body: bytes | None) -> HTTPResponse | None:
+        """The answer's head, or ``None`` (after counting the fault) if the node failed."""
+        try:
+            resp = self.pool.finish_request(conn, method, path, headers, body)
+        except NodeUnreachable as err:
+            self.node_error(node, err, fatal=True)
+            return None
+        except NODE_ERRORS as err:
+            self.node_error(node, err)
+            return None
+        if is_node_fault(resp.status):
+            self.node_error(node, f"{method} {path} answered {resp.status}")
+            resp.discard()
+            return None
+        self.node_ok(node)
+        return resp
+
+    def request_one(self, node: dict, method: str, path: str, headers: dict,
+                    body: bytes | None = None) -> HTTPResponse | None:
+        """One request to one node; its open answer, or ``None`` if the node failed."""
+        conn = self._send(node, method, path, headers, body)
+        if conn is None:
+            return None
+        return self._response(conn, node, method, path, headers, body)
+
+    # --- writes -----------------------------------------------------------------------
+
+    def write(self, ring, part: int, primaries: list[dict], method: str, suffix: str,
+              headers_list: list[dict], body: bytes | None = None) -> list[Answer]:
+        """Send the request to every primary slot at once; one :class:`Answer` per slot.
+
+        Slot ``i`` uses ``headers_list[i]``. A slot whose node fails moves to the next
+        handoff; a slot that runs out of nodes answers 503.
+        """
+        handoffs = HandoffIter(ring, part, self.limiter, len(primaries))
+        started: list[tuple[dict | None, HTTPConnection | None]] = []
+        for index, node in enumerate(primaries):
+            if self.limiter.is_limited(ErrorLimiter.key(node)):
+                node = next(handoffs, node)  # no handoff left: try the primary anyway
+            started.append(self._start_slot(node, handoffs, method, part, suffix,
+                                            headers_list[index], body))
+        answers = []
+        for index, (node, conn) in enumerate(started):
+            headers = headers_list[index]
+            while node is not None:
+                path = node_path(node, part, suffix)
+                resp = None
+                if conn is not None:
+                    resp = self._response(conn, node, method, path, headers, body)
+                if resp is not None:
+                    try:
+                        data = resp.read_all(ERROR_BODY_LIMIT)
+                    except NODE_ERRORS as err:
+                        self.node_error(node, err)
+                    else:
+                        answers.append(Answer(resp.status, resp.headers, data, node))
+                        break
+                node, conn = self._start_slot(next(handoffs, None), handoffs, method, part,
+                                              suffix, headers, body)
+            else:
+                answers.append(Answer(503, {}, b"", None))
+        return answers
+
+    def _start_slot(self, node, handoffs, method, part, suffix, headers, body):
+        """Send to ``node``, moving on to handoffs while sending fails; ``(node, conn)``."""
+        while node is not None:
+            conn = self._send(node, method, node_path(node, part, suffix), headers, body)
+            if conn is not None:
+                return node, conn
+            node = next(handoffs, None)
+        return None, None
+
+    # --- reads ------------------------------------------------------------------------
+
+    def iter_read_nodes(self, ring, part: int, primaries: list[dict], max_nodes: int):
+        """Primaries (shuffled), then handoffs; error-limited nodes only as a last resort."""
+        if self.shuffle_reads and len(primaries) > 1:
+            primaries = list(primaries)
+            random.shuffle(primaries)
+        deferred = []
+        count = 0
+        for node in primaries:
+            if self.limiter.is_limited(ErrorLimiter.key(node)):
+                deferred.append(node)
+                continue
+            count += 1
+            yield node
+        for node in HandoffIter(ring, part, self.limiter, max(0, max_nodes - len(primaries))):
+            count += 1
+            yield node
+        for node in deferred:
+            if count >= max_nodes:
+                return
+            count += 1
+            yield node
+
+    def read(self, nodes, method: str, part: int, suffix: str, headers: dict,
+             quorum: int, query: str = "") -> tuple[HTTPResponse | None, dict | None, int]:
+        """The first good answer from ``nodes`` (an iterable, e.g. :meth:`iter_read_nodes`).
+
+        Good is anything but a node fault or a 404. Returns ``(response, node, status)``:
+        an open response and its node, or ``(None, None, status)`` with 404 or 503.
+        """
+        statuses = []
+        for node in nodes:
+            path = node_path(node, part, suffix)
+            if query:
+                path += "?" + query
+            resp = self.request_one(node, method, path, headers)
+            if resp is None:
+                statuses.append(503)
+                continue
+            if resp.status == 404:
+                statuses.append(404)
+                resp.discard()
+                continue
+            return resp, node, resp.status
+        return None, None, read_failure_status(statuses, quorum)
+
+    def read_newest(self, nodes, method: str, part: int, suffix: str, headers: dict,
+                    quorum: int, wanted: int, query: str = "",
+                    keys=("x-backend-timestamp", "x-timestamp")
+                    ) -> tuple[HTTPResponse | None, dict | None, int]:
+        """Like :meth:`read`, but asks ``wanted`` nodes and keeps the newest answer.
+
+        A 404 whose tombstone is newer than every copy found wins (answer 404).
+        """
+        statuses: list[int] = []
+        candidates: list[tuple[int, object]] = []
+        opened: list[tuple[HTTPResponse, dict]] = []
+        for node in nodes:
+            if len(candidates) >= wanted:
+                break
+            path = node_path(node, part, suffix)
+            if query:
+                path += "?" + query
+            resp = self.request_one(node, method, path, headers)
+            if resp is None:
+                statuses.append(503)
+                continue
+            statuses.append(resp.status)
+            candidates.append((resp.status, response_timestamp(resp.headers, keys)))
+            opened.append((resp, node))
+        choice = pick_newest(candidates)
+        if choice is None and candidates and not any(s == 404 for s, _ in candidates):
+            choice = 0  # no copy and no 404: e.g. every node said 304 or 412
+        for index, (resp, _node) in enumerate(opened):
+            if index != choice:
+                resp.discard()
+        if choice is not None:
+            resp, node = opened[choice]
+            return resp, node, resp.status
+        if any(s == 404 for s, _ in candidates):
+            return None, None, 404
+        return None, None, read_failure_status(statuses, quorum)
+
+
+class StreamingWrite:
+    """A PUT whose body is streamed to several nodes (``Expect: 100-continue``).
+
+    >>> sw = StreamingWrite(backend, ring, part, primaries, suffix, headers_list, chunked)
+    >>> sw.connect()        # each slot: a node that said 100 Continue, or its final answer
+    >>> for chunk in body: sw.send(chunk)          # doctest: +SKIP
+    >>> answers = sw.finish()
+
+    Nodes that fail before the body starts are replaced by handoffs; nodes that fail
+    during the body are dropped (their copy is incomplete, the object server discards it).
+    """
+
+    def __init__(self, backend: Backend, ring, part: int, primaries: list[dict],
+                 suffix: str, headers_list: list[dict], chunked: bool):
+        self.backend = backend
+        self.ring = ring
+        self.part = part
+        self.primaries = primaries
+        self.suffix = suffix
+        self.headers_list = headers_list
+        self.chunked = chunked
+        #: per slot: [node, conn] while the node takes the body
+        self.writers: list[list] = []
+        self.answers: list[Answer] = []
+
+    def connect(self) -> int:
+        """Open every slot; the number of nodes ready for the body."""
+        backend = self.backend
+        handoffs = HandoffIter(self.ring, self.part, backend.limiter, len(self.primaries))
+        pending = []
+        for index, node in enumerate(self.primaries):
+            if backend.limiter.is_limited(ErrorLimiter.key(node)):
+                node = next(handoffs, node)
+            pending.append((index, node, self._open(node, index)))
+        for index, node, conn in pending:
+            while node is not None:
+                if conn is not None:
+                    result = self._interim(node, conn)
+                    if result is True:
+                        self.writers.append([node, conn])
+                        break
+                    if result is not None:
+                        self.answers.append(result)
+                        break
+                node = next(handoffs, None)
+                conn = self._open(node, index) if node is not None else None
+            else:
+                self.answers.append(Answer(503, {}, b"", None))
+        return len(self.writers)
+
+    def _open(self, node: dict, index: int) -> HTTPConnection | None:
+        headers = dict(self.headers_list[index])
+        headers["Expect"] = "100-continue"
+        return self.backend._send(node, "PUT", node_path(node, self.part, self.suffix),
+                                  headers, None)
+
+    def _interim(self, node: dict, conn: HTTPConnection):
+        """True for 100 Continue, an :class:`Answer` for a final answer, None on failure."""
+        backend = self.backend
+        try:
+            resp = conn.get_response("PUT")
+        except NodeUnreachable as err:
+            backend.node_error(node, err, fatal=True)
+            return None
+        except NODE_ERRORS as err:
+            backend.node_error(node, err)
+            return None
+        if resp.status == 100:
+            return True
+        if is_node_fault(resp.status):
+            backend.node_error(node, f"PUT answered {resp.status}")
+            resp.close()
+            return None
+        backend.node_ok(node)
+        try:
+            body = resp.read_all(ERROR_BODY_LIMIT)
+        except NODE_ERRORS:
+            body = b""
+        conn.close()  # the node may still expect a body it will never get
+        return Answer(resp.status, resp.headers, body, node)
+
+    def send(self, chunk: bytes) -> int:
+        """Send a piece of the body to every writer; how many writers are still alive."""
+        alive = []
+        for writer in self.writers:
+            node, conn = writer
+            try:
+                if self.chunked:
+                    conn.send_chunk(chunk)
+                else:
+                    conn.send(chunk)
+            except NODE_ERRORS as err:
+                self.backend.node_error(node, err)
+                self.answers.append(Answer(503, {}, b"", node))
+                continue
+            alive.append(writer)
+        self.writers = alive
+        return len(alive)
+
+    def finish(self) -> list[Answer]:
+        """End the body and collect every answer (one per slot)."""
+        if self.chunked:
+            self.send(b"")
+        for node, conn in self.writers:
+            try:
+                resp = conn.get_response("PUT")
+                body = resp.read_all(ERROR_BODY_LIMIT)
+            except NODE_ERRORS as err:
+                self.backend.node_error(node, err)
+                self.answers.append(Answer(503, {}, b"", node))
+                continue
+            if is_node_fault(resp.status):
+                self.backend.node_error(node, f"PUT answered {resp.status}")
+            else:
+                self.backend.node_ok(node)
+            self.answers.append(Answer(resp.status, resp.headers, body, node))
+        self.writers = []
+        return self.answers
+
+    def abort(self) -> None:
+        """Drop every connection: the nodes see a short body and store nothing."""
+        for _node, conn in self.writers:
+            conn.close()
+        self.writers = []

@@ -1,0 +1,85 @@
+"""What the proxy needs to know about an account or container, read from backend headers.
+
+Built from the answer to a ``HEAD`` (or a listing ``GET``) of the account or container
+servers and cached for a few seconds by :class:`oiofs.proxy.info_cache.InfoCache`.
+"""
+
+from __future__ import annotations
+
+from oiofs.proxy.cors import CorsInfo
+
+_CONTAINER_META = "x-container-meta-"
+_ACCOUNT_META = "x-account-meta-"
+
+
+def _int(headers: dict, key: str) -> int:
+    try:
+        return int(headers.get(key) or 0)
+    except ValueError:
+        return 0
+
+
+class ContainerInfo:
+    """A container's status (2xx exists, 404, 503 unknown), policy, ACLs, CORS and stats."""
+
+    __slots__ = ("status", "policy_index", "read_acl", "write_acl", "object_count",
+                 "bytes_used", "meta", "cors")
+
+    def __init__(self, status: int, policy_index: int = 0, read_acl: str | None = None,
+                 write_acl: str | None = None, object_count: int = 0, bytes_used: int = 0,
+                 meta: dict | None = None):
+        self.status = status
+        self.policy_index = policy_index
+        self.read_acl = read_acl
+        self.write_acl = write_acl
+        self.object_count = object_count
+        self.bytes_used = bytes_used
+        self.meta = meta or {}
+        self.cors = CorsInfo.from_meta(self.meta) if self.meta else None
+
+    @property
+    def exists(self) -> bool:
+        """True if the container was found."""
+        return 200 <= self.status < 300
+
+    @classmethod
+    def from_headers(cls, status: int, headers: dict) -> ContainerInfo:
+        """From a container server's answer (``headers`` with lower-case keys)."""
+        if not 200 <= status < 300:
+            return cls(status)
+        meta = {k[len(_CONTAINER_META):]: v for k, v in headers.items()
+                if k.startswith(_CONTAINER_META)}
+        return cls(status, _int(headers, "x-backend-storage-policy-index"),
+                   headers.get("x-container-read"), headers.get("x-container-write"),
+                   _int(headers, "x-container-object-count"),
+                   _int(headers, "x-container-bytes-used"), meta)
+
+
+class AccountInfo:
+    """An account's status and counts."""
+
+    __slots__ = ("status", "container_count", "object_count", "bytes_used", "meta")
+
+    def __init__(self, status: int, container_count: int = 0, object_count: int = 0,
+                 bytes_used: int = 0, meta: dict | None = None):
+        self.status = status
+        self.container_count = container_count
+        self.object_count = object_count
+        self.bytes_used = bytes_used
+        self.meta = meta or {}
+
+    @property
+    def exists(self) -> bool:
+        """True if the account was found."""
+        return 200 <= self.status < 300
+
+    @classmethod
+    def from_headers(cls, status: int, headers: dict) -> AccountInfo:
+        """From an account server's answer (``headers`` with lower-case keys)."""
+        if not 200 <= status < 300:
+            return cls(status)
+        meta = {k[len(_ACCOUNT_META):]: v for k, v in headers.items()
+                if k.startswith(_ACCOUNT_META)}
+        return cls(status, _int(headers, "x-account-container-count"),
+                   _int(headers, "x-account-object-count"),
+                   _int(headers, "x-account-bytes-used"), meta)

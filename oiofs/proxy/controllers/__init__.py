@@ -1,0 +1,1 @@
+"""Proxy controllers: one per kind of resource (account, container, object) and /info."""

@@ -1,0 +1,153 @@
+"""``/v1/<account>``: container listings, account metadata, and account creation."""
+
+from __future__ import annotations
+
+from oiofs.common.constraints import check_metadata, check_name_lengths
+from oiofs.common.exceptions import (
+    HTTPMethodNotAllowed,
+    HTTPNotFound,
+    HTTPServiceUnavailable,
+)
+from oiofs.common.timestamp import Timestamp
+from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
+from oiofs.proxy.listing import (
+    account_listing_limit,
+    check_listing_query,
+    empty_account_listing,
+    listing_format,
+)
+from oiofs.proxy.quorum import best_status
+from oiofs.proxy.response import Response, pass_headers
+from oiofs.proxy.streaming import BackendBody
+
+NEWEST_KEYS = ("x-backend-put-timestamp", "x-put-timestamp", "x-timestamp")
+
+
+class AccountController(Controller):
+    """Account requests."""
+
+    allowed_methods = ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS")
+    server_type = "account"
+
+    def GET(self, req):
+        """The container listing (GET) or the account's stats and metadata (HEAD).
+
+        With ``account_autocreate`` an account not created yet answers like an empty one.
+        """
+        self.authorize(req)
+        query = req.query_string
+        if req.method == "GET":
+            check_listing_query(query, account_listing_limit())
+        ring = self.app.account_ring
+        part, nodes = ring.get_nodes(req.account)
+        headers = self.backend_headers(req)
+        accept = req.environ.get("HTTP_ACCEPT")
+        if accept:
+            headers["Accept"] = accept
+        node_iter = self.backend.iter_read_nodes(ring, part, nodes,
+                                                 self.options.node_count(len(nodes)))
+        suffix = quoted_suffix(req.account)
+        quorum = self.app.quorum(len(nodes))
+        if req.true_header("X-Newest"):
+            resp, _node, status = self.backend.read_newest(
+                node_iter, req.method, part, suffix, headers, quorum, len(nodes), query,
+                NEWEST_KEYS)
+        else:
+            resp, _node, status = self.backend.read(node_iter, req.method, part, suffix,
+                                                    headers, quorum, query)
+        if resp is None:
+            if status == 404 and self.options.account_autocreate:
+                return self._missing_account(req)
+            if status == 404:
+                raise HTTPNotFound()
+            raise HTTPServiceUnavailable()
+        out = pass_headers(resp.items)
+        if req.method == "HEAD":
+            resp.discard()
+            return Response(resp.status, out, [])
+        if resp.content_length is not None and resp.content_length <= \
+                self.options.object_chunk_size:
+            return Response(resp.status, out, [resp.read_all()])
+        return Response(resp.status, out, BackendBody(resp, self.options.object_chunk_size))
+
+    HEAD = GET
+
+    def _missing_account(self, req) -> Response:
+        fmt = listing_format(req.query_string, req.environ.get("HTTP_ACCEPT"))
+        status, body, ctype = empty_account_listing(req.account, fmt)
+        headers = [("X-Account-Container-Count", "0"), ("X-Account-Object-Count", "0"),
+                   ("X-Account-Bytes-Used", "0"),
+                   ("X-Timestamp", Timestamp.now().normal), ("Content-Type", ctype)]
+        if req.method == "HEAD":
+            return Response(204, headers + [("Content-Length", "0")], [])
+        return Response(status, headers + [("Content-Length", str(len(body)))],
+                        [body] if body else [])
+
+    # --- writes -----------------------------------------------------------------------
+
+    def _write(self, req, account: str, method: str, headers: dict) -> int:
+        ring = self.app.account_ring
+        part, nodes = ring.get_nodes(account)
+        headers = self.backend_headers(req, **headers)
+        headers["X-Timestamp"] = Timestamp.now().internal
+        answers = self.backend.write(ring, part, nodes, method, quoted_suffix(account),
+                                     [headers] * len(nodes))
+        self.app.account_cache.invalidate(account)
+        return best_status([a.status for a in answers], self.app.quorum(len(nodes)))
+
+    def ensure_account(self, req, account: str) -> None:
+        """Make sure ``account`` exists, creating it with ``account_autocreate``.
+
+        ``HTTPNotFound`` if it does not exist and may not be created, 503 if its servers
+        cannot tell.
+        """
+        info = self.account_info(req, account)
+        if info.exists:
+            return
+        if info.status == 404 and self.options.account_autocreate:
+            check_name_lengths(account)
+            status = self._write(req, account, "PUT", {})
+            if 200 <= status < 300:
+                return
+            if status == 403:
+                raise HTTPNotFound("Account was recently deleted")
+            raise HTTPServiceUnavailable()
+        if info.status == 404:
+            raise HTTPNotFound()
+        raise HTTPServiceUnavailable()
+
+    def PUT(self, req):
+        """Create an account (reseller admins, with ``allow_account_management``)."""
+        if not self.options.allow_account_management:
+            raise HTTPMethodNotAllowed(headers={"Allow": "GET, HEAD, POST, OPTIONS"})
+        self.authorize(req)
+        check_name_lengths(req.account)
+        meta = metadata_headers(req, "account")
+        check_metadata(meta, "account")
+        status = self._write(req, req.account, "PUT", meta)
+        return self._answer(status)
+
+    def POST(self, req):
+        """Change account metadata (204); creates the account with autocreate."""
+        self.authorize(req)
+        meta = metadata_headers(req, "account")
+        check_metadata(meta, "account")
+        self.ensure_account(req, req.account)
+        status = self._write(req, req.account, "POST", meta)
+        return self._answer(status)
+
+    def DELETE(self, req):
+        """Mark an account deleted (reseller admins, with ``allow_account_management``)."""
+        if not self.options.allow_account_management:
+            raise HTTPMethodNotAllowed(headers={"Allow": "GET, HEAD, POST, OPTIONS"})
+        self.authorize(req)
+        status = self._write(req, req.account, "DELETE", {})
+        return self._answer(status)
+
+    @staticmethod
+    def _answer(status: int) -> Response:
+        if status == 404:
+            raise HTTPNotFound()
+        if status >= 500:
+            raise HTTPServiceUnavailable()
+        return Response.simple(status)

@@ -1,0 +1,184 @@
+"""What every proxy controller shares: authorization, cached infos, CORS, backend headers.
+
+A controller is created once per application and handles many requests: it keeps no
+per-request state. Each verb is a method named after it (``GET(req) -> Response``);
+:meth:`Controller.handle` dispatches and adds CORS headers to the answer.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from oiofs.common.exceptions import HTTPError, HTTPMethodNotAllowed, HTTPUnauthorized
+from oiofs.proxy.container_info import AccountInfo, ContainerInfo
+from oiofs.proxy.request import ProxyRequest
+from oiofs.proxy.response import Response
+
+#: the key under which an auth middleware puts its authorization callback
+AUTHORIZE_KEY = "oiofs.authorize"
+
+
+def quoted_suffix(account: str, container: str | None = None, obj: str | None = None) -> str:
+    """``/<account>[/<container>[/<object>]]`` percent-encoded for a backend path."""
+    path = "/" + account
+    if container is not None:
+        path += "/" + container
+        if obj is not None:
+            path += "/" + obj
+    return quote(path, safe="/")
+
+
+class Controller:
+    """Base of the account, container and object controllers."""
+
+    #: the verbs this controller answers (others get 405)
+    allowed_methods: tuple[str, ...] = ()
+    #: name of the backend server type, for logs
+    server_type = ""
+
+    def __init__(self, app):
+        self.app = app
+        self.backend = app.backend
+        self.options = app.options
+
+    # --- dispatch ---------------------------------------------------------------------
+
+    def handle(self, req: ProxyRequest) -> Response:
+        """Answer ``req`` with the verb's method; CORS headers added when asked for."""
+        method = req.method
+        if method not in self.allowed_methods:
+            raise HTTPMethodNotAllowed(headers={"Allow": ", ".join(self.allowed_methods)})
+        origin = req.environ.get("HTTP_ORIGIN")
+        if origin is None or method == "OPTIONS":
+            return getattr(self, method)(req)
+        try:
+            resp = getattr(self, method)(req)
+        except HTTPError as err:
+            resp = Response.from_error(err)
+        self.add_cors(req, resp, origin)
+        return resp
+
+    def add_cors(self, req: ProxyRequest, resp: Response, origin: str) -> None:
+        """Add ``Access-Control-*`` headers when the container allows ``origin``."""
+        cors = None
+        if req.container is not None:
+            info = self.container_info(req, req.account, req.container)
+            cors = info.cors
+        resp.headers.extend(self.app.cors_policy.response_headers(
+            origin, cors, [name for name, _ in resp.headers]))
+
+    # --- authorization ----------------------------------------------------------------
+
+    def authorize(self, req: ProxyRequest, acl: str | None = None,
+                  target: tuple | None = None, method: str | None = None) -> None:
+        """Let the auth middleware allow or refuse ``req`` (raises 401/403).
+
+        ``acl`` is the container ACL that applies; ``target`` an ``(account, container,
+        object)`` other than the request's own (a copy source), ``method`` the verb to
+        check instead of the request's. Without an auth middleware every request is the
+        owner's.
+        """
+        authorize = req.environ.get(AUTHORIZE_KEY)
+        if authorize is None:
+            req.owner = True
+            return
+        authorize(req, acl, target, method)
+
+    def deny_anonymous(self, req: ProxyRequest) -> None:
+        """401 for requests without a user (used before revealing anything)."""
+        if req.remote_user is None and req.environ.get(AUTHORIZE_KEY) is not None:
+            raise HTTPUnauthorized()
+
+    # --- backend helpers --------------------------------------------------------------
+
+    def backend_headers(self, req: ProxyRequest, **extra) -> dict:
+        """Headers every backend request of ``req`` carries."""
+        headers = {"X-Trans-Id": req.trans_id}
+        headers.update(extra)
+        return headers
+
+    def container_info(self, req: ProxyRequest, account: str,
+                       container: str) -> ContainerInfo:
+        """The container's info, from the cache or a ``HEAD`` to its servers."""
+        key = f"{account}/{container}"
+        cache = self.app.container_cache
+        info = cache.get(key)
+        if info is not None:
+            return info
+        generation = cache.generation(key)
+        ring = self.app.container_ring
+        part, nodes = ring.get_nodes(account, container)
+        resp, _node, status = self.backend.read(
+            self.backend.iter_read_nodes(ring, part, nodes,
+                                         self.options.node_count(len(nodes))),
+            "HEAD", part, quoted_suffix(account, container),
+            {"X-Trans-Id": req.trans_id}, self.app.quorum(len(nodes)))
+        if resp is not None:
+            info = ContainerInfo.from_headers(resp.status, resp.headers)
+            resp.discard()
+        else:
+            info = ContainerInfo(status)
+        if info.status != 503:
+            cache.set(key, info, generation)
+        return info
+
+    def set_container_info(self, account: str, container: str, status: int,
+                           headers: dict, generation: int) -> None:
+        """Cache what a container ``HEAD``/``GET`` that passed through said."""
+        self.app.container_cache.set(f"{account}/{container}",
+                                     ContainerInfo.from_headers(status, headers), generation)
+
+    def account_info(self, req: ProxyRequest, account: str) -> AccountInfo:
+        """The account's info, from the cache or a ``HEAD`` to its servers."""
+        cache = self.app.account_cache
+        info = cache.get(account)
+        if info is not None:
+            return info
+        generation = cache.generation(account)
+        ring = self.app.account_ring
+        part, nodes = ring.get_nodes(account)
+        resp, _node, status = self.backend.read(
+            self.backend.iter_read_nodes(ring, part, nodes,
+                                         self.options.node_count(len(nodes))),
+            "HEAD", part, quoted_suffix(account), {"X-Trans-Id": req.trans_id},
+            self.app.quorum(len(nodes)))
+        if resp is not None:
+            info = AccountInfo.from_headers(resp.status, resp.headers)
+            resp.discard()
+        else:
+            info = AccountInfo(status)
+        if info.status != 503:
+            cache.set(account, info, generation)
+        return info
+
+    # --- CORS preflight -----------------------------------------------------------------
+
+    def OPTIONS(self, req: ProxyRequest) -> Response:
+        """CORS preflight, answered without authentication (200 or 401)."""
+        allowed = list(self.allowed_methods)
+        origin = req.environ.get("HTTP_ORIGIN")
+        if origin is None:
+            return Response.simple(200, headers=[("Allow", ", ".join(allowed))])
+        cors = None
+        if req.container is not None:
+            cors = self.container_info(req, req.account, req.container).cors
+        headers = self.app.cors_policy.preflight(
+            origin, req.environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+            req.environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), cors, allowed)
+        if headers is None:
+            return Response.simple(401, b"Unauthorized")
+        return Response.simple(200, headers=list(headers.items()))
+
+
+def metadata_headers(req: ProxyRequest, kind: str) -> dict:
+    """User metadata of ``req`` for ``kind`` (``account``/``container``/``object``).
+
+    ``X-Remove-<Kind>-Meta-Name`` becomes ``X-<Kind>-Meta-Name`` with an empty value
+    (which the storage servers take as "delete this item").
+    """
+    prefix = f"X-{kind.title()}-Meta-"
+    headers = dict(req.headers_with_prefix(prefix))
+    remove_prefix = f"X-Remove-{kind.title()}-Meta-"
+    for name, _value in req.headers_with_prefix(remove_prefix):
+        headers[prefix + name[len(remove_prefix):]] = ""
+    return headers

@@ -1,0 +1,198 @@
+"""``/v1/<account>/<container>``: listings, creation, metadata and ACLs, deletion."""
+
+from __future__ import annotations
+
+from oiofs.common.constraints import check_metadata, check_name_lengths
+from oiofs.common.exceptions import (
+    HTTPBadRequest,
+    HTTPNotFound,
+    HTTPServiceUnavailable,
+)
+from oiofs.common.storage_policy import POLICIES
+from oiofs.common.timestamp import Timestamp
+from oiofs.proxy.acl import ACLError, clean_acl
+from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
+from oiofs.proxy.listing import check_listing_query, container_listing_limit
+from oiofs.proxy.quorum import best_status
+from oiofs.proxy.response import Response, pass_headers
+from oiofs.proxy.streaming import BackendBody
+
+#: headers only the owner of an account may see or set
+OWNER_HEADERS = frozenset(("x-container-read", "x-container-write", "x-container-sync-key",
+                           "x-container-sync-to"))
+ACL_HEADERS = (("X-Container-Read", "HTTP_X_CONTAINER_READ"),
+               ("X-Container-Write", "HTTP_X_CONTAINER_WRITE"))
+NEWEST_KEYS = ("x-backend-put-timestamp", "x-put-timestamp", "x-timestamp")
+
+
+def account_update_headers(account_part: int, account_nodes: list[dict],
+                           count: int) -> list[dict]:
+    """Per container replica: which account replica(s) it must tell about the change.
+
+    Account replicas are dealt round-robin over the ``count`` container replicas, so each
+    account replica is told by at least one container server.
+    """
+    headers = [{} for _ in range(count)]
+    for i, node in enumerate(account_nodes):
+        slot = headers[i % count]
+        if slot:
+            slot["X-Account-Host"] += f",{node['ip']}:{node['port']}"
+            slot["X-Account-Device"] += f",{node['device']}"
+        else:
+            slot.update({"X-Account-Host": f"{node['ip']}:{node['port']}",
+                         "X-Account-Device": node["device"],
+                         "X-Account-Partition": str(account_part)})
+    return headers
+
+
+class ContainerController(Controller):
+    """Container requests."""
+
+    allowed_methods = ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS")
+    server_type = "container"
+
+    # --- reads ------------------------------------------------------------------------
+
+    def GET(self, req):
+        """The listing (GET) or the stats and metadata (HEAD)."""
+        account, container = req.account, req.container
+        info = self.container_info(req, account, container)
+        self.authorize(req, info.read_acl)
+        if info.status == 404:
+            raise HTTPNotFound()
+        query = req.query_string
+        if req.method == "GET":
+            check_listing_query(query, container_listing_limit())
+        ring = self.app.container_ring
+        part, nodes = ring.get_nodes(account, container)
+        headers = self.backend_headers(req)
+        accept = req.environ.get("HTTP_ACCEPT")
+        if accept:
+            headers["Accept"] = accept
+        cache_key = f"{account}/{container}"
+        generation = self.app.container_cache.generation(cache_key)
+        node_iter = self.backend.iter_read_nodes(ring, part, nodes,
+                                                 self.options.node_count(len(nodes)))
+        suffix = quoted_suffix(account, container)
+        quorum = self.app.quorum(len(nodes))
+        if req.true_header("X-Newest"):
+            resp, _node, status = self.backend.read_newest(
+                node_iter, req.method, part, suffix, headers, quorum, len(nodes), query,
+                NEWEST_KEYS)
+        else:
+            resp, _node, status = self.backend.read(node_iter, req.method, part, suffix,
+                                                    headers, quorum, query)
+        if resp is None:
+            if status == 404:
+                self.app.container_cache.invalidate(cache_key)
+                raise HTTPNotFound()
+            raise HTTPServiceUnavailable()
+        if 200 <= resp.status < 300:
+            self.set_container_info(account, container, resp.status, resp.headers,
+                                    generation)
+        out = self.client_headers(req, resp)
+        if req.method == "HEAD":
+            resp.discard()
+            return Response(resp.status, out, [])
+        if resp.content_length is not None and resp.content_length <= \
+                self.options.object_chunk_size:
+            return Response(resp.status, out, [resp.read_all()])
+        return Response(resp.status, out, BackendBody(resp, self.options.object_chunk_size))
+
+    HEAD = GET
+
+    def client_headers(self, req, resp) -> list[tuple[str, str]]:
+        """The backend answer's headers a client may see, plus the policy name."""
+        out = pass_headers(resp.items)
+        if not req.owner:
+            out = [(k, v) for k, v in out if k.lower() not in OWNER_HEADERS]
+        policy = POLICIES.get_by_index(resp.headers.get("x-backend-storage-policy-index"))
+        if policy is not None and 200 <= resp.status < 300:
+            out.append(("X-Storage-Policy", policy.name))
+        return out
+
+    # --- writes -----------------------------------------------------------------------
+
+    def _acl_headers(self, req) -> dict:
+        headers = {}
+        for name, key in ACL_HEADERS:
+            value = req.environ.get(key)
+            if value is not None:
+                try:
+                    headers[name] = clean_acl(name, value)
+                except ACLError as err:
+                    raise HTTPBadRequest(str(err)) from None
+        for name, _key in ACL_HEADERS:
+            if req.environ.get("HTTP_X_REMOVE_" + name[2:].upper().replace("-", "_")):
+                headers[name] = ""
+        return headers
+
+    def _write_headers(self, req) -> dict:
+        """Metadata and ACL headers of a PUT or POST, checked."""
+        meta = metadata_headers(req, "container")
+        check_metadata(meta, "container")
+        meta.update(self._acl_headers(req))
+        return meta
+
+    def _write(self, req, method: str, headers: dict, with_account_updates: bool) -> int:
+        account, container = req.account, req.container
+        ring = self.app.container_ring
+        part, nodes = ring.get_nodes(account, container)
+        headers = self.backend_headers(req, **headers)
+        headers["X-Timestamp"] = Timestamp.now().internal
+        if with_account_updates:
+            apart, anodes = self.app.account_ring.get_nodes(account)
+            headers_list = [dict(headers, **upd) for upd in
+                            account_update_headers(apart, anodes, len(nodes))]
+        else:
+            headers_list = [headers] * len(nodes)
+        answers = self.backend.write(ring, part, nodes, method,
+                                     quoted_suffix(account, container), headers_list)
+        # Every worker must see the change at once (ACLs, policy, existence).
+        self.app.container_cache.invalidate(f"{account}/{container}")
+        if with_account_updates:
+            self.app.account_cache.invalidate(account)
+        return best_status([a.status for a in answers], self.app.quorum(len(nodes)))
+
+    def PUT(self, req):
+        """Create the container (201) or update it (202)."""
+        self.authorize(req)
+        check_name_lengths(req.account, req.container)
+        headers = self._write_headers(req)
+        policy_name = req.text_header("X-Storage-Policy")
+        if policy_name is not None:
+            policy = POLICIES.get_by_name(policy_name.strip())
+            if policy is None or policy.is_deprecated:
+                raise HTTPBadRequest(f"Invalid X-Storage-Policy {policy_name!r}")
+            index = policy.idx
+        else:
+            info = self.container_info(req, req.account, req.container)
+            index = info.policy_index if info.exists else POLICIES.default.idx
+        headers["X-Backend-Storage-Policy-Index"] = str(index)
+        self.app.account_controller.ensure_account(req, req.account)
+        status = self._write(req, "PUT", headers, True)
+        return self._answer(status)
+
+    def POST(self, req):
+        """Change metadata or ACLs (204)."""
+        self.authorize(req)
+        headers = self._write_headers(req)
+        status = self._write(req, "POST", headers, False)
+        return self._answer(status)
+
+    def DELETE(self, req):
+        """Delete an empty container (204; 409 if it holds objects)."""
+        self.authorize(req)
+        status = self._write(req, "DELETE", {}, True)
+        if status == 409:
+            return Response.simple(409, b"There was a conflict when trying to complete "
+                                        b"your request.")
+        return self._answer(status)
+
+    @staticmethod
+    def _answer(status: int) -> Response:
+        if status == 404:
+            raise HTTPNotFound()
+        if status >= 500:
+            raise HTTPServiceUnavailable()
+        return Response.simple(status)

@@ -1,0 +1,287 @@
+"""``/v1/<account>/<container>/<object>``: read, write, update, delete, copy objects.
+
+Every request first gets the container's info (cached): its storage policy picks the
+object ring, its ACLs go to the auth middleware, and the container replicas are told of
+writes through the container-update headers set here.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+
+from oiofs.common.constraints import (
+    check_content_length,
+    check_delete_headers,
+    check_if_none_match,
+    check_metadata,
+    check_name_lengths,
+)
+from oiofs.common.exceptions import (
+    HTTPNotFound,
+    HTTPServiceUnavailable,
+)
+from oiofs.common.timestamp import Timestamp
+from oiofs.proxy.backend import NODE_ERRORS
+from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
+from oiofs.proxy.controllers.copy import copy_from_header, copy_verb
+from oiofs.proxy.controllers.obj_put import ClientBody, put_response, store_object
+from oiofs.proxy.quorum import best_status
+from oiofs.proxy.response import Response, pass_headers
+from oiofs.proxy.streaming import BackendBody
+
+#: client headers passed to object servers on reads
+READ_HEADERS = (("Range", "HTTP_RANGE"), ("If-Match", "HTTP_IF_MATCH"),
+                ("If-None-Match", "HTTP_IF_NONE_MATCH"),
+                ("If-Modified-Since", "HTTP_IF_MODIFIED_SINCE"),
+                ("If-Unmodified-Since", "HTTP_IF_UNMODIFIED_SINCE"))
+#: client headers stored with an object besides its user metadata
+STORED_HEADERS = (("Content-Encoding", "HTTP_CONTENT_ENCODING"),
+                  ("Content-Disposition", "HTTP_CONTENT_DISPOSITION"),
+                  ("Content-Language", "HTTP_CONTENT_LANGUAGE"),
+                  ("Cache-Control", "HTTP_CACHE_CONTROL"),
+                  ("Expires", "HTTP_EXPIRES"),
+                  ("X-Robots-Tag", "HTTP_X_ROBOTS_TAG"))
+NEWEST_KEYS = ("x-backend-timestamp", "x-timestamp")
+SKIP_PREFIXES = ("x-backend-", "x-object-sysmeta-")
+
+mimetypes.init()
+
+
+def container_update_headers(container_part: int, container_nodes: list[dict],
+                             object_count: int, container_quorum: int,
+                             object_quorum: int) -> list[dict]:
+    """Per object replica: which container replica(s) it must tell about the write.
+
+    Enough updates are sent that, even if only a quorum of object writes succeed, a
+    quorum of container replicas hears of the object; container replicas are dealt
+    round-robin over the object replicas (comma-separated when one gets several).
+    """
+    headers = [{} for _ in range(object_count)]
+    if not container_nodes or not object_count:
+        return headers
+    updates = max(container_quorum + object_count - object_quorum, len(container_nodes))
+    for i in range(updates):
+        node = container_nodes[i % len(container_nodes)]
+        slot = headers[i % object_count]
+        host, device = f"{node['ip']}:{node['port']}", node["device"]
+        if slot:
+            slot["X-Container-Host"] += "," + host
+            slot["X-Container-Device"] += "," + device
+        else:
+            slot.update({"X-Container-Host": host, "X-Container-Device": device,
+                         "X-Container-Partition": str(container_part)})
+    return headers
+
+
+def delete_at_update_headers(delete_at: int | None, slots: int) -> list[dict]:
+    """Hook for the object expirer's queue: headers telling object servers where to queue
+    an expiring object (``X-Delete-At-Host``...). Empty until the expirer lands: objects
+    with ``X-Delete-At`` are still refused on read by the object servers once expired.
+    """
+    return [{} for _ in range(slots)]
+
+
+class ObjectController(Controller):
+    """Object requests."""
+
+    allowed_methods = ("GET", "HEAD", "PUT", "POST", "DELETE", "COPY", "OPTIONS")
+    server_type = "object"
+
+    # --- shared -------------------------------------------------------------------------
+
+    def _container(self, req, acl_kind: str, account=None, container=None, target=None,
+                   method=None):
+        """The container's info, after authorization against its ``acl_kind`` ACL."""
+        account = account or req.account
+        container = container or req.container
+        info = self.container_info(req, account, container)
+        self.authorize(req, info.read_acl if acl_kind == "read" else info.write_acl,
+                       target, method)
+        if not info.exists:
+            if info.status == 404:
+                raise HTTPNotFound()
+            raise HTTPServiceUnavailable()
+        return info
+
+    def _write_slots(self, req, info, account, container, obj, base: dict):
+        """``(ring, part, nodes, headers per slot)`` of an object write."""
+        ring = self.app.object_ring(info.policy_index)
+        part, nodes = ring.get_nodes(account, container, obj)
+        cring = self.app.container_ring
+        cpart, cnodes = cring.get_nodes(account, container)
+        updates = container_update_headers(cpart, cnodes, len(nodes),
+                                           self.app.quorum(len(cnodes)),
+                                           self.app.quorum(len(nodes)))
+        return ring, part, nodes, [dict(base, **upd) for upd in updates]
+
+    # --- reads --------------------------------------------------------------------------
+
+    def GET(self, req):
+        """The object (GET) or its metadata (HEAD); ranges and conditions pass through."""
+        info = self._container(req, "read")
+        ring = self.app.object_ring(info.policy_index)
+        part, nodes = ring.get_nodes(req.account, req.container, req.obj)
+        environ = req.environ
+        headers = self.backend_headers(
+            req, **{"X-Backend-Storage-Policy-Index": str(info.policy_index)})
+        for name, key in READ_HEADERS:
+            value = environ.get(key)
+            if value is not None:
+                headers[name] = value
+        suffix = quoted_suffix(req.account, req.container, req.obj)
+        quorum = self.app.quorum(len(nodes))
+        node_iter = self.backend.iter_read_nodes(ring, part, nodes,
+                                                 self.options.node_count(len(nodes)))
+        newest = req.true_header("X-Newest")
+        chunk_size = self.options.object_chunk_size
+        while True:
+            if newest:
+                resp, node, status = self.backend.read_newest(
+                    node_iter, req.method, part, suffix, headers, quorum, len(nodes), "",
+                    NEWEST_KEYS)
+            else:
+                resp, node, status = self.backend.read(node_iter, req.method, part, suffix,
+                                                       headers, quorum)
+            if resp is None:
+                if status == 404:
+                    raise HTTPNotFound()
+                raise HTTPServiceUnavailable()
+            out = pass_headers(resp.items, SKIP_PREFIXES)
+            if req.method == "HEAD":
+                resp.discard()
+                return Response(resp.status, out, [])
+            length = resp.content_length
+            if length is not None and length <= chunk_size:
+                try:
+                    return Response(resp.status, out, [resp.read_all(chunk_size)])
+                except NODE_ERRORS as err:
+                    # Nothing was sent to the client yet: ask the next node.
+                    self.backend.node_error(node, err)
+                    newest = False
+                    continue
+            resume = None
+            if resp.status == 200:
+                resume = self._resumer(node_iter, req.method, part, suffix, headers,
+                                       resp.headers.get("etag"), length)
+            return Response(resp.status, out, BackendBody(resp, chunk_size, resume,
+                                                          self.app.logger))
+
+    HEAD = GET
+
+    def _resumer(self, node_iter, method, part, suffix, headers, etag, length):
+        """A function fetching the rest of a body from another node after a failure."""
+        if not etag or length is None:
+            return None
+
+        def resume(sent: int):
+            if sent >= length:
+                return None
+            retry = dict(headers)
+            retry["Range"] = f"bytes={sent}-{length - 1}"
+            retry["If-Match"] = etag  # the very same version, or nothing
+            retry.pop("If-None-Match", None)
+            resp, _node, _status = self.backend.read(node_iter, method, part, suffix,
+                                                     retry, 1)
+            if resp is not None and resp.status == 206:
+                return resp
+            if resp is not None:
+                resp.close()
+            return None
+
+        return resume
+
+    # --- writes -------------------------------------------------------------------------
+
+    def object_headers(self, req, obj: str, timestamp: Timestamp) -> dict:
+        """Content type, stored headers, metadata and expiry of a PUT, checked."""
+        environ = req.environ
+        headers = metadata_headers(req, "object")
+        check_metadata(headers, "object")
+        content_type = environ.get("CONTENT_TYPE")
+        if not content_type or req.true_header("X-Detect-Content-Type"):
+            content_type = mimetypes.guess_type(obj)[0] or "application/octet-stream"
+        headers["Content-Type"] = content_type
+        for name, key in STORED_HEADERS:
+            value = environ.get(key)
+            if value is not None:
+                headers[name] = value
+        delete_at = check_delete_headers(req, time.time())
+        if delete_at is not None:
+            headers["X-Delete-At"] = str(delete_at)
+        headers["X-Timestamp"] = timestamp.internal
+        return headers
+
+    def PUT(self, req):
+        """Store an object (201), or copy one with ``X-Copy-From``."""
+        if req.environ.get("HTTP_X_COPY_FROM") is not None:
+            return copy_from_header(self, req)
+        info = self._container(req, "write")
+        check_name_lengths(req.account, req.container, req.obj)
+        length = check_content_length(req)
+        check_if_none_match(req.environ.get("HTTP_IF_NONE_MATCH"))
+        timestamp = Timestamp.now()
+        base = self.backend_headers(
+            req, **{"X-Backend-Storage-Policy-Index": str(info.policy_index)})
+        base.update(self.object_headers(req, req.obj, timestamp))
+        etag = req.environ.get("HTTP_ETAG")
+        if etag:
+            base["ETag"] = etag.strip('"')
+        if req.environ.get("HTTP_IF_NONE_MATCH") is not None:
+            base["If-None-Match"] = "*"
+        ring, part, nodes, headers_list = self._write_slots(
+            req, info, req.account, req.container, req.obj, base)
+        answers = store_object(self, ring, part, nodes,
+                               quoted_suffix(req.account, req.container, req.obj),
+                               headers_list, ClientBody(req.environ, length), length)
+        return put_response(self, answers, self.app.quorum(len(nodes)), timestamp)
+
+    def POST(self, req):
+        """Replace the object's user metadata and expiry (202)."""
+        info = self._container(req, "write")
+        headers = metadata_headers(req, "object")
+        check_metadata(headers, "object")
+        delete_at = check_delete_headers(req, time.time())
+        if delete_at is not None:
+            headers["X-Delete-At"] = str(delete_at)
+        elif req.environ.get("HTTP_X_REMOVE_DELETE_AT") is not None:
+            headers["X-Delete-At"] = ""
+        headers["X-Timestamp"] = Timestamp.now().internal
+        headers["X-Backend-Storage-Policy-Index"] = str(info.policy_index)
+        base = self.backend_headers(req, **headers)
+        ring = self.app.object_ring(info.policy_index)
+        part, nodes = ring.get_nodes(req.account, req.container, req.obj)
+        answers = self.backend.write(ring, part, nodes, "POST",
+                                     quoted_suffix(req.account, req.container, req.obj),
+                                     [base] * len(nodes))
+        status = best_status([a.status for a in answers], self.app.quorum(len(nodes)))
+        return self._answer(status)
+
+    def DELETE(self, req):
+        """Delete the object (204; 404 if there was none)."""
+        info = self._container(req, "write")
+        base = self.backend_headers(
+            req, **{"X-Backend-Storage-Policy-Index": str(info.policy_index),
+                    "X-Timestamp": Timestamp.now().internal})
+        if_delete_at = req.environ.get("HTTP_X_IF_DELETE_AT")
+        if if_delete_at is not None:
+            base["X-If-Delete-At"] = if_delete_at
+        ring, part, nodes, headers_list = self._write_slots(
+            req, info, req.account, req.container, req.obj, base)
+        answers = self.backend.write(ring, part, nodes, "DELETE",
+                                     quoted_suffix(req.account, req.container, req.obj),
+                                     headers_list)
+        status = best_status([a.status for a in answers], self.app.quorum(len(nodes)))
+        return self._answer(status)
+
+    def COPY(self, req):
+        """Copy this object to ``Destination`` (``container/object``)."""
+        return copy_verb(self, req)
+
+    @staticmethod
+    def _answer(status: int) -> Response:
+        if status == 404:
+            raise HTTPNotFound()
+        if status >= 500:
+            raise HTTPServiceUnavailable()
+        return Response.simple(status)

@@ -1,0 +1,1 @@
+"""PasteDeploy filters of the proxy pipeline (``healthcheck tempauth proxy-server``)."""

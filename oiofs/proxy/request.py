@@ -1,0 +1,126 @@
+"""The proxy's view of a client request: parsed path, headers by name, transaction id.
+
+Deliberately thin: it reads the WSGI environ in place (no copy) and parses only the path
+up front; everything else is looked up when a controller needs it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from oiofs.common.constraints import check_utf8, wsgi_to_str
+from oiofs.common.exceptions import HTTPBadRequest, HTTPNotFound, HTTPPreconditionFailed
+
+TRANS_ID_KEY = "oiofs.trans_id"
+VERSIONS = frozenset(("v1", "v1.0"))
+_getrandbits = random.getrandbits
+
+
+def new_trans_id(suffix: str = "") -> str:
+    """A fresh transaction id ``tx<21 hex>-<10 hex of the time>[suffix]``."""
+    return "tx%021x-%010x%s" % (_getrandbits(84), int(time.time()), suffix)
+
+
+def ensure_trans_id(environ: dict, suffix: str = "") -> str:
+    """The request's transaction id, made once per request and kept in the environ."""
+    trans_id = environ.get(TRANS_ID_KEY)
+    if trans_id is None:
+        trans_id = environ[TRANS_ID_KEY] = new_trans_id(suffix)
+    return trans_id
+
+
+def env_key(header: str) -> str:
+    """The WSGI environ key of a request header (``X-Auth-Token`` -> ``HTTP_X_AUTH_TOKEN``)."""
+    key = header.upper().replace("-", "_")
+    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return key
+    return "HTTP_" + key
+
+
+def header_name(key: str) -> str:
+    """The header name of an environ key (``HTTP_X_OBJECT_META_A`` -> ``X-Object-Meta-A``)."""
+    return key[5:].replace("_", "-").title()
+
+
+def split_api_path(path: str) -> tuple[str, str, str | None, str | None]:
+    """``(version, account, container, object)`` of ``/v1/<a>[/<c>[/<o>]]`` (text).
+
+    ``HTTPBadRequest`` for an unknown version or ``.``/``..``/empty inner segments,
+    ``HTTPNotFound`` for paths that are not under a version and account.
+    Object names keep their slashes; a name that is exactly ``.`` or ``..`` is refused.
+    """
+    if not path.startswith("/"):
+        raise HTTPNotFound()
+    parts = path[1:].split("/", 3)
+    version = parts[0]
+    if version not in VERSIONS:
+        raise HTTPBadRequest("Invalid path")
+    if len(parts) < 2 or not parts[1]:
+        raise HTTPNotFound()
+    account = parts[1]
+    container = obj = None
+    if len(parts) > 2:
+        container = parts[2] or None
+        if container is None and len(parts) > 3:
+            raise HTTPBadRequest("Invalid path")  # /v1/a//o
+    if len(parts) > 3 and parts[3] != "":
+        obj = parts[3]
+    for seg in (account, container):
+        if seg in (".", ".."):
+            raise HTTPBadRequest("Invalid path")
+    if obj in (".", ".."):
+        raise HTTPBadRequest("Invalid object name")
+    return version, account, container, obj
+
+
+class ProxyRequest:
+    """A client request as controllers see it.
+
+    ``account``, ``container`` and ``obj`` are text (UTF-8 decoded); ``environ`` is the WSGI
+    environ itself, whose header values are latin-1 strings passed on to backends as-is.
+    """
+
+    __slots__ = ("environ", "method", "version", "account", "container", "obj", "trans_id",
+                 "owner", "remote_user", "start")
+
+    def __init__(self, environ: dict, trans_id: str, start: float = 0.0):
+        self.environ = environ
+        self.method = environ["REQUEST_METHOD"]
+        self.trans_id = trans_id
+        self.start = start
+        raw = environ.get("PATH_INFO", "")
+        if not check_utf8(raw) and raw:
+            raise HTTPPreconditionFailed("Invalid UTF8 or contains NULL")
+        path = wsgi_to_str(raw)
+        self.version, self.account, self.container, self.obj = split_api_path(path)
+        self.owner = False
+        self.remote_user = environ.get("REMOTE_USER")
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """A request header's value (WSGI string), by its usual name."""
+        return self.environ.get(env_key(name), default)
+
+    get = header  # so checks written for header mappings accept a request
+
+    def text_header(self, name: str) -> str | None:
+        """A request header as real text; ``HTTPBadRequest`` if it is not valid UTF-8."""
+        value = self.environ.get(env_key(name))
+        return None if value is None else wsgi_to_str(value)
+
+    def true_header(self, name: str) -> bool:
+        """Whether a header is set to a true value (``true``, ``yes``, ``1``...)."""
+        value = self.environ.get(env_key(name))
+        return value is not None and value.strip().lower() in ("true", "1", "yes", "on",
+                                                               "t", "y")
+
+    def headers_with_prefix(self, prefix: str) -> list[tuple[str, str]]:
+        """``(Header-Name, value)`` of every request header starting with ``prefix``."""
+        key_prefix = env_key(prefix)
+        return [(header_name(k), v) for k, v in self.environ.items()
+                if k.startswith(key_prefix)]
+
+    @property
+    def query_string(self) -> str:
+        """The raw query string."""
+        return self.environ.get("QUERY_STRING", "")

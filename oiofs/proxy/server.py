@@ -1,0 +1,154 @@
+"""The proxy server: the public Swift v1 API in front of the storage nodes.
+
+:class:`Application` routes ``/v1/<account>[/<container>[/<object>]]`` to the account,
+container and object controllers and ``/info`` to the info document. It subclasses
+:class:`~oiofs.common.base_app.BaseServerApp` for its options, logger and the one place
+where errors become statuses (:meth:`Application.translate_error`), but replaces the
+werkzeug request/response round trip with a thinner path of its own: the proxy handles
+every client request, and that per-request cost is the one worth removing.
+
+State shared by the requests of a worker (all made before the workers fork, and copied
+into each): the rings, the keep-alive connection pool, the error limiter, and the
+container/account info caches (whose invalidation counters stay shared across workers).
+"""
+
+from __future__ import annotations
+
+import time
+
+from oiofs.common.base_app import BaseServerApp
+from oiofs.common.config import load_cluster_config
+from oiofs.common.connection_pool import ConnectionPool
+from oiofs.common.exceptions import (
+    ClientException,
+    ConnectionTimeout,
+    HTTPError,
+    HTTPInternalServerError,
+    HTTPNotFound,
+    HTTPRequestTimeout,
+    HTTPServiceUnavailable,
+    NodeTimeout,
+    RingError,
+)
+from oiofs.common.ring import Ring
+from oiofs.common.storage_policy import POLICIES
+from oiofs.proxy.backend import Backend
+from oiofs.proxy.controllers.account import AccountController
+from oiofs.proxy.controllers.container import ContainerController
+from oiofs.proxy.controllers.info import info_response
+from oiofs.proxy.controllers.obj import ObjectController
+from oiofs.proxy.cors import CorsPolicy
+from oiofs.proxy.error_limiter import ErrorLimiter
+from oiofs.proxy.info_cache import InfoCache
+from oiofs.proxy.options import ProxyOptions
+from oiofs.proxy.quorum import quorum_size
+from oiofs.proxy.request import ProxyRequest, ensure_trans_id
+from oiofs.proxy.response import Response, status_line
+
+
+class Application(BaseServerApp):
+    """The proxy WSGI application (the last element of the pipeline)."""
+
+    server_type = "proxy-server"
+
+    def __init__(self, conf: dict, logger=None):
+        super().__init__(conf, logger)
+        self.options = options = ProxyOptions.from_conf(conf)
+        load_cluster_config(options.oiofs_dir)
+        self.account_ring = Ring(options.oiofs_dir, ring_name="account")
+        self.container_ring = Ring(options.oiofs_dir, ring_name="container")
+        self._object_rings: dict[int, Ring] = {}
+        for policy in POLICIES:
+            self.object_ring(policy.idx)  # fail at start, not at the first request
+        self.pool = ConnectionPool(options.conn_timeout, options.node_timeout,
+                                   options.max_idle_connections)
+        self.limiter = ErrorLimiter(options.error_suppression_limit,
+                                    options.error_suppression_interval,
+                                    options.error_suppression_time)
+        self.backend = Backend(self.pool, self.limiter, self.logger, options.shuffle_reads)
+        self.container_cache = InfoCache(options.recheck_container_existence)
+        self.account_cache = InfoCache(options.recheck_account_existence)
+        self.cors_policy = CorsPolicy(frozenset(options.cors_allow_origin),
+                                      options.cors_expose_headers)
+        self.account_controller = AccountController(self)
+        self.container_controller = ContainerController(self)
+        self.object_controller = ObjectController(self)
+
+    # --- cluster ----------------------------------------------------------------------
+
+    def object_ring(self, policy_index: int) -> Ring:
+        """The object ring of a storage policy (``HTTPServiceUnavailable`` if unknown)."""
+        ring = self._object_rings.get(policy_index)
+        if ring is None:
+            policy = POLICIES.get_by_index(policy_index)
+            if policy is None:
+                raise HTTPServiceUnavailable(f"Unknown storage policy {policy_index}")
+            ring = self._object_rings[policy_index] = Ring(self.options.oiofs_dir,
+                                                           ring_name=policy.ring_name)
+        return ring
+
+    @staticmethod
+    def quorum(replicas: int) -> int:
+        """How many of ``replicas`` nodes must agree on a write."""
+        return quorum_size(replicas)
+
+    # --- requests ---------------------------------------------------------------------
+
+    def translate_error(self, err: Exception) -> HTTPError | None:
+        """Errors below the controllers that are not HTTP errors, as statuses."""
+        if isinstance(err, TimeoutError):
+            return HTTPRequestTimeout()
+        if isinstance(err, (RingError, NodeTimeout, ConnectionTimeout, ClientException)):
+            return HTTPServiceUnavailable()
+        return None
+
+    def route(self, req: ProxyRequest):
+        """The controller for the request's path."""
+        if req.obj is not None:
+            return self.object_controller
+        if req.container is not None:
+            return self.container_controller
+        return self.account_controller
+
+    def handle_request(self, environ: dict, trans_id: str) -> Response:
+        """The response to one request; every error is turned into a status here."""
+        try:
+            path = environ.get("PATH_INFO", "")
+            if path == "/info":
+                return info_response(self, environ)
+            if not path.startswith("/v1"):
+                raise HTTPNotFound()
+            req = ProxyRequest(environ, trans_id)
+            return self.route(req).handle(req)
+        except HTTPError as err:
+            return Response.from_error(err)
+        except Exception as err:  # noqa: BLE001 - the one place errors become statuses
+            mapped = self.translate_error(err)
+            if mapped is not None:
+                return Response.from_error(mapped)
+            self.logger.exception("ERROR unhandled error with %s %s (txn: %s)",
+                                  environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                                  trans_id)
+            return Response.from_error(HTTPInternalServerError())
+
+    def __call__(self, environ, start_response):
+        start = time.monotonic()
+        trans_id = ensure_trans_id(environ, self.options.trans_id_suffix)
+        resp = self.handle_request(environ, trans_id)
+        headers = resp.headers
+        headers.append(("X-Trans-Id", trans_id))
+        headers.append(("X-Openstack-Request-Id", trans_id))
+        start_response(status_line(resp.status), headers)
+        if self.log_requests:
+            self.logger.info("%s %s %s %s %d %.4f %s", environ.get("REMOTE_ADDR", "-"),
+                             environ.get("REMOTE_USER") or "-", environ["REQUEST_METHOD"],
+                             environ.get("PATH_INFO", ""), resp.status,
+                             time.monotonic() - start, trans_id)
+        return resp.body
+
+
+def app_factory(global_conf: dict, **local_conf) -> Application:
+    """PasteDeploy entry point ``egg:oiofs#proxy``."""
+    conf = dict(global_conf)
+    conf.update(local_conf)
+    return Application(conf)

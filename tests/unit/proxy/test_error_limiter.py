@@ -1,0 +1,78 @@
+"""Error limiting: faults suppress a node briefly, a probe brings it back (time driven)."""
+
+from oiofs.proxy.error_limiter import ErrorLimiter
+
+KEY = "127.0.0.1:6200/sda"
+
+
+def make(limit=3, interval=60.0, suppression=3.0):
+    return ErrorLimiter(limit=limit, interval=interval, suppression_time=suppression,
+                        clock=lambda: 0.0)
+
+
+def test_below_limit_is_not_limited():
+    lim = make()
+    assert not lim.error(KEY, now=1.0)
+    assert not lim.error(KEY, now=2.0)
+    assert not lim.is_limited(KEY, now=2.1)
+    assert lim.errors(KEY) == 2
+
+
+def test_limit_reached_suppresses_for_suppression_time_only():
+    lim = make()
+    for t in (1.0, 2.0):
+        lim.error(KEY, now=t)
+    assert lim.error(KEY, now=3.0)  # third error: suppressed
+    assert lim.is_limited(KEY, now=3.5)
+    assert lim.is_limited(KEY, now=5.9)
+    # Window over: exactly one caller probes, the others still avoid the node.
+    assert not lim.is_limited(KEY, now=6.1)
+    assert lim.is_limited(KEY, now=6.2)
+
+
+def test_successful_probe_restores_the_node_at_once():
+    lim = make()
+    for t in (1.0, 2.0, 3.0):
+        lim.error(KEY, now=t)
+    assert not lim.is_limited(KEY, now=6.5)  # the probe
+    lim.success(KEY)
+    assert not lim.is_limited(KEY, now=6.6)
+    assert lim.errors(KEY) == 0
+
+
+def test_failed_probe_suppresses_again():
+    lim = make()
+    for t in (1.0, 2.0, 3.0):
+        lim.error(KEY, now=t)
+    assert not lim.is_limited(KEY, now=6.5)
+    assert lim.error(KEY, now=6.6)
+    assert lim.is_limited(KEY, now=9.0)
+    assert not lim.is_limited(KEY, now=9.7)
+
+
+def test_errors_spread_wider_than_interval_do_not_add_up():
+    lim = make(interval=10.0)
+    lim.error(KEY, now=0.0)
+    lim.error(KEY, now=5.0)
+    lim.error(KEY, now=16.0)  # more than 10 s after the previous one: count restarts
+    assert lim.errors(KEY) == 1
+    assert not lim.is_limited(KEY, now=16.5)
+
+
+def test_connection_refused_suppresses_immediately():
+    lim = make(limit=10)
+    assert lim.error(KEY, now=1.0, fatal=True)
+    assert lim.is_limited(KEY, now=1.1)
+    assert not lim.is_limited(KEY, now=4.1)  # back within seconds, not a minute
+
+
+def test_other_nodes_unaffected():
+    lim = make(limit=1)
+    lim.error(KEY, now=1.0)
+    assert lim.is_limited(KEY, now=1.5)
+    assert not lim.is_limited("127.0.0.1:6210/sdb", now=1.5)
+
+
+def test_key_from_ring_node():
+    assert ErrorLimiter.key({"ip": "10.0.0.1", "port": 6200, "device": "d1"}) == \
+        "10.0.0.1:6200/d1"
