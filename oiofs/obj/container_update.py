@@ -1,0 +1,107 @@
+"""Telling container servers about object PUTs and DELETEs (backend protocol, object section).
+
+The proxy names the container replicas in ``X-Container-Host`` (``ip:port``),
+``X-Container-Device`` and ``X-Container-Partition``, each one value or a comma-separated
+list of the same length (a single partition applies to every host). Once the object write
+is durable, :meth:`ContainerUpdater.update` sends ``PUT``/``DELETE /d/p/a/c/o`` to every
+replica at once in green threads, waits up to ``update_timeout`` for them, and returns
+either way: a slow container server never holds a client's response longer than that.
+An update that fails - error status, timeout, refused connection - calls ``save_pending``
+(once per write, even when several fail) to leave an async pending for the updater; an
+update still running when the wait ends does so by itself later if it fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from oiofs.common import runtime
+from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.common.exceptions import OiofsError
+
+
+class UpdateTarget(NamedTuple):
+    """One container replica to tell."""
+
+    ip: str
+    port: int
+    device: str
+    partition: str
+
+
+def parse_update_targets(hosts: str | None, devices: str | None,
+                         partitions: str | None) -> list[UpdateTarget]:
+    """The replicas named by the three ``X-Container-*`` header values.
+
+    ``[]`` when ``hosts`` is absent; ``ValueError`` when the lists do not pair up or a host
+    is not ``ip:port``.
+    """
+    if not hosts:
+        return []
+    host_list = [h.strip() for h in hosts.split(",")]
+    device_list = [d.strip() for d in (devices or "").split(",")]
+    part_list = [p.strip() for p in (partitions or "").split(",")]
+    if len(part_list) == 1:
+        part_list *= len(host_list)
+    if len(device_list) != len(host_list) or len(part_list) != len(host_list):
+        raise ValueError("X-Container-Host, -Device and -Partition do not pair up")
+    targets = []
+    for host, device, part in zip(host_list, device_list, part_list, strict=True):
+        ip, sep, port = host.rpartition(":")
+        if not sep or not ip or not port.isdigit() or not device or not part:
+            raise ValueError(f"invalid container update target {host!r}/{device!r}/{part!r}")
+        targets.append(UpdateTarget(ip.strip("[]"), int(port), device, part))
+    return targets
+
+
+class ContainerUpdater:
+    """Sends container updates with bounded waiting; see the module docstring."""
+
+    def __init__(self, logger, conn_timeout: float, node_timeout: float,
+                 update_timeout: float):
+        self.logger = logger
+        self.conn_timeout = conn_timeout
+        self.node_timeout = node_timeout
+        self.update_timeout = update_timeout
+
+    def update(self, targets: list[UpdateTarget], op: str, account: str, container: str,
+               obj: str, headers: dict[str, str],
+               save_pending: Callable[[], object]) -> None:
+        """Send ``op`` for ``/account/container/obj`` with ``headers`` to every target."""
+        if not targets:
+            return
+        saved = []
+
+        def failed() -> None:
+            if saved:
+                return
+            saved.append(True)
+            try:
+                save_pending()
+            except Exception:  # noqa: BLE001 - runs detached; nobody else would log it
+                self.logger.exception("ERROR cannot save async pending for %s %s/%s/%s",
+                                      op, account, container, obj)
+
+        threads = [runtime.spawn(self._send, target, op, account, container, obj, headers,
+                                 failed) for target in targets]
+        with runtime.Timeout(self.update_timeout, False):
+            for thread in threads:
+                thread.wait()
+
+    def _send(self, target: UpdateTarget, op: str, account: str, container: str, obj: str,
+              headers: dict[str, str], failed: Callable[[], None]) -> None:
+        path = backend_path(target.device, target.partition, account, container, obj)
+        try:
+            resp = direct_request(target.ip, target.port, op, path, headers=headers,
+                                  conn_timeout=self.conn_timeout,
+                                  response_timeout=self.node_timeout)
+        except (OiofsError, OSError, runtime.Timeout) as err:
+            self.logger.warning("container update %s %s:%s%s failed: %s", op, target.ip,
+                                target.port, path, err)
+            failed()
+            return
+        if not 200 <= resp.status < 300:
+            self.logger.warning("container update %s %s:%s%s answered %d", op, target.ip,
+                                target.port, path, resp.status)
+            failed()

@@ -1,0 +1,525 @@
+"""The object-file API: how the object server stores, reads and deletes objects on disk.
+
+This module is the seam between the object server and its storage. An alternative backend
+provides the same four classes with the same promises; the server uses nothing else.
+
+``DiskFileManager(conf, logger)``
+    One per server. ``get_diskfile(device, partition, account, container, obj, policy)``
+    returns a :class:`DiskFile` (no I/O). Also ``check_xattr_support()`` (at start),
+    ``device_path(device)`` and ``write_async_pending(...)``.
+
+``DiskFile``
+    One object name. ``open(current_time=None, replication=False)`` reads the metadata
+    (raising :class:`DiskFileNotExist`, :class:`DiskFileDeleted`, :class:`DiskFileExpired`,
+    :class:`DiskFileQuarantined` or :class:`DiskFileCollision`) and keeps the data open until
+    ``close()`` or until a ``reader()`` takes it. After ``open``: ``metadata`` (data file
+    metadata overlaid with the newest ``.meta``), ``data_timestamp``, ``timestamp`` (newest),
+    ``content_length``. ``ondisk()`` gives the chosen files without opening them (for write
+    conflict checks). ``create(size)`` returns a :class:`DiskFileWriter`;
+    ``write_metadata(metadata)`` stores a ``.meta`` (POST); ``delete(timestamp)`` stores a
+    tombstone.
+
+``DiskFileWriter``
+    ``write(chunk)`` appends body bytes to a temporary file; ``put(metadata)`` makes the
+    object durable and visible (see below); leaving the ``with`` block without ``put``
+    removes the temporary file. Nothing is visible under the object's name before ``put``.
+
+``DiskFileReader``
+    The body of a GET: a WSGI response iterable over the whole data, or over what
+    ``set_range(start, stop)``/``set_ranges(layout)`` chose; ``close()`` releases the file.
+
+The durability sequence of ``put`` (files: :mod:`oiofs.obj.filenames`, metadata encoding:
+:mod:`oiofs.obj.metadata`): write body and metadata to ``<device>/tmp/<random>``, fsync
+the file, rename it to ``<hash dir>/<timestamp>.<ext>`` (creating missing directories and
+fsyncing their parents), fsync the hash directory, and only then return. Then the suffix
+is marked changed (:mod:`oiofs.obj.hashes`) and obsolete older files are unlinked.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from typing import NoReturn
+
+from oiofs.common import runtime
+from oiofs.common.config import conf_bool, conf_int
+from oiofs.common.exceptions import (
+    ConfigError,
+    DiskFileCollision,
+    DiskFileCorrupt,
+    DiskFileDeleted,
+    DiskFileDeviceUnavailable,
+    DiskFileExpired,
+    DiskFileNoSpace,
+    DiskFileNotExist,
+    DiskFileQuarantined,
+    DiskFileXattrNotSupported,
+)
+from oiofs.common.fsutils import fsync_dir, mkdirs, mkdirs_durable
+from oiofs.common.hashing import hash_path
+from oiofs.common.http.multipart import ByteRangesLayout
+from oiofs.common.storage_policy import StoragePolicy
+from oiofs.common.timestamp import Timestamp
+from oiofs.obj import async_pending, filenames
+from oiofs.obj.hashes import invalidate_hash
+from oiofs.obj.metadata import read_metadata, write_metadata
+from oiofs.obj.quarantine import quarantine_hash_dir
+
+TMP_DIR = "tmp"
+#: bodies at least this large get their space reserved up front (fallocate): it keeps large
+#: files contiguous and fails early when the disk is full; for small ones it only costs
+FALLOCATE_MIN = 65536
+#: drop the page cache of a large object every this many bytes read or written
+DROP_CACHE_WINDOW = 8 * 1024 * 1024
+
+# What a .meta (POST) replaces: on read, these keys of the .data are dropped when a .meta
+# applies, and the .meta's are laid over what remains.
+POST_KEY_PREFIXES = ("x-object-meta-", "x-object-transient-sysmeta-")
+
+
+def _post_replaceable(key: str, post_keys: frozenset[str]) -> bool:
+    lower = key.lower()
+    return lower.startswith(POST_KEY_PREFIXES) or lower in post_keys
+
+
+def _drop_cache(fd: int, offset: int, length: int) -> None:
+    # Large objects would push hot small objects out of the page cache.
+    try:
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
+
+
+class DiskFileManager:
+    """Maps object names to :class:`DiskFile` objects on the devices of this server.
+
+    Options read from ``conf``: ``devices`` (``/srv/node``), ``mount_check`` (false),
+    ``disk_chunk_size`` (65536), ``keep_cache_size`` (5 MiB: larger objects are evicted
+    from the page cache as they are read or written), ``fallocate_reserve`` (0: bytes, or a
+    percentage like ``1%``, that must stay free after a PUT), ``fsync_in_threads`` (true:
+    fsync, rename and directory updates of a write run in a real thread so that other
+    requests go on meanwhile), and the names of the
+    headers a POST replaces (``post_keys``, lower case, set by the server).
+    """
+
+    def __init__(self, conf: dict, logger, post_keys: frozenset[str] = frozenset()):
+        self.logger = logger
+        self.devices = conf.get("devices", "/srv/node")
+        self.mount_check = conf_bool(conf, "mount_check", False)
+        self.disk_chunk_size = conf_int(conf, "disk_chunk_size", 65536, minimum=1)
+        self.keep_cache_size = conf_int(conf, "keep_cache_size", 5 * 1024 * 1024, minimum=0)
+        reserve = str(conf.get("fallocate_reserve", "0") or "0").strip()
+        try:
+            if reserve.endswith("%"):
+                self.reserve_bytes, self.reserve_percent = 0, float(reserve[:-1])
+            else:
+                self.reserve_bytes, self.reserve_percent = int(reserve), 0.0
+        except ValueError:
+            raise ConfigError(f"option fallocate_reserve: {reserve!r} is not a number "
+                              "of bytes or a percentage") from None
+        self.fsync_in_threads = conf_bool(conf, "fsync_in_threads", True)
+        self.post_keys = post_keys
+
+    # -- devices -------------------------------------------------------------------------
+
+    def device_path(self, device: str) -> str:
+        """The path of ``device``; :class:`DiskFileDeviceUnavailable` if ``mount_check``
+        is on and it is not a mount point."""
+        path = os.path.join(self.devices, device)
+        if self.mount_check and not os.path.ismount(path):
+            raise DiskFileDeviceUnavailable(f"{path} is not mounted")
+        return path
+
+    def check_device(self, device_path: str) -> None:
+        """:class:`DiskFileDeviceUnavailable` unless ``device_path`` is a usable directory.
+
+        Called on slow paths only (a missing directory), never before each request.
+        """
+        if not os.path.isdir(device_path):
+            raise DiskFileDeviceUnavailable(f"{device_path} is not a directory")
+
+    def check_xattr_support(self) -> None:
+        """Refuse (``DiskFileXattrNotSupported``) a devices tree without user xattrs.
+
+        Probes the devices directory and each device in it with a small file, since each
+        device may be a separate filesystem. Object metadata lives in extended attributes:
+        without them no object could be stored.
+        """
+        if not os.path.isdir(self.devices):
+            raise ConfigError(f"devices directory {self.devices} does not exist")
+        places = [self.devices] + [
+            os.path.join(self.devices, name) for name in sorted(os.listdir(self.devices))
+            if os.path.isdir(os.path.join(self.devices, name))]
+        for place in places:
+            probe = os.path.join(place, f".oiofs-xattr-probe.{os.getpid()}")
+            try:
+                fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            except OSError as err:
+                self.logger.warning("cannot probe xattr support in %s: %s", place, err)
+                continue
+            try:
+                os.setxattr(fd, "user.oiofs.probe", b"1")
+            except OSError as err:
+                if err.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise DiskFileXattrNotSupported(
+                        f"the filesystem of {place} does not support user extended "
+                        "attributes, where object metadata is kept; mount it with user "
+                        "xattrs enabled (ext4/xfs do by default)") from None
+                raise
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+
+    def get_diskfile(self, device: str, partition: str, account: str, container: str,
+                     obj: str, policy: StoragePolicy) -> DiskFile:
+        """The :class:`DiskFile` for ``/account/container/obj`` (names as real text)."""
+        return DiskFile(self, self.device_path(device), partition, account, container, obj,
+                        policy)
+
+    def write_async_pending(self, device: str, policy: StoragePolicy, name_hash: str,
+                            timestamp_internal: str, update: dict) -> str:
+        """Durably keep a container ``update`` that could not be delivered; its path."""
+        return async_pending.write_async_pending(self.device_path(device), policy, name_hash,
+                                                 timestamp_internal, update)
+
+    def check_reserve(self, fd: int, size: int) -> None:
+        """:class:`DiskFileNoSpace` if writing ``size`` bytes would eat the reserve."""
+        if not (self.reserve_bytes or self.reserve_percent):
+            return
+        st = os.fstatvfs(fd)
+        free = st.f_frsize * st.f_bavail - size
+        if free < self.reserve_bytes or (
+                self.reserve_percent and
+                100.0 * free / (st.f_frsize * st.f_blocks or 1) < self.reserve_percent):
+            raise DiskFileNoSpace("free space would fall below fallocate_reserve")
+
+
+class DiskFile:
+    """One object on one device: open it to read, create/write_metadata/delete to change it."""
+
+    def __init__(self, manager: DiskFileManager, device_path: str, partition: str,
+                 account: str, container: str, obj: str, policy: StoragePolicy):
+        self.manager = manager
+        self.device_path = device_path
+        self.policy = policy
+        self.name = f"/{account}/{container}/{obj}"
+        self.name_hash: str = hash_path(account, container, obj)  # type: ignore[assignment]
+        # plain concatenation: every part is a single checked path segment
+        self.suffix_dir = (f"{device_path}/{policy.get_diskfile_dir('objects')}/"
+                           f"{partition}/{self.name_hash[-3:]}")
+        self.hash_dir = f"{self.suffix_dir}/{self.name_hash}"
+        self._files: filenames.OnDiskFiles | None = None
+        self._fd: int | None = None
+        self.metadata: dict[str, str] = {}
+        self.data_metadata: dict[str, str] = {}
+        self.content_length = 0
+
+    # -- reading -------------------------------------------------------------------------
+
+    def ondisk(self) -> filenames.OnDiskFiles:
+        """The files that describe the object now (one directory listing, cached)."""
+        if self._files is None:
+            self._files = filenames.select_files(filenames.list_hash_dir(self.hash_dir))
+        return self._files
+
+    @property
+    def data_timestamp(self) -> Timestamp:
+        """Timestamp of the open ``.data``."""
+        return Timestamp(self.ondisk().data_or_ts_timestamp)
+
+    @property
+    def timestamp(self) -> Timestamp:
+        """Newest timestamp of the open object (its ``.meta`` if one applies)."""
+        return Timestamp(self.ondisk().newest)
+
+    def open(self, current_time: float | None = None, replication: bool = False) -> DiskFile:
+        """Read the object's metadata and keep its data open; see the module docstring.
+
+        An ``X-Delete-At`` at or before ``current_time`` (now by default) makes it
+        :class:`DiskFileExpired`, unless ``replication`` (replicators see everything).
+        """
+        for _attempt in range(3):
+            try:
+                self._open(current_time, replication)
+                return self
+            except FileNotFoundError:
+                # a concurrent write replaced the file between listing and opening
+                self._files = None
+        raise DiskFileNotExist(self.name)
+
+    def _open(self, current_time: float | None, replication: bool) -> None:
+        try:
+            names = os.listdir(self.hash_dir)
+        except (FileNotFoundError, NotADirectoryError):
+            self.manager.check_device(self.device_path)
+            self._files = filenames.select_files([])
+            raise DiskFileNotExist(self.name) from None
+        files = self._files = filenames.select_files(names)
+        if files.tombstone:
+            raise DiskFileDeleted(Timestamp(files.data_or_ts_timestamp))
+        if not files.data:
+            raise DiskFileNotExist(self.name)
+        fd = os.open(os.path.join(self.hash_dir, files.data), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            metadata = self._read_data_metadata(fd, files)
+            if files.meta:
+                metadata = self._apply_meta(metadata, files.meta)
+            delete_at = metadata.get("X-Delete-At")
+            if delete_at and not replication:
+                now = time.time() if current_time is None else current_time
+                if int(delete_at) <= now:
+                    raise DiskFileExpired(Timestamp(files.newest), metadata)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self.metadata = metadata
+
+    def _read_data_metadata(self, fd: int, files: filenames.OnDiskFiles) -> dict[str, str]:
+        try:
+            metadata, data_length = read_metadata(fd)
+            if data_length is None:
+                data_length = os.fstat(fd).st_size
+            if metadata.get("name") != self.name:
+                if "name" in metadata:
+                    raise DiskFileCollision(f"{self.hash_dir} holds {metadata['name']!r}, "
+                                            f"not {self.name!r}")
+                raise DiskFileCorrupt("no object name in metadata")
+            if metadata.get("Content-Length") != str(data_length):
+                raise DiskFileCorrupt(f"data is {data_length} bytes, metadata says "
+                                      f"{metadata.get('Content-Length')}")
+            if "X-Timestamp" not in metadata or "ETag" not in metadata:
+                raise DiskFileCorrupt("metadata lacks X-Timestamp or ETag")
+            if "X-Delete-At" in metadata and not metadata["X-Delete-At"].isdigit():
+                raise DiskFileCorrupt("bad X-Delete-At in metadata")
+        except DiskFileCorrupt as err:
+            self._quarantine(f"{files.data}: {err}")
+        self.content_length = data_length
+        self.data_metadata = metadata
+        return metadata
+
+    def _apply_meta(self, data_meta: dict[str, str], meta_name: str) -> dict[str, str]:
+        try:
+            fd = os.open(os.path.join(self.hash_dir, meta_name), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                meta, _ = read_metadata(fd)
+            finally:
+                os.close(fd)
+            if "X-Delete-At" in meta and not meta["X-Delete-At"].isdigit():
+                raise DiskFileCorrupt("bad X-Delete-At in .meta")
+        except DiskFileCorrupt as err:
+            self._quarantine(f"{meta_name}: {err}")
+        post_keys = self.manager.post_keys
+        merged = {k: v for k, v in data_meta.items()
+                  if not _post_replaceable(k, post_keys) and k != "X-Delete-At"}
+        for key, value in meta.items():
+            if key != "name":
+                merged[key] = value
+        return merged
+
+    def _quarantine(self, reason: str) -> NoReturn:
+        where = quarantine_hash_dir(self.device_path, self.hash_dir, self.policy)
+        self.manager.logger.error("quarantined %s (%s) to %s: %s", self.hash_dir, self.name,
+                                  where, reason)
+        self._files = filenames.select_files([])
+        raise DiskFileQuarantined(reason)
+
+    def reader(self) -> DiskFileReader:
+        """An iterable over the open data; it owns (and closes) the file descriptor."""
+        if self._fd is None:
+            raise ValueError("DiskFile is not open")
+        fd, self._fd = self._fd, None
+        return DiskFileReader(fd, self.content_length, self.manager.disk_chunk_size,
+                              keep_cache=self.content_length <= self.manager.keep_cache_size)
+
+    def close(self) -> None:
+        """Close the data file if still open (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> DiskFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def create(self, size: int | None = None) -> DiskFileWriter:
+        """A writer for a new ``.data`` of ``size`` bytes (``None``: not known yet)."""
+        return DiskFileWriter(self, size)
+
+    def write_metadata(self, metadata: dict[str, str]) -> None:
+        """Durably store ``metadata`` as a ``.meta`` at ``metadata['X-Timestamp']`` (POST)."""
+        with DiskFileWriter(self, 0) as writer:
+            writer.put(metadata, filenames.META)
+
+    def delete(self, timestamp: Timestamp) -> None:
+        """Durably store a tombstone at ``timestamp`` (DELETE)."""
+        with DiskFileWriter(self, 0) as writer:
+            writer.put({"X-Timestamp": timestamp.internal, "name": self.name},
+                       filenames.TOMBSTONE)
+
+
+class DiskFileWriter:
+    """Writes one new object file through a temporary file; see :meth:`put`."""
+
+    def __init__(self, diskfile: DiskFile, size: int | None):
+        self.diskfile = diskfile
+        manager = diskfile.manager
+        self.manager = manager
+        tmp_dir = os.path.join(diskfile.device_path, TMP_DIR)
+        self.tmp_path = os.path.join(tmp_dir, os.urandom(12).hex())
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            self.fd = os.open(self.tmp_path, flags, 0o644)
+        except FileNotFoundError:
+            manager.check_device(diskfile.device_path)  # never create a missing device
+            mkdirs(tmp_dir)
+            self.fd = os.open(self.tmp_path, flags, 0o644)
+        self.upload_size = 0
+        self._put = False
+        try:
+            if size:
+                manager.check_reserve(self.fd, size)
+            if size and size >= FALLOCATE_MIN:
+                try:
+                    os.posix_fallocate(self.fd, 0, size)
+                except OSError as err:
+                    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise DiskFileNoSpace(str(err)) from err
+                    if err.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
+                        raise
+        except BaseException:
+            self.close()
+            raise
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk`` to the temporary file."""
+        view = memoryview(chunk)
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFileNoSpace(str(err)) from err
+            raise
+        self.upload_size += len(chunk)
+
+    def put(self, metadata: dict[str, str], ext: str = filenames.DATA) -> None:
+        """Make the file durable under ``<hash dir>/<metadata['X-Timestamp']><ext>``.
+
+        When this returns the file is on disk and named, and survives a crash. The blocking
+        part runs in a real thread when ``fsync_in_threads`` is on (one hop for all of it:
+        a hop costs more CPU than the calls it wraps).
+        """
+        diskfile = self.diskfile
+        target = os.path.join(diskfile.hash_dir,
+                              filenames.filename(metadata["X-Timestamp"], ext))
+        if self.manager.fsync_in_threads:
+            runtime.tpool_execute(self._make_durable, metadata, target)
+        else:
+            self._make_durable(metadata, target)
+        self.close()
+        invalidate_hash(diskfile.suffix_dir)
+        diskfile._files = filenames.cleanup_ondisk_files(diskfile.hash_dir)
+
+    def _make_durable(self, metadata: dict[str, str], target: str) -> None:
+        fd = self.fd
+        hash_dir = self.diskfile.hash_dir
+        write_metadata(fd, metadata, self.upload_size)
+        # fsync before the rename: a crash after the rename must not expose a file
+        # whose data never reached the disk
+        os.fsync(fd)
+        if self.upload_size > self.manager.keep_cache_size:
+            _drop_cache(fd, 0, 0)
+        try:
+            os.rename(self.tmp_path, target)
+        except FileNotFoundError:
+            # new object: create its hash directory, fsyncing each new directory's parent
+            # (else the directory, and the file in it, could vanish in a crash)
+            mkdirs_durable(hash_dir, stop_at=self.diskfile.device_path)
+            os.rename(self.tmp_path, target)
+        self._put = True
+        # fsync the directory, or the rename itself may be lost in a crash
+        fsync_dir(hash_dir)
+
+    def close(self) -> None:
+        """Close the temporary file; unlink it unless :meth:`put` succeeded (idempotent)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None  # type: ignore[assignment]
+        if not self._put:
+            try:
+                os.unlink(self.tmp_path)
+            except FileNotFoundError:
+                pass
+            self._put = True  # nothing left to clean
+
+    def __enter__(self) -> DiskFileWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class DiskFileReader:
+    """The body of a GET, read from disk; a WSGI response iterable (``close()`` included).
+
+    Iterating yields the whole data, or what :meth:`set_range`/:meth:`set_ranges` chose,
+    in chunks of at most ``chunk_size`` bytes, never past ``length`` (the metadata trailer,
+    if any, lies beyond). When ``keep_cache`` is false the pages read are dropped from the
+    page cache as it goes. ``close()`` releases the file descriptor.
+    """
+
+    def __init__(self, fd: int, length: int, chunk_size: int, keep_cache: bool = True):
+        self.fd: int | None = fd
+        self.length = length
+        self.chunk_size = chunk_size
+        self.keep_cache = keep_cache
+        self._range = (0, length)
+        self._layout: ByteRangesLayout | None = None
+
+    def set_range(self, start: int, stop: int) -> DiskFileReader:
+        """Serve only the bytes ``[start, stop)``; returns ``self``."""
+        self._range = (start, stop)
+        return self
+
+    def set_ranges(self, layout: ByteRangesLayout) -> DiskFileReader:
+        """Serve the multipart/byteranges body laid out by ``layout``; returns ``self``."""
+        self._layout = layout
+        return self
+
+    def __iter__(self):
+        if self._layout is not None:
+            return self._layout.iter_body(self.iter_range)
+        return self.iter_range(*self._range)
+
+    def iter_range(self, start: int, stop: int):
+        """The bytes ``[start, stop)`` of the data, in chunks (closes nothing)."""
+        fd = self.fd
+        if fd is None:
+            return
+        stop = min(stop, self.length)
+        pos = dropped = start
+        chunk_size = self.chunk_size
+        while pos < stop:
+            data = os.pread(fd, min(chunk_size, stop - pos), pos)
+            if not data:
+                break  # truncated under us; the auditor will quarantine it
+            pos += len(data)
+            if not self.keep_cache and pos - dropped >= DROP_CACHE_WINDOW:
+                _drop_cache(fd, dropped, pos - dropped)
+                dropped = pos
+            yield data
+        if not self.keep_cache and pos > dropped:
+            _drop_cache(fd, dropped, pos - dropped)
+
+    def close(self) -> None:
+        """Close the file descriptor (idempotent)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

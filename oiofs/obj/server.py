@@ -1,0 +1,434 @@
+"""The object server: the WSGI application that stores objects on this node's devices.
+
+It speaks the object part of the backend protocol (``docs/backend-protocol.md``): PUT, GET,
+HEAD, POST and DELETE on ``/<device>/<partition>/<account>/<container>/<object>``. The
+storage is behind :mod:`oiofs.obj.diskfile`; HTTP details that do not need a socket
+(ranges, preconditions, multipart bodies) are in :mod:`oiofs.common.http`; container
+updates in :mod:`oiofs.obj.container_update`. Options are read once, in
+:meth:`ObjectController.__init__` (see ``etc/object-server.conf.sample``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from werkzeug.wrappers import Request
+
+from oiofs.common.base_app import BaseServerApp, header_text, request_path
+from oiofs.common.config import conf_float, conf_int, conf_list
+from oiofs.common.constraints import (
+    check_content_length,
+    check_delete_headers,
+    check_if_none_match,
+    check_metadata,
+    check_name_lengths,
+    split_path,
+    valid_timestamp,
+    wsgi_to_str,
+)
+from oiofs.common.exceptions import (
+    DiskFileCollision,
+    DiskFileDeleted,
+    DiskFileDeviceUnavailable,
+    DiskFileExpired,
+    DiskFileMetadataTooLarge,
+    DiskFileNoSpace,
+    DiskFileNotExist,
+    DiskFileXattrNotSupported,
+    HTTPBadRequest,
+    HTTPClientDisconnect,
+    HTTPConflict,
+    HTTPError,
+    HTTPForbidden,
+    HTTPInsufficientStorage,
+    HTTPNotFound,
+    HTTPNotImplemented,
+    HTTPPreconditionFailed,
+    HTTPRequestedRangeNotSatisfiable,
+    HTTPRequestTimeout,
+    HTTPServiceUnavailable,
+    HTTPUnprocessableEntity,
+    LockTimeout,
+)
+from oiofs.common.hashing import md5
+from oiofs.common.http.conditional import Precondition, evaluate_preconditions, if_range_allows
+from oiofs.common.http.etag import quote_etag, unquote_etag
+from oiofs.common.http.multipart import ByteRangesLayout, make_boundary
+from oiofs.common.http.ranges import (
+    content_range,
+    parse_range_header,
+    resolve_ranges,
+    unsatisfied_content_range,
+)
+from oiofs.common.http.response import WsgiResponse
+from oiofs.common.storage_policy import POLICIES, StoragePolicy
+from oiofs.common.timestamp import Timestamp
+from oiofs.obj.container_update import ContainerUpdater, parse_update_targets
+from oiofs.obj.diskfile import DiskFile, DiskFileManager
+
+#: headers a client may set on an object besides X-Object-Meta-* (stored, served back)
+DEFAULT_ALLOWED_HEADERS = ("content-disposition, content-encoding, content-language, "
+                           "cache-control, expires, x-object-manifest, x-static-large-object, "
+                           "x-robots-tag")
+#: stored at PUT and kept by a POST (they describe the data, not the user's labels)
+DATA_ONLY_HEADERS = frozenset({"x-static-large-object"})
+USER_META_PREFIXES = ("x-object-meta-", "x-object-transient-sysmeta-")
+SYSMETA_PREFIX = "x-object-sysmeta-"
+#: metadata keys that are ours, never sent back as headers
+INTERNAL_KEYS = frozenset({"name", "ETag", "Content-Length", "Content-Type", "X-Timestamp"})
+POLICY_HEADER = "X-Backend-Storage-Policy-Index"
+
+
+_PRECONDITION_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
+                      "HTTP_IF_UNMODIFIED_SINCE")
+
+
+def _has_preconditions(environ: dict) -> bool:
+    # most requests carry none: skip the evaluation (and werkzeug's header lookups)
+    return any(key in environ for key in _PRECONDITION_KEYS)
+
+
+def to_wsgi(value: str) -> str:
+    """A header value as WSGI wants it: UTF-8 bytes seen as latin-1 text."""
+    return value if value.isascii() else value.encode("utf-8").decode("latin-1")
+
+
+class ObjectController(BaseServerApp):
+    """The object server application; one instance per worker process."""
+
+    server_type = "object-server"
+    allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "REPLICATE"})
+
+    def __init__(self, conf: dict, logger=None):
+        super().__init__(conf, logger)
+        self.conn_timeout = conf_float(conf, "conn_timeout", 0.5)
+        self.node_timeout = conf_float(conf, "node_timeout", 3.0)
+        self.container_update_timeout = conf_float(conf, "container_update_timeout", 1.0)
+        self.network_chunk_size = conf_int(conf, "network_chunk_size", 65536, minimum=1)
+        self.allowed_headers = frozenset(
+            h.lower() for h in conf_list(conf, "allowed_headers", DEFAULT_ALLOWED_HEADERS))
+        self.post_keys = self.allowed_headers - DATA_ONLY_HEADERS
+        self.manager = DiskFileManager(conf, self.logger, post_keys=self.post_keys)
+        self.manager.check_xattr_support()
+        self.updater = ContainerUpdater(self.logger, self.conn_timeout, self.node_timeout,
+                                        self.container_update_timeout)
+        self.user_agent = f"object-server {os.getpid()}"
+
+    # -- errors, in one place --------------------------------------------------------------
+
+    def translate_error(self, err: Exception) -> HTTPError | None:
+        """Map storage errors to statuses: no space or device 507, collision 403..."""
+        if isinstance(err, (DiskFileNoSpace, DiskFileDeviceUnavailable,
+                            DiskFileXattrNotSupported)):
+            self.logger.error("ERROR %s: %s", type(err).__name__, err)
+            return HTTPInsufficientStorage()
+        if isinstance(err, DiskFileCollision):
+            self.logger.error("ERROR %s", err)
+            return HTTPForbidden(str(err))
+        if isinstance(err, DiskFileMetadataTooLarge):
+            return HTTPBadRequest("Metadata too large")
+        if isinstance(err, DiskFileNotExist):
+            return HTTPNotFound()
+        if isinstance(err, LockTimeout):
+            return HTTPServiceUnavailable(str(err))
+        return None
+
+    # -- request parsing ---------------------------------------------------------------
+
+    def _diskfile(self, req: Request) -> tuple[DiskFile, str, StoragePolicy, tuple]:
+        path = request_path(req)
+        if "\x00" in path:
+            raise HTTPBadRequest("Invalid path")
+        device, partition, account, container, obj = split_path(path, 5, 5, True)
+        if not partition.isdigit():  # type: ignore[union-attr]
+            raise HTTPBadRequest(f"Invalid partition {partition!r}")
+        check_name_lengths(None, None, obj)
+        index = req.headers.get(POLICY_HEADER)
+        policy = POLICIES.get_by_index(index if index else 0)
+        if policy is None:
+            raise HTTPServiceUnavailable(f"No policy with index {index}")
+        df = self.manager.get_diskfile(device, partition, account, container,  # type: ignore
+                                       obj, policy)
+        return df, device, policy, (account, container, obj)  # type: ignore[return-value]
+
+    def _metadata_from_headers(self, environ: dict, sysmeta: bool) -> dict[str, str]:
+        """The storable headers of a request (user metadata, allowed headers, sysmeta),
+        checked against the metadata limits, as text.
+
+        One pass over the WSGI environ (werkzeug's header view would rebuild every name).
+        Limits count UTF-8 bytes, so they are checked on the raw WSGI values.
+        """
+        raw: dict[str, str] = {}
+        allowed = self.allowed_headers if sysmeta else self.post_keys
+        for key, value in environ.items():
+            if not key.startswith("HTTP_"):
+                continue
+            name = key[5:].replace("_", "-").lower()
+            if name.startswith(USER_META_PREFIXES) or name in allowed or (
+                    sysmeta and name.startswith(SYSMETA_PREFIX)):
+                raw[name.title()] = value
+        check_metadata(raw, "object")
+        return {name: wsgi_to_str(value) for name, value in raw.items()}
+
+    def _delete_at(self, req: Request, metadata: dict[str, str]) -> None:
+        delete_at = check_delete_headers(req.headers, time.time())
+        if delete_at is not None:
+            metadata["X-Delete-At"] = str(delete_at)
+
+    # -- PUT ---------------------------------------------------------------------------
+
+    def PUT(self, req: Request) -> WsgiResponse:
+        """Store an object; 201 once it is durable (see the module docstring of diskfile)."""
+        df, device, policy, names = self._diskfile(req)
+        headers = req.headers
+        timestamp = valid_timestamp(headers.get("X-Timestamp"))
+        length = check_content_length(headers)
+        content_type = header_text(req, "Content-Type")
+        if not content_type:
+            raise HTTPBadRequest("No content type")
+        metadata = self._metadata_from_headers(req.environ, sysmeta=True)
+        self._delete_at(req, metadata)
+        if_none_match = headers.get("If-None-Match")
+        check_if_none_match(if_none_match)
+
+        current = df.ondisk().data_or_ts_timestamp
+        if current is not None and current >= timestamp.internal:
+            raise HTTPConflict(headers={"X-Backend-Timestamp": current})
+        if if_none_match is not None:
+            try:
+                with df.open():
+                    pass
+                raise HTTPPreconditionFailed(
+                    headers={"X-Backend-Timestamp": df.timestamp.internal})
+            except DiskFileNotExist:
+                pass
+
+        hasher = md5()
+        with df.create(size=length) as writer:
+            self._read_body(req.environ["wsgi.input"], length, writer, hasher)
+            etag = hasher.hexdigest()
+            expected = headers.get("ETag")
+            if expected and unquote_etag(expected).lower() != etag:
+                raise HTTPUnprocessableEntity("Etag does not match the body")
+            metadata.update({
+                "X-Timestamp": timestamp.internal,
+                "Content-Type": content_type,
+                "ETag": etag,
+                "Content-Length": str(writer.upload_size),
+                "name": df.name,
+            })
+            writer.put(metadata)
+
+        self._container_update(req, "PUT", device, policy, names, df, timestamp, {
+            "X-Size": str(writer.upload_size),
+            "X-Content-Type": to_wsgi(content_type),
+            "X-Etag": etag,
+        })
+        return WsgiResponse(201, {"ETag": quote_etag(etag)})
+
+    def _read_body(self, wsgi_input, length: int | None, writer, hasher) -> None:
+        """Copy the request body into ``writer``; 499 if it ends short, 408 if it stalls."""
+        chunk_size = self.network_chunk_size
+        left = length
+        while left is None or left > 0:
+            try:
+                chunk = wsgi_input.read(chunk_size if left is None else min(chunk_size, left))
+            except TimeoutError:
+                raise HTTPRequestTimeout() from None
+            except (OSError, ValueError):  # connection lost, or bad chunked encoding
+                raise HTTPClientDisconnect() from None
+            if not chunk:
+                if left is not None:
+                    raise HTTPClientDisconnect()
+                break
+            hasher.update(chunk)
+            writer.write(chunk)
+            if left is not None:
+                left -= len(chunk)
+
+    # -- GET/HEAD ------------------------------------------------------------------------
+
+    def GET(self, req: Request) -> WsgiResponse:
+        """Serve an object (whole, one range, or several as multipart/byteranges)."""
+        return self._get_or_head(req)
+
+    def HEAD(self, req: Request) -> WsgiResponse:
+        """Serve an object's headers."""
+        return self._get_or_head(req)
+
+    def _get_or_head(self, req: Request) -> WsgiResponse:
+        df, _device, _policy, _names = self._diskfile(req)
+        headers = req.headers
+        replication = headers.get("X-Backend-Replication", "").lower() == "true"
+        try:
+            df.open(replication=replication)
+        except DiskFileNotExist as err:
+            extra = {}
+            stamp = getattr(err, "timestamp", None)
+            if stamp:
+                extra["X-Backend-Timestamp"] = stamp.internal
+            if headers.get("If-Match") is not None:
+                raise HTTPPreconditionFailed(headers=extra) from None
+            raise HTTPNotFound(headers=extra) from None
+        try:
+            return self._object_response(req, df)
+        finally:
+            df.close()  # no-op once a reader owns the file
+
+    def _object_response(self, req: Request, df: DiskFile) -> WsgiResponse:
+        metadata = df.metadata
+        etag = metadata["ETag"]
+        stamp = Timestamp(metadata["X-Timestamp"])
+        last_modified = stamp.ceil_seconds
+        files = df.ondisk()
+        out = {
+            "Content-Type": to_wsgi(metadata["Content-Type"]),
+            "ETag": quote_etag(etag),
+            "Last-Modified": stamp.http_date,
+            "X-Timestamp": stamp.normal,
+            "X-Backend-Timestamp": files.newest,
+            "X-Backend-Data-Timestamp": files.data_or_ts_timestamp,
+            "Accept-Ranges": "bytes",
+        }
+        for key, value in metadata.items():
+            if key not in INTERNAL_KEYS:
+                out[key] = to_wsgi(value)
+        method = req.method
+        environ = req.environ
+        outcome = evaluate_preconditions(req.headers.get, method, etag, last_modified) \
+            if _has_preconditions(environ) else Precondition.PROCEED
+        if outcome is Precondition.NOT_MODIFIED:
+            return WsgiResponse(304, out)
+        if outcome is Precondition.FAILED:
+            raise HTTPPreconditionFailed(headers={key: out[key] for key in (
+                "ETag", "Last-Modified", "X-Timestamp", "X-Backend-Timestamp")})
+        length = df.content_length
+        if method == "HEAD":
+            out["Content-Length"] = str(length)
+            return WsgiResponse(200, out)
+        reader = df.reader()
+        specs = parse_range_header(environ.get("HTTP_RANGE"))
+        if specs is not None and if_range_allows(environ.get("HTTP_IF_RANGE"), etag,
+                                                 last_modified):
+            ranges = resolve_ranges(specs, length)
+            if not ranges:
+                reader.close()
+                raise HTTPRequestedRangeNotSatisfiable(
+                    headers={"Content-Range": unsatisfied_content_range(length)})
+            if len(ranges) == 1:
+                start, stop = ranges[0]
+                out["Content-Range"] = content_range(start, stop, length)
+                out["Content-Length"] = str(stop - start)
+                return WsgiResponse(206, out, reader.set_range(start, stop))
+            layout = ByteRangesLayout(ranges, length, out["Content-Type"], make_boundary())
+            out["Content-Type"] = layout.content_type
+            out["Content-Length"] = str(layout.content_length)
+            return WsgiResponse(206, out, reader.set_ranges(layout))
+        out["Content-Length"] = str(length)
+        return WsgiResponse(200, out, reader)
+
+    # -- POST ----------------------------------------------------------------------------
+
+    def POST(self, req: Request) -> WsgiResponse:
+        """Replace the user metadata of an object with a ``.meta``; 202."""
+        df, _device, _policy, _names = self._diskfile(req)
+        timestamp = valid_timestamp(req.headers.get("X-Timestamp"))
+        metadata = self._metadata_from_headers(req.environ, sysmeta=False)
+        self._delete_at(req, metadata)
+        try:
+            with df.open():
+                pass
+        except DiskFileNotExist as err:
+            stamp = getattr(err, "timestamp", None)
+            raise HTTPNotFound(headers={"X-Backend-Timestamp": stamp.internal}
+                               if stamp else None) from None
+        newest = df.ondisk().newest
+        if newest is not None and newest >= timestamp.internal:
+            raise HTTPConflict(headers={"X-Backend-Timestamp": newest})
+        metadata["X-Timestamp"] = timestamp.internal
+        metadata["name"] = df.name
+        df.write_metadata(metadata)
+        return WsgiResponse(202)
+
+    # -- DELETE --------------------------------------------------------------------------
+
+    def DELETE(self, req: Request) -> WsgiResponse:
+        """Write a tombstone; 204 if an object was there, 404 if not."""
+        df, device, policy, names = self._diskfile(req)
+        timestamp = valid_timestamp(req.headers.get("X-Timestamp"))
+        if_delete_at = req.headers.get("X-If-Delete-At")
+        if if_delete_at is not None and not if_delete_at.isdigit():
+            raise HTTPBadRequest("Bad X-If-Delete-At header value")
+        existed = False
+        stored_metadata: dict[str, str] = {}
+        try:
+            # an object due to expire by the time of this DELETE counts as gone already
+            with df.open(current_time=float(timestamp)):
+                existed = True
+                stored_metadata = df.metadata
+        except DiskFileExpired as err:
+            stored_metadata = err.metadata
+        except DiskFileDeleted:
+            pass
+        except DiskFileNotExist:
+            pass
+        if if_delete_at is not None and \
+                int(if_delete_at) != int(stored_metadata.get("X-Delete-At") or 0):
+            raise HTTPPreconditionFailed("X-If-Delete-At mismatch")
+        current = df.ondisk().data_or_ts_timestamp
+        if current is not None and current >= timestamp.internal:
+            raise HTTPConflict(headers={"X-Backend-Timestamp": current})
+        df.delete(timestamp)
+        self._container_update(req, "DELETE", device, policy, names, df, timestamp, {})
+        headers = {"X-Backend-Timestamp": timestamp.internal}
+        if existed:
+            return WsgiResponse(204, headers)
+        raise HTTPNotFound(headers=headers)
+
+    # -- REPLICATE -----------------------------------------------------------------------
+
+    def REPLICATE(self, req: Request) -> WsgiResponse:
+        """Suffix hashes for the replicator: arrives with the replicator (issue 4).
+
+        The bookkeeping it will read is already kept: every write records its suffix
+        through :func:`oiofs.obj.hashes.invalidate_hash`.
+        """
+        raise HTTPNotImplemented("REPLICATE is not implemented yet")
+
+    # -- container updates ------------------------------------------------------------
+
+    def _container_update(self, req: Request, op: str, device: str, policy: StoragePolicy,
+                          names: tuple[str, str, str], df: DiskFile, timestamp: Timestamp,
+                          extra: dict[str, str]) -> None:
+        headers = req.headers
+        try:
+            targets = parse_update_targets(headers.get("X-Container-Host"),
+                                           headers.get("X-Container-Device"),
+                                           headers.get("X-Container-Partition"))
+        except ValueError as err:
+            self.logger.error("ERROR container update headers of %s: %s", df.name, err)
+            return
+        if not targets:
+            return
+        update_headers = {
+            "X-Timestamp": timestamp.internal,
+            POLICY_HEADER: str(policy.idx),
+            "X-Trans-Id": headers.get("X-Trans-Id", "-"),
+            "User-Agent": self.user_agent,
+        }
+        update_headers.update(extra)
+        account, container, obj = names
+        update = {"op": op, "account": account, "container": container, "obj": obj,
+                  "headers": update_headers}
+        self.updater.update(
+            targets, op, account, container, obj, update_headers,
+            lambda: self.manager.write_async_pending(device, policy, df.name_hash,
+                                                     timestamp.internal, update))
+
+
+def app_factory(global_conf: dict, **local_conf) -> ObjectController:
+    """PasteDeploy entry point (``egg:oiofs#object``): the app from merged options."""
+    conf = dict(global_conf)
+    conf.update(local_conf)
+    return ObjectController(conf)
