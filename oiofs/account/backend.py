@@ -256,15 +256,23 @@ def _subdir_row(name: str) -> tuple:
 def _merge_container_item(new: dict, existing: dict | None) -> dict | None:
     """The row after a report ``new`` arrives over ``existing``; ``None`` if unchanged.
 
-    The newest put and delete timestamps are kept, the counts of the report win (the
-    report is the container's latest view), and the row is deleted when its delete
-    timestamp is the newer one and it holds no objects.
+    The newest put and delete timestamps are kept, and the row is deleted when its delete
+    timestamp is the newer one and it holds no objects. The counts (and policy) come from
+    the report, as it is the container's latest view, unless the stored row has seen a
+    newer put or delete than anything in the report: a stale report arriving late must not
+    bring a deleted container back. (Swift always takes the report's counts.)
     """
     row = {field: new.get(field) for field in _ROW_FIELDS}
     row["storage_policy_index"] = int(row["storage_policy_index"] or 0)
     if existing is not None:
         for field in ("put_timestamp", "delete_timestamp", "object_count", "bytes_used"):
             if row[field] is None:
+                row[field] = existing[field]
+        new_latest = max(Timestamp(row["put_timestamp"]), Timestamp(row["delete_timestamp"]))
+        old_latest = max(Timestamp(existing["put_timestamp"]),
+                         Timestamp(existing["delete_timestamp"]))
+        if old_latest > new_latest:
+            for field in ("object_count", "bytes_used", "storage_policy_index"):
                 row[field] = existing[field]
         for field in ("put_timestamp", "delete_timestamp"):
             if Timestamp(existing[field]) > Timestamp(row[field]):

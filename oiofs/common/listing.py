@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from lxml import etree
 from werkzeug.datastructures import MIMEAccept
@@ -50,8 +50,13 @@ class QueryParams:
     def __init__(self, query_string: str | bytes):
         if isinstance(query_string, str):
             query_string = query_string.encode("latin-1", "replace")
-        self._raw: dict[bytes, bytes] = dict(
-            parse_qsl(query_string, keep_blank_values=True))
+        self._raw: dict[bytes, bytes] = {}
+        for pair in query_string.split(b"&"):
+            if not pair:
+                continue
+            key, _, value = pair.partition(b"=")
+            self._raw[unquote_to_bytes(key.replace(b"+", b" "))] = unquote_to_bytes(
+                value.replace(b"+", b" "))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The decoded value of ``name``, or ``default`` if it is absent."""

@@ -1,0 +1,300 @@
+"""The container server's WSGI application in-process, on real databases in tmp_path.
+
+Requests go through werkzeug's test client into the real app; the account update to real
+account servers is covered by tests/functional/test_container_server.py.
+"""
+
+import json
+
+import pytest
+from lxml import etree
+from werkzeug.test import Client
+
+from oiofs.common.db import db_dir_for
+from oiofs.common.storage_policy import POLICIES, StoragePolicy
+from oiofs.common.timestamp import Timestamp
+from oiofs.container.backend import ContainerBroker
+from oiofs.container.server import ContainerServer, app_factory
+
+
+@pytest.fixture
+def two_policies():
+    saved = list(POLICIES)
+    POLICIES._set([StoragePolicy(0, "gold", is_default=True), StoragePolicy(1, "silver")])
+    yield
+    POLICIES._set(saved)
+
+
+@pytest.fixture
+def app(devices):
+    return app_factory({"devices": devices}, mount_check="false", log_requests="false")
+
+
+@pytest.fixture
+def client(app):
+    return Client(app)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1700000000.0
+
+    def __call__(self):
+        self.now += 1
+        return Timestamp(self.now).internal
+
+
+@pytest.fixture
+def ts():
+    return Clock()
+
+
+def put_container(client, ts, path="/sda/1/a/c", **headers):
+    return client.put(path, headers={"X-Timestamp": ts(), **headers})
+
+
+def put_object(client, ts, name, size=3, path="/sda/1/a/c", **headers):
+    return client.put(f"{path}/{name}", headers={
+        "X-Timestamp": ts(), "X-Size": str(size), "X-Content-Type": "text/plain",
+        "X-Etag": "etag", **headers})
+
+
+def test_app_factory_reads_options(devices):
+    app = app_factory({"devices": devices}, mount_check="false", allow_versions="true",
+                      node_timeout="7")
+    assert isinstance(app, ContainerServer)
+    assert app.node_timeout == 7.0 and app.mount_check is False
+    assert "x-versions-location" in app.save_headers
+
+
+def test_create_then_update(client, ts):
+    resp = put_container(client, ts, **{"X-Container-Meta-Color": "blue"})
+    assert resp.status_code == 201
+    assert resp.headers["X-Backend-Storage-Policy-Index"] == "0"
+    assert put_container(client, ts).status_code == 202
+    head = client.head("/sda/1/a/c")
+    assert head.status_code == 204
+    assert head.headers["X-Container-Meta-Color"] == "blue"
+    assert head.headers["X-Container-Object-Count"] == "0"
+    assert head.headers["Content-Type"] == "text/plain; charset=utf-8"
+    for name in ("X-Timestamp", "X-PUT-Timestamp", "X-Backend-Put-Timestamp",
+                 "X-Backend-Delete-Timestamp", "X-Backend-Status-Changed-At",
+                 "Last-Modified"):
+        assert name in head.headers
+
+
+def test_policy_on_create_and_conflict(client, ts, two_policies):
+    assert put_container(client, ts, **{"X-Backend-Storage-Policy-Index": "1"}
+                         ).status_code == 201
+    resp = put_container(client, ts, **{"X-Backend-Storage-Policy-Index": "0"})
+    assert resp.status_code == 409
+    assert resp.headers["X-Backend-Storage-Policy-Index"] == "1"
+    assert put_container(client, ts).status_code == 202  # no index given: no conflict
+    for bad in ("7", "x", "-1", ""):
+        assert put_container(client, ts, **{"X-Backend-Storage-Policy-Index": bad}
+                             ).status_code == 400
+    # a deleted container may come back with another policy
+    assert client.delete("/sda/1/a/c", headers={"X-Timestamp": ts()}).status_code == 204
+    resp = put_container(client, ts, **{"X-Backend-Storage-Policy-Index": "0"})
+    assert resp.status_code == 201 and resp.headers["X-Backend-Storage-Policy-Index"] == "0"
+
+
+def test_object_rows(client, ts):
+    assert put_object(client, ts, "o").status_code == 404  # no container yet
+    put_container(client, ts)
+    assert put_object(client, ts, "dir/o", size=10).status_code == 201
+    assert put_object(client, ts, "o").status_code == 201
+    head = client.head("/sda/1/a/c")
+    assert head.headers["X-Container-Object-Count"] == "2"
+    assert head.headers["X-Container-Bytes-Used"] == "13"
+    assert client.delete("/sda/1/a/c/o", headers={"X-Timestamp": ts()}).status_code == 204
+    assert client.delete("/sda/1/a/nope/o", headers={"X-Timestamp": ts()}).status_code == 404
+    assert client.head("/sda/1/a/c").headers["X-Container-Object-Count"] == "1"
+
+
+@pytest.mark.parametrize("missing", ["X-Size", "X-Content-Type", "X-Etag"])
+def test_object_put_needs_its_headers(client, ts, missing):
+    put_container(client, ts)
+    headers = {"X-Timestamp": ts(), "X-Size": "1", "X-Content-Type": "t", "X-Etag": "e"}
+    del headers[missing]
+    assert client.put("/sda/1/a/c/o", headers=headers).status_code == 400
+    headers[missing] = "-1" if missing == "X-Size" else "x"
+    expected = 400 if missing == "X-Size" else 201
+    assert client.put("/sda/1/a/c/o", headers=headers).status_code == expected
+
+
+def test_delete_container(client, ts):
+    assert client.delete("/sda/1/a/c", headers={"X-Timestamp": ts()}).status_code == 404
+    put_container(client, ts)
+    put_object(client, ts, "o")
+    assert client.delete("/sda/1/a/c", headers={"X-Timestamp": ts()}).status_code == 409
+    client.delete("/sda/1/a/c/o", headers={"X-Timestamp": ts()})
+    delete_ts = ts()
+    assert client.delete("/sda/1/a/c", headers={"X-Timestamp": delete_ts}).status_code == 204
+    head = client.head("/sda/1/a/c")
+    assert head.status_code == 404
+    assert head.headers["X-Backend-Delete-Timestamp"] == delete_ts
+    assert "X-Container-Object-Count" not in head.headers
+    assert client.get("/sda/1/a/c").status_code == 404
+    assert client.delete("/sda/1/a/c", headers={"X-Timestamp": ts()}).status_code == 404
+    assert put_object(client, ts, "o").status_code == 404
+    assert client.post("/sda/1/a/c", headers={"X-Timestamp": ts()}).status_code == 404
+
+
+def test_put_older_than_delete_is_conflict(client, ts):
+    old = ts()
+    put_container(client, ts)
+    client.delete("/sda/1/a/c", headers={"X-Timestamp": ts()})
+    assert client.put("/sda/1/a/c", headers={"X-Timestamp": old}).status_code == 409
+
+
+def test_autocreate_for_internal_accounts(client, ts):
+    assert put_object(client, ts, "o", path="/sda/1/.expiring/c").status_code == 201
+    assert client.head("/sda/1/.expiring/c").headers["X-Container-Object-Count"] == "1"
+    assert put_object(client, ts, "o", path="/sda/1/normal/c").status_code == 404
+
+
+def test_post_metadata(client, ts):
+    assert client.post("/sda/1/a/c", headers={"X-Timestamp": ts()}).status_code == 404
+    put_container(client, ts, **{"X-Container-Meta-A": "1"})
+    resp = client.post("/sda/1/a/c", headers={
+        "X-Timestamp": ts(), "X-Container-Meta-A": "", "X-Container-Meta-B": "caf\xc3\xa9",
+        "X-Container-Read": ".r:*", "X-Container-Sysmeta-X": "s", "X-Other": "not kept"})
+    assert resp.status_code == 204
+    head = client.head("/sda/1/a/c")
+    assert "X-Container-Meta-A" not in head.headers  # emptied: deleted
+    assert head.headers["X-Container-Meta-B"].encode("latin-1").decode() == "café"
+    assert head.headers["X-Container-Read"] == ".r:*"
+    assert head.headers["X-Container-Sysmeta-X"] == "s"
+    assert "X-Other" not in head.headers
+
+
+def test_metadata_limits(client, ts):
+    put_container(client, ts)
+    too_long = {"X-Timestamp": ts(), "X-Container-Meta-A": "x" * 257}
+    assert client.post("/sda/1/a/c", headers=too_long).status_code == 400
+    # each request within limits, together over the 4096-byte total: refused
+    for i in range(4):
+        resp = client.post("/sda/1/a/c", headers={
+            "X-Timestamp": ts(), **{f"X-Container-Meta-K{i}{j}": "v" * 250 for j in range(5)}})
+        assert resp.status_code == (400 if i == 3 else 204)
+
+
+def test_sync_to_change_resets_sync_points(client, ts, devices):
+    put_container(client, ts, **{"X-Container-Sync-To": "http://127.0.0.1/v1/a/c1"})
+    broker = ContainerBroker(db_dir_for(devices, "sda", "containers", 1, "a", "c")[1])
+    broker.set_x_container_sync_points(5, 5)
+    client.post("/sda/1/a/c", headers={"X-Timestamp": ts(),
+                                       "X-Container-Sync-To": "http://127.0.0.1/v1/a/c1"})
+    assert broker.get_info()["x_container_sync_point1"] == 5
+    client.post("/sda/1/a/c", headers={"X-Timestamp": ts(),
+                                       "X-Container-Sync-To": "http://127.0.0.1/v1/a/c2"})
+    info = broker.get_info()
+    assert (info["x_container_sync_point1"], info["x_container_sync_point2"]) == (-1, -1)
+
+
+def fill(client, ts, names):
+    put_container(client, ts)
+    for name in names:
+        assert put_object(client, ts, name).status_code == 201
+
+
+def test_listing_formats(client, ts):
+    fill(client, ts, ["a", "d/1", "d/2", "snow\u2603"])
+    plain = client.get("/sda/1/a/c")
+    assert plain.status_code == 200
+    assert plain.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert plain.data.decode() == "a\nd/1\nd/2\nsnow\u2603\n"
+    listing = client.get("/sda/1/a/c?format=json&delimiter=/")
+    assert listing.headers["Content-Type"] == "application/json; charset=utf-8"
+    records = json.loads(listing.data)
+    assert [r.get("name", r.get("subdir")) for r in records] == ["a", "d/", "snow\u2603"]
+    assert set(records[0]) == {"name", "hash", "bytes", "content_type", "last_modified"}
+    assert b"\\u2603" in listing.data  # JSON escapes non-ASCII
+    xml = client.get("/sda/1/a/c", headers={"Accept": "application/xml"})
+    assert xml.headers["Content-Type"] == "application/xml; charset=utf-8"
+    root = etree.fromstring(xml.data)
+    assert root.get("name") == "c" and len(root) == 4
+    reverse = client.get("/sda/1/a/c?reverse=true&limit=2&marker=snow%E2%98%83")
+    assert reverse.data == b"d/2\nd/1\n"
+    paged = client.get("/sda/1/a/c?prefix=d/&marker=d/1")
+    assert paged.data == b"d/2\n"
+    assert client.get("/sda/1/a/c?path=d").data == b"d/1\nd/2\n"
+    assert client.get("/sda/1/a/c?end_marker=b").data == b"a\n"
+
+
+def test_empty_listings(client, ts):
+    put_container(client, ts)
+    assert client.get("/sda/1/a/c").status_code == 204
+    resp = client.get("/sda/1/a/c?format=json")
+    assert (resp.status_code, resp.data) == (200, b"[]")
+    assert client.get("/sda/1/a/c?format=xml").status_code == 200
+
+
+@pytest.mark.parametrize("query,status", [
+    ("limit=10001", 412), ("delimiter=ab", 412), ("prefix=%FF", 400), ("marker=%C3%28", 400),
+    ("limit=10000", 204), ("limit=nonsense", 204)])
+def test_bad_listing_parameters(client, ts, query, status):
+    put_container(client, ts)
+    assert client.get(f"/sda/1/a/c?{query}").status_code == status
+
+
+def test_not_acceptable(client, ts):
+    put_container(client, ts)
+    assert client.get("/sda/1/a/c", headers={"Accept": "image/png"}).status_code == 406
+    assert client.head("/sda/1/a/c", headers={"Accept": "image/png"}).status_code == 406
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/sda/1/a", 400), ("/sda/1/a/", 400), ("/sda/x/a/c", 400), ("/sda/1/../c", 400),
+    ("/sda/1/a/..", 400), ("/../1/a/c", 400), ("/sda//a/c", 400), ("/nodev/1/a/c", 507),
+    ("/sda/1/a/c%00x", 400)])
+def test_bad_paths(client, ts, path, status):
+    assert client.put(path, headers={"X-Timestamp": ts()}).status_code == status
+
+
+def test_path_not_utf8_is_400(client, ts):
+    # a WSGI server hands PATH_INFO over as latin-1 decoded bytes: this is byte 0xFF
+    resp = client.put("/x", headers={"X-Timestamp": ts()},
+                      environ_overrides={"PATH_INFO": "/sda/1/a/\xff"})
+    assert resp.status_code == 400
+
+
+@pytest.mark.parametrize("value", [None, "", "abc", "-5", "1e400"])
+def test_bad_timestamps(client, value):
+    headers = {} if value is None else {"X-Timestamp": value}
+    assert client.put("/sda/1/a/c", headers=headers).status_code == 400
+    assert client.delete("/sda/1/a/c", headers=headers).status_code == 400
+    assert client.post("/sda/1/a/c", headers=headers).status_code == 400
+
+
+def test_get_with_an_object_path_is_refused(client, ts):
+    put_container(client, ts)
+    assert client.get("/sda/1/a/c/o").status_code == 400
+
+
+def test_method_not_allowed(client):
+    resp = client.open("/sda/1/a/c", method="PATCH")
+    assert resp.status_code == 405 and "GET" in resp.headers["Allow"]
+
+
+def test_mount_check(devices, ts):
+    # tmp_path's sda is a plain directory, not a mount point: refused with mount_check
+    client = Client(app_factory({"devices": devices}, mount_check="true"))
+    assert put_container(client, ts).status_code == 507
+
+
+def test_account_update_header_mismatch_is_400(client, ts):
+    resp = put_container(client, ts, **{"X-Account-Host": "127.0.0.1:1,127.0.0.1:2",
+                                         "X-Account-Device": "sda",
+                                         "X-Account-Partition": "1"})
+    assert resp.status_code == 400
+
+
+def test_corrupt_database_answers_500_then_404(client, ts, devices):
+    put_container(client, ts)
+    db_file = db_dir_for(devices, "sda", "containers", 1, "a", "c")[1]
+    with open(db_file, "wb") as handle:
+        handle.write(b"not a database" * 500)
+    assert client.get("/sda/1/a/c").status_code == 500
+    assert client.get("/sda/1/a/c").status_code == 404
