@@ -494,6 +494,8 @@ class DiskFileReader:
         return self
 
     def __iter__(self):
+        if self.fd is None:
+            return iter(())
         if self._layout is not None:
             return self._layout.iter_body(self.iter_range)
         return self.iter_range(*self._range)
