@@ -69,11 +69,11 @@ def _unpack(typecode: str, text: str, length: int, what: str) -> array:
     try:
         data.frombytes(base64.b64decode(text, validate=True))
     except (ValueError, TypeError):
-        raise RingLoadError(f"builder file: {what} is not valid base64 data") from None
+        raise RingBuilderError(f"{what} is not valid base64 data") from None
     if sys.byteorder != "little":
         data.byteswap()
     if len(data) != length:
-        raise RingLoadError(f"builder file: {what} has {len(data)} entries, not {length}")
+        raise RingBuilderError(f"{what} has {len(data)} entries, not {length}")
     return data
 
 
@@ -139,7 +139,9 @@ class RingBuilder:
         be added twice.
         """
         dev = normalize_device(dev)
-        for other in self._live_devs():
+        # A device being removed may share its address with its replacement.
+        others = [] if dev.get("id") in self._remove_ids else self._live_devs()
+        for other in others:
             if (other["ip"], other["port"], other["device"]) == (dev["ip"], dev["port"],
                                                                   dev["device"]) \
                     and other["id"] not in self._remove_ids:
@@ -379,7 +381,6 @@ class RingBuilder:
         try:
             builder = cls(data["part_power"], data["replicas"], data["min_part_hours"])
             builder.version = int(data.get("version", 0))
-            builder.devs_changed = bool(data.get("devs_changed", False))
             builder._remove_ids = {int(i) for i in data.get("remove_devs") or []}
             for dev in data.get("devs") or []:
                 if dev is not None:
@@ -394,7 +395,7 @@ class RingBuilder:
             if data.get("last_move_minutes"):
                 builder._last_move = _unpack("I", data["last_move_minutes"],
                                              builder.partition_count, "last moves")
-        except (KeyError, TypeError, RingBuilderError) as err:
+        except (KeyError, TypeError, ValueError, RingBuilderError) as err:
             raise RingLoadError(f"{source}: bad builder file ({err})") from None
         builder.devs_changed = bool(data.get("devs_changed", False))
         return builder

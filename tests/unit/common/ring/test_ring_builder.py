@@ -340,6 +340,8 @@ def test_save_and_load_round_trip(tmp_path):
     builder = make_builder(EQUAL_8_IN_4_ZONES, min_part_hours=3)
     builder.rebalance(seed=1)
     builder.remove_dev(2)
+    builder.remove_dev(0)  # replaced by a new device at the same address
+    builder.add_dev(dict(builder.devs[0], id=None, weight=100))
     builder.save(path)
     loaded = RingBuilder.load(path)
     assert loaded.to_dict() == builder.to_dict()
