@@ -44,7 +44,9 @@ POLICY_INDEX_HEADER = "X-Backend-Storage-Policy-Index"
 
 def _header_timestamp(req: Request, name: str, default=None) -> Timestamp:
     value = req.headers.get(name)
-    if value is None and default is not None:
+    if value is None:
+        if default is None:
+            raise HTTPBadRequest(f"Missing {name}")
         return Timestamp(default)
     try:
         return Timestamp(value)

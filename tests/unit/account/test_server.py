@@ -1,0 +1,159 @@
+"""The account server's WSGI application in-process, on real databases in tmp_path."""
+
+import json
+
+import pytest
+from lxml import etree
+from werkzeug.test import Client
+
+from oiofs.account.server import AccountServer, app_factory
+from oiofs.common.storage_policy import POLICIES, StoragePolicy
+from oiofs.common.timestamp import Timestamp
+
+
+@pytest.fixture
+def client(devices):
+    return Client(app_factory({"devices": devices}, mount_check="false",
+                              log_requests="false"))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1700000000.0
+
+    def __call__(self):
+        self.now += 1
+        return Timestamp(self.now).internal
+
+
+@pytest.fixture
+def ts():
+    return Clock()
+
+
+def report(client, ts, name, put=None, delete="0", objects=0, size=0, path="/sda/1/a",
+           **headers):
+    return client.put(f"{path}/{name}", headers={
+        "X-Timestamp": ts(), "X-Put-Timestamp": put or ts(), "X-Delete-Timestamp": delete,
+        "X-Object-Count": str(objects), "X-Bytes-Used": str(size), **headers})
+
+
+def test_app_factory():
+    assert isinstance(app_factory({}, devices="/nowhere"), AccountServer)
+
+
+def test_account_lifecycle(client, ts):
+    assert client.head("/sda/1/a").status_code == 404
+    resp = client.put("/sda/1/a", headers={"X-Timestamp": ts(), "X-Account-Meta-A": "1"})
+    assert resp.status_code == 201
+    assert client.put("/sda/1/a", headers={"X-Timestamp": ts()}).status_code == 202
+    head = client.head("/sda/1/a")
+    assert head.status_code == 204
+    assert head.headers["X-Account-Meta-A"] == "1"
+    assert head.headers["X-Account-Container-Count"] == "0"
+    assert client.post("/sda/1/a", headers={"X-Timestamp": ts(), "X-Account-Meta-A": "",
+                                            "X-Account-Meta-B": "2"}).status_code == 204
+    head = client.head("/sda/1/a")
+    assert "X-Account-Meta-A" not in head.headers and head.headers["X-Account-Meta-B"] == "2"
+    resp = client.delete("/sda/1/a", headers={"X-Timestamp": ts()})
+    assert resp.status_code == 204
+    head = client.head("/sda/1/a")
+    assert head.status_code == 404 and head.headers["X-Account-Status"] == "Deleted"
+    resp = client.put("/sda/1/a", headers={"X-Timestamp": ts()})
+    assert resp.status_code == 403 and resp.headers["X-Account-Status"] == "Deleted"
+    assert client.delete("/sda/1/a", headers={"X-Timestamp": ts()}).status_code == 404
+    assert client.post("/sda/1/a", headers={"X-Timestamp": ts()}).status_code == 404
+
+
+def test_container_reports_and_stats(client, ts):
+    assert report(client, ts, "c1", objects=1).status_code == 404  # no account
+    client.put("/sda/1/a", headers={"X-Timestamp": ts()})
+    assert report(client, ts, "c1", objects=2, size=20).status_code == 201
+    assert report(client, ts, "c2", objects=3, size=30,
+                  **{"X-Backend-Storage-Policy-Index": "1"}).status_code == 201
+    head = client.head("/sda/1/a")
+    assert (head.headers["X-Account-Container-Count"], head.headers["X-Account-Object-Count"],
+            head.headers["X-Account-Bytes-Used"]) == ("2", "5", "50")
+    put = ts()
+    assert report(client, ts, "c1", put=put, delete=ts()).status_code == 204  # deleted
+    assert client.head("/sda/1/a").headers["X-Account-Container-Count"] == "1"
+
+
+def test_per_policy_headers(client, ts):
+    saved = list(POLICIES)
+    POLICIES._set([StoragePolicy(0, "gold", is_default=True), StoragePolicy(1, "silver")])
+    try:
+        client.put("/sda/1/a", headers={"X-Timestamp": ts()})
+        report(client, ts, "c1", objects=2, size=20)
+        report(client, ts, "c2", objects=3, size=30, **{"X-Backend-Storage-Policy-Index": "1"})
+        report(client, ts, "c3", objects=1, size=1, **{"X-Backend-Storage-Policy-Index": "9"})
+        head = client.head("/sda/1/a")
+    finally:
+        POLICIES._set(saved)
+    assert head.headers["X-Account-Storage-Policy-Gold-Object-Count"] == "2"
+    assert head.headers["X-Account-Storage-Policy-Silver-Bytes-Used"] == "30"
+    assert head.headers["X-Account-Storage-Policy-Silver-Container-Count"] == "1"
+    assert head.headers["X-Account-Object-Count"] == "6"  # unknown policy 9 still counts
+
+
+def test_autocreate_for_internal_accounts(client, ts):
+    assert report(client, ts, "c", objects=1, path="/sda/1/.internal").status_code == 201
+    assert client.head("/sda/1/.internal").headers["X-Account-Container-Count"] == "1"
+
+
+@pytest.mark.parametrize("drop,bad", [("X-Put-Timestamp", "x"), ("X-Object-Count", "-1"),
+                                      ("X-Bytes-Used", "1.5"),
+                                      ("X-Backend-Storage-Policy-Index", "x")])
+def test_bad_container_reports(client, ts, drop, bad):
+    client.put("/sda/1/a", headers={"X-Timestamp": ts()})
+    headers = {"X-Put-Timestamp": ts(), "X-Delete-Timestamp": "0", "X-Object-Count": "0",
+               "X-Bytes-Used": "0"}
+    headers.pop(drop, None)
+    if drop != "X-Backend-Storage-Policy-Index":
+        assert client.put("/sda/1/a/c", headers=headers).status_code == 400
+    headers[drop] = bad
+    assert client.put("/sda/1/a/c", headers=headers).status_code == 400
+
+
+def test_listing(client, ts):
+    client.put("/sda/1/a", headers={"X-Timestamp": ts()})
+    assert client.get("/sda/1/a").status_code == 204
+    assert client.get("/sda/1/a?format=json").data == b"[]"
+    for name in ("photos", "pre-1", "pre-2", "zzz"):
+        assert report(client, ts, name, objects=1, size=10).status_code == 201
+    assert client.get("/sda/1/a").data == b"photos\npre-1\npre-2\nzzz\n"
+    records = json.loads(client.get("/sda/1/a?format=json&delimiter=-").data)
+    assert records[0]["name"] == "photos" and records[0]["count"] == 1
+    assert set(records[0]) == {"name", "count", "bytes", "last_modified"}
+    assert records[1] == {"subdir": "pre-"}
+    root = etree.fromstring(client.get("/sda/1/a?format=xml").data)
+    assert root.tag == "account" and root.get("name") == "a" and len(root) == 4
+    assert client.get("/sda/1/a?reverse=1&limit=1").data == b"zzz\n"
+    assert client.get("/sda/1/a?prefix=pre-&marker=pre-1").data == b"pre-2\n"
+    assert client.get("/sda/1/a?limit=10001").status_code == 412
+    assert client.get("/sda/1/a?delimiter=//").status_code == 412
+    assert client.get("/sda/1/a?prefix=%FF").status_code == 400
+    assert client.get("/sda/1/a", headers={"Accept": "image/gif"}).status_code == 406
+
+
+def test_metadata_limits(client, ts):
+    client.put("/sda/1/a", headers={"X-Timestamp": ts()})
+    for i in range(4):
+        resp = client.post("/sda/1/a", headers={
+            "X-Timestamp": ts(), **{f"X-Account-Meta-K{i}{j}": "v" * 250 for j in range(5)}})
+        assert resp.status_code == (400 if i == 3 else 204)
+    assert client.put("/sda/1/a", headers={"X-Timestamp": ts(),
+                                           "X-Account-Meta-" + "n" * 129: "v"}
+                      ).status_code == 400
+
+
+@pytest.mark.parametrize("path,status", [("/sda/1", 400), ("/sda/1/a/c/o", 400),
+                                         ("/sda/p/a", 400), ("/sda/1/..", 400),
+                                         ("/none/1/a", 507)])
+def test_bad_paths(client, ts, path, status):
+    assert client.put(path, headers={"X-Timestamp": ts()}).status_code == status
+
+
+def test_bad_timestamp(client):
+    assert client.put("/sda/1/a", headers={"X-Timestamp": "soon"}).status_code == 400
+    assert client.delete("/sda/1/a").status_code == 400
