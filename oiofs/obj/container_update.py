@@ -80,7 +80,7 @@ class ContainerUpdater:
             try:
                 save_pending()
             except Exception:  # noqa: BLE001 - runs detached; nobody else would log it
-                self.logger.exception("ERROR cannot save async pending for %s %s/%s/%s",
+                self.logger.exception("cannot save async pending for %s %s/%s/%s",
                                       op, account, container, obj)
 
         threads = [runtime.spawn(self._send, target, op, account, container, obj, headers,

@@ -121,10 +121,10 @@ class ObjectController(BaseServerApp):
         """Map storage errors to statuses: no space or device 507, collision 403..."""
         if isinstance(err, (DiskFileNoSpace, DiskFileDeviceUnavailable,
                             DiskFileXattrNotSupported)):
-            self.logger.error("ERROR %s: %s", type(err).__name__, err)
+            self.logger.error("%s: %s", type(err).__name__, err)
             return HTTPInsufficientStorage()
         if isinstance(err, DiskFileCollision):
-            self.logger.error("ERROR %s", err)
+            self.logger.error("%s", err)
             return HTTPForbidden(str(err))
         if isinstance(err, DiskFileMetadataTooLarge):
             return HTTPBadRequest("Metadata too large")
@@ -407,7 +407,7 @@ class ObjectController(BaseServerApp):
                                            headers.get("X-Container-Device"),
                                            headers.get("X-Container-Partition"))
         except ValueError as err:
-            self.logger.error("ERROR container update headers of %s: %s", df.name, err)
+            self.logger.error("container update headers of %s: %s", df.name, err)
             return
         if not targets:
             return

@@ -1,0 +1,450 @@
+"""A real object server subprocess on 127.0.0.1, driven over HTTP.
+
+One server serves the whole module (starting one costs more than most tests). Container
+updates go to a small real HTTP listener started by the test. Crash tests, which need their
+own server, are in test_object_durability.py.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import socket
+import threading
+import time
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import pytest
+
+from oiofs.common.hashing import hash_path, md5, set_hash_path_secret
+from oiofs.common.http.multipart import boundary_from_content_type, iter_byterange_parts
+from tests.support.servers import (
+    ServerProcess,
+    free_port,
+    write_cluster_conf,
+    write_server_conf,
+)
+
+T0 = "1700000000.00000"
+T1 = "1700000001.00000"
+T2 = "1700000002.00000"
+CLIENT_TIMEOUT = 1  # seconds before a stalled PUT body answers 408
+UPDATE_TIMEOUT = 0.5  # container_update_timeout
+NODE_TIMEOUT = 1.5  # how long an update may take before it counts as failed
+
+
+# --- helpers shared with the other test_object_* modules -----------------------------
+
+def start_object_server(root: str, oiofs_dir: str, devices: str, **app_options) -> ServerProcess:
+    """Write a config under ``root`` and start an object server (1 worker) on a free port."""
+    port = free_port()
+    conf = write_server_conf(
+        os.path.join(root, f"object-server-{port}.conf"), "egg:oiofs#object",
+        {"bind_ip": "127.0.0.1", "bind_port": port, "workers": 1, "devices": devices,
+         "mount_check": "false", "oiofs_dir": oiofs_dir, "client_timeout": CLIENT_TIMEOUT,
+         "log_level": "INFO"},
+        {"container_update_timeout": UPDATE_TIMEOUT, "conn_timeout": 0.5,
+         "node_timeout": NODE_TIMEOUT, **app_options})
+    return ServerProcess("object", conf, port).start()
+
+
+def request(port: int, method: str, path: str, headers: dict | None = None,
+            body=None) -> tuple[int, dict, bytes]:
+    """One request on a fresh connection: ``(status, headers, body)``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {},
+                     encode_chunked=body is not None and not isinstance(body, bytes))
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def put_object(port: int, path: str, body: bytes, ts: str, **headers) -> int:
+    """PUT ``body`` at ``path``; the status."""
+    all_headers = {"X-Timestamp": ts, "Content-Type": "application/octet-stream",
+                   "Content-Length": str(len(body)), **headers}
+    return request(port, "PUT", path, all_headers, body)[0]
+
+
+def hash_dir_of(devices: str, part: str, account: str, container: str, obj: str) -> str:
+    """The hash directory of an object on device ``sda``."""
+    set_hash_path_secret("test-prefix", "test-suffix")  # what the test servers use
+    name_hash = hash_path(account, container, obj)
+    return os.path.join(devices, "sda", "objects", part, name_hash[-3:], name_hash)
+
+
+def listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except FileNotFoundError:
+        return []
+
+
+def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
+    """Poll ``condition`` until it returns something true; its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def raw_put(port: int, path: str, headers: dict, body_parts: list[bytes]) -> socket.socket:
+    """Send a PUT's head and ``body_parts`` on a raw socket, leaving it open."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    sock.sendall(head.encode("latin-1"))
+    for part in body_parts:
+        sock.sendall(part)
+    return sock
+
+
+def read_status(sock: socket.socket) -> int:
+    """The status code of the response arriving on ``sock``."""
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+class ContainerListener:
+    """A tiny real HTTP server standing for container servers: records every request.
+
+    ``status`` is what it answers; ``delay`` how long it takes to answer.
+    """
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.status = 201
+        self.delay = 0.0
+        listener = self
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        def app(environ, start_response):
+            if listener.delay:
+                time.sleep(listener.delay)
+            listener.requests.append({
+                "method": environ["REQUEST_METHOD"],
+                "path": environ["PATH_INFO"].encode("latin-1").decode("utf-8"),
+                "headers": {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
+                            if k.startswith("HTTP_")},
+            })
+            start_response(f"{listener.status} X", [("Content-Length", "0")])
+            return [b""]
+
+        self.server = make_server("127.0.0.1", 0, app, handler_class=QuietHandler)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+# --- fixtures ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One object server for the module, with its devices directory (device ``sda``)."""
+    root = str(tmp_path_factory.mktemp("objsrv"))
+    oiofs_dir = os.path.join(root, "etc")
+    write_cluster_conf(oiofs_dir)
+    devices = os.path.join(root, "devices")
+    os.makedirs(os.path.join(devices, "sda"))
+    srv = start_object_server(root, oiofs_dir, devices)
+    srv.devices = devices
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        print(srv.log_text())
+
+
+@pytest.fixture
+def listener():
+    lst = ContainerListener()
+    try:
+        yield lst
+    finally:
+        lst.close()
+
+
+@pytest.fixture
+def obj(request):
+    """A fresh object name per test (the server is shared)."""
+    return f"o-{request.node.name}"
+
+
+# --- tests ---------------------------------------------------------------------------
+
+def test_object_life_cycle(server, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    body = os.urandom(200_000)
+    assert put_object(port, path, body, T0, **{"X-Object-Meta-Color": "blue"}) == 201
+    status, headers, data = request(port, "GET", path)
+    assert (status, data) == (200, body)
+    assert headers["etag"] == f'"{md5(body).hexdigest()}"'
+    assert headers["x-object-meta-color"] == "blue"
+    status, headers, data = request(port, "HEAD", path)
+    assert (status, data, headers["content-length"]) == (200, b"", str(len(body)))
+    status, _, _ = request(port, "POST", path, {"X-Timestamp": T1, "X-Object-Meta-Size": "L"})
+    assert status == 202
+    status, headers, _ = request(port, "HEAD", path)
+    assert headers["x-object-meta-size"] == "L" and "x-object-meta-color" not in headers
+    assert request(port, "DELETE", path, {"X-Timestamp": T2})[0] == 204
+    status, headers, _ = request(port, "GET", path)
+    assert (status, headers["x-backend-timestamp"]) == (404, T2)
+    assert listdir(hash_dir_of(server.devices, "3", "a", "c", obj)) == [T2 + ".ts"]
+
+
+def test_non_ascii_names_and_metadata(server):
+    name = "dossier/été ☃"
+    path = "/sda/3/a/c/" + "dossier/%C3%A9t%C3%A9%20%E2%98%83"
+    meta = "ça va".encode().decode("latin-1")
+    assert put_object(server.port, path, b"x", T0, **{"X-Object-Meta-Mood": meta}) == 201
+    status, headers, _ = request(server.port, "GET", path)
+    assert status == 200
+    assert headers["x-object-meta-mood"].encode("latin-1").decode() == "ça va"
+    assert listdir(hash_dir_of(server.devices, "3", "a", "c", name)) == [T0 + ".data"]
+
+
+def test_ranges(server, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    body = bytes(range(256)) * 1000
+    assert put_object(port, path, body, T0, **{"Content-Type": "x/y"}) == 201
+    status, headers, data = request(port, "GET", path, {"Range": "bytes=1000-1999"})
+    assert (status, data, headers["content-range"]) == (206, body[1000:2000],
+                                                        f"bytes 1000-1999/{len(body)}")
+    status, headers, data = request(port, "GET", path, {"Range": "bytes=0-9,100-,-5"})
+    assert status == 206
+    boundary = boundary_from_content_type(headers["content-type"])
+    parts = [(p.start, p.stop, p.read(), p.headers["content-type"])
+             for p in iter_byterange_parts(io.BytesIO(data), boundary)]
+    assert parts == [(0, 10, body[:10], "x/y"), (100, len(body), body[100:], "x/y"),
+                     (len(body) - 5, len(body), body[-5:], "x/y")]
+    status, headers, _ = request(port, "GET", path, {"Range": f"bytes={len(body)}-"})
+    assert (status, headers["content-range"]) == (416, f"bytes */{len(body)}")
+
+
+def test_conditional_requests(server, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    assert put_object(port, path, b"abc", T0) == 201
+    etag = f'"{md5(b"abc").hexdigest()}"'
+    status, headers, data = request(port, "GET", path, {"If-None-Match": etag})
+    assert (status, data, headers["etag"]) == (304, b"", etag)
+    assert request(port, "GET", path, {"If-Match": '"other"'})[0] == 412
+    assert request(port, "HEAD", path, {"If-Match": etag})[0] == 200
+    status, headers, _ = request(port, "GET", path, {
+        "If-Modified-Since": headers["last-modified"]})
+    assert status == 304
+
+
+def test_write_conflicts_and_errors(server, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    assert put_object(port, path, b"abc", T1) == 201
+    status, headers, _ = request(port, "PUT", path, {
+        "X-Timestamp": T0, "Content-Type": "x/y", "Content-Length": "1"}, b"z")
+    assert (status, headers["x-backend-timestamp"]) == (409, T1)
+    assert put_object(port, path, b"abc", T2, **{"If-None-Match": "*"}) == 412
+    assert put_object(port, path, b"abc", T2, ETag="0" * 32) == 422
+    assert listdir(hash_dir_of(server.devices, "3", "a", "c", obj)) == [T1 + ".data"]
+    assert request(port, "GET", "/sda/3/a/c")[0] == 400
+    assert request(port, "GET", "/nodev/3/a/c/o")[0] == 507
+    assert listdir(os.path.join(server.devices, "sda", "tmp")) == []
+
+
+def test_chunked_put(server, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    chunks = [os.urandom(n) for n in (1, 70_000, 3, 200_000)]
+    status, headers, _ = request(port, "PUT", path, {
+        "X-Timestamp": T0, "Content-Type": "x/y", "Transfer-Encoding": "chunked"},
+        iter(chunks))
+    body = b"".join(chunks)
+    assert (status, headers["etag"]) == (201, f'"{md5(body).hexdigest()}"')
+    assert request(port, "GET", path)[2] == body
+
+
+def test_truncated_body_leaves_nothing(server, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    assert put_object(port, path, b"old", T0) == 201
+    sock = raw_put(port, path, {"X-Timestamp": T1, "Content-Type": "x/y",
+                                "Content-Length": "100000"}, [b"x" * 50_000])
+    sock.shutdown(socket.SHUT_WR)  # the client goes away mid-body
+    assert read_status(sock) == 499
+    sock.close()
+    assert request(port, "GET", path)[2] == b"old"
+    assert listdir(hash_dir_of(server.devices, "3", "a", "c", obj)) == [T0 + ".data"]
+    assert listdir(os.path.join(server.devices, "sda", "tmp")) == []
+
+
+def test_broken_chunked_body_leaves_nothing(server, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    sock = raw_put(port, path, {"X-Timestamp": T0, "Content-Type": "x/y",
+                                "Transfer-Encoding": "chunked"},
+                   [b"5\r\nhello\r\nzz\r\n"])
+    assert read_status(sock) == 499
+    sock.close()
+    assert request(port, "GET", path)[0] == 404
+    assert listdir(hash_dir_of(server.devices, "3", "a", "c", obj)) == []
+
+
+@pytest.mark.slow
+def test_stalled_body_times_out(server, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    sock = raw_put(port, path, {"X-Timestamp": T0, "Content-Type": "x/y",
+                                "Content-Length": "10"}, [b"12345"])
+    began = time.monotonic()
+    assert read_status(sock) == 408
+    assert time.monotonic() - began < CLIENT_TIMEOUT + 5
+    sock.close()
+    assert request(port, "GET", path)[0] == 404
+    assert listdir(os.path.join(server.devices, "sda", "tmp")) == []
+
+
+def container_headers(port: int, device: str = "sdc") -> dict:
+    return {"X-Container-Host": f"127.0.0.1:{port}", "X-Container-Device": device,
+            "X-Container-Partition": "9", "X-Trans-Id": "tx-test"}
+
+
+def test_container_updates(server, listener, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    assert put_object(port, path, b"abcd", T0, **{"Content-Type": "text/x"},
+                      **container_headers(listener.port)) == 201
+    update = wait_for(lambda: listener.requests, what="the container update")[0]
+    assert (update["method"], update["path"]) == ("PUT", f"/sdc/9/a/c/{obj}")
+    headers = update["headers"]
+    assert headers["x-timestamp"] == T0
+    assert headers["x-size"] == "4"
+    assert headers["x-etag"] == md5(b"abcd").hexdigest()
+    assert headers["x-content-type"] == "text/x"
+    assert headers["x-backend-storage-policy-index"] == "0"
+    assert headers["x-trans-id"] == "tx-test"
+    status, _, _ = request(port, "DELETE", path, {"X-Timestamp": T1,
+                                                  **container_headers(listener.port)})
+    assert status == 204
+    update = wait_for(lambda: listener.requests[1:], what="the delete update")[0]
+    assert (update["method"], update["path"]) == ("DELETE", f"/sdc/9/a/c/{obj}")
+    assert update["headers"]["x-timestamp"] == T1
+    pending_dir = os.path.join(server.devices, "sda", "async_pending")
+    name_hash = hash_path("a", "c", obj)
+    assert not os.path.exists(os.path.join(pending_dir, name_hash[-3:]))
+
+
+def pending_path(server, obj: str, ts: str) -> str:
+    name_hash = hash_path("a", "c", obj)
+    return os.path.join(server.devices, "sda", "async_pending", name_hash[-3:],
+                        f"{name_hash}-{ts}")
+
+
+def test_async_pending_when_the_container_server_is_down(server, obj):
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    down = free_port()  # nothing listens there: connection refused
+    assert put_object(port, path, b"abcd", T0, **container_headers(down)) == 201
+    pending = wait_for(lambda: os.path.exists(pending_path(server, obj, T0)) and
+                       pending_path(server, obj, T0), what="the async pending")
+    with open(pending, encoding="utf-8") as handle:
+        update = json.load(handle)
+    assert (update["op"], update["account"], update["container"], update["obj"]) == (
+        "PUT", "a", "c", obj)
+    assert update["headers"]["X-Size"] == "4"
+    assert update["headers"]["X-Timestamp"] == T0
+    assert request(port, "DELETE", path, {"X-Timestamp": T1, **container_headers(down)})[0] \
+        == 204
+    with open(wait_for(lambda: os.path.exists(pending_path(server, obj, T1)) and
+                       pending_path(server, obj, T1)), encoding="utf-8") as handle:
+        assert json.load(handle)["op"] == "DELETE"
+
+
+def test_async_pending_when_the_container_server_fails(server, listener, obj):
+    listener.status = 503
+    assert put_object(server.port, f"/sda/3/a/c/{obj}", b"x", T0,
+                      **container_headers(listener.port)) == 201
+    wait_for(lambda: os.path.exists(pending_path(server, obj, T0)), what="async pending")
+
+
+@pytest.mark.slow
+def test_slow_container_server_does_not_hold_the_response(server, listener, obj):
+    listener.delay = NODE_TIMEOUT + 1  # slower than the update may take
+    began = time.monotonic()
+    assert put_object(server.port, f"/sda/3/a/c/{obj}", b"x", T0,
+                      **container_headers(listener.port)) == 201
+    elapsed = time.monotonic() - began
+    assert elapsed < UPDATE_TIMEOUT + 0.9, elapsed
+    # the update keeps going after the response, fails at node_timeout, and is saved
+    wait_for(lambda: os.path.exists(pending_path(server, obj, T0)), timeout=NODE_TIMEOUT + 5,
+             what="the async pending of the timed-out update")
+    assert time.monotonic() - began >= NODE_TIMEOUT - 0.1
+
+
+def test_mismatched_container_headers_are_logged_not_fatal(server, obj):
+    headers = {"X-Container-Host": "127.0.0.1:1,127.0.0.1:2", "X-Container-Device": "sdc",
+               "X-Container-Partition": "9"}
+    assert put_object(server.port, f"/sda/3/a/c/{obj}", b"x", T0, **headers) == 201
+    assert "do not pair up" in wait_for(lambda: "do not pair up" in server.log_text() and
+                                        server.log_text())
+
+
+def test_keep_alive_connection_serves_many_requests(server, obj):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        for i in range(20):
+            ts = f"17000000{i:02d}.00000"
+            conn.request("PUT", f"/sda/3/a/c/{obj}", body=b"v%d" % i,
+                         headers={"X-Timestamp": ts, "Content-Type": "x/y"})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 201
+            conn.request("GET", f"/sda/3/a/c/{obj}")
+            resp = conn.getresponse()
+            assert resp.read() == b"v%d" % i
+    finally:
+        conn.close()
+    assert listdir(hash_dir_of(server.devices, "3", "a", "c", obj)) == ["1700000019.00000.data"]
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def worker_pid(server) -> int:
+    with open(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children") as handle:
+        return int(handle.read().split()[0])
+
+
+def test_file_descriptors_are_released(server, obj):
+    """Whole, ranged, conditional, HEAD and abandoned GETs all close the object file."""
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    body = os.urandom(3 * 1024 * 1024)
+    assert put_object(port, path, body, T0) == 201
+    pid = worker_pid(server)
+    request(port, "GET", path)  # warm up whatever the server keeps open
+    baseline = open_fds(pid)
+    etag = f'"{md5(body).hexdigest()}"'
+    for headers in ({}, {"Range": "bytes=0-10,20-30"}, {"If-None-Match": etag},
+                    {"If-Match": '"x"'}, {"Range": "bytes=999999999-"}):
+        for method in ("GET", "HEAD"):
+            request(port, method, path, headers)
+    for _ in range(5):  # clients that hang up after the first bytes of a big body
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+        sock.close()
+    # the server notices the hang-ups as it writes; poll until it has
+    wait_for(lambda: open_fds(pid) <= baseline, what="descriptors back to the baseline")
