@@ -48,7 +48,9 @@ def test_bench_reports_sane_numbers_and_cleans_up(cluster):
         assert phase["ops"] > 0, label
         assert phase["elapsed_s"] > 0 and phase["req_per_s"] > 0, label
         assert 0 < phase["p50_ms"] <= phase["p99_ms"], label
-        assert phase["cpu_ms_per_op"] is not None and phase["cpu_ms_per_op"] > 0, label
+        # /proc counts CPU in clock ticks (10 ms): a phase of a few requests may show 0.
+        assert phase["cpu_ms_per_op"] is not None and phase["cpu_ms_per_op"] >= 0, label
+    assert sum(p["cpu_ms_per_op"] * p["ops"] for p in phases.values()) > 100  # > 100 ms
     small_put = phases[("PUT", "PUT 4 KiB")]
     # Bounded by count and by time: 50 objects, or fewer if 3 s ran out first.
     assert small_put["ops"] <= 50 and small_put["elapsed_s"] < 3 + 30
