@@ -255,8 +255,6 @@ class DatabaseBroker:
 
     def is_deleted(self) -> bool:
         """True if there is no database, or it is marked deleted (see subclasses)."""
-        if not self.exists():
-            return True
         try:
             with self.get() as conn:
                 return self._is_deleted(conn)

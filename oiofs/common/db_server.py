@@ -9,7 +9,7 @@ Options read here (every one in ``[app:...]`` or ``[DEFAULT]``): ``devices``
 (``/srv/node``), ``mount_check`` (true), ``conn_timeout`` (0.5 s), ``node_timeout`` (3 s),
 ``auto_create_account_prefix`` (``.``), ``db_preallocation`` (false), ``broker_cache_size``
 (64 open databases per worker), ``db_busy_timeout`` (25 s), ``pending_cap`` (131072
-bytes).
+bytes), ``fsync_in_threads`` (true: pending-file fsyncs run in a real thread).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Request
 
+from oiofs.common import runtime
 from oiofs.common.base_app import BaseServerApp, request_path
 from oiofs.common.config import conf_bool, conf_float, conf_int
 from oiofs.common.constraints import (
@@ -94,6 +95,12 @@ def metadata_limits_validator(target_type: str) -> Callable[[dict], None]:
     return validate
 
 
+def _tpool_fsync(fd: int) -> None:
+    # the fsync of a pending append runs in a real thread: other requests of this worker
+    # go on meanwhile, and their own fsyncs of the same file share the journal commit
+    runtime.tpool_execute(os.fsync, fd)
+
+
 class DbServerApp(BaseServerApp):
     """Base of the container and account WSGI servers."""
 
@@ -112,7 +119,8 @@ class DbServerApp(BaseServerApp):
         self.broker_cache_size = conf_int(conf, "broker_cache_size", 64, minimum=0)
         self.db_busy_timeout = conf_float(conf, "db_busy_timeout", 25.0)
         self.pending_cap = conf_int(conf, "pending_cap", 131072, minimum=1024)
-        self._brokers: OrderedDict[str, DatabaseBroker] = OrderedDict()
+        self._brokers: OrderedDict[tuple, DatabaseBroker] = OrderedDict()
+        self.fsync = _tpool_fsync if conf_bool(conf, "fsync_in_threads", True) else os.fsync
 
     # --- errors ---------------------------------------------------------------------
 
@@ -174,19 +182,20 @@ class DbServerApp(BaseServerApp):
         reopens it if the file is replaced). ``kwargs`` set ``stale_reads_ok`` and
         ``pending_timeout`` for this use.
         """
-        _directory, db_file = db_dir_for(self.devices, device, self.datadir, partition,
-                                         account, container)
-        broker = self._brokers.pop(db_file, None)
+        key = (device, partition, account, container)
+        broker = self._brokers.pop(key, None)
         if broker is None:
+            _directory, db_file = db_dir_for(self.devices, device, self.datadir, partition,
+                                             account, container)
             broker = self.broker_class(
                 db_file, timeout=self.db_busy_timeout, logger=self.logger, account=account,
                 container=container, pending_cap=self.pending_cap,
-                db_preallocation=self.db_preallocation)
+                db_preallocation=self.db_preallocation, fsync=self.fsync)
         broker.stale_reads_ok = kwargs.get("stale_reads_ok", False)
         broker.pending_timeout = kwargs.get("pending_timeout", 10.0)
         broker._pending.lock_timeout = broker.pending_timeout
         if self.broker_cache_size:
-            self._brokers[db_file] = broker
+            self._brokers[key] = broker
             while len(self._brokers) > self.broker_cache_size:
                 _path, old = self._brokers.popitem(last=False)
                 old.close()
