@@ -95,16 +95,25 @@ class DatabaseBroker:
         self.db_dir = os.path.dirname(db_file)
         self.pending_file = db_file + ".pending"
         self.timeout = timeout
-        self.pending_timeout = 10.0 if pending_timeout is None else pending_timeout
         self.stale_reads_ok = stale_reads_ok
         self.logger = logger or logging.getLogger("oiofs.db")
         self.account = account
         self.container = container
         self.db_preallocation = db_preallocation
-        self._pending = PendingFile(self.pending_file, self.pending_timeout, pending_cap,
-                                    fsync)
+        self._pending = PendingFile(self.pending_file,
+                                    10.0 if pending_timeout is None else pending_timeout,
+                                    pending_cap, fsync)
         self._conn: sqlite3.Connection | None = None
         self._conn_key: tuple[int, int] | None = None
+
+    @property
+    def pending_timeout(self) -> float:
+        """Seconds to wait for the pending file's lock (then ``DbLockTimeout``)."""
+        return self._pending.lock_timeout
+
+    @pending_timeout.setter
+    def pending_timeout(self, value: float) -> None:
+        self._pending.lock_timeout = value
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.db_file!r})"

@@ -191,9 +191,10 @@ class DbServerApp(BaseServerApp):
                 db_file, timeout=self.db_busy_timeout, logger=self.logger, account=account,
                 container=container, pending_cap=self.pending_cap,
                 db_preallocation=self.db_preallocation, fsync=self.fsync)
+        # per-use settings: a request runs its database calls without yielding to another
+        # green thread in between (the pending fsync yields only after the calls)
         broker.stale_reads_ok = kwargs.get("stale_reads_ok", False)
         broker.pending_timeout = kwargs.get("pending_timeout", 10.0)
-        broker._pending.lock_timeout = broker.pending_timeout
         if self.broker_cache_size:
             self._brokers[key] = broker
             while len(self._brokers) > self.broker_cache_size:
