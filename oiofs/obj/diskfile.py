@@ -56,7 +56,7 @@ from oiofs.common.exceptions import (
     DiskFileQuarantined,
     DiskFileXattrNotSupported,
 )
-from oiofs.common.fsutils import fsync_dir, mkdirs, mkdirs_durable
+from oiofs.common.fsutils import fsync_dir, mkdirs
 from oiofs.common.hashing import hash_path
 from oiofs.common.http.multipart import ByteRangesLayout
 from oiofs.common.storage_policy import StoragePolicy
@@ -89,6 +89,26 @@ def _drop_cache(fd: int, offset: int, length: int) -> None:
         os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
     except OSError:
         pass
+
+
+def _make_dirs(path: str, stop_at: str) -> list[str]:
+    """Create ``path`` and its missing parents below ``stop_at``; the ones that were missing.
+
+    Unlike :func:`oiofs.common.fsutils.mkdirs_durable` this does not fsync: the writer
+    fsyncs the new directories' parents itself, after the rename, to pay for one journal
+    commit instead of one per level.
+    """
+    missing = []
+    current = path
+    while current != stop_at and not os.path.isdir(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            pass  # a concurrent writer made it first: its parent is fsynced all the same
+    return missing
 
 
 class DiskFileManager:
@@ -436,16 +456,20 @@ class DiskFileWriter:
         os.fsync(fd)
         if self.upload_size > self.manager.keep_cache_size:
             _drop_cache(fd, 0, 0)
+        created: list[str] = []
         try:
             os.rename(self.tmp_path, target)
         except FileNotFoundError:
-            # new object: create its hash directory, fsyncing each new directory's parent
-            # (else the directory, and the file in it, could vanish in a crash)
-            mkdirs_durable(hash_dir, stop_at=self.diskfile.device_path)
+            created = _make_dirs(hash_dir, self.diskfile.device_path)
             os.rename(self.tmp_path, target)
         self._put = True
         # fsync the directory, or the rename itself may be lost in a crash
         fsync_dir(hash_dir)
+        # and the parent of every directory just created, or a crash could lose the new
+        # directory with the file in it. After the fsync above these cost little: one
+        # journal commit already carried the mkdirs and the rename together.
+        for directory in created:
+            fsync_dir(os.path.dirname(directory))
 
     def close(self) -> None:
         """Close the temporary file; unlink it unless :meth:`put` succeeded (idempotent)."""

@@ -15,6 +15,7 @@ import time
 
 from werkzeug.wrappers import Request
 
+from oiofs.common import constraints
 from oiofs.common.base_app import BaseServerApp, header_text, request_path
 from oiofs.common.config import conf_float, conf_int, conf_list
 from oiofs.common.constraints import (
@@ -46,6 +47,7 @@ from oiofs.common.exceptions import (
     HTTPNotImplemented,
     HTTPPreconditionFailed,
     HTTPRequestedRangeNotSatisfiable,
+    HTTPRequestEntityTooLarge,
     HTTPRequestTimeout,
     HTTPServiceUnavailable,
     HTTPUnprocessableEntity,
@@ -228,7 +230,8 @@ class ObjectController(BaseServerApp):
         return WsgiResponse(201, {"ETag": quote_etag(etag)})
 
     def _read_body(self, wsgi_input, length: int | None, writer, hasher) -> None:
-        """Copy the request body into ``writer``; 499 if it ends short, 408 if it stalls."""
+        """Copy the request body into ``writer``; 499 if it ends short, 408 if it stalls,
+        413 if a chunked body grows past ``max_file_size``."""
         chunk_size = self.network_chunk_size
         left = length
         while left is None or left > 0:
@@ -246,6 +249,8 @@ class ObjectController(BaseServerApp):
             writer.write(chunk)
             if left is not None:
                 left -= len(chunk)
+            elif writer.upload_size > constraints.MAX_FILE_SIZE:  # chunked: no length checked
+                raise HTTPRequestEntityTooLarge()
 
     # -- GET/HEAD ------------------------------------------------------------------------
 

@@ -448,3 +448,24 @@ def test_file_descriptors_are_released(server, obj):
         sock.close()
     # the server notices the hang-ups as it writes; poll until it has
     wait_for(lambda: open_fds(pid) <= baseline, what="descriptors back to the baseline")
+
+
+def test_expect_100_continue(server, obj):
+    """The proxy's way: headers first, body only after 100 Continue; errors come before."""
+    port, path = server.port, f"/sda/3/a/c/{obj}"
+    headers = {"X-Timestamp": T1, "Content-Type": "x/y", "Content-Length": "5",
+               "Expect": "100-continue"}
+    sock = raw_put(port, path, headers, [])
+    assert read_status(sock) == 100
+    sock.sendall(b"hello")
+    data = b""
+    while b"HTTP/1.1 201" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    sock.close()
+    # an older timestamp is refused at once, without asking for the body
+    sock = raw_put(port, path, dict(headers, **{"X-Timestamp": T0}), [])
+    assert read_status(sock) == 409
+    sock.close()
+    assert request(port, "GET", path)[2] == b"hello"

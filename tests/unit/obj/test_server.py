@@ -443,3 +443,15 @@ def test_app_factory_merges_options(devices):
                       container_update_timeout="0.25")
     assert (app.node_timeout, app.container_update_timeout) == (7.0, 0.25)
     assert app.manager.devices == devices
+
+
+def test_chunked_body_over_the_size_limit(client, devices, monkeypatch):
+    from oiofs.common import constraints
+    monkeypatch.setattr(constraints, "MAX_FILE_SIZE", 10)
+    # the WSGI server decodes chunked bodies: the app reads plain bytes from wsgi.input
+    resp = client.put("/sda/1/a/c/o", environ_overrides={"wsgi.input": io.BytesIO(b"x" * 100)},
+                      headers={"X-Timestamp": T0, "Content-Type": "t/p",
+                               "Transfer-Encoding": "chunked"})
+    assert resp.status_code == 413
+    assert stored(devices) == []
+    assert os.listdir(os.path.join(devices, "sda", "tmp")) == []
