@@ -16,7 +16,7 @@ STATUS_LINES[499] = "499 Client Disconnect"
 #: backend response headers never passed to clients
 HOP_HEADERS = frozenset(("connection", "keep-alive", "transfer-encoding", "date", "server",
                          "te", "trailer", "upgrade", "proxy-authenticate",
-                         "proxy-authorization", "content-length"))
+                         "proxy-authorization", "x-trans-id", "x-openstack-request-id"))
 
 
 def status_line(status: int) -> str:

@@ -22,7 +22,12 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.controllers.base import quoted_suffix
-from oiofs.proxy.controllers.obj_put import BackendSource, put_response, store_object
+from oiofs.proxy.controllers.obj_put import (
+    BackendSource,
+    given_content_type,
+    put_response,
+    store_object,
+)
 from oiofs.proxy.response import Response
 
 #: source headers carried over to the copy (besides user metadata)
@@ -99,7 +104,7 @@ def _copy(ctrl, req, src: tuple[str, str, str], dst: tuple[str, str, str]) -> Re
                 lname = name.lower()
                 if lname in COPIED_HEADERS or lname.startswith("x-object-meta-"):
                     base[lname.title()] = value  # same spelling as request headers
-        given_type = req.environ.get("CONTENT_TYPE")
+        given_type = given_content_type(req.environ)
         overrides = ctrl.object_headers(req, dst[2], timestamp)
         if not given_type and "Content-Type" in base:
             overrides.pop("Content-Type", None)

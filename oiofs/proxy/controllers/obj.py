@@ -25,7 +25,12 @@ from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS
 from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
 from oiofs.proxy.controllers.copy import copy_from_header, copy_verb
-from oiofs.proxy.controllers.obj_put import ClientBody, put_response, store_object
+from oiofs.proxy.controllers.obj_put import (
+    ClientBody,
+    given_content_type,
+    put_response,
+    store_object,
+)
 from oiofs.proxy.quorum import best_status
 from oiofs.proxy.response import Response, pass_headers
 from oiofs.proxy.streaming import BackendBody
@@ -198,7 +203,7 @@ class ObjectController(Controller):
         environ = req.environ
         headers = metadata_headers(req, "object")
         check_metadata(headers, "object")
-        content_type = environ.get("CONTENT_TYPE")
+        content_type = given_content_type(environ)
         if not content_type or req.true_header("X-Detect-Content-Type"):
             content_type = mimetypes.guess_type(obj)[0] or "application/octet-stream"
         headers["Content-Type"] = content_type
