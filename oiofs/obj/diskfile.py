@@ -30,9 +30,10 @@ provides the same four classes with the same promises; the server uses nothing e
 
 The durability sequence of ``put`` (files: :mod:`oiofs.obj.filenames`, metadata encoding:
 :mod:`oiofs.obj.metadata`): write body and metadata to ``<device>/tmp/<random>``, fsync
-the file, rename it to ``<hash dir>/<timestamp>.<ext>`` (creating missing directories and
-fsyncing their parents), fsync the hash directory, and only then return. Then the suffix
-is marked changed (:mod:`oiofs.obj.hashes`) and obsolete older files are unlinked.
+the file, rename it to ``<hash dir>/<timestamp>.<ext>`` (creating missing directories),
+fsync the hash directory and the parent of every directory created; only then is the write
+durable. Before ``put`` returns, the suffix is marked changed (:mod:`oiofs.obj.hashes`) and
+obsolete older files are unlinked.
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ class DiskFileManager:
     from the page cache as they are read or written), ``fallocate_reserve`` (0: bytes, or a
     percentage like ``1%``, that must stay free after a PUT), ``fsync_in_threads`` (true:
     fsync, rename and directory updates of a write run in a real thread so that other
-    requests go on meanwhile), and the names of the
-    headers a POST replaces (``post_keys``, lower case, set by the server).
+    requests go on meanwhile), and the names of the headers a POST replaces
+    (``post_keys``, lower case, set by the server).
     """
 
     def __init__(self, conf: dict, logger, post_keys: frozenset[str] = frozenset()):
@@ -231,8 +232,8 @@ class DiskFile:
         self.hash_dir = f"{self.suffix_dir}/{self.name_hash}"
         self._files: filenames.OnDiskFiles | None = None
         self._fd: int | None = None
+        #: after open(): the merged metadata, and the length of the data in bytes
         self.metadata: dict[str, str] = {}
-        self.data_metadata: dict[str, str] = {}
         self.content_length = 0
 
     # -- reading -------------------------------------------------------------------------
@@ -316,7 +317,6 @@ class DiskFile:
         except DiskFileCorrupt as err:
             self._quarantine(f"{files.data}: {err}")
         self.content_length = data_length
-        self.data_metadata = metadata
         return metadata
 
     def _apply_meta(self, data_meta: dict[str, str], meta_name: str) -> dict[str, str]:

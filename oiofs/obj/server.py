@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import NamedTuple
 
 from werkzeug.wrappers import Request
 
@@ -30,7 +31,6 @@ from oiofs.common.constraints import (
 )
 from oiofs.common.exceptions import (
     DiskFileCollision,
-    DiskFileDeleted,
     DiskFileDeviceUnavailable,
     DiskFileExpired,
     DiskFileMetadataTooLarge,
@@ -96,6 +96,17 @@ def to_wsgi(value: str) -> str:
     return value if value.isascii() else value.encode("utf-8").decode("latin-1")
 
 
+class Target(NamedTuple):
+    """What a request's path and policy name: the object file and its coordinates."""
+
+    df: DiskFile
+    device: str
+    policy: StoragePolicy
+    account: str
+    container: str
+    obj: str
+
+
 class ObjectController(BaseServerApp):
     """The object server application; one instance per worker process."""
 
@@ -138,7 +149,8 @@ class ObjectController(BaseServerApp):
 
     # -- request parsing ---------------------------------------------------------------
 
-    def _diskfile(self, req: Request) -> tuple[DiskFile, str, StoragePolicy, tuple]:
+    def _target(self, req: Request) -> Target:
+        """The object a request is about, from its path and policy header (400/503/507)."""
         path = request_path(req)
         if "\x00" in path:
             raise HTTPBadRequest("Invalid path")
@@ -152,7 +164,7 @@ class ObjectController(BaseServerApp):
             raise HTTPServiceUnavailable(f"No policy with index {index}")
         df = self.manager.get_diskfile(device, partition, account, container,  # type: ignore
                                        obj, policy)
-        return df, device, policy, (account, container, obj)  # type: ignore[return-value]
+        return Target(df, device, policy, account, container, obj)  # type: ignore[arg-type]
 
     def _metadata_from_headers(self, environ: dict, sysmeta: bool) -> dict[str, str]:
         """The storable headers of a request (user metadata, allowed headers, sysmeta),
@@ -178,11 +190,21 @@ class ObjectController(BaseServerApp):
         if delete_at is not None:
             metadata["X-Delete-At"] = str(delete_at)
 
+    @staticmethod
+    def _exists(df: DiskFile) -> bool:
+        """True if the object is there (not deleted, not expired); closes it again."""
+        try:
+            df.open().close()
+            return True
+        except DiskFileNotExist:
+            return False
+
     # -- PUT ---------------------------------------------------------------------------
 
     def PUT(self, req: Request) -> WsgiResponse:
         """Store an object; 201 once it is durable (see the module docstring of diskfile)."""
-        df, device, policy, names = self._diskfile(req)
+        target = self._target(req)
+        df = target.df
         headers = req.headers
         timestamp = valid_timestamp(headers.get("X-Timestamp"))
         length = check_content_length(headers)
@@ -197,14 +219,8 @@ class ObjectController(BaseServerApp):
         current = df.ondisk().data_or_ts_timestamp
         if current is not None and current >= timestamp.internal:
             raise HTTPConflict(headers={"X-Backend-Timestamp": current})
-        if if_none_match is not None:
-            try:
-                with df.open():
-                    pass
-                raise HTTPPreconditionFailed(
-                    headers={"X-Backend-Timestamp": df.timestamp.internal})
-            except DiskFileNotExist:
-                pass
+        if if_none_match is not None and self._exists(df):
+            raise HTTPPreconditionFailed(headers={"X-Backend-Timestamp": df.ondisk().newest})
 
         hasher = md5()
         with df.create(size=length) as writer:
@@ -222,7 +238,7 @@ class ObjectController(BaseServerApp):
             })
             writer.put(metadata)
 
-        self._container_update(req, "PUT", device, policy, names, df, timestamp, {
+        self._container_update(req, "PUT", target, timestamp, {
             "X-Size": str(writer.upload_size),
             "X-Content-Type": to_wsgi(content_type),
             "X-Etag": etag,
@@ -263,7 +279,7 @@ class ObjectController(BaseServerApp):
         return self._get_or_head(req)
 
     def _get_or_head(self, req: Request) -> WsgiResponse:
-        df, _device, _policy, _names = self._diskfile(req)
+        df = self._target(req).df
         headers = req.headers
         replication = headers.get("X-Backend-Replication", "").lower() == "true"
         try:
@@ -337,13 +353,12 @@ class ObjectController(BaseServerApp):
 
     def POST(self, req: Request) -> WsgiResponse:
         """Replace the user metadata of an object with a ``.meta``; 202."""
-        df, _device, _policy, _names = self._diskfile(req)
+        df = self._target(req).df
         timestamp = valid_timestamp(req.headers.get("X-Timestamp"))
         metadata = self._metadata_from_headers(req.environ, sysmeta=False)
         self._delete_at(req, metadata)
         try:
-            with df.open():
-                pass
+            df.open().close()
         except DiskFileNotExist as err:
             stamp = getattr(err, "timestamp", None)
             raise HTTPNotFound(headers={"X-Backend-Timestamp": stamp.internal}
@@ -360,7 +375,8 @@ class ObjectController(BaseServerApp):
 
     def DELETE(self, req: Request) -> WsgiResponse:
         """Write a tombstone; 204 if an object was there, 404 if not."""
-        df, device, policy, names = self._diskfile(req)
+        target = self._target(req)
+        df = target.df
         timestamp = valid_timestamp(req.headers.get("X-Timestamp"))
         if_delete_at = req.headers.get("X-If-Delete-At")
         if if_delete_at is not None and not if_delete_at.isdigit():
@@ -374,10 +390,8 @@ class ObjectController(BaseServerApp):
                 stored_metadata = df.metadata
         except DiskFileExpired as err:
             stored_metadata = err.metadata
-        except DiskFileDeleted:
-            pass
         except DiskFileNotExist:
-            pass
+            pass  # deleted, never there, or quarantined: the tombstone is written anyway
         if if_delete_at is not None and \
                 int(if_delete_at) != int(stored_metadata.get("X-Delete-At") or 0):
             raise HTTPPreconditionFailed("X-If-Delete-At mismatch")
@@ -385,7 +399,7 @@ class ObjectController(BaseServerApp):
         if current is not None and current >= timestamp.internal:
             raise HTTPConflict(headers={"X-Backend-Timestamp": current})
         df.delete(timestamp)
-        self._container_update(req, "DELETE", device, policy, names, df, timestamp, {})
+        self._container_update(req, "DELETE", target, timestamp, {})
         headers = {"X-Backend-Timestamp": timestamp.internal}
         if existed:
             return WsgiResponse(204, headers)
@@ -403,9 +417,10 @@ class ObjectController(BaseServerApp):
 
     # -- container updates ------------------------------------------------------------
 
-    def _container_update(self, req: Request, op: str, device: str, policy: StoragePolicy,
-                          names: tuple[str, str, str], df: DiskFile, timestamp: Timestamp,
+    def _container_update(self, req: Request, op: str, target: Target, timestamp: Timestamp,
                           extra: dict[str, str]) -> None:
+        """Tell the container replicas named in the request; keep an async pending on failure."""
+        df = target.df
         headers = req.headers
         try:
             targets = parse_update_targets(headers.get("X-Container-Host"),
@@ -418,18 +433,18 @@ class ObjectController(BaseServerApp):
             return
         update_headers = {
             "X-Timestamp": timestamp.internal,
-            POLICY_HEADER: str(policy.idx),
+            POLICY_HEADER: str(target.policy.idx),
             "X-Trans-Id": headers.get("X-Trans-Id", "-"),
             "User-Agent": self.user_agent,
         }
         update_headers.update(extra)
-        account, container, obj = names
+        account, container, obj = target.account, target.container, target.obj
         update = {"op": op, "account": account, "container": container, "obj": obj,
                   "headers": update_headers}
         self.updater.update(
             targets, op, account, container, obj, update_headers,
-            lambda: self.manager.write_async_pending(device, policy, df.name_hash,
-                                                     timestamp.internal, update))
+            lambda: self.manager.write_async_pending(target.device, target.policy,
+                                                     df.name_hash, timestamp.internal, update))
 
 
 def app_factory(global_conf: dict, **local_conf) -> ObjectController:
