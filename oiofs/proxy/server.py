@@ -24,7 +24,6 @@ from oiofs.common.exceptions import (
     ConnectionTimeout,
     HTTPError,
     HTTPInternalServerError,
-    HTTPNotFound,
     HTTPRequestTimeout,
     HTTPServiceUnavailable,
     NodeTimeout,
@@ -116,8 +115,6 @@ class Application(BaseServerApp):
             path = environ.get("PATH_INFO", "")
             if path == "/info":
                 return info_response(self, environ)
-            if not path.startswith("/v1"):
-                raise HTTPNotFound()
             req = ProxyRequest(environ, trans_id)
             return self.route(req).handle(req)
         except HTTPError as err:

@@ -1,0 +1,99 @@
+"""One node down, then back: every request through the proxy keeps succeeding.
+
+With 4 nodes and 3 replicas, a write whose primary is down goes to a handoff and still
+reaches its quorum; a read skips the dead node. When the node returns, the proxy uses it
+again at once (no minute-long error-limiting blackout). The node is killed (SIGKILL), the
+harshest way to lose it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.functional.test_proxy_support import Client, unique
+
+NODE = 2
+#: a request that has to wait out timeouts would take seconds; none should
+SLOW = 2.0
+
+
+def timed(client, method, path, **kwargs):
+    start = time.monotonic()
+    resp = client.request(method, path, **kwargs)
+    return resp, time.monotonic() - start
+
+
+def exercise(client, container: str, tag: str, count: int) -> list[str]:
+    """PUT/GET/HEAD/list/DELETE ``count`` objects; returns the names kept."""
+    failures = []
+    kept = []
+
+    def check(method, path, expected, **kwargs):
+        resp, took = timed(client, method, path, **kwargs)
+        if resp.status not in expected or took > SLOW:
+            failures.append((method, path, resp.status, round(took, 2)))
+        return resp
+
+    for i in range(count):
+        name = f"{tag}-{i}"
+        body = f"{tag} body {i}".encode()
+        check("PUT", f"/{container}/{name}", (201,), body=body)
+        got = check("GET", f"/{container}/{name}", (200,))
+        if got.status == 200 and got.body != body:
+            failures.append(("GET body", name))
+        check("HEAD", f"/{container}/{name}", (200,))
+        if i % 2:
+            check("DELETE", f"/{container}/{name}", (204,))
+        else:
+            kept.append(name)
+    check("GET", f"/{container}?format=json", (200,), quote_path=False)
+    new = unique("fault-c")
+    check("PUT", f"/{new}", (201,))
+    check("PUT", f"/{new}/o", (201,), body=b"x")
+    check("GET", f"/{new}/o", (200,))
+    check("HEAD", "", (204,))
+    assert not failures, failures
+    return kept
+
+
+def test_one_node_down_then_back(cluster):
+    client = Client(cluster)
+    container = unique("fault")
+    assert client.request("PUT", f"/{container}").status == 201
+    before = exercise(client, container, "before", 6)
+    cluster.kill_node(NODE)
+    try:
+        during = exercise(client, container, "down", 12)
+        listing = client.request("GET", f"/{container}", headers={"X-Newest": "true"})
+        names = set(listing.body.decode().split())
+        assert set(before + during) <= names
+        for name in before:
+            assert client.request("GET", f"/{container}/{name}").status == 200
+    finally:
+        cluster.start_node(NODE)
+    # Back at once: nothing fails, nothing waits.
+    exercise(client, container, "back", 12)
+    for name in before + during:
+        resp = client.request("GET", f"/{container}/{name}")
+        assert resp.status == 200, (name, resp)
+    client.close()
+
+
+@pytest.mark.parametrize("size", [10, 300 * 1024])
+def test_put_while_node_down_uses_handoff(cluster, size):
+    """Small (direct) and large (100-continue) PUTs both fail over to a handoff."""
+    client = Client(cluster)
+    container = unique("handoff")
+    assert client.request("PUT", f"/{container}").status == 201
+    body = b"z" * size
+    cluster.kill_node(NODE)
+    try:
+        for i in range(4):
+            resp, took = timed(client, "PUT", f"/{container}/o{i}", body=body)
+            assert resp.status == 201 and took < SLOW, (resp, took)
+            assert client.request("GET", f"/{container}/o{i}").body == body
+    finally:
+        cluster.start_node(NODE)
+    client.close()
