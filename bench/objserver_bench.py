@@ -15,11 +15,15 @@ then:
 Standard library and oiofs only. Only 127.0.0.1 is ever contacted. Example::
 
     python bench/objserver_bench.py --duration 10 --concurrency 16
+
+With ``--swift-python /tmp/swift-anchor/venv/bin/python`` the same load runs against
+OpenStack Swift's object server (installed there by ``../shared/bench/swift-saio.sh``).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import hashlib
 import http.client
 import os
@@ -34,6 +38,9 @@ import time
 
 HOST = "127.0.0.1"
 HASH_CONF = "[hash]\nhash_path_prefix = bench-prefix\nhash_path_suffix = bench-suffix\n"
+SWIFT_CONF = ("[swift-hash]\nswift_hash_path_prefix = bench-prefix\n"
+              "swift_hash_path_suffix = bench-suffix\n\n"
+              "[storage-policy:0]\nname = Policy-0\ndefault = yes\n")
 
 
 def free_port() -> int:
@@ -43,30 +50,48 @@ def free_port() -> int:
 
 
 class Server:
-    """The object server subprocess (its own process group) in a temporary directory."""
+    """The object server subprocess (its own process group) in a temporary directory.
 
-    def __init__(self, root: str, extra: dict[str, str]):
+    ``swift_python``: run OpenStack Swift's object server with that interpreter instead
+    (a virtualenv where swift is installed), for a comparison on the same machine.
+    """
+
+    def __init__(self, root: str, extra: dict[str, str], swift_python: str | None = None):
         self.root = root
         self.port = free_port()
-        os.makedirs(os.path.join(root, "devices", "sda"))
-        os.makedirs(os.path.join(root, "etc"))
-        with open(os.path.join(root, "etc", "oiofs.conf"), "w") as handle:
-            handle.write(HASH_CONF)
+        devices = os.path.join(root, "devices")
+        etc = os.path.join(root, "etc")
+        os.makedirs(os.path.join(devices, "sda"))
+        os.makedirs(etc)
         options = {"bind_ip": HOST, "bind_port": str(self.port), "workers": "1",
-                   "devices": os.path.join(root, "devices"), "mount_check": "false",
-                   "oiofs_dir": os.path.join(root, "etc"), "log_level": "WARNING"}
+                   "devices": devices, "mount_check": "false", "log_level": "WARNING"}
+        if swift_python:
+            with open(os.path.join(etc, "swift.conf"), "w") as handle:
+                handle.write(SWIFT_CONF)
+            # Swift logs to syslog; send it to a UDP port where nothing listens
+            options.update({"swift_dir": etc, "log_udp_host": HOST,
+                            "log_udp_port": str(free_port()), "user": getpass.getuser()})
+            use = "egg:swift#object"
+            script = os.path.join(os.path.dirname(swift_python), "swift-object-server")
+            self.command = [swift_python, script]
+        else:
+            with open(os.path.join(etc, "oiofs.conf"), "w") as handle:
+                handle.write(HASH_CONF)
+            options["oiofs_dir"] = etc
+            use = "egg:oiofs#object"
+            self.command = [sys.executable, "-m", "oiofs.cli.server", "object"]
         options.update(extra)
         self.conf = os.path.join(root, "object-server.conf")
         with open(self.conf, "w") as handle:
             handle.write("[DEFAULT]\n" + "".join(f"{k} = {v}\n" for k, v in options.items()))
             handle.write("\n[pipeline:main]\npipeline = object-server\n\n"
-                         "[app:object-server]\nuse = egg:oiofs#object\n")
+                         f"[app:object-server]\nuse = {use}\n")
+        self.command.append(self.conf)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "oiofs.cli.server", "object", self.conf],
-            stdout=open(os.path.join(self.root, "server.log"), "wb"),
+            self.command, stdout=open(os.path.join(self.root, "server.log"), "wb"),
             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -149,9 +174,16 @@ def run_phase(port: int, method: str, concurrency: int, duration: float, body: b
                 name = mine[count % len(mine)]
                 headers, payload = {}, None
             begin = time.perf_counter()
-            conn.request(method, name, body=payload, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
+            try:
+                conn.request(method, name, body=payload, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (OSError, http.client.HTTPException):
+                errors[index] += 1
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, port, timeout=30)
+                count += 1
+                continue
             latencies[index].append(time.perf_counter() - begin)
             if method == "PUT":
                 if resp.status == 201:
@@ -248,10 +280,14 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                         help="extra server option, e.g. --set fsync_in_threads=false")
     parser.add_argument("--dir", default=None, help="parent of the temporary directory")
+    parser.add_argument("--swift-python", default=None, metavar="PYTHON",
+                        help="benchmark OpenStack Swift's object server instead, run by this "
+                             "interpreter (e.g. /tmp/swift-anchor/venv/bin/python)")
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.set)
     root = tempfile.mkdtemp(prefix="oiofs-objbench-", dir=args.dir)
-    server = Server(root, extra)
+    server = Server(root, extra, args.swift_python)
+    print("server:", "swift " + args.swift_python if args.swift_python else "oiofs")
     try:
         server.start()
         small_objects(server, args.concurrency, args.duration)
