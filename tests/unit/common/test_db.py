@@ -239,3 +239,15 @@ def test_base_class_is_abstract(tmp_path):
     base = DatabaseBroker(str(tmp_path / "x.db"))
     with pytest.raises(NotImplementedError):
         base.get_info()
+
+
+def test_preallocation_reserves_space_without_changing_the_size(make_broker):
+    broker = make_broker(db_preallocation=True)
+    broker.initialize(Timestamp(1).internal)
+    size_before = os.path.getsize(broker.db_file)
+    broker.put_object("o", Timestamp(100).internal, 3, "text/plain", "e")
+    broker.commit_pending()
+    st = os.stat(broker.db_file)
+    assert st.st_size < 1024 * 1024 and st.st_size >= size_before
+    # ext4 (the test filesystem) supports fallocate(KEEP_SIZE): 1 MiB is now reserved
+    assert st.st_blocks * 512 >= 1024 * 1024

@@ -5,6 +5,7 @@ account servers is covered by tests/functional/test_container_server.py.
 """
 
 import json
+import os
 
 import pytest
 from lxml import etree
@@ -65,6 +66,9 @@ def test_app_factory_reads_options(devices):
     assert isinstance(app, ContainerServer)
     assert app.node_timeout == 7.0 and app.mount_check is False
     assert "x-versions-location" in app.save_headers
+    assert app.fsync is not os.fsync  # fsyncs run in a thread by default
+    plain = app_factory({"devices": devices}, fsync_in_threads="false", pending_cap="4096")
+    assert plain.fsync is os.fsync and plain.pending_cap == 4096
 
 
 def test_create_then_update(client, ts):
