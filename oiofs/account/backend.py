@@ -92,7 +92,11 @@ class AccountBroker(DatabaseBroker):
         return [record[field] for field in _ROW_FIELDS]
 
     def _entry_to_record(self, entry: list) -> dict:
-        return dict(zip(_ROW_FIELDS, entry, strict=True))
+        name, put_ts, delete_ts, objects, size, deleted, policy = entry
+        return {"name": str(name), "put_timestamp": Timestamp(put_ts).internal,
+                "delete_timestamp": Timestamp(delete_ts).internal,
+                "object_count": int(objects), "bytes_used": int(size),
+                "deleted": 1 if deleted else 0, "storage_policy_index": int(policy)}
 
     def _merge_items(self, conn: sqlite3.Connection, items: list[dict]) -> None:
         names = list({item["name"] for item in items})

@@ -390,7 +390,15 @@ class DatabaseBroker:
         self._log_bad_entries()
 
     def _merge_entries(self, entries: list) -> None:
-        self.merge_items([self._entry_to_record(entry) for entry in entries])
+        records = []
+        for entry in entries:
+            try:
+                records.append(self._entry_to_record(entry))
+            except (TypeError, ValueError, KeyError, IndexError):
+                # one unreadable entry must not block every later merge of this database
+                self.logger.error("%s: skipped malformed pending entry %r", self.db_file,
+                                  entry)
+        self.merge_items(records)
 
     def _log_bad_entries(self) -> None:
         if self._pending.last_bad_entries:

@@ -203,9 +203,13 @@ class ContainerBroker(DatabaseBroker):
                 record.get("meta_timestamp")]
 
     def _entry_to_record(self, entry: list) -> dict:
-        return dict(zip(("name", "created_at", "size", "content_type", "etag", "deleted",
-                         "storage_policy_index", "ctype_timestamp", "meta_timestamp"),
-                        entry, strict=False))
+        (name, created_at, size, content_type, etag, deleted, policy, ctype_ts,
+         meta_ts) = entry
+        return {"name": str(name), "created_at": Timestamp(created_at).internal
+                if "+" not in created_at and "-" not in created_at else created_at,
+                "size": int(size), "content_type": str(content_type), "etag": str(etag),
+                "deleted": 1 if deleted else 0, "storage_policy_index": int(policy),
+                "ctype_timestamp": ctype_ts, "meta_timestamp": meta_ts}
 
     def _merge_items(self, conn: sqlite3.Connection, items: list[dict]) -> None:
         names = list({item["name"] for item in items})

@@ -251,3 +251,14 @@ def test_preallocation_reserves_space_without_changing_the_size(make_broker):
     assert st.st_size < 1024 * 1024 and st.st_size >= size_before
     # ext4 (the test filesystem) supports fallocate(KEEP_SIZE): 1 MiB is now reserved
     assert st.st_blocks * 512 >= 1024 * 1024
+
+
+def test_a_malformed_pending_entry_does_not_block_merges(broker):
+    from oiofs.common.db_pending import encode_entry
+
+    broker.put_object("good", Timestamp(100).internal, 3, "text/plain", "e")
+    with open(broker.pending_file, "ab") as handle:
+        handle.write(encode_entry(["too", "short"]) + encode_entry({"not": "a list"}))
+    broker.put_object("also-good", Timestamp(101).internal, 3, "text/plain", "e")
+    names = [row[0] for row in broker.list_objects_iter(10, "", None, None, None)]
+    assert names == ["also-good", "good"]
