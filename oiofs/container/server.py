@@ -96,7 +96,7 @@ class ContainerServer(DbServerApp):
         if value is None:
             return None
         value = value.strip()
-        if not value.isdigit() or POLICIES.get_by_index(value) is None:
+        if not (value.isdigit() and value.isascii()) or POLICIES.get_by_index(value) is None:
             raise HTTPBadRequest(f"Invalid {POLICY_INDEX_HEADER}")
         return int(value)
 
@@ -116,8 +116,8 @@ class ContainerServer(DbServerApp):
             new_policy = requested
         else:
             default = req.headers.get("X-Backend-Storage-Policy-Default", "")
-            new_policy = int(default) if default.isdigit() and POLICIES.get_by_index(
-                default) is not None else POLICIES.default.idx
+            new_policy = int(default) if default.isdigit() and default.isascii() and \
+                POLICIES.get_by_index(default) is not None else POLICIES.default.idx
         if not broker.exists():
             try:
                 broker.initialize(timestamp.internal, storage_policy_index=new_policy)
