@@ -281,7 +281,7 @@ class DiskFile:
             raise DiskFileDeleted(Timestamp(files.data_or_ts_timestamp))
         if not files.data:
             raise DiskFileNotExist(self.name)
-        fd = os.open(os.path.join(self.hash_dir, files.data), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(f"{self.hash_dir}/{files.data}", os.O_RDONLY | os.O_CLOEXEC)
         try:
             metadata = self._read_data_metadata(fd, files)
             if files.meta:

@@ -88,7 +88,10 @@ _PRECONDITION_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_S
 
 def _has_preconditions(environ: dict) -> bool:
     # most requests carry none: skip the evaluation (and werkzeug's header lookups)
-    return any(key in environ for key in _PRECONDITION_KEYS)
+    for key in _PRECONDITION_KEYS:
+        if key in environ:
+            return True
+    return False
 
 
 def to_wsgi(value: str) -> str:
@@ -158,7 +161,7 @@ class ObjectController(BaseServerApp):
         if not partition.isdigit():  # type: ignore[union-attr]
             raise HTTPBadRequest(f"Invalid partition {partition!r}")
         check_name_lengths(None, None, obj)
-        index = req.headers.get(POLICY_HEADER)
+        index = req.environ.get("HTTP_X_BACKEND_STORAGE_POLICY_INDEX")
         policy = POLICIES.get_by_index(index if index else 0)
         if policy is None:
             raise HTTPServiceUnavailable(f"No policy with index {index}")
