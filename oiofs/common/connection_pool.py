@@ -42,6 +42,7 @@ READ_SIZE = 65536
 #: refuse status/header lines longer than this (a backend never sends them)
 MAX_LINE = 65536
 MAX_HEADERS = 200
+MAX_HEAD = 256 * 1024
 
 _UNREACHABLE = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH,
                 errno.EHOSTDOWN, errno.ENETDOWN}
@@ -159,42 +160,56 @@ class HTTPConnection:
             size -= len(data)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def _read_head(self) -> bytes:
+        """Everything up to the blank line ending a response head (``b''`` at EOF)."""
+        buf, pos = self._buf, self._pos
+        end = buf.find(b"\r\n\r\n", pos)
+        while end < 0:
+            if len(buf) - pos > MAX_HEAD:
+                self.close()
+                raise ClientException(f"response head too large from {self.host}:{self.port}")
+            data = self._recv()
+            if not data:
+                self.close()
+                if pos >= len(buf):
+                    return b""
+                raise ClientException(f"truncated headers from {self.host}:{self.port}")
+            buf = buf[pos:] + data if pos < len(buf) else data
+            pos = 0
+            end = buf.find(b"\r\n\r\n")
+        self._buf, self._pos = buf, end + 4
+        return buf[pos:end]
+
     def get_response(self, method: str) -> HTTPResponse:
         """Read the status line and headers of the next response (1xx included)."""
         try:
-            line = self._readline()
+            head = self._read_head()
         except ClientException:
             if self.reused:  # reset by a server that dropped the idle connection
                 raise _StaleConnection(f"{self.host}:{self.port} reset the connection") \
                     from None
             raise
-        if not line:
-            self.close()
+        if not head:
             if self.reused:
                 raise _StaleConnection(f"{self.host}:{self.port} closed the connection")
             raise ClientException(f"{self.host}:{self.port} closed the connection",
                                   http_host=self.host, http_port=self.port)
+        lines = head.decode("latin-1").split("\r\n")
         try:
-            version, status_text, *rest = line.split(None, 2)
+            version, status_text, *rest = lines[0].split(None, 2)
             status = int(status_text)
         except ValueError:
             self.close()
             raise ClientException(f"bad status line from {self.host}:{self.port}: "
-                                  f"{line[:80]!r}") from None
-        reason = rest[0].strip().decode("latin-1") if rest else ""
+                                  f"{lines[0][:80]!r}") from None
+        reason = rest[0] if rest else ""
+        if len(lines) > MAX_HEADERS:
+            self.close()
+            raise ClientException(f"too many headers from {self.host}:{self.port}")
         headers: dict[str, str] = {}
         items: list[tuple[str, str]] = []
-        while True:
-            hline = self._readline()
-            if hline in (b"\r\n", b"\n"):
-                break
-            if not hline:
-                self.close()
-                raise ClientException(f"truncated headers from {self.host}:{self.port}")
-            if len(items) >= MAX_HEADERS:
-                self.close()
-                raise ClientException(f"too many headers from {self.host}:{self.port}")
-            name, _, value = hline.decode("latin-1").partition(":")
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
             name = name.strip()
             value = value.strip()
             items.append((name, value))
@@ -204,7 +219,7 @@ class HTTPConnection:
             else:
                 headers[key] = value
         return HTTPResponse(self, method, status, reason, headers, items,
-                            version == b"HTTP/1.0")
+                            version == "HTTP/1.0")
 
     # --- life -------------------------------------------------------------------------
 
