@@ -1,0 +1,56 @@
+"""The sample config loads, documents every proxy option, and options are checked."""
+
+import configparser
+import dataclasses
+import os
+import re
+
+import pytest
+
+from oiofs.common.exceptions import ConfigError
+from oiofs.proxy.middleware.tempauth import TempAuth
+from oiofs.proxy.options import ProxyOptions
+
+SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "etc",
+                      "proxy-server.conf.sample")
+
+
+def sample_sections():
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read(SAMPLE)
+    return parser
+
+
+def test_sample_loads():
+    parser = sample_sections()
+    options = ProxyOptions.from_conf(dict(parser.items("app:proxy-server")))
+    assert options.node_count(3) == 6
+    assert options.error_suppression_time == 3.0
+    auth = TempAuth(lambda env, start: [], dict(parser.items("filter:tempauth")))
+    assert "test:tester" in auth.users
+    assert parser.get("pipeline:main", "pipeline").split() == \
+        ["healthcheck", "tempauth", "proxy-server"]
+
+
+def test_sample_documents_every_option():
+    with open(SAMPLE) as handle:
+        text = handle.read()
+    documented = set(re.findall(r"(?m)^#? ?([a-z_]+) =", text))
+    for field in dataclasses.fields(ProxyOptions):
+        assert field.name in documented, field.name
+
+
+def test_request_node_count_forms():
+    assert ProxyOptions.from_conf({"request_node_count": "5"}).node_count(3) == 5
+    assert ProxyOptions.from_conf({"request_node_count": "3 * replicas"}).node_count(2) == 6
+    assert ProxyOptions.from_conf({"request_node_count": "1"}).node_count(3) == 3
+    with pytest.raises(ConfigError):
+        ProxyOptions.from_conf({"request_node_count": "lots"})
+
+
+def test_bad_values_refused():
+    with pytest.raises(ConfigError):
+        ProxyOptions.from_conf({"node_timeout": "soon"})
+    with pytest.raises(ConfigError):
+        ProxyOptions.from_conf({"account_autocreate": "perhaps"})
