@@ -73,6 +73,15 @@ def bind_socket(conf: dict):
     return sock
 
 
+def _wake_for_signals() -> None:
+    # Once real threads exist (tpool, for fsync), the kernel may deliver a signal to one
+    # of them; Python then runs the handler in the main thread only when that thread
+    # wakes up, and an idle hub may sleep in epoll for as long as no socket stirs (an idle
+    # keep-alive client is enough): SIGTERM would wait for ever. Wake it regularly.
+    while True:
+        runtime.sleep(0.5)
+
+
 def serve(sock, app, conf: dict, logger) -> None:
     """Serve ``app`` on ``sock`` in this process until SIGTERM/SIGINT, then drain."""
     pool = runtime.GreenPool(conf_int(conf, "max_clients", 1024, minimum=1))
@@ -97,6 +106,7 @@ def serve(sock, app, conf: dict, logger) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, stop)
+    runtime.spawn_n(_wake_for_signals)
     try:
         server.wait()
     except SystemExit:
