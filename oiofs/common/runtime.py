@@ -19,6 +19,7 @@ with warnings.catch_warnings():
     import eventlet
     import eventlet.debug
     import eventlet.greenio
+    import eventlet.hubs
     import eventlet.queue
     import eventlet.semaphore
     import eventlet.tpool
@@ -57,6 +58,11 @@ def monkey_patch() -> None:
     eventlet.monkey_patch(all=False, socket=True, select=True, time=True, thread=True)
     eventlet.debug.hub_exceptions(False)
     _patched = True
+
+
+def wait_readable(fd: int) -> None:
+    """Block this green thread (not the process) until ``fd`` can be read."""
+    eventlet.hubs.trampoline(fd, read=True)
 
 
 def tpool_execute(func, *args, **kwargs):

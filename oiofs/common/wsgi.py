@@ -73,15 +73,6 @@ def bind_socket(conf: dict):
     return sock
 
 
-def _wake_for_signals() -> None:
-    # Once real threads exist (tpool, for fsync), the kernel may deliver a signal to one
-    # of them; Python then runs the handler in the main thread only when that thread
-    # wakes up, and an idle hub may sleep in epoll for as long as no socket stirs (an idle
-    # keep-alive client is enough): SIGTERM would wait for ever. Wake it regularly.
-    while True:
-        runtime.sleep(0.5)
-
-
 def serve(sock, app, conf: dict, logger) -> None:
     """Serve ``app`` on ``sock`` in this process until SIGTERM/SIGINT, then drain."""
     pool = runtime.GreenPool(conf_int(conf, "max_clients", 1024, minimum=1))
@@ -90,23 +81,26 @@ def serve(sock, app, conf: dict, logger) -> None:
         keepalive=True, log_output=False, socket_timeout=conf_int(conf, "client_timeout", 60),
         minimum_chunk_size=4096, debug=False, capitalize_response_headers=False)
     graceful = conf_int(conf, "graceful_timeout", 10)
+    # Stopping must not wait for the hub's next wake-up: an idle hub may sleep in epoll for
+    # as long as no socket stirs (an idle keep-alive client is enough), and once real
+    # threads exist (tpool, for fsync) the kernel may deliver the signal to one of them, so
+    # the Python-level handler runs only when the main thread wakes. The C-level wakeup fd
+    # is written at once whichever thread takes the signal; the hub watches its other end
+    # and a green thread there does the stopping.
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
 
-    stopping = []
-
-    def stop(signum, frame):
-        # Runs between bytecodes of whatever green thread is current: only schedule work.
+    def stopper():
+        runtime.wait_readable(wake_read)
         # Only the first signal counts: a second kill would cut the drain short (the
         # parent passes on the SIGTERM that a process-group kill already delivered).
-        if stopping:
-            return
-        stopping.append(signum)
-        runtime.spawn_n(server.kill, SystemExit)
         runtime.spawn_after(graceful, os._exit, 0)
+        server.kill(SystemExit)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGHUP, stop)
-    runtime.spawn_n(_wake_for_signals)
+    runtime.spawn_n(stopper)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: None)  # the wakeup fd does the work
     try:
         server.wait()
     except SystemExit:

@@ -18,3 +18,16 @@ def echo_app_factory(global_conf, **local_conf):
         return [body]
 
     return app
+
+
+def tpool_app_factory(global_conf, **local_conf):
+    """Like the echo app, but each request runs a call in a real thread (as fsync does)."""
+    from oiofs.common import runtime
+
+    inner = echo_app_factory(global_conf, **local_conf)
+
+    def app(environ, start_response):
+        runtime.tpool_execute(os.getpid)
+        return inner(environ, start_response)
+
+    return app

@@ -22,10 +22,10 @@ def _get(port, path="/x", timeout=10):
 
 @pytest.fixture
 def echo_server(tmp_path, oiofs_dir):
-    def make(workers, slow="1.0"):
+    def make(workers, slow="1.0", factory="echo_app_factory"):
         port = free_port()
         conf = write_server_conf(
-            str(tmp_path / "echo.conf"), "call:tests.support.apps:echo_app_factory",
+            str(tmp_path / "echo.conf"), f"call:tests.support.apps:{factory}",
             {"bind_port": port, "workers": workers, "oiofs_dir": oiofs_dir,
              "graceful_timeout": 10}, {"slow_seconds": slow})
         # the runner imports tests.support.apps from the working directory (repo root)
@@ -70,3 +70,22 @@ def test_sigterm_lets_request_in_flight_finish(echo_server):
     thread.join(10)
     assert result["resp"][0] == 200
     assert server.proc.wait(10) == 0
+
+
+@pytest.mark.parametrize("factory", ["echo_app_factory", "tpool_app_factory"])
+def test_idle_server_stops_promptly_after_serving(echo_server, factory):
+    """An idle hub must wake up for SIGTERM (not wait out the 60 s socket timeout), also
+    once real threads exist that the kernel may deliver the signal to."""
+    server = echo_server(1, factory=factory)
+    for _ in range(3):
+        assert _get(server.port)[0] == 200
+    # keep an idle keep-alive connection open, as proxies do
+    idle = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    idle.request("GET", "/x")
+    idle.getresponse().read()
+    time.sleep(0.2)
+    start = time.monotonic()
+    os.killpg(server.proc.pid, signal.SIGTERM)
+    assert server.proc.wait(10) == 0
+    assert time.monotonic() - start < 3
+    idle.close()
