@@ -1,0 +1,108 @@
+"""Which ring devices belong to this server: the daemons' view of "local".
+
+A replicator or auditor works on the devices of the server it runs beside. A ring device is
+that server's when its address is one of this machine's addresses *and* its port is the
+server's ``bind_port``. The port matters: an all-in-one cluster runs every node on
+127.0.0.1 with different ports, and one machine may run several servers of a type.
+
+>>> ips = whataremyips("0.0.0.0")                       # doctest: +SKIP
+>>> [d["device"] for d in local_devices(ring, ips, 6200)]  # doctest: +SKIP
+['sdb', 'sdc']
+
+A device matches on its ``ip``/``port`` or on its ``replication_ip``/``replication_port``
+(a node may take replication traffic on a separate network).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+
+import netifaces
+
+#: bind addresses that mean "every address of this machine"
+WILDCARD_IPS = frozenset({"", "0.0.0.0", "::", "*"})
+
+
+def _canonical(address: str) -> str:
+    """An address in canonical form (scope id dropped); host names lower-cased as is."""
+    text = address.strip().strip("[]").split("%", 1)[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text.lower()
+
+
+def machine_ips() -> set[str]:
+    """Every IPv4 and IPv6 address configured on this machine's interfaces."""
+    ips: set[str] = set()
+    for interface in netifaces.interfaces():
+        try:
+            families = netifaces.ifaddresses(interface)
+        except ValueError:  # the interface went away while we looked
+            continue
+        for family in (netifaces.AF_INET, netifaces.AF_INET6):
+            for entry in families.get(family, ()):
+                if entry.get("addr"):
+                    ips.add(_canonical(entry["addr"]))
+    return ips
+
+
+def whataremyips(bind_ip: str | None = None) -> set[str]:
+    """The addresses a server bound to ``bind_ip`` answers on.
+
+    A wildcard (``0.0.0.0``, ``::``, empty or ``None``) means every address of the
+    machine; a specific address means just that one.
+    """
+    if bind_ip is None or bind_ip.strip() in WILDCARD_IPS:
+        return machine_ips()
+    return {_canonical(bind_ip)}
+
+
+def _resolve(host: str) -> set[str]:
+    """Addresses of a host name in a ring (rings may name hosts instead of addresses)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return set()
+    return {_canonical(info[4][0]) for info in infos}
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def is_local_device(dev: dict | None, my_ips: set[str], my_port: int) -> bool:
+    """True if ring device ``dev`` is served at one of ``my_ips`` on ``my_port``."""
+    if not dev:
+        return False
+    for ip_key, port_key in (("ip", "port"), ("replication_ip", "replication_port")):
+        ip, port = dev.get(ip_key), dev.get(port_key)
+        if ip is None or port is None or int(port) != int(my_port):
+            continue
+        ip = _canonical(str(ip))
+        if ip in my_ips:
+            return True
+        if not _is_address(ip) and _resolve(ip) & my_ips:
+            return True
+    return False
+
+
+def local_devices(devs_or_ring, my_ips: set[str], my_port: int) -> list[dict]:
+    """The devices of a ring (or an iterable of device dicts) that are this server's.
+
+    Each device appears once, in ring order; unused ids (``None``) are skipped.
+    """
+    devs: Iterable = getattr(devs_or_ring, "devs", devs_or_ring)
+    seen: set[str] = set()
+    result = []
+    for dev in devs:
+        if is_local_device(dev, my_ips, my_port) and dev["device"] not in seen:
+            seen.add(dev["device"])
+            result.append(dev)
+    return result
