@@ -176,9 +176,18 @@ def metadata_headers(req: ProxyRequest, kind: str) -> dict:
     ``X-Remove-<Kind>-Meta-Name`` becomes ``X-<Kind>-Meta-Name`` with an empty value
     (which the storage servers take as "delete this item").
     """
-    prefix = f"X-{kind.title()}-Meta-"
-    headers = dict(req.headers_with_prefix(prefix))
-    remove_prefix = f"X-Remove-{kind.title()}-Meta-"
-    for name, _value in req.headers_with_prefix(remove_prefix):
-        headers[prefix + name[len(remove_prefix):]] = ""
+    title = kind.title()
+    set_key = f"HTTP_X_{kind.upper()}_META_"
+    remove_key = f"HTTP_X_REMOVE_{kind.upper()}_META_"
+    headers = {}
+    removed = []
+    for key, value in req.environ.items():
+        if not key.startswith("HTTP_X_"):
+            continue
+        if key.startswith(set_key):
+            headers[f"X-{title}-Meta-" + key[len(set_key):].replace("_", "-").title()] = value
+        elif key.startswith(remove_key):
+            removed.append(key[len(remove_key):].replace("_", "-").title())
+    for name in removed:
+        headers[f"X-{title}-Meta-{name}"] = ""
     return headers
