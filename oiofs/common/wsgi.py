@@ -62,13 +62,16 @@ def bind_socket(conf: dict):
     deadline = time.time() + 30
     while True:
         try:
-            sock = runtime.listen((ip, port), family=family, backlog=backlog)
+            # No SO_REUSEPORT (eventlet's default): with it a second server, or a restarted
+            # one whose killed predecessor has not quite died, binds the same port and the
+            # kernel splits connections between them. Wait for the port instead.
+            sock = runtime.listen((ip, port), family=family, backlog=backlog,
+                                  reuse_port=False)
             break
         except OSError as err:
             if err.errno != errno.EADDRINUSE or time.time() > deadline:
                 raise
             time.sleep(0.1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 

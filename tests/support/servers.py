@@ -14,6 +14,8 @@ import sys
 import textwrap
 import time
 
+from oiofs.cli.allinone.processes import group_alive
+
 HASH_CONF = """\
 [hash]
 hash_path_prefix = test-prefix
@@ -96,6 +98,12 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
+        # The parent is reaped, but a forked worker may live a few more milliseconds with
+        # the listening socket open: a restart would then seem to listen while connections
+        # still reach the dying worker. Wait until the whole group is gone.
+        deadline = time.monotonic() + 10
+        while group_alive(self.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self) -> None:
         """Stop gracefully (SIGTERM), killing if it does not exit in time."""

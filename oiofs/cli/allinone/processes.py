@@ -65,7 +65,7 @@ def stop_process(name: str, run_dir: str, marker: str, timeout: float = 15.0) ->
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _group_alive(pid):
+        if not group_alive(pid):
             return True
         time.sleep(0.05)
     _signal_group(pid, signal.SIGKILL)
@@ -79,7 +79,7 @@ def kill_process(name: str, run_dir: str, marker: str) -> bool:
         return False
     _signal_group(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while _group_alive(pid) and time.monotonic() < deadline:
+    while group_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
     os.unlink(pid_path(run_dir, name))
     return True
@@ -95,7 +95,8 @@ def _signal_group(pid: int, sig: int) -> None:
             pass
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """True while a process of group ``pgid`` lives (zombies do not count)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
