@@ -2,8 +2,8 @@
 
 With 4 nodes and 3 replicas, a write whose primary is down goes to a handoff and still
 reaches its quorum; a read skips the dead node. When the node returns, the proxy uses it
-again at once (no minute-long error-limiting blackout). The node is killed (SIGKILL), the
-harshest way to lose it.
+again at once (no minute-long error-limiting blackout). The node is stopped (SIGTERM) or
+killed (SIGKILL).
 """
 
 from __future__ import annotations
@@ -58,12 +58,16 @@ def exercise(client, container: str, tag: str, count: int) -> list[str]:
     return kept
 
 
-def test_one_node_down_then_back(cluster):
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_one_node_down_then_back(cluster, how):
     client = Client(cluster)
     container = unique("fault")
     assert client.request("PUT", f"/{container}").status == 201
     before = exercise(client, container, "before", 6)
-    cluster.kill_node(NODE)
+    if how == "stop":
+        cluster.stop_node(NODE)  # graceful: SIGTERM, requests in flight finish
+    else:
+        cluster.kill_node(NODE)  # a crash: SIGKILL
     try:
         during = exercise(client, container, "down", 12)
         listing = client.request("GET", f"/{container}", headers={"X-Newest": "true"})
@@ -96,4 +100,56 @@ def test_put_while_node_down_uses_handoff(cluster, size):
             assert client.request("GET", f"/{container}/o{i}").body == body
     finally:
         cluster.start_node(NODE)
+    client.close()
+
+
+def test_node_is_used_again_within_seconds(cluster):
+    """After a restart, writes land on the node again within seconds (checked on its
+    disk), not after a minute-long blackout."""
+    import configparser
+    import glob
+    import os
+
+    from oiofs.common.hashing import hash_path, set_hash_path_secret
+    from oiofs.common.ring import Ring
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(os.path.join(cluster.oiofs_dir, "oiofs.conf"))
+    set_hash_path_secret(parser.get("hash", "hash_path_prefix", fallback=""),
+                         parser.get("hash", "hash_path_suffix", fallback=""))
+    ring = Ring(cluster.oiofs_dir, ring_name="object")
+    node = next(n for n in cluster.nodes if n["node"] == NODE)
+
+    def on_node(container, name):
+        part, primaries = ring.get_nodes("AUTH_test", container, name)
+        if node["device"] not in [p["device"] for p in primaries]:
+            return None
+        digest = hash_path("AUTH_test", container, name)
+        return glob.glob(os.path.join(node["devices"], node["device"], "objects", str(part),
+                                      "*", digest, "*.data"))
+
+    client = Client(cluster)
+    container = unique("back")
+    assert client.request("PUT", f"/{container}").status == 201
+    cluster.kill_node(NODE)
+    try:
+        for i in range(5):  # get the node suppressed
+            assert client.request("PUT", f"/{container}/down{i}", body=b"d").status == 201
+    finally:
+        cluster.start_node(NODE)
+    start = time.monotonic()
+    landed = None
+    i = 0
+    while landed is None and time.monotonic() - start < 15:
+        name = f"after{i}"
+        i += 1
+        assert client.request("PUT", f"/{container}/{name}", body=b"a").status == 201
+        files = on_node(container, name)
+        if files:
+            landed = time.monotonic() - start
+        elif files is None:
+            continue  # this object's primaries do not include the node
+        else:
+            time.sleep(0.2)  # suppressed for now: try again a little later
+    assert landed is not None and landed < 8, landed
     client.close()
