@@ -1,8 +1,9 @@
 """The object server: the WSGI application that stores objects on this node's devices.
 
 It speaks the object part of the backend protocol (``docs/backend-protocol.md``): PUT, GET,
-HEAD, POST and DELETE on ``/<device>/<partition>/<account>/<container>/<object>``. The
-storage is behind :mod:`oiofs.obj.diskfile`; HTTP details that do not need a socket
+HEAD, POST and DELETE on ``/<device>/<partition>/<account>/<container>/<object>``, and
+REPLICATE and replication writes for the replicator (:mod:`oiofs.obj.replication_server`).
+The storage is behind :mod:`oiofs.obj.diskfile`; HTTP details that do not need a socket
 (ranges, preconditions, multipart bodies) are in :mod:`oiofs.common.http`; container
 updates in :mod:`oiofs.obj.container_update`. Options are read once, in
 :meth:`ObjectController.__init__` (see ``etc/object-server.conf.sample``).
@@ -44,7 +45,6 @@ from oiofs.common.exceptions import (
     HTTPForbidden,
     HTTPInsufficientStorage,
     HTTPNotFound,
-    HTTPNotImplemented,
     HTTPPreconditionFailed,
     HTTPRequestedRangeNotSatisfiable,
     HTTPRequestEntityTooLarge,
@@ -68,6 +68,9 @@ from oiofs.common.storage_policy import POLICIES, StoragePolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj.container_update import ContainerUpdater, parse_update_targets
 from oiofs.obj.diskfile import DiskFile, DiskFileManager
+from oiofs.obj.filenames import DATA, META, TOMBSTONE
+from oiofs.obj.hashes import DEFAULT_RECLAIM_AGE
+from oiofs.obj.replication_server import ReplicationHandler, is_replication
 
 #: headers a client may set on an object besides X-Object-Meta-* (stored, served back)
 DEFAULT_ALLOWED_HEADERS = ("content-disposition, content-encoding, content-language, "
@@ -130,6 +133,10 @@ class ObjectController(BaseServerApp):
         self.updater = ContainerUpdater(self.logger, self.conn_timeout, self.node_timeout,
                                         self.container_update_timeout)
         self.user_agent = f"object-server {os.getpid()}"
+        # REPLICATE and replication writes (oiofs.obj.replication_server)
+        self.replication = ReplicationHandler(
+            self.manager, conf_float(conf, "reclaim_age", DEFAULT_RECLAIM_AGE),
+            self.network_chunk_size, self.logger)
 
     # -- errors, in one place --------------------------------------------------------------
 
@@ -207,6 +214,8 @@ class ObjectController(BaseServerApp):
     def PUT(self, req: Request) -> WsgiResponse:
         """Store an object; 201 once it is durable (see the module docstring of diskfile)."""
         target = self._target(req)
+        if is_replication(req.environ):
+            return self.replication.receive(target.df, req, DATA)
         df = target.df
         headers = req.headers
         timestamp = valid_timestamp(headers.get("X-Timestamp"))
@@ -357,6 +366,8 @@ class ObjectController(BaseServerApp):
     def POST(self, req: Request) -> WsgiResponse:
         """Replace the user metadata of an object with a ``.meta``; 202."""
         df = self._target(req).df
+        if is_replication(req.environ):
+            return self.replication.receive(df, req, META)
         timestamp = valid_timestamp(req.headers.get("X-Timestamp"))
         metadata = self._metadata_from_headers(req.environ, sysmeta=False)
         self._delete_at(req, metadata)
@@ -379,6 +390,8 @@ class ObjectController(BaseServerApp):
     def DELETE(self, req: Request) -> WsgiResponse:
         """Write a tombstone; 204 if an object was there, 404 if not."""
         target = self._target(req)
+        if is_replication(req.environ):
+            return self.replication.receive(target.df, req, TOMBSTONE)
         df = target.df
         timestamp = valid_timestamp(req.headers.get("X-Timestamp"))
         if_delete_at = req.headers.get("X-If-Delete-At")
@@ -411,12 +424,8 @@ class ObjectController(BaseServerApp):
     # -- REPLICATE -----------------------------------------------------------------------
 
     def REPLICATE(self, req: Request) -> WsgiResponse:
-        """Suffix hashes for the replicator: arrives with the replicator (issue 4).
-
-        The bookkeeping it will read is already kept: every write records its suffix
-        through :func:`oiofs.obj.hashes.invalidate_hash`.
-        """
-        raise HTTPNotImplemented("REPLICATE is not implemented yet")
+        """Suffix hashes or a suffix inventory for the replicator (replication_server)."""
+        return self.replication.replicate(req)
 
     # -- container updates ------------------------------------------------------------
 

@@ -1,0 +1,223 @@
+"""The object server's side of replication: the REPLICATE verb and replication writes.
+
+The object replicator (:mod:`oiofs.obj.replicator`) keeps replicas in sync by pushing over
+HTTP; this module answers it. Protocol (also in ``docs/backend-protocol.md``):
+
+``REPLICATE /<dev>/<part>[/<suf>-<suf>...]``
+    Folds recorded invalidations into ``hashes.json``, rehashes the listed suffixes, and
+    answers ``200`` with JSON ``{suffix: hash}`` for the whole partition (``{}`` when the
+    partition does not exist here).
+
+``REPLICATE /<dev>/<part>/<suf>-<suf>...`` with ``X-Backend-Replication-Op: inventory``
+    Answers what this node holds in those suffixes, after cleanup and reclaim:
+    ``{hash: {"ts": <timestamp>, "ext": ".data"|".ts", "meta": <timestamp>}}`` (``ts``/
+    ``ext`` absent when only a ``.meta`` is there, ``meta`` absent when there is none).
+
+``PUT`` (``.data``), ``POST`` (``.meta``), ``DELETE`` (``.ts``) ``/<dev>/<part>/<a>/<c>/<o>``
+with ``X-Backend-Replication: true``
+    A replication write: the body starts with the file's on-disk metadata as JSON
+    (``X-Backend-Replication-Meta-Length`` bytes), followed for a ``.data`` by the object's
+    bytes. The metadata is stored exactly as sent (timestamp, ETag, content type, user
+    metadata, ``X-Delete-At``...); no container update is made. The file goes through the
+    usual temporary file, fsync, rename and directory fsync, so a push cut short is never
+    visible. Answers ``201``; ``409`` + ``X-Backend-Timestamp`` if this node already has
+    that file or a newer one (newest wins); ``422`` if the bytes do not match the ETag.
+
+Rehashing runs in the request's green thread rather than in a real thread: a pass over an
+in-sync partition reads two small files, and a suffix holds few objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from werkzeug.wrappers import Request
+
+from oiofs.common.base_app import request_path
+from oiofs.common.constraints import split_path
+from oiofs.common.exceptions import (
+    HTTPBadRequest,
+    HTTPClientDisconnect,
+    HTTPConflict,
+    HTTPLengthRequired,
+    HTTPRequestTimeout,
+    HTTPServiceUnavailable,
+    HTTPUnprocessableEntity,
+    InvalidTimestamp,
+)
+from oiofs.common.hashing import md5
+from oiofs.common.http.response import WsgiResponse
+from oiofs.common.storage_policy import POLICIES
+from oiofs.common.timestamp import Timestamp
+from oiofs.obj import filenames
+from oiofs.obj.diskfile import DiskFile, DiskFileManager
+from oiofs.obj.hashes import get_hashes, is_suffix, suffix_listing
+from oiofs.obj.metadata import MAX_METADATA_SIZE
+
+OP_HEADER = "X-Backend-Replication-Op"
+META_LENGTH_HEADER = "X-Backend-Replication-Meta-Length"
+OP_HASHES = "hashes"
+OP_INVENTORY = "inventory"
+#: one REPLICATE asks about at most this many suffixes (4096 exist in all)
+MAX_SUFFIXES = 4096
+
+
+def is_replication(environ: dict) -> bool:
+    """True if a request is a replication write (``X-Backend-Replication: true``)."""
+    value = environ.get("HTTP_X_BACKEND_REPLICATION")
+    return value is not None and value.lower() == "true"
+
+
+def parse_suffixes(text: str | None) -> list[str]:
+    """``"abc-0f1"`` -> ``["abc", "0f1"]``; :class:`HTTPBadRequest` on anything else."""
+    if not text:
+        return []
+    suffixes = text.split("-")
+    if len(suffixes) > MAX_SUFFIXES or not all(is_suffix(s) for s in suffixes):
+        raise HTTPBadRequest("Invalid suffix list")
+    return suffixes
+
+
+def inventory_entry(files: filenames.OnDiskFiles) -> dict[str, str]:
+    """The inventory record of one object: its chosen files' timestamps and kind."""
+    entry = {}
+    chosen = files.data or files.tombstone
+    if chosen:
+        entry["ts"] = files.data_or_ts_timestamp
+        entry["ext"] = filenames.DATA if files.data else filenames.TOMBSTONE
+    if files.meta:
+        entry["meta"] = files.meta_timestamp
+    return entry  # type: ignore[return-value]
+
+
+def _valid_metadata(raw: bytes) -> dict[str, str]:
+    try:
+        metadata = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPBadRequest("Replication metadata is not JSON") from None
+    if type(metadata) is not dict or not all(
+            type(k) is str and type(v) is str for k, v in metadata.items()):
+        raise HTTPBadRequest("Replication metadata is not a mapping of strings")
+    try:
+        stamp = Timestamp(metadata.get("X-Timestamp"))
+    except (InvalidTimestamp, TypeError, ValueError):
+        raise HTTPBadRequest("Replication metadata has no valid X-Timestamp") from None
+    if stamp.internal != metadata["X-Timestamp"]:
+        raise HTTPBadRequest("Replication metadata timestamp is not in internal form")
+    return metadata
+
+
+class ReplicationHandler:
+    """Answers REPLICATE and replication writes for one object server."""
+
+    def __init__(self, manager: DiskFileManager, reclaim_age: float, chunk_size: int,
+                 logger):
+        self.manager = manager
+        self.reclaim_age = reclaim_age
+        self.chunk_size = chunk_size
+        self.logger = logger
+
+    # -- REPLICATE -------------------------------------------------------------------------
+
+    def replicate(self, req: Request) -> WsgiResponse:
+        """Suffix hashes (default) or the inventory of suffixes; see the module docstring."""
+        path = request_path(req)
+        device, partition, suffix_text = split_path(path, 2, 3)
+        if not partition.isdigit():  # type: ignore[union-attr]
+            raise HTTPBadRequest(f"Invalid partition {partition!r}")
+        suffixes = parse_suffixes(suffix_text)
+        index = req.environ.get("HTTP_X_BACKEND_STORAGE_POLICY_INDEX")
+        policy = POLICIES.get_by_index(index if index else 0)
+        if policy is None:
+            raise HTTPServiceUnavailable(f"No policy with index {index}")
+        device_path = self.manager.device_path(device)  # type: ignore[arg-type]
+        self.manager.check_device(device_path)
+        partition_dir = os.path.join(device_path, policy.get_diskfile_dir("objects"),
+                                     partition)  # type: ignore[arg-type]
+        op = req.headers.get(OP_HEADER, OP_HASHES)
+        if op == OP_HASHES:
+            answer: dict = get_hashes(partition_dir, suffixes, self.reclaim_age).hashes
+        elif op == OP_INVENTORY:
+            if not suffixes:
+                raise HTTPBadRequest("An inventory needs a suffix list")
+            answer = {}
+            for suffix in suffixes:
+                listing = suffix_listing(os.path.join(partition_dir, suffix),
+                                         self.reclaim_age)
+                for name, files in listing.items():
+                    answer[name] = inventory_entry(files)
+        else:
+            raise HTTPBadRequest(f"Unknown replication op {op!r}")
+        body = json.dumps(answer, separators=(",", ":")).encode("ascii")
+        return WsgiResponse(200, {"Content-Type": "application/json"}, body)
+
+    # -- replication writes ------------------------------------------------------------------
+
+    def receive(self, df: DiskFile, req: Request, ext: str) -> WsgiResponse:
+        """Store one pushed file (``ext``: ``.data``, ``.meta`` or ``.ts``) as sent."""
+        environ = req.environ
+        length_text = environ.get("CONTENT_LENGTH")
+        if not length_text or not length_text.isdigit():
+            raise HTTPLengthRequired()
+        length = int(length_text)
+        meta_text = environ.get("HTTP_X_BACKEND_REPLICATION_META_LENGTH", "")
+        if not meta_text.isdigit() or not 0 < int(meta_text) <= min(length, MAX_METADATA_SIZE):
+            raise HTTPBadRequest(f"Bad {META_LENGTH_HEADER}")
+        meta_length = int(meta_text)
+        data_length = length - meta_length
+        wsgi_input = environ["wsgi.input"]
+        metadata = _valid_metadata(self._read_exact(wsgi_input, meta_length))
+        if metadata.get("name") != df.name:
+            raise HTTPBadRequest("Replication metadata names another object")
+        if ext == filenames.DATA:
+            if metadata.get("Content-Length") != str(data_length) or "ETag" not in metadata:
+                raise HTTPBadRequest("Replication metadata disagrees with the body")
+        elif data_length:
+            raise HTTPBadRequest("Only a .data carries a body")
+        self._check_newer(df, ext, metadata["X-Timestamp"])
+        hasher = md5()
+        with df.create(size=data_length) as writer:
+            left = data_length
+            while left > 0:
+                chunk = self._read(wsgi_input, min(self.chunk_size, left))
+                hasher.update(chunk)
+                writer.write(chunk)
+                left -= len(chunk)
+            if ext == filenames.DATA and hasher.hexdigest() != metadata["ETag"].lower():
+                raise HTTPUnprocessableEntity("Etag does not match the body")
+            writer.put(metadata, ext)
+        return WsgiResponse(201)
+
+    @staticmethod
+    def _check_newer(df: DiskFile, ext: str, stamp: str) -> None:
+        """409 unless ``stamp`` would be the newest file of its kind (newest wins)."""
+        files = df.ondisk()
+        current = files.data_or_ts_timestamp
+        if ext == filenames.META:
+            # a .meta must be newer than the .data/.ts and than any .meta already there
+            newest = max(filter(None, (current, files.meta_timestamp)), default=None)
+        else:
+            newest = current
+        if newest is not None and newest >= stamp:
+            raise HTTPConflict(headers={"X-Backend-Timestamp": newest})
+
+    @staticmethod
+    def _read(wsgi_input, size: int) -> bytes:
+        try:
+            chunk = wsgi_input.read(size)
+        except TimeoutError:
+            raise HTTPRequestTimeout() from None
+        except (OSError, ValueError):
+            raise HTTPClientDisconnect() from None
+        if not chunk:
+            raise HTTPClientDisconnect()
+        return chunk
+
+    def _read_exact(self, wsgi_input, size: int) -> bytes:
+        parts = []
+        while size > 0:
+            chunk = self._read(wsgi_input, size)
+            parts.append(chunk)
+            size -= len(chunk)
+        return b"".join(parts)
