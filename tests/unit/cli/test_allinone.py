@@ -54,6 +54,10 @@ def test_stop_only_signals_processes_it_started(tmp_path):
     pid = processes.start_process(
         "sleeper", [sys.executable, "-c", "import time; time.sleep(60)", marker],
         run, log, marker)
+    # the child may still be between fork and exec (its command line not yet set)
+    deadline = time.monotonic() + 5
+    while processes.read_pid(run, "sleeper", marker) != pid and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert processes.read_pid(run, "sleeper", marker) == pid
     # a pid file pointing at an unrelated process is not obeyed
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
