@@ -1,0 +1,252 @@
+"""Syncing one partition: a primary with its peers, or a handoff back to its primaries.
+
+For each peer the replicator compares suffix hashes (one REPLICATE); only for suffixes
+that differ does it look at files: it asks the peer's inventory of those suffixes, pushes
+every file the peer lacks or has older (:func:`files_to_push`), then asks the peer to
+rehash them. Pushes only go one way: a peer with newer files pushes them back at its own
+pass.
+
+A handoff partition is pushed to every primary. Once each primary has acknowledged each
+object (same suffix hash, a push stored, or a ``409`` saying it has that file or newer),
+exactly the files that were acknowledged are unlinked, then the emptied directories and
+the partition are removed. Anything written to the partition meanwhile keeps its
+directory in place for the next pass; nothing is removed that a primary did not confirm,
+so the replicator can be killed at any moment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from oiofs.common.storage_policy import StoragePolicy
+from oiofs.obj import filenames
+from oiofs.obj.hashes import (
+    HASHES_FILE,
+    HASHES_INVALID,
+    PARTITION_LOCK,
+    get_hashes,
+    listing_hash,
+    suffix_listing,
+)
+from oiofs.obj.quarantine import quarantine_hash_dir
+from oiofs.obj.replication_client import LocalFileBad, ReplicationClient, ReplicationError
+from oiofs.obj.replication_stats import ReplicationStats
+
+
+@dataclass
+class Job:
+    """One partition of one local device, and the nodes to sync it with."""
+
+    device: str
+    device_path: str
+    policy: StoragePolicy
+    partition: int
+    path: str
+    #: a primary: the other primaries; a handoff: every primary
+    nodes: list[dict]
+    primary: bool
+
+
+def files_to_push(files: filenames.OnDiskFiles, remote: dict | None) -> list[str]:
+    """The local file names a peer needs, given its inventory entry (``None``: nothing).
+
+    The ``.data``/``.ts`` goes when the peer has none or an older one; the ``.meta`` when
+    the peer has neither a newer-or-equal ``.meta`` nor a ``.data``/``.ts`` at least as
+    new (which would make it obsolete there). Data before metadata.
+    """
+    remote = remote or {}
+    remote_ts = remote.get("ts")
+    remote_meta = remote.get("meta")
+    wanted = []
+    local_ts = files.data_or_ts_timestamp
+    if local_ts and (remote_ts is None or remote_ts < local_ts):
+        wanted.append(files.data or files.tombstone)
+    local_meta = files.meta_timestamp
+    if local_meta and (remote_meta is None or remote_meta < local_meta) and \
+            (remote_ts is None or remote_ts < local_meta):
+        wanted.append(files.meta)
+    return wanted  # type: ignore[return-value]
+
+
+class PartitionSync:
+    """Runs :class:`Job` s: hash comparison, inventory, pushes, handoff removal."""
+
+    def __init__(self, client: ReplicationClient, stats: ReplicationStats, logger,
+                 reclaim_age: float, full_rehash_interval: float | None):
+        self.client = client
+        self.stats = stats
+        self.logger = logger
+        self.reclaim_age = reclaim_age
+        self.full_rehash_interval = full_rehash_interval
+
+    def run(self, job: Job) -> None:
+        """Sync one partition; failures are counted and logged, never raised."""
+        try:
+            if job.primary:
+                self._sync_primary(job)
+            else:
+                self.stats.handoff_partitions += 1
+                self._revert_handoff(job)
+        except Exception:  # noqa: BLE001 - one bad partition must not end the pass
+            self.stats.failures += 1
+            self.logger.exception("object replication of %s failed", job.path)
+        finally:
+            self.stats.partitions += 1
+
+    def _hashes(self, job: Job, recalculate=()) -> dict[str, str]:
+        result = get_hashes(job.path, recalculate, self.reclaim_age, self.full_rehash_interval)
+        self.stats.suffixes_hashed += result.hashed
+        return result.hashes
+
+    def _listing(self, job: Job, suffix: str) -> dict[str, filenames.OnDiskFiles]:
+        return suffix_listing(os.path.join(job.path, suffix), self.reclaim_age)
+
+    # -- primaries ---------------------------------------------------------------------------
+
+    def _sync_primary(self, job: Job) -> None:
+        local = self._hashes(job)
+        rehashed: set[str] = set()
+        listings: dict[str, dict] = {}
+        for node in job.nodes:
+            try:
+                remote = self.client.get_hashes(node, job.partition, job.policy)
+                differ = [s for s, h in local.items() if remote.get(s) != h]
+                fresh = [s for s in differ if s not in rehashed]
+                if fresh:
+                    # our cached hash may predate a change nobody recorded: recompute
+                    # exactly these before deciding to push
+                    local = self._hashes(job, fresh)
+                    rehashed.update(fresh)
+                    differ = [s for s in differ if s in local and remote.get(s) != local[s]]
+                if not differ:
+                    continue
+                inventory = self.client.inventory(node, job.partition, job.policy, differ)
+                for suffix in differ:
+                    if suffix not in listings:
+                        listings[suffix] = self._listing(job, suffix)
+                    self._push(job, node, listings[suffix], inventory)
+                self.client.get_hashes(node, job.partition, job.policy, differ)
+                self.stats.suffixes_synced += len(differ)
+            except ReplicationError as err:
+                self.stats.failures += 1
+                self.logger.warning("object replication of %s to %s: %s", job.path,
+                                    node.get("device"), err)
+
+    # -- pushes ------------------------------------------------------------------------------
+
+    def _push(self, job: Job, node: dict, listing: dict, inventory: dict) -> set[str]:
+        """Push what ``node`` lacks of ``listing``; the hashes it now has in full.
+
+        Raises :class:`ReplicationError` at the first request that fails (the node is
+        down or refusing: no use trying its other objects now).
+        """
+        acked = set()
+        for name_hash, files in listing.items():
+            hash_dir = os.path.join(job.path, name_hash[-3:], name_hash)
+            complete = True
+            for name in files_to_push(files, inventory.get(name_hash)):
+                try:
+                    if self.client.push(node, job.partition, job.policy,
+                                        os.path.join(hash_dir, name)) == 201:
+                        self.stats.files_pushed += 1
+                except FileNotFoundError:
+                    complete = False  # replaced by a newer write meanwhile: next pass
+                    break
+                except LocalFileBad as err:
+                    where = quarantine_hash_dir(job.device_path, hash_dir, job.policy)
+                    self.stats.quarantined += 1
+                    self.logger.error("object replication quarantined %s to %s: %s",
+                                      hash_dir, where, err)
+                    complete = False
+                    break
+            if complete:
+                acked.add(name_hash)
+        return acked
+
+    # -- handoffs ----------------------------------------------------------------------------
+
+    def _revert_handoff(self, job: Job) -> None:
+        self._hashes(job)  # folds invalidations in, cleans up and reclaims
+        # The hashes compared are computed from these very listings, so every file that
+        # is later removed is one a primary was seen to have, even if writes land here
+        # meanwhile.
+        listings = {}
+        for suffix in sorted(os.listdir(job.path)) if os.path.isdir(job.path) else ():
+            if len(suffix) == 3 and os.path.isdir(os.path.join(job.path, suffix)):
+                listing = self._listing(job, suffix)
+                if listing:
+                    listings[suffix] = listing
+        local = {suffix: listing_hash(listing) for suffix, listing in listings.items()}
+        everything = {(s, h) for s, listing in listings.items() for h in listing}
+        all_acked = True
+        for node in job.nodes:
+            try:
+                acked = self._revert_to(job, node, listings, local)
+            except ReplicationError as err:
+                self.stats.failures += 1
+                self.logger.warning("object replication of handoff %s to %s: %s",
+                                    job.path, node.get("device"), err)
+                all_acked = False
+                continue
+            if acked != everything:
+                all_acked = False
+        if all_acked:
+            self._remove_handoff(job, listings)
+
+    def _revert_to(self, job: Job, node: dict, listings: dict, local: dict) -> set:
+        if not listings:
+            return set()
+        remote = self.client.get_hashes(node, job.partition, job.policy)
+        differ = [s for s in local if remote.get(s) != local[s]]
+        acked = {(s, h) for s in local if s not in differ for h in listings[s]}
+        if differ:
+            inventory = self.client.inventory(node, job.partition, job.policy, differ)
+            for suffix in differ:
+                pushed = self._push(job, node, listings[suffix], inventory)
+                acked.update((suffix, h) for h in pushed)
+            self.client.get_hashes(node, job.partition, job.policy, differ)
+            self.stats.suffixes_synced += len(differ)
+        return acked
+
+    def _remove_handoff(self, job: Job, listings: dict) -> None:
+        """Unlink the acknowledged files, then every directory they leave empty."""
+        # Unlinks are not fsynced: a file that a crash brings back is pushed (409) and
+        # removed again at the next pass.
+        for suffix, listing in listings.items():
+            suffix_dir = os.path.join(job.path, suffix)
+            for name_hash, files in listing.items():
+                hash_dir = os.path.join(suffix_dir, name_hash)
+                for name in (files.data, files.tombstone, files.meta):
+                    if name:
+                        try:
+                            os.unlink(os.path.join(hash_dir, name))
+                        except FileNotFoundError:
+                            pass
+                _rmdir(hash_dir)
+            _rmdir(suffix_dir)
+        if any(len(n) == 3 for n in _listdir(job.path)):
+            return  # something was written meanwhile: keep the partition for next pass
+        for name in (HASHES_FILE, HASHES_INVALID, PARTITION_LOCK):
+            try:
+                os.unlink(os.path.join(job.path, name))
+            except FileNotFoundError:
+                pass
+        if _rmdir(job.path):
+            self.stats.handoffs_removed += 1
+            self.logger.info("object replication removed handoff partition %s", job.path)
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def _rmdir(path: str) -> bool:
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:  # not empty: a write landed meanwhile, or junk an operator should see
+        return False

@@ -1,0 +1,190 @@
+"""The object replicator: keeps every partition's replicas the same, pushing over HTTP.
+
+One pass walks the partitions of every local device (ring devices at this machine's
+addresses on this server's ``bind_port``, :mod:`oiofs.common.local_devices`) for every
+replicated storage policy, and runs one job per partition (:mod:`oiofs.obj.replication_sync`):
+
+* on a **primary**, compare suffix hashes with each other primary (one REPLICATE each)
+  and push what differs;
+* on a **handoff**, push everything to every primary, and remove the partition once all
+  of them acknowledged it.
+
+When replicas agree a pass costs, per partition, two small file reads and one REPLICATE
+per peer: no object file is looked at. Jobs run in a small green pool (``concurrency``);
+a :class:`~oiofs.obj.replication_stats.Heartbeat` logs progress and kills workers stuck
+for ``lockup_timeout``. Each pass ends with one summary line (see ``docs/replication.md``).
+
+Options (section ``[object-replicator]`` of ``object-server.conf``, ``[DEFAULT]`` merged):
+``devices``, ``mount_check``, ``bind_ip``, ``bind_port``, ``oiofs_dir``, ``interval`` (30),
+``concurrency`` (2), ``conn_timeout`` (0.5), ``node_timeout`` (10), ``http_timeout`` (60),
+``reclaim_age`` (604800), ``full_rehash_interval`` (86400), ``handoffs_first`` (false),
+``lockup_timeout`` (1800), ``stats_interval`` (300), ``network_chunk_size`` (65536).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from oiofs.common import runtime
+from oiofs.common.config import conf_bool, conf_float, conf_int, oiofs_dir
+from oiofs.common.daemon import Daemon
+from oiofs.common.exceptions import RingLoadError
+from oiofs.common.local_devices import local_devices, whataremyips
+from oiofs.common.ring import Ring
+from oiofs.common.storage_policy import POLICIES, REPLICATION, StoragePolicy
+from oiofs.obj.diskfile import TMP_DIR
+from oiofs.obj.hashes import DEFAULT_RECLAIM_AGE
+from oiofs.obj.replication_client import ReplicationClient
+from oiofs.obj.replication_stats import Heartbeat, ReplicationStats
+from oiofs.obj.replication_sync import Job, PartitionSync
+
+
+class ObjectReplicator(Daemon):
+    """The ``object-replicator`` daemon; ``run_once()`` is one pass over local devices.
+
+    ``run_once(devices=[...], partitions=[...])`` limits a pass to some devices or
+    partitions (for operators and tests). After a pass, :attr:`last_stats` holds its
+    counters.
+    """
+
+    name = "object-replicator"
+
+    def __init__(self, conf: dict, logger=None):
+        super().__init__(conf, logger)
+        self.devices_dir = conf.get("devices", "/srv/node")
+        self.mount_check = conf_bool(conf, "mount_check", False)
+        self.bind_ip = conf.get("bind_ip", "0.0.0.0")
+        self.bind_port = conf_int(conf, "bind_port", 6200, minimum=1)
+        self.oiofs_dir = oiofs_dir(conf)
+        self.concurrency = conf_int(conf, "concurrency", 2, minimum=1)
+        self.reclaim_age = conf_float(conf, "reclaim_age", DEFAULT_RECLAIM_AGE)
+        interval = conf_float(conf, "full_rehash_interval", 86400.0)
+        self.full_rehash_interval = interval if interval > 0 else None
+        self.handoffs_first = conf_bool(conf, "handoffs_first", False)
+        self.lockup_timeout = conf_float(conf, "lockup_timeout", 1800.0)
+        self.stats_interval = conf_float(conf, "stats_interval", 300.0)
+        self.conn_timeout = conf_float(conf, "conn_timeout", 0.5)
+        self.node_timeout = conf_float(conf, "node_timeout", 10.0)
+        self.http_timeout = conf_float(conf, "http_timeout", 60.0)
+        self.chunk_size = conf_int(conf, "network_chunk_size", 65536, minimum=1)
+        self._rings: dict[int, Ring] = {}
+        self.last_stats: ReplicationStats | None = None
+
+    # -- what to replicate -------------------------------------------------------------------
+
+    def ring(self, policy: StoragePolicy) -> Ring | None:
+        """The object ring of ``policy`` (loaded once, reloaded when it changes)."""
+        ring = self._rings.get(policy.idx)
+        if ring is None:
+            try:
+                ring = self._rings[policy.idx] = Ring(self.oiofs_dir,
+                                                      ring_name=policy.ring_name)
+            except RingLoadError as err:
+                self.logger.error("object replication skips policy %s: %s", policy.idx, err)
+                return None
+        return ring
+
+    def collect_jobs(self, devices=None, partitions=None) -> list[Job]:
+        """One :class:`Job` per partition directory of each local device and policy."""
+        my_ips = whataremyips(self.bind_ip)
+        wanted_parts = {int(p) for p in partitions} if partitions else None
+        jobs = []
+        for policy in POLICIES:
+            if policy.policy_type != REPLICATION:
+                continue  # erasure-coded policies are the reconstructor's
+            ring = self.ring(policy)
+            if ring is None:
+                continue
+            for dev in local_devices(ring, my_ips, self.bind_port):
+                if devices and dev["device"] not in devices:
+                    continue
+                device_path = os.path.join(self.devices_dir, dev["device"])
+                if self.mount_check and not os.path.ismount(device_path):
+                    self.logger.warning("object replication skips %s: not mounted",
+                                        device_path)
+                    continue
+                jobs.extend(self._device_jobs(ring, dev, device_path, policy, wanted_parts))
+        if self.handoffs_first:
+            jobs.sort(key=lambda job: job.primary)  # stable: handoffs, then primaries
+        return jobs
+
+    def _device_jobs(self, ring: Ring, dev: dict, device_path: str, policy: StoragePolicy,
+                     wanted_parts: set[int] | None) -> list[Job]:
+        objects_dir = os.path.join(device_path, policy.get_diskfile_dir("objects"))
+        try:
+            names = os.listdir(objects_dir)
+        except FileNotFoundError:
+            return []
+        jobs = []
+        for name in names:
+            if not name.isdigit():
+                continue
+            part = int(name)
+            if wanted_parts is not None and part not in wanted_parts:
+                continue
+            if part >= ring.partition_count:
+                self.logger.warning("object replication: %s/%s is not a partition of the "
+                                    "ring; left alone", objects_dir, name)
+                continue
+            nodes = ring.get_part_nodes(part)
+            primary = any(node["id"] == dev["id"] for node in nodes)
+            peers = [node for node in nodes if node["id"] != dev["id"]]
+            jobs.append(Job(dev["device"], device_path, policy, part,
+                            os.path.join(objects_dir, name), peers, primary))
+        return jobs
+
+    # -- a pass ------------------------------------------------------------------------------
+
+    def run_once(self, devices=None, partitions=None, **kwargs) -> None:
+        """One pass over the local devices (or ``devices``/``partitions``), then a summary."""
+        stats = ReplicationStats()
+        pool = runtime.GreenPool(self.concurrency)
+        heartbeat = Heartbeat(pool, stats, self.logger, self.lockup_timeout,
+                              self.stats_interval)
+        client = ReplicationClient(self.conn_timeout, self.node_timeout, self.http_timeout,
+                                   self.chunk_size, f"object-replicator {os.getpid()}",
+                                   on_progress=heartbeat.progress)
+        sync = PartitionSync(client, stats, self.logger, self.reclaim_age,
+                             self.full_rehash_interval)
+        if isinstance(devices, str):
+            devices = [d for d in devices.split(",") if d]
+        jobs = self.collect_jobs(devices, partitions)
+        stats.partitions_total = len(jobs)
+        heartbeat.start()
+        try:
+            for job in jobs:
+                if self.stopping:
+                    break
+                pool.spawn(self._run_job, sync, job, heartbeat)
+            pool.waitall()
+        finally:
+            heartbeat.stop()
+            client.close()
+        for device_path in {job.device_path for job in jobs}:
+            self._clean_tmp(device_path)
+        stats.requests = client.requests
+        stats.bytes_pushed = client.bytes_pushed
+        self.last_stats = stats
+        self.logger.info("%s", stats.summary_line())
+
+    @staticmethod
+    def _run_job(sync: PartitionSync, job: Job, heartbeat: Heartbeat) -> None:
+        sync.run(job)
+        heartbeat.progress()
+
+    def _clean_tmp(self, device_path: str) -> None:
+        """Remove temporary files older than ``reclaim_age`` (left by crashed writers)."""
+        tmp_dir = os.path.join(device_path, TMP_DIR)
+        cutoff = time.time() - self.reclaim_age
+        try:
+            names = os.listdir(tmp_dir)
+        except FileNotFoundError:
+            return
+        for name in names:
+            path = os.path.join(tmp_dir, name)
+            try:
+                if os.stat(path).st_mtime < cutoff:
+                    os.unlink(path)
+            except OSError:
+                pass
