@@ -35,20 +35,35 @@ class _Source:
         self._items = itertools.islice(iterator, limit) if limit is not None else iterator
         self._deadline = deadline
         self._lock = threading.Lock()
+        self._stopped = False
+        self._entered: list[threading.Event] = []
+
+    def enter(self, done: threading.Event) -> None:
+        """A worker announces itself (with the event it sets when it ends) before taking
+        any item, so an interrupted run knows whom to wait for."""
+        with self._lock:
+            self._entered.append(done)
+
+    def stop(self) -> list[threading.Event]:
+        """Hand out nothing more; the end events of the workers that may be mid-request."""
+        with self._lock:
+            self._stopped = True
+            return list(self._entered)
 
     def take(self):
         """The next item, or a sentinel :data:`_DONE` when the items or the time ran out."""
         if self._deadline is not None and time.monotonic() >= self._deadline:
             return _DONE
         with self._lock:
-            return next(self._items, _DONE)
+            return _DONE if self._stopped else next(self._items, _DONE)
 
 
 _DONE = object()
 
 
 def _work(conn: Connection, source: _Source, op: Operation, out: PhaseResult,
-          crashes: list[BaseException]) -> None:
+          crashes: list[BaseException], done: threading.Event) -> None:
+    source.enter(done)
     try:
         while (item := source.take()) is not _DONE:
             start = time.perf_counter()
@@ -66,6 +81,8 @@ def _work(conn: Connection, source: _Source, op: Operation, out: PhaseResult,
                 out.nbytes += moved
     except BaseException as err:  # a bug in an operation: stop this run loudly
         crashes.append(err)
+    finally:
+        done.set()
 
 
 def run_phase(name: str, conns: list[Connection], items: Iterable[T], op: Operation,
@@ -75,7 +92,8 @@ def run_phase(name: str, conns: list[Connection], items: Iterable[T], op: Operat
     ``duration`` seconds (no new request starts after it); the merged result.
 
     The deadline is checked before each request, so a phase ends at most one request
-    latency after ``duration``.
+    latency after ``duration``. If the wait is interrupted (``KeyboardInterrupt``), the
+    workers stop after their current request and the interruption is re-raised.
     """
     result = PhaseResult(name=name, label=label)
     cpu_before = meter.sample() if meter else None
@@ -83,13 +101,26 @@ def run_phase(name: str, conns: list[Connection], items: Iterable[T], op: Operat
     source = _Source(items, limit, start + duration if duration else None)
     parts = [PhaseResult(name=name) for _ in conns]
     crashes: list[BaseException] = []
-    threads = [threading.Thread(target=_work, args=(conn, source, op, part, crashes),
+    # Completion is signalled with events rather than observed with Thread.join: in Python
+    # 3.11 a Ctrl-C that interrupts join() can mark a still-running thread as stopped.
+    done = [threading.Event() for _ in conns]
+    threads = [threading.Thread(target=_work, args=(conn, source, op, part, crashes, event),
                                 name=f"bench-{name}-{n}", daemon=True)
-               for n, (conn, part) in enumerate(zip(conns, parts, strict=True))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+               for n, (conn, part, event) in enumerate(zip(conns, parts, done, strict=True))]
+    try:
+        for thread in threads:
+            thread.start()
+        for event in done:
+            # A bounded wait wakes the main thread now and then, so a Ctrl-C delivered
+            # while it waits is acted on promptly.
+            while not event.wait(0.5):
+                pass
+    except BaseException:
+        # Ctrl-C lands here, in the main thread: let the workers finish their request and
+        # release their connections before cleanup reuses them.
+        for event in source.stop():
+            event.wait()
+        raise
     result.elapsed = time.monotonic() - start
     if meter:
         result.cpu_seconds = meter.sample() - cpu_before

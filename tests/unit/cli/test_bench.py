@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -225,9 +226,13 @@ def test_cpu_meter_counts_a_busy_grandchild(tmp_path):
 
 def test_pids_matching_leaves_out_the_benchmark_itself():
     marker = f"oiofs-bench-test-marker-{os.getpid()}"
-    sleeper = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", marker],
-                               stdin=subprocess.PIPE)
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()", marker],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
+        # Popen returns while exec may still be filling in /proc/<pid>/cmdline: wait until
+        # the program runs.
+        assert sleeper.stdout.readline() == b"up\n"
         assert cpu.pids_matching(marker) == [sleeper.pid]
         # This process and its ancestors are never servers, whatever their command line.
         parent = cpu.read_stat(os.getpid())[0]
@@ -255,6 +260,8 @@ class FakeSwift:
         self.bad_etag = False
         self.hide_in_listing = 0
         self.drop_after_answer = False
+        self.interrupt_after_puts: int | None = None
+        self.object_puts = 0
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -283,6 +290,9 @@ class FakeSwift:
                 pass
 
             def _send(self, status, body=b"", headers=None, head=False):
+                # Decided before answering: the test flips the flag once it has the answer.
+                if fake.drop_after_answer:
+                    self.close_connection = True
                 self.send_response(status)
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
@@ -290,8 +300,6 @@ class FakeSwift:
                 self.end_headers()
                 if not head:
                     self.wfile.write(body)
-                if fake.drop_after_answer:
-                    self.close_connection = True
 
             def _route(self):
                 parts = urlsplit(self.path)
@@ -334,6 +342,9 @@ class FakeSwift:
                         fake.containers.setdefault(container, {})
                         return self._send(201)
                     fake.containers[container][obj] = body
+                    fake.object_puts += 1
+                    if fake.object_puts == fake.interrupt_after_puts:
+                        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, for real
                 etag = "0" * 32 if fake.bad_etag else hashlib.md5(body).hexdigest()
                 self._send(201, headers={"ETag": etag})
 
@@ -439,3 +450,14 @@ def test_connection_resends_once_when_an_idle_keepalive_was_closed():
         with pytest.raises(OSError):
             conn.request("GET", object_path(storage.path, "c"))
         assert conn.stale_retries == 1
+
+
+def test_interrupted_run_stops_its_workers_and_still_cleans_up():
+    with FakeSwift() as fake:
+        fake.interrupt_after_puts = 5
+        bench = Bench(_small_config(fake, objects=20_000), progress=_quiet)
+        with pytest.raises(KeyboardInterrupt):
+            bench.run()
+        assert not [t for t in threading.enumerate() if t.name.startswith("bench-")]
+        assert 5 <= fake.object_puts < 20_000  # stopped well before the end
+        assert fake.containers == {}, (bench.report.cleanup, bench.report.phases)
