@@ -461,3 +461,13 @@ def test_interrupted_run_stops_its_workers_and_still_cleans_up():
         assert not [t for t in threading.enumerate() if t.name.startswith("bench-")]
         assert 5 <= fake.object_puts < 20_000  # stopped well before the end
         assert fake.containers == {}, (bench.report.cleanup, bench.report.phases)
+
+
+def test_cli_reports_an_interruption(capsys):
+    with FakeSwift() as fake:
+        fake.interrupt_after_puts = 3
+        argv = ["--auth", fake.auth_url, "--user", "test:tester", "--key", "testing",
+                "--objects", "20000", "--concurrency", "2", "--quiet"]
+        assert bench_cli.main(argv) == 130
+        assert "interrupted; cleanup deleted" in capsys.readouterr().err
+        assert fake.containers == {}
