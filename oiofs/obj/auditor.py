@@ -1,0 +1,286 @@
+"""The object auditor: finds object files that went bad on disk and quarantines them.
+
+Bit rot, a torn write after a crash, a file truncated by a failing disk: nothing notices
+until someone reads the object. The auditor reads every object file of every device of
+its node (all directories under ``devices``, like the server serves them) in two sweeps:
+
+* the **zero-byte-files** (ZBF) sweep looks at metadata only: the attribute is there and
+  passes its checksum, the name in it hashes to the directory it is in, the timestamp
+  matches the file name, and a ``.data``'s size matches its ``Content-Length``. It is
+  cheap and runs first, limited to ``zero_byte_files_per_second``.
+* the **full** sweep does the same and reads each ``.data`` whole, comparing its MD5 with
+  the stored ETag, limited to ``files_per_second`` and ``bytes_per_second``.
+
+A bad file's hash directory is renamed into quarantine (:mod:`oiofs.obj.quarantine`) and
+its suffix invalidated, so the replicator copies a good replica back from a peer. The
+auditor only reads and renames: killing it at any moment loses nothing.
+
+Options (section ``[object-auditor]``, ``[DEFAULT]`` merged): ``devices``, ``mount_check``,
+``interval`` (30), ``files_per_second`` (20), ``bytes_per_second`` (10485760),
+``zero_byte_files_per_second`` (50), ``disk_chunk_size`` (65536).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from dataclasses import dataclass, field
+
+from oiofs.common.config import conf_bool, conf_float, conf_int
+from oiofs.common.daemon import Daemon
+from oiofs.common.exceptions import DiskFileCorrupt
+from oiofs.common.hashing import hash_path, md5
+from oiofs.common.storage_policy import POLICIES, StoragePolicy
+from oiofs.common.timestamp import Timestamp
+from oiofs.obj import filenames
+from oiofs.obj.hashes import is_hash, is_suffix
+from oiofs.obj.metadata import read_metadata
+from oiofs.obj.quarantine import quarantine_hash_dir
+
+ZBF = "zbf"
+FULL = "full"
+
+
+class RateLimiter:
+    """Holds a long-run rate of at most ``rate`` units per second by sleeping.
+
+    Call :meth:`wait` after consuming ``amount`` units; it sleeps as long as needed so that
+    everything consumed so far took at least ``total / rate`` seconds. Up to ``burst``
+    seconds of idle time are credited (time spent doing the work itself counts). A rate
+    of 0 or less means no limit. ``clock`` and ``sleep`` can be driven by tests.
+    """
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep, burst: float = 1.0):
+        self.rate = rate
+        self.clock = clock
+        self.sleep = sleep
+        self.burst = burst
+        self._next: float | None = None
+
+    def wait(self, amount: float = 1.0) -> float:
+        """Account for ``amount`` units; the seconds slept."""
+        if self.rate <= 0 or amount <= 0:
+            return 0.0
+        now = self.clock()
+        start = now - self.burst if self._next is None else max(self._next, now - self.burst)
+        self._next = start + amount / self.rate
+        delay = self._next - now
+        if delay > 0:
+            self.sleep(delay)
+            return delay
+        return 0.0
+
+
+@dataclass
+class AuditStats:
+    """Counters of one sweep."""
+
+    mode: str
+    start: float
+    files: int = 0
+    bytes: int = 0
+    quarantined: int = 0
+    errors: int = 0
+    end: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds the sweep took (so far)."""
+        return max((self.end if self.end is not None else self.start) - self.start, 1e-9)
+
+    def summary_line(self, files_limit: float, bytes_limit: float) -> str:
+        """The pass summary: files/bytes checked, quarantined, errors, rates achieved."""
+        elapsed = self.elapsed
+        return (f"object audit pass done ({self.mode}): {self.files} files, {self.bytes} "
+                f"bytes checked in {elapsed:.2f}s ({self.files / elapsed:.1f} files/s, "
+                f"{self.bytes / elapsed:.0f} bytes/s; limits {files_limit:g} files/s, "
+                f"{bytes_limit:g} bytes/s), {self.quarantined} quarantined, "
+                f"{self.errors} errors")
+
+
+class _Bad(Exception):
+    """This object file is bad (internal to the auditor)."""
+
+
+class ObjectAuditor(Daemon):
+    """The ``object-auditor`` daemon. ``run_once(mode=...)``: ``"zbf"``, ``"full"`` or both.
+
+    After a pass, :attr:`last_stats` holds one :class:`AuditStats` per sweep.
+    """
+
+    name = "object-auditor"
+
+    def __init__(self, conf: dict, logger=None, clock=time.monotonic, sleep=time.sleep):
+        super().__init__(conf, logger)
+        self.devices_dir = conf.get("devices", "/srv/node")
+        self.mount_check = conf_bool(conf, "mount_check", False)
+        self.files_per_second = conf_float(conf, "files_per_second", 20.0)
+        self.bytes_per_second = conf_float(conf, "bytes_per_second", 10 * 1024 * 1024)
+        self.zbf_files_per_second = conf_float(conf, "zero_byte_files_per_second", 50.0)
+        self.chunk_size = conf_int(conf, "disk_chunk_size", 65536, minimum=1)
+        self.clock = clock
+        self.sleep = sleep
+        self.last_stats: list[AuditStats] = []
+
+    # -- passes ------------------------------------------------------------------------------
+
+    def run_once(self, mode: str | None = None, devices=None, **kwargs) -> None:
+        """A ZBF sweep then a full sweep (or only ``mode``) over every local device."""
+        if isinstance(devices, str):
+            devices = [d for d in devices.split(",") if d]
+        self.last_stats = [self.sweep(m, devices) for m in ([mode] if mode else [ZBF, FULL])]
+
+    def sweep(self, mode: str, devices=None) -> AuditStats:
+        """Audit every object file once in ``mode``; logs and returns the summary."""
+        if mode not in (ZBF, FULL):
+            raise ValueError(f"unknown audit mode {mode!r}")
+        stats = AuditStats(mode, self.clock())
+        files_rate = self.zbf_files_per_second if mode == ZBF else self.files_per_second
+        file_limiter = RateLimiter(files_rate, self.clock, self.sleep)
+        byte_limiter = RateLimiter(self.bytes_per_second if mode == FULL else 0,
+                                   self.clock, self.sleep)
+        for device_path, policy, hash_dir in self._locations(devices):
+            if self.stopping:
+                break
+            self.audit_hash_dir(device_path, policy, hash_dir, mode, stats, file_limiter,
+                                byte_limiter)
+        stats.end = self.clock()
+        self.logger.info("%s", stats.summary_line(
+            files_rate, self.bytes_per_second if mode == FULL else 0))
+        return stats
+
+    def _locations(self, devices=None):
+        """``(device path, policy, hash dir)`` of every object, device by device."""
+        try:
+            names = sorted(os.listdir(self.devices_dir))
+        except FileNotFoundError:
+            self.logger.error("object audit: no devices directory %s", self.devices_dir)
+            return
+        policies = {policy.get_diskfile_dir("objects"): policy for policy in POLICIES}
+        for device in names:
+            if devices and device not in devices:
+                continue
+            device_path = os.path.join(self.devices_dir, device)
+            if self.mount_check and not os.path.ismount(device_path):
+                self.logger.warning("object audit skips %s: not mounted", device_path)
+                continue
+            for dir_name, policy in policies.items():
+                objects = os.path.join(device_path, dir_name)
+                for part in _listdir(objects):
+                    if not part.isdigit():
+                        continue
+                    part_dir = os.path.join(objects, part)
+                    for suffix in _listdir(part_dir):
+                        if not is_suffix(suffix):
+                            continue
+                        suffix_dir = os.path.join(part_dir, suffix)
+                        for name_hash in _listdir(suffix_dir):
+                            if is_hash(name_hash):
+                                yield device_path, policy, os.path.join(suffix_dir, name_hash)
+
+    # -- one object --------------------------------------------------------------------------
+
+    def audit_hash_dir(self, device_path: str, policy: StoragePolicy, hash_dir: str,
+                       mode: str, stats: AuditStats, file_limiter: RateLimiter,
+                       byte_limiter: RateLimiter) -> None:
+        """Check the files that describe one object; quarantine the directory if bad."""
+        files = filenames.select_files(_listdir(hash_dir))
+        for name in (files.data, files.tombstone, files.meta):
+            if not name:
+                continue
+            path = os.path.join(hash_dir, name)
+            try:
+                checked = self._audit_file(path, name, os.path.basename(hash_dir), mode,
+                                           byte_limiter)
+            except FileNotFoundError:
+                continue  # replaced by a newer write meanwhile: nothing to judge
+            except _Bad as bad:
+                self._quarantine(device_path, policy, hash_dir, name, str(bad), stats)
+                return
+            except OSError as err:
+                stats.errors += 1
+                self.logger.error("object audit cannot check %s: %s", path, err)
+                if err.errno == errno.EIO:  # the disk cannot read it: as good as bad
+                    self._quarantine(device_path, policy, hash_dir, name, str(err), stats)
+                    return
+                continue
+            stats.files += 1
+            stats.bytes += checked
+            file_limiter.wait(1)
+
+    def _audit_file(self, path: str, name: str, name_hash: str, mode: str,
+                    byte_limiter: RateLimiter) -> int:
+        """Check one file; the data bytes read. Raises :class:`_Bad` if it is bad."""
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            try:
+                metadata, data_length = read_metadata(fd)
+            except DiskFileCorrupt as err:
+                raise _Bad(str(err)) from None
+            object_name = metadata.get("name", "")
+            parts = object_name[1:].split("/", 2) if object_name.startswith("/") else []
+            if len(parts) != 3 or hash_path(*parts) != name_hash:
+                raise _Bad(f"name {object_name!r} does not belong in {name_hash}")
+            try:
+                stamp = Timestamp(metadata.get("X-Timestamp")).internal
+            except (ValueError, TypeError):
+                raise _Bad("no valid X-Timestamp") from None
+            if not name.startswith(stamp + "."):
+                raise _Bad(f"X-Timestamp {stamp} does not match the file name")
+            if not name.endswith(filenames.DATA):
+                return 0
+            if data_length is None:
+                data_length = os.fstat(fd).st_size
+            if metadata.get("Content-Length") != str(data_length):
+                raise _Bad(f"data is {data_length} bytes, metadata says "
+                           f"{metadata.get('Content-Length')}")
+            etag = metadata.get("ETag")
+            if not etag:
+                raise _Bad("no ETag")
+            if mode == ZBF:
+                return 0
+            return self._check_data(fd, data_length, etag, byte_limiter)
+        finally:
+            os.close(fd)
+
+    def _check_data(self, fd: int, length: int, etag: str, byte_limiter: RateLimiter) -> int:
+        hasher = md5()
+        offset = 0
+        while offset < length:
+            chunk = os.pread(fd, min(self.chunk_size, length - offset), offset)
+            if not chunk:
+                raise _Bad(f"data ends at {offset} of {length} bytes")
+            hasher.update(chunk)
+            offset += len(chunk)
+            byte_limiter.wait(len(chunk))
+        # large files: leave the page cache to objects that are actually read
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
+        if hasher.hexdigest() != etag.lower():
+            raise _Bad(f"MD5 {hasher.hexdigest()} does not match ETag {etag}")
+        return offset
+
+    def _quarantine(self, device_path: str, policy: StoragePolicy, hash_dir: str, name: str,
+                    reason: str, stats: AuditStats) -> None:
+        # Judge only what is still there: if a newer write replaced the file meanwhile,
+        # the directory now holds a good object and must stay.
+        if name not in _listdir(hash_dir):
+            return
+        where = quarantine_hash_dir(device_path, hash_dir, policy)
+        if where is None:
+            return
+        stats.quarantined += 1
+        stats.problems.append(f"{hash_dir}/{name}: {reason}")
+        self.logger.error("object audit quarantined %s/%s to %s: %s", hash_dir, name, where,
+                          reason)
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []

@@ -1,0 +1,210 @@
+"""The object auditor on real files with real xattrs; rate limits on a clock we drive."""
+
+import os
+import time
+
+import pytest
+
+from oiofs.common.hashing import md5
+from oiofs.common.storage_policy import POLICIES
+from oiofs.common.timestamp import Timestamp
+from oiofs.obj.auditor import FULL, ZBF, ObjectAuditor, RateLimiter
+from oiofs.obj.diskfile import DiskFileManager
+from oiofs.obj.hashes import HASHES_INVALID
+from oiofs.obj.metadata import XATTR_NAME, read_metadata_path, write_metadata
+
+POLICY = POLICIES.get_by_index(0)
+NOW = time.time()
+
+
+class Log:
+    def __init__(self):
+        self.lines = []
+
+    def _log(self, msg, *args, **kwargs):
+        self.lines.append(msg % args if args else msg)
+
+    debug = info = warning = error = exception = _log
+
+
+class Clock:
+    """Virtual time: only ``sleep`` moves it (and ``advance``)."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+        self.slept += seconds
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def manager(devices):
+    return DiskFileManager({"devices": devices, "fsync_in_threads": "false"}, Log())
+
+
+def auditor(devices, clock=None, **conf):
+    clock = clock or Clock()
+    return ObjectAuditor({"devices": devices, **{k: str(v) for k, v in conf.items()}},
+                         logger=Log(), clock=clock, sleep=clock.sleep)
+
+
+def put(manager, obj="o", body=b"hello world", ts=NOW - 10):
+    df = manager.get_diskfile("sda", "5", "a", "c", obj, POLICY)
+    with df.create(len(body)) as writer:
+        writer.write(body)
+        writer.put({"X-Timestamp": Timestamp(ts).internal, "Content-Type": "text/plain",
+                    "ETag": md5(body).hexdigest(), "Content-Length": str(len(body)),
+                    "name": df.name})
+    return df, os.path.join(df.hash_dir, Timestamp(ts).internal + ".data")
+
+
+def quarantined(devices):
+    where = os.path.join(devices, "sda", "quarantined", "objects")
+    return sorted(os.listdir(where)) if os.path.isdir(where) else []
+
+
+# --- rate limiting -------------------------------------------------------------------------
+
+def test_rate_limiter_holds_the_rate():
+    clock = Clock()
+    limiter = RateLimiter(100.0, clock, clock.sleep, burst=0)
+    for _ in range(250):
+        limiter.wait(1)
+    assert clock.now - 1000.0 == pytest.approx(2.5)
+
+
+def test_rate_limiter_credits_work_time_up_to_the_burst():
+    clock = Clock()
+    limiter = RateLimiter(10.0, clock, clock.sleep, burst=1.0)
+    limiter.wait(10)  # first call: one second of credit covers it
+    assert clock.slept == 0
+    clock.advance(0.4)  # the work itself took time: only the rest is slept
+    limiter.wait(10)
+    assert clock.slept == pytest.approx(0.6)
+    clock.advance(60)  # a long idle time is credited one second, not sixty
+    limiter.wait(30)
+    assert clock.slept == pytest.approx(0.6 + 2.0)
+    assert RateLimiter(0, clock, clock.sleep).wait(10 ** 9) == 0
+
+
+def test_full_pass_bytes_per_second_on_a_driven_clock(manager, devices):
+    for i in range(8):
+        put(manager, obj=f"o{i}", body=bytes([i]) * 100_000)
+    clock = Clock()
+    daemon = auditor(devices, clock, bytes_per_second=200_000, files_per_second=0,
+                     disk_chunk_size=16384)
+    daemon.run_once(mode=FULL)
+    stats = daemon.last_stats[0]
+    assert (stats.files, stats.bytes, stats.quarantined) == (8, 800_000, 0)
+    # 800 kB at 200 kB/s: 4 s, less the one second of credit the limiter starts with
+    assert stats.elapsed == pytest.approx(3.0)
+
+
+def test_files_per_second_limits_a_zbf_pass(manager, devices):
+    for i in range(30):
+        put(manager, obj=f"o{i}", body=b"x")
+    clock = Clock()
+    daemon = auditor(devices, clock, zero_byte_files_per_second=10)
+    daemon.run_once(mode=ZBF)
+    stats = daemon.last_stats[0]
+    assert stats.files == 30
+    assert stats.elapsed == pytest.approx(2.0)  # 30 files at 10/s, one second credited
+
+
+# --- finding bad files ---------------------------------------------------------------------
+
+def test_good_objects_pass_both_sweeps(manager, devices):
+    for i in range(5):
+        put(manager, obj=f"o{i}")
+    df = manager.get_diskfile("sda", "5", "a", "c", "o0", POLICY)
+    df.write_metadata({"X-Timestamp": Timestamp(NOW - 5).internal, "name": df.name})
+    manager.get_diskfile("sda", "5", "a", "c", "o1", POLICY).delete(Timestamp(NOW - 5))
+    daemon = auditor(devices)
+    daemon.run_once()
+    zbf, full = daemon.last_stats
+    assert (zbf.mode, full.mode) == (ZBF, FULL)
+    assert zbf.files == full.files == 6  # o0: .data + .meta; o1: .ts; o2..o4: .data
+    assert full.bytes == 4 * len(b"hello world")
+    assert zbf.bytes == 0
+    assert zbf.quarantined == full.quarantined == 0
+    assert quarantined(devices) == []
+    summaries = [line for line in daemon.logger.lines if "audit pass done" in line]
+    assert len(summaries) == 2 and "0 quarantined" in summaries[1]
+
+
+def test_flipped_bytes_are_found_by_the_full_sweep_only(manager, devices):
+    df, path = put(manager, body=b"precious data")
+    with open(path, "r+b") as handle:
+        handle.seek(3)
+        handle.write(b"X")
+    daemon = auditor(devices)
+    daemon.run_once(mode=ZBF)
+    assert daemon.last_stats[0].quarantined == 0  # metadata alone looks fine
+    daemon.run_once(mode=FULL)
+    assert daemon.last_stats[0].quarantined == 1
+    assert not os.path.exists(df.hash_dir)
+    assert quarantined(devices) == [df.name_hash]
+    # the suffix is invalidated so that the replicator restores a good copy
+    with open(os.path.join(os.path.dirname(df.suffix_dir), HASHES_INVALID)) as handle:
+        assert df.suffix_dir[-3:] in handle.read().split()
+    # the quarantined file is kept, not deleted
+    kept = os.path.join(devices, "sda", "quarantined", "objects", df.name_hash,
+                        os.path.basename(path))
+    assert read_metadata_path(kept)[0]["name"] == "/a/c/o"
+
+
+@pytest.mark.parametrize("damage", ["no-xattr", "bad-checksum", "truncated", "wrong-name",
+                                    "wrong-timestamp"])
+def test_bad_metadata_is_found_by_the_zbf_sweep(manager, devices, damage):
+    df, path = put(manager)
+    if damage == "no-xattr":
+        os.removexattr(path, XATTR_NAME)
+    elif damage == "bad-checksum":
+        value = bytearray(os.getxattr(path, XATTR_NAME))
+        value[-3] ^= 1
+        os.setxattr(path, XATTR_NAME, bytes(value))
+    elif damage == "truncated":
+        os.truncate(path, 5)
+    else:
+        meta = read_metadata_path(path)[0]
+        if damage == "wrong-name":
+            meta["name"] = "/a/c/another"
+        else:
+            meta["X-Timestamp"] = Timestamp(NOW - 99).internal
+        fd = os.open(path, os.O_RDWR)
+        try:
+            write_metadata(fd, meta, len(b"hello world"))
+        finally:
+            os.close(fd)
+    daemon = auditor(devices)
+    daemon.run_once(mode=ZBF)
+    stats = daemon.last_stats[0]
+    assert stats.quarantined == 1, stats.problems
+    assert quarantined(devices) == [df.name_hash]
+    assert any("quarantined" in line for line in daemon.logger.lines)
+
+
+def test_a_file_replaced_meanwhile_is_not_quarantined(manager, devices):
+    df, path = put(manager, body=b"old")
+    with open(path, "r+b") as handle:
+        handle.write(b"BAD")
+    daemon = auditor(devices)
+    original = daemon._check_data
+
+    def check_then_overwrite(*args):
+        # a newer PUT lands while the old file is being read (a real write, real files)
+        put(manager, body=b"new", ts=NOW - 1)
+        return original(*args)
+
+    daemon._check_data = check_then_overwrite
+    daemon.run_once(mode=FULL)
+    assert daemon.last_stats[0].quarantined == 0
+    assert os.listdir(df.hash_dir) == [Timestamp(NOW - 1).internal + ".data"]
