@@ -15,7 +15,10 @@ from oiofs.common.daemon import run_daemon
 #: daemon name -> "module:Class" (imported only when that daemon is asked for). The name
 #: starts with the server type whose config file holds its section (``object-...``); the
 #: all-in-one runs every daemon listed here beside that server on each node.
-DAEMONS: dict[str, str] = {}
+DAEMONS: dict[str, str] = {
+    "object-replicator": "oiofs.obj.replicator:ObjectReplicator",
+    "object-auditor": "oiofs.obj.auditor:ObjectAuditor",
+}
 
 
 def daemons_of(server_type: str) -> list[str]:
