@@ -65,7 +65,7 @@ class AccountServer(DbServerApp):
     """WSGI server of the account databases on this node's devices."""
 
     server_type = "account-server"
-    allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST"})
+    allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST", "REPLICATE"})
     datadir = "accounts"
     broker_class = AccountBroker
 

@@ -16,6 +16,11 @@ from oiofs.common.daemon import run_daemon
 #: starts with the server type whose config file holds its section (``object-...``); the
 #: all-in-one runs every daemon listed here beside that server on each node.
 DAEMONS: dict[str, str] = {
+    "container-replicator": "oiofs.container.replicator:ContainerReplicator",
+    "account-replicator": "oiofs.account.replicator:AccountReplicator",
+    "container-updater": "oiofs.container.updater:ContainerUpdater",
+    "container-auditor": "oiofs.container.auditor:ContainerAuditor",
+    "account-auditor": "oiofs.account.auditor:AccountAuditor",
     "object-replicator": "oiofs.obj.replicator:ObjectReplicator",
     "object-auditor": "oiofs.obj.auditor:ObjectAuditor",
 }

@@ -536,7 +536,43 @@ class DatabaseBroker:
             "status_changed_at": info["status_changed_at"],
             "count": info[f"{self.db_contains_type}_count"], "max_row": max_row,
             "metadata": row[0] if row and row[0] else "",
+            # which name this is (the replicator checks the partition) and its status
+            "account": info.get("account"), "container": info.get("container"),
+            "status": info.get("status") or "",
         }
+
+    def merge_timestamps(self, created_at, put_timestamp, delete_timestamp,
+                         deleted_status: bool = False) -> bool:
+        """Merge a replica's timestamps into ours; True if anything changed.
+
+        Keeps the oldest ``created_at`` and the newest put and delete timestamps. With
+        ``deleted_status`` (the replica was marked deleted by a DELETE) this database is
+        marked so too when its merged delete timestamp is the newer one.
+        ``status_changed_at`` moves to now when the merge changed whether the database is
+        deleted.
+        """
+        created = Timestamp(created_at).internal
+        put = Timestamp(put_timestamp).internal
+        delete = Timestamp(delete_timestamp).internal
+        table = f"{self.db_type}_stat"
+        with self.get() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            was_deleted = self._is_deleted(conn)
+            changed = conn.execute(
+                f"UPDATE {table} SET created_at = min(?, created_at), "
+                "put_timestamp = max(?, put_timestamp), "
+                "delete_timestamp = max(?, delete_timestamp) "
+                "WHERE created_at > ? OR put_timestamp < ? OR delete_timestamp < ?",
+                (created, put, delete, created, put, delete)).rowcount > 0
+            if deleted_status:
+                changed |= conn.execute(
+                    f"UPDATE {table} SET status = 'DELETED' WHERE "
+                    "delete_timestamp > put_timestamp AND status <> 'DELETED'").rowcount > 0
+            if changed and self._is_deleted(conn) != was_deleted:
+                conn.execute(f"UPDATE {table} SET status_changed_at = max(?, "
+                             "status_changed_at)", (Timestamp.now().internal,))
+            conn.execute("COMMIT")
+        return changed
 
     # --- reclaim ----------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable
 
-from oiofs.common.exceptions import DbLockTimeout, DiskFileNoSpace
+from oiofs.common.exceptions import DbLockTimeout, DbNotFound, DiskFileNoSpace
 
 MARKER = b":"
 #: merge into sqlite once the pending file would grow past this many bytes
@@ -103,6 +103,8 @@ class PendingFile:
     def _open(self) -> int:
         try:
             return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise DbNotFound(f"{self.path}: the database directory is gone") from None
         except OSError as err:
             if err.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DiskFileNoSpace(str(err)) from err
@@ -120,7 +122,12 @@ class PendingFile:
             appended = False
             self._lock(fd, self.lock_timeout)
             try:
-                before = os.fstat(fd).st_size
+                st = os.fstat(fd)
+                if st.st_nlink == 0:
+                    # the database was removed (a handoff replicated away) while we waited
+                    # for the lock: an append to the unlinked file would be lost
+                    raise DbNotFound(f"{self.path} was removed")
+                before = st.st_size
                 if before + len(data) <= self.cap:
                     try:
                         _write_all(fd, data)

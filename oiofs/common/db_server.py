@@ -18,7 +18,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable
 
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
 from oiofs.common import runtime
 from oiofs.common.base_app import BaseServerApp, request_path
@@ -30,6 +30,7 @@ from oiofs.common.constraints import (
     valid_timestamp,
 )
 from oiofs.common.db import DatabaseBroker, db_dir_for
+from oiofs.common.db_replication_rpc import ReplicationRpc
 from oiofs.common.exceptions import (
     DbAlreadyExists,
     DbLockTimeout,
@@ -121,6 +122,7 @@ class DbServerApp(BaseServerApp):
         self.pending_cap = conf_int(conf, "pending_cap", 131072, minimum=1024)
         self._brokers: OrderedDict[tuple, DatabaseBroker] = OrderedDict()
         self.fsync = _tpool_fsync if conf_bool(conf, "fsync_in_threads", True) else os.fsync
+        self.replication_rpc = ReplicationRpc(self)
 
     # --- errors ---------------------------------------------------------------------
 
@@ -140,6 +142,10 @@ class DbServerApp(BaseServerApp):
         return None
 
     # --- requests ---------------------------------------------------------------------
+
+    def REPLICATE(self, req: Request) -> Response:
+        """A database replicator's request (``docs/backend-protocol.md``, REPLICATE)."""
+        return self.replication_rpc.handle(req)
 
     def split_db_path(self, req: Request, minsegs: int, maxsegs: int,
                       rest_with_last: bool = False) -> list:

@@ -73,7 +73,7 @@ class ContainerServer(DbServerApp):
     """WSGI server of the container databases on this node's devices."""
 
     server_type = "container-server"
-    allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST"})
+    allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST", "REPLICATE"})
     datadir = "containers"
     broker_class = ContainerBroker
 

@@ -1,0 +1,20 @@
+"""``account-replicator``: keeps the replicas of every account database alike.
+
+All the work is :class:`oiofs.common.db_replicator.DbReplicator`'s
+(``docs/db-replication.md``); an account reports to nobody, so a deleted account's
+database is removed as soon as it is past ``reclaim_age``.
+"""
+
+from __future__ import annotations
+
+from oiofs.account.backend import AccountBroker
+from oiofs.common.db_replicator import DbReplicator
+
+
+class AccountReplicator(DbReplicator):
+    """Replication of the account databases of this node's account server."""
+
+    name = "account-replicator"
+    server_type = "account"
+    datadir = "accounts"
+    broker_class = AccountBroker

@@ -1,0 +1,19 @@
+"""``container-auditor``: quarantines container databases that cannot be read.
+
+The work is :class:`oiofs.common.db_replication_audit.DbAuditor`'s; the container
+replicator then restores a quarantined database from a peer (``docs/db-replication.md``).
+"""
+
+from __future__ import annotations
+
+from oiofs.common.db_replication_audit import DbAuditor
+from oiofs.container.backend import ContainerBroker
+
+
+class ContainerAuditor(DbAuditor):
+    """Audit of the container databases of this node's container server."""
+
+    name = "container-auditor"
+    server_type = "container"
+    datadir = "containers"
+    broker_class = ContainerBroker
