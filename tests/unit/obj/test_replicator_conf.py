@@ -39,7 +39,7 @@ def test_every_option_is_documented_in_its_section():
             assert re.search(rf"^((?:# .*\n)+)# {option} =", body, re.MULTILINE), \
                 f"{option} is not documented in [{section}]"
     assert re.search(r"^((?:# .*\n)+)# reclaim_age =",
-                     text.split("[app:object-server]")[1].split("\n[")[0], re.MULTILINE)
+                     text.split("\n[app:object-server]")[1].split("\n[")[0], re.MULTILINE)
 
 
 def test_daemons_are_registered():
