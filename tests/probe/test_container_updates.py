@@ -1,0 +1,117 @@
+"""Probe: account totals follow the containers, through the updater and account replication.
+
+Objects are written and deleted through the proxy; the container updater (one process per
+node, ``aio.run_once``) must carry the counts and bytes to the account. With a node down
+during the updater pass, the account replica on that node misses the report; the account
+replicator must then bring it in line. The cluster runs without background daemons.
+"""
+
+from __future__ import annotations
+
+import configparser
+import http.client
+import os
+from urllib.parse import quote, urlparse
+
+import pytest
+
+from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.common.hashing import set_hash_path_secret
+from oiofs.common.ring import Ring
+from tests.support.cluster import TestCluster
+
+pytestmark = pytest.mark.probe
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    test_cluster = TestCluster(nodes=4, replicas=3, part_power=4)
+    test_cluster.aio.daemons = False
+    test_cluster.start()
+    try:
+        yield test_cluster
+    finally:
+        test_cluster.destroy()
+
+
+class Proxy:
+    """The Swift API as one user, and direct looks at the account's replicas."""
+
+    def __init__(self, cluster, user: str):
+        url, self.token = cluster.auth(user)
+        parsed = urlparse(url)
+        self.port, self.base = parsed.port, parsed.path
+        self.account = self.base.rsplit("/", 1)[-1]
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(os.path.join(cluster.oiofs_dir, "oiofs.conf"))
+        set_hash_path_secret(parser.get("hash", "hash_path_prefix"),
+                             parser.get("hash", "hash_path_suffix"))
+        self.ring = Ring(cluster.oiofs_dir, ring_name="account")
+        self.node_of = {n["device"]: n["node"] for n in cluster.nodes}
+
+    def request(self, method: str, path: str = "", body: bytes | None = None
+                ) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, quote(self.base + path), body=body,
+                         headers={"X-Auth-Token": self.token})
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            conn.close()
+
+    def totals(self) -> tuple[str, str]:
+        """Object count and bytes of the account, as a HEAD through the proxy says."""
+        status, headers = self.request("HEAD")
+        assert status == 204, status
+        return headers["x-account-object-count"], headers["x-account-bytes-used"]
+
+    def replica_totals(self) -> dict[int, tuple]:
+        """``{node: (containers, objects, bytes)}`` by a direct HEAD on each primary."""
+        part, nodes = self.ring.get_nodes(self.account)
+        result = {}
+        for node in nodes:
+            resp = direct_request(node["ip"], node["port"], "HEAD",
+                                  backend_path(node["device"], part, self.account))
+            result[self.node_of[node["device"]]] = (
+                resp.headers.get("x-account-container-count"),
+                resp.headers.get("x-account-object-count"),
+                resp.headers.get("x-account-bytes-used"))
+        return result
+
+
+def run(cluster, daemon: str) -> None:
+    results = cluster.aio.run_once(daemon)
+    assert set(results.values()) == {0}, (daemon, results)
+
+
+def test_updater_carries_counts_and_bytes_to_the_account(cluster):
+    proxy = Proxy(cluster, "test:tester")
+    assert proxy.request("PUT", "/stats")[0] == 201
+    for i in range(4):
+        assert proxy.request("PUT", f"/stats/o{i}", b"z" * (100 + i))[0] == 201
+    assert proxy.totals() == ("0", "0")  # object writes alone do not reach the account
+    run(cluster, "container-updater")
+    assert proxy.totals() == ("4", str(100 + 101 + 102 + 103))
+    assert proxy.request("DELETE", "/stats/o0")[0] == 204
+    run(cluster, "container-updater")
+    assert proxy.totals() == ("3", str(101 + 102 + 103))
+
+
+def test_account_replica_that_missed_the_report_is_healed(cluster):
+    proxy = Proxy(cluster, "test2:tester2")
+    assert proxy.request("PUT", "/healing")[0] == 201
+    for i in range(3):
+        assert proxy.request("PUT", f"/healing/o{i}", b"abcde")[0] == 201
+    down = sorted(proxy.replica_totals())[0]
+    cluster.stop_node(down)
+    try:
+        run(cluster, "container-updater")  # a quorum of account replicas answers
+    finally:
+        cluster.start_node(down)
+    totals = proxy.replica_totals()
+    assert totals[down] == ("1", "0", "0")
+    assert [t for node, t in totals.items() if node != down] == [("1", "3", "15")] * 2
+    run(cluster, "account-replicator")
+    assert set(proxy.replica_totals().values()) == {("1", "3", "15")}
