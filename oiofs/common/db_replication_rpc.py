@@ -39,6 +39,7 @@ from oiofs.common.db_replication_walk import COPY_PREFIX, db_file_for_hash, is_v
 from oiofs.common.db_replication_walk import tmp_dir as device_tmp_dir
 from oiofs.common.exceptions import (
     DbNotFound,
+    DbQuarantined,
     DiskFileNoSpace,
     HTTPBadRequest,
     HTTPClientDisconnect,
@@ -206,7 +207,11 @@ class ReplicationRpc:
         """Merge the sender's metadata and timestamps; answer our info and its point."""
         if not broker.exists():
             raise HTTPNotFound()
-        info = broker.get_replication_info()
+        try:
+            info = broker.get_replication_info()
+        except DbQuarantined:
+            # it was unreadable and is gone now: the sender's copy replaces it at once
+            raise HTTPNotFound("Database was corrupt and is quarantined") from None
         merge_replica_state(broker, info, remote)
         point = broker.get_sync(remote["id"])
         if remote["hash"] == info["hash"] and point < remote["max_row"]:

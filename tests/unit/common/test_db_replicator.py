@@ -410,3 +410,15 @@ def test_primary_without_its_device_is_replaced_by_a_handoff(cluster, ts):
     assert stats.whole_copies == 1 and stats.failures == 1  # the 507, then the handoff
     assert {r[0] for r in rows(broker_on(handoff, part, name))} == {"h"}
     assert not broker_on(b, part, name).exists()
+
+
+def test_a_peer_with_a_corrupt_database_gets_a_copy_in_the_same_pass(cluster, ts):
+    name, part, (a, b), _ = pick_container(cluster)
+    good = make_db(a, part, name, ts, objects=["v1"])
+    bad = make_db(b, part, name, ts, objects=["v1"])
+    with open(bad.db_file, "r+b") as handle:
+        handle.write(b"garbage" * 20)
+    stats = replicate(cluster, a, good)  # the peer quarantines it on the sync, then 404
+    assert stats.whole_copies == 1 and stats.failures == 0
+    assert rows(broker_on(b, part, name)) == rows(good)
+    assert os.listdir(os.path.join(b.devices, b.device, "quarantined", "containers"))
