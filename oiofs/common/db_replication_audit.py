@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, fields
 
-from oiofs.common.config import conf_bool, conf_float, oiofs_dir
+from oiofs.common.config import conf_float, oiofs_dir
 from oiofs.common.daemon import Daemon
 from oiofs.common.db import DatabaseBroker
 from oiofs.common.db_replication_walk import iter_db_files, local_db_devices
@@ -58,7 +58,6 @@ class DbAuditor(Daemon):
         super().__init__(conf, logger)
         self.interval = conf_float(conf, "interval", 1800.0)
         self.devices = conf.get("devices", "/srv/node")
-        self.mount_check = conf_bool(conf, "mount_check", True)
         self.dbs_per_second = conf_float(conf, "dbs_per_second", 200.0)
         self.quick_check_interval = conf_float(conf, "quick_check_interval", 86400.0)
         self.db_busy_timeout = conf_float(conf, "db_busy_timeout", 25.0)

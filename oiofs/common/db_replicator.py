@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass, field, fields
 
 from oiofs.common import runtime
-from oiofs.common.config import conf_bool, conf_float, conf_int, oiofs_dir
+from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.daemon import Daemon
 from oiofs.common.db import DatabaseBroker, zero_like
@@ -117,7 +117,6 @@ class DbReplicator(Daemon):
     def __init__(self, conf: dict, logger=None, ring: Ring | None = None):
         super().__init__(conf, logger)
         self.devices = conf.get("devices", "/srv/node")
-        self.mount_check = conf_bool(conf, "mount_check", True)
         self.concurrency = conf_int(conf, "concurrency", 8, minimum=1)
         self.per_diff = conf_int(conf, "per_diff", 1000, minimum=1)
         self.max_diffs = conf_int(conf, "max_diffs", 100, minimum=1)
@@ -173,16 +172,17 @@ class DbReplicator(Daemon):
                 return  # removed meanwhile
             stats.checked += 1
             if self._reclaimable(info, now) and self.report_up_to_date(broker):
-                if self.remove_db(broker, dev["device"], info["max_row"]):
+                if self.remove_db(broker, info["max_row"]):
                     stats.removed_deleted += 1
                 return
             right_part = self.ring.get_part(info["account"], info["container"])
             primaries = self.ring.get_part_nodes(right_part)
             here = next((i for i, n in enumerate(primaries) if n["id"] == dev["id"]), None)
             if here is None or right_part != part:
-                self._push_handoff(broker, dev, right_part, primaries, info)
+                self._push_handoff(broker, right_part, primaries, info)
                 return
-            # the primaries after us first: each pair of nodes is synced from both ends
+            # start after us in ring order: the replicas of a partition do not all
+            # turn to the same peer first
             peers = primaries[here + 1:] + primaries[:here]
             handoffs = self.ring.get_more_nodes(right_part)
             results = []
@@ -309,17 +309,17 @@ class DbReplicator(Daemon):
 
     # --- handoffs and removal ---------------------------------------------------------------
 
-    def _push_handoff(self, broker: DatabaseBroker, dev: dict, part: int,
-                      primaries: list[dict], info: dict) -> None:
+    def _push_handoff(self, broker: DatabaseBroker, part: int, primaries: list[dict],
+                      info: dict) -> None:
         # every primary, ours included when only the partition was wrong (our own
         # server then gets the database at its right place, over HTTP like any peer)
         results = [self._sync_or_log(broker, node, part, info) for node in primaries]
         if primaries and all(results):
-            if self.remove_db(broker, dev["device"], info["max_row"]):
+            if self.remove_db(broker, info["max_row"]):
                 self.stats.removed_handoffs += 1
                 self.logger.info("removed handoff %s: every primary has it", broker.db_file)
 
-    def remove_db(self, broker: DatabaseBroker, device: str, expected_max_row: int) -> bool:
+    def remove_db(self, broker: DatabaseBroker, expected_max_row: int) -> bool:
         """Remove a database that has nothing left to give; False if it changed since.
 
         Under the pending file's lock (no update can be queued) and sqlite's write lock (no

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field, fields
 
 from oiofs.common import runtime
-from oiofs.common.config import conf_bool, conf_float, conf_int, oiofs_dir
+from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.daemon import Daemon
 from oiofs.common.db_replication_walk import iter_db_files, local_db_devices
 from oiofs.common.direct_client import backend_path, direct_request
@@ -80,7 +80,6 @@ class ContainerUpdater(Daemon):
         super().__init__(conf, logger)
         self.interval = conf_float(conf, "interval", 300.0)
         self.devices = conf.get("devices", "/srv/node")
-        self.mount_check = conf_bool(conf, "mount_check", True)
         self.concurrency = conf_int(conf, "concurrency", 4, minimum=1)
         self.conn_timeout = conf_float(conf, "conn_timeout", 0.5)
         self.node_timeout = conf_float(conf, "node_timeout", 3.0)

@@ -294,11 +294,11 @@ def test_handoff_removal_refuses_a_database_that_changed(cluster, ts):
     rep = replicator(cluster, handoff)
     max_row = broker.get_max_row()
     broker.put_object("late", ts(), 1, "text/plain", "e")  # queued after the pass looked
-    assert not rep.remove_db(broker, handoff.device, max_row)
+    assert not rep.remove_db(broker, max_row)
     broker.commit_pending()
-    assert not rep.remove_db(broker, handoff.device, max_row)  # merged: new last row
+    assert not rep.remove_db(broker, max_row)  # merged: new last row
     assert broker.exists()
-    assert rep.remove_db(broker, handoff.device, broker.get_max_row())
+    assert rep.remove_db(broker, broker.get_max_row())
     assert not broker.exists()
     # a writer that was waiting for the pending file's lock is told the db is gone
     from oiofs.common.exceptions import DbNotFound
