@@ -15,8 +15,8 @@ def test_layout_ports_do_not_collide():
                                 for t in ("object", "container", "account")]
     assert len(set(ports)) == len(ports)
     assert lay.port(2, "container") == 9021
-    assert lay.process_names(3) == ["object-server-3", "container-server-3",
-                                    "account-server-3"]
+    assert lay.process_names(3, daemons=False) == ["object-server-3", "container-server-3",
+                                                   "account-server-3"]
     assert lay.process_names()[0] == "proxy-server"
 
 
