@@ -9,6 +9,8 @@ Verbs on ``/<device>/<partition>/<account>[/<container>]``:
 * ``HEAD``/``GET`` account: totals, per-policy stats and metadata; ``GET`` adds the
   listing of containers.
 * ``POST`` account: merge metadata (204). ``DELETE`` account: mark it deleted (204).
+* ``REPLICATE /<device>/<partition>/<hash>``: a replicator's request
+  (:mod:`oiofs.common.db_replication_rpc`, ``docs/db-replication.md``).
 
 Options (``etc/account-server.conf.sample``) are read in
 :class:`~oiofs.common.db_server.DbServerApp`.

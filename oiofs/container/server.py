@@ -8,6 +8,8 @@ Verbs on ``/<device>/<partition>/<account>/<container>[/<object>]``:
 * ``DELETE`` container (204; 409 if it still holds objects) or object row (204).
 * ``HEAD``/``GET`` container: stats and metadata headers; ``GET`` adds the listing.
 * ``POST`` container: merge metadata, 204.
+* ``REPLICATE /<device>/<partition>/<hash>``: a replicator's request
+  (:mod:`oiofs.common.db_replication_rpc`, ``docs/db-replication.md``).
 
 Options (``etc/container-server.conf.sample``) are read once, in ``__init__``, here and in
 :class:`~oiofs.common.db_server.DbServerApp`: ``allow_versions`` (false) additionally
