@@ -7,8 +7,10 @@ timeout, refused connection), it writes the update to
     {"op": "PUT", "account": "a", "container": "c", "obj": "o",
      "headers": {"X-Timestamp": "...", "X-Size": "...", ...}}
 
-The object updater daemon replays it to every container replica and unlinks it once a
-quorum answered. The file is written to a temporary name in the same directory, fsynced,
+The object updater daemon (:mod:`oiofs.obj.updater`) replays it to every container replica
+and unlinks it once every replica accepted it (those that did are listed in the file,
+under ``"successes"``, meanwhile). The same mechanism carries rows of the expiry queue
+(``account`` is then ``.expiring_objects``, and the name hash is the row's). The file is written to a temporary name in the same directory, fsynced,
 renamed and the directory fsynced (:func:`oiofs.common.fsutils.write_file_atomic`): it
 survives a crash as soon as the write returns. Temporary names start with a dot; readers
 skip them. One pending per object and timestamp: a second failure for the same update
@@ -42,10 +44,19 @@ def write_async_pending(device_path: str, policy: StoragePolicy, name_hash: str,
                         timestamp_internal: str, update: dict) -> str:
     """Durably write ``update`` (op, account, container, obj, headers); its path."""
     path = async_pending_path(device_path, policy, name_hash, timestamp_internal)
-    # the suffix directory may be new: create it durably, or the fsynced file could be
-    # lost with its directory in a crash
-    mkdirs_durable(os.path.dirname(path), stop_at=device_path)
-    write_file_atomic(path, json.dumps(update, ensure_ascii=False).encode("utf-8"))
+    data = json.dumps(update, ensure_ascii=False).encode("utf-8")
+    for attempt in range(3):
+        # the suffix directory may be new: create it durably, or the fsynced file could be
+        # lost with its directory in a crash
+        mkdirs_durable(os.path.dirname(path), stop_at=device_path)
+        try:
+            write_file_atomic(path, data)
+            return path
+        except FileNotFoundError:
+            # the object updater removes suffix directories it emptied; it may do so
+            # between our mkdir and our write: make the directory again
+            if attempt == 2:
+                raise
     return path
 
 

@@ -55,6 +55,19 @@ def parse_update_targets(hosts: str | None, devices: str | None,
     return targets
 
 
+class UpdateJob(NamedTuple):
+    """One update for :meth:`ContainerUpdater.update_many`: where, what, and how to keep it
+    for the updater if it fails."""
+
+    targets: list[UpdateTarget]
+    op: str
+    account: str
+    container: str
+    obj: str
+    headers: dict[str, str]
+    save_pending: Callable[[], object]
+
+
 class ContainerUpdater:
     """Sends container updates with bounded waiting; see the module docstring."""
 
@@ -69,8 +82,26 @@ class ContainerUpdater:
                obj: str, headers: dict[str, str],
                save_pending: Callable[[], object]) -> None:
         """Send ``op`` for ``/account/container/obj`` with ``headers`` to every target."""
-        if not targets:
+        self.update_many([UpdateJob(targets, op, account, container, obj, headers,
+                                    save_pending)])
+
+    def update_many(self, jobs: list[UpdateJob]) -> None:
+        """Send several updates at once (a container row and expiry queue rows, say) and
+        wait up to ``update_timeout`` for all of them together; each job that fails calls
+        its own ``save_pending`` once."""
+        threads = []
+        for job in jobs:
+            threads += self._spawn(*job)
+        if not threads:
             return
+        with runtime.Timeout(self.update_timeout, False):
+            for thread in threads:
+                thread.wait()
+
+    def _spawn(self, targets: list[UpdateTarget], op: str, account: str, container: str,
+               obj: str, headers: dict[str, str], save_pending: Callable[[], object]) -> list:
+        if not targets:
+            return []
         saved = []
 
         def failed() -> None:
@@ -83,11 +114,8 @@ class ContainerUpdater:
                 self.logger.exception("cannot save async pending for %s %s/%s/%s",
                                       op, account, container, obj)
 
-        threads = [runtime.spawn(self._send, target, op, account, container, obj, headers,
-                                 failed) for target in targets]
-        with runtime.Timeout(self.update_timeout, False):
-            for thread in threads:
-                thread.wait()
+        return [runtime.spawn(self._send, target, op, account, container, obj, headers,
+                              failed) for target in targets]
 
     def _send(self, target: UpdateTarget, op: str, account: str, container: str, obj: str,
               headers: dict[str, str], failed: Callable[[], None]) -> None:

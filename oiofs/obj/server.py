@@ -52,8 +52,10 @@ from oiofs.common.exceptions import (
     HTTPServiceUnavailable,
     HTTPUnprocessableEntity,
     LockTimeout,
+    OiofsError,
 )
-from oiofs.common.hashing import md5
+from oiofs.common.expiring import EXPIRING_ACCOUNT
+from oiofs.common.hashing import hash_path, md5
 from oiofs.common.http.conditional import Precondition, evaluate_preconditions, if_range_allows
 from oiofs.common.http.etag import quote_etag, unquote_etag
 from oiofs.common.http.multipart import ByteRangesLayout, make_boundary
@@ -66,8 +68,9 @@ from oiofs.common.http.ranges import (
 from oiofs.common.http.response import WsgiResponse
 from oiofs.common.storage_policy import POLICIES, StoragePolicy
 from oiofs.common.timestamp import Timestamp
-from oiofs.obj.container_update import ContainerUpdater, parse_update_targets
+from oiofs.obj.container_update import ContainerUpdater, UpdateJob, parse_update_targets
 from oiofs.obj.diskfile import DiskFile, DiskFileManager
+from oiofs.obj.expiring_queue import ExpiringQueue
 from oiofs.obj.filenames import DATA, META, TOMBSTONE
 from oiofs.obj.hashes import DEFAULT_RECLAIM_AGE
 from oiofs.obj.replication_server import ReplicationHandler, is_replication
@@ -133,6 +136,8 @@ class ObjectController(BaseServerApp):
         self.updater = ContainerUpdater(self.logger, self.conn_timeout, self.node_timeout,
                                         self.container_update_timeout)
         self.user_agent = f"object-server {os.getpid()}"
+        # rows of the expiry queue, sent beside the container updates
+        self.expiring_queue = ExpiringQueue(conf, self.logger)
         # REPLICATE and replication writes (oiofs.obj.replication_server)
         self.replication = ReplicationHandler(
             self.manager, conf_float(conf, "reclaim_age", DEFAULT_RECLAIM_AGE),
@@ -195,10 +200,34 @@ class ObjectController(BaseServerApp):
         check_metadata(raw, "object")
         return {name: wsgi_to_str(value) for name, value in raw.items()}
 
-    def _delete_at(self, req: Request, metadata: dict[str, str]) -> None:
-        delete_at = check_delete_headers(req.headers, time.time())
+    def _delete_at(self, req: Request, metadata: dict[str, str]) -> int | None:
+        """Store the request's expiry time in ``metadata``; that time, or ``None``.
+
+        An empty ``X-Delete-At`` (the proxy's form of ``X-Remove-Delete-At``) means none.
+        """
+        headers = req.headers
+        if headers.get("X-Delete-At") == "" and "X-Delete-After" not in headers:
+            return None
+        delete_at = check_delete_headers(headers, time.time())
         if delete_at is not None:
             metadata["X-Delete-At"] = str(delete_at)
+        return delete_at
+
+    @staticmethod
+    def _stored_delete_at(df: DiskFile) -> int | None:
+        """The ``X-Delete-At`` of the object stored now, even if it has expired already.
+
+        Costs a metadata read only when a ``.data`` is there (an overwrite): the expiry
+        queue row of the old version must go when the new one has another time or none.
+        """
+        if not df.ondisk().data:
+            return None
+        try:
+            with df.open(replication=True):
+                value = df.metadata.get("X-Delete-At")
+        except (DiskFileNotExist, DiskFileCollision):
+            return None
+        return int(value) if value else None
 
     @staticmethod
     def _exists(df: DiskFile) -> bool:
@@ -224,7 +253,7 @@ class ObjectController(BaseServerApp):
         if not content_type:
             raise HTTPBadRequest("No content type")
         metadata = self._metadata_from_headers(req.environ, sysmeta=True)
-        self._delete_at(req, metadata)
+        new_delete_at = self._delete_at(req, metadata)
         if_none_match = headers.get("If-None-Match")
         check_if_none_match(if_none_match)
 
@@ -233,6 +262,7 @@ class ObjectController(BaseServerApp):
             raise HTTPConflict(headers={"X-Backend-Timestamp": current})
         if if_none_match is not None and self._exists(df):
             raise HTTPPreconditionFailed(headers={"X-Backend-Timestamp": df.ondisk().newest})
+        old_delete_at = self._stored_delete_at(df)
 
         hasher = md5()
         with df.create(size=length) as writer:
@@ -254,7 +284,7 @@ class ObjectController(BaseServerApp):
             "X-Size": str(writer.upload_size),
             "X-Content-Type": to_wsgi(content_type),
             "X-Etag": etag,
-        })
+        }, old_delete_at, new_delete_at)
         return WsgiResponse(201, {"ETag": quote_etag(etag)})
 
     def _read_body(self, wsgi_input, length: int | None, writer, hasher) -> None:
@@ -365,12 +395,13 @@ class ObjectController(BaseServerApp):
 
     def POST(self, req: Request) -> WsgiResponse:
         """Replace the user metadata of an object with a ``.meta``; 202."""
-        df = self._target(req).df
+        target = self._target(req)
+        df = target.df
         if is_replication(req.environ):
             return self.replication.receive(df, req, META)
         timestamp = valid_timestamp(req.headers.get("X-Timestamp"))
         metadata = self._metadata_from_headers(req.environ, sysmeta=False)
-        self._delete_at(req, metadata)
+        new_delete_at = self._delete_at(req, metadata)
         try:
             df.open().close()
         except DiskFileNotExist as err:
@@ -380,9 +411,12 @@ class ObjectController(BaseServerApp):
         newest = df.ondisk().newest
         if newest is not None and newest >= timestamp.internal:
             raise HTTPConflict(headers={"X-Backend-Timestamp": newest})
+        old_delete_at = df.metadata.get("X-Delete-At")
         metadata["X-Timestamp"] = timestamp.internal
         metadata["name"] = df.name
         df.write_metadata(metadata)
+        self._container_update(req, "POST", target, timestamp, {},
+                               int(old_delete_at) if old_delete_at else None, new_delete_at)
         return WsgiResponse(202)
 
     # -- DELETE --------------------------------------------------------------------------
@@ -415,7 +449,9 @@ class ObjectController(BaseServerApp):
         if current is not None and current >= timestamp.internal:
             raise HTTPConflict(headers={"X-Backend-Timestamp": current})
         df.delete(timestamp)
-        self._container_update(req, "DELETE", target, timestamp, {})
+        old_delete_at = stored_metadata.get("X-Delete-At")
+        self._container_update(req, "DELETE", target, timestamp, {},
+                               int(old_delete_at) if old_delete_at else None, None)
         headers = {"X-Backend-Timestamp": timestamp.internal}
         if existed:
             return WsgiResponse(204, headers)
@@ -430,33 +466,66 @@ class ObjectController(BaseServerApp):
     # -- container updates ------------------------------------------------------------
 
     def _container_update(self, req: Request, op: str, target: Target, timestamp: Timestamp,
-                          extra: dict[str, str]) -> None:
-        """Tell the container replicas named in the request; keep an async pending on failure."""
+                          extra: dict[str, str], old_delete_at: int | None = None,
+                          new_delete_at: int | None = None) -> None:
+        """Tell the container replicas named in the request (PUT/DELETE), and keep the
+        expiry queue in step when ``X-Delete-At`` changed; an async pending on failure."""
         df = target.df
         headers = req.headers
-        try:
-            targets = parse_update_targets(headers.get("X-Container-Host"),
-                                           headers.get("X-Container-Device"),
-                                           headers.get("X-Container-Partition"))
-        except ValueError as err:
-            self.logger.error("container update headers of %s: %s", df.name, err)
-            return
-        if not targets:
-            return
-        update_headers = {
+        base_headers = {
             "X-Timestamp": timestamp.internal,
             POLICY_HEADER: str(target.policy.idx),
             "X-Trans-Id": headers.get("X-Trans-Id", "-"),
             "User-Agent": self.user_agent,
         }
-        update_headers.update(extra)
-        account, container, obj = target.account, target.container, target.obj
+        jobs = []
+        if op != "POST":
+            try:
+                targets = parse_update_targets(headers.get("X-Container-Host"),
+                                               headers.get("X-Container-Device"),
+                                               headers.get("X-Container-Partition"))
+            except ValueError as err:
+                self.logger.error("container update headers of %s: %s", df.name, err)
+                targets = []
+            if targets:
+                update_headers = dict(base_headers)
+                update_headers.update(extra)
+                jobs.append(self._update_job(target, targets, op, target.account,
+                                             target.container, target.obj, update_headers,
+                                             df.name_hash, timestamp))
+        if old_delete_at != new_delete_at:
+            for row in self.expiring_queue.updates(
+                    headers, target.policy.idx, target.account, target.container, target.obj,
+                    base_headers, old_delete_at, new_delete_at):
+                row_hash: str = hash_path(EXPIRING_ACCOUNT, row.container,  # type: ignore
+                                          row.obj)
+                job = self._update_job(target, row.targets, row.op, EXPIRING_ACCOUNT,
+                                       row.container, row.obj, row.headers, row_hash,
+                                       timestamp)
+                if row.targets:
+                    jobs.append(job)
+                else:
+                    try:
+                        job.save_pending()  # nobody to tell from here: the updater will
+                    except (OSError, OiofsError):
+                        self.logger.exception("cannot save async pending for %s %s/%s",
+                                              row.op, row.container, row.obj)
+        if jobs:
+            self.updater.update_many(jobs)
+
+    def _update_job(self, target: Target, targets, op: str, account: str, container: str,
+                    obj: str, update_headers: dict[str, str], name_hash: str,
+                    timestamp: Timestamp) -> UpdateJob:
+        """An update and how to keep it as an async pending (named after ``name_hash``:
+        the object's for its container row, the queue row's for a queue row)."""
         update = {"op": op, "account": account, "container": container, "obj": obj,
                   "headers": update_headers}
-        self.updater.update(
-            targets, op, account, container, obj, update_headers,
-            lambda: self.manager.write_async_pending(target.device, target.policy,
-                                                     df.name_hash, timestamp.internal, update))
+
+        def save_pending() -> str:
+            return self.manager.write_async_pending(target.device, target.policy, name_hash,
+                                                    timestamp.internal, update)
+
+        return UpdateJob(targets, op, account, container, obj, update_headers, save_pending)
 
 
 def app_factory(global_conf: dict, **local_conf) -> ObjectController:

@@ -52,6 +52,7 @@ class ProxyOptions:
     cors_expose_headers: tuple[str, ...] = ()
     trans_id_suffix: str = ""
     expose_info: bool = True
+    expiring_objects_container_divisor: int = 86400
 
     @classmethod
     def from_conf(cls, conf: dict) -> ProxyOptions:
@@ -80,6 +81,8 @@ class ProxyOptions:
                                       _words(conf.get("cors_expose_headers"))),
             trans_id_suffix=conf.get("trans_id_suffix", "") or "",
             expose_info=conf_bool(conf, "expose_info", True),
+            expiring_objects_container_divisor=conf_int(
+                conf, "expiring_objects_container_divisor", 86400, minimum=1),
         )
 
     def node_count(self, replicas: int) -> int:

@@ -23,6 +23,7 @@ from oiofs.common.exceptions import (
     ClientException,
     ConnectionTimeout,
     HTTPError,
+    HTTPForbidden,
     HTTPInternalServerError,
     HTTPRequestTimeout,
     HTTPServiceUnavailable,
@@ -43,6 +44,9 @@ from oiofs.proxy.options import ProxyOptions
 from oiofs.proxy.quorum import quorum_size
 from oiofs.proxy.request import ProxyRequest, ensure_trans_id
 from oiofs.proxy.response import Response, status_line
+
+#: accounts no client may reach (the storage servers' auto_create_account_prefix)
+HIDDEN_ACCOUNT_PREFIX = "."
 
 
 class Application(BaseServerApp):
@@ -102,7 +106,14 @@ class Application(BaseServerApp):
         return None
 
     def route(self, req: ProxyRequest):
-        """The controller for the request's path."""
+        """The controller for the request's path; 403 for a hidden account.
+
+        Accounts starting with ``.`` (``.expiring_objects``...) belong to the cluster's own
+        daemons, which reach them directly on the storage servers; no client request may
+        read or change them, whatever the auth middleware allowed.
+        """
+        if req.account.startswith(HIDDEN_ACCOUNT_PREFIX):
+            raise HTTPForbidden("Hidden account")
         if req.obj is not None:
             return self.object_controller
         if req.container is not None:

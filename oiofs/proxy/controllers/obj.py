@@ -18,8 +18,15 @@ from oiofs.common.constraints import (
     check_name_lengths,
 )
 from oiofs.common.exceptions import (
+    HTTPForbidden,
     HTTPNotFound,
     HTTPServiceUnavailable,
+)
+from oiofs.common.expiring import (
+    DEFAULT_DIVISOR,
+    EXPIRING_ACCOUNT,
+    pair_update_headers,
+    queue_container,
 )
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS
@@ -31,7 +38,7 @@ from oiofs.proxy.controllers.obj_put import (
     put_response,
     store_object,
 )
-from oiofs.proxy.quorum import best_status
+from oiofs.proxy.quorum import best_status, quorum_size
 from oiofs.proxy.response import Response, pass_headers
 from oiofs.proxy.streaming import BackendBody
 
@@ -79,12 +86,22 @@ def container_update_headers(container_part: int, container_nodes: list[dict],
     return headers
 
 
-def delete_at_update_headers(delete_at: int | None, slots: int) -> list[dict]:
-    """Hook for the object expirer's queue: headers telling object servers where to queue
-    an expiring object (``X-Delete-At-Host``...). Empty until the expirer lands: objects
-    with ``X-Delete-At`` are still refused on read by the object servers once expired.
+def delete_at_update_headers(delete_at: int | None, slots: int, container_ring=None,
+                             divisor: int = DEFAULT_DIVISOR) -> list[dict]:
+    """Per object replica: where its object server records the object in the expiry
+    queue (``X-Delete-At-Container``, ``-Host``, ``-Device``, ``-Partition``; see
+    :mod:`oiofs.common.expiring`). Empty dicts when there is no ``delete_at``.
     """
-    return [{} for _ in range(slots)]
+    if not delete_at or container_ring is None:
+        return [{} for _ in range(slots)]
+    container = queue_container(delete_at, divisor)
+    part, nodes = container_ring.get_nodes(EXPIRING_ACCOUNT, container)
+    headers = pair_update_headers("X-Delete-At", part, nodes, slots,
+                                  quorum_size(len(nodes)), quorum_size(slots))
+    for slot in headers:
+        if slot:
+            slot["X-Delete-At-Container"] = container
+    return headers
 
 
 class ObjectController(Controller):
@@ -100,6 +117,8 @@ class ObjectController(Controller):
         """The container's info, after authorization against its ``acl_kind`` ACL."""
         account = account or req.account
         container = container or req.container
+        if account[:1] == ".":  # a copy's other side may name a hidden account (server.py)
+            raise HTTPForbidden("Hidden account")
         info = self.container_info(req, account, container)
         self.authorize(req, info.read_acl if acl_kind == "read" else info.write_acl,
                        target, method)
@@ -118,7 +137,17 @@ class ObjectController(Controller):
         updates = container_update_headers(cpart, cnodes, len(nodes),
                                            self.app.quorum(len(cnodes)),
                                            self.app.quorum(len(nodes)))
+        delete_at = base.get("X-Delete-At")
+        if delete_at:
+            for update, queue in zip(updates, self._queue_headers(delete_at, len(nodes)),
+                                     strict=True):
+                update.update(queue)
         return ring, part, nodes, [dict(base, **upd) for upd in updates]
+
+    def _queue_headers(self, delete_at: str, slots: int) -> list[dict]:
+        """Expiry queue headers for a write setting ``X-Delete-At: delete_at``."""
+        return delete_at_update_headers(int(delete_at), slots, self.app.container_ring,
+                                        self.options.expiring_objects_container_divisor)
 
     # --- reads --------------------------------------------------------------------------
 
@@ -256,9 +285,14 @@ class ObjectController(Controller):
         base = self.backend_headers(req, **headers)
         ring = self.app.object_ring(info.policy_index)
         part, nodes = ring.get_nodes(req.account, req.container, req.obj)
+        if delete_at is not None:
+            headers_list = [dict(base, **queue)
+                            for queue in self._queue_headers(str(delete_at), len(nodes))]
+        else:
+            headers_list = [base] * len(nodes)
         answers = self.backend.write(ring, part, nodes, "POST",
                                      quoted_suffix(req.account, req.container, req.obj),
-                                     [base] * len(nodes))
+                                     headers_list)
         status = best_status([a.status for a in answers], self.app.quorum(len(nodes)))
         return self._answer(status)
 
