@@ -45,13 +45,13 @@ class Log:
 class ReplicationSetup:
     """Servers for ``sda``..``sdc``, a ring over all four devices, helpers to make files."""
 
-    def __init__(self, root: str, serve=DEVICES[:3]):
+    def __init__(self, root: str, serve=DEVICES[:3], part_power: int = 3):
         self.root = root
         self.etc = os.path.join(root, "etc")
         write_cluster_conf(self.etc)
         self.ports = {dev: free_port() for dev in DEVICES}
         self.servers: dict[str, ServerProcess] = {}
-        builder = RingBuilder(3, 3, 0)
+        builder = RingBuilder(part_power, 3, 0)
         for number, dev in enumerate(DEVICES):
             os.makedirs(self.devices(dev), exist_ok=True)
             os.makedirs(os.path.join(self.devices(dev), dev), exist_ok=True)
