@@ -46,8 +46,8 @@ class RateLimiter:
     """Holds a long-run rate of at most ``rate`` units per second by sleeping.
 
     Call :meth:`wait` after consuming ``amount`` units; it sleeps as long as needed so that
-    everything consumed so far took at least ``total / rate`` seconds. Up to ``burst``
-    seconds of idle time are credited (time spent doing the work itself counts). A rate
+    everything consumed so far took at least ``total / rate`` seconds. Time spent doing the
+    work itself counts, and so do up to ``burst`` seconds of idle time later on. A rate
     of 0 or less means no limit. ``clock`` and ``sleep`` can be driven by tests.
     """
 
@@ -63,7 +63,8 @@ class RateLimiter:
         if self.rate <= 0 or amount <= 0:
             return 0.0
         now = self.clock()
-        start = now - self.burst if self._next is None else max(self._next, now - self.burst)
+        # no credit at the start: a short pass must not run faster than the rate either
+        start = now if self._next is None else max(self._next, now - self.burst)
         self._next = start + amount / self.rate
         delay = self._next - now
         if delay > 0:

@@ -84,14 +84,14 @@ def test_rate_limiter_holds_the_rate():
 def test_rate_limiter_credits_work_time_up_to_the_burst():
     clock = Clock()
     limiter = RateLimiter(10.0, clock, clock.sleep, burst=1.0)
-    limiter.wait(10)  # first call: one second of credit covers it
-    assert clock.slept == 0
+    limiter.wait(10)  # no credit at the start
+    assert clock.slept == pytest.approx(1.0)
     clock.advance(0.4)  # the work itself took time: only the rest is slept
     limiter.wait(10)
-    assert clock.slept == pytest.approx(0.6)
+    assert clock.slept == pytest.approx(1.6)
     clock.advance(60)  # a long idle time is credited one second, not sixty
     limiter.wait(30)
-    assert clock.slept == pytest.approx(0.6 + 2.0)
+    assert clock.slept == pytest.approx(1.6 + 2.0)
     assert RateLimiter(0, clock, clock.sleep).wait(10 ** 9) == 0
 
 
@@ -104,8 +104,8 @@ def test_full_pass_bytes_per_second_on_a_driven_clock(manager, devices):
     daemon.run_once(mode=FULL)
     stats = daemon.last_stats[0]
     assert (stats.files, stats.bytes, stats.quarantined) == (8, 800_000, 0)
-    # 800 kB at 200 kB/s: 4 s, less the one second of credit the limiter starts with
-    assert stats.elapsed == pytest.approx(3.0)
+    # 800 kB at 200 kB/s: 4 s
+    assert stats.elapsed == pytest.approx(4.0)
 
 
 def test_files_per_second_limits_a_zbf_pass(manager, devices):
@@ -116,7 +116,7 @@ def test_files_per_second_limits_a_zbf_pass(manager, devices):
     daemon.run_once(mode=ZBF)
     stats = daemon.last_stats[0]
     assert stats.files == 30
-    assert stats.elapsed == pytest.approx(2.0)  # 30 files at 10/s, one second credited
+    assert stats.elapsed == pytest.approx(3.0)  # 30 files at 10/s
 
 
 # --- finding bad files ---------------------------------------------------------------------
