@@ -3,6 +3,7 @@
 Modules, one concept each:
 
 - :mod:`~oiofs.bench.errors`: what can go wrong, as exception classes.
+- :mod:`~oiofs.bench.config`: the knobs of a run and the size parser.
 - :mod:`~oiofs.bench.target`: URL parsing and the loopback-only guard.
 - :mod:`~oiofs.bench.client`: tempauth v1 and one keep-alive connection per worker.
 - :mod:`~oiofs.bench.payload`: object bodies generated in chunks, with their MD5.

@@ -89,13 +89,12 @@ class Bench:
         return self.report
 
     def _phase(self, name: str, items, op, label: str, limit: int | None = None,
-               duration: float | None = None, conns: list[Connection] | None = None,
-               record: bool = True) -> PhaseResult:
+               duration: float | None = None,
+               conns: list[Connection] | None = None) -> PhaseResult:
         self.progress(f"{label} ...")
         result = run_phase(name, conns or self.conns, items, op, limit=limit,
                            duration=duration, meter=self.meter, label=label)
-        if record:
-            self.report.phases.append(result)
+        self.report.phases.append(result)
         return result
 
     # --- containers ---------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Small-object PUT/GET/HEAD/DELETE rates and latencies, large-object PUT/GET throughput, and
 the time to list a big container, every answer verified. Loopback targets only. Exit status:
 0 all good, 1 some request errored or some answer was wrong, 2 bad usage, refused target or
-failed authentication, 130 interrupted.
+failed authentication, 130 interrupted (Ctrl-C or SIGTERM; the cleanup still runs).
 
     oiofs-bench --auth http://127.0.0.1:8080/auth/v1.0 --user test:tester --key testing \\
         --concurrency 16 --objects 2000 --duration 20 \\
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 
 from oiofs.bench.config import BenchConfig, parse_size
@@ -93,6 +94,10 @@ def make_meter(args: argparse.Namespace) -> CpuMeter | None:
     return CpuMeter(pids)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark the command line describes; the exit status."""
     parser = build_parser()
@@ -107,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, BenchError) as err:
         parser.error(str(err))
     progress = (lambda message: None) if args.quiet else None
+    # SIGTERM (``timeout``, ``kill``) cleans up like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     bench = Bench(config, meter=meter, progress=progress)
     try:
         report = bench.run()

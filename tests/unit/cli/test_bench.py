@@ -261,6 +261,7 @@ class FakeSwift:
         self.hide_in_listing = 0
         self.drop_after_answer = False
         self.interrupt_after_puts: int | None = None
+        self.interrupt = (os.getpid(), signal.SIGINT)  # whom to signal, and how
         self.object_puts = 0
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -344,7 +345,7 @@ class FakeSwift:
                     fake.containers[container][obj] = body
                     fake.object_puts += 1
                     if fake.object_puts == fake.interrupt_after_puts:
-                        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, for real
+                        os.kill(*fake.interrupt)  # Ctrl-C (or a kill), for real
                 etag = "0" * 32 if fake.bad_etag else hashlib.md5(body).hexdigest()
                 self._send(201, headers={"ETag": etag})
 
@@ -470,4 +471,20 @@ def test_cli_reports_an_interruption(capsys):
                 "--objects", "20000", "--concurrency", "2", "--quiet"]
         assert bench_cli.main(argv) == 130
         assert "interrupted; cleanup deleted" in capsys.readouterr().err
+        assert fake.containers == {}
+
+
+def test_sigterm_cleans_up_like_ctrl_c():
+    with FakeSwift() as fake:
+        bench = subprocess.Popen(
+            [sys.executable, "-m", "oiofs.cli.bench", "--auth", fake.auth_url, "--user",
+             "test:tester", "--key", "testing", "--objects", "20000", "--concurrency", "2",
+             "--quiet"], stderr=subprocess.PIPE, text=True)
+        fake.interrupt, fake.interrupt_after_puts = (bench.pid, signal.SIGTERM), 5
+        try:
+            _, err = bench.communicate(timeout=60)
+        finally:
+            bench.kill()
+        assert bench.returncode == 130, err
+        assert "interrupted; cleanup deleted" in err
         assert fake.containers == {}
