@@ -1,9 +1,10 @@
 """Suffix-hash bookkeeping: which suffix directories of a partition changed.
 
-The object replicator (next issue) compares, per partition, one hash per suffix directory
-with its peers through the REPLICATE verb, and only syncs the suffixes that differ. Hashing
-a suffix means listing every hash directory under it, so the hashes are cached in
-``<partition>/hashes.json`` and recomputed only for suffixes known to have changed.
+The object replicator (:mod:`oiofs.obj.replicator`) compares, per partition, one hash per
+suffix directory with its peers through the REPLICATE verb, and only syncs the suffixes
+that differ. Hashing a suffix means listing every hash directory under it, so the hashes
+are cached in ``<partition>/hashes.json`` and recomputed only for suffixes known to have
+changed.
 
 Every write to a hash directory (PUT, POST, DELETE, quarantine) records its suffix by
 appending a line to ``<partition>/hashes.invalid`` while holding an exclusive ``flock`` on
