@@ -482,15 +482,16 @@ class ConnectionPool:
     # --- whole requests ---------------------------------------------------------------
 
     def send_request(self, host: str, port: int, method: str, path: str, headers,
-                     body: bytes | None = None) -> HTTPConnection:
+                     body: bytes | None = None, fresh: bool = False) -> HTTPConnection:
         """Send a request whose body (if any) is known in full; the connection.
 
         The answer is read with :meth:`HTTPConnection.get_response`, or better with
-        :meth:`request`, which also replays on a stale connection.
+        :meth:`request`, which also replays on a stale connection. ``fresh`` opens a new
+        connection (for a request whose body will follow and so cannot be replayed).
         """
         head = build_request_head(method, path, f"{host}:{port}", headers)
         data = head + body if body else head
-        conn = self.get(host, port)
+        conn = self.connect(host, port) if fresh else self.get(host, port)
         try:
             conn.send(data)
         except _StaleConnection:

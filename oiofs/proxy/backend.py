@@ -114,10 +114,10 @@ class Backend:
         self.limiter.success(ErrorLimiter.key(node))
 
     def _send(self, node: dict, method: str, path: str, headers: dict,
-              body: bytes | None) -> HTTPConnection | None:
+              body: bytes | None, fresh: bool = False) -> HTTPConnection | None:
         try:
             return self.pool.send_request(node["ip"], node["port"], method, path, headers,
-                                          body)
+                                          body, fresh)
         except NodeUnreachable as err:
             self.node_error(node, err, fatal=True)
         except NODE_ERRORS as err:
@@ -335,8 +335,10 @@ class StreamingWrite:
     def _open(self, node: dict, index: int) -> HTTPConnection | None:
         headers = dict(self.headers_list[index])
         headers["Expect"] = "100-continue"
+        # A fresh connection: a pooled one that turned out stale could not be told from a
+        # failed node once the body started, and a large body makes the handshake cheap.
         return self.backend._send(node, "PUT", node_path(node, self.part, self.suffix),
-                                  headers, None)
+                                  headers, None, fresh=True)
 
     def _interim(self, node: dict, conn: HTTPConnection):
         """True for 100 Continue, an :class:`Answer` for a final answer, None on failure."""
