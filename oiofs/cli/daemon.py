@@ -23,6 +23,8 @@ DAEMONS: dict[str, str] = {
     "account-auditor": "oiofs.account.auditor:AccountAuditor",
     "object-replicator": "oiofs.obj.replicator:ObjectReplicator",
     "object-auditor": "oiofs.obj.auditor:ObjectAuditor",
+    "object-updater": "oiofs.obj.updater:ObjectUpdater",
+    "object-expirer": "oiofs.obj.expirer:ObjectExpirer",
 }
 
 
