@@ -10,11 +10,12 @@ timeout, refused connection), it writes the update to
 The object updater daemon (:mod:`oiofs.obj.updater`) replays it to every container replica
 and unlinks it once every replica accepted it (those that did are listed in the file,
 under ``"successes"``, meanwhile). The same mechanism carries rows of the expiry queue
-(``account`` is then ``.expiring_objects``, and the name hash is the row's). The file is written to a temporary name in the same directory, fsynced,
-renamed and the directory fsynced (:func:`oiofs.common.fsutils.write_file_atomic`): it
-survives a crash as soon as the write returns. Temporary names start with a dot; readers
-skip them. One pending per object and timestamp: a second failure for the same update
-rewrites the same file with the same content.
+(``account`` is then ``.expiring_objects``, and the name hash is the row's). The file is
+written to a temporary name in the same directory, fsynced, renamed and the directory
+fsynced (:func:`oiofs.common.fsutils.write_file_atomic`): it survives a crash as soon as
+the write returns. Temporary names start with a dot; readers skip them. One pending per
+object and timestamp: a second failure for the same update rewrites the same file with the
+same content.
 """
 
 from __future__ import annotations
