@@ -106,6 +106,8 @@ class PartitionSync:
 
     def _sync_primary(self, job: Job) -> None:
         local = self._hashes(job)
+        if not local:
+            return  # nothing here to push; the peers push what they have at their pass
         rehashed: set[str] = set()
         listings: dict[str, dict] = {}
         for node in job.nodes:

@@ -6,7 +6,11 @@ import subprocess
 import sys
 import time
 
-from oiofs.common.ring import RingBuilder
+from oiofs.common.hashing import md5
+from oiofs.common.ring import Ring, RingBuilder
+from oiofs.common.storage_policy import POLICIES
+from oiofs.common.timestamp import Timestamp
+from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.replication_stats import Heartbeat, ReplicationStats
 from tests.support.servers import free_port, write_cluster_conf, write_server_conf
 from tests.unit.obj.replication_support import Log
@@ -62,8 +66,17 @@ def test_stuck_peer_is_killed_and_the_pass_ends(tmp_path):
         builder.rebalance(seed=1)
         builder.get_ring().save(os.path.join(etc, "object.ring.gz"))
         devices = tmp_path / "devices"
-        part_dir = devices / "sda" / "objects" / "0"
-        part_dir.mkdir(parents=True)
+        (devices / "sda").mkdir(parents=True)
+        # one object on the local device, so that its partition has something to sync
+        manager = DiskFileManager({"devices": str(devices), "fsync_in_threads": "false"},
+                                  Log())
+        part = Ring(etc, ring_name="object").get_part("a", "c", "o")
+        df = manager.get_diskfile("sda", str(part), "a", "c", "o", POLICIES.get_by_index(0))
+        with df.create(1) as writer:
+            writer.write(b"x")
+            writer.put({"X-Timestamp": Timestamp(time.time()).internal, "name": df.name,
+                        "Content-Type": "text/plain", "ETag": md5(b"x").hexdigest(),
+                        "Content-Length": "1"})
         conf = write_server_conf(
             str(tmp_path / "object-server.conf"), "egg:oiofs#object",
             {"bind_ip": "127.0.0.1", "bind_port": local_port, "devices": str(devices),
