@@ -138,7 +138,7 @@ def port_open(ip: str, port: int) -> bool:
         return False
 
 
-def wait_for_ports(ip: str, ports: list[int], timeout: float = 30.0) -> list[int]:
+def wait_for_ports(ip: str, ports: list[int], timeout: float = 60.0) -> list[int]:
     """Wait until every port accepts; returns those that still do not after ``timeout``."""
     deadline = time.monotonic() + timeout
     pending = list(ports)
