@@ -3,7 +3,8 @@
 Objects are written and deleted through the proxy; the container updater (one process per
 node, ``aio.run_once``) must carry the counts and bytes to the account. With a node down
 during the updater pass, the account replica on that node misses the report; the account
-replicator must then bring it in line. The cluster runs without background daemons.
+replicator of the other nodes must then bring it in line. The cluster runs without
+background daemons.
 """
 
 from __future__ import annotations
@@ -113,5 +114,12 @@ def test_account_replica_that_missed_the_report_is_healed(cluster):
     totals = proxy.replica_totals()
     assert totals[down] == ("1", "0", "0")
     assert [t for node, t in totals.items() if node != down] == [("1", "3", "15")] * 2
-    run(cluster, "account-replicator")
+    # The up-to-date replicas push to the one that missed the report. (Its own pass must
+    # not come first: both rows carry the same timestamps, and the account backend takes
+    # the counts of the row merged last; see "Known limits" in docs/db-replication.md.)
+    others = [n["node"] for n in cluster.nodes if n["node"] != down]
+    results = cluster.aio.run_once("account-replicator", nodes=others)
+    assert set(results.values()) == {0}, results
+    assert set(proxy.replica_totals().values()) == {("1", "3", "15")}
+    run(cluster, "account-replicator")  # every node now: they agree, nothing flips
     assert set(proxy.replica_totals().values()) == {("1", "3", "15")}
