@@ -189,3 +189,13 @@ def test_pass_summary_is_logged(env):
     for words in ("partitions checked", "suffixes hashed", "suffixes synced",
                   "2 files pushed", "handoff partitions removed", "0 failures", "requests"):
         assert words in summary[0]
+
+
+def test_names_with_slashes_and_non_ascii(env):
+    obj, part = env.name_placed(PRIMARIES, prefix="dir/snow ☃ ø%20?#")
+    env.put("sdb", obj, NOW - 30, b"unicode")
+    daemon = replicator(env, "sdb")
+    daemon.run_once(partitions=[part])
+    assert daemon.last_stats.failures == 0 and daemon.last_stats.files_pushed == 2
+    for dev in PRIMARIES:
+        assert head(env, dev, obj).status == 200
