@@ -14,7 +14,7 @@ import time
 import pytest
 
 from oiofs.cli.allinone.processes import daemon_argv
-from oiofs.common.hashing import md5
+from oiofs.common.hashing import hash_path, md5
 from tests.probe.probe_support import (
     ProbeClient,
     object_dirs,
@@ -123,14 +123,19 @@ def test_replicator_killed_mid_pass_loses_nothing(cluster, client):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
              for n in lay.node_numbers()]
-    wanted = [obj for obj in objs if down in {n["node"] for n in client.primaries("repl", obj)}]
+    node = next(n for n in cluster.nodes if n["node"] == down)
+    watched = []
+    for obj in objs:
+        if down in {n["node"] for n in client.primaries("repl", obj)}:
+            name_hash = hash_path(client.account, "repl", obj)
+            watched.append(os.path.join(node["devices"], node["device"], "objects",
+                                        str(client.part("repl", obj)), name_hash[-3:],
+                                        name_hash))
     deadline = time.monotonic() + 60
     try:
         # kill every replicator as soon as the node that was down got its first copy back
-        while time.monotonic() < deadline:
-            if any(primary_status(client, "repl", obj)[down] == 200 for obj in wanted[:5]):
-                break
-            time.sleep(0.01)
+        while time.monotonic() < deadline and not any(map(os.path.isdir, watched)):
+            time.sleep(0.002)
     finally:
         for proc in procs:
             if proc.poll() is None:
