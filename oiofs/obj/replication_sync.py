@@ -26,6 +26,7 @@ from oiofs.obj.hashes import (
     HASHES_INVALID,
     PARTITION_LOCK,
     get_hashes,
+    is_suffix,
     listing_hash,
     suffix_listing,
 )
@@ -175,7 +176,7 @@ class PartitionSync:
         # meanwhile.
         listings = {}
         for suffix in sorted(os.listdir(job.path)) if os.path.isdir(job.path) else ():
-            if len(suffix) == 3 and os.path.isdir(os.path.join(job.path, suffix)):
+            if is_suffix(suffix) and os.path.isdir(os.path.join(job.path, suffix)):
                 listing = self._listing(job, suffix)
                 if listing:
                     listings[suffix] = listing
@@ -227,7 +228,7 @@ class PartitionSync:
                             pass
                 _rmdir(hash_dir)
             _rmdir(suffix_dir)
-        if any(len(n) == 3 for n in _listdir(job.path)):
+        if any(is_suffix(n) for n in _listdir(job.path)):
             return  # something was written meanwhile: keep the partition for next pass
         for name in (HASHES_FILE, HASHES_INVALID, PARTITION_LOCK):
             try:
