@@ -13,6 +13,7 @@ import tempfile
 import time
 
 from oiofs.cli.allinone import AllInOne
+from oiofs.cli.allinone.cluster import AllInOneError
 from oiofs.cli.allinone.layout import SERVER_TYPES
 from oiofs.cli.allinone.processes import port_open
 
@@ -41,13 +42,30 @@ class TestCluster:
         self.layout = self.aio.layout
 
     def start(self) -> TestCluster:
-        """Start every server; on failure, stop what started and re-raise."""
-        try:
-            self.aio.start()
-        except Exception:
-            self.aio.stop()
-            raise
+        """Start every server; on failure, stop what started and re-raise.
+
+        A port taken between the free-port check and the bind (another test run on this
+        machine) fails the start; it is tried once more on a fresh range of ports.
+        """
+        for attempt in (1, 2):
+            try:
+                self.aio.start()
+                return self
+            except AllInOneError:
+                self.aio.stop()
+                if attempt == 2:
+                    raise
+                self._move_to_new_ports()
         return self
+
+    def _move_to_new_ports(self) -> None:
+        lay = self.layout
+        fresh = AllInOne(tempfile.mkdtemp(prefix="oiofs-cluster-"), nodes=lay.nodes,
+                         replicas=lay.replicas, port_base=free_port_base(lay.nodes),
+                         part_power=lay.part_power, proxy_workers=self.aio.proxy_workers,
+                         daemons=self.aio.daemons)
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root, self.aio, self.layout = fresh.layout.root, fresh, fresh.layout
 
     def destroy(self) -> None:
         """Stop every process and remove the cluster's directory."""
