@@ -68,6 +68,9 @@ PAGE_SIZE = 1000
 #: object DELETE answers that settle a row: deleted, already gone, or rewritten since
 FINAL_STATUSES = frozenset({404, 409, 412})
 NETWORK_ERRORS = (ConnectionTimeout, NodeTimeout, ClientException)
+#: a listing of an account or container the server does not have (an empty list, but
+#: told apart from a real empty listing: another replica may have rows)
+MISSING: list[dict] = []
 
 
 def quorum(count: int) -> int:
@@ -212,7 +215,7 @@ class ObjectExpirer(Daemon):
             while True:
                 rows = self._listing(node, backend_path(node["device"], part,
                                                         EXPIRING_ACCOUNT), marker)
-                if not rows:
+                if not rows:  # failed (logged), missing, or the end
                     break
                 names.update(row["name"] for row in rows)
                 marker = rows[-1]["name"]
@@ -221,7 +224,8 @@ class ObjectExpirer(Daemon):
         return names
 
     def _listing(self, node: dict, path: str, marker: str) -> list[dict] | None:
-        """One JSON listing page from one server; ``None`` if it failed or is missing."""
+        """One JSON listing page from one server; ``None`` if it failed, :data:`MISSING`
+        if the server has no such account or container."""
         try:
             resp = direct_request(node["ip"], node["port"], "GET", path,
                                   headers={"User-Agent": self.name},
@@ -235,10 +239,11 @@ class ObjectExpirer(Daemon):
             return None
         if resp.status == 204:
             return []
+        if resp.status == 404:
+            return MISSING
         if resp.status != 200:
-            if resp.status != 404:
-                self.logger.warning("%s: listing %s:%s%s answered %s", self.name,
-                                    node["ip"], node["port"], path, resp.status)
+            self.logger.warning("%s: listing %s:%s%s answered %s", self.name,
+                                node["ip"], node["port"], path, resp.status)
             return None
         return resp.json()
 
@@ -249,14 +254,15 @@ class ObjectExpirer(Daemon):
         part, nodes = self.container_ring.get_nodes(EXPIRING_ACCOUNT, container)
         nodes = list(nodes)
         random.shuffle(nodes)
-        missing = 0
+        failed = False
         for node in nodes:
             path = backend_path(node["device"], part, EXPIRING_ACCOUNT, container)
             rows = self._listing(node, path, marker)
-            if rows is not None:
+            if rows is None:
+                failed = True
+            elif rows is not MISSING:
                 return rows
-            missing += 1
-        return None if missing else []
+        return None if failed else []
 
     def process_container(self, container: str, now: float, index: int, count: int,
                           limiter: RateLimiter) -> int:
