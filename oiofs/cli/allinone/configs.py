@@ -106,7 +106,7 @@ use = egg:oiofs#{server_type}
 
 
 #: options the all-in-one gives its daemons: short passes, so a laptop cluster heals fast
-DAEMON_OPTIONS = {"interval": "30"}
+DAEMON_OPTIONS = {"interval": "30", "log_level": "INFO"}  # INFO: pass summaries
 
 
 def _daemon_sections(server_type: str, node: int) -> str:
