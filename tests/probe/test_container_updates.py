@@ -19,20 +19,8 @@ import pytest
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.hashing import set_hash_path_secret
 from oiofs.common.ring import Ring
-from tests.support.cluster import TestCluster
 
 pytestmark = pytest.mark.probe
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    test_cluster = TestCluster(nodes=4, replicas=3, part_power=4)
-    test_cluster.aio.daemons = False
-    test_cluster.start()
-    try:
-        yield test_cluster
-    finally:
-        test_cluster.destroy()
 
 
 class Proxy:

@@ -19,22 +19,9 @@ from tests.probe.probe_support import (
     ProbeClient,
     object_dirs,
     primary_status,
-    use_cluster_secret,
 )
-from tests.support.cluster import TestCluster
 
 pytestmark = pytest.mark.probe
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    test_cluster = TestCluster(nodes=4, replicas=3, part_power=4)
-    test_cluster.aio.daemons = False  # passes only when the test runs them
-    test_cluster.start()
-    try:
-        yield test_cluster
-    finally:
-        test_cluster.destroy()
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +29,6 @@ def client(cluster):
     probe = ProbeClient(cluster)
     probe.put_container("repl")
     return probe
-
-
-@pytest.fixture(autouse=True)
-def _cluster_secret(cluster):
-    use_cluster_secret(cluster)
 
 
 def replicate(cluster) -> None:

@@ -16,26 +16,9 @@ import pytest
 
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.ring import Ring
-from tests.probe.probe_support import ProbeClient, use_cluster_secret
-from tests.support.cluster import TestCluster
+from tests.probe.probe_support import ProbeClient
 
 pytestmark = pytest.mark.probe
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    test_cluster = TestCluster(nodes=4, replicas=3, part_power=4)
-    test_cluster.aio.daemons = False  # passes only when the test runs them
-    try:
-        test_cluster.start()
-        yield test_cluster
-    finally:
-        test_cluster.destroy()
-
-
-@pytest.fixture(autouse=True)
-def _cluster_secret(cluster):
-    use_cluster_secret(cluster)
 
 
 def pending_files(cluster) -> list[str]:

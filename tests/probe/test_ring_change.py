@@ -16,23 +16,11 @@ import pytest
 
 from oiofs.common.hashing import hash_path, md5
 from oiofs.common.ring import Ring
-from tests.probe.probe_support import ProbeClient, use_cluster_secret
-from tests.support.cluster import TestCluster
+from tests.probe.probe_support import ProbeClient
 
 pytestmark = pytest.mark.probe
 
 RING_RELOAD_SECONDS = 15  # the proxy's Ring checks its file at most this often
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    test_cluster = TestCluster(nodes=4, replicas=3, part_power=4)
-    test_cluster.aio.daemons = False  # passes only when the test runs them
-    test_cluster.start()
-    try:
-        yield test_cluster
-    finally:
-        test_cluster.destroy()
 
 
 def ring_builder(cluster, *args: str) -> str:
@@ -51,7 +39,6 @@ def all_readable(client, bodies: dict[str, bytes]) -> None:
 
 
 def test_added_device_takes_its_partitions_and_nothing_is_lost(cluster):
-    use_cluster_secret(cluster)
     client = ProbeClient(cluster)
     client.put_container("grow")
     bodies = {f"obj-{i:03}": os.urandom(512 + i) for i in range(40)}
