@@ -16,10 +16,29 @@ import os
 import random
 import signal
 import time
+from dataclasses import dataclass, field, fields
 
 from oiofs.common import runtime
 from oiofs.common.config import conf_float, load_cluster_config, oiofs_dir, readconf
 from oiofs.common.logger import get_logger
+
+
+@dataclass
+class PassStats:
+    """The counters of one daemon pass, and the one summary line the pass logs at its end.
+
+    Subclasses are dataclasses that add counters, all with defaults (``found: int = 0``).
+    ``started`` (when the pass began) is keyword-only, so a subclass's counters keep their
+    own positional order.
+    """
+
+    started: float = field(default_factory=time.time, kw_only=True)
+
+    def summary(self) -> str:
+        """One line with every counter, in field order, and the duration so far."""
+        counters = " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
+                            if f.name != "started")
+        return f"{counters} duration={time.time() - self.started:.2f}s"
 
 
 class Daemon:

@@ -19,10 +19,10 @@ Options (``[container-auditor]`` or ``[account-auditor]``, with ``[DEFAULT]``):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
 from oiofs.common.config import conf_float, oiofs_dir
-from oiofs.common.daemon import Daemon
+from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.db import DatabaseBroker
 from oiofs.common.db_replication_walk import iter_db_files, local_db_devices
 from oiofs.common.exceptions import DbError, DbNotFound, DbQuarantined
@@ -30,7 +30,7 @@ from oiofs.common.ring import Ring
 
 
 @dataclass
-class AuditStats:
+class AuditStats(PassStats):
     """What one pass found."""
 
     checked: int = 0
@@ -38,13 +38,6 @@ class AuditStats:
     quick_checks: int = 0
     quarantined: int = 0
     failures: int = 0
-    started: float = field(default_factory=time.time)
-
-    def summary(self) -> str:
-        """One line with every counter and the duration."""
-        counters = " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
-                            if f.name != "started")
-        return f"{counters} duration={time.time() - self.started:.2f}s"
 
 
 class DbAuditor(Daemon):

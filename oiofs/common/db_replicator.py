@@ -43,12 +43,12 @@ import contextlib
 import fcntl
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
 from oiofs.common import runtime
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.connection_pool import ConnectionPool
-from oiofs.common.daemon import Daemon
+from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.db import DatabaseBroker, zero_like
 from oiofs.common.db_replication_client import (
     PeerDeviceUnavailable,
@@ -81,7 +81,7 @@ FAR_BEHIND_RATIO = 0.5
 
 
 @dataclass
-class ReplicationStats:
+class ReplicationStats(PassStats):
     """What one pass did (logged at its end, returned by ``run_once``)."""
 
     checked: int = 0
@@ -97,13 +97,6 @@ class ReplicationStats:
     quarantined: int = 0
     failures: int = 0
     requests: int = 0
-    started: float = field(default_factory=time.time)
-
-    def summary(self) -> str:
-        """One line with every counter and the duration."""
-        counters = " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
-                            if f.name != "started")
-        return f"{counters} duration={time.time() - self.started:.2f}s"
 
 
 class DbReplicator(Daemon):

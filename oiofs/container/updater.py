@@ -21,12 +21,11 @@ rings), ``interval`` (300 s), ``concurrency`` (4 containers at once), ``conn_tim
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
 from oiofs.common import runtime
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
-from oiofs.common.daemon import Daemon
+from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.db_replication_walk import iter_db_files, local_db_devices
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import (
@@ -43,7 +42,7 @@ from oiofs.container.backend import ContainerBroker
 
 
 @dataclass
-class UpdaterStats:
+class UpdaterStats(PassStats):
     """What one pass did."""
 
     checked: int = 0
@@ -53,13 +52,6 @@ class UpdaterStats:
     account_missing: int = 0
     quarantined: int = 0
     requests: int = 0
-    started: float = field(default_factory=time.time)
-
-    def summary(self) -> str:
-        """One line with every counter and the duration."""
-        counters = " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
-                            if f.name != "started")
-        return f"{counters} duration={time.time() - self.started:.2f}s"
 
 
 def needs_report(info: dict) -> bool:

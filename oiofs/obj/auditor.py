@@ -31,6 +31,7 @@ from oiofs.common.config import conf_bool, conf_float, conf_int
 from oiofs.common.daemon import Daemon
 from oiofs.common.exceptions import DiskFileCorrupt
 from oiofs.common.hashing import hash_path, md5
+from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.storage_policy import POLICIES, StoragePolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj import filenames
@@ -40,37 +41,6 @@ from oiofs.obj.quarantine import quarantine_hash_dir
 
 ZBF = "zbf"
 FULL = "full"
-
-
-class RateLimiter:
-    """Holds a long-run rate of at most ``rate`` units per second by sleeping.
-
-    Call :meth:`wait` after consuming ``amount`` units; it sleeps as long as needed so that
-    everything consumed so far took at least ``total / rate`` seconds. Time spent doing the
-    work itself counts, and so do up to ``burst`` seconds of idle time later on. A rate
-    of 0 or less means no limit. ``clock`` and ``sleep`` can be driven by tests.
-    """
-
-    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep, burst: float = 1.0):
-        self.rate = rate
-        self.clock = clock
-        self.sleep = sleep
-        self.burst = burst
-        self._next: float | None = None
-
-    def wait(self, amount: float = 1.0) -> float:
-        """Account for ``amount`` units; the seconds slept."""
-        if self.rate <= 0 or amount <= 0:
-            return 0.0
-        now = self.clock()
-        # no credit at the start: a short pass must not run faster than the rate either
-        start = now if self._next is None else max(self._next, now - self.burst)
-        self._next = start + amount / self.rate
-        delay = self._next - now
-        if delay > 0:
-            self.sleep(delay)
-            return delay
-        return 0.0
 
 
 @dataclass

@@ -40,11 +40,11 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
 from oiofs.common import runtime
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
-from oiofs.common.daemon import Daemon
+from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import ClientException, ConfigError, ConnectionTimeout, NodeTimeout
 from oiofs.common.expiring import (
@@ -58,10 +58,10 @@ from oiofs.common.expiring import (
     policy_of_row,
 )
 from oiofs.common.local_devices import local_devices, whataremyips
+from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.ring import Ring
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
-from oiofs.obj.auditor import RateLimiter
 
 #: rows or containers asked for per listing request
 PAGE_SIZE = 1000
@@ -79,7 +79,7 @@ def quorum(count: int) -> int:
 
 
 @dataclass
-class ExpirerStats:
+class ExpirerStats(PassStats):
     """What one pass did.
 
     ``found``: due rows seen; ``expired``: objects deleted (or found gone); ``rewritten``:
@@ -97,13 +97,6 @@ class ExpirerStats:
     invalid: int = 0
     rows_removed: int = 0
     containers_removed: int = 0
-    started: float = field(default_factory=time.time)
-
-    def summary(self) -> str:
-        """One line with every counter and the duration."""
-        counters = " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
-                            if f.name != "started")
-        return f"{counters} duration={time.time() - self.started:.2f}s"
 
 
 class ObjectExpirer(Daemon):

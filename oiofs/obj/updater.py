@@ -34,18 +34,18 @@ import errno
 import json
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
 from oiofs.common import runtime
 from oiofs.common.config import conf_bool, conf_float, conf_int, oiofs_dir
-from oiofs.common.daemon import Daemon
+from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout
 from oiofs.common.fsutils import mkdirs_durable, write_file_atomic
+from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.ring import Ring
 from oiofs.common.storage_policy import POLICIES, StoragePolicy
 from oiofs.obj.async_pending import ASYNC_DIR, read_async_pending
-from oiofs.obj.auditor import RateLimiter
 from oiofs.obj.hashes import is_hash, is_suffix
 from oiofs.obj.quarantine import QUARANTINE_DIR
 
@@ -55,7 +55,7 @@ STALE_TMP_AGE = 3600.0
 
 
 @dataclass
-class UpdaterStats:
+class UpdaterStats(PassStats):
     """What one pass did (``unlinked`` counts delivered and obsolete pendings)."""
 
     found: int = 0
@@ -64,13 +64,6 @@ class UpdaterStats:
     unlinked: int = 0
     obsolete: int = 0
     quarantined: int = 0
-    started: float = field(default_factory=time.time)
-
-    def summary(self) -> str:
-        """One line with every counter and the duration."""
-        counters = " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
-                            if f.name != "started")
-        return f"{counters} duration={time.time() - self.started:.2f}s"
 
 
 def split_pending_name(name: str) -> tuple[str, str] | None:

@@ -8,7 +8,7 @@ import pytest
 from oiofs.common.hashing import md5
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
-from oiofs.obj.auditor import FULL, ZBF, ObjectAuditor, RateLimiter
+from oiofs.obj.auditor import FULL, ZBF, ObjectAuditor
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.hashes import HASHES_INVALID
 from oiofs.obj.metadata import XATTR_NAME, read_metadata_path, write_metadata
@@ -69,30 +69,6 @@ def put(manager, obj="o", body=b"hello world", ts=NOW - 10):
 def quarantined(devices):
     where = os.path.join(devices, "sda", "quarantined", "objects")
     return sorted(os.listdir(where)) if os.path.isdir(where) else []
-
-
-# --- rate limiting -------------------------------------------------------------------------
-
-def test_rate_limiter_holds_the_rate():
-    clock = Clock()
-    limiter = RateLimiter(100.0, clock, clock.sleep, burst=0)
-    for _ in range(250):
-        limiter.wait(1)
-    assert clock.now - 1000.0 == pytest.approx(2.5)
-
-
-def test_rate_limiter_credits_work_time_up_to_the_burst():
-    clock = Clock()
-    limiter = RateLimiter(10.0, clock, clock.sleep, burst=1.0)
-    limiter.wait(10)  # no credit at the start
-    assert clock.slept == pytest.approx(1.0)
-    clock.advance(0.4)  # the work itself took time: only the rest is slept
-    limiter.wait(10)
-    assert clock.slept == pytest.approx(1.6)
-    clock.advance(60)  # a long idle time is credited one second, not sixty
-    limiter.wait(30)
-    assert clock.slept == pytest.approx(1.6 + 2.0)
-    assert RateLimiter(0, clock, clock.sleep).wait(10 ** 9) == 0
 
 
 def test_full_pass_bytes_per_second_on_a_driven_clock(manager, devices):
