@@ -82,7 +82,8 @@ def serve(sock, app, conf: dict, logger) -> None:
     server = runtime.spawn(
         runtime.wsgi_server, sock, app, log=_SilentLog(logger), custom_pool=pool,
         keepalive=True, log_output=False, socket_timeout=conf_int(conf, "client_timeout", 60),
-        minimum_chunk_size=4096, debug=False, capitalize_response_headers=False)
+        minimum_chunk_size=4096, debug=False, capitalize_response_headers=False,
+        protocol=runtime.HttpProtocol)
     graceful = conf_int(conf, "graceful_timeout", 10)
     # Stopping must not wait for the hub's next wake-up: an idle hub may sleep in epoll for
     # as long as no socket stirs (an idle keep-alive client is enough), and once real

@@ -1,0 +1,119 @@
+"""The fast request-head parser of ``runtime.HttpProtocol`` behind a real eventlet server.
+
+The server runs in its own OS thread (with its own hub); the test talks to it over real
+sockets, so both the parsed environ and the bytes on the wire are checked.
+"""
+
+import json
+import logging
+import socket
+import threading
+
+import pytest
+
+from oiofs.common import runtime
+
+
+def app(environ, start_response):
+    body = environ["wsgi.input"].read() if environ["REQUEST_METHOD"] == "PUT" else b""
+    seen = {k: v for k, v in environ.items() if k.startswith(("HTTP_", "CONTENT_"))}
+    seen.update(path=environ["PATH_INFO"], query=environ.get("QUERY_STRING", ""),
+                method=environ["REQUEST_METHOD"], body=body.decode("latin-1"))
+    out = json.dumps(seen).encode()
+    start_response("200 OK", [("Content-Length", str(len(out)))])
+    return [out]
+
+
+@pytest.fixture(scope="module")
+def port():
+    ready = threading.Event()
+    holder = {}
+
+    def serve():
+        sock = runtime.listen(("127.0.0.1", 0))
+        holder["port"] = sock.getsockname()[1]
+        ready.set()
+        runtime.wsgi_server(sock, app, log=logging.getLogger("test-http"), log_output=False,
+                            protocol=runtime.HttpProtocol)
+
+    threading.Thread(target=serve, daemon=True).start()
+    ready.wait(10)
+    return holder["port"]
+
+
+def exchange(port, data, then=None):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        received = b""
+        if then is not None:
+            while b"\r\n\r\n" not in received:
+                received += sock.recv(65536)
+            sock.sendall(then)
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+            if b"}" in chunk or b" 400 " in received[:20] or b" 431 " in received[:20]:
+                break
+    return received
+
+
+def answer(raw):
+    head, _, body = raw.rpartition(b"\r\n\r\n")
+    return int(raw.split()[1]), json.loads(body) if body.startswith(b"{") else body
+
+
+def test_headers_reach_the_environ(port):
+    raw = exchange(port, b"GET /a/b%20c?x=1 HTTP/1.1\r\nHost: h\r\nX-Auth-Token:  tok \r\n"
+                         b"X-Dup: 1\r\nx-dup: 2\r\nConnection: close\r\n\r\n")
+    status, seen = answer(raw)
+    assert status == 200
+    assert seen["path"] == "/a/b c" and seen["query"] == "x=1"
+    assert seen["HTTP_X_AUTH_TOKEN"] == "tok"
+    assert seen["HTTP_X_DUP"] == "1,2"
+    assert seen["CONTENT_TYPE"] == "text/plain"  # the stdlib default when none is sent
+
+
+def test_body_with_length_chunked_and_100_continue(port):
+    status, seen = answer(exchange(port, b"PUT /o HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+                                         b"Content-Type: a/b\r\nConnection: close\r\n\r\nhello"))
+    assert (status, seen["body"], seen["CONTENT_TYPE"]) == (200, "hello", "a/b")
+    status, seen = answer(exchange(port, b"PUT /o HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                                         b"Transfer-Encoding: chunked\r\n\r\n"
+                                         b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"))
+    assert seen["body"] == "abcde"
+    raw = exchange(port, b"PUT /o HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                         b"Expect: 100-continue\r\nConnection: close\r\n\r\n", then=b"xyz")
+    assert raw.startswith(b"HTTP/1.1 100 Continue")
+    assert answer(raw)[1]["body"] == "xyz"
+
+
+def test_http10_and_keepalive(port):
+    raw = exchange(port, b"GET /x HTTP/1.0\r\n\r\n")  # closes after the answer
+    assert answer(raw)[0] == 200
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        for _ in range(2):  # two requests on one connection
+            sock.sendall(b"GET /k HTTP/1.1\r\nHost: h\r\n\r\n")
+            data = b""
+            while not data.endswith(b"}"):
+                data += sock.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("bad", [b"X-A: 1\r\n  folded\r\n", b"NoColon\r\n", b"Bad Name: v\r\n",
+                                 b" X-Lead: v\r\n"])
+def test_malformed_headers_refused(port, bad):
+    raw = exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\n" + bad + b"\r\n")
+    assert raw.startswith(b"HTTP/1.1 400") or raw.startswith(b"HTTP/1.0 400"), raw[:80]
+
+
+def test_too_many_headers_refused(port):
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(101))
+    raw = exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\n" + headers + b"\r\n")
+    assert b" 431 " in raw[:20]
+
+
+def test_unusual_request_lines_use_the_stdlib(port):
+    raw = exchange(port, b"GET /x HTTP/2.0\r\nHost: h\r\n\r\n")
+    assert b"505" in raw and b"200 OK" not in raw  # the stdlib's own refusal
