@@ -277,8 +277,8 @@ class Backend:
         if choice is not None:
             resp, node = opened[choice]
             return resp, node, resp.status
-        if any(s == 404 for s, _ in candidates):
-            return None, None, 404
+        if any(200 <= s < 300 for s, _ in candidates):
+            return None, None, 404  # a tombstone newer than every copy: deleted
         return None, None, read_failure_status(statuses, quorum)
 
 
