@@ -32,6 +32,8 @@ from oiofs.common.config import (
 )
 from oiofs.common.logger import get_logger
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
 
 class _SilentLog:
     """A file-like sink for eventlet's own server log (we log access lines ourselves)."""
@@ -103,8 +105,9 @@ def serve(sock, app, conf: dict, logger) -> None:
         server.kill(SystemExit)
 
     runtime.spawn_n(stopper)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, lambda signum, frame: None)  # the wakeup fd does the work
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by a forking parent
     try:
         server.wait()
     except SystemExit:
@@ -133,14 +136,19 @@ def _run_workers(sock, app, conf, logger, workers: int) -> int:
     stopping = False
 
     def spawn_worker():
+        # Signals stay blocked across the fork: a SIGTERM landing in the child before it
+        # set its own handlers would run the parent's handler there and leave the worker
+        # running. The child unblocks them once its handlers are set (in serve); the
+        # parent once the child is in ``children``, so a pending stop reaches it too.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             try:
                 serve(sock, app, conf, logger)
             finally:
                 os._exit(0)
         children.add(pid)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def stop(signum, frame):
         nonlocal stopping

@@ -151,7 +151,11 @@ class AllInOne:
     def stop(self) -> list[str]:
         """Stop everything this cluster started; the names of what was running."""
         stopped = []
-        for name in reversed(self.layout.process_names()):
+        # the proxy first (no new client writes), then the daemons, then the servers
+        names = self.layout.process_names()
+        servers = [n for n in names if "-server" in n and n != "proxy-server"]
+        daemons = [n for n in names if n not in servers and n != "proxy-server"]
+        for name in ["proxy-server"] + daemons + servers:
             if processes.stop_process(name, self.layout.run, self.layout.root):
                 stopped.append(name)
         return stopped
