@@ -179,8 +179,20 @@ class AllInOne:
     def _wait(self, ports: list[int]) -> None:
         missing = processes.wait_for_ports(self.layout.ip, ports)
         if missing:
+            details = []
+            for name, info in self.status().items():
+                if info["port"] in missing:
+                    details.append(f"{name} (pid {info['pid']}): "
+                                   f"{self._log_tail(name) or 'no output'}")
             raise AllInOneError(f"servers on ports {missing} did not start; see "
-                                f"{self.layout.log}")
+                                f"{self.layout.log}\n" + "\n".join(details))
+
+    def _log_tail(self, name: str, lines: int = 3) -> str:
+        try:
+            with open(os.path.join(self.layout.log, f"{name}.log"), errors="replace") as log:
+                return " | ".join(line.strip() for line in log.readlines()[-lines:])
+        except OSError:
+            return ""
 
     def _check_health(self) -> None:
         url = self.layout.proxy_url + "/healthcheck"
