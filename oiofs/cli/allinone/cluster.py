@@ -242,13 +242,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="proxy port; node N uses port-base + 10*N .. +2")
     parser.add_argument("--part-power", type=int, default=8)
     parser.add_argument("--proxy-workers", type=int, default=2)
+    parser.add_argument("--no-daemons", action="store_true",
+                        help="with start: servers only, no background daemons (benchmarks)")
     parser.add_argument("--node", type=int, default=None,
                         help="with start/stop: only this node's servers")
     args = parser.parse_args(argv)
     try:
         aio = AllInOne(args.dir, nodes=args.nodes, replicas=args.replicas,
                        port_base=args.port_base, part_power=args.part_power,
-                       proxy_workers=args.proxy_workers)
+                       proxy_workers=args.proxy_workers, daemons=not args.no_daemons)
         if args.node is not None and not 1 <= args.node <= aio.layout.nodes:
             parser.error(f"--node must be between 1 and {aio.layout.nodes}")
         if args.command in ("stop", "restart"):
