@@ -15,15 +15,16 @@ import time
 from oiofs.cli.allinone import AllInOne
 from oiofs.cli.allinone.cluster import AllInOneError
 from oiofs.cli.allinone.layout import SERVER_TYPES
-from oiofs.cli.allinone.processes import port_open
+from tests.support.servers import port_free, server_port_candidates
 
 
 def free_port_base(nodes: int) -> int:
     """A port base whose proxy and node ports are all free right now."""
+    candidates = server_port_candidates()
     for _ in range(200):
-        base = random.randrange(20000, 50000, 100)
+        base = random.randrange(candidates.start, candidates.stop - 100, 100)
         ports = [base] + [base + 10 * n + k for n in range(1, nodes + 1) for k in range(3)]
-        if not any(port_open("127.0.0.1", p) for p in ports):
+        if all(port_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range found")
 

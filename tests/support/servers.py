@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,11 +24,41 @@ hash_path_suffix = test-suffix
 """
 
 
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range of local ports for outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as handle:
+            low, high = (int(x) for x in handle.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def server_port_candidates() -> range:
+    """Ports for test servers: below the ephemeral range, where no client connection's
+    local port can take a server's port between a restart's stop and start."""
+    return range(10000, max(ephemeral_range()[0], 12000))
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1, outside the ephemeral range, that is free right now."""
+    candidates = server_port_candidates()
+    for _ in range(1000):
+        port = random.choice(candidates)
+        if port_free(port):
+            return port
+    raise RuntimeError("no free port found")
+
+
+def port_free(port: int) -> bool:
+    """True if a server could bind 127.0.0.1:port right now."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def write_cluster_conf(oiofs_dir: str, extra: str = "") -> str:
