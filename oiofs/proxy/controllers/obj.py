@@ -181,7 +181,9 @@ class ObjectController(Controller):
                 if status == 404:
                     raise HTTPNotFound()
                 raise HTTPServiceUnavailable()
-            out = pass_headers(resp.items, SKIP_PREFIXES)
+            # Swift v1 clients get the object's ETag bare, as on PUT (backends quote it)
+            out = [(k, v.strip('"')) if k.lower() == "etag" else (k, v)
+                   for k, v in pass_headers(resp.items, SKIP_PREFIXES)]
             if req.method == "HEAD":
                 resp.discard()
                 return Response(resp.status, out, [])
