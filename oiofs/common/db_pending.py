@@ -21,10 +21,10 @@ import errno
 import fcntl
 import json
 import os
-import time
 from collections.abc import Callable
 
-from oiofs.common.exceptions import DbLockTimeout, DbNotFound, DiskFileNoSpace
+from oiofs.common.exceptions import DbLockTimeout, DbNotFound, DiskFileNoSpace, LockTimeout
+from oiofs.common.fsutils import flock_exclusive
 
 MARKER = b":"
 #: merge into sqlite once the pending file would grow past this many bytes
@@ -86,19 +86,10 @@ class PendingFile:
         self.last_bad_entries = 0
 
     def _lock(self, fd: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DbLockTimeout(f"pending file {self.path} locked for {timeout}s"
-                                        ) from None
-                # time.sleep is green in servers (monkey-patched): other requests go on
-                time.sleep(delay)
-                delay = min(delay * 2, 0.02)
+        try:
+            flock_exclusive(fd, timeout, f"pending file {self.path}", max_delay=0.02)
+        except LockTimeout:
+            raise DbLockTimeout(f"pending file {self.path} locked for {timeout}s") from None
 
     def _open(self) -> int:
         try:

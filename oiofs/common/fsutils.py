@@ -118,20 +118,31 @@ def lock_path(directory: str, timeout: float = 10.0, name: str = ".lock"):
     lock_file = os.path.join(directory, name)
     fd = os.open(lock_file, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(f"lock on {lock_file} not taken in {timeout}s") from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+        flock_exclusive(fd, timeout, lock_file)
         yield
     finally:
         os.close(fd)
+
+
+def flock_exclusive(fd: int, timeout: float, what: str = "file",
+                    max_delay: float = 0.05) -> None:
+    """Take an exclusive ``flock`` on ``fd``, retrying with backoff for ``timeout`` s.
+
+    Raises :class:`LockTimeout` naming ``what`` if it is still held by another after that.
+    ``time.sleep`` is green in servers and daemons (monkey-patched), so other requests go
+    on while this one waits.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"lock on {what} not taken in {timeout}s") from None
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)
 
 
 def is_no_space(err: OSError) -> bool:
