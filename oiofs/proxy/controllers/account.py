@@ -18,9 +18,6 @@ from oiofs.proxy.listing import (
 )
 from oiofs.proxy.quorum import best_status
 from oiofs.proxy.response import Response, pass_headers
-from oiofs.proxy.streaming import BackendBody
-
-NEWEST_KEYS = ("x-backend-put-timestamp", "x-put-timestamp", "x-timestamp")
 
 
 class AccountController(Controller):
@@ -40,35 +37,15 @@ class AccountController(Controller):
             check_listing_query(query, account_listing_limit())
         ring = self.app.account_ring
         part, nodes = ring.get_nodes(req.account)
-        headers = self.backend_headers(req)
-        accept = req.environ.get("HTTP_ACCEPT")
-        if accept:
-            headers["Accept"] = accept
-        node_iter = self.backend.iter_read_nodes(ring, part, nodes,
-                                                 self.options.node_count(len(nodes)))
-        suffix = quoted_suffix(req.account)
-        quorum = self.app.quorum(len(nodes))
-        if req.true_header("X-Newest"):
-            resp, _node, status = self.backend.read_newest(
-                node_iter, req.method, part, suffix, headers, quorum, len(nodes), query,
-                NEWEST_KEYS)
-        else:
-            resp, _node, status = self.backend.read(node_iter, req.method, part, suffix,
-                                                    headers, quorum, query)
+        resp, status = self.read_db(req, ring, part, nodes, quoted_suffix(req.account),
+                                    query)
         if resp is None:
             if status == 404 and self.options.account_autocreate:
                 return self._missing_account(req)
             if status == 404:
                 raise HTTPNotFound()
             raise HTTPServiceUnavailable()
-        out = pass_headers(resp.items)
-        if req.method == "HEAD":
-            resp.discard()
-            return Response(resp.status, out, [])
-        if resp.content_length is not None and resp.content_length <= \
-                self.options.object_chunk_size:
-            return Response(resp.status, out, [resp.read_all()])
-        return Response(resp.status, out, BackendBody(resp, self.options.object_chunk_size))
+        return self.relay(req, resp, pass_headers(resp.items))
 
     HEAD = GET
 

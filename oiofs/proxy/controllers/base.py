@@ -13,9 +13,12 @@ from oiofs.common.exceptions import HTTPError, HTTPMethodNotAllowed, HTTPUnautho
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
 from oiofs.proxy.request import ProxyRequest
 from oiofs.proxy.response import Response
+from oiofs.proxy.streaming import BackendBody
 
 #: the key under which an auth middleware puts its authorization callback
 AUTHORIZE_KEY = "oiofs.authorize"
+#: backend headers compared by ``X-Newest`` for accounts and containers, newest first
+DB_NEWEST_KEYS = ("x-backend-put-timestamp", "x-put-timestamp", "x-timestamp")
 
 
 def quoted_suffix(account: str, container: str | None = None, obj: str | None = None) -> str:
@@ -152,6 +155,43 @@ class Controller:
         return info
 
     # --- CORS preflight -----------------------------------------------------------------
+
+    # --- account and container reads ---------------------------------------------------
+
+    def read_db(self, req: ProxyRequest, ring, part: int, nodes: list, suffix: str,
+                query: str):
+        """HEAD/GET an account or container from its nodes: ``(resp, status)``.
+
+        The client's ``Accept`` is passed on; with ``X-Newest`` every primary is asked and
+        the newest answer wins. ``resp`` is ``None`` when no node answered well, and
+        ``status`` then says how they failed.
+        """
+        headers = self.backend_headers(req)
+        accept = req.environ.get("HTTP_ACCEPT")
+        if accept:
+            headers["Accept"] = accept
+        node_iter = self.backend.iter_read_nodes(ring, part, nodes,
+                                                 self.options.node_count(len(nodes)))
+        quorum = self.app.quorum(len(nodes))
+        if req.true_header("X-Newest"):
+            resp, _node, status = self.backend.read_newest(
+                node_iter, req.method, part, suffix, headers, quorum, len(nodes), query,
+                DB_NEWEST_KEYS)
+        else:
+            resp, _node, status = self.backend.read(node_iter, req.method, part, suffix,
+                                                    headers, quorum, query)
+        return resp, status
+
+    def relay(self, req: ProxyRequest, resp, headers: list) -> Response:
+        """The client's answer with ``resp``'s body: none for HEAD, read at once when it
+        fits one chunk, streamed otherwise."""
+        if req.method == "HEAD":
+            resp.discard()
+            return Response(resp.status, headers, [])
+        chunk_size = self.options.object_chunk_size
+        if resp.content_length is not None and resp.content_length <= chunk_size:
+            return Response(resp.status, headers, [resp.read_all()])
+        return Response(resp.status, headers, BackendBody(resp, chunk_size))
 
     def OPTIONS(self, req: ProxyRequest) -> Response:
         """CORS preflight, answered without authentication (200 or 401)."""

@@ -15,14 +15,12 @@ from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_su
 from oiofs.proxy.listing import check_listing_query, container_listing_limit
 from oiofs.proxy.quorum import best_status
 from oiofs.proxy.response import Response, pass_headers
-from oiofs.proxy.streaming import BackendBody
 
 #: headers only the owner of an account may see or set
 OWNER_HEADERS = frozenset(("x-container-read", "x-container-write", "x-container-sync-key",
                            "x-container-sync-to"))
 ACL_HEADERS = (("X-Container-Read", "HTTP_X_CONTAINER_READ"),
                ("X-Container-Write", "HTTP_X_CONTAINER_WRITE"))
-NEWEST_KEYS = ("x-backend-put-timestamp", "x-put-timestamp", "x-timestamp")
 
 
 def account_update_headers(account_part: int, account_nodes: list[dict],
@@ -65,23 +63,10 @@ class ContainerController(Controller):
             check_listing_query(query, container_listing_limit())
         ring = self.app.container_ring
         part, nodes = ring.get_nodes(account, container)
-        headers = self.backend_headers(req)
-        accept = req.environ.get("HTTP_ACCEPT")
-        if accept:
-            headers["Accept"] = accept
         cache_key = f"{account}/{container}"
-        generation = self.app.container_cache.generation(cache_key)
-        node_iter = self.backend.iter_read_nodes(ring, part, nodes,
-                                                 self.options.node_count(len(nodes)))
-        suffix = quoted_suffix(account, container)
-        quorum = self.app.quorum(len(nodes))
-        if req.true_header("X-Newest"):
-            resp, _node, status = self.backend.read_newest(
-                node_iter, req.method, part, suffix, headers, quorum, len(nodes), query,
-                NEWEST_KEYS)
-        else:
-            resp, _node, status = self.backend.read(node_iter, req.method, part, suffix,
-                                                    headers, quorum, query)
+        generation = self.app.container_cache.generation(cache_key)  # before the read
+        resp, status = self.read_db(req, ring, part, nodes,
+                                    quoted_suffix(account, container), query)
         if resp is None:
             if status == 404:
                 self.app.container_cache.invalidate(cache_key)
@@ -90,14 +75,7 @@ class ContainerController(Controller):
         if 200 <= resp.status < 300:
             self.set_container_info(account, container, resp.status, resp.headers,
                                     generation)
-        out = self.client_headers(req, resp)
-        if req.method == "HEAD":
-            resp.discard()
-            return Response(resp.status, out, [])
-        if resp.content_length is not None and resp.content_length <= \
-                self.options.object_chunk_size:
-            return Response(resp.status, out, [resp.read_all()])
-        return Response(resp.status, out, BackendBody(resp, self.options.object_chunk_size))
+        return self.relay(req, resp, self.client_headers(req, resp))
 
     HEAD = GET
 
