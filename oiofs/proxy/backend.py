@@ -52,9 +52,10 @@ class Answer:
         self.node = node
 
 
-def node_path(node: dict, part: int, suffix: str) -> str:
-    """The backend path ``/<device>/<part><suffix>`` (``suffix`` already quoted)."""
-    return f"/{node['device']}/{part}{suffix}"
+def node_path(node: dict, part: int, suffix: str, query: str = "") -> str:
+    """The backend path ``/<device>/<part><suffix>[?<query>]`` (both already quoted)."""
+    path = f"/{node['device']}/{part}{suffix}"
+    return f"{path}?{query}" if query else path
 
 
 class HandoffIter:
@@ -230,10 +231,8 @@ class Backend:
         """
         statuses = []
         for node in nodes:
-            path = node_path(node, part, suffix)
-            if query:
-                path += "?" + query
-            resp = self.request_one(node, method, path, headers)
+            resp = self.request_one(node, method, node_path(node, part, suffix, query),
+                                    headers)
             if resp is None:
                 statuses.append(503)
                 continue
@@ -258,10 +257,8 @@ class Backend:
         for node in nodes:
             if len(candidates) >= wanted:
                 break
-            path = node_path(node, part, suffix)
-            if query:
-                path += "?" + query
-            resp = self.request_one(node, method, path, headers)
+            resp = self.request_one(node, method, node_path(node, part, suffix, query),
+                                    headers)
             if resp is None:
                 statuses.append(503)
                 continue
