@@ -3,24 +3,7 @@
 import pytest
 
 from oiofs.common.ratelimit import RateLimiter
-
-
-class Clock:
-    """Virtual time: only ``sleep`` moves it (and ``advance``)."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.slept = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-        self.slept += seconds
-
-    def advance(self, seconds):
-        self.now += seconds
+from tests.support.clock import Clock
 
 
 def test_rate_limiter_holds_the_rate():

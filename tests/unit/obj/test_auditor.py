@@ -12,6 +12,7 @@ from oiofs.obj.auditor import FULL, ZBF, ObjectAuditor
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.hashes import HASHES_INVALID
 from oiofs.obj.metadata import XATTR_NAME, read_metadata_path, write_metadata
+from tests.support.clock import Clock
 
 POLICY = POLICIES.get_by_index(0)
 NOW = time.time()
@@ -25,24 +26,6 @@ class Log:
         self.lines.append(msg % args if args else msg)
 
     debug = info = warning = error = exception = _log
-
-
-class Clock:
-    """Virtual time: only ``sleep`` moves it (and ``advance``)."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.slept = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-        self.slept += seconds
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 @pytest.fixture
