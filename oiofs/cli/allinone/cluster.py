@@ -12,7 +12,9 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 import urllib.request
+from collections.abc import Callable
 
 from oiofs.cli.allinone import configs, processes
 from oiofs.cli.allinone.layout import SERVER_TYPES, Layout, default_state_dir
@@ -28,8 +30,10 @@ class AllInOne:
 
     def __init__(self, root: str | None = None, nodes: int = 4, replicas: int = 3,
                  port_base: int = 8080, part_power: int = 8, proxy_workers: int = 2,
-                 daemons: bool = True):
+                 daemons: bool = True, progress: Callable[[str], None] | None = None):
         root = os.path.abspath(root or default_state_dir())
+        #: told what the cluster is doing, as it goes (the command prints it; tests don't)
+        self.progress = progress or (lambda message: None)
         saved = configs.load_layout(root)
         # A cluster keeps the shape it was made with: its rings and data depend on it.
         self.layout = saved or Layout(root=root, nodes=nodes, replicas=replicas,
@@ -71,6 +75,7 @@ class AllInOne:
     def prepare(self) -> None:
         """Write everything the cluster needs on disk (idempotent; keeps data and secrets)."""
         lay = self.layout
+        self.progress(f"preparing configuration and rings in {lay.root}")
         for path in (lay.etc, lay.run, lay.log):
             os.makedirs(path, exist_ok=True)
         configs.write_cluster_conf(lay)
@@ -88,10 +93,13 @@ class AllInOne:
     def start_node(self, node: int, wait: bool = True, daemons: bool | None = None) -> None:
         """Start the storage servers of ``node`` and, unless told not to, its daemons."""
         lay = self.layout
+        with_daemons = self.daemons if daemons is None else daemons
+        self.progress(f"starting node {node}: account, container and object servers"
+                      + (" and their daemons" if with_daemons else ""))
         for server_type in SERVER_TYPES:
             self._start(f"{server_type}-server-{node}",
                         processes.server_argv(server_type, lay.server_conf(node, server_type)))
-        if self.daemons if daemons is None else daemons:
+        if with_daemons:
             for server_type in SERVER_TYPES:
                 for name in daemons_of(server_type):
                     self._start(f"{name}-{node}", processes.daemon_argv(
@@ -139,14 +147,19 @@ class AllInOne:
 
     def start(self) -> None:
         """Prepare, start every server, and return once all answer."""
+        began = time.monotonic()
         self.prepare()
         lay = self.layout
         for node in lay.node_numbers():
             self.start_node(node, wait=False)
+        self.progress(f"starting the proxy on {lay.ip}:{lay.proxy_port}")
         self._start("proxy-server", processes.server_argv("proxy", lay.proxy_conf))
         ports = [lay.port(n, t) for n in lay.node_numbers() for t in SERVER_TYPES]
+        self.progress(f"waiting for {len(ports) + 1} servers to answer")
         self._wait(ports + [lay.proxy_port])
+        self.progress("checking the proxy's health")
         self._check_health()
+        self.progress(f"cluster up in {time.monotonic() - began:.1f} s")
 
     def stop(self) -> list[str]:
         """Stop everything this cluster started; the names of what was running."""
@@ -228,6 +241,10 @@ class AllInOne:
         return "\n".join(lines)
 
 
+def _say(message: str) -> None:
+    print(f"oiofs-allinone: {message}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``oiofs-allinone {start,stop,status}``."""
     parser = argparse.ArgumentParser(prog="oiofs-allinone",
@@ -250,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         aio = AllInOne(args.dir, nodes=args.nodes, replicas=args.replicas,
                        port_base=args.port_base, part_power=args.part_power,
-                       proxy_workers=args.proxy_workers, daemons=not args.no_daemons)
+                       proxy_workers=args.proxy_workers, daemons=not args.no_daemons,
+                       progress=_say)
         if args.node is not None and not 1 <= args.node <= aio.layout.nodes:
             parser.error(f"--node must be between 1 and {aio.layout.nodes}")
         if args.command in ("stop", "restart"):
