@@ -6,6 +6,7 @@ servers and cached for a few seconds by :class:`oiofs.proxy.info_cache.InfoCache
 
 from __future__ import annotations
 
+from oiofs.proxy.acl import ACCOUNT_ACL_SYSMETA, parse_account_acl
 from oiofs.proxy.cors import CorsInfo
 
 _CONTAINER_META = "x-container-meta-"
@@ -56,17 +57,19 @@ class ContainerInfo:
 
 
 class AccountInfo:
-    """An account's status and counts."""
+    """An account's status, counts, metadata and account ACL (``None`` if it has none)."""
 
-    __slots__ = ("status", "container_count", "object_count", "bytes_used", "meta")
+    __slots__ = ("status", "container_count", "object_count", "bytes_used", "meta", "acl")
 
     def __init__(self, status: int, container_count: int = 0, object_count: int = 0,
-                 bytes_used: int = 0, meta: dict | None = None):
+                 bytes_used: int = 0, meta: dict | None = None,
+                 acl: dict[str, list[str]] | None = None):
         self.status = status
         self.container_count = container_count
         self.object_count = object_count
         self.bytes_used = bytes_used
         self.meta = meta or {}
+        self.acl = acl
 
     @property
     def exists(self) -> bool:
@@ -82,4 +85,5 @@ class AccountInfo:
                 if k.startswith(_ACCOUNT_META)}
         return cls(status, _int(headers, "x-account-container-count"),
                    _int(headers, "x-account-object-count"),
-                   _int(headers, "x-account-bytes-used"), meta)
+                   _int(headers, "x-account-bytes-used"), meta,
+                   parse_account_acl(headers.get(ACCOUNT_ACL_SYSMETA.lower())))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -174,3 +175,98 @@ def test_bad_requests_store_nothing(cluster, owner):
                             f"X-Auth-Token: {token}\r\nContent-Length: abc\r\n"
                             f"Connection: close\r\n\r\n".encode())
     assert status_of(raw) == 400
+
+
+# --- account ACLs (X-Account-Access-Control) ------------------------------------------------
+
+ACCOUNT_ACL = "X-Account-Access-Control"
+
+
+@pytest.fixture
+def acl_account(cluster):
+    """AUTH_test2 as its owner sees it, with its account ACL removed again at the end;
+    plus clients of test:tester3 and test:tester aimed at it."""
+    owner2 = Client(cluster, "test2:tester2")
+    tester3 = Client(cluster, None, owner2.storage_url, Client(cluster, "test:tester3").token)
+    tester = Client(cluster, None, owner2.storage_url, Client(cluster, "test:tester").token)
+    try:
+        yield owner2, tester3, tester
+    finally:
+        assert owner2.request("POST", headers={ACCOUNT_ACL: ""}).status == 204
+        for c in (owner2, tester3, tester):
+            c.close()
+
+
+def test_account_acl_is_checked_and_shown_only_to_owners(acl_account):
+    owner2, tester3, _tester = acl_account
+    for bad, reason in (("{oops", b"Syntax error in input"),
+                        ('{"owner": ["test"]}', b'Key "owner" not recognized'),
+                        ('{"read-only": "test"}', b'Value for key "read-only" must be a list'),
+                        ('{"admin": [1]}', b'Elements of "admin" list must be strings')):
+        resp = owner2.request("POST", headers={ACCOUNT_ACL: bad})
+        assert resp.status == 400 and reason in resp.body, (bad, resp)
+    assert ACCOUNT_ACL.lower() not in owner2.request("HEAD").headers
+    acl = '{"read-only":["test:tester3"]}'
+    assert owner2.request("POST", headers={ACCOUNT_ACL: acl}).status == 204
+    for method in ("HEAD", "GET"):
+        resp = owner2.request(method)
+        assert resp.headers[ACCOUNT_ACL.lower()] == acl
+        assert not any(k.startswith("x-account-sysmeta-") for k in resp.headers)
+        seen = tester3.request(method)
+        assert seen.status in (200, 204)
+        assert ACCOUNT_ACL.lower() not in seen.headers
+        assert not any(k.startswith("x-account-sysmeta-") for k in seen.headers)
+    # A client cannot forge the stored form through a header of its own.
+    forged = '{"admin":["test:tester3"]}'
+    assert owner2.request("POST", headers={"X-Account-Sysmeta-Core-Access-Control":
+                                           forged}).status == 204
+    assert owner2.request("HEAD").headers[ACCOUNT_ACL.lower()] == acl
+    assert tester3.request("POST", headers={"X-Account-Meta-X": "y"}).status == 403
+
+
+def test_account_acl_levels(acl_account):
+    owner2, tester3, tester = acl_account
+    name = unique("acct-acl")
+    assert owner2.request("PUT", f"/{name}").status == 201
+    assert owner2.request("PUT", f"/{name}/o", body=b"data").status == 201
+
+    def rights(client):
+        """(list account, list container, read object, write object, delete object,
+        POST container, create container, POST account metadata)"""
+        spare = unique("spare")
+        out = (client.request("GET").status, client.request("GET", f"/{name}").status,
+               client.request("GET", f"/{name}/o").status,
+               client.request("PUT", f"/{name}/w", body=b"w").status,
+               client.request("DELETE", f"/{name}/w").status,
+               client.request("POST", f"/{name}",
+                              headers={"X-Container-Meta-K": "v"}).status,
+               client.request("PUT", f"/{spare}").status,
+               client.request("POST", headers={"X-Account-Meta-K": "v"}).status)
+        owner2.request("DELETE", f"/{spare}")
+        return out
+
+    forbidden = (403,) * 8
+    assert rights(tester3) == forbidden
+    assert rights(tester) == forbidden
+    acl = json.dumps({"read-only": ["test:tester3"], "read-write": ["test:tester"]})
+    assert owner2.request("POST", headers={ACCOUNT_ACL: acl}).status == 204
+    assert rights(tester3) == (200, 200, 200, 403, 403, 403, 403, 403)
+    assert rights(tester) == (200, 200, 200, 201, 204, 204, 201, 403)
+    # read-write may change a container but not its ACLs (ignored, as in Swift), nor
+    # set the account ACL; it does not see ACLs either.
+    assert tester.request("POST", f"/{name}",
+                          headers={"X-Container-Read": "test:tester3"}).status == 204
+    assert "x-container-read" not in owner2.request("HEAD", f"/{name}").headers
+    assert tester.request("POST", headers={ACCOUNT_ACL: "{}"}).status == 403
+    assert ACCOUNT_ACL.lower() not in tester.request("HEAD").headers
+    # admin: everything the owner may do, ACLs included.
+    acl = json.dumps({"admin": ["test:tester3"]})
+    assert owner2.request("POST", headers={ACCOUNT_ACL: acl}).status == 204
+    assert rights(tester3) == (200, 200, 200, 201, 204, 204, 201, 204)
+    assert tester3.request("HEAD").headers[ACCOUNT_ACL.lower()] == '{"admin":["test:tester3"]}'
+    assert tester3.request("POST", f"/{name}",
+                           headers={"X-Container-Read": "test:tester"}).status == 204
+    assert tester3.request("HEAD", f"/{name}").headers["x-container-read"] == "test:tester"
+    assert rights(tester)[:3] == (403, 200, 200)  # now through the container read ACL
+    assert tester3.request("POST", headers={ACCOUNT_ACL: ""}).status == 204
+    assert rights(tester3) == forbidden

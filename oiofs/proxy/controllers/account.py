@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from oiofs.common.constraints import check_metadata, check_name_lengths
 from oiofs.common.exceptions import (
+    HTTPBadRequest,
     HTTPMethodNotAllowed,
     HTTPNotFound,
     HTTPServiceUnavailable,
 )
 from oiofs.common.timestamp import Timestamp
+from oiofs.proxy.acl import (
+    ACCOUNT_ACL_HEADER,
+    ACCOUNT_ACL_SYSMETA,
+    ACLError,
+    check_account_acl,
+    format_account_acl,
+    parse_account_acl,
+)
 from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
 from oiofs.proxy.listing import (
     account_listing_limit,
@@ -18,6 +27,35 @@ from oiofs.proxy.listing import (
 )
 from oiofs.proxy.quorum import best_status
 from oiofs.proxy.response import Response, pass_headers
+
+#: account response headers clients never see (system metadata, internal headers)
+HIDDEN_PREFIXES = ("x-backend-", "x-account-sysmeta-")
+
+
+def account_acl_headers(req) -> dict:
+    """The account ACL a PUT/POST sets, as the system metadata that stores it.
+
+    ``HTTPBadRequest`` with Swift's reason when the value is not a valid ACL.
+    """
+    value = req.environ.get("HTTP_X_ACCOUNT_ACCESS_CONTROL")
+    if value is None:
+        return {}
+    try:
+        check_account_acl(value)
+    except ACLError as err:
+        raise HTTPBadRequest(f"{ACCOUNT_ACL_HEADER} invalid: {err}\n\nInput: {value}\n") \
+            from None
+    return {ACCOUNT_ACL_SYSMETA: value}
+
+
+def client_headers(req, resp) -> list[tuple[str, str]]:
+    """The backend answer's headers a client may see; owners also see the account ACL."""
+    out = pass_headers(resp.items, HIDDEN_PREFIXES)
+    if req.owner:
+        acl = parse_account_acl(resp.headers.get(ACCOUNT_ACL_SYSMETA.lower()))
+        if acl is not None:
+            out.append((ACCOUNT_ACL_HEADER, format_account_acl(acl)))
+    return out
 
 
 class AccountController(Controller):
@@ -45,7 +83,7 @@ class AccountController(Controller):
             if status == 404:
                 raise HTTPNotFound()
             raise HTTPServiceUnavailable()
-        return self.relay(req, resp, pass_headers(resp.items))
+        return self.relay(req, resp, client_headers(req, resp))
 
     HEAD = GET
 
@@ -97,18 +135,23 @@ class AccountController(Controller):
         """Create an account (reseller admins, with ``allow_account_management``)."""
         if not self.options.allow_account_management:
             raise HTTPMethodNotAllowed(headers={"Allow": "GET, HEAD, POST, OPTIONS"})
+        acl = account_acl_headers(req)  # checked first, as Swift's tempauth does
         self.authorize(req)
         check_name_lengths(req.account)
         meta = metadata_headers(req, "account")
         check_metadata(meta, "account")
+        meta.update(acl)
         status = self._write(req, req.account, "PUT", meta)
         return self._answer(status)
 
     def POST(self, req):
-        """Change account metadata (204); creates the account with autocreate."""
+        """Change account metadata or the account ACL (204); creates the account with
+        autocreate."""
+        acl = account_acl_headers(req)  # checked first, as Swift's tempauth does
         self.authorize(req)
         meta = metadata_headers(req, "account")
         check_metadata(meta, "account")
+        meta.update(acl)
         self.ensure_account(req, req.account)
         status = self._write(req, req.account, "POST", meta)
         return self._answer(status)

@@ -17,6 +17,9 @@ from oiofs.proxy.streaming import BackendBody
 
 #: the key under which an auth middleware puts its authorization callback
 AUTHORIZE_KEY = "oiofs.authorize"
+#: the key under which controllers give the auth middleware ``account -> account ACL``
+#: (parsed, see :func:`oiofs.proxy.acl.parse_account_acl`; read only when needed)
+ACCOUNT_ACL_KEY = "oiofs.account_acl"
 #: backend headers compared by ``X-Newest`` for accounts and containers, newest first
 DB_NEWEST_KEYS = ("x-backend-put-timestamp", "x-put-timestamp", "x-timestamp")
 
@@ -79,12 +82,14 @@ class Controller:
         ``acl`` is the container ACL that applies; ``target`` an ``(account, container,
         object)`` other than the request's own (a copy source), ``method`` the verb to
         check instead of the request's. Without an auth middleware every request is the
-        owner's.
+        owner's. The middleware may look up an account's own ACL through
+        ``environ[ACCOUNT_ACL_KEY]`` (from the cached account info, read only when asked).
         """
         authorize = req.environ.get(AUTHORIZE_KEY)
         if authorize is None:
             req.owner = True
             return
+        req.environ[ACCOUNT_ACL_KEY] = lambda account: self.account_info(req, account).acl
         authorize(req, acl, target, method)
 
     def deny_anonymous(self, req: ProxyRequest) -> None:

@@ -103,6 +103,10 @@ class ContainerController(Controller):
         for name, _key in ACL_HEADERS:
             if req.environ.get("HTTP_X_REMOVE_" + name[2:].upper().replace("-", "_")):
                 headers[name] = ""
+        if not req.owner:
+            # a user the account ACL lets write (read-write) may change the container but
+            # not its ACLs: like Swift, the ACL headers are checked, then left out
+            return {}
         return headers
 
     def _write_headers(self, req) -> dict:

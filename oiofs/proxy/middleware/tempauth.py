@@ -21,7 +21,9 @@ once they know the container's ACLs):
 * a ``.reseller_admin`` may do anything to any account;
 * an ``.admin`` user owns its account: everything but creating or deleting the account;
 * other users of the account, other accounts and anonymous requests only get what the
-  container's ``X-Container-Read``/``X-Container-Write`` ACLs grant them;
+  container's ``X-Container-Read``/``X-Container-Write`` ACLs grant them, or else the
+  account's ``X-Account-Access-Control`` (``admin``: as the owner; ``read-write``: every
+  container and object request and account reads; ``read-only``: ``GET``/``HEAD``);
 * no token, or a bad or expired one: 401; a valid token without permission: 403.
 """
 
@@ -35,8 +37,8 @@ import time
 from oiofs.common.config import conf_int
 from oiofs.common.exceptions import ConfigError, HTTPForbidden, HTTPUnauthorized
 from oiofs.common.logger import get_logger
-from oiofs.proxy.acl import parse_acl, referrer_allowed
-from oiofs.proxy.controllers.base import AUTHORIZE_KEY
+from oiofs.proxy.acl import account_acl_grant, parse_acl, referrer_allowed
+from oiofs.proxy.controllers.base import ACCOUNT_ACL_KEY, AUTHORIZE_KEY
 from oiofs.proxy.controllers.info import register_info
 from oiofs.proxy.middleware.tokens import TokenSigner
 from oiofs.proxy.request import ensure_trans_id
@@ -238,14 +240,20 @@ class TempAuth:
         if method == "OPTIONS":
             return
         referrers, acl_groups = parse_acl(acl)
-        if referrer_allowed(req.environ.get("HTTP_REFERER"), referrers):
-            if obj or ".rlistings" in acl_groups:
-                return
-            self.deny(req)
+        if referrer_allowed(req.environ.get("HTTP_REFERER"), referrers) and \
+                (obj or ".rlistings" in acl_groups):
+            return
         if not groups:
             self.deny(req)
         for group in groups:
             if group in acl_groups:
+                return
+        account_acl = req.environ.get(ACCOUNT_ACL_KEY)
+        if account_acl is not None:
+            grant = account_acl_grant(account_acl(account), groups, container, method)
+            if grant == "admin":
+                req.owner = True
+            if grant is not None:
                 return
         self.deny(req)
 

@@ -1,10 +1,21 @@
-"""Container ACL cleaning, parsing and referrer evaluation."""
+"""Container ACL cleaning, parsing and referrer evaluation; account ACL checks and levels."""
+
+import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oiofs.proxy.acl import ACLError, clean_acl, parse_acl, referrer_allowed
+from oiofs.proxy.acl import (
+    ACLError,
+    account_acl_grant,
+    check_account_acl,
+    clean_acl,
+    format_account_acl,
+    parse_account_acl,
+    parse_acl,
+    referrer_allowed,
+)
 
 
 def test_clean_normalizes_referrer_designators():
@@ -59,3 +70,75 @@ def test_clean_then_parse_round_trips_user_grants(grants):
     items = [a if u is None else f"{a}:{u}" for a, u in grants]
     cleaned = clean_acl("X-Container-Write", ",".join(items))
     assert parse_acl(cleaned) == ([], [i.strip() for i in items if i.strip()])
+
+
+# --- account ACLs ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [
+    "", "{}", '{"admin": []}', '{"read-only": ["test:tester3", "test2"]}',
+    '{"admin": ["a"], "read-write": ["b"], "read-only": ["c"]}',
+])
+def test_check_account_acl_accepts(value):
+    check_account_acl(value)
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("not json", "Syntax error in input ('not json')"),
+    ("[]", "Syntax error in input ('[]')"),
+    ("null", "Syntax error in input ('null')"),
+    ('{"owner": ["a"]}', 'Key "owner" not recognized'),
+    ('{"admin": "a"}', 'Value for key "admin" must be a list'),
+    ('{"read-only": {"a": 1}}', 'Value for key "read-only" must be a list'),
+    ('{"read-write": ["a", 3]}', 'Elements of "read-write" list must be strings'),
+])
+def test_check_account_acl_refuses_with_a_reason(value, reason):
+    with pytest.raises(ACLError) as err:
+        check_account_acl(value)
+    assert str(err.value) == reason
+
+
+def test_parse_account_acl_fills_levels_and_drops_empty_ones():
+    assert parse_account_acl(None) is None
+    assert parse_account_acl("") is None
+    assert parse_account_acl("{}") is None
+    assert parse_account_acl('{"admin": []}') is None  # grants nothing
+    assert parse_account_acl("garbage") is None
+    assert parse_account_acl('{"read-only": ["x"]}') == {
+        "admin": [], "read-write": [], "read-only": ["x"]}
+
+
+def test_format_account_acl_is_compact_sorted_json():
+    acl = parse_account_acl('{"read-only": ["x"], "admin": ["y"], "read-write": []}')
+    assert format_account_acl(acl) == '{"admin":["y"],"read-only":["x"]}'
+
+
+USER = ["test", "test:tester3"]
+
+
+@pytest.mark.parametrize("level, container, method, expected", [
+    ("admin", None, "POST", "admin"),
+    ("admin", None, "PUT", "admin"),
+    ("admin", "c", "DELETE", "admin"),
+    ("read-write", None, "GET", "read-write"),
+    ("read-write", None, "HEAD", "read-write"),
+    ("read-write", None, "POST", None),      # no account metadata
+    ("read-write", "c", "PUT", "read-write"),
+    ("read-write", "c", "POST", "read-write"),
+    ("read-write", "c", "DELETE", "read-write"),
+    ("read-only", None, "GET", "read-only"),
+    ("read-only", "c", "HEAD", "read-only"),
+    ("read-only", "c", "PUT", None),
+    ("read-only", "c", "POST", None),
+    ("read-only", "c", "DELETE", None),
+])
+def test_account_acl_grant_levels(level, container, method, expected):
+    acl = parse_account_acl(json.dumps({level: ["test:tester3"]}))
+    assert account_acl_grant(acl, USER, container, method) == expected
+
+
+def test_account_acl_grant_matches_any_group_and_nobody_else():
+    acl = parse_account_acl('{"read-only": ["test"]}')  # the whole account
+    assert account_acl_grant(acl, USER, "c", "GET") == "read-only"
+    assert account_acl_grant(acl, ["test2", "test2:tester2"], "c", "GET") is None
+    assert account_acl_grant(acl, [], "c", "GET") is None  # anonymous
+    assert account_acl_grant(None, USER, "c", "GET") is None

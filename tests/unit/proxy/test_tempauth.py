@@ -7,7 +7,8 @@ import time
 import pytest
 
 from oiofs.common.exceptions import HTTPForbidden, HTTPUnauthorized
-from oiofs.proxy.controllers.base import AUTHORIZE_KEY
+from oiofs.proxy.acl import parse_account_acl
+from oiofs.proxy.controllers.base import ACCOUNT_ACL_KEY, AUTHORIZE_KEY
 from oiofs.proxy.middleware.tempauth import TempAuth, filter_factory
 from oiofs.proxy.middleware.tokens import TokenSigner
 from oiofs.proxy.request import ProxyRequest
@@ -207,3 +208,51 @@ def test_info_registered(auth):
     from oiofs.proxy.controllers.info import _REGISTRY
 
     assert _REGISTRY["tempauth"]["account_acls"] is True
+
+
+# --- account ACLs --------------------------------------------------------------------------
+
+def account_acl_outcome(auth, user_key, method, path, account_acl, acl=None):
+    """Like :func:`outcome`, with the account ACL a controller would hand over."""
+    req = request(auth, user_key, method, path)
+    asked = []
+
+    def lookup(account):
+        asked.append(account)
+        return parse_account_acl(json.dumps(account_acl))
+
+    req.environ[ACCOUNT_ACL_KEY] = lookup
+    try:
+        req.environ[AUTHORIZE_KEY](req, acl)
+    except HTTPUnauthorized:
+        return 401
+    except HTTPForbidden:
+        return 403
+    return "owner" if req.owner else "ok"
+
+
+@pytest.mark.parametrize("who, method, path, account_acl, expected", [
+    (MEMBER, "GET", "/v1/AUTH_test", {"read-only": ["test:tester3"]}, "ok"),
+    (MEMBER, "HEAD", "/v1/AUTH_test/c/o", {"read-only": ["test:tester3"]}, "ok"),
+    (MEMBER, "PUT", "/v1/AUTH_test/c/o", {"read-only": ["test:tester3"]}, 403),
+    (MEMBER, "POST", "/v1/AUTH_test", {"read-write": ["test:tester3"]}, 403),
+    (MEMBER, "PUT", "/v1/AUTH_test/c", {"read-write": ["test:tester3"]}, "ok"),
+    (MEMBER, "DELETE", "/v1/AUTH_test/c/o", {"read-write": ["test:tester3"]}, "ok"),
+    (MEMBER, "POST", "/v1/AUTH_test", {"admin": ["test:tester3"]}, "owner"),
+    (OTHER, "GET", "/v1/AUTH_test/c", {"read-only": ["test2"]}, "ok"),
+    (OTHER, "GET", "/v1/AUTH_test/c", {"read-only": ["test:tester3"]}, 403),
+    (None, "GET", "/v1/AUTH_test/c", {"read-only": ["test"]}, 401),
+])
+def test_account_acl_matrix(auth, who, method, path, account_acl, expected):
+    assert account_acl_outcome(auth, who, method, path, account_acl) == expected
+
+
+def test_account_acl_is_read_only_when_needed(auth):
+    req = request(auth, OWNER, "GET", "/v1/AUTH_test")
+
+    def lookup(account):
+        raise AssertionError("the owner needs no account ACL")
+
+    req.environ[ACCOUNT_ACL_KEY] = lookup
+    req.environ[AUTHORIZE_KEY](req, None)
+    assert req.owner
