@@ -36,6 +36,7 @@ from oiofs.common.listing import (
     account_row_to_record,
     get_listing_content_type,
     iter_listing_body,
+    max_listing_limit,
     parse_listing_params,
 )
 from oiofs.common.storage_policy import POLICIES
@@ -174,7 +175,7 @@ class AccountServer(DbServerApp):
     def GET(self, req: Request) -> Response:
         """The account's listing of containers, with the HEAD headers."""
         params = QueryParams(req.environ.get("QUERY_STRING", ""))
-        listing = parse_listing_params(params, constraints.ACCOUNT_LISTING_LIMIT)
+        listing = parse_listing_params(params, max_listing_limit("account"))
         content_type = get_listing_content_type(params, req.headers.get("Accept"))
         account, broker = self._read_broker(req)
         headers = self._response_headers(broker, content_type)

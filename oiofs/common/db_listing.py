@@ -4,9 +4,10 @@ A listing returns names in order starting after ``marker`` and before ``end_mark
 ``limit`` entries; with ``reverse`` the order is descending and ``marker`` is the *upper*
 bound, ``end_marker`` the lower one. Only names starting with ``prefix`` are listed.
 
-With a ``delimiter``, a name that has the delimiter somewhere after the prefix is not
-listed itself: it is rolled up into one *subdir* entry ``name[:i + 1]`` (``i`` the first
-delimiter after the prefix), listed where its first member would be. A subdir equal to the
+With a ``delimiter`` (one or more characters), a name that has the delimiter somewhere
+after the prefix is not listed itself: it is rolled up into one *subdir* entry
+``name[:i + len(delimiter)]`` (``i`` where the first delimiter after the prefix starts),
+listed where its first member would be. A subdir equal to the
 lower bound (the ``marker`` a client paging through subdirs sends back) is not repeated.
 
 ``path=p`` means ``prefix=p.rstrip('/') + '/'`` with delimiter ``/``, but the deeper names
@@ -46,7 +47,7 @@ def list_with_rules(fetch: Fetch, limit: int, marker: str | None, end_marker: st
                     reverse: bool, subdir_row: Callable[[str], Sequence]) -> list:
     """Apply the listing rules above; rows as ``fetch`` returns them, subdirs by ``subdir_row``.
 
-    ``delimiter`` is one character (the servers refuse longer ones).
+    ``delimiter`` may be several characters long.
     """
     if limit <= 0:
         return []
@@ -102,19 +103,23 @@ def list_with_rules(fetch: Fetch, limit: int, marker: str | None, end_marker: st
                         # NUL never appears in names: this keeps ``name[:end + 1]`` itself
                         end_marker = name[:end + 1] + "\x00"
                     else:
-                        marker = name[:end] + chr(ord(delimiter) + 1)
+                        marker = prefix_upper_bound(name[:end + 1]) or ""
                         force_inclusive = True
                     jumped = True
                     break
             elif end >= 0:
-                dir_name = name[:end + 1]
+                dir_name = name[:end + len(delimiter)]
                 if reverse:
                     end_marker = dir_name
                 else:
-                    marker = name[:end] + chr(ord(delimiter) + 1)
+                    # past every member: the delimiter's last character bumped by one
+                    # (``a/`` -> ``a0``, ``a--`` -> ``a-.``)
+                    marker = prefix_upper_bound(dir_name)
                     force_inclusive = True
                 if dir_name != lower_marker:
                     results.append(subdir_row(dir_name))
+                if marker is None:
+                    return results  # the subdir's names end the name space
                 jumped = True
                 break
             results.append(row)

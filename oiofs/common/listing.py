@@ -25,6 +25,7 @@ from lxml import etree
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
+from oiofs.common import constraints
 from oiofs.common.config import config_true_value
 from oiofs.common.exceptions import HTTPBadRequest, HTTPNotAcceptable, HTTPPreconditionFailed
 from oiofs.common.timestamp import Timestamp
@@ -88,16 +89,23 @@ class ListingParams:
     reverse: bool = False
 
 
+def max_listing_limit(kind: str) -> int:
+    """The largest ``limit`` of a ``container`` or ``account`` listing.
+
+    The one source of the limit: the storage servers enforce it, the proxy checks it
+    before asking them, and ``/info`` advertises the same ``<kind>_listing_limit``.
+    """
+    return constraints.EFFECTIVE_CONSTRAINTS[f"{kind}_listing_limit"]
+
+
 def parse_listing_params(params: QueryParams, max_limit: int) -> ListingParams:
     """Read ``limit, marker, end_marker, prefix, delimiter, path, reverse``.
 
-    A ``limit`` that is not a non-negative integer is ignored (``max_limit`` is used);
-    above ``max_limit`` it is a 412, as is a delimiter that is not one character below
-    U+00FF. Invalid UTF-8 in any of them is a 400.
+    A ``limit`` that is not a non-negative integer is ignored (``max_limit`` is used), as
+    in Swift; above ``max_limit`` it is a 412 ``Maximum limit is <max_limit>``. A
+    delimiter may be several characters long. Invalid UTF-8 in any of them is a 400.
     """
     delimiter = params.get("delimiter")
-    if delimiter and (len(delimiter) > 1 or ord(delimiter) > 254):
-        raise HTTPPreconditionFailed("Bad delimiter")
     limit = max_limit
     given = params.get("limit")
     if given and given.isdigit() and given.isascii():

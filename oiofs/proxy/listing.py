@@ -9,8 +9,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 from xml.sax.saxutils import quoteattr
 
-from oiofs.common import constraints
 from oiofs.common.exceptions import HTTPBadRequest, HTTPPreconditionFailed
+from oiofs.common.listing import QueryParams, parse_listing_params
 
 FORMATS = {"json": "application/json", "xml": "application/xml", "plain": "text/plain"}
 _ACCEPT_TYPES = (("application/json", "json"), ("application/xml", "xml"),
@@ -46,7 +46,9 @@ def listing_format(query: str, accept: str | None) -> str:
 
 
 def check_listing_query(query: str, max_limit: int) -> None:
-    """Refuse what Swift refuses in the proxy: a limit above the maximum, bad UTF-8."""
+    """Refuse in the proxy what the storage servers would refuse, with the same rules
+    (:func:`oiofs.common.listing.parse_listing_params`): a ``limit`` above ``max_limit``
+    (412), bad UTF-8 (400); and a NUL in a name parameter (412)."""
     if not query:
         return
     try:
@@ -57,29 +59,7 @@ def check_listing_query(query: str, max_limit: int) -> None:
         for value in params.get(name, ()):
             if "\x00" in value:
                 raise HTTPPreconditionFailed(f"Invalid {name}")
-    for value in params.get("limit", ()):
-        try:
-            limit = int(value)
-        except ValueError:
-            raise HTTPPreconditionFailed("Value of limit must be a positive integer") \
-                from None
-        if limit < 0:
-            raise HTTPPreconditionFailed("Value of limit must be a positive integer")
-        if limit > max_limit:
-            raise HTTPPreconditionFailed(f"Maximum limit is {max_limit}")
-    for value in params.get("delimiter", ()):
-        if len(value) > 1:
-            raise HTTPPreconditionFailed("Bad delimiter")
-
-
-def container_listing_limit() -> int:
-    """The largest ``limit`` of a container listing (from the cluster constraints)."""
-    return constraints.CONTAINER_LISTING_LIMIT
-
-
-def account_listing_limit() -> int:
-    """The largest ``limit`` of an account listing (from the cluster constraints)."""
-    return constraints.ACCOUNT_LISTING_LIMIT
+    parse_listing_params(QueryParams(query), max_limit)
 
 
 def empty_account_listing(account: str, fmt: str) -> tuple[int, bytes, str]:

@@ -9,6 +9,7 @@ from oiofs.common.exceptions import (
     HTTPNotFound,
     HTTPServiceUnavailable,
 )
+from oiofs.common.listing import max_listing_limit
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.acl import (
     ACCOUNT_ACL_HEADER,
@@ -20,7 +21,6 @@ from oiofs.proxy.acl import (
 )
 from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
 from oiofs.proxy.listing import (
-    account_listing_limit,
     check_listing_query,
     empty_account_listing,
     listing_format,
@@ -72,7 +72,7 @@ class AccountController(Controller):
         self.authorize(req)
         query = req.query_string
         if req.method == "GET":
-            check_listing_query(query, account_listing_limit())
+            check_listing_query(query, max_listing_limit("account"))
         ring = self.app.account_ring
         part, nodes = ring.get_nodes(req.account)
         resp, status = self.read_db(req, ring, part, nodes, quoted_suffix(req.account),

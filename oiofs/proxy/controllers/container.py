@@ -8,11 +8,12 @@ from oiofs.common.exceptions import (
     HTTPNotFound,
     HTTPServiceUnavailable,
 )
+from oiofs.common.listing import max_listing_limit
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.acl import ACLError, clean_acl
 from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
-from oiofs.proxy.listing import check_listing_query, container_listing_limit
+from oiofs.proxy.listing import check_listing_query
 from oiofs.proxy.quorum import best_status
 from oiofs.proxy.response import Response, pass_headers
 
@@ -60,7 +61,7 @@ class ContainerController(Controller):
             raise HTTPNotFound()
         query = req.query_string
         if req.method == "GET":
-            check_listing_query(query, container_listing_limit())
+            check_listing_query(query, max_listing_limit("container"))
         ring = self.app.container_ring
         part, nodes = ring.get_nodes(account, container)
         cache_key = f"{account}/{container}"

@@ -112,7 +112,7 @@ def test_reclaim_forgets_old_deleted_containers(broker):
        limit=st.integers(0, 12), marker=st.text(ALPHABET, max_size=4),
        end_marker=st.one_of(st.none(), st.text(ALPHABET, max_size=4)),
        prefix=st.one_of(st.none(), st.text(ALPHABET, max_size=3)),
-       delimiter=st.sampled_from([None, "/", "a"]), reverse=st.booleans())
+       delimiter=st.sampled_from([None, "/", "a", "a/", "//"]), reverse=st.booleans())
 def test_listing_matches_the_model(names, limit, marker, end_marker, prefix, delimiter,
                                    reverse):
     with tempfile.TemporaryDirectory() as tmp:

@@ -40,8 +40,8 @@ def listing_model(names, limit, marker, end_marker, prefix, delimiter, path=None
             cut = name.find(delimiter, len(base)) if delimiter else -1
             if cut < 0:
                 entries[name] = False
-            elif name[:cut + 1] != lower:
-                entries[name[:cut + 1]] = True
+            elif name[:cut + len(delimiter)] != lower:
+                entries[name[:cut + len(delimiter)]] = True
     ordered = sorted(entries.items(), reverse=reverse)
     return ordered[:max(limit, 0)]
 
@@ -77,7 +77,8 @@ maybe_text = st.one_of(st.none(), st.text(ALPHABET, max_size=4))
 
 @settings(max_examples=400, deadline=None)
 @given(names=names_st, limit=st.integers(0, 12), marker=maybe_text, end_marker=maybe_text,
-       prefix=maybe_text, delimiter=st.sampled_from([None, "/", "a", "0"]),
+       prefix=maybe_text,
+       delimiter=st.sampled_from([None, "/", "a", "0", "a/", "//", "/0", "0.b"]),
        reverse=st.booleans())
 def test_rules_match_model(names, limit, marker, end_marker, prefix, delimiter, reverse):
     got, _calls = run_rules(names, limit, marker, end_marker, prefix, delimiter, None,
@@ -119,6 +120,27 @@ def test_path_skips_deeper_names_and_the_path_itself():
     assert got == [("a/b", False), ("a/b/", False), ("a/b0", False)]
     got_reverse, _ = run_rules(names, 100, "", None, None, None, "a/", True)
     assert got_reverse == got[::-1]
+
+
+def test_multi_character_delimiters():
+    names = ["a--b", "a--c--d", "a-b", "a-.", "a.", "b--", "b---c"]
+    got, _ = run_rules(names, 100, "", None, None, "--", None, False)
+    assert got == [("a--", True), ("a-.", False), ("a-b", False), ("a.", False),
+                   ("b--", True)]
+    got, _ = run_rules(names, 100, "", None, "a--", "--", None, False)
+    assert got == [("a--b", False), ("a--c--", True)]
+    got, _ = run_rules(names, 100, "", None, None, "--", None, True)
+    assert got == [("b--", True), ("a.", False), ("a-b", False), ("a-.", False),
+                   ("a--", True)]
+
+
+def test_delimiter_ending_the_name_space():
+    top = "\U0010ffff"
+    names = ["a" + top + "x", "a" + top + "y", "b"]
+    got, _ = run_rules(names, 100, "", None, None, top, None, False)
+    assert got == [("a" + top, True), ("b", False)]
+    got, _ = run_rules([top + "x", top + "y"], 100, "", None, None, top, None, False)
+    assert got == [(top, True)]
 
 
 def test_limit_zero_and_empty():

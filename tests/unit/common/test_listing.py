@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
+from oiofs.common import constraints
 from oiofs.common.exceptions import HTTPBadRequest, HTTPNotAcceptable, HTTPPreconditionFailed
 from oiofs.common.listing import (
     QueryParams,
@@ -14,6 +15,7 @@ from oiofs.common.listing import (
     extract_swift_bytes,
     get_listing_content_type,
     iter_listing_body,
+    max_listing_limit,
     object_row_to_record,
     parse_listing_params,
 )
@@ -53,10 +55,17 @@ def test_limits():
         params("limit=10001")
 
 
-@pytest.mark.parametrize("delimiter", ["//", "ab", "%C4%80"])
-def test_bad_delimiter_is_412(delimiter):
-    with pytest.raises(HTTPPreconditionFailed):
-        params("delimiter=" + delimiter)
+@pytest.mark.parametrize("delimiter, expected", [("//", "//"), ("ab", "ab"),
+                                                  ("%C4%80", "\u0100"), ("-%2F-", "-/-")])
+def test_delimiters_of_any_length(delimiter, expected):
+    assert params("delimiter=" + delimiter).delimiter == expected
+
+
+def test_max_listing_limit_is_the_advertised_constraint():
+    assert max_listing_limit("container") == \
+        constraints.EFFECTIVE_CONSTRAINTS["container_listing_limit"]
+    assert max_listing_limit("account") == \
+        constraints.EFFECTIVE_CONSTRAINTS["account_listing_limit"]
 
 
 @pytest.mark.parametrize("query,accept,expected", [

@@ -202,7 +202,7 @@ def test_reclaim_removes_old_deleted_rows_only(broker):
        limit=st.integers(0, 12), marker=st.text(ALPHABET, max_size=4),
        end_marker=st.one_of(st.none(), st.text(ALPHABET, max_size=4)),
        prefix=st.one_of(st.none(), st.text(ALPHABET, max_size=3)),
-       delimiter=st.sampled_from([None, "/", "a"]),
+       delimiter=st.sampled_from([None, "/", "a", "a/", "//"]),
        path=st.one_of(st.none(), st.text(ALPHABET, max_size=3)), reverse=st.booleans())
 def test_listing_matches_the_model(names, deleted, limit, marker, end_marker, prefix,
                                    delimiter, path, reverse):
