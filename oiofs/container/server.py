@@ -7,7 +7,7 @@ Verbs on ``/<device>/<partition>/<account>/<container>[/<object>]``:
   object row (one fsynced append to the pending file), 201.
 * ``DELETE`` container (204; 409 if it still holds objects) or object row (204).
 * ``HEAD``/``GET`` container: stats and metadata headers; ``GET`` adds the listing.
-* ``POST`` container: merge metadata, 204.
+* ``POST`` container: merge metadata and move the put timestamp (``Last-Modified``), 204.
 * ``REPLICATE /<device>/<partition>/<hash>``: a replicator's request
   (:mod:`oiofs.common.db_replication_rpc`, ``docs/db-replication.md``).
 
@@ -41,6 +41,7 @@ from oiofs.common.listing import (
     QueryParams,
     get_listing_content_type,
     iter_listing_body,
+    max_listing_limit,
     object_row_to_record,
     parse_listing_params,
 )
@@ -308,7 +309,7 @@ class ContainerServer(DbServerApp):
     def GET(self, req: Request) -> Response:
         """The container's listing with its stats and metadata headers."""
         params = QueryParams(req.environ.get("QUERY_STRING", ""))
-        listing = parse_listing_params(params, constraints.CONTAINER_LISTING_LIMIT)
+        listing = parse_listing_params(params, max_listing_limit("container"))
         content_type = get_listing_content_type(params, req.headers.get("Accept"))
         container, broker = self._read_broker(req)
         info, deleted = broker.get_info_is_deleted()
@@ -326,13 +327,15 @@ class ContainerServer(DbServerApp):
         return Response(body, status=200, headers=headers)
 
     def POST(self, req: Request) -> Response:
-        """Merge the container's metadata (204), or 404."""
+        """Merge the container's metadata and move its put timestamp (204), or 404."""
         device, part, account, container = self.split_db_path(req, 4, 4)
         timestamp = self.request_timestamp(req)
         constraints.check_metadata(req.headers, "container")
         broker = self.get_broker(device, part, account, container)
         if broker.is_deleted():
             raise HTTPNotFound("Container not found")
+        # as in Swift, a POST moves the put timestamp, so Last-Modified follows it
+        broker.update_put_timestamp(timestamp)
         self._store_metadata(req, broker, timestamp)
         return Response(status=204)
 

@@ -173,6 +173,28 @@ def test_post_metadata(client, ts):
     assert "X-Other" not in head.headers
 
 
+def test_post_and_put_move_last_modified_and_put_timestamp(client):
+    first, second, third = (Timestamp(t) for t in (1000000000.5, 1000000100.2, 1000000200.9))
+    assert client.put("/sda/1/a/c", headers={"X-Timestamp": first.internal}
+                      ).status_code == 201
+    head = client.head("/sda/1/a/c")
+    assert head.headers["Last-Modified"] == "Sun, 09 Sep 2001 01:46:41 GMT"  # rounded up
+    assert head.headers["X-Put-Timestamp"] == first.normal
+    assert client.post("/sda/1/a/c", headers={"X-Timestamp": second.internal}
+                       ).status_code == 204
+    for resp in (client.head("/sda/1/a/c"), client.get("/sda/1/a/c")):
+        assert resp.headers["Last-Modified"] == "Sun, 09 Sep 2001 01:48:21 GMT"
+        assert resp.headers["X-Put-Timestamp"] == second.normal
+    assert client.put("/sda/1/a/c", headers={"X-Timestamp": third.internal}
+                      ).status_code == 202
+    assert client.head("/sda/1/a/c").headers["Last-Modified"] == \
+        "Sun, 09 Sep 2001 01:50:01 GMT"
+    # an older POST (a late replica) does not move it back
+    assert client.post("/sda/1/a/c", headers={"X-Timestamp": second.internal}
+                       ).status_code == 204
+    assert client.head("/sda/1/a/c").headers["X-Put-Timestamp"] == third.normal
+
+
 def test_metadata_limits(client, ts):
     put_container(client, ts)
     too_long = {"X-Timestamp": ts(), "X-Container-Meta-A": "x" * 257}
@@ -236,7 +258,7 @@ def test_empty_listings(client, ts):
 
 
 @pytest.mark.parametrize("query,status", [
-    ("limit=10001", 412), ("delimiter=ab", 412), ("prefix=%FF", 400), ("marker=%C3%28", 400),
+    ("limit=10001", 412), ("delimiter=ab", 204), ("prefix=%FF", 400), ("marker=%C3%28", 400),
     ("limit=10000", 204), ("limit=nonsense", 204)])
 def test_bad_listing_parameters(client, ts, query, status):
     put_container(client, ts)
