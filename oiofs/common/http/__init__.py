@@ -4,7 +4,7 @@ Plain functions and small classes, testable without a socket:
 
 * :mod:`~oiofs.common.http.etag` - quoting entity tags, matching ``If-Match`` lists;
 * :mod:`~oiofs.common.http.ranges` - parsing ``Range``, resolving it against a length,
-  ``Content-Range`` values;
+  deciding what to serve (200, 206 or 416, Swift's rules), ``Content-Range`` values;
 * :mod:`~oiofs.common.http.conditional` - RFC 7232 precondition evaluation, ``If-Range``;
 * :mod:`~oiofs.common.http.multipart` - laying out and reading ``multipart/byteranges``.
 """
@@ -24,6 +24,7 @@ from oiofs.common.http.ranges import (
     content_range,
     parse_content_range,
     parse_range_header,
+    ranges_to_serve,
     resolve_ranges,
     unsatisfied_content_range,
 )
@@ -33,5 +34,6 @@ __all__ = [
     "boundary_from_content_type", "byteranges_content_type", "content_range",
     "etag_matches", "evaluate_preconditions", "if_range_allows", "iter_byterange_parts",
     "make_boundary", "parse_content_range", "parse_etag_list", "parse_range_header",
-    "quote_etag", "resolve_ranges", "unquote_etag", "unsatisfied_content_range",
+    "quote_etag", "ranges_to_serve", "resolve_ranges", "unquote_etag",
+    "unsatisfied_content_range",
 ]

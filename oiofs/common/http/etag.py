@@ -80,7 +80,7 @@ def etag_matches(value: str, etag: str | None, weak: bool) -> bool:
 
     ``weak=False`` is the strong comparison of ``If-Match`` (a ``W/`` tag never matches);
     ``weak=True`` is the weak comparison of ``If-None-Match``. ``*`` matches any existing
-    representation.
+    representation, also as one element of a list (as Swift takes it).
     """
     if etag is None:
         return False
@@ -88,6 +88,6 @@ def etag_matches(value: str, etag: str | None, weak: bool) -> bool:
     if tags == ANY:
         return True
     for opaque, is_weak in tags:
-        if opaque == etag and (weak or not is_weak):
+        if opaque == ANY or (opaque == etag and (weak or not is_weak)):
             return True
     return False

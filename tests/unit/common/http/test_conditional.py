@@ -1,4 +1,4 @@
-"""RFC 7232 precondition evaluation order and If-Range."""
+"""Precondition evaluation in Swift's order, and If-Range."""
 
 import pytest
 
@@ -37,12 +37,22 @@ def evaluate(headers, method="GET", etag="e", exists=True):
     ({"If-Unmodified-Since": BEFORE}, "GET", Precondition.FAILED),
     ({"If-Unmodified-Since": SAME}, "GET", Precondition.PROCEED),
     ({"If-Unmodified-Since": "garbage"}, "GET", Precondition.PROCEED),
-    # If-Match takes precedence over If-Unmodified-Since
-    ({"If-Match": '"e"', "If-Unmodified-Since": BEFORE}, "GET", Precondition.PROCEED),
-    # If-None-Match takes precedence over If-Modified-Since
-    ({"If-None-Match": '"x"', "If-Modified-Since": AFTER}, "GET", Precondition.PROCEED),
-    # 412 from If-Match wins over 304 from If-None-Match
-    ({"If-Match": '"x"', "If-None-Match": '"e"'}, "GET", Precondition.FAILED),
+    # Swift (unlike RFC 7232): a matching If-Match does not excuse If-Unmodified-Since...
+    ({"If-Match": '"e"', "If-Unmodified-Since": BEFORE}, "GET", Precondition.FAILED),
+    ({"If-Match": '"e"', "If-Unmodified-Since": SAME}, "GET", Precondition.PROCEED),
+    # ... a non-matching If-None-Match does not excuse If-Modified-Since
+    ({"If-None-Match": '"x"', "If-Modified-Since": AFTER}, "GET", Precondition.NOT_MODIFIED),
+    ({"If-None-Match": '"x"', "If-Modified-Since": BEFORE}, "GET", Precondition.PROCEED),
+    # ... and a matching If-None-Match (304) is decided before If-Match (412)
+    ({"If-Match": '"x"', "If-None-Match": '"e"'}, "GET", Precondition.NOT_MODIFIED),
+    ({"If-Match": '"x"', "If-None-Match": '"y"'}, "GET", Precondition.FAILED),
+    # If-Modified-Since (304) before If-Unmodified-Since (412)
+    ({"If-Modified-Since": AFTER, "If-Unmodified-Since": BEFORE}, "GET",
+     Precondition.NOT_MODIFIED),
+    ({"If-Modified-Since": BEFORE, "If-Unmodified-Since": BEFORE}, "GET",
+     Precondition.FAILED),
+    # "*" as one element of a list matches any representation
+    ({"If-Match": '"x", *'}, "GET", Precondition.PROCEED),
 ])
 def test_evaluation(headers, method, expected):
     assert evaluate(headers, method) is expected
@@ -50,6 +60,9 @@ def test_evaluation(headers, method, expected):
 
 def test_missing_representation():
     assert evaluate({"If-Match": "*"}, exists=False) is Precondition.FAILED
+    assert evaluate({"If-Match": '"e", *'}, exists=False) is Precondition.FAILED
+    # any other tag: the caller answers 404, as Swift does
+    assert evaluate({"If-Match": '"e"'}, exists=False) is Precondition.PROCEED
     assert evaluate({"If-None-Match": "*"}, exists=False) is Precondition.PROCEED
     assert evaluate({"If-Unmodified-Since": BEFORE}, exists=False) is Precondition.PROCEED
 

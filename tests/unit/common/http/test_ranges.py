@@ -5,11 +5,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oiofs.common.http.ranges import (
+    MAX_NONASCENDING_RANGES,
+    MAX_RANGE_OVERLAPS,
     MAX_RANGES,
     ByteRangeSpec,
     content_range,
     parse_content_range,
     parse_range_header,
+    ranges_to_serve,
     resolve_ranges,
     unsatisfied_content_range,
 )
@@ -21,8 +24,9 @@ from oiofs.common.http.ranges import (
     ("bytes=5-", [(5, None)]),
     ("bytes=-5", [(None, 5)]),
     ("BYTES = 1-2, 4-", [(1, 2), (4, None)]),
-    ("bytes=1-2,,3-4", [(1, 2), (3, 4)]),
     ("bytes=-0", [(None, 0)]),
+    ("bytes = 0 - 1 , 4 - 5", [(0, 1), (4, 5)]),  # spaces anywhere are ignored (Swift)
+    ("bytes=0-0,0-0", [(0, 0), (0, 0)]),
 ])
 def test_valid_headers(header, specs):
     assert parse_range_header(header) == [ByteRangeSpec(*s) for s in specs]
@@ -32,16 +36,16 @@ def test_valid_headers(header, specs):
     None, "", "bytes", "bytes=", "bytes=,", "items=0-1", "bytes=a-b", "bytes=5", "bytes=-",
     "bytes=9-3", "bytes=+1-2", "bytes=1-+2", "bytes=1_0-20", "bytes=١-٢", "bytes=1-2-3",
     "bytes=0-1,x", " =0-1",
+    # Swift ignores the whole header for an empty element
+    "bytes=1-2,,3-4", "bytes=0-1,", "bytes=,0-1",
 ])
 def test_invalid_headers_are_ignored(header):
     assert parse_range_header(header) is None
 
 
-def test_too_many_ranges_are_ignored():
+def test_any_number_of_ranges_parses():
     many = "bytes=" + ",".join(f"{i}-{i}" for i in range(MAX_RANGES + 1))
-    assert parse_range_header(many) is None
-    enough = "bytes=" + ",".join(f"{i}-{i}" for i in range(MAX_RANGES))
-    assert len(parse_range_header(enough)) == MAX_RANGES
+    assert len(parse_range_header(many)) == MAX_RANGES + 1
 
 
 @pytest.mark.parametrize("header, length, expected", [
@@ -64,6 +68,47 @@ def test_resolve(header, length, expected):
         assert specs is None
     else:
         assert resolve_ranges(specs, length) == expected
+
+
+@pytest.mark.parametrize("header, length, expected", [
+    (None, 10, None),                              # no Range: 200
+    ("bytes=5-1", 10, None),                       # ignored: 200
+    ("bytes=0-1,,4-5", 10, None),                  # ignored: 200
+    ("bytes=20-30", 10, []),                       # 416
+    ("bytes=-0", 10, []),                          # 416
+    ("bytes=20-30,0-1", 10, [(0, 2)]),             # only the satisfiable one: 206 single
+    ("bytes=0-1,4-5", 10, [(0, 2), (4, 6)]),       # 206 multipart
+    ("bytes=0-5,3-8", 10, [(0, 6), (3, 9)]),       # one overlapping pair is served
+    ("bytes=0-5,1-6,8-9", 10, [(0, 6), (1, 7), (8, 10)]),  # one pair overlaps: 206
+    ("bytes=0-5,1-6,2-7", 10, []),                 # three overlapping pairs: 416
+    ("bytes=0-9,0-9,0-9,0-9", 10, [(0, 10)] * 4),  # equal ranges do not count as overlapping
+    ("bytes=-5", 0, None),                         # suffix of an empty body: 200
+    ("bytes=0-", 0, []),                           # anything else of an empty body: 416
+    ("bytes=0-0,-5", 0, None),
+])
+def test_ranges_to_serve(header, length, expected):
+    assert ranges_to_serve(parse_range_header(header), length) == expected
+
+
+def test_too_many_ranges_are_refused():
+    many = "bytes=" + ",".join(f"{i}-{i}" for i in range(MAX_RANGES + 1))
+    assert ranges_to_serve(parse_range_header(many), 1000) == []
+    enough = "bytes=" + ",".join(f"{i}-{i}" for i in range(MAX_RANGES))
+    assert len(ranges_to_serve(parse_range_header(enough), 1000)) == MAX_RANGES
+    # ranges beyond the body do not count
+    beyond = enough + "," + ",".join(f"{i}-" for i in range(2000, 2010))
+    assert len(ranges_to_serve(parse_range_header(beyond), 1000)) == MAX_RANGES
+
+
+def test_ranges_out_of_order():
+    few = [(i, i) for i in range(MAX_NONASCENDING_RANGES - 1)][::-1]
+    header = "bytes=" + ",".join(f"{a}-{b}" for a, b in few)
+    assert len(ranges_to_serve(parse_range_header(header), 100)) == len(few)
+    more = [(i, i) for i in range(MAX_NONASCENDING_RANGES)]
+    in_order = "bytes=" + ",".join(f"{a}-{b}" for a, b in more)
+    assert len(ranges_to_serve(parse_range_header(in_order), 100)) == len(more)
+    reversed_ = "bytes=" + ",".join(f"{a}-{b}" for a, b in more[::-1])
+    assert ranges_to_serve(parse_range_header(reversed_), 100) == []
 
 
 def test_content_range_values():
@@ -110,3 +155,18 @@ def test_resolved_ranges_lie_within_the_body(specs, length):
     for start, stop in resolved:
         assert 0 <= start < stop <= length
         assert parse_content_range(content_range(start, stop, length)) == (start, stop, length)
+
+
+@given(st.lists(spec, min_size=1, max_size=60), st.integers(min_value=0, max_value=10 ** 6))
+def test_served_ranges_follow_swifts_limits(specs, length):
+    served = ranges_to_serve([ByteRangeSpec(*s) for s in specs], length)
+    if served is None:  # only a suffix of an empty body is answered with the whole
+        assert length == 0 and any(f is None and last for f, last in specs)
+        return
+    assert len(served) <= MAX_RANGES
+    assert served == [] or served == resolve_ranges([ByteRangeSpec(*s) for s in specs],
+                                                    length)
+    overlaps = sum(1 for i, a in enumerate(served) for b in served[i + 1:]
+                   if a[0] < b[0] < a[1] or a[0] < b[1] < a[1]
+                   or b[0] < a[0] < b[1] or b[0] < a[1] < b[1])
+    assert overlaps <= MAX_RANGE_OVERLAPS
