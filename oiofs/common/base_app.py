@@ -93,3 +93,21 @@ def header_text(req: Request, name: str, default: str | None = None) -> str | No
     if value is None:
         return default
     return wsgi_to_str(value)
+
+
+def given_content_type(environ: dict) -> str | None:
+    """The request's ``Content-Type`` as sent (a WSGI string), or ``None`` if none was.
+
+    eventlet fills ``CONTENT_TYPE`` with ``text/plain`` when the header is absent; only in
+    that case are the raw headers looked at to tell the two apart.
+    """
+    value = environ.get("CONTENT_TYPE")
+    if value != "text/plain":
+        return value or None
+    raw = environ.get("headers_raw")
+    if raw is None:
+        return value
+    for name, _ in raw:
+        if name.lower() == "content-type":
+            return value
+    return None

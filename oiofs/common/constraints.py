@@ -14,7 +14,6 @@ from oiofs.common.exceptions import (
     HTTPBadRequest,
     HTTPLengthRequired,
     HTTPNotImplemented,
-    HTTPPreconditionFailed,
     HTTPRequestEntityTooLarge,
     InvalidTimestamp,
 )
@@ -32,6 +31,7 @@ DEFAULT_CONSTRAINTS = {
     "account_listing_limit": 10000,
     "max_account_name_length": 256,
     "max_container_name_length": 256,
+    "extra_header_count": 0,
 }
 
 MAX_FILE_SIZE = DEFAULT_CONSTRAINTS["max_file_size"]
@@ -45,6 +45,7 @@ CONTAINER_LISTING_LIMIT = DEFAULT_CONSTRAINTS["container_listing_limit"]
 ACCOUNT_LISTING_LIMIT = DEFAULT_CONSTRAINTS["account_listing_limit"]
 MAX_ACCOUNT_NAME_LENGTH = DEFAULT_CONSTRAINTS["max_account_name_length"]
 MAX_CONTAINER_NAME_LENGTH = DEFAULT_CONSTRAINTS["max_container_name_length"]
+EXTRA_HEADER_COUNT = DEFAULT_CONSTRAINTS["extra_header_count"]
 
 #: the values in force (defaults overlaid with the operator's ``[constraints]``)
 EFFECTIVE_CONSTRAINTS = dict(DEFAULT_CONSTRAINTS)
@@ -82,6 +83,18 @@ def check_utf8(value: str | bytes) -> bool:
     except UnicodeError:
         return False
     return "\x00" not in text
+
+
+def _wsgi_utf8(value: str) -> bool:
+    """True if the WSGI string ``value`` stands for valid UTF-8 bytes (no NUL).
+
+    Unlike :func:`check_utf8`, text that latin-1 cannot hold is refused: a header name
+    the WSGI server upper-cased into such characters could not be sent on again.
+    """
+    try:
+        return check_utf8(value.encode("latin-1"))
+    except UnicodeEncodeError:
+        return False
 
 
 def wsgi_to_str(value: str) -> str:
@@ -146,10 +159,12 @@ def meta_prefix(target_type: str) -> str:
 
 
 def check_metadata(headers, target_type: str) -> None:
-    """Check user metadata headers (``X-<Type>-Meta-*``) against the limits.
+    """Check user metadata headers (``X-<Type>-Meta-*``) against the limits, as Swift does.
 
-    ``headers`` is any mapping or iterable of ``(name, value)`` pairs. Raises
-    ``HTTPBadRequest`` with the reason when a limit is passed.
+    ``headers`` is any mapping or iterable of ``(name, value)`` pairs with WSGI (latin-1)
+    strings, so lengths count bytes. Raises ``HTTPBadRequest`` with Swift's text when a
+    limit is passed. Names must be valid UTF-8 everywhere; values only for accounts and
+    containers: an object's metadata values are stored and served byte for byte.
     """
     prefix = meta_prefix(target_type)
     items = headers.items() if hasattr(headers, "items") else headers
@@ -159,22 +174,33 @@ def check_metadata(headers, target_type: str) -> None:
         lname = name.lower()
         if not lname.startswith(prefix):
             continue
-        key = lname[len(prefix):]
+        key = name[len(prefix):]
         if not key:
             raise HTTPBadRequest("Metadata name cannot be empty")
-        if isinstance(value, str) and value and not check_utf8(value):
+        if not _wsgi_utf8(key) or (target_type != "object" and value
+                                   and not check_utf8(value)):
             raise HTTPBadRequest("Metadata must be valid UTF-8")
         count += 1
         size += len(key) + len(value)
         if len(key) > MAX_META_NAME_LENGTH:
-            raise HTTPBadRequest(f"Metadata name too long: {key[:32]}...; max "
-                                 f"{MAX_META_NAME_LENGTH}")
+            raise HTTPBadRequest(f"Metadata name too long: {prefix}{key}")
         if len(value) > MAX_META_VALUE_LENGTH:
-            raise HTTPBadRequest(f"Metadata value longer than {MAX_META_VALUE_LENGTH}")
+            raise HTTPBadRequest(f"Metadata value longer than {MAX_META_VALUE_LENGTH}: "
+                                 f"{prefix}{key}")
         if count > MAX_META_COUNT:
             raise HTTPBadRequest(f"Too many metadata items; max {MAX_META_COUNT}")
         if size > MAX_META_OVERALL_SIZE:
             raise HTTPBadRequest(f"Total metadata too large; max {MAX_META_OVERALL_SIZE}")
+
+
+def max_header_count() -> int:
+    """How many header lines a request may have (more: 431), as Swift counts them.
+
+    Enough for every metadata item a request may carry plus 36 for the usual and
+    internal headers (and ``extra_header_count`` for middlewares), so that too much
+    metadata is answered with the metadata limits' 400 and its reason.
+    """
+    return MAX_META_COUNT + 36 + max(EXTRA_HEADER_COUNT, 0)
 
 
 def check_content_length(headers) -> int | None:
@@ -215,11 +241,24 @@ def valid_timestamp(value: str | None) -> Timestamp:
                              f"was {value!r}") from None
 
 
+#: the latest expiry time: Swift keeps ``X-Delete-At`` to 10 digits (its expiry queue
+#: sorts them as text), so later times are brought down to this one
+MAX_DELETE_AT = 9999999999
+
+
+def normalize_delete_at(when: int | float) -> int:
+    """An expiry time as Swift stores it: whole seconds, at least 0, at most 9999999999."""
+    if when >= MAX_DELETE_AT:
+        return MAX_DELETE_AT
+    return max(0, int(when))
+
+
 def check_delete_headers(headers, now: float) -> int | None:
     """Resolve ``X-Delete-After``/``X-Delete-At`` into an absolute ``X-Delete-At``.
 
-    Returns the epoch second or ``None``. A value in the past or not an integer is a
-    ``HTTPBadRequest``.
+    Returns the epoch second (normalised by :func:`normalize_delete_at`) or ``None``.
+    ``X-Delete-After`` wins when both are given. A value that is not an integer, or a
+    time not after ``now`` (``X-Delete-After: 0`` included), is a ``HTTPBadRequest``.
     """
     after = headers.get("X-Delete-After")
     at = headers.get("X-Delete-At")
@@ -228,12 +267,15 @@ def check_delete_headers(headers, now: float) -> int | None:
             seconds = int(after)
         except ValueError:
             raise HTTPBadRequest("Non-integer X-Delete-After") from None
-        if seconds < 0:
+        # no float arithmetic on a huge value: it would overflow
+        when = normalize_delete_at(now + seconds if abs(seconds) < MAX_DELETE_AT
+                                   else seconds)
+        if when <= now:
             raise HTTPBadRequest("X-Delete-After in past")
-        return int(now + seconds)
+        return when
     if at is not None:
         try:
-            when = int(at)
+            when = normalize_delete_at(int(at))
         except ValueError:
             raise HTTPBadRequest("Non-integer X-Delete-At") from None
         if when <= now:
@@ -243,9 +285,9 @@ def check_delete_headers(headers, now: float) -> int | None:
 
 
 def check_if_none_match(value: str | None) -> None:
-    """Object PUT accepts only ``If-None-Match: *``."""
-    if value is not None and value.strip() != "*":
-        raise HTTPPreconditionFailed("If-None-Match only supports *")
+    """Object PUT accepts ``If-None-Match`` only with ``*`` among its values (else 400)."""
+    if value is not None and "*" not in (tag.strip() for tag in value.split(",")):
+        raise HTTPBadRequest("If-None-Match only supports *")
 
 
 def unquote_path(path: str) -> str:

@@ -25,6 +25,8 @@ with warnings.catch_warnings():
     import eventlet.tpool
     import eventlet.wsgi
 
+from oiofs.common import constraints  # noqa: E402  (after eventlet, whose import is quieted)
+
 GreenPool = eventlet.GreenPool
 GreenPile = eventlet.GreenPile
 Timeout = eventlet.Timeout
@@ -123,12 +125,12 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     The standard library parses request headers through the ``email`` package: ~50 us a
     request, a tenth of what the proxy spends on a small GET. Requests in the usual form
     (``METHOD target HTTP/1.0|1.1`` then ``Name: value`` lines) are parsed here directly,
-    under the same limits (eventlet's line and total size caps, at most 100 headers);
+    under the same limits (eventlet's line and total size caps) and at most
+    :func:`~oiofs.common.constraints.max_header_count` headers (126 by default, as Swift:
+    too much metadata is then a 400 with the reason, not a 431);
     other request lines go to the standard parser, and folded or malformed header lines
     are refused with 400, so only the speed changes for well-formed requests.
     """
-
-    max_headers = 100
 
     def parse_request(self):
         raw = self.raw_requestline
@@ -144,12 +146,13 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         self.path = path
         self.close_connection = version == "HTTP/1.0"
         items = []
+        max_headers = constraints.max_header_count()
         readline = self.rfile.readline  # eventlet's wrapper enforces the size limits
         while True:
             line = readline(65537)
             if line in (b"\r\n", b"\n", b""):
                 break
-            if len(items) >= self.max_headers:
+            if len(items) >= max_headers:
                 self.send_error(431, "Too many headers")
                 return False
             name, sep, value = line.decode("iso-8859-1").partition(":")

@@ -19,8 +19,9 @@ would exceed :data:`INLINE_LIMIT` (or that the filesystem refuses inline) goes t
 trailer, so every object the API accepts can be stored. The trailer is written before the
 file is fsynced and renamed into place, so it is as durable as the data.
 
-Metadata is a ``dict`` of ``str`` to ``str``; any file whose attribute is missing, has
-another format, fails a checksum or does not decode raises
+Metadata is a ``dict`` of ``str`` to ``str`` (object metadata values may hold lone
+surrogates standing for bytes that were not UTF-8, see :func:`dumps_metadata`); any file
+whose attribute is missing, has another format, fails a checksum or does not decode raises
 :class:`~oiofs.common.exceptions.DiskFileCorrupt` (the caller quarantines it).
 """
 
@@ -55,8 +56,18 @@ def _pack(body: bytes) -> bytes:
     return MAGIC + md5(body).hexdigest().encode("ascii") + b" " + body
 
 
-def _dumps(value) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def dumps_metadata(value) -> bytes:
+    """Compact UTF-8 JSON of ``value``, as stored on disk and sent by replication.
+
+    Object metadata values keep bytes that were not UTF-8 as lone surrogates (the object
+    server's ``surrogateescape``); they are written as such (``surrogatepass``), and
+    :func:`json.loads` of bytes reads them back the same way.
+    """
+    return json.dumps(value, ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+_dumps = dumps_metadata
 
 
 def _setxattr(fd: int, value: bytes) -> None:

@@ -29,7 +29,7 @@ from oiofs.common.exceptions import (
 from oiofs.common.hashing import md5
 from oiofs.common.storage_policy import StoragePolicy
 from oiofs.obj import filenames
-from oiofs.obj.metadata import read_metadata
+from oiofs.obj.metadata import dumps_metadata, read_metadata
 from oiofs.obj.replication_server import META_LENGTH_HEADER, OP_HEADER, OP_INVENTORY
 
 #: largest JSON answer accepted from a peer (an inventory of a few suffixes is far less)
@@ -145,8 +145,7 @@ class ReplicationClient:
             if ext == filenames.DATA and metadata.get("Content-Length") != str(data_length):
                 raise LocalFileBad(f"{file_path}: data is {data_length} bytes, metadata "
                                    f"says {metadata.get('Content-Length')}")
-            raw = json.dumps(metadata, ensure_ascii=False,
-                             separators=(",", ":")).encode("utf-8")
+            raw = dumps_metadata(metadata)
             host, port = node_address(node)
             path = backend_path(node["device"], partition, *parts)
             headers = {

@@ -18,7 +18,12 @@ from typing import NamedTuple
 from werkzeug.wrappers import Request
 
 from oiofs.common import constraints
-from oiofs.common.base_app import BaseServerApp, header_text, request_path
+from oiofs.common.base_app import (
+    BaseServerApp,
+    given_content_type,
+    header_text,
+    request_path,
+)
 from oiofs.common.config import conf_float, conf_int, conf_list
 from oiofs.common.constraints import (
     check_content_length,
@@ -58,11 +63,12 @@ from oiofs.common.expiring import EXPIRING_ACCOUNT
 from oiofs.common.hashing import hash_path, md5
 from oiofs.common.http.conditional import Precondition, evaluate_preconditions, if_range_allows
 from oiofs.common.http.etag import quote_etag, unquote_etag
+from oiofs.common.http.header_names import title_case
 from oiofs.common.http.multipart import ByteRangesLayout, make_boundary
 from oiofs.common.http.ranges import (
     content_range,
     parse_range_header,
-    resolve_ranges,
+    ranges_to_serve,
     unsatisfied_content_range,
 )
 from oiofs.common.http.response import WsgiResponse
@@ -84,7 +90,10 @@ DATA_ONLY_HEADERS = frozenset({"x-static-large-object"})
 USER_META_PREFIXES = ("x-object-meta-", "x-object-transient-sysmeta-")
 SYSMETA_PREFIX = "x-object-sysmeta-"
 #: metadata keys that are ours, never sent back as headers
-INTERNAL_KEYS = frozenset({"name", "ETag", "Content-Length", "Content-Type", "X-Timestamp"})
+#: when a POST last set the content type (so that a later POST without one keeps it)
+CTYPE_TIMESTAMP = "Content-Type-Timestamp"
+INTERNAL_KEYS = frozenset({"name", "ETag", "Content-Length", "Content-Type", "X-Timestamp",
+                           CTYPE_TIMESTAMP})
 POLICY_HEADER = "X-Backend-Storage-Policy-Index"
 
 
@@ -101,8 +110,29 @@ def _has_preconditions(environ: dict) -> bool:
 
 
 def to_wsgi(value: str) -> str:
-    """A header value as WSGI wants it: UTF-8 bytes seen as latin-1 text."""
-    return value if value.isascii() else value.encode("utf-8").decode("latin-1")
+    """A stored header value as WSGI wants it: its bytes seen as latin-1 text.
+
+    Stored values are text; bytes of a value that were not UTF-8 are kept as lone
+    surrogates (``surrogateescape``, see :func:`stored_text`) and go out as they came in.
+    """
+    return value if value.isascii() else \
+        value.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def stored_text(value: str) -> str:
+    """A WSGI header value as the text stored in object metadata, losing no byte.
+
+    Valid UTF-8 becomes its text; other bytes become lone surrogates that
+    :func:`to_wsgi` turns back into the same bytes (Swift stores object metadata values
+    byte for byte, UTF-8 or not).
+    """
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:  # already text
+        return value
+    return raw.decode("utf-8", "surrogateescape")
 
 
 class Target(NamedTuple):
@@ -193,12 +223,13 @@ class ObjectController(BaseServerApp):
         for key, value in environ.items():
             if not key.startswith("HTTP_"):
                 continue
-            name = key[5:].replace("_", "-").lower()
-            if name.startswith(USER_META_PREFIXES) or name in allowed or (
-                    sysmeta and name.startswith(SYSMETA_PREFIX)):
-                raw[name.title()] = value
+            name = key[5:].replace("_", "-")
+            lname = name.lower()
+            if lname.startswith(USER_META_PREFIXES) or lname in allowed or (
+                    sysmeta and lname.startswith(SYSMETA_PREFIX)):
+                raw[title_case(name)] = value  # non-ASCII characters kept as they came
         check_metadata(raw, "object")
-        return {name: wsgi_to_str(value) for name, value in raw.items()}
+        return {name: stored_text(value) for name, value in raw.items()}
 
     def _delete_at(self, req: Request, metadata: dict[str, str]) -> int | None:
         """Store the request's expiry time in ``metadata``; that time, or ``None``.
@@ -331,7 +362,8 @@ class ObjectController(BaseServerApp):
             stamp = getattr(err, "timestamp", None)
             if stamp:
                 extra["X-Backend-Timestamp"] = stamp.internal
-            if headers.get("If-Match") is not None:
+            if evaluate_preconditions(headers.get, req.method, None, None, exists=False) \
+                    is Precondition.FAILED:  # If-Match: * (any other tag: 404, as Swift)
                 raise HTTPPreconditionFailed(headers=extra) from None
             raise HTTPNotFound(headers=extra) from None
         try:
@@ -372,13 +404,17 @@ class ObjectController(BaseServerApp):
             return WsgiResponse(200, out)
         reader = df.reader()
         specs = parse_range_header(environ.get("HTTP_RANGE"))
+        ranges = None
         if specs is not None and if_range_allows(environ.get("HTTP_IF_RANGE"), etag,
                                                  last_modified):
-            ranges = resolve_ranges(specs, length)
+            ranges = ranges_to_serve(specs, length)
+        if ranges is not None:
             if not ranges:
                 reader.close()
-                raise HTTPRequestedRangeNotSatisfiable(
-                    headers={"Content-Range": unsatisfied_content_range(length)})
+                out["Content-Range"] = unsatisfied_content_range(length)
+                raise HTTPRequestedRangeNotSatisfiable(headers={key: out[key] for key in (
+                    "Content-Range", "ETag", "Last-Modified", "X-Timestamp",
+                    "X-Backend-Timestamp", "Accept-Ranges")})
             if len(ranges) == 1:
                 start, stop = ranges[0]
                 out["Content-Range"] = content_range(start, stop, length)
@@ -394,13 +430,20 @@ class ObjectController(BaseServerApp):
     # -- POST ----------------------------------------------------------------------------
 
     def POST(self, req: Request) -> WsgiResponse:
-        """Replace the user metadata of an object with a ``.meta``; 202."""
+        """Replace the user metadata of an object with a ``.meta``; 202.
+
+        A ``Content-Type`` changes the object's content type (kept by later POSTs without
+        one) and the container listing is told of it, as Swift does.
+        """
         target = self._target(req)
         df = target.df
         if is_replication(req.environ):
             return self.replication.receive(df, req, META)
         timestamp = valid_timestamp(req.headers.get("X-Timestamp"))
         metadata = self._metadata_from_headers(req.environ, sysmeta=False)
+        content_type = given_content_type(req.environ)
+        if content_type is not None:
+            content_type = wsgi_to_str(content_type)  # 400 if not UTF-8
         new_delete_at = self._delete_at(req, metadata)
         try:
             df.open().close()
@@ -411,11 +454,25 @@ class ObjectController(BaseServerApp):
         newest = df.ondisk().newest
         if newest is not None and newest >= timestamp.internal:
             raise HTTPConflict(headers={"X-Backend-Timestamp": newest})
-        old_delete_at = df.metadata.get("X-Delete-At")
+        current = df.metadata
+        old_delete_at = current.get("X-Delete-At")
+        update: dict[str, str] = {}
+        if content_type:
+            metadata["Content-Type"] = content_type
+            metadata[CTYPE_TIMESTAMP] = timestamp.internal
+            # the listing row keeps the data's time, size and ETag; only its type is newer
+            update = {"X-Size": current["Content-Length"], "X-Etag": current["ETag"],
+                      "X-Content-Type": to_wsgi(content_type),
+                      "X-Content-Type-Timestamp": timestamp.internal,
+                      "X-Meta-Timestamp": timestamp.internal,
+                      "X-Timestamp": current["X-Timestamp"]}
+        elif CTYPE_TIMESTAMP in current:  # set by an earlier POST: this .meta replaces it
+            metadata["Content-Type"] = current["Content-Type"]
+            metadata[CTYPE_TIMESTAMP] = current[CTYPE_TIMESTAMP]
         metadata["X-Timestamp"] = timestamp.internal
         metadata["name"] = df.name
         df.write_metadata(metadata)
-        self._container_update(req, "POST", target, timestamp, {},
+        self._container_update(req, "POST", target, timestamp, update,
                                int(old_delete_at) if old_delete_at else None, new_delete_at)
         return WsgiResponse(202)
 
@@ -468,8 +525,9 @@ class ObjectController(BaseServerApp):
     def _container_update(self, req: Request, op: str, target: Target, timestamp: Timestamp,
                           extra: dict[str, str], old_delete_at: int | None = None,
                           new_delete_at: int | None = None) -> None:
-        """Tell the container replicas named in the request (PUT/DELETE), and keep the
-        expiry queue in step when ``X-Delete-At`` changed; an async pending on failure."""
+        """Tell the container replicas named in the request (PUT/DELETE, and a POST that
+        changes the content type), and keep the expiry queue in step when ``X-Delete-At``
+        changed; an async pending on failure."""
         df = target.df
         headers = req.headers
         base_headers = {
@@ -479,7 +537,9 @@ class ObjectController(BaseServerApp):
             "User-Agent": self.user_agent,
         }
         jobs = []
-        if op != "POST":
+        if op != "POST" or extra:  # a POST tells the container only of a new content type
+            # a POST's update is a PUT of the row whose content type is newer
+            update_op = "PUT" if op == "POST" else op
             try:
                 targets = parse_update_targets(headers.get("X-Container-Host"),
                                                headers.get("X-Container-Device"),
@@ -490,7 +550,7 @@ class ObjectController(BaseServerApp):
             if targets:
                 update_headers = dict(base_headers)
                 update_headers.update(extra)
-                jobs.append(self._update_job(target, targets, op, target.account,
+                jobs.append(self._update_job(target, targets, update_op, target.account,
                                              target.container, target.obj, update_headers,
                                              df.name_hash, timestamp))
         if old_delete_at != new_delete_at:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from oiofs.common.exceptions import HTTPError, HTTPMethodNotAllowed, HTTPUnauthorized
+from oiofs.common.http.header_names import title_case
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
 from oiofs.proxy.request import ProxyRequest
 from oiofs.proxy.response import Response
@@ -230,9 +231,10 @@ def metadata_headers(req: ProxyRequest, kind: str) -> dict:
         if not key.startswith("HTTP_X_"):
             continue
         if key.startswith(set_key):
-            headers[f"X-{title}-Meta-" + key[len(set_key):].replace("_", "-").title()] = value
+            headers[f"X-{title}-Meta-" + title_case(key[len(set_key):].replace("_", "-"))] \
+                = value
         elif key.startswith(remove_key):
-            removed.append(key[len(remove_key):].replace("_", "-").title())
+            removed.append(title_case(key[len(remove_key):].replace("_", "-")))
     for name in removed:
         headers[f"X-{title}-Meta-{name}"] = ""
     return headers

@@ -6,6 +6,11 @@ source's content type and metadata, overridden by metadata given with the reques
 (``X-Fresh-Metadata: true`` starts from nothing instead). The source's ETag goes with the
 PUT, so the object servers check that the copy is intact.
 
+With a ``Range`` header the source is read with it and the copy is what that GET answers,
+as Swift does: the bytes of one range (content type and metadata of the source), or the
+``multipart/byteranges`` document of several (stored with that content type); a range
+the source cannot satisfy answers 416 and copies nothing.
+
 The user needs read access to the source and write access to the destination.
 """
 
@@ -13,18 +18,19 @@ from __future__ import annotations
 
 from urllib.parse import quote, unquote
 
+from oiofs.common.base_app import given_content_type
 from oiofs.common.constraints import check_name_lengths, check_utf8
 from oiofs.common.exceptions import (
     HTTPBadRequest,
     HTTPNotFound,
     HTTPPreconditionFailed,
+    HTTPRequestedRangeNotSatisfiable,
     HTTPServiceUnavailable,
 )
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.controllers.base import quoted_suffix
 from oiofs.proxy.controllers.obj_put import (
     BackendSource,
-    given_content_type,
     put_response,
     store_object,
 )
@@ -82,6 +88,9 @@ def _copy(ctrl, req, src: tuple[str, str, str], dst: tuple[str, str, str]) -> Re
     part, nodes = ring.get_nodes(*src)
     headers = ctrl.backend_headers(
         req, **{"X-Backend-Storage-Policy-Index": str(src_info.policy_index)})
+    byte_range = req.environ.get("HTTP_RANGE")
+    if byte_range is not None:
+        headers["Range"] = byte_range  # the copy is what a GET with this Range returns
     resp, node, status = ctrl.backend.read(
         ctrl.backend.iter_read_nodes(ring, part, nodes, ctrl.options.node_count(len(nodes))),
         "GET", part, quoted_suffix(*src), headers, app.quorum(len(nodes)))
@@ -89,10 +98,14 @@ def _copy(ctrl, req, src: tuple[str, str, str], dst: tuple[str, str, str]) -> Re
         if status == 404:
             raise HTTPNotFound()
         raise HTTPServiceUnavailable()
-    if resp.status != 200:
+    if resp.status not in (200, 206):
         resp.discard()
         if resp.status == 404:
             raise HTTPNotFound()
+        if resp.status == 416:
+            raise HTTPRequestedRangeNotSatisfiable(headers={
+                name: resp.headers[name.lower()] for name in ("Content-Range", "ETag")
+                if name.lower() in resp.headers})
         return Response.simple(resp.status)
     source = BackendSource(resp, ctrl.backend, node)
     try:
@@ -110,7 +123,7 @@ def _copy(ctrl, req, src: tuple[str, str, str], dst: tuple[str, str, str]) -> Re
             overrides.pop("Content-Type", None)
         base.update(overrides)
         etag = resp.headers.get("etag")
-        if etag:
+        if etag and resp.status == 200:  # a range's bytes have another MD5
             base["ETag"] = etag.strip('"')
         ring_d, part_d, nodes_d, headers_list = ctrl._write_slots(req, dst_info, *dst, base)
         answers = store_object(ctrl, ring_d, part_d, nodes_d, quoted_suffix(*dst),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import mimetypes
 import time
 
+from oiofs.common.base_app import given_content_type
 from oiofs.common.constraints import (
     check_content_length,
     check_delete_headers,
@@ -34,7 +35,6 @@ from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_su
 from oiofs.proxy.controllers.copy import copy_from_header, copy_verb
 from oiofs.proxy.controllers.obj_put import (
     ClientBody,
-    given_content_type,
     put_response,
     store_object,
 )
@@ -273,25 +273,29 @@ class ObjectController(Controller):
         return put_response(self, answers, self.app.quorum(len(nodes)), timestamp)
 
     def POST(self, req):
-        """Replace the object's user metadata and expiry (202)."""
+        """Replace the object's user metadata, stored headers and expiry (202); a
+        ``Content-Type`` changes the object's content type (and its container row)."""
         info = self._container(req, "write")
+        environ = req.environ
         headers = metadata_headers(req, "object")
         check_metadata(headers, "object")
+        for name, key in STORED_HEADERS:
+            value = environ.get(key)
+            if value is not None:
+                headers[name] = value
+        content_type = given_content_type(environ)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         delete_at = check_delete_headers(req, time.time())
         if delete_at is not None:
             headers["X-Delete-At"] = str(delete_at)
-        elif req.environ.get("HTTP_X_REMOVE_DELETE_AT") is not None:
+        elif environ.get("HTTP_X_REMOVE_DELETE_AT") is not None:
             headers["X-Delete-At"] = ""
         headers["X-Timestamp"] = Timestamp.now().internal
         headers["X-Backend-Storage-Policy-Index"] = str(info.policy_index)
         base = self.backend_headers(req, **headers)
-        ring = self.app.object_ring(info.policy_index)
-        part, nodes = ring.get_nodes(req.account, req.container, req.obj)
-        if delete_at is not None:
-            headers_list = [dict(base, **queue)
-                            for queue in self._queue_headers(str(delete_at), len(nodes))]
-        else:
-            headers_list = [base] * len(nodes)
+        ring, part, nodes, headers_list = self._write_slots(
+            req, info, req.account, req.container, req.obj, base)
         answers = self.backend.write(ring, part, nodes, "POST",
                                      quoted_suffix(req.account, req.container, req.obj),
                                      headers_list)

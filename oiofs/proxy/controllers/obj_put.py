@@ -34,24 +34,6 @@ from oiofs.proxy.quorum import best_status
 from oiofs.proxy.response import Response
 
 
-def given_content_type(environ: dict) -> str | None:
-    """The client's ``Content-Type``, or ``None`` if it sent none.
-
-    eventlet fills ``CONTENT_TYPE`` with ``text/plain`` when the header is absent; only in
-    that case are the raw headers looked at to tell the two apart.
-    """
-    value = environ.get("CONTENT_TYPE")
-    if value != "text/plain":
-        return value or None
-    raw = environ.get("headers_raw")
-    if raw is None:
-        return value
-    for name, _ in raw:
-        if name.lower() == "content-type":
-            return value
-    return None
-
-
 class ClientBody:
     """The client's request body, read in pieces; client faults become 499/408/400."""
 

@@ -41,6 +41,47 @@ def test_check_metadata_limits():
     constraints.check_metadata({"X-Container-Meta-k": "v" * 300}, "object")
 
 
+@pytest.mark.parametrize("headers, text", [
+    ({"X-Object-Meta-" + "k" * 129: "v"}, "Metadata name too long: x-object-meta-" + "k" * 129),
+    ({"X-Object-Meta-K": "v" * 257}, "Metadata value longer than 256: x-object-meta-K"),
+    ({f"X-Object-Meta-K{i}": "v" for i in range(91)}, "Too many metadata items; max 90"),
+    ({f"X-Object-Meta-K{i:02}": "v" * 250 for i in range(17)},
+     "Total metadata too large; max 4096"),
+])
+def test_check_metadata_texts_are_swifts(headers, text):
+    with pytest.raises(HTTPBadRequest) as info:
+        constraints.check_metadata(headers, "object")
+    assert info.value.description == text
+
+
+def test_check_metadata_utf8():
+    not_utf8 = b"\xff\xfe".decode("latin-1")  # as a WSGI string
+    # object values are kept byte for byte; account and container values must be UTF-8
+    constraints.check_metadata({"X-Object-Meta-K": not_utf8}, "object")
+    for kind in ("account", "container"):
+        with pytest.raises(HTTPBadRequest, match="valid UTF-8"):
+            constraints.check_metadata({f"X-{kind.title()}-Meta-K": not_utf8}, kind)
+    # names must be UTF-8 everywhere, and representable on the wire (latin-1 WSGI text)
+    for name in ("X-Object-Meta-" + not_utf8, "X-Object-Meta-\u0178", "X-Object-Meta-a\x00"):
+        with pytest.raises(HTTPBadRequest, match="valid UTF-8"):
+            constraints.check_metadata({name: "v"}, "object")
+    constraints.check_metadata({"X-Object-Meta-" + "caf\u00e9".encode().decode("latin-1"): "v"},
+                               "object")
+
+
+def test_max_header_count_leaves_room_for_all_metadata():
+    assert constraints.max_header_count() == constraints.MAX_META_COUNT + 36
+
+
+def test_if_none_match_on_put():
+    constraints.check_if_none_match(None)
+    constraints.check_if_none_match("*")
+    constraints.check_if_none_match('"abc", *')
+    for value in ('"abc"', "", "abc, def"):
+        with pytest.raises(HTTPBadRequest, match=r"If-None-Match only supports \*"):
+            constraints.check_if_none_match(value)
+
+
 def test_check_utf8():
     assert constraints.check_utf8("caf\u00e9".encode().decode("latin-1"))
     assert not constraints.check_utf8(b"\xff\xfe".decode("latin-1"))
@@ -67,9 +108,25 @@ def test_delete_headers():
     assert constraints.check_delete_headers({"X-Delete-At": "200"}, 100.0) == 200
     assert constraints.check_delete_headers({}, 100.0) is None
     for headers in ({"X-Delete-At": "50"}, {"X-Delete-After": "-1"},
-                    {"X-Delete-At": "x"}):
+                    {"X-Delete-At": "x"}, {"X-Delete-After": "0"},
+                    {"X-Delete-At": "-5"}, {"X-Delete-After": "-" + "9" * 400}):
         with pytest.raises(HTTPBadRequest):
             constraints.check_delete_headers(headers, 100.0)
+
+
+@pytest.mark.parametrize("headers, expected", [
+    # Swift keeps X-Delete-At to 10 digits: later times are capped at 9999999999
+    ({"X-Delete-At": "99999999999"}, 9999999999),
+    ({"X-Delete-At": "9" * 400}, 9999999999),
+    ({"X-Delete-At": "9999999999"}, 9999999999),
+    ({"X-Delete-At": "0001700000100"}, 1700000100),
+    ({"X-Delete-After": "99999999999"}, 9999999999),
+    ({"X-Delete-After": "9" * 400}, 9999999999),  # no float overflow
+    ({"X-Delete-After": "9999999999"}, 9999999999),
+    ({"X-Delete-After": "10", "X-Delete-At": "99999999999"}, 1700000010),  # After wins
+])
+def test_delete_at_is_normalised_as_swift_does(headers, expected):
+    assert constraints.check_delete_headers(headers, 1700000000.5) == expected
 
 
 def test_name_lengths():

@@ -149,3 +149,18 @@ def test_errno_of_a_missing_file_propagates(tmp_path):
     with pytest.raises(OSError) as info:
         read_metadata_path(str(tmp_path / "nope"))
     assert info.value.errno == errno.ENOENT
+
+
+def test_values_that_were_not_utf8_round_trip(data_file):
+    # the object server keeps bytes that are not UTF-8 as lone surrogates
+    raw = b"\xff\xfe\xc3"
+    meta = dict(BASE, **{"X-Object-Meta-Bin": raw.decode("utf-8", "surrogateescape")})
+    fd, _path = data_file
+    write_metadata(fd, meta, 5)
+    back, _ = read_metadata(fd)
+    assert back == meta
+    assert back["X-Object-Meta-Bin"].encode("utf-8", "surrogateescape") == raw
+    # and in the trailer too
+    big = dict(meta, **{f"X-Object-Meta-K{i}": "v" * 200 for i in range(20)})
+    write_metadata(fd, big, 5)
+    assert read_metadata(fd) == (big, 5)
