@@ -70,6 +70,32 @@ def dumps_metadata(value) -> bytes:
 _dumps = dumps_metadata
 
 
+def to_wsgi(value: str) -> str:
+    """A stored header value as WSGI wants it: its bytes seen as latin-1 text.
+
+    Stored values are text; bytes of a value that were not UTF-8 are kept as lone
+    surrogates (``surrogateescape``, see :func:`stored_text`) and go out as they came in.
+    """
+    return value if value.isascii() else \
+        value.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def stored_text(value: str) -> str:
+    """A WSGI header value as the text stored in object metadata, losing no byte.
+
+    Valid UTF-8 becomes its text; other bytes become lone surrogates that
+    :func:`to_wsgi` turns back into the same bytes (Swift stores object metadata values
+    byte for byte, UTF-8 or not).
+    """
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:  # already text
+        return value
+    return raw.decode("utf-8", "surrogateescape")
+
+
 def _setxattr(fd: int, value: bytes) -> None:
     try:
         os.setxattr(fd, XATTR_NAME, value)

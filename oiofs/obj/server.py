@@ -79,6 +79,7 @@ from oiofs.obj.diskfile import DiskFile, DiskFileManager
 from oiofs.obj.expiring_queue import ExpiringQueue
 from oiofs.obj.filenames import DATA, META, TOMBSTONE
 from oiofs.obj.hashes import DEFAULT_RECLAIM_AGE
+from oiofs.obj.metadata import stored_text, to_wsgi
 from oiofs.obj.replication_server import ReplicationHandler, is_replication
 
 #: headers a client may set on an object besides X-Object-Meta-* (stored, served back)
@@ -107,32 +108,6 @@ def _has_preconditions(environ: dict) -> bool:
         if key in environ:
             return True
     return False
-
-
-def to_wsgi(value: str) -> str:
-    """A stored header value as WSGI wants it: its bytes seen as latin-1 text.
-
-    Stored values are text; bytes of a value that were not UTF-8 are kept as lone
-    surrogates (``surrogateescape``, see :func:`stored_text`) and go out as they came in.
-    """
-    return value if value.isascii() else \
-        value.encode("utf-8", "surrogateescape").decode("latin-1")
-
-
-def stored_text(value: str) -> str:
-    """A WSGI header value as the text stored in object metadata, losing no byte.
-
-    Valid UTF-8 becomes its text; other bytes become lone surrogates that
-    :func:`to_wsgi` turns back into the same bytes (Swift stores object metadata values
-    byte for byte, UTF-8 or not).
-    """
-    if value.isascii():
-        return value
-    try:
-        raw = value.encode("latin-1")
-    except UnicodeEncodeError:  # already text
-        return value
-    return raw.decode("utf-8", "surrogateescape")
 
 
 class Target(NamedTuple):

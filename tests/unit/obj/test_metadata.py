@@ -5,6 +5,8 @@ import json
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from oiofs.common.constraints import (
     MAX_META_COUNT,
@@ -16,8 +18,11 @@ from oiofs.obj.metadata import (
     INLINE_LIMIT,
     MAX_METADATA_SIZE,
     XATTR_NAME,
+    dumps_metadata,
     read_metadata,
     read_metadata_path,
+    stored_text,
+    to_wsgi,
     write_metadata,
 )
 
@@ -164,3 +169,21 @@ def test_values_that_were_not_utf8_round_trip(data_file):
     big = dict(meta, **{f"X-Object-Meta-K{i}": "v" * 200 for i in range(20)})
     write_metadata(fd, big, 5)
     assert read_metadata(fd) == (big, 5)
+
+
+@given(st.binary(max_size=64))
+def test_any_header_bytes_survive_storage(raw):
+    wsgi = raw.decode("latin-1")
+    text = stored_text(wsgi)
+    assert json.loads(dumps_metadata({"v": text}))["v"] == text
+    assert to_wsgi(text) == wsgi
+    if raw.isascii() or _is_utf8(raw):
+        assert text == raw.decode("utf-8")  # valid UTF-8 is stored as its text
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
