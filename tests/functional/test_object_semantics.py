@@ -196,6 +196,14 @@ def test_copy_with_a_range(client, container, obj):
     resp = client.request("PUT", dest2, body=b"", headers={"X-Copy-From": obj[1:],
                                                            "Range": "bytes=-2"})
     assert resp.status == 201 and client.request("GET", dest2).body == b"89"
+    # several ranges: the copy is the multipart/byteranges document a GET would answer
+    dest4 = f"/{container}/{unique('copy')}"
+    resp = client.request("PUT", dest4, body=b"", headers={"X-Copy-From": obj[1:],
+                                                           "Range": "bytes=0-1,-2"})
+    assert resp.status == 201
+    got = client.request("GET", dest4)
+    assert got.headers["content-type"].startswith("multipart/byteranges;boundary=")
+    assert parts_of(got) == [("bytes 0-1/10", b"01"), ("bytes 8-9/10", b"89")]
     # a range the source cannot satisfy copies nothing
     dest3 = f"{container}/{unique('copy')}"
     resp = client.request("COPY", obj, headers={"Destination": dest3, "Range": "bytes=50-"})
