@@ -21,6 +21,12 @@ AUTHORIZE_KEY = "oiofs.authorize"
 #: the key under which controllers give the auth middleware ``account -> account ACL``
 #: (parsed, see :func:`oiofs.proxy.acl.parse_account_acl`; read only when needed)
 ACCOUNT_ACL_KEY = "oiofs.account_acl"
+#: environ key: when true, object answers keep their ``X-Object-Sysmeta-*`` headers (set
+#: by filters on their own subrequests; they never pass them on to a client)
+SHOW_SYSMETA_KEY = "oiofs.show_sysmeta"
+#: environ key: a dict of extra headers a filter has an object PUT store (system metadata
+#: such as ``X-Static-Large-Object``); clients cannot set environ keys, only headers
+BACKEND_HEADERS_KEY = "oiofs.backend_headers"
 #: backend headers compared by ``X-Newest`` for accounts and containers, newest first
 DB_NEWEST_KEYS = ("x-backend-put-timestamp", "x-put-timestamp", "x-timestamp")
 

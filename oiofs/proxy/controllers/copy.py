@@ -39,6 +39,10 @@ from oiofs.proxy.response import Response
 #: source headers carried over to the copy (besides user metadata)
 COPIED_HEADERS = ("content-type", "content-encoding", "content-disposition",
                   "content-language", "cache-control", "expires", "x-robots-tag")
+#: what makes the source a large-object manifest: kept whatever the metadata asked, so a
+#: manifest copied as such (``multipart-manifest=get``) is still one
+LARGE_OBJECT_HEADERS = ("x-object-manifest", "x-static-large-object")
+LARGE_OBJECT_PREFIX = "x-object-sysmeta-slo-"
 
 
 def _split_target(value: str | None, what: str) -> tuple[str, str]:
@@ -112,6 +116,10 @@ def _copy(ctrl, req, src: tuple[str, str, str], dst: tuple[str, str, str]) -> Re
         timestamp = Timestamp.now()
         base = ctrl.backend_headers(
             req, **{"X-Backend-Storage-Policy-Index": str(dst_info.policy_index)})
+        for name, value in resp.items:
+            lname = name.lower()
+            if lname in LARGE_OBJECT_HEADERS or lname.startswith(LARGE_OBJECT_PREFIX):
+                base[lname.title()] = value
         if not req.true_header("X-Fresh-Metadata"):
             for name, value in resp.items:
                 lname = name.lower()

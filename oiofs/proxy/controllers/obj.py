@@ -31,7 +31,13 @@ from oiofs.common.expiring import (
 )
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS
-from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
+from oiofs.proxy.controllers.base import (
+    BACKEND_HEADERS_KEY,
+    SHOW_SYSMETA_KEY,
+    Controller,
+    metadata_headers,
+    quoted_suffix,
+)
 from oiofs.proxy.controllers.copy import copy_from_header, copy_verb
 from oiofs.proxy.controllers.obj_put import (
     ClientBody,
@@ -53,9 +59,11 @@ STORED_HEADERS = (("Content-Encoding", "HTTP_CONTENT_ENCODING"),
                   ("Content-Language", "HTTP_CONTENT_LANGUAGE"),
                   ("Cache-Control", "HTTP_CACHE_CONTROL"),
                   ("Expires", "HTTP_EXPIRES"),
-                  ("X-Robots-Tag", "HTTP_X_ROBOTS_TAG"))
+                  ("X-Robots-Tag", "HTTP_X_ROBOTS_TAG"),
+                  ("X-Object-Manifest", "HTTP_X_OBJECT_MANIFEST"))
 NEWEST_KEYS = ("x-backend-timestamp", "x-timestamp")
 SKIP_PREFIXES = ("x-backend-", "x-object-sysmeta-")
+BACKEND_PREFIXES = ("x-backend-",)
 
 mimetypes.init()
 
@@ -182,8 +190,9 @@ class ObjectController(Controller):
                     raise HTTPNotFound()
                 raise HTTPServiceUnavailable()
             # Swift v1 clients get the object's ETag bare, as on PUT (backends quote it)
+            skip = BACKEND_PREFIXES if environ.get(SHOW_SYSMETA_KEY) else SKIP_PREFIXES
             out = [(k, v.strip('"')) if k.lower() == "etag" else (k, v)
-                   for k, v in pass_headers(resp.items, SKIP_PREFIXES)]
+                   for k, v in pass_headers(resp.items, skip)]
             if req.method == "HEAD":
                 resp.discard()
                 return Response(resp.status, out, [])
@@ -260,6 +269,7 @@ class ObjectController(Controller):
         base = self.backend_headers(
             req, **{"X-Backend-Storage-Policy-Index": str(info.policy_index)})
         base.update(self.object_headers(req, req.obj, timestamp))
+        base.update(req.environ.get(BACKEND_HEADERS_KEY) or {})
         etag = req.environ.get("HTTP_ETAG")
         if etag:
             base["ETag"] = etag.strip('"')
