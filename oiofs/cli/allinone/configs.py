@@ -135,10 +135,16 @@ log_name = proxy-server
 log_level = WARNING
 
 [pipeline:main]
-pipeline = healthcheck tempauth proxy-server
+pipeline = healthcheck tempauth slo dlo proxy-server
 
 [filter:healthcheck]
 use = egg:oiofs#healthcheck
+
+[filter:slo]
+use = egg:oiofs#slo
+
+[filter:dlo]
+use = egg:oiofs#dlo
 
 [filter:tempauth]
 use = egg:oiofs#tempauth
