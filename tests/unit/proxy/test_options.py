@@ -8,6 +8,8 @@ import re
 import pytest
 
 from oiofs.common.exceptions import ConfigError
+from oiofs.proxy.middleware.dlo import DynamicLargeObject
+from oiofs.proxy.middleware.slo import StaticLargeObject
 from oiofs.proxy.middleware.tempauth import TempAuth
 from oiofs.proxy.options import ProxyOptions
 
@@ -30,7 +32,10 @@ def test_sample_loads():
     auth = TempAuth(lambda env, start: [], dict(parser.items("filter:tempauth")))
     assert "test:tester" in auth.users
     assert parser.get("pipeline:main", "pipeline").split() == \
-        ["healthcheck", "tempauth", "proxy-server"]
+        ["healthcheck", "tempauth", "slo", "dlo", "proxy-server"]
+    slo = StaticLargeObject(None, dict(parser.items("filter:slo")))
+    assert (slo.max_manifest_segments, slo.min_segment_size) == (1000, 1)
+    assert DynamicLargeObject(None, dict(parser.items("filter:dlo"))).max_get_time == 86400
 
 
 def test_sample_documents_every_option():
