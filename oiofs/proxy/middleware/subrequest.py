@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from urllib.parse import quote
 
 from oiofs.proxy.controllers.base import AUTHORIZE_KEY, SHOW_SYSMETA_KEY
 from oiofs.proxy.request import TRANS_ID_KEY
@@ -123,7 +122,3 @@ class _Prepend:
         if close is not None:
             close()
 
-
-def quote_path(path: str) -> str:
-    """A manifest path as it appears in messages and headers (percent-encoded)."""
-    return quote(path)
