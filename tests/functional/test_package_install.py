@@ -65,15 +65,18 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def fresh_env(tmp_path_factory, wheel) -> tuple[Path, dict]:
     venv = tmp_path_factory.mktemp("venv")
-    run([sys.executable, "-m", "venv", venv])
-    python = venv / "bin" / "python"
-    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
-         "--no-index", wheel])
-    site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
-                .stdout.strip())
-    (site / "oiofs_test_deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    # nothing of the checkout may be visible to the new environment: no PYTHONPATH, and
+    # every command runs from the venv's folder (a checkout's oiofs.egg-info would otherwise
+    # make pip believe oiofs is already installed)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
+    run([sys.executable, "-m", "venv", venv], cwd=venv, env=env)
+    python = venv / "bin" / "python"
+    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+         "--no-index", wheel], cwd=venv, env=env)
+    site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                    cwd=venv, env=env).stdout.strip())
+    (site / "oiofs_test_deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     return venv, env
 
 
