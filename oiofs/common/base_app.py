@@ -19,6 +19,7 @@ from oiofs.common.exceptions import (
     HTTPInternalServerError,
     HTTPMethodNotAllowed,
 )
+from oiofs.common.http.error_page import ERROR_CONTENT_TYPE, error_body
 from oiofs.common.logger import get_logger
 
 TRANS_ID_HEADER = "X-Trans-Id"
@@ -43,9 +44,10 @@ class BaseServerApp:
         return None
 
     def error_response(self, err: HTTPError) -> Response:
-        """The response for an HTTP error: its status and short text, plus its headers."""
-        body = err.description.encode("utf-8") if err.status >= 400 else b""
-        headers = {"Content-Type": "text/plain; charset=utf-8"} if body else {}
+        """The response for an HTTP error: its status, its text (or Swift's page for the
+        status), plus its headers."""
+        body = error_body(err.status, err.detail) if err.status >= 400 else b""
+        headers = {"Content-Type": ERROR_CONTENT_TYPE} if body else {}
         headers.update(err.headers)
         return Response(body, status=err.status, headers=headers)
 

@@ -173,6 +173,8 @@ class HTTPError(OiofsError):
 
     def __init__(self, description: str | None = None, headers: dict | None = None):
         super().__init__(description or self.description)
+        #: the text given when raised; ``None`` answers with the status's generic page
+        self.detail = description or None
         if description:
             self.description = description
         self.headers = dict(headers or {})

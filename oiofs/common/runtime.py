@@ -134,12 +134,15 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     def parse_request(self):
         raw = self.raw_requestline
+        # Split the bytes, not the decoded text: several clients send object names as raw
+        # UTF-8, and str.split() would also cut at bytes such as 0x85 and 0xa0 once they
+        # are decoded as latin-1 (the second byte of "à" is 0xa0). The target is kept as
+        # WSGI wants it (latin-1 text); the apps check that it is UTF-8.
         words = raw.split()
         if len(words) != 3 or words[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
             return super().parse_request()
-        requestline = raw.decode("iso-8859-1").rstrip("\r\n")
-        self.requestline = requestline
-        command, path, version = requestline.split()
+        command, path, version = (word.decode("iso-8859-1") for word in words)
+        self.requestline = raw.decode("iso-8859-1").rstrip("\r\n")
         self.command, self.request_version = command, version
         if path.startswith("//"):
             path = "/" + path.lstrip("/")  # as the stdlib does (gh-87389)

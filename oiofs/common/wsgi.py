@@ -30,6 +30,7 @@ from oiofs.common.config import (
     load_wsgi_app,
     oiofs_dir,
 )
+from oiofs.common.http.bodiless import without_forbidden_bodies
 from oiofs.common.logger import get_logger
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -82,10 +83,10 @@ def serve(sock, app, conf: dict, logger) -> None:
     """Serve ``app`` on ``sock`` in this process until SIGTERM/SIGINT, then drain."""
     pool = runtime.GreenPool(conf_int(conf, "max_clients", 1024, minimum=1))
     server = runtime.spawn(
-        runtime.wsgi_server, sock, app, log=_SilentLog(logger), custom_pool=pool,
-        keepalive=True, log_output=False, socket_timeout=conf_int(conf, "client_timeout", 60),
-        minimum_chunk_size=4096, debug=False, capitalize_response_headers=False,
-        protocol=runtime.HttpProtocol)
+        runtime.wsgi_server, sock, without_forbidden_bodies(app), log=_SilentLog(logger),
+        custom_pool=pool, keepalive=True, log_output=False,
+        socket_timeout=conf_int(conf, "client_timeout", 60), minimum_chunk_size=4096,
+        debug=False, capitalize_response_headers=False, protocol=runtime.HttpProtocol)
     graceful = conf_int(conf, "graceful_timeout", 10)
     # Stopping must not wait for the hub's next wake-up: an idle hub may sleep in epoll for
     # as long as no socket stirs (an idle keep-alive client is enough), and once real

@@ -46,32 +46,30 @@ def header_name(key: str) -> str:
 def split_api_path(path: str) -> tuple[str, str, str | None, str | None]:
     """``(version, account, container, object)`` of ``/v1/<a>[/<c>[/<o>]]`` (text).
 
-    ``HTTPBadRequest`` for an unknown version or ``.``/``..``/empty inner segments,
-    ``HTTPNotFound`` for paths that are not under a version and account.
-    Object names keep their slashes; a name that is exactly ``.`` or ``..`` is refused.
+    Statuses as Swift's proxy gives them: 404 for a path with no first segment (``/``,
+    ``//x``, not starting with ``/``), 400 for an unknown API version in front of an
+    account, 412 ``Bad URL`` when the segments name no resource (``/v1``, ``/v1/``,
+    ``/v1//c``, ``/v1/a//o``). Object names keep their slashes.
+
+    One choice of oiofs's own: an account, container or object name that is exactly
+    ``.`` or ``..`` is refused (400), so that no client, cache or file system that
+    resolves dot segments ever takes such a path for another resource.
     """
-    if not path.startswith("/"):
+    parts = path.split("/", 4)
+    if parts[0] or len(parts) < 2 or not parts[1]:
         raise HTTPNotFound()
-    parts = path[1:].split("/", 3)
-    version = parts[0]
-    if version not in VERSIONS:
+    version = parts[1]
+    account = parts[2] if len(parts) > 2 else None
+    container = parts[3] if len(parts) > 3 else None
+    obj = parts[4] if len(parts) > 4 else None
+    if account and version not in VERSIONS:
         raise HTTPBadRequest("Invalid path")
-    if len(parts) < 2 or not parts[1]:
-        raise HTTPNotFound()
-    account = parts[1]
-    container = obj = None
-    if len(parts) > 2:
-        container = parts[2] or None
-        if container is None and len(parts) > 3:
-            raise HTTPBadRequest("Invalid path")  # /v1/a//o
-    if len(parts) > 3 and parts[3] != "":
-        obj = parts[3]
-    for seg in (account, container):
+    if not account or (obj and not container):
+        raise HTTPPreconditionFailed("Bad URL")
+    for seg in (account, container, obj):
         if seg in (".", ".."):
             raise HTTPBadRequest("Invalid path")
-    if obj in (".", ".."):
-        raise HTTPBadRequest("Invalid object name")
-    return version, account, container, obj
+    return version, account, container or None, obj or None
 
 
 class ProxyRequest:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from oiofs.common.exceptions import HTTPError
+from oiofs.common.http.error_page import ERROR_CONTENT_TYPE, error_body
 
 STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 STATUS_LINES[499] = "499 Client Disconnect"
@@ -50,9 +51,11 @@ class Response:
 
     @classmethod
     def from_error(cls, err: HTTPError) -> Response:
-        """The response of an :class:`HTTPError`: its status, short text and headers."""
-        body = err.description.encode("utf-8") if err.status >= 400 else b""
-        return cls.simple(err.status, body, list(err.headers.items()))
+        """The response of an :class:`HTTPError`: its status, its text (or Swift's page
+        for the status) and its headers."""
+        body = error_body(err.status, err.detail) if err.status >= 400 else b""
+        return cls.simple(err.status, body, list(err.headers.items()),
+                          content_type=ERROR_CONTENT_TYPE)
 
     def get(self, name: str) -> str | None:
         """A header's value by case-insensitive name."""

@@ -196,7 +196,10 @@ class Controller:
 
     def relay(self, req: ProxyRequest, resp, headers: list) -> Response:
         """The client's answer with ``resp``'s body: none for HEAD, read at once when it
-        fits one chunk, streamed otherwise."""
+        fits one chunk, streamed otherwise. A 204 says ``Content-Length: 0``, as Swift's
+        do (some clients wait for a length before they reuse the connection)."""
+        if resp.status == 204 and resp.getheader("content-length") is None:
+            headers.append(("Content-Length", "0"))
         if req.method == "HEAD":
             resp.discard()
             return Response(resp.status, headers, [])
@@ -218,7 +221,7 @@ class Controller:
             origin, req.environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
             req.environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), cors, allowed)
         if headers is None:
-            return Response.simple(401, b"Unauthorized")
+            return Response.from_error(HTTPUnauthorized())
         return Response.simple(200, headers=list(headers.items()))
 
 

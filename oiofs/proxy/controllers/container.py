@@ -5,6 +5,7 @@ from __future__ import annotations
 from oiofs.common.constraints import check_metadata, check_name_lengths
 from oiofs.common.exceptions import (
     HTTPBadRequest,
+    HTTPConflict,
     HTTPNotFound,
     HTTPServiceUnavailable,
 )
@@ -168,8 +169,7 @@ class ContainerController(Controller):
         self.authorize(req)
         status = self._write(req, "DELETE", {}, True)
         if status == 409:
-            return Response.simple(409, b"There was a conflict when trying to complete "
-                                        b"your request.")
+            raise HTTPConflict()
         return self._answer(status)
 
     @staticmethod

@@ -33,9 +33,11 @@ import hmac
 import json
 import secrets
 import time
+from urllib.parse import quote
 
 from oiofs.common.config import conf_int
 from oiofs.common.exceptions import ConfigError, HTTPForbidden, HTTPUnauthorized
+from oiofs.common.http.error_page import ERROR_CONTENT_TYPE, default_error_body
 from oiofs.common.logger import get_logger
 from oiofs.proxy.acl import account_acl_grant, parse_acl, referrer_allowed
 from oiofs.proxy.controllers.base import ACCOUNT_ACL_KEY, AUTHORIZE_KEY
@@ -44,6 +46,12 @@ from oiofs.proxy.middleware.tokens import TokenSigner
 from oiofs.proxy.request import ensure_trans_id
 
 MAX_CACHED_TOKENS = 10000
+
+
+def www_authenticate(realm: str) -> str:
+    """The ``WWW-Authenticate`` value naming ``realm`` (an account), percent-encoded as
+    Swift does, so that no name (quotes, CR/LF, non-ASCII) can break out of the header."""
+    return f'Swift realm="{quote(realm, safe="/")}"'
 
 
 class User:
@@ -163,7 +171,7 @@ class TempAuth:
 
     def _auth_answer(self, environ) -> tuple[str, list, bytes]:
         if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
-            return "400 Bad Request", [("Content-Type", "text/plain")], b"Bad Request"
+            return self._bad_request()
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.auth_prefix):
             path = "/" + path[len(self.auth_prefix):]
@@ -178,7 +186,7 @@ class TempAuth:
             elif user_name and user_name.split(":", 1)[0] != segs[1]:
                 return self._unauthorized()
         else:
-            return "400 Bad Request", [("Content-Type", "text/plain")], b"Bad Request"
+            return self._bad_request()
         if not user_name or not key:
             return self._unauthorized()
         user = self.users.get(user_name)
@@ -194,10 +202,16 @@ class TempAuth:
                           ("X-Auth-Token-Expires", str(max(0, expires - int(time.time())))),
                           ("Content-Type", "application/json; charset=utf-8")], body
 
-    def _unauthorized(self) -> tuple[str, list, bytes]:
-        return "401 Unauthorized", [("Content-Type", "text/plain"),
-                                    ("Www-Authenticate", 'Swift realm="unknown"')], \
-            b"Unauthorized"
+    @staticmethod
+    def _bad_request() -> tuple[str, list, bytes]:
+        return "400 Bad Request", [("Content-Type", ERROR_CONTENT_TYPE)], \
+            default_error_body(400)
+
+    @staticmethod
+    def _unauthorized() -> tuple[str, list, bytes]:
+        return "401 Unauthorized", [("Content-Type", ERROR_CONTENT_TYPE),
+                                    ("Www-Authenticate", www_authenticate("unknown"))], \
+            default_error_body(401)
 
     def _storage_url(self, environ, account: str) -> str:
         scheme = self.storage_url_scheme
@@ -214,12 +228,11 @@ class TempAuth:
         """401 for anonymous requests, 403 for users."""
         if req.remote_user:
             raise HTTPForbidden()
-        raise HTTPUnauthorized(headers={"Www-Authenticate":
-                                        f'Swift realm="{req.account}"'})
+        raise HTTPUnauthorized(headers={"Www-Authenticate": www_authenticate(req.account)})
 
     def deny_bad_token(self, req, acl=None, target=None, method=None) -> None:
         """A token was given but is not valid (expired, forged, unknown user): 401."""
-        raise HTTPUnauthorized(headers={"Www-Authenticate": f'Swift realm="{req.account}"'})
+        raise HTTPUnauthorized(headers={"Www-Authenticate": www_authenticate(req.account)})
 
     def authorize(self, req, acl: str | None = None, target: tuple | None = None,
                   method: str | None = None) -> None:

@@ -30,12 +30,17 @@ def test_split_api_path(path, expected):
 
 @pytest.mark.parametrize("path, error", [
     ("/v2/AUTH_a", HTTPBadRequest),
-    ("/v1", HTTPNotFound),
-    ("/v1/", HTTPNotFound),
+    ("/", HTTPNotFound),
+    ("//v1/AUTH_a", HTTPNotFound),
+    ("v1/AUTH_a", HTTPNotFound),
+    ("/v1", HTTPPreconditionFailed),
+    ("/v1/", HTTPPreconditionFailed),
+    ("/v2", HTTPPreconditionFailed),
+    ("/v1//c", HTTPPreconditionFailed),
+    ("/v1/AUTH_a//o", HTTPPreconditionFailed),
     ("/v1/../AUTH_b/c", HTTPBadRequest),
     ("/v1/AUTH_a/../AUTH_b/c", HTTPBadRequest),
     ("/v1/AUTH_a/./o", HTTPBadRequest),
-    ("/v1/AUTH_a//o", HTTPBadRequest),
     ("/v1/AUTH_a/c/..", HTTPBadRequest),
     ("/v1/AUTH_a/c/.", HTTPBadRequest),
 ])
