@@ -13,11 +13,12 @@ import time
 
 from werkzeug.wrappers import Request, Response
 
-from oiofs.common.constraints import wsgi_to_str
+from oiofs.common.constraints import check_utf8, wsgi_to_str
 from oiofs.common.exceptions import (
     HTTPError,
     HTTPInternalServerError,
     HTTPMethodNotAllowed,
+    HTTPPreconditionFailed,
 )
 from oiofs.common.http.error_page import ERROR_CONTENT_TYPE, error_body
 from oiofs.common.logger import get_logger
@@ -55,6 +56,9 @@ class BaseServerApp:
         """Dispatch ``req`` to the method named after its verb and map errors."""
         method = req.method
         try:
+            path = req.environ.get("PATH_INFO", "")
+            if path and not check_utf8(path):
+                raise HTTPPreconditionFailed("Invalid UTF8 or contains NULL")
             if method not in self.allowed_methods:
                 raise HTTPMethodNotAllowed(headers={"Allow": ", ".join(
                     sorted(self.allowed_methods))})

@@ -17,6 +17,7 @@ see. Bodies are produced in chunks, so a 10,000-entry listing is never one big s
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
@@ -246,16 +247,20 @@ XML_FIELDS = {
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
-_XML_INVALID = {c: "\ufffd" for c in range(32) if c not in (9, 10, 13)}
+#: every character outside XML 1.0's ``Char`` production (C0 controls but tab, LF and CR;
+#: surrogates; U+FFFE and U+FFFF)
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def xml_safe(value) -> str:
-    """``value`` as text XML 1.0 can carry: control characters become U+FFFD.
+    """``value`` as text XML 1.0 can carry: characters it cannot hold become U+FFFD.
 
-    XML cannot represent them at all, not even escaped; a name holding one must not
-    break the whole listing.
+    XML cannot represent them at all, not even escaped, and lxml refuses them; a name
+    holding one (object names may hold any UTF-8 but NUL) must not turn the whole listing
+    into an error. Swift sends such listings too (as ill-formed XML); oiofs sends
+    well-formed XML with the character replaced.
     """
-    return str(value).translate(_XML_INVALID)
+    return _XML_INVALID.sub("\ufffd", str(value))
 
 
 def _xml_entry(record: dict, entry_tag: str, fields: tuple, text) -> etree._Element:
