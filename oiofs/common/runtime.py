@@ -129,7 +129,9 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     :func:`~oiofs.common.constraints.max_header_count` headers (126 by default, as Swift:
     too much metadata is then a 400 with the reason, not a 431);
     other request lines go to the standard parser, and folded or malformed header lines
-    are refused with 400, so only the speed changes for well-formed requests.
+    are refused with 400, so only the speed changes for well-formed requests. Requests
+    that could be framed two ways (differing ``Content-Length`` headers, or one with
+    ``Transfer-Encoding``) are refused with 400 too.
     """
 
     def parse_request(self):
@@ -164,6 +166,15 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
                 return False
             items.append((name, value.strip(" \t\r\n")))
         self.headers = headers = RequestHeaders(items)
+        lengths = headers.get_all("Content-Length") or []
+        if len(set(lengths)) > 1:
+            self.send_error(400, "Conflicting Content-Length headers")
+            return False
+        if lengths and "Transfer-Encoding" in headers:
+            # Refused here rather than by eventlet, whose refusal has a body even after
+            # a HEAD (send_error leaves it out).
+            self.send_error(400, "Content-Length and Transfer-Encoding together")
+            return False
         conntype = headers.get("Connection", "").lower()
         if conntype == "close":
             self.close_connection = True

@@ -122,3 +122,27 @@ def test_too_many_headers_refused(port):
 def test_unusual_request_lines_use_the_stdlib(port):
     raw = exchange(port, b"GET /x HTTP/2.0\r\nHost: h\r\n\r\n")
     assert b"505" in raw and b"200 OK" not in raw  # the stdlib's own refusal
+
+
+@pytest.mark.parametrize("name", ["voil\u00e0", "\u00c5", "a\u00a0b", "\u2603/\U0001f600"])
+def test_raw_utf8_request_target(port, name):
+    """Bytes 0x85 and 0xa0 (in "\u00c5" and "\u00e0") are not separators of the line."""
+    raw = exchange(port, b"GET /c/" + name.encode() + b"?q=\xc3\xa9 HTTP/1.1\r\nHost: h\r\n"
+                         b"Connection: close\r\n\r\n")
+    status, seen = answer(raw)
+    assert status == 200
+    assert seen["path"].encode("latin-1").decode() == "/c/" + name
+    assert seen["query"].encode("latin-1") == b"q=\xc3\xa9"
+
+
+@pytest.mark.parametrize("method", [b"GET", b"HEAD", b"PUT"])
+@pytest.mark.parametrize("framing", [
+    b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n",
+    b"Content-Length: 3\r\nContent-Length: 4\r\n",
+])
+def test_ambiguous_framing_refused_without_body_after_head(port, method, framing):
+    raw = exchange(port, method + b" /x HTTP/1.1\r\nHost: h\r\n" + framing +
+                   b"Connection: close\r\n\r\n")
+    assert b" 400 " in raw[:20]
+    if method == b"HEAD":
+        assert raw.endswith(b"\r\n\r\n")  # nothing after the headers

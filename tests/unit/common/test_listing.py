@@ -153,3 +153,24 @@ def test_large_streamed_json_is_valid(names):
     records = [{"subdir": n} for n in names]
     chunks = list(iter_listing_body(records, "application/json", "container", "c"))
     assert json.loads(b"".join(chunks)) == records
+
+
+@pytest.mark.parametrize("ch", ["\x00", "\x01", "\x0b", "\x1f", "\ud800", "\udfff", "\ufffe",
+                                "\uffff"])
+def test_xml_listing_replaces_what_xml_cannot_hold(ch):
+    from xml.etree import ElementTree
+
+    from oiofs.common.listing import iter_xml
+    record = {"name": f"a{ch}b", "hash": "h", "bytes": 1, "content_type": "t",
+              "last_modified": "x"}
+    body = b"".join(iter_xml([record], "container", f"c{ch}"))
+    tree = ElementTree.fromstring(body)
+    assert tree.get("name") == "c\ufffd"
+    assert tree.find("object/name").text == "a\ufffdb"
+
+
+@pytest.mark.parametrize("ch", ["\t", "\n", "\x7f", "\x85", "\ud7ff", "\ue000", "\ufffd",
+                                "\U00010000", "\U0010ffff"])
+def test_xml_listing_keeps_what_xml_can_hold(ch):
+    from oiofs.common.listing import xml_safe
+    assert xml_safe(f"a{ch}b") == f"a{ch}b"
