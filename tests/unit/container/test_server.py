@@ -274,16 +274,16 @@ def test_not_acceptable(client, ts):
 @pytest.mark.parametrize("path,status", [
     ("/sda/1/a", 400), ("/sda/1/a/", 400), ("/sda/x/a/c", 400), ("/sda/1/../c", 400),
     ("/sda/1/a/..", 400), ("/../1/a/c", 400), ("/sda//a/c", 400), ("/nodev/1/a/c", 507),
-    ("/sda/1/a/c%00x", 400)])
+    ("/sda/1/a/c%00x", 412)])
 def test_bad_paths(client, ts, path, status):
     assert client.put(path, headers={"X-Timestamp": ts()}).status_code == status
 
 
-def test_path_not_utf8_is_400(client, ts):
+def test_path_not_utf8_is_412(client, ts):
     # a WSGI server hands PATH_INFO over as latin-1 decoded bytes: this is byte 0xFF
     resp = client.put("/x", headers={"X-Timestamp": ts()},
                       environ_overrides={"PATH_INFO": "/sda/1/a/\xff"})
-    assert resp.status_code == 400
+    assert resp.status_code == 412  # Swift's "Invalid UTF8 or contains NULL"
 
 
 @pytest.mark.parametrize("value", [None, "", "abc", "-5", "1e400"])
