@@ -18,15 +18,21 @@ _ACCEPT_TYPES = (("application/json", "json"), ("application/xml", "xml"),
 
 
 def listing_format(query: str, accept: str | None) -> str:
-    """``json``, ``xml`` or ``plain``, from ``format=`` or else the ``Accept`` header."""
+    """``json``, ``xml`` or ``plain``, from ``format=`` or else the ``Accept`` header.
+
+    A ``format`` given twice counts by its last value, as on the storage servers (and in
+    Swift), so the proxy and the servers agree on the listing's format.
+    """
     if "format=" in query:
-        for value in parse_qs(query).get("format", ()):
-            value = value.lower()
+        values = parse_qs(query).get("format")
+        if values:
+            value = values[-1].lower()
             if value in FORMATS:
                 return value
             for mime, fmt in _ACCEPT_TYPES:
                 if value == mime:
                     return fmt
+            return "plain"
     if accept:
         best, best_q = "plain", -1.0
         for item in accept.split(","):

@@ -303,3 +303,16 @@ def test_xml_listings_stay_200_while_objects_are_written(cluster, client):
     body = client.request("GET", f"/{name}?format=xml", quote_path=False).body
     names = [e.text for e in ElementTree.fromstring(body).iter("name")]
     assert "odd0\ufffd" in names  # the character replaced, the entry kept
+
+
+def test_format_given_twice_counts_by_its_last_value(cluster, client, container):
+    listing = client.request("GET", f"/{container}?format=json&format=xml", quote_path=False)
+    assert listing.status == 200 and listing.body.startswith(b"<?xml")
+    admin = Client(cluster, "admin:admin")
+    admin.base_path = "/v1/" + unique("AUTH_fresh")  # an account not created yet
+    try:
+        empty = admin.request("GET", "?format=json&format=xml", quote_path=False)
+        assert empty.status == 200
+        assert ElementTree.fromstring(empty.body).tag == "account"
+    finally:
+        admin.close()

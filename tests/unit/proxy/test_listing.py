@@ -17,6 +17,8 @@ from oiofs.proxy.listing import check_listing_query, empty_account_listing, list
     ("", "text/xml;q=0.5, application/json;q=0.9", "json"),
     ("", "*/*", "plain"),
     ("format=plain", "application/json", "plain"),
+    ("format=json&format=xml", None, "xml"),
+    ("format=xml&format=bogus", "application/json", "plain"),
 ])
 def test_listing_format(query, accept, fmt):
     assert listing_format(query, accept) == fmt
