@@ -1,0 +1,55 @@
+"""Requests that depend on a Swift feature oiofs has not built yet, refused loudly.
+
+A Swift cluster without, say, its versioning middleware stores ``X-Versions-Location`` as a
+plain container header, answers 2xx, and the client believes its objects are versioned. oiofs
+refuses such a request with 501 instead, naming the feature, so that nothing is silently
+stored as something else (``/info`` lists what works). Each entry goes when its feature
+lands (the middleware then consumes the header before the proxy application sees it).
+
+Only writes carry a feature's setting; a header sent empty (which removes the setting in
+Swift) is let through, as are the ``X-Remove-*`` forms.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from oiofs.common.exceptions import HTTPNotImplemented
+
+#: WSGI header key -> the feature it asks for, on PUT/POST/COPY
+UNSUPPORTED_HEADERS = {
+    "HTTP_X_VERSIONS_LOCATION": "object versioning (X-Versions-Location)",
+    "HTTP_X_HISTORY_LOCATION": "object versioning (X-History-Location)",
+    "HTTP_X_VERSIONS_ENABLED": "object versioning (X-Versions-Enabled)",
+    "HTTP_X_CONTAINER_SYNC_TO": "container sync (X-Container-Sync-To)",
+    "HTTP_X_CONTAINER_SYNC_KEY": "container sync (X-Container-Sync-Key)",
+    "HTTP_X_SYMLINK_TARGET": "symlinks (X-Symlink-Target)",
+    "HTTP_X_SYMLINK_TARGET_ACCOUNT": "symlinks (X-Symlink-Target-Account)",
+    "HTTP_X_CONTAINER_META_QUOTA_BYTES": "container quotas (X-Container-Meta-Quota-Bytes)",
+    "HTTP_X_CONTAINER_META_QUOTA_COUNT": "container quotas (X-Container-Meta-Quota-Count)",
+    "HTTP_X_ACCOUNT_META_QUOTA_BYTES": "account quotas (X-Account-Meta-Quota-Bytes)",
+}
+#: query parameter -> the feature it asks for, on any method
+UNSUPPORTED_PARAMS = {
+    "extract-archive": "bulk upload of archives (extract-archive)",
+    "bulk-delete": "bulk delete (bulk-delete)",
+    "versions": "object versioning (versions)",
+    "version-id": "object versioning (version-id)",
+    "symlink": "symlinks (symlink)",
+}
+WRITE_METHODS = frozenset(("PUT", "POST", "COPY"))
+
+
+def refuse_unsupported(environ: dict) -> None:
+    """Raise :class:`HTTPNotImplemented` (501) if the request asks for a feature oiofs
+    does not have; return ``None`` otherwise."""
+    if environ.get("REQUEST_METHOD") in WRITE_METHODS:
+        for key, feature in UNSUPPORTED_HEADERS.items():
+            if environ.get(key, "").strip():
+                raise HTTPNotImplemented(f"{feature} is not available in this cluster")
+    query = environ.get("QUERY_STRING")
+    if query:
+        for name in parse_qs(query, keep_blank_values=True):
+            feature = UNSUPPORTED_PARAMS.get(name)
+            if feature is not None:
+                raise HTTPNotImplemented(f"{feature} is not available in this cluster")

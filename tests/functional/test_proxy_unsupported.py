@@ -1,0 +1,50 @@
+"""A request that needs a feature oiofs has not built gets 501 and stores nothing."""
+
+import json
+
+import pytest
+
+from tests.functional.test_proxy_support import Client, unique
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    c = Client(cluster)
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("header", ["X-Versions-Location", "X-History-Location",
+                                    "X-Container-Sync-To", "X-Container-Meta-Quota-Bytes"])
+def test_container_feature_headers_are_refused_and_nothing_is_created(client, header):
+    name = unique("unsup")
+    resp = client.request("PUT", f"/{name}", headers={header: "elsewhere"})
+    assert resp.status == 501
+    assert b"not available" in resp.body
+    assert client.request("HEAD", f"/{name}").status == 404
+
+
+def test_container_setting_is_refused_and_existing_metadata_kept(client):
+    name = unique("unsup")
+    assert client.request("PUT", f"/{name}", headers={"X-Container-Meta-Color": "blue"}
+                          ).status == 201
+    resp = client.request("POST", f"/{name}", headers={"X-Versions-Location": "old",
+                                                       "X-Container-Meta-Color": "red"})
+    assert resp.status == 501
+    head = client.request("HEAD", f"/{name}")
+    assert head.headers["x-container-meta-color"] == "blue"
+    assert "x-versions-location" not in head.headers
+
+
+def test_symlink_and_bulk_requests_are_refused(client):
+    name = unique("unsup")
+    assert client.request("PUT", f"/{name}").status == 201
+    resp = client.request("PUT", f"/{name}/link", body=b"",
+                          headers={"X-Symlink-Target": f"{name}/target"})
+    assert resp.status == 501
+    assert client.request("HEAD", f"/{name}/link").status == 404
+    resp = client.request("PUT", f"/{name}?extract-archive=tar", body=b"not a tar",
+                          quote_path=False)
+    assert resp.status == 501
+    listing = client.request("GET", f"/{name}?format=json", quote_path=False)
+    assert listing.status == 200 and json.loads(listing.body) == []
