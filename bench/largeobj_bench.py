@@ -18,9 +18,11 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 
 from tests.support.cluster import TestCluster
 
@@ -41,6 +43,19 @@ def download(conn, path, token) -> tuple[float, str]:
         digest.update(chunk)
     assert resp.status == 200, resp.status
     return time.monotonic() - start, digest.hexdigest()
+
+
+CHUNK = 1 << 20
+
+
+def segment_bytes(index: int, length: int) -> Iterator[bytes]:
+    """The bytes of segment ``index``, made on the fly (same seed, same bytes), so that
+    neither this benchmark nor the cluster ever holds a whole object in memory."""
+    rng = random.Random(index)
+    while length > 0:
+        piece = rng.randbytes(min(CHUNK, length))
+        length -= len(piece)
+        yield piece
 
 
 def proxy_rss_kib(root: str) -> int:
@@ -70,8 +85,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     size, seg = args.mib << 20, args.segment_mib << 20
-    data = os.urandom(size)  # the benchmark's own input; the proxy never holds it whole
-    expected = hashlib.md5(data).hexdigest()
+    lengths = [min(seg, size - start) for start in range(0, size, seg)]
+
+    def whole() -> Iterator[bytes]:
+        for index, length in enumerate(lengths):
+            yield from segment_bytes(index, length)
+
+    digest = hashlib.md5()
+    for piece in whole():
+        digest.update(piece)
+    expected = digest.hexdigest()
     cluster = TestCluster().start()
     try:
         url, token = cluster.auth()
@@ -80,14 +103,17 @@ def main() -> None:
                                           timeout=120)
         for path in ("/bench", "/bench_segments"):
             request(conn, "PUT", base + path, token).read()
-        request(conn, "PUT", base + "/bench/plain", token, body=data).read()
+        request(conn, "PUT", base + "/bench/plain", token, body=whole(),
+                headers={"Content-Length": str(size)}).read()
         entries = []
-        for i in range(0, size, seg):
-            piece = data[i:i + seg]
-            name = f"/bench_segments/big/{i // seg:05d}"
-            request(conn, "PUT", base + name, token, body=piece).read()
-            entries.append({"path": name, "etag": hashlib.md5(piece).hexdigest(),
-                            "size_bytes": len(piece)})
+        for index, length in enumerate(lengths):
+            name = f"/bench_segments/big/{index:05d}"
+            resp = request(conn, "PUT", base + name, token,
+                           body=segment_bytes(index, length),
+                           headers={"Content-Length": str(length)})
+            resp.read()
+            entries.append({"path": name, "etag": resp.getheader("ETag").strip('"'),
+                            "size_bytes": length})
         resp = request(conn, "PUT", base + "/bench/slo?multipart-manifest=put", token,
                        body=json.dumps(entries).encode())
         resp.read()
