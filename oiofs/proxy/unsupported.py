@@ -7,7 +7,9 @@ stored as something else (``/info`` lists what works). Each entry goes when its 
 lands (the middleware then consumes the header before the proxy application sees it).
 
 Only writes carry a feature's setting; a header sent empty (which removes the setting in
-Swift) is let through, as are the ``X-Remove-*`` forms.
+Swift) is let through, as are the ``X-Remove-*`` forms. ``?symlink=get`` is let through: with
+no symlinks stored, the object itself is the right answer, and ``swift delete`` sends it on
+every object it deletes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ UNSUPPORTED_PARAMS = {
     "bulk-delete": "bulk delete (bulk-delete)",
     "versions": "object versioning (versions)",
     "version-id": "object versioning (version-id)",
-    "symlink": "symlinks (symlink)",
 }
 WRITE_METHODS = frozenset(("PUT", "POST", "COPY"))
 
