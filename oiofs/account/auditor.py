@@ -1,6 +1,6 @@
 """``account-auditor``: quarantines account databases that cannot be read.
 
-The work is :class:`oiofs.common.db_replication_audit.DbAuditor`'s; accounts add one
+The work is :class:`oiofs.common.db.auditor.DbAuditor`'s; accounts add one
 check: the account's totals must equal the sums of its per-policy stats (a mismatch is
 logged: the rows are right, only the totals would be, and no copy is better).
 """
@@ -8,7 +8,7 @@ logged: the rows are right, only the totals would be, and no copy is better).
 from __future__ import annotations
 
 from oiofs.account.backend import AccountBroker
-from oiofs.common.db_replication_audit import DbAuditor
+from oiofs.common.db.auditor import DbAuditor
 
 
 class AccountAuditor(DbAuditor):

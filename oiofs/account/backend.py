@@ -19,9 +19,9 @@ from __future__ import annotations
 import sqlite3
 import uuid
 
-from oiofs.common.db import ZERO_TIMESTAMP, DatabaseBroker, zero_like
-from oiofs.common.db_conn import SQLITE_ARG_LIMIT, row_hash, xor_hashes
-from oiofs.common.db_listing import list_with_rules
+from oiofs.common.db.broker import ZERO_TIMESTAMP, DatabaseBroker, zero_like
+from oiofs.common.db.connection import SQLITE_ARG_LIMIT, row_hash, xor_hashes
+from oiofs.common.db.listing import list_with_rules
 from oiofs.common.timestamp import Timestamp
 
 _ROW_FIELDS = ("name", "put_timestamp", "delete_timestamp", "object_count", "bytes_used",
@@ -225,7 +225,7 @@ class AccountBroker(DatabaseBroker):
                              prefix: str | None, delimiter: str | None,
                              reverse: bool = False) -> list:
         """Container rows ``(name, object_count, bytes_used, put_timestamp, 0)`` in name
-        order, subdirs as ``(subdir, 0, 0, '0', 1)``. Rules: :mod:`oiofs.common.db_listing`.
+        order, subdirs as ``(subdir, 0, 0, '0', 1)``. Rules: :mod:`oiofs.common.db.listing`.
         """
         self.commit_pending()
         with self.get() as conn:

@@ -1,6 +1,6 @@
 """``account-replicator``: keeps the replicas of every account database alike.
 
-All the work is :class:`oiofs.common.db_replicator.DbReplicator`'s
+All the work is :class:`oiofs.common.db.replicator.DbReplicator`'s
 (``docs/db-replication.md``); an account reports to nobody, so a deleted account's
 database is removed as soon as it is past ``reclaim_age``.
 """
@@ -8,7 +8,7 @@ database is removed as soon as it is past ``reclaim_age``.
 from __future__ import annotations
 
 from oiofs.account.backend import AccountBroker
-from oiofs.common.db_replicator import DbReplicator
+from oiofs.common.db.replicator import DbReplicator
 
 
 class AccountReplicator(DbReplicator):

@@ -10,10 +10,10 @@ Verbs on ``/<device>/<partition>/<account>[/<container>]``:
   listing of containers.
 * ``POST`` account: merge metadata (204). ``DELETE`` account: mark it deleted (204).
 * ``REPLICATE /<device>/<partition>/<hash>``: a replicator's request
-  (:mod:`oiofs.common.db_replication_rpc`, ``docs/db-replication.md``).
+  (:mod:`oiofs.common.db.replication_rpc`, ``docs/db-replication.md``).
 
 Options (``etc/account-server.conf.sample``) are read in
-:class:`~oiofs.common.db_server.DbServerApp`.
+:class:`~oiofs.common.db.server.DbServerApp`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ from werkzeug.wrappers import Request, Response
 
 from oiofs.account.backend import AccountBroker
 from oiofs.common import constraints
-from oiofs.common.db_server import DbServerApp, metadata_limits_validator
+from oiofs.common.db.listing_format import (
+    QueryParams,
+    account_row_to_record,
+    get_listing_content_type,
+    iter_listing_body,
+    max_listing_limit,
+    parse_listing_params,
+)
+from oiofs.common.db.server import DbServerApp, metadata_limits_validator
 from oiofs.common.exceptions import (
     DbAlreadyExists,
     HTTPBadRequest,
@@ -30,14 +38,6 @@ from oiofs.common.exceptions import (
     HTTPForbidden,
     HTTPNotFound,
     InvalidTimestamp,
-)
-from oiofs.common.listing import (
-    QueryParams,
-    account_row_to_record,
-    get_listing_content_type,
-    iter_listing_body,
-    max_listing_limit,
-    parse_listing_params,
 )
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp

@@ -1,12 +1,12 @@
 """``container-auditor``: quarantines container databases that cannot be read.
 
-The work is :class:`oiofs.common.db_replication_audit.DbAuditor`'s; the container
+The work is :class:`oiofs.common.db.auditor.DbAuditor`'s; the container
 replicator then restores a quarantined database from a peer (``docs/db-replication.md``).
 """
 
 from __future__ import annotations
 
-from oiofs.common.db_replication_audit import DbAuditor
+from oiofs.common.db.auditor import DbAuditor
 from oiofs.container.backend import ContainerBroker
 
 

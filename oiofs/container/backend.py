@@ -20,10 +20,10 @@ from __future__ import annotations
 import sqlite3
 import uuid
 
-from oiofs.common.db import ZERO_TIMESTAMP, DatabaseBroker, zero_like
-from oiofs.common.db_conn import SQLITE_ARG_LIMIT, row_hash, xor_hashes
-from oiofs.common.db_listing import list_with_rules
-from oiofs.common.listing import extract_swift_bytes
+from oiofs.common.db.broker import ZERO_TIMESTAMP, DatabaseBroker, zero_like
+from oiofs.common.db.connection import SQLITE_ARG_LIMIT, row_hash, xor_hashes
+from oiofs.common.db.listing import list_with_rules
+from oiofs.common.db.listing_format import extract_swift_bytes
 from oiofs.common.timestamp import Timestamp
 
 DELETED_CONTENT_TYPE = "application/deleted"
@@ -396,7 +396,7 @@ class ContainerBroker(DatabaseBroker):
         """Object rows ``(name, last_modified, size, content_type, etag)`` in name order.
 
         ``last_modified`` is the internal form of the newest of the row's timestamps.
-        Subdir rows are ``(subdir, '0', 0, None, '')``. Rules: :mod:`oiofs.common.db_listing`.
+        Subdir rows are ``(subdir, '0', 0, None, '')``. Rules: :mod:`oiofs.common.db.listing`.
         """
         self.commit_pending()
         with self.get() as conn:

@@ -1,6 +1,6 @@
 """``container-replicator``: keeps the replicas of every container database alike.
 
-The work is :class:`oiofs.common.db_replicator.DbReplicator`'s (``docs/db-replication.md``);
+The work is :class:`oiofs.common.db.replicator.DbReplicator`'s (``docs/db-replication.md``);
 containers add one rule: a deleted container's database is removed only once the account
 has been told its last state (by the container updater), or the account would list it
 forever.
@@ -8,7 +8,7 @@ forever.
 
 from __future__ import annotations
 
-from oiofs.common.db_replicator import DbReplicator
+from oiofs.common.db.replicator import DbReplicator
 from oiofs.container.backend import ContainerBroker
 
 

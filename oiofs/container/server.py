@@ -9,10 +9,10 @@ Verbs on ``/<device>/<partition>/<account>/<container>[/<object>]``:
 * ``HEAD``/``GET`` container: stats and metadata headers; ``GET`` adds the listing.
 * ``POST`` container: merge metadata and move the put timestamp (``Last-Modified``), 204.
 * ``REPLICATE /<device>/<partition>/<hash>``: a replicator's request
-  (:mod:`oiofs.common.db_replication_rpc`, ``docs/db-replication.md``).
+  (:mod:`oiofs.common.db.replication_rpc`, ``docs/db-replication.md``).
 
 Options (``etc/container-server.conf.sample``) are read once, in ``__init__``, here and in
-:class:`~oiofs.common.db_server.DbServerApp`: ``allow_versions`` (false) additionally
+:class:`~oiofs.common.db.server.DbServerApp`: ``allow_versions`` (false) additionally
 stores ``X-Versions-Location``/``X-History-Location``.
 """
 
@@ -22,7 +22,15 @@ from werkzeug.wrappers import Request, Response
 
 from oiofs.common import constraints, runtime
 from oiofs.common.config import conf_bool
-from oiofs.common.db_server import (
+from oiofs.common.db.listing_format import (
+    QueryParams,
+    get_listing_content_type,
+    iter_listing_body,
+    max_listing_limit,
+    object_row_to_record,
+    parse_listing_params,
+)
+from oiofs.common.db.server import (
     DbServerApp,
     header_to_str,
     metadata_limits_validator,
@@ -36,14 +44,6 @@ from oiofs.common.exceptions import (
     HTTPConflict,
     HTTPNotFound,
     NodeTimeout,
-)
-from oiofs.common.listing import (
-    QueryParams,
-    get_listing_content_type,
-    iter_listing_body,
-    max_listing_limit,
-    object_row_to_record,
-    parse_listing_params,
 )
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp

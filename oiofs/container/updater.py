@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from oiofs.common import runtime
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.daemon import Daemon, PassStats
-from oiofs.common.db_replication_walk import iter_db_files, local_db_devices
+from oiofs.common.db.replication_walk import iter_db_files, local_db_devices
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import (
     ClientException,

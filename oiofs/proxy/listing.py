@@ -9,8 +9,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 from xml.sax.saxutils import quoteattr
 
+from oiofs.common.db.listing_format import QueryParams, parse_listing_params
 from oiofs.common.exceptions import HTTPBadRequest, HTTPPreconditionFailed
-from oiofs.common.listing import QueryParams, parse_listing_params
 
 FORMATS = {"json": "application/json", "xml": "application/xml", "plain": "text/plain"}
 _ACCEPT_TYPES = (("application/json", "json"), ("application/xml", "xml"),
@@ -53,7 +53,7 @@ def listing_format(query: str, accept: str | None) -> str:
 
 def check_listing_query(query: str, max_limit: int) -> None:
     """Refuse in the proxy what the storage servers would refuse, with the same rules
-    (:func:`oiofs.common.listing.parse_listing_params`): a ``limit`` above ``max_limit``
+    (:func:`oiofs.common.db.listing_format.parse_listing_params`): a ``limit`` above ``max_limit``
     (412), bad UTF-8 (400); and a NUL in a name parameter (412)."""
     if not query:
         return

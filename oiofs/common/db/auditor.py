@@ -1,7 +1,7 @@
 """The database auditor: finds unreadable databases so that replication can replace them.
 
-(Named ``db_replication_*`` as the other modules of the database daemons: an auditor only
-detects; the replicator restores a quarantined database from a peer, as a whole copy.)
+An auditor only detects; the replicator restores a quarantined database from a peer, as a
+whole copy.
 
 Each pass opens every database of this node's devices and reads its stats (``get_info``,
 which merges the pending updates first). Every ``quick_check_interval`` seconds a pass
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from oiofs.common.config import conf_float, oiofs_dir
 from oiofs.common.daemon import Daemon, PassStats
-from oiofs.common.db import DatabaseBroker
-from oiofs.common.db_replication_walk import iter_db_files, local_db_devices
+from oiofs.common.db.broker import DatabaseBroker
+from oiofs.common.db.replication_walk import iter_db_files, local_db_devices
 from oiofs.common.exceptions import DbError, DbNotFound, DbQuarantined
 from oiofs.common.ring import Ring
 

@@ -3,7 +3,7 @@
 On disk a database is ``<devices>/<dev>/<datadir>/<part>/<suffix>/<hash>/<hash>.db`` with
 ``datadir`` ``containers`` or ``accounts``, ``hash`` the path hash of the account (and
 container) and ``suffix`` its last three hex digits. Next to it, ``<hash>.db.pending``
-holds row updates waiting to be merged (see :mod:`oiofs.common.db_pending`).
+holds row updates waiting to be merged (see :mod:`oiofs.common.db.pending`).
 
 Every database has:
 
@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
-from oiofs.common.db_conn import (
+from oiofs.common.db.connection import (
     DEFAULT_BUSY_TIMEOUT,
     connect,
     is_corruption,
@@ -44,7 +44,7 @@ from oiofs.common.db_conn import (
     is_locked,
     preallocate,
 )
-from oiofs.common.db_pending import DEFAULT_PENDING_CAP, PendingFile
+from oiofs.common.db.pending import DEFAULT_PENDING_CAP, PendingFile
 from oiofs.common.exceptions import (
     DbAlreadyExists,
     DbError,

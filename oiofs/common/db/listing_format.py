@@ -79,7 +79,7 @@ class QueryParams:
 
 @dataclass(frozen=True)
 class ListingParams:
-    """What a listing request asks for (see :mod:`oiofs.common.db_listing` for the rules)."""
+    """What a listing request asks for (see :mod:`oiofs.common.db.listing` for the rules)."""
 
     limit: int
     marker: str = ""

@@ -1,6 +1,6 @@
 """The replicator's side of the ``REPLICATE`` verb: requests to one peer database.
 
-:class:`ReplicationPeer` sends the operations of :mod:`oiofs.common.db_replication_rpc`
+:class:`ReplicationPeer` sends the operations of :mod:`oiofs.common.db.replication_rpc`
 to the replica of one database on one ring node, over keep-alive connections of a shared
 :class:`~oiofs.common.connection_pool.ConnectionPool`. :func:`make_snapshot` makes the
 consistent copy of a local database that :meth:`ReplicationPeer.send_copy` streams.
@@ -15,13 +15,13 @@ import sqlite3
 import uuid
 
 from oiofs.common.connection_pool import ConnectionPool, build_request_head
-from oiofs.common.db import DatabaseBroker
-from oiofs.common.db_replication_rpc import (
+from oiofs.common.db.broker import DatabaseBroker
+from oiofs.common.db.replication_rpc import (
     JSON_CONTENT_TYPE,
     REPLICATION_ID_HEADER,
     SQLITE_CONTENT_TYPE,
 )
-from oiofs.common.db_replication_walk import SNAPSHOT_PREFIX
+from oiofs.common.db.replication_walk import SNAPSHOT_PREFIX
 from oiofs.common.direct_client import backend_path
 from oiofs.common.exceptions import ClientException
 from oiofs.common.fsutils import mkdirs

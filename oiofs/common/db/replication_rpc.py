@@ -34,9 +34,9 @@ import uuid
 from werkzeug.wrappers import Request, Response
 
 from oiofs.common import runtime
-from oiofs.common.db import DatabaseBroker
-from oiofs.common.db_replication_walk import COPY_PREFIX, db_file_for_hash, is_valid_hash
-from oiofs.common.db_replication_walk import tmp_dir as device_tmp_dir
+from oiofs.common.db.broker import DatabaseBroker
+from oiofs.common.db.replication_walk import COPY_PREFIX, db_file_for_hash, is_valid_hash
+from oiofs.common.db.replication_walk import tmp_dir as device_tmp_dir
 from oiofs.common.exceptions import (
     DbNotFound,
     DbQuarantined,
@@ -148,7 +148,7 @@ def merge_replica_state(broker: DatabaseBroker, info: dict, remote: dict) -> Non
 
 
 class ReplicationRpc:
-    """The ``REPLICATE`` handler of a :class:`~oiofs.common.db_server.DbServerApp`.
+    """The ``REPLICATE`` handler of a :class:`~oiofs.common.db.server.DbServerApp`.
 
     Uses the app's ``devices``, ``datadir``, ``broker_class``, ``db_busy_timeout``,
     ``fsync`` and ``logger``; errors are raised as HTTP errors or as database errors the

@@ -3,7 +3,7 @@
 The replicators, the container updater and the auditors all visit every database under
 ``<devices>/<dev>/<datadir>/<part>/<suffix>/<hash>/<hash>.db`` on the devices of the ring
 that belong to the server they run beside. This module knows that layout (the brokers
-know it from the names, :func:`oiofs.common.db.db_dir_for`; a replication peer only has
+know it from the names, :func:`oiofs.common.db.broker.db_dir_for`; a replication peer only has
 the hash) and which devices are local.
 
 It also owns the device's ``tmp`` directory entries of database replication: snapshots

@@ -1,12 +1,12 @@
 """The database replicator: keeps the replicas of every container (or account) db alike.
 
-One pass visits every database on this node's devices (:mod:`.db_replication_walk`). For
+One pass visits every database on this node's devices (:mod:`.replication_walk`). For
 each, with its partition's primaries from the ring:
 
 1. A deleted database past ``reclaim_age`` (whose last state the account has seen, for
    containers) is removed without syncing: its peers do the same, and sending it to a
    peer that already removed its copy would bring it back.
-2. To each other primary: ``sync`` (:mod:`.db_replication_rpc`), which also merges
+2. To each other primary: ``sync`` (:mod:`.replication_rpc`), which also merges
    metadata and timestamps both ways. Then, by what the peer answered:
 
    * it has no database: a **whole copy** (a snapshot streamed over HTTP);
@@ -49,14 +49,14 @@ from oiofs.common import runtime
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.daemon import Daemon, PassStats
-from oiofs.common.db import DatabaseBroker, zero_like
-from oiofs.common.db_replication_client import (
+from oiofs.common.db.broker import DatabaseBroker, zero_like
+from oiofs.common.db.replication_client import (
     PeerDeviceUnavailable,
     ReplicationPeer,
     make_snapshot,
 )
-from oiofs.common.db_replication_rpc import merge_replica_state, parse_sync_info
-from oiofs.common.db_replication_walk import (
+from oiofs.common.db.replication_rpc import merge_replica_state, parse_sync_info
+from oiofs.common.db.replication_walk import (
     iter_db_files,
     local_db_devices,
     remove_stale_tmp,

@@ -29,8 +29,8 @@ from oiofs.common.constraints import (
     split_path,
     valid_timestamp,
 )
-from oiofs.common.db import DatabaseBroker, db_dir_for
-from oiofs.common.db_replication_rpc import ReplicationRpc
+from oiofs.common.db.broker import DatabaseBroker, db_dir_for
+from oiofs.common.db.replication_rpc import ReplicationRpc
 from oiofs.common.exceptions import (
     DbAlreadyExists,
     DbLockTimeout,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from oiofs.common.constraints import check_metadata, check_name_lengths
+from oiofs.common.db.listing_format import max_listing_limit
 from oiofs.common.exceptions import (
     HTTPBadRequest,
     HTTPConflict,
     HTTPNotFound,
     HTTPServiceUnavailable,
 )
-from oiofs.common.listing import max_listing_limit
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.acl import ACLError, clean_acl

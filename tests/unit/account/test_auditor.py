@@ -10,7 +10,7 @@ import pytest
 
 from oiofs.account.auditor import AccountAuditor
 from oiofs.account.backend import AccountBroker
-from oiofs.common.db import db_dir_for
+from oiofs.common.db.broker import db_dir_for
 from oiofs.common.ring import RingBuilder
 from oiofs.common.timestamp import Timestamp
 

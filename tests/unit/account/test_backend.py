@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oiofs.account.backend import AccountBroker
-from oiofs.common.db import db_dir_for
+from oiofs.common.db.broker import db_dir_for
 from oiofs.common.timestamp import Timestamp
-from tests.unit.common.test_db_listing import ALPHABET, listing_model
+from tests.unit.common.db.test_listing import ALPHABET, listing_model
 
 
 def ts(value):

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from oiofs.common.db import db_dir_for
+from oiofs.common.db.broker import db_dir_for
 from oiofs.common.ring import RingBuilder
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.auditor import ContainerAuditor

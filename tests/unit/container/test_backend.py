@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oiofs.common.db import db_dir_for
+from oiofs.common.db.broker import db_dir_for
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import (
     ContainerBroker,
     decode_timestamps,
     encode_timestamps,
 )
-from tests.unit.common.test_db_listing import ALPHABET, listing_model
+from tests.unit.common.db.test_listing import ALPHABET, listing_model
 
 
 def new_broker(devices, container="c", policy=0, **kwargs):

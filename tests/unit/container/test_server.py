@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 from werkzeug.test import Client
 
-from oiofs.common.db import db_dir_for
+from oiofs.common.db.broker import db_dir_for
 from oiofs.common.storage_policy import POLICIES, StoragePolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker

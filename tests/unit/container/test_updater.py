@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from oiofs.common.db import db_dir_for
+from oiofs.common.db.broker import db_dir_for
 from oiofs.common.ring import Ring, RingBuilder
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from oiofs.common.db import DatabaseBroker, db_dir_for
+from oiofs.common.db.broker import DatabaseBroker, db_dir_for
 from oiofs.common.exceptions import (
     DbAlreadyExists,
     DbLockTimeout,
@@ -254,7 +254,7 @@ def test_preallocation_reserves_space_without_changing_the_size(make_broker):
 
 
 def test_a_malformed_pending_entry_does_not_block_merges(broker):
-    from oiofs.common.db_pending import encode_entry
+    from oiofs.common.db.pending import encode_entry
 
     broker.put_object("good", Timestamp(100).internal, 3, "text/plain", "e")
     with open(broker.pending_file, "ab") as handle:

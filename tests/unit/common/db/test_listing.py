@@ -10,7 +10,7 @@ from bisect import bisect_left, bisect_right
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oiofs.common.db_listing import list_with_rules, prefix_upper_bound
+from oiofs.common.db.listing import list_with_rules, prefix_upper_bound
 
 
 def listing_model(names, limit, marker, end_marker, prefix, delimiter, path=None,

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from oiofs.common import constraints
-from oiofs.common.exceptions import HTTPBadRequest, HTTPNotAcceptable, HTTPPreconditionFailed
-from oiofs.common.listing import (
+from oiofs.common.db.listing_format import (
     QueryParams,
     account_row_to_record,
     extract_swift_bytes,
@@ -19,6 +18,7 @@ from oiofs.common.listing import (
     object_row_to_record,
     parse_listing_params,
 )
+from oiofs.common.exceptions import HTTPBadRequest, HTTPNotAcceptable, HTTPPreconditionFailed
 from oiofs.common.timestamp import Timestamp
 
 
@@ -160,7 +160,7 @@ def test_large_streamed_json_is_valid(names):
 def test_xml_listing_replaces_what_xml_cannot_hold(ch):
     from xml.etree import ElementTree
 
-    from oiofs.common.listing import iter_xml
+    from oiofs.common.db.listing_format import iter_xml
     record = {"name": f"a{ch}b", "hash": "h", "bytes": 1, "content_type": "t",
               "last_modified": "x"}
     body = b"".join(iter_xml([record], "container", f"c{ch}"))
@@ -172,5 +172,5 @@ def test_xml_listing_replaces_what_xml_cannot_hold(ch):
 @pytest.mark.parametrize("ch", ["\t", "\n", "\x7f", "\x85", "\ud7ff", "\ue000", "\ufffd",
                                 "\U00010000", "\U0010ffff"])
 def test_xml_listing_keeps_what_xml_can_hold(ch):
-    from oiofs.common.listing import xml_safe
+    from oiofs.common.db.listing_format import xml_safe
     assert xml_safe(f"a{ch}b") == f"a{ch}b"

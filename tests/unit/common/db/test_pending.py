@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from oiofs.common.db_pending import PendingFile, decode_entries, encode_entry
+from oiofs.common.db.pending import PendingFile, decode_entries, encode_entry
 from oiofs.common.exceptions import DbLockTimeout
 
 

@@ -1,7 +1,7 @@
 """The REPLICATE verb of the container and account servers, in-process on real databases.
 
 Requests go through werkzeug's test client into the real apps; the replicator's use of
-them over real HTTP is covered by test_db_replicator.py.
+them over real HTTP is covered by test_replicator.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from werkzeug.test import Client
 
 from oiofs.account.backend import AccountBroker
 from oiofs.account.server import app_factory as account_app
-from oiofs.common.db import db_dir_for
-from oiofs.common.db_replication_client import make_snapshot
+from oiofs.common.db.broker import db_dir_for
+from oiofs.common.db.replication_client import make_snapshot
 from oiofs.common.hashing import hash_path
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker

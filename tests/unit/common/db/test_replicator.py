@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from oiofs.common.db import db_dir_for
+from oiofs.common.db.broker import db_dir_for
 from oiofs.common.hashing import hash_path
 from oiofs.common.ring import Ring, RingBuilder
 from oiofs.common.timestamp import Timestamp

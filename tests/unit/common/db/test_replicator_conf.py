@@ -19,7 +19,7 @@ from oiofs.container.auditor import ContainerAuditor
 from oiofs.container.replicator import ContainerReplicator
 from oiofs.container.updater import ContainerUpdater
 
-ETC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "etc")
+ETC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "etc")
 #: options that come from [DEFAULT], documented there
 FROM_DEFAULT = {"devices", "mount_check", "bind_ip", "bind_port", "oiofs_dir"}
 
