@@ -16,7 +16,8 @@ import os
 import re
 import sys
 
-from oiofs.common.config import DEFAULT_OIOFS_DIR, load_cluster_config
+from oiofs.common.cluster_config import load_cluster_config
+from oiofs.common.config import DEFAULT_OIOFS_DIR
 from oiofs.common.exceptions import ConfigError, RingError
 from oiofs.common.hashing import hash_path, quote_path
 from oiofs.common.ring.ring import Ring

@@ -1,13 +1,9 @@
-"""Reading configuration: the cluster file ``oiofs.conf`` and the per-server ini files.
+"""Reading configuration: typed options and the per-server ini files.
 
-There are two kinds of files:
-
-* ``<oiofs_dir>/oiofs.conf`` describes the cluster: the hash secret (``[hash]``), the
-  storage policies (``[storage-policy:N]``) and limits (``[constraints]``). Every process
-  of a cluster loads it once at start through :func:`load_cluster_config`.
-* one PasteDeploy ini file per server type (``etc/object-server.conf.sample`` ...), with
-  the server in ``[app:...]`` and its daemons in sections named after them. Servers are
-  built from it by :func:`load_wsgi_app`; daemons read their section by :func:`readconf`.
+Each server type has one PasteDeploy ini file (``etc/object-server.conf.sample`` ...), with
+the server in ``[app:...]`` and its daemons in sections named after them. Servers are built
+from it by :func:`load_wsgi_app`; daemons read their section by :func:`readconf`. (The
+cluster file ``oiofs.conf`` is applied by :mod:`oiofs.common.cluster_config`.)
 
 Option values are strings in the files; components turn them into typed values with the
 ``conf_*`` helpers here, all in one ``__init__`` per component.
@@ -18,9 +14,7 @@ from __future__ import annotations
 import configparser
 import os
 
-from oiofs.common import constraints
 from oiofs.common.exceptions import ConfigError
-from oiofs.common.hashing import set_hash_path_secret
 
 DEFAULT_OIOFS_DIR = "/etc/oiofs"
 TRUE_VALUES = {"true", "1", "yes", "on", "t", "y"}
@@ -83,7 +77,11 @@ def oiofs_dir(conf: dict) -> str:
     return conf.get("oiofs_dir") or os.environ.get("OIOFS_DIR") or DEFAULT_OIOFS_DIR
 
 
-def _parser(path: str) -> configparser.ConfigParser:
+def parse_ini(path: str) -> configparser.ConfigParser:
+    """An ini file parsed without interpolation, option names case-sensitive.
+
+    ``ConfigError`` if the file is missing or malformed.
+    """
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # option names are case-sensitive, like PasteDeploy
     try:
@@ -96,50 +94,12 @@ def _parser(path: str) -> configparser.ConfigParser:
     return parser
 
 
-_loaded_cluster: dict[str, str] = {}
-
-
-def load_cluster_config(directory: str | None = None, required: bool = True) -> dict:
-    """Load ``<directory>/oiofs.conf`` and apply it to this process.
-
-    Sets the hash secret, the constraints and the storage policies. Returns the parsed
-    sections as ``{section: {option: value}}``. A missing hash secret is an error: a
-    cluster whose nodes disagree on it loses track of its data.
-    """
-    directory = directory or os.environ.get("OIOFS_DIR") or DEFAULT_OIOFS_DIR
-    path = os.path.join(directory, "oiofs.conf")
-    if _loaded_cluster.get("path") == path:
-        return _loaded_cluster["sections"]  # type: ignore[return-value]
-    if not os.path.exists(path):
-        if required:
-            raise ConfigError(f"cluster configuration {path} not found")
-        return {}
-    parser = _parser(path)
-    sections = {name: dict(parser.items(name)) for name in parser.sections()}
-    hash_conf = sections.get("hash", {})
-    prefix = hash_conf.get("hash_path_prefix", "")
-    suffix = hash_conf.get("hash_path_suffix", "")
-    if not prefix and not suffix:
-        raise ConfigError(f"{path}: [hash] needs hash_path_prefix or hash_path_suffix")
-    set_hash_path_secret(prefix, suffix)
-    try:
-        constraints.load_constraints(sections.get("constraints", {}))
-    except ValueError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    from oiofs.common.storage_policy import POLICIES  # late: policies import config helpers
-
-    POLICIES.load(sections)
-    _loaded_cluster["path"] = path
-    _loaded_cluster["sections"] = sections  # type: ignore[assignment]
-    return sections
-
-
 def readconf(path: str, section: str | None = None) -> dict:
     """Options of one section of an ini file, with ``[DEFAULT]`` merged in.
 
     Adds ``__file__`` (the path). Without ``section`` returns ``{section: options}``.
     """
-    parser = _parser(path)
+    parser = parse_ini(path)
     if section is None:
         result = {name: dict(parser.items(name)) for name in parser.sections()}
         result["DEFAULT"] = dict(parser.defaults())
@@ -161,7 +121,7 @@ def load_wsgi_app(conf_path: str, name: str | None = None, global_conf: dict | N
 
 def load_server_conf(conf_path: str) -> dict:
     """The ``[DEFAULT]`` options of a server's ini file (bind address, workers...)."""
-    parser = _parser(conf_path)
+    parser = parse_ini(conf_path)
     conf = dict(parser.defaults())
     conf["__file__"] = conf_path
     return conf

@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass, field, fields
 
 from oiofs.common import runtime
-from oiofs.common.config import conf_float, load_cluster_config, oiofs_dir, readconf
+from oiofs.common.cluster_config import load_cluster_config
+from oiofs.common.config import conf_float, oiofs_dir, readconf
 from oiofs.common.logger import get_logger
 
 

@@ -3,7 +3,7 @@
 The cluster secret (``swift_hash_path_prefix``/``suffix`` style, here ``hash_path_prefix``
 and ``hash_path_suffix`` in the ``[hash]`` section of ``oiofs.conf``) keeps placement
 unpredictable to clients. Every node of a cluster must use the same secret, or nothing is
-found again; :func:`set_hash_path_secret` is called by :mod:`oiofs.common.config` when the
+found again; :func:`set_hash_path_secret` is called by :mod:`oiofs.common.cluster_config` when the
 cluster configuration is loaded.
 """
 

@@ -23,9 +23,9 @@ import sys
 import time
 
 from oiofs.common import runtime
+from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.config import (
     conf_int,
-    load_cluster_config,
     load_server_conf,
     load_wsgi_app,
     oiofs_dir,

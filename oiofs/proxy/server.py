@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 from oiofs.common.base_app import BaseServerApp
-from oiofs.common.config import load_cluster_config
+from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.exceptions import (
     ClientException,
