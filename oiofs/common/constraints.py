@@ -8,6 +8,8 @@ request becomes a clear 4xx wherever it is detected.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from urllib.parse import unquote
 
 from oiofs.common.exceptions import (
@@ -19,50 +21,67 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.timestamp import Timestamp
 
-DEFAULT_CONSTRAINTS = {
-    "max_file_size": 5 * 1024 ** 3 + 2,
-    "max_meta_name_length": 128,
-    "max_meta_value_length": 256,
-    "max_meta_count": 90,
-    "max_meta_overall_size": 4096,
-    "max_header_size": 8192,
-    "max_object_name_length": 1024,
-    "container_listing_limit": 10000,
-    "account_listing_limit": 10000,
-    "max_account_name_length": 256,
-    "max_container_name_length": 256,
-    "extra_header_count": 0,
-}
 
-MAX_FILE_SIZE = DEFAULT_CONSTRAINTS["max_file_size"]
-MAX_META_NAME_LENGTH = DEFAULT_CONSTRAINTS["max_meta_name_length"]
-MAX_META_VALUE_LENGTH = DEFAULT_CONSTRAINTS["max_meta_value_length"]
-MAX_META_COUNT = DEFAULT_CONSTRAINTS["max_meta_count"]
-MAX_META_OVERALL_SIZE = DEFAULT_CONSTRAINTS["max_meta_overall_size"]
-MAX_HEADER_SIZE = DEFAULT_CONSTRAINTS["max_header_size"]
-MAX_OBJECT_NAME_LENGTH = DEFAULT_CONSTRAINTS["max_object_name_length"]
-CONTAINER_LISTING_LIMIT = DEFAULT_CONSTRAINTS["container_listing_limit"]
-ACCOUNT_LISTING_LIMIT = DEFAULT_CONSTRAINTS["account_listing_limit"]
-MAX_ACCOUNT_NAME_LENGTH = DEFAULT_CONSTRAINTS["max_account_name_length"]
-MAX_CONTAINER_NAME_LENGTH = DEFAULT_CONSTRAINTS["max_container_name_length"]
-EXTRA_HEADER_COUNT = DEFAULT_CONSTRAINTS["extra_header_count"]
+@dataclass
+class Limits:
+    """The limits in force: Swift's defaults, overlaid with the operator's ``[constraints]``.
 
-#: the values in force (defaults overlaid with the operator's ``[constraints]``)
-EFFECTIVE_CONSTRAINTS = dict(DEFAULT_CONSTRAINTS)
-
-
-def load_constraints(section: dict) -> dict:
-    """Overlay the ``[constraints]`` options of ``oiofs.conf`` and return the result.
-
-    Unknown option names raise ``ValueError`` so that typos do not pass silently.
+    There is one instance, :data:`LIMITS`, changed in place by :func:`load_constraints`.
+    Code reads its attributes when it checks a request (``LIMITS.max_file_size``), never a
+    copy taken at import time, so an override in ``oiofs.conf`` applies everywhere, whatever
+    the order in which modules were imported.
     """
-    g = globals()
-    for key, value in section.items():
-        if key not in DEFAULT_CONSTRAINTS:
-            raise ValueError(f"unknown constraint {key!r}")
-        EFFECTIVE_CONSTRAINTS[key] = int(value)
-        g[key.upper()] = int(value)
-    return dict(EFFECTIVE_CONSTRAINTS)
+
+    max_file_size: int = 5 * 1024 ** 3 + 2
+    max_meta_name_length: int = 128
+    max_meta_value_length: int = 256
+    max_meta_count: int = 90
+    max_meta_overall_size: int = 4096
+    max_header_size: int = 8192
+    max_object_name_length: int = 1024
+    container_listing_limit: int = 10000
+    account_listing_limit: int = 10000
+    max_account_name_length: int = 256
+    max_container_name_length: int = 256
+    extra_header_count: int = 0
+
+    def update(self, section: Mapping[str, object]) -> None:
+        """Set the limits named in ``section`` (values: integers or their text).
+
+        All or nothing: an unknown name (a typo must not pass silently) or a value that is
+        not an integer raises ``ValueError`` and changes no limit.
+        """
+        known = {f.name for f in fields(self)}
+        values = {}
+        for key, value in section.items():
+            if key not in known:
+                raise ValueError(f"unknown constraint {key!r}")
+            try:
+                values[key] = int(value)  # type: ignore[call-overload]
+            except (TypeError, ValueError):
+                raise ValueError(f"constraint {key}: {value!r} is not an integer") from None
+        for key, number in values.items():
+            setattr(self, key, number)
+
+    def as_dict(self) -> dict[str, int]:
+        """``{name: value}`` of every limit (what ``/info`` advertises)."""
+        return asdict(self)
+
+
+#: the limits of this process; read its attributes at use time
+LIMITS = Limits()
+#: Swift's defaults, by option name
+DEFAULT_CONSTRAINTS = Limits().as_dict()
+
+
+def load_constraints(section: Mapping[str, object]) -> dict[str, int]:
+    """Overlay the ``[constraints]`` options of ``oiofs.conf`` on :data:`LIMITS`.
+
+    Returns the limits now in force. ``ValueError`` for an unknown option name or a value
+    that is not an integer (nothing is changed then).
+    """
+    LIMITS.update(section)
+    return LIMITS.as_dict()
 
 
 def check_utf8(value: str | bytes) -> bool:
@@ -145,9 +164,9 @@ def check_name_lengths(account: str | None, container: str | None = None,
                        obj: str | None = None) -> None:
     """Refuse names over their length limits (measured in UTF-8 bytes)."""
     for value, limit, what in (
-        (account, MAX_ACCOUNT_NAME_LENGTH, "Account"),
-        (container, MAX_CONTAINER_NAME_LENGTH, "Container"),
-        (obj, MAX_OBJECT_NAME_LENGTH, "Object"),
+        (account, LIMITS.max_account_name_length, "Account"),
+        (container, LIMITS.max_container_name_length, "Container"),
+        (obj, LIMITS.max_object_name_length, "Object"),
     ):
         if value is not None and len(value.encode("utf-8", "surrogateescape")) > limit:
             raise HTTPBadRequest(f"{what} name length of {len(value)} longer than {limit}")
@@ -182,15 +201,15 @@ def check_metadata(headers, target_type: str) -> None:
             raise HTTPBadRequest("Metadata must be valid UTF-8")
         count += 1
         size += len(key) + len(value)
-        if len(key) > MAX_META_NAME_LENGTH:
+        if len(key) > LIMITS.max_meta_name_length:
             raise HTTPBadRequest(f"Metadata name too long: {prefix}{key}")
-        if len(value) > MAX_META_VALUE_LENGTH:
-            raise HTTPBadRequest(f"Metadata value longer than {MAX_META_VALUE_LENGTH}: "
+        if len(value) > LIMITS.max_meta_value_length:
+            raise HTTPBadRequest(f"Metadata value longer than {LIMITS.max_meta_value_length}: "
                                  f"{prefix}{key}")
-        if count > MAX_META_COUNT:
-            raise HTTPBadRequest(f"Too many metadata items; max {MAX_META_COUNT}")
-        if size > MAX_META_OVERALL_SIZE:
-            raise HTTPBadRequest(f"Total metadata too large; max {MAX_META_OVERALL_SIZE}")
+        if count > LIMITS.max_meta_count:
+            raise HTTPBadRequest(f"Too many metadata items; max {LIMITS.max_meta_count}")
+        if size > LIMITS.max_meta_overall_size:
+            raise HTTPBadRequest(f"Total metadata too large; max {LIMITS.max_meta_overall_size}")
 
 
 def max_header_count() -> int:
@@ -200,7 +219,7 @@ def max_header_count() -> int:
     internal headers (and ``extra_header_count`` for middlewares), so that too much
     metadata is answered with the metadata limits' 400 and its reason.
     """
-    return MAX_META_COUNT + 36 + max(EXTRA_HEADER_COUNT, 0)
+    return LIMITS.max_meta_count + 36 + max(LIMITS.extra_header_count, 0)
 
 
 def check_content_length(headers) -> int | None:
@@ -225,7 +244,7 @@ def check_content_length(headers) -> int | None:
     if not value.isdigit():
         raise HTTPBadRequest("Invalid Content-Length header value")
     length = int(value)
-    if length > MAX_FILE_SIZE:
+    if length > LIMITS.max_file_size:
         raise HTTPRequestEntityTooLarge("Your request is too large.")
     return length
 

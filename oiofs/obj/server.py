@@ -313,7 +313,7 @@ class ObjectController(BaseServerApp):
             writer.write(chunk)
             if left is not None:
                 left -= len(chunk)
-            elif writer.upload_size > constraints.MAX_FILE_SIZE:  # chunked: no length checked
+            elif writer.upload_size > constraints.LIMITS.max_file_size:  # chunked: unchecked
                 raise HTTPRequestEntityTooLarge()
 
     # -- GET/HEAD ------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def max_listing_limit(kind: str) -> int:
     The one source of the limit: the storage servers enforce it, the proxy checks it
     before asking them, and ``/info`` advertises the same ``<kind>_listing_limit``.
     """
-    return constraints.EFFECTIVE_CONSTRAINTS[f"{kind}_listing_limit"]
+    return getattr(constraints.LIMITS, f"{kind}_listing_limit")
 
 
 def parse_listing_params(params: QueryParams, max_limit: int) -> ListingParams:

@@ -24,8 +24,7 @@ from oiofs.common import runtime
 from oiofs.common.base_app import BaseServerApp, request_path
 from oiofs.common.config import conf_bool, conf_float, conf_int
 from oiofs.common.constraints import (
-    MAX_META_COUNT,
-    MAX_META_OVERALL_SIZE,
+    LIMITS,
     split_path,
     valid_timestamp,
 )
@@ -88,10 +87,10 @@ def metadata_limits_validator(target_type: str) -> Callable[[dict], None]:
             if value and lkey.startswith(prefix):
                 count += 1
                 size += len(lkey) - len(prefix) + len(value)
-        if count > MAX_META_COUNT:
-            raise HTTPBadRequest(f"Too many metadata items; max {MAX_META_COUNT}")
-        if size > MAX_META_OVERALL_SIZE:
-            raise HTTPBadRequest(f"Total metadata too large; max {MAX_META_OVERALL_SIZE}")
+        if count > LIMITS.max_meta_count:
+            raise HTTPBadRequest(f"Too many metadata items; max {LIMITS.max_meta_count}")
+        if size > LIMITS.max_meta_overall_size:
+            raise HTTPBadRequest(f"Total metadata too large; max {LIMITS.max_meta_overall_size}")
 
     return validate
 

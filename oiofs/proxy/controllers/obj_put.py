@@ -150,7 +150,7 @@ def _stream(ctrl, ring, part, nodes, suffix, headers_list, source, length, first
         writer.abort()
         return writer.answers + [Answer(503, {}, b"", None)] * ready
     chunk_size = ctrl.options.client_chunk_size
-    max_size = constraints.MAX_FILE_SIZE
+    max_size = constraints.LIMITS.max_file_size
     total = 0
     try:
         data = first or source.read(chunk_size)

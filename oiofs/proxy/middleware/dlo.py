@@ -87,9 +87,12 @@ class DynamicLargeObject:
         self.app = app
         self.logger = get_logger(conf, "dlo")
         self.max_get_time = conf_int(conf, "max_get_time", 86400, minimum=1)
-        self.page_size = constraints.EFFECTIVE_CONSTRAINTS.get(
-            "container_listing_limit", constraints.CONTAINER_LISTING_LIMIT)
         register_info("dlo", {"max_get_time": self.max_get_time})
+
+    @property
+    def page_size(self) -> int:
+        """Entries in a full page of a container listing (a shorter page is the last)."""
+        return constraints.LIMITS.container_listing_limit
 
     def __call__(self, environ, start_response):
         parts = object_parts(environ)

@@ -23,13 +23,13 @@ def test_split_path_refuses_tricks(path):
 
 
 def test_check_metadata_limits():
-    ok = {"X-Object-Meta-" + "k" * constraints.MAX_META_NAME_LENGTH: "v"}
+    ok = {"X-Object-Meta-" + "k" * constraints.LIMITS.max_meta_name_length: "v"}
     constraints.check_metadata(ok, "object")
     with pytest.raises(HTTPBadRequest, match="name too long"):
         constraints.check_metadata({"X-Object-Meta-" + "k" * 129: "v"}, "object")
     with pytest.raises(HTTPBadRequest, match="value longer"):
         constraints.check_metadata({"X-Object-Meta-k": "v" * 257}, "object")
-    many = {f"X-Object-Meta-k{i}": "v" for i in range(constraints.MAX_META_COUNT + 1)}
+    many = {f"X-Object-Meta-k{i}": "v" for i in range(constraints.LIMITS.max_meta_count + 1)}
     with pytest.raises(HTTPBadRequest, match="Too many"):
         constraints.check_metadata(many, "object")
     big = {f"X-Object-Meta-k{i:02}": "v" * 250 for i in range(17)}
@@ -70,7 +70,7 @@ def test_check_metadata_utf8():
 
 
 def test_max_header_count_leaves_room_for_all_metadata():
-    assert constraints.max_header_count() == constraints.MAX_META_COUNT + 36
+    assert constraints.max_header_count() == constraints.LIMITS.max_meta_count + 36
 
 
 def test_if_none_match_on_put():
@@ -100,7 +100,7 @@ def test_content_length_checks():
         constraints.check_content_length({"Transfer-Encoding": "gzip"})
     with pytest.raises(HTTPRequestEntityTooLarge):
         constraints.check_content_length(
-            {"Content-Length": str(constraints.MAX_FILE_SIZE + 1)})
+            {"Content-Length": str(constraints.LIMITS.max_file_size + 1)})
 
 
 def test_delete_headers():

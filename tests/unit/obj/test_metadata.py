@@ -8,11 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oiofs.common.constraints import (
-    MAX_META_COUNT,
-    MAX_META_OVERALL_SIZE,
-    MAX_OBJECT_NAME_LENGTH,
-)
+from oiofs.common.constraints import LIMITS
 from oiofs.common.exceptions import DiskFileCorrupt, DiskFileMetadataTooLarge
 from oiofs.obj.metadata import (
     INLINE_LIMIT,
@@ -43,10 +39,11 @@ def data_file(tmp_path):
 def limits_metadata() -> dict[str, str]:
     """Metadata at the API's limits: max count and total size, 1 KiB name, long type."""
     meta = dict(BASE)
-    meta["name"] = "/" + "a" * 256 + "/" + "c" * 256 + "/" + "é" * (MAX_OBJECT_NAME_LENGTH // 2)
+    meta["name"] = ("/" + "a" * 256 + "/" + "c" * 256 + "/"
+                    + "é" * (LIMITS.max_object_name_length // 2))
     meta["Content-Type"] = "application/x-" + "t" * 4000
-    per_item = MAX_META_OVERALL_SIZE // MAX_META_COUNT
-    for i in range(MAX_META_COUNT):
+    per_item = LIMITS.max_meta_overall_size // LIMITS.max_meta_count
+    for i in range(LIMITS.max_meta_count):
         key = f"{i:03d}"
         meta["X-Object-Meta-" + key] = "ü" * ((per_item - len(key)) // 2)
     meta["X-Object-Sysmeta-Slo"] = "s" * 2000

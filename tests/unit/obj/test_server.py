@@ -476,7 +476,7 @@ def test_app_factory_merges_options(devices):
 
 def test_chunked_body_over_the_size_limit(client, devices, monkeypatch):
     from oiofs.common import constraints
-    monkeypatch.setattr(constraints, "MAX_FILE_SIZE", 10)
+    monkeypatch.setattr(constraints.LIMITS, "max_file_size", 10)
     # the WSGI server decodes chunked bodies: the app reads plain bytes from wsgi.input
     resp = client.put("/sda/1/a/c/o", environ_overrides={"wsgi.input": io.BytesIO(b"x" * 100)},
                       headers={"X-Timestamp": T0, "Content-Type": "t/p",

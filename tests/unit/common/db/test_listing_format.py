@@ -63,9 +63,9 @@ def test_delimiters_of_any_length(delimiter, expected):
 
 def test_max_listing_limit_is_the_advertised_constraint():
     assert max_listing_limit("container") == \
-        constraints.EFFECTIVE_CONSTRAINTS["container_listing_limit"]
+        constraints.LIMITS.container_listing_limit
     assert max_listing_limit("account") == \
-        constraints.EFFECTIVE_CONSTRAINTS["account_listing_limit"]
+        constraints.LIMITS.account_listing_limit
 
 
 @pytest.mark.parametrize("query,accept,expected", [
