@@ -42,7 +42,7 @@ from oiofs.container.backend import ContainerBroker
 
 
 @dataclass
-class UpdaterStats(PassStats):
+class ContainerUpdaterStats(PassStats):
     """What one pass did."""
 
     checked: int = 0
@@ -78,11 +78,11 @@ class ContainerUpdater(Daemon):
         self.db_busy_timeout = conf_float(conf, "db_busy_timeout", 25.0)
         self.container_ring = container_ring or Ring(oiofs_dir(conf), ring_name="container")
         self.account_ring = account_ring or Ring(oiofs_dir(conf), ring_name="account")
-        self.stats = UpdaterStats()
+        self.stats = ContainerUpdaterStats()
 
-    def run_once(self, **kwargs) -> UpdaterStats:
+    def run_once(self, **kwargs) -> ContainerUpdaterStats:
         """Report every local container whose stats changed; the pass's counters."""
-        self.stats = stats = UpdaterStats()
+        self.stats = stats = ContainerUpdaterStats()
         pool = runtime.GreenPool(self.concurrency)
         for dev in local_db_devices(self.container_ring, self.conf, self.logger):
             for _part, db_file in iter_db_files(self.devices, dev["device"], "containers"):

@@ -44,7 +44,7 @@ FULL = "full"
 
 
 @dataclass
-class AuditStats:
+class ObjectAuditStats:
     """Counters of one sweep."""
 
     mode: str
@@ -78,7 +78,7 @@ class _Bad(Exception):
 class ObjectAuditor(Daemon):
     """The ``object-auditor`` daemon. ``run_once(mode=...)``: ``"zbf"``, ``"full"`` or both.
 
-    After a pass, :attr:`last_stats` holds one :class:`AuditStats` per sweep.
+    After a pass, :attr:`last_stats` holds one :class:`ObjectAuditStats` per sweep.
     """
 
     name = "object-auditor"
@@ -93,7 +93,7 @@ class ObjectAuditor(Daemon):
         self.chunk_size = conf_int(conf, "disk_chunk_size", 65536, minimum=1)
         self.clock = clock
         self.sleep = sleep
-        self.last_stats: list[AuditStats] = []
+        self.last_stats: list[ObjectAuditStats] = []
 
     # -- passes ------------------------------------------------------------------------------
 
@@ -103,11 +103,11 @@ class ObjectAuditor(Daemon):
             devices = [d for d in devices.split(",") if d]
         self.last_stats = [self.sweep(m, devices) for m in ([mode] if mode else [ZBF, FULL])]
 
-    def sweep(self, mode: str, devices=None) -> AuditStats:
+    def sweep(self, mode: str, devices=None) -> ObjectAuditStats:
         """Audit every object file once in ``mode``; logs and returns the summary."""
         if mode not in (ZBF, FULL):
             raise ValueError(f"unknown audit mode {mode!r}")
-        stats = AuditStats(mode, self.clock())
+        stats = ObjectAuditStats(mode, self.clock())
         files_rate = self.zbf_files_per_second if mode == ZBF else self.files_per_second
         file_limiter = RateLimiter(files_rate, self.clock, self.sleep)
         byte_limiter = RateLimiter(self.bytes_per_second if mode == FULL else 0,
@@ -154,7 +154,7 @@ class ObjectAuditor(Daemon):
     # -- one object --------------------------------------------------------------------------
 
     def audit_hash_dir(self, device_path: str, policy: StoragePolicy, hash_dir: str,
-                       mode: str, stats: AuditStats, file_limiter: RateLimiter,
+                       mode: str, stats: ObjectAuditStats, file_limiter: RateLimiter,
                        byte_limiter: RateLimiter) -> None:
         """Check the files that describe one object; quarantine the directory if bad."""
         files = filenames.select_files(_listdir(hash_dir))
@@ -236,7 +236,7 @@ class ObjectAuditor(Daemon):
         return offset
 
     def _quarantine(self, device_path: str, policy: StoragePolicy, hash_dir: str, name: str,
-                    reason: str, stats: AuditStats) -> None:
+                    reason: str, stats: ObjectAuditStats) -> None:
         # Judge only what is still there: if a newer write replaced the file meanwhile,
         # the directory now holds a good object and must stay.
         if name not in _listdir(hash_dir):

@@ -3,7 +3,7 @@
 The proxy names the container replicas in ``X-Container-Host`` (``ip:port``),
 ``X-Container-Device`` and ``X-Container-Partition``, each one value or a comma-separated
 list of the same length (a single partition applies to every host). Once the object write
-is durable, :meth:`ContainerUpdater.update` sends ``PUT``/``DELETE /d/p/a/c/o`` to every
+is durable, :meth:`ContainerUpdateSender.update` sends ``PUT``/``DELETE /d/p/a/c/o`` to every
 replica at once in green threads, waits up to ``update_timeout`` for them, and returns
 either way: a slow container server never holds a client's response longer than that.
 An update that fails - error status, timeout, refused connection - calls ``save_pending``
@@ -56,7 +56,7 @@ def parse_update_targets(hosts: str | None, devices: str | None,
 
 
 class UpdateJob(NamedTuple):
-    """One update for :meth:`ContainerUpdater.update_many`: where, what, and how to keep it
+    """One update for :meth:`ContainerUpdateSender.update_many`: where, what, and how to keep it
     for the updater if it fails."""
 
     targets: list[UpdateTarget]
@@ -68,7 +68,7 @@ class UpdateJob(NamedTuple):
     save_pending: Callable[[], object]
 
 
-class ContainerUpdater:
+class ContainerUpdateSender:
     """Sends container updates with bounded waiting; see the module docstring."""
 
     def __init__(self, logger, conn_timeout: float, node_timeout: float,

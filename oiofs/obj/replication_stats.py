@@ -1,6 +1,6 @@
 """What a replication pass did, and the heartbeat that notices when it stops moving.
 
-:class:`ReplicationStats` counts a pass's work and formats the progress and pass summary
+:class:`ObjectReplicationStats` counts a pass's work and formats the progress and pass summary
 lines. :class:`Heartbeat` is a green thread beside the workers: every ``stats_interval`` it
 logs progress, and when nothing progressed for ``lockup_timeout`` (no request finished, no
 partition done) it kills the workers, so that one hung peer cannot stall replication of
@@ -16,7 +16,7 @@ from oiofs.common import runtime
 
 
 @dataclass
-class ReplicationStats:
+class ObjectReplicationStats:
     """Counters of one pass; ``requests``/``bytes_pushed`` are filled in from the client."""
 
     start: float = field(default_factory=time.time)
@@ -67,7 +67,7 @@ class Heartbeat:
     pass. ``clock`` is injectable for tests.
     """
 
-    def __init__(self, pool, stats: ReplicationStats, logger, lockup_timeout: float,
+    def __init__(self, pool, stats: ObjectReplicationStats, logger, lockup_timeout: float,
                  stats_interval: float, clock=time.monotonic):
         self.pool = pool
         self.stats = stats

@@ -32,7 +32,7 @@ from oiofs.obj.hashes import (
 )
 from oiofs.obj.quarantine import quarantine_hash_dir
 from oiofs.obj.replication_client import LocalFileBad, ReplicationClient, ReplicationError
-from oiofs.obj.replication_stats import ReplicationStats
+from oiofs.obj.replication_stats import ObjectReplicationStats
 
 
 @dataclass
@@ -73,7 +73,7 @@ def files_to_push(files: filenames.OnDiskFiles, remote: dict | None) -> list[str
 class PartitionSync:
     """Runs :class:`Job` s: hash comparison, inventory, pushes, handoff removal."""
 
-    def __init__(self, client: ReplicationClient, stats: ReplicationStats, logger,
+    def __init__(self, client: ReplicationClient, stats: ObjectReplicationStats, logger,
                  reclaim_age: float, full_rehash_interval: float | None):
         self.client = client
         self.stats = stats

@@ -36,7 +36,7 @@ from oiofs.common.storage_policy import POLICIES, REPLICATION, StoragePolicy
 from oiofs.obj.diskfile import TMP_DIR
 from oiofs.obj.hashes import DEFAULT_RECLAIM_AGE
 from oiofs.obj.replication_client import ReplicationClient
-from oiofs.obj.replication_stats import Heartbeat, ReplicationStats
+from oiofs.obj.replication_stats import Heartbeat, ObjectReplicationStats
 from oiofs.obj.replication_sync import Job, PartitionSync
 
 
@@ -69,7 +69,7 @@ class ObjectReplicator(Daemon):
         self.http_timeout = conf_float(conf, "http_timeout", 60.0)
         self.chunk_size = conf_int(conf, "network_chunk_size", 65536, minimum=1)
         self._rings: dict[int, Ring] = {}
-        self.last_stats: ReplicationStats | None = None
+        self.last_stats: ObjectReplicationStats | None = None
 
     # -- what to replicate -------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ class ObjectReplicator(Daemon):
 
     def run_once(self, devices=None, partitions=None, **kwargs) -> None:
         """One pass over the local devices (or ``devices``/``partitions``), then a summary."""
-        stats = ReplicationStats()
+        stats = ObjectReplicationStats()
         pool = runtime.GreenPool(self.concurrency)
         heartbeat = Heartbeat(pool, stats, self.logger, self.lockup_timeout,
                               self.stats_interval)

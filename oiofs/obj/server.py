@@ -6,7 +6,7 @@ REPLICATE and replication writes for the replicator (:mod:`oiofs.obj.replication
 The storage is behind :mod:`oiofs.obj.diskfile`; HTTP details that do not need a socket
 (ranges, preconditions, multipart bodies) are in :mod:`oiofs.common.http`; container
 updates in :mod:`oiofs.obj.container_update`. Options are read once, in
-:meth:`ObjectController.__init__` (see ``etc/object-server.conf.sample``).
+:meth:`ObjectServer.__init__` (see ``etc/object-server.conf.sample``).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from oiofs.common.http.ranges import (
 from oiofs.common.http.response import WsgiResponse
 from oiofs.common.storage_policy import POLICIES, StoragePolicy
 from oiofs.common.timestamp import Timestamp
-from oiofs.obj.container_update import ContainerUpdater, UpdateJob, parse_update_targets
+from oiofs.obj.container_update import ContainerUpdateSender, UpdateJob, parse_update_targets
 from oiofs.obj.diskfile import DiskFile, DiskFileManager
 from oiofs.obj.expiring_queue import ExpiringQueue
 from oiofs.obj.filenames import DATA, META, TOMBSTONE
@@ -121,7 +121,7 @@ class Target(NamedTuple):
     obj: str
 
 
-class ObjectController(BaseServerApp):
+class ObjectServer(BaseServerApp):
     """The object server application; one instance per worker process."""
 
     server_type = "object-server"
@@ -138,8 +138,8 @@ class ObjectController(BaseServerApp):
         self.post_keys = self.allowed_headers - DATA_ONLY_HEADERS
         self.manager = DiskFileManager(conf, self.logger, post_keys=self.post_keys)
         self.manager.check_xattr_support()
-        self.updater = ContainerUpdater(self.logger, self.conn_timeout, self.node_timeout,
-                                        self.container_update_timeout)
+        self.update_sender = ContainerUpdateSender(
+            self.logger, self.conn_timeout, self.node_timeout, self.container_update_timeout)
         self.user_agent = f"object-server {os.getpid()}"
         # rows of the expiry queue, sent beside the container updates
         self.expiring_queue = ExpiringQueue(conf, self.logger)
@@ -546,7 +546,7 @@ class ObjectController(BaseServerApp):
                         self.logger.exception("cannot save async pending for %s %s/%s",
                                               row.op, row.container, row.obj)
         if jobs:
-            self.updater.update_many(jobs)
+            self.update_sender.update_many(jobs)
 
     def _update_job(self, target: Target, targets, op: str, account: str, container: str,
                     obj: str, update_headers: dict[str, str], name_hash: str,
@@ -563,8 +563,8 @@ class ObjectController(BaseServerApp):
         return UpdateJob(targets, op, account, container, obj, update_headers, save_pending)
 
 
-def app_factory(global_conf: dict, **local_conf) -> ObjectController:
+def app_factory(global_conf: dict, **local_conf) -> ObjectServer:
     """PasteDeploy entry point (``egg:oiofs#object``): the app from merged options."""
     conf = dict(global_conf)
     conf.update(local_conf)
-    return ObjectController(conf)
+    return ObjectServer(conf)

@@ -55,7 +55,7 @@ STALE_TMP_AGE = 3600.0
 
 
 @dataclass
-class UpdaterStats(PassStats):
+class ObjectUpdaterStats(PassStats):
     """What one pass did (``unlinked`` counts delivered and obsolete pendings)."""
 
     found: int = 0
@@ -122,13 +122,13 @@ class ObjectUpdater(Daemon):
         self.container_ring = container_ring or Ring(oiofs_dir(conf), ring_name="container")
         self.clock = clock
         self.sleep = sleep
-        self.stats = UpdaterStats()
+        self.stats = ObjectUpdaterStats()
 
     # -- a pass ----------------------------------------------------------------------------
 
-    def run_once(self, **kwargs) -> UpdaterStats:
+    def run_once(self, **kwargs) -> ObjectUpdaterStats:
         """Replay every pending of every device once; the pass's counters (also logged)."""
-        self.stats = stats = UpdaterStats()
+        self.stats = stats = ObjectUpdaterStats()
         limiter = RateLimiter(self.objects_per_second, self.clock, self.sleep)
         pool = runtime.GreenPool(self.concurrency)
         for device_path, policy, async_path in self._async_dirs():

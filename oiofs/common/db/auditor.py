@@ -30,7 +30,7 @@ from oiofs.common.ring import Ring
 
 
 @dataclass
-class AuditStats(PassStats):
+class DbAuditStats(PassStats):
     """What one pass found."""
 
     checked: int = 0
@@ -56,11 +56,11 @@ class DbAuditor(Daemon):
         self.db_busy_timeout = conf_float(conf, "db_busy_timeout", 25.0)
         self.ring = ring or Ring(oiofs_dir(conf), ring_name=self.server_type)
         self.last_quick_check = 0.0
-        self.stats = AuditStats()
+        self.stats = DbAuditStats()
 
-    def run_once(self, **kwargs) -> AuditStats:
+    def run_once(self, **kwargs) -> DbAuditStats:
         """Audit every local database once; the pass's counters."""
-        self.stats = stats = AuditStats()
+        self.stats = stats = DbAuditStats()
         quick = time.time() - self.last_quick_check >= self.quick_check_interval
         started = time.monotonic()
         for dev in local_db_devices(self.ring, self.conf, self.logger):

@@ -81,7 +81,7 @@ FAR_BEHIND_RATIO = 0.5
 
 
 @dataclass
-class ReplicationStats(PassStats):
+class DbReplicationStats(PassStats):
     """What one pass did (logged at its end, returned by ``run_once``)."""
 
     checked: int = 0
@@ -120,13 +120,13 @@ class DbReplicator(Daemon):
         self.ring = ring or Ring(oiofs_dir(conf), ring_name=self.server_type)
         self.pool = ConnectionPool(self.conn_timeout, self.node_timeout,
                                    max_idle=self.concurrency)
-        self.stats = ReplicationStats()
+        self.stats = DbReplicationStats()
 
     # --- the pass -----------------------------------------------------------------------
 
-    def run_once(self, **kwargs) -> ReplicationStats:
+    def run_once(self, **kwargs) -> DbReplicationStats:
         """Replicate every local database once; the pass's counters."""
-        self.stats = stats = ReplicationStats()
+        self.stats = stats = DbReplicationStats()
         pool = runtime.GreenPool(self.concurrency)
         for dev in local_db_devices(self.ring, self.conf, self.logger):
             remove_stale_tmp(self.devices, dev["device"])

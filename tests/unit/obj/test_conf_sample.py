@@ -4,7 +4,7 @@ import os
 import re
 
 from oiofs.common.config import load_wsgi_app
-from oiofs.obj.server import ObjectController
+from oiofs.obj.server import ObjectServer
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "etc",
                       "object-server.conf.sample")
@@ -17,7 +17,7 @@ OPTIONS = ("bind_ip", "bind_port", "workers", "client_timeout", "devices", "moun
 
 def test_sample_builds_the_object_server(devices):
     app = load_wsgi_app(SAMPLE, global_conf={"devices": devices})
-    assert isinstance(app, ObjectController)
+    assert isinstance(app, ObjectServer)
     assert app.manager.devices == devices
 
 

@@ -11,7 +11,7 @@ from oiofs.common.ring import Ring, RingBuilder
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj.diskfile import DiskFileManager
-from oiofs.obj.replication_stats import Heartbeat, ReplicationStats
+from oiofs.obj.replication_stats import Heartbeat, ObjectReplicationStats
 from tests.support.servers import free_port, write_cluster_conf, write_server_conf
 from tests.unit.obj.replication_support import Log
 
@@ -34,7 +34,7 @@ class Worker:
 def test_heartbeat_kills_workers_only_after_lockup_timeout():
     now = [0.0]
     workers = [Worker(), Worker()]
-    stats = ReplicationStats()
+    stats = ObjectReplicationStats()
     log = Log()
     beat = Heartbeat(FakePool(workers), stats, log, lockup_timeout=10, stats_interval=5,
                      clock=lambda: now[0])

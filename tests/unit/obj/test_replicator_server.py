@@ -11,7 +11,7 @@ from oiofs.common.hashing import hash_path, md5
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj.hashes import hash_suffix
 from oiofs.obj.metadata import read_metadata_path
-from oiofs.obj.server import ObjectController
+from oiofs.obj.server import ObjectServer
 
 # recent times: tombstones older than reclaim_age (a week) would be reclaimed
 NOW = int(time.time())
@@ -20,7 +20,7 @@ T0, T1, T2, T3 = (Timestamp(NOW - 100 + i).internal for i in range(4))
 
 @pytest.fixture
 def client(devices):
-    return Client(ObjectController({"devices": devices, "log_requests": "false",
+    return Client(ObjectServer({"devices": devices, "log_requests": "false",
                                     "fsync_in_threads": "false"}))
 
 

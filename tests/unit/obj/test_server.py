@@ -14,7 +14,7 @@ from werkzeug.test import Client
 from oiofs.common.hashing import hash_path, md5
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
-from oiofs.obj.server import ObjectController, app_factory
+from oiofs.obj.server import ObjectServer, app_factory
 
 T0 = "1700000000.00000"
 T1 = "1700000001.00000"
@@ -28,7 +28,7 @@ def wsgi(text: str) -> str:
 
 @pytest.fixture
 def app(devices):
-    return ObjectController({"devices": devices, "log_requests": "false",
+    return ObjectServer({"devices": devices, "log_requests": "false",
                              "fsync_in_threads": "false"})
 
 
