@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from oiofs.account.backend import AccountBroker
 from oiofs.common import constraints
+from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
 from oiofs.common.db.listing_format import (
     QueryParams,
     account_row_to_record,
@@ -41,8 +42,6 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
-
-POLICY_INDEX_HEADER = "X-Backend-Storage-Policy-Index"
 
 
 def _header_timestamp(req: Request, name: str, default=None) -> Timestamp:

@@ -14,7 +14,8 @@ old row (on overwrite, POST or DELETE) looks for it in the wrong container.
 
 The proxy places the row: it names the queue container and its replicas in
 ``X-Delete-At-Container``, ``-Host``, ``-Device`` and ``-Partition``, paired with the object
-replicas like the container update headers (:func:`pair_update_headers`). The object server
+replicas like the container update headers
+(:func:`oiofs.common.backend_protocol.deal_update_headers`). The object server
 then sends the row (size 0, ``text/plain``, ETag of nothing) once the object is durable,
 with an async pending on failure. The row's content type also carries the object's storage
 policy index when it is not 0 (``text/plain;oiofs_policy_index=1``): queue rows are all
@@ -44,8 +45,6 @@ DEFAULT_DIVISOR = 86400
 ROW_CONTENT_TYPE = "text/plain"
 ROW_ETAG = "d41d8cd98f00b204e9800998ecf8427e"  # MD5 of nothing
 POLICY_PARAM = "oiofs_policy_index"
-#: an object DELETE from the expirer carries ``no``: the expirer removes the row itself
-CLEAN_QUEUE_HEADER = "X-Backend-Clean-Expiring-Object-Queue"
 
 
 class QueueEntry(NamedTuple):
@@ -100,37 +99,6 @@ def policy_of_row(content_type: str | None) -> int:
                 raise ValueError(f"bad {POLICY_PARAM} in {content_type!r}")
             return int(value)
     return 0
-
-
-def pair_update_headers(prefix: str, part: int, nodes: list[dict], slots: int,
-                        node_quorum: int, slot_quorum: int) -> list[dict[str, str]]:
-    """Per write slot (object replica): which of ``nodes`` it must send an update to.
-
-    The headers are ``<prefix>-Host`` (``ip:port``), ``<prefix>-Device`` (comma-separated
-    when a slot gets several nodes) and ``<prefix>-Partition``. Enough updates are dealt
-    that even if only ``slot_quorum`` slots succeed, ``node_quorum`` nodes hear of the
-    write; nodes go round-robin over the slots.
-
-    >>> nodes = [{"ip": "10.0.0.1", "port": 6201, "device": "d1"}]
-    >>> pair_update_headers("X-Container", 7, nodes, 2, 1, 2)[0]["X-Container-Host"]
-    '10.0.0.1:6201'
-    """
-    headers: list[dict[str, str]] = [{} for _ in range(slots)]
-    if not nodes or not slots:
-        return headers
-    host_key, device_key = f"{prefix}-Host", f"{prefix}-Device"
-    updates = max(node_quorum + slots - slot_quorum, len(nodes))
-    for i in range(updates):
-        node = nodes[i % len(nodes)]
-        slot = headers[i % slots]
-        host = f"{node['ip']}:{node['port']}"
-        if slot:
-            slot[host_key] += "," + host
-            slot[device_key] += "," + node["device"]
-        else:
-            slot.update({host_key: host, device_key: node["device"],
-                         f"{prefix}-Partition": str(part)})
-    return headers
 
 
 def row_hash(container: str, row: str) -> int:

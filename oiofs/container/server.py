@@ -21,6 +21,15 @@ from __future__ import annotations
 from werkzeug.wrappers import Request, Response
 
 from oiofs.common import constraints, runtime
+from oiofs.common.backend_protocol import (
+    DELETE_TIMESTAMP_HEADER,
+    POLICY_DEFAULT_HEADER,
+    POLICY_INDEX_HEADER,
+    PUT_TIMESTAMP_HEADER,
+    STATUS_CHANGED_AT_HEADER,
+    TIMESTAMP_HEADER,
+    parse_update_targets,
+)
 from oiofs.common.config import conf_bool
 from oiofs.common.db.listing_format import (
     QueryParams,
@@ -49,16 +58,14 @@ from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker
 
-POLICY_INDEX_HEADER = "X-Backend-Storage-Policy-Index"
-
 
 def gen_resp_headers(info: dict, is_deleted: bool = False) -> dict:
     """Response headers for a container's info; stats only when it is not deleted."""
     headers = {
-        "X-Backend-Timestamp": Timestamp(info.get("created_at") or 0).internal,
-        "X-Backend-Put-Timestamp": Timestamp(info.get("put_timestamp") or 0).internal,
-        "X-Backend-Delete-Timestamp": Timestamp(info.get("delete_timestamp") or 0).internal,
-        "X-Backend-Status-Changed-At": Timestamp(
+        TIMESTAMP_HEADER: Timestamp(info.get("created_at") or 0).internal,
+        PUT_TIMESTAMP_HEADER: Timestamp(info.get("put_timestamp") or 0).internal,
+        DELETE_TIMESTAMP_HEADER: Timestamp(info.get("delete_timestamp") or 0).internal,
+        STATUS_CHANGED_AT_HEADER: Timestamp(
             info.get("status_changed_at") or 0).internal,
         POLICY_INDEX_HEADER: str(info.get("storage_policy_index", 0)),
     }
@@ -118,7 +125,7 @@ class ContainerServer(DbServerApp):
         if requested is not None:
             new_policy = requested
         else:
-            default = req.headers.get("X-Backend-Storage-Policy-Default", "")
+            default = req.headers.get(POLICY_DEFAULT_HEADER, "")
             new_policy = int(default) if default.isdigit() and default.isascii() and \
                 POLICIES.get_by_index(default) is not None else POLICIES.default.idx
         if not broker.exists():
@@ -163,25 +170,19 @@ class ContainerServer(DbServerApp):
         """Send the container's new state to the account servers named in the request.
 
         Raises ``HTTPNotFound`` if every account server answered 404 (no such account),
-        ``HTTPBadRequest`` if the account headers do not match up. Other failures are
+        ``HTTPBadRequest`` if the account headers do not pair up
+        (:func:`~oiofs.common.backend_protocol.parse_update_targets`). Other failures are
         logged: the container updater reports again later.
         """
-        hosts = [h.strip() for h in req.headers.get("X-Account-Host", "").split(",")]
-        devices = [d.strip() for d in req.headers.get("X-Account-Device", "").split(",")]
-        partition = req.headers.get("X-Account-Partition", "").strip()
-        if len(hosts) != len(devices):
-            self.logger.error("account update headers do not match: %r / %r", hosts, devices)
-            raise HTTPBadRequest("X-Account-Host and X-Account-Device do not match")
-        if not partition:
+        try:
+            targets = parse_update_targets(req.headers.get("X-Account-Host"),
+                                           req.headers.get("X-Account-Device"),
+                                           req.headers.get("X-Account-Partition"))
+        except ValueError as err:
+            self.logger.error("account update headers: %s", err)
+            raise HTTPBadRequest(f"Invalid account update headers: {err}") from None
+        if not targets:
             return
-        if not partition.isdigit():
-            raise HTTPBadRequest("Invalid X-Account-Partition")
-        targets = []
-        for host, device in zip(hosts, devices, strict=True):
-            ip, _, port = host.rpartition(":")
-            if not ip or not port.isdigit() or not device:
-                raise HTTPBadRequest(f"Invalid X-Account-Host {host!r}")
-            targets.append((ip.strip("[]"), int(port), device))
         info = broker.get_info()
         headers = {
             "X-Put-Timestamp": info["put_timestamp"],
@@ -196,9 +197,10 @@ class ContainerServer(DbServerApp):
         if req.headers.get("X-Account-Override-Deleted", "no").lower() == "yes":
             headers["X-Account-Override-Deleted"] = "yes"
         pile = runtime.GreenPile(len(targets))
-        for ip, port, device in targets:
-            pile.spawn(self._send_account_update, ip, port,
-                       backend_path(device, partition, account, container), headers)
+        for target in targets:
+            pile.spawn(self._send_account_update, target.ip, target.port,
+                       backend_path(target.device, target.partition, account, container),
+                       headers)
         statuses = list(pile)
         if targets and all(status == 404 for status in statuses):
             raise HTTPNotFound("Account not found")

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oiofs.common import runtime
+from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.db.replication_walk import iter_db_files, local_db_devices
@@ -123,7 +124,7 @@ class ContainerUpdater(Daemon):
                 "X-Delete-Timestamp": info["delete_timestamp"],
                 "X-Object-Count": str(info["object_count"]),
                 "X-Bytes-Used": str(info["bytes_used"]),
-                "X-Backend-Storage-Policy-Index": str(info["storage_policy_index"]),
+                POLICY_INDEX_HEADER: str(info["storage_policy_index"]),
                 "X-Timestamp": Timestamp.now().internal,
                 "User-Agent": "container-updater",
             }

@@ -1,8 +1,8 @@
 """Telling container servers about object PUTs and DELETEs (backend protocol, object section).
 
 The proxy names the container replicas in ``X-Container-Host`` (``ip:port``),
-``X-Container-Device`` and ``X-Container-Partition``, each one value or a comma-separated
-list of the same length (a single partition applies to every host). Once the object write
+``X-Container-Device`` and ``X-Container-Partition``, read with
+:func:`oiofs.common.backend_protocol.parse_update_targets`. Once the object write
 is durable, :meth:`ContainerUpdateSender.update` sends ``PUT``/``DELETE /d/p/a/c/o`` to every
 replica at once in green threads, waits up to ``update_timeout`` for them, and returns
 either way: a slow container server never holds a client's response longer than that.
@@ -17,42 +17,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from oiofs.common import runtime
+from oiofs.common.backend_protocol import UpdateTarget
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import OiofsError
-
-
-class UpdateTarget(NamedTuple):
-    """One container replica to tell."""
-
-    ip: str
-    port: int
-    device: str
-    partition: str
-
-
-def parse_update_targets(hosts: str | None, devices: str | None,
-                         partitions: str | None) -> list[UpdateTarget]:
-    """The replicas named by the three ``X-Container-*`` header values.
-
-    ``[]`` when ``hosts`` is absent; ``ValueError`` when the lists do not pair up or a host
-    is not ``ip:port``.
-    """
-    if not hosts:
-        return []
-    host_list = [h.strip() for h in hosts.split(",")]
-    device_list = [d.strip() for d in (devices or "").split(",")]
-    part_list = [p.strip() for p in (partitions or "").split(",")]
-    if len(part_list) == 1:
-        part_list *= len(host_list)
-    if len(device_list) != len(host_list) or len(part_list) != len(host_list):
-        raise ValueError("X-Container-Host, -Device and -Partition do not pair up")
-    targets = []
-    for host, device, part in zip(host_list, device_list, part_list, strict=True):
-        ip, sep, port = host.rpartition(":")
-        if not sep or not ip or not port.isdigit() or not device or not part:
-            raise ValueError(f"invalid container update target {host!r}/{device!r}/{part!r}")
-        targets.append(UpdateTarget(ip.strip("[]"), int(port), device, part))
-    return targets
 
 
 class UpdateJob(NamedTuple):

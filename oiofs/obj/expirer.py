@@ -43,17 +43,22 @@ import time
 from dataclasses import dataclass
 
 from oiofs.common import runtime
+from oiofs.common.backend_protocol import (
+    ACCOUNT_UPDATE,
+    CLEAN_QUEUE_HEADER,
+    CONTAINER_UPDATE,
+    POLICY_INDEX_HEADER,
+    deal_update_headers,
+)
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import ClientException, ConfigError, ConnectionTimeout, NodeTimeout
 from oiofs.common.expiring import (
-    CLEAN_QUEUE_HEADER,
     DEFAULT_DIVISOR,
     EXPIRING_ACCOUNT,
     QueueEntry,
     handles_row,
-    pair_update_headers,
     parse_queue_object,
     policy_of_row,
 )
@@ -338,12 +343,12 @@ class ObjectExpirer(Daemon):
             return False
         part, nodes = ring.get_nodes(entry.account, entry.container, entry.obj)
         cpart, cnodes = self.container_ring.get_nodes(entry.account, entry.container)
-        updates = pair_update_headers("X-Container", cpart, cnodes, len(nodes),
+        updates = deal_update_headers(CONTAINER_UPDATE, cpart, cnodes, len(nodes),
                                       quorum(len(cnodes)), quorum(len(nodes)))
         base = {
             "X-Timestamp": Timestamp(entry.delete_at).internal,
             "X-If-Delete-At": str(entry.delete_at),
-            "X-Backend-Storage-Policy-Index": str(policy_index),
+            POLICY_INDEX_HEADER: str(policy_index),
             CLEAN_QUEUE_HEADER: "no",
             "User-Agent": self.name,
         }
@@ -369,7 +374,7 @@ class ObjectExpirer(Daemon):
         """Delete a row from its queue container's primaries; True once a quorum did."""
         part, nodes = self.container_ring.get_nodes(EXPIRING_ACCOUNT, container)
         headers = {"X-Timestamp": Timestamp.now().internal,
-                   "X-Backend-Storage-Policy-Index": "0", "User-Agent": self.name}
+                   POLICY_INDEX_HEADER: "0", "User-Agent": self.name}
         pile = runtime.GreenPile(len(nodes))
         for node in nodes:
             pile.spawn(self._request, node, "DELETE", backend_path(
@@ -385,7 +390,7 @@ class ObjectExpirer(Daemon):
         of its replicas did (a replica holding a late row answers 409 and keeps it)."""
         part, nodes = self.container_ring.get_nodes(EXPIRING_ACCOUNT, container)
         apart, anodes = self.account_ring.get_nodes(EXPIRING_ACCOUNT)
-        updates = pair_update_headers("X-Account", apart, anodes, len(nodes),
+        updates = deal_update_headers(ACCOUNT_UPDATE, apart, anodes, len(nodes),
                                       quorum(len(anodes)), quorum(len(nodes)))
         headers = {"X-Timestamp": Timestamp.now().internal, "User-Agent": self.name}
         pile = runtime.GreenPile(len(nodes))

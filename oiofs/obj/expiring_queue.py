@@ -22,10 +22,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from oiofs.common.backend_protocol import (
+    CLEAN_QUEUE_HEADER,
+    POLICY_INDEX_HEADER,
+    UpdateTarget,
+    parse_update_targets,
+)
 from oiofs.common.config import conf_int, oiofs_dir
 from oiofs.common.exceptions import RingError
 from oiofs.common.expiring import (
-    CLEAN_QUEUE_HEADER,
     DEFAULT_DIVISOR,
     EXPIRING_ACCOUNT,
     ROW_ETAG,
@@ -34,7 +39,6 @@ from oiofs.common.expiring import (
     row_content_type,
 )
 from oiofs.common.ring import Ring
-from oiofs.obj.container_update import UpdateTarget, parse_update_targets
 
 #: queue rows live in policy 0 whatever the object's policy (see common.expiring)
 QUEUE_POLICY = "0"
@@ -105,14 +109,14 @@ class ExpiringQueue:
                 targets = self._ring_targets(row_container)
             row_headers = dict(base_headers)
             row_headers.update({"X-Size": "0", "X-Content-Type": row_content_type(policy_index),
-                                "X-Etag": ROW_ETAG, "X-Backend-Storage-Policy-Index":
+                                "X-Etag": ROW_ETAG, POLICY_INDEX_HEADER:
                                 QUEUE_POLICY})
             result.append(QueueUpdate(targets, "PUT", row_container,
                                       queue_object(new, account, container, obj), row_headers))
         if old and headers.get(CLEAN_QUEUE_HEADER, "yes").lower() != "no":
             row_container = queue_container(old, self.divisor)
             row_headers = dict(base_headers)
-            row_headers["X-Backend-Storage-Policy-Index"] = QUEUE_POLICY
+            row_headers[POLICY_INDEX_HEADER] = QUEUE_POLICY
             result.append(QueueUpdate(self._ring_targets(row_container), "DELETE",
                                       row_container, queue_object(old, account, container, obj),
                                       row_headers))

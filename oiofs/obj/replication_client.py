@@ -17,6 +17,12 @@ from __future__ import annotations
 import json
 import os
 
+from oiofs.common.backend_protocol import (
+    POLICY_INDEX_HEADER,
+    REPLICATION_HEADER,
+    REPLICATION_META_LENGTH_HEADER,
+    REPLICATION_OP_HEADER,
+)
 from oiofs.common.connection_pool import ConnectionPool, HTTPConnection, build_request_head
 from oiofs.common.direct_client import backend_path
 from oiofs.common.exceptions import (
@@ -30,7 +36,7 @@ from oiofs.common.hashing import md5
 from oiofs.common.storage_policy import StoragePolicy
 from oiofs.obj import filenames
 from oiofs.obj.metadata import dumps_metadata, read_metadata
-from oiofs.obj.replication_server import META_LENGTH_HEADER, OP_HEADER, OP_INVENTORY
+from oiofs.obj.replication_server import OP_INVENTORY
 
 #: largest JSON answer accepted from a peer (an inventory of a few suffixes is far less)
 MAX_ANSWER = 256 * 1024 * 1024
@@ -82,10 +88,10 @@ class ReplicationClient:
         path = f"/{node['device']}/{partition}"
         if suffixes:
             path += "/" + "-".join(suffixes)
-        headers = {"X-Backend-Storage-Policy-Index": str(policy.idx),
+        headers = {POLICY_INDEX_HEADER: str(policy.idx),
                    "User-Agent": self.user_agent, "Content-Length": "0"}
         if op:
-            headers[OP_HEADER] = op
+            headers[REPLICATION_OP_HEADER] = op
         self.requests += 1
         try:
             resp = self.replicate_pool.request(host, port, "REPLICATE", path, headers)
@@ -149,10 +155,10 @@ class ReplicationClient:
             host, port = node_address(node)
             path = backend_path(node["device"], partition, *parts)
             headers = {
-                "X-Backend-Replication": "true",
-                META_LENGTH_HEADER: str(len(raw)),
+                REPLICATION_HEADER: "true",
+                REPLICATION_META_LENGTH_HEADER: str(len(raw)),
                 "Content-Length": str(len(raw) + data_length),
-                "X-Backend-Storage-Policy-Index": str(policy.idx),
+                POLICY_INDEX_HEADER: str(policy.idx),
                 "X-Timestamp": metadata.get("X-Timestamp", ""),
                 "User-Agent": self.user_agent,
             }

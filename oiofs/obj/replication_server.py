@@ -34,19 +34,26 @@ import os
 
 from werkzeug.wrappers import Request
 
+from oiofs.common.backend_protocol import (
+    POLICY_INDEX_HEADER,
+    REPLICATION_HEADER,
+    REPLICATION_META_LENGTH_HEADER,
+    REPLICATION_OP_HEADER,
+    TIMESTAMP_HEADER,
+    environ_key,
+)
 from oiofs.common.base_app import request_path
 from oiofs.common.constraints import split_path
 from oiofs.common.exceptions import (
     HTTPBadRequest,
-    HTTPClientDisconnect,
     HTTPConflict,
     HTTPLengthRequired,
-    HTTPRequestTimeout,
     HTTPServiceUnavailable,
     HTTPUnprocessableEntity,
     InvalidTimestamp,
 )
 from oiofs.common.hashing import md5
+from oiofs.common.http.body import RequestBody
 from oiofs.common.http.response import WsgiResponse
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
@@ -55,8 +62,6 @@ from oiofs.obj.diskfile import DiskFile, DiskFileManager
 from oiofs.obj.hashes import get_hashes, is_suffix, suffix_listing
 from oiofs.obj.metadata import MAX_METADATA_SIZE
 
-OP_HEADER = "X-Backend-Replication-Op"
-META_LENGTH_HEADER = "X-Backend-Replication-Meta-Length"
 OP_HASHES = "hashes"
 OP_INVENTORY = "inventory"
 #: one REPLICATE asks about at most this many suffixes (4096 exist in all)
@@ -65,7 +70,7 @@ MAX_SUFFIXES = 4096
 
 def is_replication(environ: dict) -> bool:
     """True if a request is a replication write (``X-Backend-Replication: true``)."""
-    value = environ.get("HTTP_X_BACKEND_REPLICATION")
+    value = environ.get(environ_key(REPLICATION_HEADER))
     return value is not None and value.lower() == "true"
 
 
@@ -127,7 +132,7 @@ class ReplicationHandler:
         if not partition.isdigit():  # type: ignore[union-attr]
             raise HTTPBadRequest(f"Invalid partition {partition!r}")
         suffixes = parse_suffixes(suffix_text)
-        index = req.environ.get("HTTP_X_BACKEND_STORAGE_POLICY_INDEX")
+        index = req.environ.get(environ_key(POLICY_INDEX_HEADER))
         policy = POLICIES.get_by_index(index if index else 0)
         if policy is None:
             raise HTTPServiceUnavailable(f"No policy with index {index}")
@@ -135,7 +140,7 @@ class ReplicationHandler:
         self.manager.check_device(device_path)
         partition_dir = os.path.join(device_path, policy.get_diskfile_dir("objects"),
                                      partition)  # type: ignore[arg-type]
-        op = req.headers.get(OP_HEADER, OP_HASHES)
+        op = req.headers.get(REPLICATION_OP_HEADER, OP_HASHES)
         if op == OP_HASHES:
             answer: dict = get_hashes(partition_dir, suffixes, self.reclaim_age).hashes
         elif op == OP_INVENTORY:
@@ -161,13 +166,13 @@ class ReplicationHandler:
         if not length_text or not length_text.isdigit():
             raise HTTPLengthRequired()
         length = int(length_text)
-        meta_text = environ.get("HTTP_X_BACKEND_REPLICATION_META_LENGTH", "")
+        meta_text = environ.get(environ_key(REPLICATION_META_LENGTH_HEADER), "")
         if not meta_text.isdigit() or not 0 < int(meta_text) <= min(length, MAX_METADATA_SIZE):
-            raise HTTPBadRequest(f"Bad {META_LENGTH_HEADER}")
+            raise HTTPBadRequest(f"Bad {REPLICATION_META_LENGTH_HEADER}")
         meta_length = int(meta_text)
         data_length = length - meta_length
-        wsgi_input = environ["wsgi.input"]
-        metadata = _valid_metadata(self._read_exact(wsgi_input, meta_length))
+        body = RequestBody.of(environ, length)
+        metadata = _valid_metadata(body.read_exact(meta_length))
         if metadata.get("name") != df.name:
             raise HTTPBadRequest("Replication metadata names another object")
         if ext == filenames.DATA:
@@ -178,12 +183,9 @@ class ReplicationHandler:
         self._check_newer(df, ext, metadata["X-Timestamp"])
         hasher = md5()
         with df.create(size=data_length) as writer:
-            left = data_length
-            while left > 0:
-                chunk = self._read(wsgi_input, min(self.chunk_size, left))
+            for chunk in body.chunks(self.chunk_size):
                 hasher.update(chunk)
                 writer.write(chunk)
-                left -= len(chunk)
             if ext == filenames.DATA and hasher.hexdigest() != metadata["ETag"].lower():
                 raise HTTPUnprocessableEntity("Etag does not match the body")
             writer.put(metadata, ext)
@@ -200,24 +202,4 @@ class ReplicationHandler:
         else:
             newest = current
         if newest is not None and newest >= stamp:
-            raise HTTPConflict(headers={"X-Backend-Timestamp": newest})
-
-    @staticmethod
-    def _read(wsgi_input, size: int) -> bytes:
-        try:
-            chunk = wsgi_input.read(size)
-        except TimeoutError:
-            raise HTTPRequestTimeout() from None
-        except (OSError, ValueError):
-            raise HTTPClientDisconnect() from None
-        if not chunk:
-            raise HTTPClientDisconnect()
-        return chunk
-
-    def _read_exact(self, wsgi_input, size: int) -> bytes:
-        parts = []
-        while size > 0:
-            chunk = self._read(wsgi_input, size)
-            parts.append(chunk)
-            size -= len(chunk)
-        return b"".join(parts)
+            raise HTTPConflict(headers={TIMESTAMP_HEADER: newest})

@@ -18,6 +18,14 @@ from typing import NamedTuple
 from werkzeug.wrappers import Request
 
 from oiofs.common import constraints
+from oiofs.common.backend_protocol import (
+    DATA_TIMESTAMP_HEADER,
+    POLICY_INDEX_HEADER,
+    REPLICATION_HEADER,
+    TIMESTAMP_HEADER,
+    environ_key,
+    parse_update_targets,
+)
 from oiofs.common.base_app import (
     BaseServerApp,
     given_content_type,
@@ -44,7 +52,6 @@ from oiofs.common.exceptions import (
     DiskFileNotExist,
     DiskFileXattrNotSupported,
     HTTPBadRequest,
-    HTTPClientDisconnect,
     HTTPConflict,
     HTTPError,
     HTTPForbidden,
@@ -53,7 +60,6 @@ from oiofs.common.exceptions import (
     HTTPPreconditionFailed,
     HTTPRequestedRangeNotSatisfiable,
     HTTPRequestEntityTooLarge,
-    HTTPRequestTimeout,
     HTTPServiceUnavailable,
     HTTPUnprocessableEntity,
     LockTimeout,
@@ -61,6 +67,7 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.expiring import EXPIRING_ACCOUNT
 from oiofs.common.hashing import hash_path, md5
+from oiofs.common.http.body import RequestBody
 from oiofs.common.http.conditional import Precondition, evaluate_preconditions, if_range_allows
 from oiofs.common.http.etag import quote_etag, unquote_etag
 from oiofs.common.http.header_names import title_case
@@ -74,7 +81,7 @@ from oiofs.common.http.ranges import (
 from oiofs.common.http.response import WsgiResponse
 from oiofs.common.storage_policy import POLICIES, StoragePolicy
 from oiofs.common.timestamp import Timestamp
-from oiofs.obj.container_update import ContainerUpdateSender, UpdateJob, parse_update_targets
+from oiofs.obj.container_update import ContainerUpdateSender, UpdateJob
 from oiofs.obj.diskfile import DiskFile, DiskFileManager
 from oiofs.obj.expiring_queue import ExpiringQueue
 from oiofs.obj.filenames import DATA, META, TOMBSTONE
@@ -95,7 +102,6 @@ SYSMETA_PREFIX = "x-object-sysmeta-"
 CTYPE_TIMESTAMP = "Content-Type-Timestamp"
 INTERNAL_KEYS = frozenset({"name", "ETag", "Content-Length", "Content-Type", "X-Timestamp",
                            CTYPE_TIMESTAMP})
-POLICY_HEADER = "X-Backend-Storage-Policy-Index"
 
 
 _PRECONDITION_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
@@ -178,7 +184,7 @@ class ObjectServer(BaseServerApp):
         if not partition.isdigit():  # type: ignore[union-attr]
             raise HTTPBadRequest(f"Invalid partition {partition!r}")
         check_name_lengths(None, None, obj)
-        index = req.environ.get("HTTP_X_BACKEND_STORAGE_POLICY_INDEX")
+        index = req.environ.get(environ_key(POLICY_INDEX_HEADER))
         policy = POLICIES.get_by_index(index if index else 0)
         if policy is None:
             raise HTTPServiceUnavailable(f"No policy with index {index}")
@@ -265,14 +271,14 @@ class ObjectServer(BaseServerApp):
 
         current = df.ondisk().data_or_ts_timestamp
         if current is not None and current >= timestamp.internal:
-            raise HTTPConflict(headers={"X-Backend-Timestamp": current})
+            raise HTTPConflict(headers={TIMESTAMP_HEADER: current})
         if if_none_match is not None and self._exists(df):
-            raise HTTPPreconditionFailed(headers={"X-Backend-Timestamp": df.ondisk().newest})
+            raise HTTPPreconditionFailed(headers={TIMESTAMP_HEADER: df.ondisk().newest})
         old_delete_at = self._stored_delete_at(df)
 
         hasher = md5()
         with df.create(size=length) as writer:
-            self._read_body(req.environ["wsgi.input"], length, writer, hasher)
+            self._read_body(RequestBody.of(req.environ, length), writer, hasher)
             etag = hasher.hexdigest()
             expected = headers.get("ETag")
             if expected and unquote_etag(expected).lower() != etag:
@@ -293,28 +299,15 @@ class ObjectServer(BaseServerApp):
         }, old_delete_at, new_delete_at)
         return WsgiResponse(201, {"ETag": quote_etag(etag)})
 
-    def _read_body(self, wsgi_input, length: int | None, writer, hasher) -> None:
-        """Copy the request body into ``writer``; 499 if it ends short, 408 if it stalls,
+    def _read_body(self, body: RequestBody, writer, hasher) -> None:
+        """Copy the request body into ``writer`` (client faults: :class:`RequestBody`);
         413 if a chunked body grows past ``max_file_size``."""
-        chunk_size = self.network_chunk_size
-        left = length
-        while left is None or left > 0:
-            try:
-                chunk = wsgi_input.read(chunk_size if left is None else min(chunk_size, left))
-            except TimeoutError:
-                raise HTTPRequestTimeout() from None
-            except (OSError, ValueError):  # connection lost, or bad chunked encoding
-                raise HTTPClientDisconnect() from None
-            if not chunk:
-                if left is not None:
-                    raise HTTPClientDisconnect()
-                break
+        chunked = body.left is None
+        for chunk in body.chunks(self.network_chunk_size):
             hasher.update(chunk)
             writer.write(chunk)
-            if left is not None:
-                left -= len(chunk)
-            elif writer.upload_size > constraints.LIMITS.max_file_size:  # chunked: unchecked
-                raise HTTPRequestEntityTooLarge()
+            if chunked and writer.upload_size > constraints.LIMITS.max_file_size:
+                raise HTTPRequestEntityTooLarge()  # chunked: no length was checked
 
     # -- GET/HEAD ------------------------------------------------------------------------
 
@@ -329,14 +322,14 @@ class ObjectServer(BaseServerApp):
     def _get_or_head(self, req: Request) -> WsgiResponse:
         df = self._target(req).df
         headers = req.headers
-        replication = headers.get("X-Backend-Replication", "").lower() == "true"
+        replication = headers.get(REPLICATION_HEADER, "").lower() == "true"
         try:
             df.open(replication=replication)
         except DiskFileNotExist as err:
             extra = {}
             stamp = getattr(err, "timestamp", None)
             if stamp:
-                extra["X-Backend-Timestamp"] = stamp.internal
+                extra[TIMESTAMP_HEADER] = stamp.internal
             if evaluate_preconditions(headers.get, req.method, None, None, exists=False) \
                     is Precondition.FAILED:  # If-Match: * (any other tag: 404, as Swift)
                 raise HTTPPreconditionFailed(headers=extra) from None
@@ -357,8 +350,8 @@ class ObjectServer(BaseServerApp):
             "ETag": quote_etag(etag),
             "Last-Modified": stamp.http_date,
             "X-Timestamp": stamp.normal,
-            "X-Backend-Timestamp": files.newest,
-            "X-Backend-Data-Timestamp": files.data_or_ts_timestamp,
+            TIMESTAMP_HEADER: files.newest,
+            DATA_TIMESTAMP_HEADER: files.data_or_ts_timestamp,
             "Accept-Ranges": "bytes",
         }
         for key, value in metadata.items():
@@ -372,7 +365,7 @@ class ObjectServer(BaseServerApp):
             return WsgiResponse(304, out)
         if outcome is Precondition.FAILED:
             raise HTTPPreconditionFailed(headers={key: out[key] for key in (
-                "ETag", "Last-Modified", "X-Timestamp", "X-Backend-Timestamp")})
+                "ETag", "Last-Modified", "X-Timestamp", TIMESTAMP_HEADER)})
         length = df.content_length
         if method == "HEAD":
             out["Content-Length"] = str(length)
@@ -389,7 +382,7 @@ class ObjectServer(BaseServerApp):
                 out["Content-Range"] = unsatisfied_content_range(length)
                 raise HTTPRequestedRangeNotSatisfiable(headers={key: out[key] for key in (
                     "Content-Range", "ETag", "Last-Modified", "X-Timestamp",
-                    "X-Backend-Timestamp", "Accept-Ranges")})
+                    TIMESTAMP_HEADER, "Accept-Ranges")})
             if len(ranges) == 1:
                 start, stop = ranges[0]
                 out["Content-Range"] = content_range(start, stop, length)
@@ -424,11 +417,11 @@ class ObjectServer(BaseServerApp):
             df.open().close()
         except DiskFileNotExist as err:
             stamp = getattr(err, "timestamp", None)
-            raise HTTPNotFound(headers={"X-Backend-Timestamp": stamp.internal}
+            raise HTTPNotFound(headers={TIMESTAMP_HEADER: stamp.internal}
                                if stamp else None) from None
         newest = df.ondisk().newest
         if newest is not None and newest >= timestamp.internal:
-            raise HTTPConflict(headers={"X-Backend-Timestamp": newest})
+            raise HTTPConflict(headers={TIMESTAMP_HEADER: newest})
         current = df.metadata
         old_delete_at = current.get("X-Delete-At")
         update: dict[str, str] = {}
@@ -479,12 +472,12 @@ class ObjectServer(BaseServerApp):
             raise HTTPPreconditionFailed("X-If-Delete-At mismatch")
         current = df.ondisk().data_or_ts_timestamp
         if current is not None and current >= timestamp.internal:
-            raise HTTPConflict(headers={"X-Backend-Timestamp": current})
+            raise HTTPConflict(headers={TIMESTAMP_HEADER: current})
         df.delete(timestamp)
         old_delete_at = stored_metadata.get("X-Delete-At")
         self._container_update(req, "DELETE", target, timestamp, {},
                                int(old_delete_at) if old_delete_at else None, None)
-        headers = {"X-Backend-Timestamp": timestamp.internal}
+        headers = {TIMESTAMP_HEADER: timestamp.internal}
         if existed:
             return WsgiResponse(204, headers)
         raise HTTPNotFound(headers=headers)
@@ -507,7 +500,7 @@ class ObjectServer(BaseServerApp):
         headers = req.headers
         base_headers = {
             "X-Timestamp": timestamp.internal,
-            POLICY_HEADER: str(target.policy.idx),
+            POLICY_INDEX_HEADER: str(target.policy.idx),
             "X-Trans-Id": headers.get("X-Trans-Id", "-"),
             "User-Agent": self.user_agent,
         }

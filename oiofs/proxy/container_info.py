@@ -6,6 +6,7 @@ servers and cached for a few seconds by :class:`oiofs.proxy.info_cache.InfoCache
 
 from __future__ import annotations
 
+from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
 from oiofs.proxy.acl import ACCOUNT_ACL_SYSMETA, parse_account_acl
 from oiofs.proxy.cors import CorsInfo
 
@@ -50,7 +51,7 @@ class ContainerInfo:
             return cls(status)
         meta = {k[len(_CONTAINER_META):]: v for k, v in headers.items()
                 if k.startswith(_CONTAINER_META)}
-        return cls(status, _int(headers, "x-backend-storage-policy-index"),
+        return cls(status, _int(headers, POLICY_INDEX_HEADER.lower()),
                    headers.get("x-container-read"), headers.get("x-container-write"),
                    _int(headers, "x-container-object-count"),
                    _int(headers, "x-container-bytes-used"), meta)

@@ -9,6 +9,7 @@ without a quorum the client gets 503.
 
 from __future__ import annotations
 
+from oiofs.common.backend_protocol import TIMESTAMP_HEADER
 from oiofs.common.exceptions import InvalidTimestamp
 from oiofs.common.timestamp import Timestamp
 
@@ -55,7 +56,7 @@ def read_failure_status(statuses: list[int], quorum: int) -> int:
     return SERVICE_UNAVAILABLE
 
 
-def response_timestamp(headers: dict, keys=("x-backend-timestamp", "x-timestamp")) -> \
+def response_timestamp(headers: dict, keys=(TIMESTAMP_HEADER.lower(), "x-timestamp")) -> \
         Timestamp | None:
     """The newest timestamp an answer carries under ``keys`` (lower-case names)."""
     best = None

@@ -247,6 +247,19 @@ def test_chunked_upload(cluster, client, container, piece_size, count):
     assert got.body == b"".join(pieces)
 
 
+@pytest.mark.parametrize("first", [b"", b"x" * 100_000])
+def test_broken_chunked_body_is_499_and_stores_nothing(cluster, client, container, first):
+    # invalid chunk framing mid-body is the client's fault, answered as Swift does: 499
+    # (RequestBody), both before the nodes are asked (small) and mid-stream (large)
+    path = f"{client.base_path}/{container}/broken-{len(first)}"
+    head = (f"PUT {path} HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {client.token}\r\n"
+            f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    piece = b"%x\r\n%s\r\n" % (len(first), first) if first else b""
+    raw = raw_request(cluster.layout.proxy_port, head + piece + b"5\r\nhello\r\nzz\r\n")
+    assert status_of(raw) == 499, raw[:300]
+    assert client.request("GET", f"/{container}/broken-{len(first)}").status == 404
+
+
 @pytest.mark.parametrize("size", [100, 200 * 1024])
 def test_expect_100_continue(cluster, client, container, size):
     body = os.urandom(size)

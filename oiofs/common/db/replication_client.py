@@ -14,11 +14,11 @@ import os
 import sqlite3
 import uuid
 
+from oiofs.common.backend_protocol import REPLICATION_ID_HEADER
 from oiofs.common.connection_pool import ConnectionPool, build_request_head
 from oiofs.common.db.broker import DatabaseBroker
 from oiofs.common.db.replication_rpc import (
     JSON_CONTENT_TYPE,
-    REPLICATION_ID_HEADER,
     SQLITE_CONTENT_TYPE,
 )
 from oiofs.common.db.replication_walk import SNAPSHOT_PREFIX

@@ -34,6 +34,7 @@ import uuid
 from werkzeug.wrappers import Request, Response
 
 from oiofs.common import runtime
+from oiofs.common.backend_protocol import REPLICATION_ID_HEADER
 from oiofs.common.db.broker import DatabaseBroker
 from oiofs.common.db.replication_walk import COPY_PREFIX, db_file_for_hash, is_valid_hash
 from oiofs.common.db.replication_walk import tmp_dir as device_tmp_dir
@@ -42,21 +43,19 @@ from oiofs.common.exceptions import (
     DbQuarantined,
     DiskFileNoSpace,
     HTTPBadRequest,
-    HTTPClientDisconnect,
     HTTPLengthRequired,
     HTTPNotFound,
     HTTPRequestEntityTooLarge,
-    HTTPRequestTimeout,
     HTTPUnprocessableEntity,
     HTTPUnsupportedMediaType,
 )
 from oiofs.common.fsutils import fsync_dir, mkdirs, mkdirs_durable
 from oiofs.common.hashing import hash_path
+from oiofs.common.http.body import RequestBody
 from oiofs.common.timestamp import Timestamp
 
 SQLITE_CONTENT_TYPE = "application/vnd.sqlite3"
 JSON_CONTENT_TYPE = "application/json"
-REPLICATION_ID_HEADER = "X-Backend-Replication-Id"
 #: the largest JSON operation accepted (a batch of rows is far smaller)
 MAX_JSON_BODY = 64 * 1024 * 1024
 #: rows merged per transaction when a received copy is merged into an existing database
@@ -181,7 +180,7 @@ class ReplicationRpc:
         if length > MAX_JSON_BODY:
             raise HTTPRequestEntityTooLarge()
         try:
-            body = json.loads(req.get_data())
+            body = json.loads(RequestBody.of(req.environ, length).read_exact(length))
         except ValueError:
             raise HTTPBadRequest("Invalid JSON") from None
         if not isinstance(body, list) or not body or not isinstance(body[0], str):
@@ -245,7 +244,7 @@ class ReplicationRpc:
         mkdirs(directory)
         tmp = os.path.join(directory, f"{COPY_PREFIX}{uuid.uuid4().hex}.db")
         try:
-            self._write_upload(req.environ["wsgi.input"], length, tmp)
+            self._write_upload(RequestBody.of(req.environ, length), tmp)
             account, container = self._check_copy(tmp, name_hash)
             copy = self._broker(tmp)
             try:
@@ -265,7 +264,7 @@ class ReplicationRpc:
                          container or "")
         return Response(status=202)
 
-    def _write_upload(self, wsgi_input, length: int, tmp: str) -> None:
+    def _write_upload(self, body: RequestBody, tmp: str) -> None:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError as err:
@@ -273,20 +272,10 @@ class ReplicationRpc:
                 raise DiskFileNoSpace(str(err)) from err
             raise
         try:
-            left = length
-            while left > 0:
-                try:
-                    chunk = wsgi_input.read(min(_READ_SIZE, left))
-                except TimeoutError:
-                    raise HTTPRequestTimeout() from None
-                except (OSError, ValueError):
-                    raise HTTPClientDisconnect() from None
-                if not chunk:
-                    raise HTTPClientDisconnect()
+            for chunk in body.chunks(_READ_SIZE):
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view):]
-                left -= len(chunk)
             # the copy may become the only replica here: it must be on disk before sqlite
             # opens it and before it is linked under the real name
             self.app.fsync(fd)

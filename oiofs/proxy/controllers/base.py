@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from oiofs.common.backend_protocol import PUT_TIMESTAMP_HEADER
 from oiofs.common.exceptions import HTTPError, HTTPMethodNotAllowed, HTTPUnauthorized
 from oiofs.common.http.header_names import title_case
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
@@ -28,7 +29,7 @@ SHOW_SYSMETA_KEY = "oiofs.show_sysmeta"
 #: such as ``X-Static-Large-Object``); clients cannot set environ keys, only headers
 BACKEND_HEADERS_KEY = "oiofs.backend_headers"
 #: backend headers compared by ``X-Newest`` for accounts and containers, newest first
-DB_NEWEST_KEYS = ("x-backend-put-timestamp", "x-put-timestamp", "x-timestamp")
+DB_NEWEST_KEYS = (PUT_TIMESTAMP_HEADER.lower(), "x-put-timestamp", "x-timestamp")
 
 
 def quoted_suffix(account: str, container: str | None = None, obj: str | None = None) -> str:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from oiofs.common.backend_protocol import (
+    ACCOUNT_UPDATE,
+    POLICY_INDEX_HEADER,
+    deal_update_headers,
+)
 from oiofs.common.constraints import check_metadata, check_name_lengths
 from oiofs.common.db.listing_format import max_listing_limit
 from oiofs.common.exceptions import (
@@ -23,26 +28,6 @@ OWNER_HEADERS = frozenset(("x-container-read", "x-container-write", "x-container
                            "x-container-sync-to"))
 ACL_HEADERS = (("X-Container-Read", "HTTP_X_CONTAINER_READ"),
                ("X-Container-Write", "HTTP_X_CONTAINER_WRITE"))
-
-
-def account_update_headers(account_part: int, account_nodes: list[dict],
-                           count: int) -> list[dict]:
-    """Per container replica: which account replica(s) it must tell about the change.
-
-    Account replicas are dealt round-robin over the ``count`` container replicas, so each
-    account replica is told by at least one container server.
-    """
-    headers = [{} for _ in range(count)]
-    for i, node in enumerate(account_nodes):
-        slot = headers[i % count]
-        if slot:
-            slot["X-Account-Host"] += f",{node['ip']}:{node['port']}"
-            slot["X-Account-Device"] += f",{node['device']}"
-        else:
-            slot.update({"X-Account-Host": f"{node['ip']}:{node['port']}",
-                         "X-Account-Device": node["device"],
-                         "X-Account-Partition": str(account_part)})
-    return headers
 
 
 class ContainerController(Controller):
@@ -86,7 +71,7 @@ class ContainerController(Controller):
         out = pass_headers(resp.items)
         if not req.owner:
             out = [(k, v) for k, v in out if k.lower() not in OWNER_HEADERS]
-        policy = POLICIES.get_by_index(resp.headers.get("x-backend-storage-policy-index"))
+        policy = POLICIES.get_by_index(resp.headers.get(POLICY_INDEX_HEADER.lower()))
         if policy is not None and 200 <= resp.status < 300:
             out.append(("X-Storage-Policy", policy.name))
         return out
@@ -126,8 +111,9 @@ class ContainerController(Controller):
         headers["X-Timestamp"] = Timestamp.now().internal
         if with_account_updates:
             apart, anodes = self.app.account_ring.get_nodes(account)
+            # each account replica is told by one container server
             headers_list = [dict(headers, **upd) for upd in
-                            account_update_headers(apart, anodes, len(nodes))]
+                            deal_update_headers(ACCOUNT_UPDATE, apart, anodes, len(nodes))]
         else:
             headers_list = [headers] * len(nodes)
         answers = self.backend.write(ring, part, nodes, method,
@@ -152,7 +138,7 @@ class ContainerController(Controller):
         else:
             info = self.container_info(req, req.account, req.container)
             index = info.policy_index if info.exists else POLICIES.default.idx
-        headers["X-Backend-Storage-Policy-Index"] = str(index)
+        headers[POLICY_INDEX_HEADER] = str(index)
         self.app.account_controller.ensure_account(req, req.account)
         status = self._write(req, "PUT", headers, True)
         return self._answer(status)

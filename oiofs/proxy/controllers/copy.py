@@ -16,8 +16,10 @@ The user needs read access to the source and write access to the destination.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
+from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
 from oiofs.common.base_app import given_content_type
 from oiofs.common.constraints import check_name_lengths, check_utf8
 from oiofs.common.exceptions import (
@@ -28,13 +30,14 @@ from oiofs.common.exceptions import (
     HTTPServiceUnavailable,
 )
 from oiofs.common.timestamp import Timestamp
+from oiofs.proxy.backend import NODE_ERRORS, Backend
 from oiofs.proxy.controllers.base import quoted_suffix
-from oiofs.proxy.controllers.obj_put import (
-    BackendSource,
-    put_response,
-    store_object,
-)
+from oiofs.proxy.object_writer import put_response
 from oiofs.proxy.response import Response
+
+if TYPE_CHECKING:
+    from oiofs.common.connection_pool import HTTPResponse
+    from oiofs.proxy.controllers.obj import ObjectController
 
 #: source headers carried over to the copy (besides user metadata)
 COPIED_HEADERS = ("content-type", "content-encoding", "content-disposition",
@@ -63,59 +66,140 @@ def _split_target(value: str | None, what: str) -> tuple[str, str]:
     return container, obj
 
 
-def copy_from_header(ctrl, req) -> Response:
-    """``PUT`` with ``X-Copy-From: <container>/<object>`` (optionally another account)."""
-    if req.environ.get("CONTENT_LENGTH", "0") not in ("0", ""):
-        raise HTTPBadRequest("Copy requests require a zero byte body")
-    src_container, src_obj = _split_target(req.environ.get("HTTP_X_COPY_FROM"),
-                                           "X-Copy-From")
-    src_account = req.text_header("X-Copy-From-Account") or req.account
-    return _copy(ctrl, req, (src_account, src_container, src_obj),
-                 (req.account, req.container, req.obj))
+class BackendSource:
+    """Another object's body (a copy source) as a PUT body; node faults become 503."""
+
+    def __init__(self, resp: HTTPResponse, backend: Backend, node: dict):
+        self.resp = resp
+        self.backend = backend
+        self.node = node
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes of the source; ``b''`` at its end."""
+        try:
+            return self.resp.read(size)
+        except NODE_ERRORS as err:
+            self.backend.node_error(self.node, err)
+            raise HTTPServiceUnavailable("Copy source failed") from None
+
+    def read_exact(self, size: int) -> bytes:
+        """Exactly ``size`` bytes."""
+        parts = []
+        while size > 0:
+            data = self.read(size)
+            if not data:
+                raise HTTPServiceUnavailable("Copy source ended early")
+            parts.append(data)
+            size -= len(data)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        """Release the source connection."""
+        self.resp.close()
 
 
-def copy_verb(ctrl, req) -> Response:
-    """``COPY`` to ``Destination: <container>/<object>`` (optionally another account)."""
-    dst_container, dst_obj = _split_target(req.environ.get("HTTP_DESTINATION"),
-                                           "Destination")
-    dst_account = req.text_header("Destination-Account") or req.account
-    return _copy(ctrl, req, (req.account, req.container, req.obj),
-                 (dst_account, dst_container, dst_obj))
+class ObjectCopy:
+    """One server-side copy of ``src`` to ``dst`` (``(account, container, object)``).
 
+    Uses the object controller's public methods only: authorization and container info
+    (:meth:`authorized_container`), the headers of a write (:meth:`backend_headers`,
+    :meth:`object_headers`), where it goes (:meth:`write_target`) and the writer of the
+    destination's policy (:meth:`writer_for`).
 
-def _copy(ctrl, req, src: tuple[str, str, str], dst: tuple[str, str, str]) -> Response:
-    app = ctrl.app
-    check_name_lengths(*dst)
-    src_info = ctrl._container(req, "read", src[0], src[1], target=src, method="GET")
-    dst_info = ctrl._container(req, "write", dst[0], dst[1], target=dst, method="PUT")
-    ring = app.object_ring(src_info.policy_index)
-    part, nodes = ring.get_nodes(*src)
-    headers = ctrl.backend_headers(
-        req, **{"X-Backend-Storage-Policy-Index": str(src_info.policy_index)})
-    byte_range = req.environ.get("HTTP_RANGE")
-    if byte_range is not None:
-        headers["Range"] = byte_range  # the copy is what a GET with this Range returns
-    resp, node, status = ctrl.backend.read(
-        ctrl.backend.iter_read_nodes(ring, part, nodes, ctrl.options.node_count(len(nodes))),
-        "GET", part, quoted_suffix(*src), headers, app.quorum(len(nodes)))
-    if resp is None:
-        if status == 404:
-            raise HTTPNotFound()
-        raise HTTPServiceUnavailable()
-    if resp.status not in (200, 206):
-        resp.discard()
-        if resp.status == 404:
-            raise HTTPNotFound()
-        if resp.status == 416:
-            raise HTTPRequestedRangeNotSatisfiable(headers={
-                name: resp.headers[name.lower()] for name in ("Content-Range", "ETag")
-                if name.lower() in resp.headers})
-        return Response.simple(resp.status)
-    source = BackendSource(resp, ctrl.backend, node)
-    try:
-        timestamp = Timestamp.now()
-        base = ctrl.backend_headers(
-            req, **{"X-Backend-Storage-Policy-Index": str(dst_info.policy_index)})
+    >>> ObjectCopy.from_header(ctrl, req).run()        # doctest: +SKIP
+    """
+
+    def __init__(self, ctrl: ObjectController, req, src: tuple[str, str, str],
+                 dst: tuple[str, str, str]):
+        self.ctrl = ctrl
+        self.req = req
+        self.src = src
+        self.dst = dst
+
+    @classmethod
+    def from_header(cls, ctrl: ObjectController, req) -> ObjectCopy:
+        """``PUT`` with ``X-Copy-From: <container>/<object>`` (optionally another account)."""
+        if req.environ.get("CONTENT_LENGTH", "0") not in ("0", ""):
+            raise HTTPBadRequest("Copy requests require a zero byte body")
+        src_container, src_obj = _split_target(req.environ.get("HTTP_X_COPY_FROM"),
+                                               "X-Copy-From")
+        src_account = req.text_header("X-Copy-From-Account") or req.account
+        return cls(ctrl, req, (src_account, src_container, src_obj),
+                   (req.account, req.container, req.obj))
+
+    @classmethod
+    def from_verb(cls, ctrl: ObjectController, req) -> ObjectCopy:
+        """``COPY`` to ``Destination: <container>/<object>`` (optionally another account)."""
+        dst_container, dst_obj = _split_target(req.environ.get("HTTP_DESTINATION"),
+                                               "Destination")
+        dst_account = req.text_header("Destination-Account") or req.account
+        return cls(ctrl, req, (req.account, req.container, req.obj),
+                   (dst_account, dst_container, dst_obj))
+
+    def run(self) -> Response:
+        """Authorize both sides, read the source, store the copy; the client's answer."""
+        ctrl, req, src, dst = self.ctrl, self.req, self.src, self.dst
+        check_name_lengths(*dst)
+        src_info = ctrl.authorized_container(req, "read", src[0], src[1], target=src,
+                                             method="GET")
+        dst_info = ctrl.authorized_container(req, "write", dst[0], dst[1], target=dst,
+                                             method="PUT")
+        opened = self._open_source(src_info.policy_index)
+        if isinstance(opened, Response):
+            return opened
+        resp, node = opened
+        source = BackendSource(resp, ctrl.backend, node)
+        try:
+            timestamp = Timestamp.now()
+            base = self._copy_headers(resp, dst_info.policy_index, timestamp)
+            target = ctrl.write_target(req, dst_info, *dst, base)
+            answers = ctrl.writer_for(dst_info).store(target, source, resp.content_length)
+        finally:
+            source.close()
+        out = put_response(answers, target.quorum, timestamp, ctrl.app.logger)
+        if out.status == 201:
+            out.headers.append(("X-Copied-From", quote(f"{src[1]}/{src[2]}")))
+            if src[0] != dst[0]:
+                out.headers.append(("X-Copied-From-Account", quote(src[0])))
+            last_modified = resp.headers.get("last-modified")
+            if last_modified:
+                out.headers.append(("X-Copied-From-Last-Modified", last_modified))
+        return out
+
+    def _open_source(self, policy_index: int) -> tuple[HTTPResponse, dict] | Response:
+        """The source's GET answer (200, or 206 for a ``Range``), open, and its node; or
+        the client's answer when the source answered something else."""
+        ctrl, req, src = self.ctrl, self.req, self.src
+        ring = ctrl.app.object_ring(policy_index)
+        part, nodes = ring.get_nodes(*src)
+        headers = ctrl.backend_headers(req, **{POLICY_INDEX_HEADER: str(policy_index)})
+        byte_range = req.environ.get("HTTP_RANGE")
+        if byte_range is not None:
+            headers["Range"] = byte_range  # the copy is what a GET with this Range returns
+        backend = ctrl.backend
+        resp, node, status = backend.read(
+            backend.iter_read_nodes(ring, part, nodes, ctrl.options.node_count(len(nodes))),
+            "GET", part, quoted_suffix(*src), headers, ctrl.app.quorum(len(nodes)))
+        if resp is None:
+            if status == 404:
+                raise HTTPNotFound()
+            raise HTTPServiceUnavailable()
+        if resp.status not in (200, 206):
+            resp.discard()
+            if resp.status == 404:
+                raise HTTPNotFound()
+            if resp.status == 416:
+                raise HTTPRequestedRangeNotSatisfiable(headers={
+                    name: resp.headers[name.lower()] for name in ("Content-Range", "ETag")
+                    if name.lower() in resp.headers})
+            return Response.simple(resp.status)  # e.g. a precondition the source fails
+        return resp, node
+
+    def _copy_headers(self, resp: HTTPResponse, policy_index: int,
+                      timestamp: Timestamp) -> dict:
+        """The destination's headers: the source's, overridden by the request's."""
+        ctrl, req = self.ctrl, self.req
+        base = ctrl.backend_headers(req, **{POLICY_INDEX_HEADER: str(policy_index)})
         for name, value in resp.items:
             lname = name.lower()
             if lname in LARGE_OBJECT_HEADERS or lname.startswith(LARGE_OBJECT_PREFIX):
@@ -126,24 +210,11 @@ def _copy(ctrl, req, src: tuple[str, str, str], dst: tuple[str, str, str]) -> Re
                 if lname in COPIED_HEADERS or lname.startswith("x-object-meta-"):
                     base[lname.title()] = value  # same spelling as request headers
         given_type = given_content_type(req.environ)
-        overrides = ctrl.object_headers(req, dst[2], timestamp)
+        overrides = ctrl.object_headers(req, self.dst[2], timestamp)
         if not given_type and "Content-Type" in base:
             overrides.pop("Content-Type", None)
         base.update(overrides)
         etag = resp.headers.get("etag")
         if etag and resp.status == 200:  # a range's bytes have another MD5
             base["ETag"] = etag.strip('"')
-        ring_d, part_d, nodes_d, headers_list = ctrl._write_slots(req, dst_info, *dst, base)
-        answers = store_object(ctrl, ring_d, part_d, nodes_d, quoted_suffix(*dst),
-                               headers_list, source, resp.content_length)
-    finally:
-        source.close()
-    out = put_response(ctrl, answers, app.quorum(len(nodes_d)), timestamp)
-    if out.status == 201:
-        out.headers.append(("X-Copied-From", quote(f"{src[1]}/{src[2]}")))
-        if src[0] != dst[0]:
-            out.headers.append(("X-Copied-From-Account", quote(src[0])))
-        last_modified = resp.headers.get("last-modified")
-        if last_modified:
-            out.headers.append(("X-Copied-From-Last-Modified", last_modified))
-    return out
+        return base

@@ -10,6 +10,13 @@ from __future__ import annotations
 import mimetypes
 import time
 
+from oiofs.common.backend_protocol import (
+    CONTAINER_UPDATE,
+    DELETE_AT_UPDATE,
+    POLICY_INDEX_HEADER,
+    TIMESTAMP_HEADER,
+    deal_update_headers,
+)
 from oiofs.common.base_app import given_content_type
 from oiofs.common.constraints import (
     check_content_length,
@@ -26,9 +33,9 @@ from oiofs.common.exceptions import (
 from oiofs.common.expiring import (
     DEFAULT_DIVISOR,
     EXPIRING_ACCOUNT,
-    pair_update_headers,
     queue_container,
 )
+from oiofs.common.http.body import RequestBody
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS
 from oiofs.proxy.controllers.base import (
@@ -38,12 +45,8 @@ from oiofs.proxy.controllers.base import (
     metadata_headers,
     quoted_suffix,
 )
-from oiofs.proxy.controllers.copy import copy_from_header, copy_verb
-from oiofs.proxy.controllers.obj_put import (
-    ClientBody,
-    put_response,
-    store_object,
-)
+from oiofs.proxy.controllers.copy import ObjectCopy
+from oiofs.proxy.object_writer import ObjectWriter, ReplicatedWriter, WriteTarget, put_response
 from oiofs.proxy.quorum import best_status, quorum_size
 from oiofs.proxy.response import Response, pass_headers
 from oiofs.proxy.streaming import BackendBody
@@ -61,37 +64,11 @@ STORED_HEADERS = (("Content-Encoding", "HTTP_CONTENT_ENCODING"),
                   ("Expires", "HTTP_EXPIRES"),
                   ("X-Robots-Tag", "HTTP_X_ROBOTS_TAG"),
                   ("X-Object-Manifest", "HTTP_X_OBJECT_MANIFEST"))
-NEWEST_KEYS = ("x-backend-timestamp", "x-timestamp")
+NEWEST_KEYS = (TIMESTAMP_HEADER.lower(), "x-timestamp")
 SKIP_PREFIXES = ("x-backend-", "x-object-sysmeta-")
 BACKEND_PREFIXES = ("x-backend-",)
 
 mimetypes.init()
-
-
-def container_update_headers(container_part: int, container_nodes: list[dict],
-                             object_count: int, container_quorum: int,
-                             object_quorum: int) -> list[dict]:
-    """Per object replica: which container replica(s) it must tell about the write.
-
-    Enough updates are sent that, even if only a quorum of object writes succeed, a
-    quorum of container replicas hears of the object; container replicas are dealt
-    round-robin over the object replicas (comma-separated when one gets several).
-    """
-    headers = [{} for _ in range(object_count)]
-    if not container_nodes or not object_count:
-        return headers
-    updates = max(container_quorum + object_count - object_quorum, len(container_nodes))
-    for i in range(updates):
-        node = container_nodes[i % len(container_nodes)]
-        slot = headers[i % object_count]
-        host, device = f"{node['ip']}:{node['port']}", node["device"]
-        if slot:
-            slot["X-Container-Host"] += "," + host
-            slot["X-Container-Device"] += "," + device
-        else:
-            slot.update({"X-Container-Host": host, "X-Container-Device": device,
-                         "X-Container-Partition": str(container_part)})
-    return headers
 
 
 def delete_at_update_headers(delete_at: int | None, slots: int, container_ring=None,
@@ -104,7 +81,7 @@ def delete_at_update_headers(delete_at: int | None, slots: int, container_ring=N
         return [{} for _ in range(slots)]
     container = queue_container(delete_at, divisor)
     part, nodes = container_ring.get_nodes(EXPIRING_ACCOUNT, container)
-    headers = pair_update_headers("X-Delete-At", part, nodes, slots,
+    headers = deal_update_headers(DELETE_AT_UPDATE, part, nodes, slots,
                                   quorum_size(len(nodes)), quorum_size(slots))
     for slot in headers:
         if slot:
@@ -120,8 +97,8 @@ class ObjectController(Controller):
 
     # --- shared -------------------------------------------------------------------------
 
-    def _container(self, req, acl_kind: str, account=None, container=None, target=None,
-                   method=None):
+    def authorized_container(self, req, acl_kind: str, account=None, container=None,
+                             target=None, method=None):
         """The container's info, after authorization against its ``acl_kind`` ACL."""
         account = account or req.account
         container = container or req.container
@@ -136,21 +113,43 @@ class ObjectController(Controller):
             raise HTTPServiceUnavailable()
         return info
 
-    def _write_slots(self, req, info, account, container, obj, base: dict):
-        """``(ring, part, nodes, headers per slot)`` of an object write."""
+    def write_target(self, req, info, account: str, container: str, obj: str,
+                     base: dict) -> WriteTarget:
+        """Where a write of ``/account/container/obj`` goes, with ``base`` headers plus,
+        per slot, the container replicas (and expiry queue replicas) it must update.
+
+        Enough container updates are dealt that, even if only a quorum of object writes
+        succeed, a quorum of container replicas hears of the object.
+        """
         ring = self.app.object_ring(info.policy_index)
         part, nodes = ring.get_nodes(account, container, obj)
-        cring = self.app.container_ring
-        cpart, cnodes = cring.get_nodes(account, container)
-        updates = container_update_headers(cpart, cnodes, len(nodes),
-                                           self.app.quorum(len(cnodes)),
-                                           self.app.quorum(len(nodes)))
+        cpart, cnodes = self.app.container_ring.get_nodes(account, container)
+        updates = deal_update_headers(CONTAINER_UPDATE, cpart, cnodes, len(nodes),
+                                      self.app.quorum(len(cnodes)),
+                                      self.app.quorum(len(nodes)))
         delete_at = base.get("X-Delete-At")
         if delete_at:
             for update, queue in zip(updates, self._queue_headers(delete_at, len(nodes)),
                                      strict=True):
                 update.update(queue)
-        return ring, part, nodes, [dict(base, **upd) for upd in updates]
+        return WriteTarget(ring, part, nodes, quoted_suffix(account, container, obj),
+                           [dict(base, **upd) for upd in updates],
+                           self.app.quorum(len(nodes)))
+
+    def writer_for(self, info) -> ObjectWriter:
+        """The writer of the container's storage policy type.
+
+        Only the replicated writer exists: an erasure-coded policy is still written as
+        replicas (as before writers were split by type) until its writer lands here.
+        """
+        return ReplicatedWriter(self.backend, self.options.put_direct_max,
+                                self.options.client_chunk_size)
+
+    def _write_all(self, target: WriteTarget, method: str) -> Response:
+        """A bodiless write (POST, DELETE) to every slot; the client's answer."""
+        answers = self.backend.write(target.ring, target.part, target.nodes, method,
+                                     target.suffix, target.headers)
+        return self._answer(best_status([a.status for a in answers], target.quorum))
 
     def _queue_headers(self, delete_at: str, slots: int) -> list[dict]:
         """Expiry queue headers for a write setting ``X-Delete-At: delete_at``."""
@@ -161,12 +160,12 @@ class ObjectController(Controller):
 
     def GET(self, req):
         """The object (GET) or its metadata (HEAD); ranges and conditions pass through."""
-        info = self._container(req, "read")
+        info = self.authorized_container(req, "read")
         ring = self.app.object_ring(info.policy_index)
         part, nodes = ring.get_nodes(req.account, req.container, req.obj)
         environ = req.environ
         headers = self.backend_headers(
-            req, **{"X-Backend-Storage-Policy-Index": str(info.policy_index)})
+            req, **{POLICY_INDEX_HEADER: str(info.policy_index)})
         for name, key in READ_HEADERS:
             value = environ.get(key)
             if value is not None:
@@ -260,14 +259,14 @@ class ObjectController(Controller):
     def PUT(self, req):
         """Store an object (201), or copy one with ``X-Copy-From``."""
         if req.environ.get("HTTP_X_COPY_FROM") is not None:
-            return copy_from_header(self, req)
-        info = self._container(req, "write")
+            return ObjectCopy.from_header(self, req).run()
+        info = self.authorized_container(req, "write")
         check_name_lengths(req.account, req.container, req.obj)
         length = check_content_length(req)
         check_if_none_match(req.environ.get("HTTP_IF_NONE_MATCH"))
         timestamp = Timestamp.now()
         base = self.backend_headers(
-            req, **{"X-Backend-Storage-Policy-Index": str(info.policy_index)})
+            req, **{POLICY_INDEX_HEADER: str(info.policy_index)})
         base.update(self.object_headers(req, req.obj, timestamp))
         base.update(req.environ.get(BACKEND_HEADERS_KEY) or {})
         etag = req.environ.get("HTTP_ETAG")
@@ -275,17 +274,15 @@ class ObjectController(Controller):
             base["ETag"] = etag.strip('"')
         if req.environ.get("HTTP_IF_NONE_MATCH") is not None:
             base["If-None-Match"] = "*"
-        ring, part, nodes, headers_list = self._write_slots(
-            req, info, req.account, req.container, req.obj, base)
-        answers = store_object(self, ring, part, nodes,
-                               quoted_suffix(req.account, req.container, req.obj),
-                               headers_list, ClientBody(req.environ, length), length)
-        return put_response(self, answers, self.app.quorum(len(nodes)), timestamp)
+        target = self.write_target(req, info, req.account, req.container, req.obj, base)
+        answers = self.writer_for(info).store(target, RequestBody.of(req.environ, length),
+                                              length)
+        return put_response(answers, target.quorum, timestamp, self.app.logger)
 
     def POST(self, req):
         """Replace the object's user metadata, stored headers and expiry (202); a
         ``Content-Type`` changes the object's content type (and its container row)."""
-        info = self._container(req, "write")
+        info = self.authorized_container(req, "write")
         environ = req.environ
         headers = metadata_headers(req, "object")
         check_metadata(headers, "object")
@@ -302,36 +299,27 @@ class ObjectController(Controller):
         elif environ.get("HTTP_X_REMOVE_DELETE_AT") is not None:
             headers["X-Delete-At"] = ""
         headers["X-Timestamp"] = Timestamp.now().internal
-        headers["X-Backend-Storage-Policy-Index"] = str(info.policy_index)
+        headers[POLICY_INDEX_HEADER] = str(info.policy_index)
         base = self.backend_headers(req, **headers)
-        ring, part, nodes, headers_list = self._write_slots(
-            req, info, req.account, req.container, req.obj, base)
-        answers = self.backend.write(ring, part, nodes, "POST",
-                                     quoted_suffix(req.account, req.container, req.obj),
-                                     headers_list)
-        status = best_status([a.status for a in answers], self.app.quorum(len(nodes)))
-        return self._answer(status)
+        return self._write_all(
+            self.write_target(req, info, req.account, req.container, req.obj, base), "POST")
 
     def DELETE(self, req):
         """Delete the object (204; 404 if there was none)."""
-        info = self._container(req, "write")
+        info = self.authorized_container(req, "write")
         base = self.backend_headers(
-            req, **{"X-Backend-Storage-Policy-Index": str(info.policy_index),
+            req, **{POLICY_INDEX_HEADER: str(info.policy_index),
                     "X-Timestamp": Timestamp.now().internal})
         if_delete_at = req.environ.get("HTTP_X_IF_DELETE_AT")
         if if_delete_at is not None:
             base["X-If-Delete-At"] = if_delete_at
-        ring, part, nodes, headers_list = self._write_slots(
-            req, info, req.account, req.container, req.obj, base)
-        answers = self.backend.write(ring, part, nodes, "DELETE",
-                                     quoted_suffix(req.account, req.container, req.obj),
-                                     headers_list)
-        status = best_status([a.status for a in answers], self.app.quorum(len(nodes)))
-        return self._answer(status)
+        return self._write_all(
+            self.write_target(req, info, req.account, req.container, req.obj, base),
+            "DELETE")
 
     def COPY(self, req):
         """Copy this object to ``Destination`` (``container/object``)."""
-        return copy_verb(self, req)
+        return ObjectCopy.from_verb(self, req).run()
 
     @staticmethod
     def _answer(status: int) -> Response:

@@ -24,6 +24,8 @@ import json
 
 import eventlet
 
+from oiofs.common.exceptions import HTTPError
+from oiofs.common.http.body import RequestBody
 from oiofs.common.http.etag import quote_etag
 from oiofs.proxy.controllers.base import BACKEND_HEADERS_KEY, SHOW_SYSMETA_KEY
 from oiofs.proxy.middleware.largeobj import query_without
@@ -70,20 +72,15 @@ def read_manifest_body(environ: dict, limit: int) -> bytes | PutOutcome:
     if length and length.isdigit() and int(length) > limit:
         return PutOutcome(413, body=f"Manifest File > {limit} bytes".encode())
     chunks, size = [], 0
-    source = environ["wsgi.input"]
-    while True:
-        try:
-            chunk = source.read(65536)
-        except TimeoutError:
-            return PutOutcome(408, body=b"Timed out reading the manifest")
-        except (OSError, ValueError):
-            return PutOutcome(499, body=b"Client disconnected")
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
-            return PutOutcome(413, body=f"Manifest File > {limit} bytes".encode())
-        chunks.append(chunk)
+    body = RequestBody.of(environ, int(length) if length and length.isdigit() else None)
+    try:
+        for chunk in body.chunks(65536):
+            size += len(chunk)
+            if size > limit:
+                return PutOutcome(413, body=f"Manifest File > {limit} bytes".encode())
+            chunks.append(chunk)
+    except HTTPError as err:  # the client's fault (RequestBody): 408 or 499
+        return PutOutcome(err.status, body=err.description.encode())
     return b"".join(chunks)
 
 

@@ -1,6 +1,5 @@
 """The expiry queue's names, placement headers and shares of work (no I/O)."""
 
-from itertools import combinations
 
 import pytest
 from hypothesis import given, settings
@@ -9,7 +8,6 @@ from hypothesis import strategies as st
 from oiofs.common.expiring import (
     QueueEntry,
     handles_row,
-    pair_update_headers,
     parse_queue_object,
     policy_of_row,
     queue_container,
@@ -71,37 +69,6 @@ def test_content_type_carries_the_policy_when_not_zero():
     assert policy_of_row("text/plain; charset=utf-8; oiofs_policy_index = 3") == 3
     with pytest.raises(ValueError):
         policy_of_row("text/plain;oiofs_policy_index=x")
-
-
-def nodes(count):
-    return [{"ip": "127.0.0.1", "port": 6000 + i, "device": f"d{i}"} for i in range(count)]
-
-
-def test_one_queue_replica_per_object_replica():
-    headers = pair_update_headers("X-Delete-At", 9, nodes(3), 3, 2, 2)
-    assert [h["X-Delete-At-Host"] for h in headers] == \
-        ["127.0.0.1:6000", "127.0.0.1:6001", "127.0.0.1:6002"]
-    assert [h["X-Delete-At-Device"] for h in headers] == ["d0", "d1", "d2"]
-    assert {h["X-Delete-At-Partition"] for h in headers} == {"9"}
-
-
-def test_a_quorum_of_slots_reaches_a_quorum_of_nodes():
-    # 3 queue replicas, 2 object replicas: one slot tells two replicas
-    headers = pair_update_headers("X-Container", 1, nodes(3), 2, 2, 2)
-    assert headers[0]["X-Container-Device"] == "d0,d2"
-    assert headers[1]["X-Container-Device"] == "d1"
-    # 5 object replicas of which 3 may succeed, 3 queue replicas with quorum 2: any 3
-    # slots together send at least 2 updates
-    headers = pair_update_headers("X-Container", 1, nodes(3), 5, 2, 3)
-    sent = [len(h["X-Container-Device"].split(",")) if h else 0 for h in headers]
-    assert sum(sent) == 4
-    for trio in combinations(sent, 3):
-        assert sum(trio) >= 2
-
-
-def test_no_nodes_no_headers():
-    assert pair_update_headers("X-Delete-At", 1, [], 3, 0, 2) == [{}, {}, {}]
-    assert pair_update_headers("X-Delete-At", 1, nodes(3), 0, 2, 0) == []
 
 
 ROWS = [queue_object(1700000000 + i, "AUTH_t", "c", f"o{i}") for i in range(400)]

@@ -18,12 +18,12 @@ import time
 import pytest
 from werkzeug.test import Client
 
+from oiofs.common.backend_protocol import deal_update_headers
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.expiring import (
     EXPIRING_ACCOUNT,
     ROW_ETAG,
     handles_row,
-    pair_update_headers,
     queue_container,
     queue_object,
 )
@@ -98,7 +98,7 @@ def write(cluster, method, obj, delete_at=None, body=b"data", **extra):
     rings = cluster["rings"]
     part, nodes = rings["object"].get_nodes(ACCOUNT, CONTAINER, obj)
     cpart, cnodes = rings["container"].get_nodes(ACCOUNT, CONTAINER)
-    container_headers = pair_update_headers("X-Container", cpart, cnodes, 3, 2, 2)
+    container_headers = deal_update_headers("X-Container", cpart, cnodes, 3, 2, 2)
     queue_headers = delete_at_update_headers(delete_at, 3, rings["container"])
     timestamp = Timestamp.now().internal
     statuses = []
