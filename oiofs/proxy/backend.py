@@ -19,7 +19,10 @@ parallel without one green thread per node.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import TypeVar
 
+from oiofs.common.backend_protocol import TIMESTAMP_HEADER
 from oiofs.common.connection_pool import ConnectionPool, HTTPConnection, HTTPResponse
 from oiofs.common.exceptions import (
     ClientException,
@@ -38,6 +41,7 @@ from oiofs.proxy.quorum import (
 #: what a failed exchange with a node looks like
 NODE_ERRORS = (ClientException, ConnectionTimeout, NodeTimeout)
 ERROR_BODY_LIMIT = 65536
+T = TypeVar("T")
 
 
 class Answer:
@@ -153,50 +157,71 @@ class Backend:
 
     # --- writes -----------------------------------------------------------------------
 
+    def fill_slots(self, ring, part: int, primaries: list[dict],
+                   start: Callable[[dict, int], HTTPConnection | None],
+                   finish: Callable[[dict, int, HTTPConnection], T | None]) -> list[T | None]:
+        """The slot-and-handoff loop of every write: one result per primary slot.
+
+        ``start(node, slot)`` opens the exchange of slot ``slot`` with ``node``: a
+        connection, or ``None`` when the node failed (the fault already counted).
+        ``finish(node, slot, conn)`` completes it: the slot's result, or ``None`` when the
+        node failed. A slot whose node fails moves on to the next handoff of the
+        partition; an error-limited primary is swapped for a handoff before it is tried;
+        a slot that runs out of nodes gets ``None``. Every slot is started before any is
+        finished, so the nodes work in parallel without one green thread each.
+        """
+        handoffs = HandoffIter(ring, part, self.limiter, len(primaries))
+
+        def start_at(node: dict | None, slot: int):
+            while node is not None:
+                conn = start(node, slot)
+                if conn is not None:
+                    return node, conn
+                node = next(handoffs, None)
+            return None, None
+
+        started = []
+        for slot, node in enumerate(primaries):
+            if self.limiter.is_limited(ErrorLimiter.key(node)):
+                node = next(handoffs, node)  # no handoff left: try the primary anyway
+            started.append(start_at(node, slot))
+        results: list[T | None] = []
+        for slot, (node, conn) in enumerate(started):
+            result = None
+            while node is not None:
+                result = finish(node, slot, conn)
+                if result is not None:
+                    break
+                node, conn = start_at(next(handoffs, None), slot)
+            results.append(result)
+        return results
+
     def write(self, ring, part: int, primaries: list[dict], method: str, suffix: str,
               headers_list: list[dict], body: bytes | None = None) -> list[Answer]:
         """Send the request to every primary slot at once; one :class:`Answer` per slot.
 
         Slot ``i`` uses ``headers_list[i]``. A slot whose node fails moves to the next
-        handoff; a slot that runs out of nodes answers 503.
+        handoff (:meth:`fill_slots`); a slot that runs out of nodes answers 503.
         """
-        handoffs = HandoffIter(ring, part, self.limiter, len(primaries))
-        started: list[tuple[dict | None, HTTPConnection | None]] = []
-        for index, node in enumerate(primaries):
-            if self.limiter.is_limited(ErrorLimiter.key(node)):
-                node = next(handoffs, node)  # no handoff left: try the primary anyway
-            started.append(self._start_slot(node, handoffs, method, part, suffix,
-                                            headers_list[index], body))
-        answers = []
-        for index, (node, conn) in enumerate(started):
-            headers = headers_list[index]
-            while node is not None:
-                path = node_path(node, part, suffix)
-                resp = None
-                if conn is not None:
-                    resp = self._response(conn, node, method, path, headers, body)
-                if resp is not None:
-                    try:
-                        data = resp.read_all(ERROR_BODY_LIMIT)
-                    except NODE_ERRORS as err:
-                        self.node_error(node, err)
-                    else:
-                        answers.append(Answer(resp.status, resp.headers, data, node))
-                        break
-                node, conn = self._start_slot(next(handoffs, None), handoffs, method, part,
-                                              suffix, headers, body)
-            else:
-                answers.append(Answer(503, {}, b"", None))
-        return answers
 
-    def _start_slot(self, node, handoffs, method, part, suffix, headers, body):
-        """Send to ``node``, moving on to handoffs while sending fails; ``(node, conn)``."""
-        while node is not None:
-            conn = self._send(node, method, node_path(node, part, suffix), headers, body)
-            if conn is not None:
-                return node, conn
-            node = next(handoffs, None)
-        return None, None
+        def start(node: dict, slot: int) -> HTTPConnection | None:
+            return self._send(node, method, node_path(node, part, suffix),
+                              headers_list[slot], body)
+
+        def finish(node: dict, slot: int, conn: HTTPConnection) -> Answer | None:
+            resp = self._response(conn, node, method, node_path(node, part, suffix),
+                                  headers_list[slot], body)
+            if resp is None:
+                return None
+            try:
+                data = resp.read_all(ERROR_BODY_LIMIT)
+            except NODE_ERRORS as err:
+                self.node_error(node, err)
+                return None
+            return Answer(resp.status, resp.headers, data, node)
+
+        return [answer or Answer(503, {}, b"", None)
+                for answer in self.fill_slots(ring, part, primaries, start, finish)]
 
     # --- reads ------------------------------------------------------------------------
 
@@ -245,7 +270,7 @@ class Backend:
 
     def read_newest(self, nodes, method: str, part: int, suffix: str, headers: dict,
                     quorum: int, wanted: int, query: str = "",
-                    keys=("x-backend-timestamp", "x-timestamp")
+                    keys=(TIMESTAMP_HEADER.lower(), "x-timestamp")
                     ) -> tuple[HTTPResponse | None, dict | None, int]:
         """Like :meth:`read`, but asks ``wanted`` nodes and keeps the newest answer.
 
@@ -305,40 +330,30 @@ class StreamingWrite:
         self.answers: list[Answer] = []
 
     def connect(self) -> int:
-        """Open every slot; the number of nodes ready for the body."""
-        backend = self.backend
-        handoffs = HandoffIter(self.ring, self.part, backend.limiter, len(self.primaries))
-        pending = []
-        for index, node in enumerate(self.primaries):
-            if backend.limiter.is_limited(ErrorLimiter.key(node)):
-                node = next(handoffs, node)
-            pending.append((index, node, self._open(node, index)))
-        for index, node, conn in pending:
-            while node is not None:
-                if conn is not None:
-                    result = self._interim(node, conn)
-                    if result is True:
-                        self.writers.append([node, conn])
-                        break
-                    if result is not None:
-                        self.answers.append(result)
-                        break
-                node = next(handoffs, None)
-                conn = self._open(node, index) if node is not None else None
-            else:
+        """Open every slot (:meth:`Backend.fill_slots`); the number of nodes ready for the
+        body. A slot whose node gave a final answer instead of 100 keeps that answer."""
+        results = self.backend.fill_slots(self.ring, self.part, self.primaries, self._open,
+                                          self._interim)
+        for result in results:
+            if result is None:
                 self.answers.append(Answer(503, {}, b"", None))
+            elif isinstance(result, Answer):
+                self.answers.append(result)
+            else:
+                self.writers.append(result)
         return len(self.writers)
 
-    def _open(self, node: dict, index: int) -> HTTPConnection | None:
-        headers = dict(self.headers_list[index])
+    def _open(self, node: dict, slot: int) -> HTTPConnection | None:
+        headers = dict(self.headers_list[slot])
         headers["Expect"] = "100-continue"
         # A fresh connection: a pooled one that turned out stale could not be told from a
         # failed node once the body started, and a large body makes the handshake cheap.
         return self.backend._send(node, "PUT", node_path(node, self.part, self.suffix),
                                   headers, None, fresh=True)
 
-    def _interim(self, node: dict, conn: HTTPConnection):
-        """True for 100 Continue, an :class:`Answer` for a final answer, None on failure."""
+    def _interim(self, node: dict, slot: int, conn: HTTPConnection) -> list | Answer | None:
+        """``[node, conn]`` ready for the body after 100 Continue, an :class:`Answer` for a
+        final answer, ``None`` when the node failed."""
         backend = self.backend
         try:
             resp = conn.get_response("PUT")
@@ -349,7 +364,7 @@ class StreamingWrite:
             backend.node_error(node, err)
             return None
         if resp.status == 100:
-            return True
+            return [node, conn]
         if is_node_fault(resp.status):
             backend.node_error(node, f"PUT answered {resp.status}")
             resp.close()
