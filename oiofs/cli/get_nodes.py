@@ -16,6 +16,7 @@ import os
 import re
 import sys
 
+from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
 from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.config import DEFAULT_OIOFS_DIR
 from oiofs.common.exceptions import ConfigError, RingError
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{mark}", file=out)
     print(file=out)
     path = "/" + "/".join(str(p) for p in (account, container, obj) if p is not None)
-    header = f' -H "X-Backend-Storage-Policy-Index: {policy}"' if policy else ""
+    header = f' -H "{POLICY_INDEX_HEADER}: {policy}"' if policy else ""
     for node in primaries + handoffs:
         url = (f"http://{_host(node['ip'])}:{node['port']}/{node['device']}/{part}"
                + (quote_path(path) if opts.partition is None else ""))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from oiofs.common.backend_protocol import BACKEND_PREFIX
 from oiofs.common.exceptions import HTTPError
 from oiofs.common.http.error_page import ERROR_CONTENT_TYPE, error_body
 
@@ -66,7 +67,7 @@ class Response:
         return None
 
 
-def pass_headers(items, skip_prefixes=("x-backend-",)) -> list[tuple[str, str]]:
+def pass_headers(items, skip_prefixes=(BACKEND_PREFIX,)) -> list[tuple[str, str]]:
     """Backend response headers a client may see (hop-by-hop and internal ones removed)."""
     out = []
     for name, value in items:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from oiofs.common.backend_protocol import BACKEND_PREFIX
 from oiofs.common.constraints import check_metadata, check_name_lengths
 from oiofs.common.db.listing_format import max_listing_limit
 from oiofs.common.exceptions import (
@@ -29,7 +30,7 @@ from oiofs.proxy.quorum import best_status
 from oiofs.proxy.response import Response, pass_headers
 
 #: account response headers clients never see (system metadata, internal headers)
-HIDDEN_PREFIXES = ("x-backend-", "x-account-sysmeta-")
+HIDDEN_PREFIXES = (BACKEND_PREFIX, "x-account-sysmeta-")
 
 
 def account_acl_headers(req) -> dict:

@@ -11,6 +11,7 @@ import mimetypes
 import time
 
 from oiofs.common.backend_protocol import (
+    BACKEND_PREFIX,
     CONTAINER_UPDATE,
     DELETE_AT_UPDATE,
     POLICY_INDEX_HEADER,
@@ -65,8 +66,8 @@ STORED_HEADERS = (("Content-Encoding", "HTTP_CONTENT_ENCODING"),
                   ("X-Robots-Tag", "HTTP_X_ROBOTS_TAG"),
                   ("X-Object-Manifest", "HTTP_X_OBJECT_MANIFEST"))
 NEWEST_KEYS = (TIMESTAMP_HEADER.lower(), "x-timestamp")
-SKIP_PREFIXES = ("x-backend-", "x-object-sysmeta-")
-BACKEND_PREFIXES = ("x-backend-",)
+SKIP_PREFIXES = (BACKEND_PREFIX, "x-object-sysmeta-")
+BACKEND_PREFIXES = (BACKEND_PREFIX,)
 
 mimetypes.init()
 
