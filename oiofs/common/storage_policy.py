@@ -22,6 +22,8 @@ from oiofs.common.exceptions import ConfigError
 REPLICATION = "replication"
 ERASURE_CODING = "erasure_coding"
 VALID_TYPES = (REPLICATION, ERASURE_CODING)
+#: the policy types this version can store (erasure coding is declared, not built yet)
+BUILT_TYPES = (REPLICATION,)
 
 
 @dataclass
@@ -88,6 +90,10 @@ class StoragePolicyCollection:
             ptype = options.get("policy_type", REPLICATION)
             if ptype not in VALID_TYPES:
                 raise ConfigError(f"policy {idx}: unknown policy_type {ptype}")
+            if ptype not in BUILT_TYPES:
+                # Refused, never stored as something else: without an erasure-coded
+                # writer and reconstructor its objects would silently be replicas.
+                raise ConfigError(f"policy {idx}: policy_type {ptype} is not supported yet")
             policies.append(StoragePolicy(
                 idx, name, ptype,
                 is_default=config_true_value(options.get("default", "no")),

@@ -140,8 +140,9 @@ class ObjectController(Controller):
     def writer_for(self, info) -> ObjectWriter:
         """The writer of the container's storage policy type.
 
-        Only the replicated writer exists: an erasure-coded policy is still written as
-        replicas (as before writers were split by type) until its writer lands here.
+        Only the replicated writer exists; erasure-coded policies are refused when the
+        cluster configuration loads (``storage_policy.BUILT_TYPES``), so no container can
+        have one until its writer lands here.
         """
         return ReplicatedWriter(self.backend, self.options.put_direct_max,
                                 self.options.client_chunk_size)
