@@ -6,7 +6,7 @@ import time
 import pytest
 from lxml import etree
 
-from tests.functional.test_container_server import raw_request, request
+from tests.support.db_servers import raw_request, request
 from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
 
 POLICIES = """

@@ -2,43 +2,14 @@
 
 import http.client
 import json
-import socket
 import threading
 import time
-from urllib.parse import quote
 
 import pytest
 from lxml import etree
 
+from tests.support.db_servers import raw_request, request
 from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
-
-
-def request(port, method, path, headers=None, conn=None):
-    """One request; returns ``(status, headers, body)`` (reusing ``conn`` if given)."""
-    own = conn is None
-    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        path, sep, query = path.partition("?")
-        conn.request(method, quote(path) + sep + query, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        if own:
-            conn.close()
-
-
-def raw_request(port, request_line: bytes, headers: bytes = b"") -> int:
-    """Send bytes as they are (invalid UTF-8 included); the status code."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(request_line + b"\r\nHost: x\r\nContent-Length: 0\r\n" + headers
-                     + b"Connection: close\r\n\r\n")
-        data = b""
-        while b"\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return int(data.split(b" ", 2)[1])
 
 
 class Clock:

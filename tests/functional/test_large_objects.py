@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.functional.test_proxy_support import Client, unique
+from tests.support.proxy_client import Client, unique
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from oiofs.common.hashing import md5
-from tests.functional.test_object_server import (
+from tests.support.object_server import (
     T0,
     T1,
     hash_dir_of,
@@ -19,9 +19,9 @@ from tests.functional.test_object_server import (
     raw_put,
     request,
     start_object_server,
-    wait_for,
 )
 from tests.support.servers import free_port, write_server_conf
+from tests.support.waiting import wait_for
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import socket
 import pytest
 
 from oiofs.common.http.multipart import boundary_from_content_type, iter_byterange_parts
-from tests.functional.test_proxy_support import Client, unique
+from tests.support.proxy_client import Client, unique
 
 BODY = b"0123456789"
 

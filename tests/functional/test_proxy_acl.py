@@ -9,7 +9,7 @@ import time
 import pytest
 
 from oiofs.proxy.middleware.tokens import TokenSigner
-from tests.functional.test_proxy_support import Client, raw_request, status_of, unique
+from tests.support.proxy_client import Client, raw_request, status_of, unique
 
 
 @pytest.fixture(scope="module")

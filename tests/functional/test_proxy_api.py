@@ -14,12 +14,13 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.functional.test_proxy_support import (
+from tests.support.proxy_client import (
     Client,
     raw_request,
     status_of,
     unique,
 )
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -343,10 +344,8 @@ def test_object_expiry(client, container):
         == 201
     delete_at = int(client.request("HEAD", path).headers["x-delete-at"])
     assert delete_at >= int(time.time())
-    deadline = time.monotonic() + 5
-    while client.request("GET", path).status == 200 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert client.request("GET", path).status == 404
+    wait_for(lambda: client.request("GET", path).status == 404, 5, "the object to expire",
+             interval=0.1)
     assert client.request("PUT", path, body=b"x", headers={"X-Delete-At": "1"}).status == 400
     assert client.request("PUT", path, body=b"x",
                           headers={"X-Delete-After": "soon"}).status == 400

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.functional.test_proxy_support import Client, unique
+from tests.support.proxy_client import Client, unique
 
 NODE = 2
 #: a request that has to wait out timeouts would take seconds; none should

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.functional.test_proxy_support import Client, unique
+from tests.support.proxy_client import Client, unique
 from tests.support.rawhttp import RawConnection
 
 #: wall-clock budget of the fuzz run; examples past it are skipped (still counted)

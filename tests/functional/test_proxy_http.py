@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.functional.test_proxy_support import Client, unique
+from tests.support.proxy_client import Client, unique
 from tests.support.rawhttp import RawConnection
 
 NOT_FOUND_PAGE = b"<html><h1>Not Found</h1><p>The resource could not be found.</p></html>"

@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.functional.test_proxy_support import Client, unique
+from tests.support.proxy_client import Client, unique
 
 FORMATS = ("json", "xml", "plain")
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.functional.test_proxy_support import Client, unique
+from tests.support.proxy_client import Client, unique
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ background: each pass is the one the test asks for (``cluster.aio.run_once(name)
 
 import pytest
 
-from tests.probe.probe_support import use_cluster_secret
 from tests.support.cluster import TestCluster
+from tests.support.probe import use_cluster_secret
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from oiofs.common.hashing import md5
-from tests.probe.probe_support import (
+from tests.support.probe import (
     ProbeClient,
     object_dirs,
     primary_status,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import http.client
 import os
-import time
 
 import pytest
 
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.expiring import EXPIRING_ACCOUNT, queue_container, queue_object
 from oiofs.common.ring import Ring
-from tests.probe.probe_support import ProbeClient, object_dirs
+from tests.support.probe import ProbeClient, object_dirs
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.probe
 
@@ -40,15 +40,6 @@ def run(cluster, daemon: str) -> None:
     assert set(results.values()) == {0}, (daemon, results)
 
 
-def poll(predicate, timeout: float):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def queued(cluster, account: str, name: str, delete_at: int) -> list[bool]:
     """Per queue replica: whether it lists the row of ``name`` expiring at ``delete_at``."""
     row = queue_object(delete_at, account, "expiry", name)
@@ -68,15 +59,16 @@ def test_expired_object_is_removed_and_a_kept_one_stays(cluster):
         assert conn_status == 200
         delete_at[name] = int(headers["x-delete-at"])
         # queued on every replica of its queue container by the object servers
-        assert poll(lambda n=name: queued(cluster, client.account, n, delete_at[n])
-                    == [True] * 3, timeout=5)
+        wait_for(lambda n=name: queued(cluster, client.account, n, delete_at[n]) == [True] * 3,
+                 timeout=5, what=f"{name} queued on every replica", interval=0.05)
     # the spared one loses its expiry (a POST without X-Delete-At replaces it), and its row
     assert client.request("POST", "/expiry/spared", headers={"X-Object-Meta-Kept": "yes"}
                           )[0] == 202
-    assert poll(lambda: queued(cluster, client.account, "spared", delete_at["spared"])
-                == [False] * 3, timeout=5)
+    wait_for(lambda: queued(cluster, client.account, "spared", delete_at["spared"]) == [False] * 3,
+             timeout=5, what="the spared object out of the queue", interval=0.05)
 
-    assert poll(lambda: client.get("expiry", "doomed")[0] == 404, timeout=5)
+    wait_for(lambda: client.get("expiry", "doomed")[0] == 404, timeout=5,
+             what="the doomed object to read 404", interval=0.05)
     assert client.get("expiry", "spared") == (200, b"spared")
     assert replica_names(cluster, client.account, "expiry") == [["doomed", "spared"]] * 3
     assert any(n.endswith(".data") for _node, d in object_dirs(cluster, client, "expiry",

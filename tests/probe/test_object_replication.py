@@ -9,17 +9,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
 from oiofs.cli.allinone.processes import daemon_argv
 from oiofs.common.hashing import hash_path, md5
-from tests.probe.probe_support import (
+from tests.support.probe import (
     ProbeClient,
     object_dirs,
     primary_status,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.probe
 
@@ -118,11 +118,10 @@ def test_replicator_killed_mid_pass_loses_nothing(cluster, client):
             watched.append(os.path.join(node["devices"], node["device"], "objects",
                                         str(client.part("repl", obj)), name_hash[-3:],
                                         name_hash))
-    deadline = time.monotonic() + 60
     try:
         # kill every replicator as soon as the node that was down got its first copy back
-        while time.monotonic() < deadline and not any(map(os.path.isdir, watched)):
-            time.sleep(0.002)
+        wait_for(lambda: any(map(os.path.isdir, watched)), 60, "a first copy on the node back",
+                 interval=0.002)
     finally:
         for proc in procs:
             if proc.poll() is None:

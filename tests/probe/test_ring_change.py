@@ -16,7 +16,7 @@ import pytest
 
 from oiofs.common.hashing import hash_path, md5
 from oiofs.common.ring import Ring
-from tests.probe.probe_support import ProbeClient
+from tests.support.probe import ProbeClient
 
 pytestmark = pytest.mark.probe
 

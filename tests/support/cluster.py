@@ -10,12 +10,12 @@ import http.client
 import random
 import shutil
 import tempfile
-import time
 
 from oiofs.cli.allinone import AllInOne
 from oiofs.cli.allinone.cluster import AllInOneError
 from oiofs.cli.allinone.layout import SERVER_TYPES
 from tests.support.servers import port_free, server_port_candidates
+from tests.support.waiting import wait_for
 
 
 def free_port_base(nodes: int) -> int:
@@ -113,8 +113,8 @@ class TestCluster:
     def auth(self, user: str = "test:tester", key: str | None = None) -> tuple[str, str]:
         """Authenticate through tempauth; ``(storage_url, token)``."""
         key = self.users[user] if key is None else key
-        deadline = time.monotonic() + 10
-        while True:
+
+        def authenticate() -> http.client.HTTPResponse | None:
             conn = http.client.HTTPConnection("127.0.0.1", self.layout.proxy_port, timeout=10)
             try:
                 conn.request("GET", "/auth/v1.0", headers={"X-Auth-User": user,
@@ -123,9 +123,7 @@ class TestCluster:
                 resp.read()
             finally:
                 conn.close()
-            if resp.status // 100 == 2 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        if resp.status // 100 != 2:
-            raise RuntimeError(f"auth for {user} answered {resp.status}")
+            return resp if resp.status // 100 == 2 else None
+
+        resp = wait_for(authenticate, 10, f"tempauth to authenticate {user}", interval=0.1)
         return resp.getheader("X-Storage-Url"), resp.getheader("X-Auth-Token")

@@ -1,7 +1,7 @@
 """Start real oiofs servers as subprocesses on 127.0.0.1 for tests, and stop them.
 
->>> srv = ServerProcess("object", conf_path)   # doctest: +SKIP
->>> srv.start(); ...; srv.stop()
+>>> srv = ServerProcess("object", conf_path).start()  # doctest: +SKIP
+>>> srv.stop()                                         # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import textwrap
 import time
 
 from oiofs.cli.allinone.processes import group_alive
+from tests.support.waiting import wait_for
 
 HASH_CONF = """\
 [hash]
@@ -83,17 +84,19 @@ def write_server_conf(path: str, app_use: str, defaults: dict, app_options: dict
 
 
 def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
-    """Block until something accepts on 127.0.0.1:port (or fail the test)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Block until something accepts on 127.0.0.1:port (or fail the test); fail at once if
+    ``proc`` exits first."""
+
+    def listening() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode} before listening")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+            return False
+
+    wait_for(listening, timeout, f"something to listen on port {port}", interval=0.05)
 
 
 class ServerProcess:

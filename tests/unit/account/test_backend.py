@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from oiofs.account.backend import AccountBroker
 from oiofs.common.db.broker import db_dir_for
 from oiofs.common.timestamp import Timestamp
-from tests.unit.common.db.test_listing import ALPHABET, listing_model
+from tests.support.listing_model import ALPHABET, listing_model
 
 
 def ts(value):

@@ -7,6 +7,7 @@ import sys
 import time
 
 from oiofs.cli.allinone import AllInOne, Layout, configs, processes
+from tests.support.waiting import wait_for
 
 
 def test_layout_ports_do_not_collide():
@@ -55,10 +56,8 @@ def test_stop_only_signals_processes_it_started(tmp_path):
         "sleeper", [sys.executable, "-c", "import time; time.sleep(60)", marker],
         run, log, marker)
     # the child may still be between fork and exec (its command line not yet set)
-    deadline = time.monotonic() + 5
-    while processes.read_pid(run, "sleeper", marker) != pid and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert processes.read_pid(run, "sleeper", marker) == pid
+    wait_for(lambda: processes.read_pid(run, "sleeper", marker) == pid, 5,
+             "the sleeper's pid file to be obeyed", interval=0.01)
     # a pid file pointing at an unrelated process is not obeyed
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

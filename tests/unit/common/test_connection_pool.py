@@ -11,6 +11,7 @@ import pytest
 from oiofs.common.connection_pool import ConnectionPool, build_request_head
 from oiofs.common.exceptions import ClientException, NodeTimeout, NodeUnreachable
 from tests.support.servers import free_port
+from tests.support.waiting import wait_for
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -119,10 +120,9 @@ def test_chunked_response(server, pool):
 def test_connection_closed_while_idle_is_not_reused(server, pool):
     _, first = get(pool, server, "/drop")
     assert pool.idle_count("127.0.0.1", server) == 1  # server did not say it closes
-    deadline = time.monotonic() + 5
     conn = pool._idle[("127.0.0.1", server)][0]
-    while conn.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)  # wait for the server's FIN to arrive (it is in-flight)
+    # the server's FIN is in flight
+    wait_for(lambda: not conn.is_alive(), 5, "the server's FIN", interval=0.01)
     _, second = get(pool, server, "/port")
     assert first != second
 
@@ -133,9 +133,7 @@ def test_stale_connection_is_replayed_on_a_fresh_one(server, pool):
     conn.get_response("GET").read_all()  # server now closes its end
     conn.closed = False  # pretend it went back to the pool unnoticed
     conn.reused = True
-    deadline = time.monotonic() + 5
-    while conn.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: not conn.is_alive(), 5, "the server's FIN", interval=0.01)
     body = b"abc"
     head = {"Content-Length": "3"}
     try:

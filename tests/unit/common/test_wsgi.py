@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.support.servers import ServerProcess, free_port, write_server_conf
+from tests.support.waiting import wait_for
 
 
 def _get(port, path="/x", timeout=10):
@@ -40,20 +41,24 @@ def echo_server(tmp_path, oiofs_dir):
 def test_serves_with_workers_and_restarts_dead_one(echo_server):
     server = echo_server(2)
     pids = set()
-    deadline = time.monotonic() + 10
-    while len(pids) < 2 and time.monotonic() < deadline:
+
+    def both_workers_answered() -> bool:
         status, body = _get(server.port)
         assert status == 200 and body.endswith(" /x")
         pids.add(int(body.split()[0]))
-    assert len(pids) == 2, "both workers should take requests"
+        return len(pids) == 2
+
+    wait_for(both_workers_answered, 10, "both workers to take requests", interval=0)
     victim = pids.pop()
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 10
     seen = set()
-    while time.monotonic() < deadline and len(seen - {victim}) < 2:
+
+    def two_live_workers_answered() -> bool:
         seen.add(int(_get(server.port)[1].split()[0]))
+        return len(seen - {victim}) == 2
+
+    wait_for(two_live_workers_answered, 10, "a new worker to replace the dead one", interval=0)
     assert victim not in seen
-    assert len(seen) == 2, "a new worker replaces the dead one"
 
 
 def test_sigterm_lets_request_in_flight_finish(echo_server):

@@ -16,7 +16,7 @@ from oiofs.container.backend import (
     decode_timestamps,
     encode_timestamps,
 )
-from tests.unit.common.db.test_listing import ALPHABET, listing_model
+from tests.support.listing_model import ALPHABET, listing_model
 
 
 def new_broker(devices, container="c", policy=0, **kwargs):

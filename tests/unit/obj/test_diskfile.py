@@ -24,6 +24,7 @@ from oiofs.obj import diskfile as diskfile_module
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.hashes import consolidate_invalidations
 from oiofs.obj.metadata import XATTR_NAME, write_metadata
+from tests.support.metadata import limits_metadata
 
 POLICY0 = StoragePolicy(0, "gold")
 POLICY1 = StoragePolicy(1, "silver")
@@ -115,7 +116,6 @@ def test_newer_put_replaces_and_cleans_up(manager):
 
 
 def test_metadata_at_the_limits_round_trips(manager):
-    from tests.unit.obj.test_metadata import limits_metadata
     big = limits_metadata()
     name = big.pop("name")
     obj = name.split("/", 3)[3]

@@ -34,22 +34,12 @@ from oiofs.container.updater import ContainerUpdater
 from oiofs.obj.expirer import ObjectExpirer
 from oiofs.proxy.controllers.obj import delete_at_update_headers
 from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
+from tests.support.waiting import wait_for
 
 LOG = logging.getLogger("test.object_expirer")
 DEVICES = ("sda", "sdb", "sdc")
 ACCOUNT, CONTAINER = "AUTH_exp", "box"
 TYPES = ("object", "container", "account")
-
-
-def wait_for(predicate, timeout=10.0):
-    """Poll ``predicate`` until it is true (object servers may answer a PUT before the
-    container update they started has landed); its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")

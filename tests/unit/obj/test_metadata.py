@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oiofs.common.constraints import LIMITS
 from oiofs.common.exceptions import DiskFileCorrupt, DiskFileMetadataTooLarge
 from oiofs.obj.metadata import (
     INLINE_LIMIT,
@@ -21,9 +20,7 @@ from oiofs.obj.metadata import (
     to_wsgi,
     write_metadata,
 )
-
-BASE = {"X-Timestamp": "1700000000.00000", "Content-Type": "text/plain",
-        "ETag": "d41d8cd98f00b204e9800998ecf8427e", "Content-Length": "5", "name": "/a/c/o"}
+from tests.support.metadata import BASE, limits_metadata
 
 
 @pytest.fixture
@@ -34,20 +31,6 @@ def data_file(tmp_path):
     os.write(fd, b"hello")
     yield fd, path
     os.close(fd)
-
-
-def limits_metadata() -> dict[str, str]:
-    """Metadata at the API's limits: max count and total size, 1 KiB name, long type."""
-    meta = dict(BASE)
-    meta["name"] = ("/" + "a" * 256 + "/" + "c" * 256 + "/"
-                    + "é" * (LIMITS.max_object_name_length // 2))
-    meta["Content-Type"] = "application/x-" + "t" * 4000
-    per_item = LIMITS.max_meta_overall_size // LIMITS.max_meta_count
-    for i in range(LIMITS.max_meta_count):
-        key = f"{i:03d}"
-        meta["X-Object-Meta-" + key] = "ü" * ((per_item - len(key)) // 2)
-    meta["X-Object-Sysmeta-Slo"] = "s" * 2000
-    return meta
 
 
 def test_small_metadata_is_inline(data_file):

@@ -8,7 +8,7 @@ import pytest
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.obj.metadata import XATTR_NAME
 from oiofs.obj.replicator import ObjectReplicator
-from tests.unit.obj.replication_support import POLICY, Log, ReplicationSetup
+from tests.support.replication import POLICY, Log, ReplicationSetup
 
 NOW = time.time()
 PRIMARIES = {"sda", "sdb", "sdc"}

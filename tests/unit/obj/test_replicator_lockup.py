@@ -12,8 +12,8 @@ from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.replication_stats import Heartbeat, ObjectReplicationStats
+from tests.support.replication import Log
 from tests.support.servers import free_port, write_cluster_conf, write_server_conf
-from tests.unit.obj.replication_support import Log
 
 
 class FakePool:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from oiofs.obj.replicator import ObjectReplicator
-from tests.unit.obj.replication_support import DEVICES, Log, ReplicationSetup
+from tests.support.replication import DEVICES, Log, ReplicationSetup
 
 OBJECTS = int(os.environ.get("OIOFS_REPLICATION_SCALE_OBJECTS", "300"))
 PART_POWER = int(os.environ.get("OIOFS_REPLICATION_SCALE_PART_POWER", "4"))

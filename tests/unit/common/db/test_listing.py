@@ -1,7 +1,7 @@
 """The listing rules (markers, prefix, delimiter, path, reverse) against a plain model.
 
-``listing_model`` states the rules the simple way (filter everything, roll up, sort, cut);
-the real algorithm works with range queries. Property tests check they always agree.
+``tests.support.listing_model`` states the rules the simple way (filter everything, roll
+up, sort, cut); the real algorithm works with range queries. Property tests check they always agree.
 The broker tests (container, account) reuse the model against real sqlite databases.
 """
 
@@ -11,39 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oiofs.common.db.listing import list_with_rules, prefix_upper_bound
-
-
-def listing_model(names, limit, marker, end_marker, prefix, delimiter, path=None,
-                  reverse=False):
-    """The listing as ``[(name, is_subdir)]``, computed the obvious (slow) way."""
-    names = sorted(set(names))
-    marker, end_marker = marker or "", end_marker or ""
-    lower, upper = (end_marker, marker) if reverse else (marker, end_marker)
-
-    def in_range(name):
-        return (not lower or name > lower) and (not upper or name < upper)
-
-    entries = {}
-    if path is not None:
-        base = path.rstrip("/") + "/" if path else ""
-        for name in names:
-            if not name.startswith(base) or name == base or not in_range(name):
-                continue
-            slash = name.find("/", len(base))
-            if slash < 0 or slash == len(name) - 1:
-                entries[name] = False
-    else:
-        base = prefix or ""
-        for name in names:
-            if not name.startswith(base) or not in_range(name):
-                continue
-            cut = name.find(delimiter, len(base)) if delimiter else -1
-            if cut < 0:
-                entries[name] = False
-            elif name[:cut + len(delimiter)] != lower:
-                entries[name[:cut + len(delimiter)]] = True
-    ordered = sorted(entries.items(), reverse=reverse)
-    return ordered[:max(limit, 0)]
+from tests.support.listing_model import ALPHABET, listing_model
 
 
 def list_fetch(names):
@@ -70,7 +38,6 @@ def run_rules(names, *args, **kwargs):
     return [(row[0], len(row) > 1) for row in rows], calls
 
 
-ALPHABET = "a/0.b"  # "0" follows "/", "." precedes it: the boundaries of every jump
 names_st = st.lists(st.text(ALPHABET, min_size=1, max_size=5), max_size=30)
 maybe_text = st.one_of(st.none(), st.text(ALPHABET, max_size=4))
 

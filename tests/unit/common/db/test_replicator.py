@@ -24,6 +24,7 @@ from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker
 from oiofs.container.replicator import ContainerReplicator
 from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
+from tests.support.waiting import wait_for
 
 LIVE = 3
 LOG = logging.getLogger("test.db_replicator")
@@ -375,10 +376,8 @@ def test_interrupted_upload_leaves_no_database(cluster, ts):
     # the server sees the body end short and answers 499 to nobody. Poll until its
     # temporary file is gone rather than sleeping a guessed time.
     tmp = os.path.join(b.devices, b.device, "tmp")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and os.path.isdir(tmp) and os.listdir(tmp):
-        time.sleep(0.02)
-    assert os.path.isdir(tmp) and os.listdir(tmp) == []
+    wait_for(lambda: os.path.isdir(tmp) and os.listdir(tmp) == [], 10,
+             "the temporary file to be removed")
     assert not broker_on(b, part, name).exists()
 
 

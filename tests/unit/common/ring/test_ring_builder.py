@@ -10,7 +10,7 @@ import pytest
 
 from oiofs.common.exceptions import RingBuilderError, RingLoadError, RingValidationError
 from oiofs.common.ring import RingBuilder
-from tests.unit.common.ring.helpers import changed_slots, make_builder, placements
+from tests.support.rings import changed_slots, make_builder, placements
 
 EQUAL_5_ZONES = [(1, zone, 100) for zone in range(1, 6)]
 EQUAL_8_IN_4_ZONES = [(1, 1 + n % 4, 100) for n in range(8)]

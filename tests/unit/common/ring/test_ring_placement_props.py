@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from oiofs.common.ring.placement import spread_limits, water_fill
-from tests.unit.common.ring.helpers import changed_slots, make_builder, placements
+from tests.support.rings import changed_slots, make_builder, placements
 
 FAST = settings(max_examples=40, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,8 @@ from oiofs.common.exceptions import RingLoadError
 from oiofs.common.fsutils import write_file_atomic
 from oiofs.common.hashing import hash_path
 from oiofs.common.ring import Ring
-from tests.unit.common.ring.helpers import make_builder, placements
+from tests.support.rings import make_builder, placements
+from tests.support.waiting import wait_for
 
 NODE_KEYS = {"id", "region", "zone", "ip", "port", "device", "weight", "meta",
              "replication_ip", "replication_port", "index"}
@@ -163,10 +164,7 @@ def test_reload_check_happens_after_reload_time(tmp_path):
     _, path = write_ring(tmp_path)
     ring = Ring(path, reload_time=0.05)
     write_ring(tmp_path, layout=LAYOUT[:6], seed=2)
-    deadline = time.monotonic() + 5
-    while len(ring.devs) != 6 and time.monotonic() < deadline:
-        time.sleep(0.01)  # polling a condition (time passing), not waiting blindly
-    assert len(ring.devs) == 6
+    wait_for(lambda: len(ring.devs) == 6, 5, "the ring to reload", interval=0.01)
 
 
 def test_get_nodes_is_cheap(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from oiofs.common.exceptions import RingLoadError
 from oiofs.common.ring import RingData
 from oiofs.common.ring.ringdata import MAGIC
-from tests.unit.common.ring.helpers import make_builder
+from tests.support.rings import make_builder
 
 
 @pytest.fixture
