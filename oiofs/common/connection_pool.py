@@ -4,10 +4,11 @@ The proxy makes several backend requests for every client request; opening a new
 connection for each costs a handshake, a slow-start and a TIME_WAIT socket. This module
 keeps finished connections open and hands them out again:
 
->>> pool = ConnectionPool(conn_timeout=0.5, node_timeout=10)        # doctest: +SKIP
->>> resp = pool.request("127.0.0.1", 6200, "HEAD", "/sda/3/AUTH_a/c/o", {})
->>> resp.status, resp.getheader("etag")
->>> resp.close()      # back to the pool once its body was read
+>>> pool = ConnectionPool(conn_timeout=0.5, node_timeout=10)           # doctest: +SKIP
+>>> resp = pool.request("127.0.0.1", 6200, "HEAD", "/sda/3/AUTH_a/c/o", {})  # doctest: +SKIP
+>>> resp.status, resp.getheader("etag")                                # doctest: +SKIP
+(200, '"d41d8cd98f00b204e9800998ecf8427e"')
+>>> resp.close()  # back to the pool, its body read                   # doctest: +SKIP
 
 A response gives its connection back to the pool only when its body has been read to the
 end and the server did not ask to close; anything else (an error, a body left unread)

@@ -307,10 +307,13 @@ class Backend:
 class StreamingWrite:
     """A PUT whose body is streamed to several nodes (``Expect: 100-continue``).
 
-    >>> sw = StreamingWrite(backend, ring, part, primaries, suffix, headers_list, chunked)
-    >>> sw.connect()        # each slot: a node that said 100 Continue, or its final answer
-    >>> for chunk in body: sw.send(chunk)          # doctest: +SKIP
-    >>> answers = sw.finish()
+    Each slot after ``connect``: a node that said 100 Continue, or its final answer.
+
+    >>> sw = StreamingWrite(backend, ring, part, primaries,  # doctest: +SKIP
+    ...                     suffix, headers_list, chunked)
+    >>> sw.connect()                                 # doctest: +SKIP
+    >>> for chunk in body: sw.send(chunk)            # doctest: +SKIP
+    >>> answers = sw.finish()                        # doctest: +SKIP
 
     Nodes that fail before the body starts are replaced by handoffs; nodes that fail
     during the body are dropped (their copy is incomplete, the object server discards it).

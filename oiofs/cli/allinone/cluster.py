@@ -1,9 +1,12 @@
 """The :class:`AllInOne` cluster and the ``oiofs-allinone`` command.
 
+``start`` writes rings and configs and starts the servers, returning when all answer;
+``stop_node`` is a fault drill (node 2's servers stop):
+
 >>> aio = AllInOne("/tmp/aio", nodes=4, replicas=3, port_base=8080)  # doctest: +SKIP
->>> aio.start()          # rings, configs, servers; returns when all answer
->>> aio.stop_node(2)     # fault drill: stop node 2's servers
->>> aio.stop()
+>>> aio.start()                                                      # doctest: +SKIP
+>>> aio.stop_node(2)                                                 # doctest: +SKIP
+>>> aio.stop()                                                       # doctest: +SKIP
 """
 
 from __future__ import annotations

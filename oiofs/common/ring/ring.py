@@ -1,8 +1,8 @@
 """The ring reader: which devices hold a name, and where to go when they fail.
 
->>> ring = Ring("/etc/oiofs", ring_name="object")          # doctest: +SKIP
->>> part, nodes = ring.get_nodes("AUTH_test", "photos", "cat.jpg")
->>> handoffs = ring.get_more_nodes(part)                    # lazily, when needed
+>>> ring = Ring("/etc/oiofs", ring_name="object")                    # doctest: +SKIP
+>>> part, nodes = ring.get_nodes("AUTH_test", "photos", "cat.jpg")  # doctest: +SKIP
+>>> handoffs = ring.get_more_nodes(part)                            # doctest: +SKIP
 
 Servers call :meth:`Ring.get_nodes` on every request, so it does little: one keyed MD5, a
 shift, a few table look-ups and dict copies. The ring file is looked at again at most every
