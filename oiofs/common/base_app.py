@@ -65,7 +65,7 @@ class BaseServerApp:
             return getattr(self, method)(req)
         except HTTPError as err:
             return self.error_response(err)
-        except Exception as err:  # noqa: BLE001 - the one place errors become statuses
+        except Exception as err:  # the one place errors become statuses
             mapped = self.translate_error(err)
             if mapped is not None:
                 return self.error_response(mapped)

@@ -65,7 +65,7 @@ class Daemon:
             begin = time.time()
             try:
                 self.run_once(**kwargs)
-            except Exception:  # noqa: BLE001 - a daemon survives one bad pass
+            except Exception:  # a daemon survives one bad pass
                 self.logger.exception("unhandled error in %s pass", self.name)
             elapsed = time.time() - begin
             if elapsed < self.interval and not self.stopping:

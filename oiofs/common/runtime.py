@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     import eventlet.tpool
     import eventlet.wsgi
 
-from oiofs.common import constraints  # noqa: E402  (after eventlet, whose import is quieted)
+from oiofs.common import constraints  # after eventlet, whose import is quieted
 
 GreenPool = eventlet.GreenPool
 GreenPile = eventlet.GreenPile

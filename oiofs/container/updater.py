@@ -97,7 +97,7 @@ class ContainerUpdater(Daemon):
     def _process_logged(self, db_file: str) -> None:
         try:
             self.process_container(db_file)
-        except Exception:  # noqa: BLE001 - one bad database must not end the pass
+        except Exception:  # one bad database must not end the pass
             self.stats.failures += 1
             self.logger.exception("container update of %s failed", db_file)
 

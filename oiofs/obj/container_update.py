@@ -77,7 +77,7 @@ class ContainerUpdateSender:
             saved.append(True)
             try:
                 save_pending()
-            except Exception:  # noqa: BLE001 - runs detached; nobody else would log it
+            except Exception:  # runs detached; nobody else would log it
                 self.logger.exception("cannot save async pending for %s %s/%s/%s",
                                       op, account, container, obj)
 

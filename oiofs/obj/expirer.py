@@ -316,7 +316,7 @@ class ObjectExpirer(Daemon):
                         outcome: dict) -> None:
         try:
             done = self.expire_row(container, row, entry)
-        except Exception:  # noqa: BLE001 - one bad row must not end the pass
+        except Exception:  # one bad row must not end the pass
             self.logger.exception("%s: cannot expire %s/%s", self.name, container,
                                   row.get("name"))
             done = False

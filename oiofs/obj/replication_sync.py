@@ -89,7 +89,7 @@ class PartitionSync:
             else:
                 self.stats.handoff_partitions += 1
                 self._revert_handoff(job)
-        except Exception:  # noqa: BLE001 - one bad partition must not end the pass
+        except Exception:  # one bad partition must not end the pass
             self.stats.failures += 1
             self.logger.exception("object replication of %s failed", job.path)
         finally:

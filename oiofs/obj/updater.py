@@ -213,7 +213,7 @@ class ObjectUpdater(Daemon):
     def _process_logged(self, device_path: str, policy: StoragePolicy, path: str) -> None:
         try:
             self.process_pending(device_path, policy, path)
-        except Exception:  # noqa: BLE001 - one bad pending must not end the pass
+        except Exception:  # one bad pending must not end the pass
             self.stats.failures += 1
             self.logger.exception("%s: cannot process %s", self.name, path)
 

@@ -132,7 +132,7 @@ class Application(BaseServerApp):
             return self.route(req).handle(req)
         except HTTPError as err:
             return Response.from_error(err)
-        except Exception as err:  # noqa: BLE001 - the one place errors become statuses
+        except Exception as err:  # the one place errors become statuses
             mapped = self.translate_error(err)
             if mapped is not None:
                 return Response.from_error(mapped)

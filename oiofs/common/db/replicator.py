@@ -142,7 +142,7 @@ class DbReplicator(Daemon):
     def _replicate_logged(self, dev: dict, part: int, db_file: str) -> None:
         try:
             self.replicate_db(dev, part, db_file)
-        except Exception:  # noqa: BLE001 - one bad database must not end the pass
+        except Exception:  # one bad database must not end the pass
             self.stats.failures += 1
             self.logger.exception("replication of %s failed", db_file)
 

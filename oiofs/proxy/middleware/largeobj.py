@@ -99,7 +99,7 @@ class IterReader:
                 self.buffer = next(self.iterator)
             except StopIteration:
                 return b""
-            except Exception as err:  # noqa: BLE001 - any source failure ends the body
+            except Exception as err:  # any source failure ends the body
                 raise OSError(f"source of the copy failed: {err}") from err
         if size is None or size < 0 or size >= len(self.buffer):
             data, self.buffer = self.buffer, b""
