@@ -11,7 +11,7 @@ from oiofs.account.backend import AccountBroker
 from oiofs.common.db.auditor import DbAuditor
 
 
-class AccountAuditor(DbAuditor):
+class AccountAuditor(DbAuditor[AccountBroker]):
     """Audit of the account databases of this node's account server."""
 
     name = "account-auditor"

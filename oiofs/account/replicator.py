@@ -11,7 +11,7 @@ from oiofs.account.backend import AccountBroker
 from oiofs.common.db.replicator import DbReplicator
 
 
-class AccountReplicator(DbReplicator):
+class AccountReplicator(DbReplicator[AccountBroker]):
     """Replication of the account databases of this node's account server."""
 
     name = "account-replicator"

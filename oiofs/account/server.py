@@ -63,7 +63,7 @@ def _header_count(req: Request, name: str) -> int:
     return int(value)
 
 
-class AccountServer(DbServerApp):
+class AccountServer(DbServerApp[AccountBroker]):
     """WSGI server of the account databases on this node's devices."""
 
     server_type = "account-server"

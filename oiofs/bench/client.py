@@ -88,7 +88,7 @@ class Connection:
         return out
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None,
-                body: bytes | Callable[[], Iterable[bytes]] | None = None,
+                body: bytes | Callable[[], Iterable[bytes | memoryview]] | None = None,
                 length: int | None = None,
                 sink: Callable[[bytes], None] | None = None) -> Reply:
         """Send one request and read the whole response.

@@ -43,7 +43,7 @@ class LargeBody:
         self.size = size
         self.md5 = ""
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Iterator[bytes | memoryview]:
         """Yield the body; each call starts over (so a request can be resent)."""
         digest = hashlib.md5()
         self.md5 = ""

@@ -122,7 +122,7 @@ def run_phase(name: str, conns: list[Connection], items: Iterable[T], op: Operat
             event.wait()
         raise
     result.elapsed = time.monotonic() - start
-    if meter:
+    if meter is not None and cpu_before is not None:
         result.cpu_seconds = meter.sample() - cpu_before
     if crashes:
         raise crashes[0]

@@ -37,7 +37,7 @@ def resolve_loopback(host: str, port: int) -> str:
         raise TargetRefused(f"cannot resolve {host!r}: {err}") from None
     addresses = []
     for info in infos:
-        address = info[4][0].split("%", 1)[0]  # drop an IPv6 zone index
+        address = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone index
         if address not in addresses:
             addresses.append(address)
     refused = [a for a in addresses if not is_loopback_address(a)]

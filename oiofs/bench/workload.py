@@ -88,13 +88,19 @@ class Bench:
             self.report.stale_retries = sum(conn.stale_retries for conn in self.conns)
         return self.report
 
+    def _running_report(self) -> BenchReport:
+        """The report of the run in progress (phases run only inside :meth:`run`)."""
+        if self.report is None:
+            raise RuntimeError("no benchmark run in progress")
+        return self.report
+
     def _phase(self, name: str, items, op, label: str, limit: int | None = None,
                duration: float | None = None,
                conns: list[Connection] | None = None) -> PhaseResult:
         self.progress(f"{label} ...")
         result = run_phase(name, conns or self.conns, items, op, limit=limit,
                            duration=duration, meter=self.meter, label=label)
-        self.report.phases.append(result)
+        self._running_report().phases.append(result)
         return result
 
     # --- containers ---------------------------------------------------------------------
@@ -246,7 +252,7 @@ class Bench:
         self._phase("FILL", wanted, put_empty, f"PUT 0 B (fill {cfg.list_objects})")
         self.progress(f"LIST {cfg.list_objects} ...")
         result = PhaseResult(name="LIST", label=f"LIST {cfg.list_objects} objects")
-        self.report.phases.append(result)
+        self._running_report().phases.append(result)
         expected = sorted(stored)
         conn = self.conns[0]
         cpu_before = self.meter.sample() if self.meter else None
@@ -262,7 +268,7 @@ class Bench:
             result.note(f"LIST: {err}")
             return
         result.elapsed = time.monotonic() - start
-        if self.meter:
+        if self.meter is not None and cpu_before is not None:
             result.cpu_seconds = self.meter.sample() - cpu_before
         result.latencies.append(result.elapsed)
         result.extra.update(objects=len(expected), listed=len(names), pages=pages,

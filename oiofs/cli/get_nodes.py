@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         digest = hash_path(account, container, obj)
     primaries = ring.get_part_nodes(part)
     count = ring.replica_count if opts.handoffs is None else max(0, opts.handoffs)
-    handoffs = []
+    handoffs: list[dict] = []
     for node in ring.get_more_nodes(part):
         if len(handoffs) >= count:
             break

@@ -145,8 +145,9 @@ class Command:
         builder = self.load()
         for dev in devs:
             dev_id = builder.add_dev(dev)
-            self.say(f"Device {format_device(builder.devs[dev_id])} with weight "
-                     f"{builder.devs[dev_id]['weight']:g} added with id {dev_id}")
+            added = builder.get_dev(dev_id)
+            self.say(f"Device {format_device(added)} with weight "
+                     f"{added['weight']:g} added with id {dev_id}")
         self.save(builder)
         return EXIT_SUCCESS
 

@@ -17,10 +17,12 @@ from oiofs.common.exceptions import ConfigError
 from oiofs.common.hashing import set_hash_path_secret
 from oiofs.common.storage_policy import POLICIES
 
-_loaded_cluster: dict[str, str] = {}
+# {path: sections} of the configuration this process loaded (one at most).
+_loaded_cluster: dict[str, dict[str, dict[str, str]]] = {}
 
 
-def load_cluster_config(directory: str | None = None, required: bool = True) -> dict:
+def load_cluster_config(directory: str | None = None,
+                        required: bool = True) -> dict[str, dict[str, str]]:
     """Load ``<directory>/oiofs.conf`` and apply it to this process.
 
     Sets the hash secret, the constraints and the storage policies. Returns the parsed
@@ -29,8 +31,8 @@ def load_cluster_config(directory: str | None = None, required: bool = True) -> 
     """
     directory = directory or os.environ.get("OIOFS_DIR") or DEFAULT_OIOFS_DIR
     path = os.path.join(directory, "oiofs.conf")
-    if _loaded_cluster.get("path") == path:
-        return _loaded_cluster["sections"]  # type: ignore[return-value]
+    if path in _loaded_cluster:
+        return _loaded_cluster[path]
     if not os.path.exists(path):
         if required:
             raise ConfigError(f"cluster configuration {path} not found")
@@ -48,6 +50,6 @@ def load_cluster_config(directory: str | None = None, required: bool = True) -> 
     except ValueError as err:
         raise ConfigError(f"{path}: {err}") from None
     POLICIES.load(sections)
-    _loaded_cluster["path"] = path
-    _loaded_cluster["sections"] = sections  # type: ignore[assignment]
+    _loaded_cluster.clear()
+    _loaded_cluster[path] = sections
     return sections

@@ -45,7 +45,7 @@ class Limits:
     max_container_name_length: int = 256
     extra_header_count: int = 0
 
-    def update(self, section: Mapping[str, object]) -> None:
+    def update(self, section: Mapping[str, str | int]) -> None:
         """Set the limits named in ``section`` (values: integers or their text).
 
         All or nothing: an unknown name (a typo must not pass silently) or a value that is
@@ -57,7 +57,7 @@ class Limits:
             if key not in known:
                 raise ValueError(f"unknown constraint {key!r}")
             try:
-                values[key] = int(value)  # type: ignore[call-overload]
+                values[key] = int(value)
             except (TypeError, ValueError):
                 raise ValueError(f"constraint {key}: {value!r} is not an integer") from None
         for key, number in values.items():
@@ -74,7 +74,7 @@ LIMITS = Limits()
 DEFAULT_CONSTRAINTS = Limits().as_dict()
 
 
-def load_constraints(section: Mapping[str, object]) -> dict[str, int]:
+def load_constraints(section: Mapping[str, str | int]) -> dict[str, int]:
     """Overlay the ``[constraints]`` options of ``oiofs.conf`` on :data:`LIMITS`.
 
     Returns the limits now in force. ``ValueError`` for an unknown option name or a value
@@ -158,6 +158,12 @@ def split_path(path: str, minsegs: int = 1, maxsegs: int | None = None,
         segs[-1] = None
     segs.extend([None] * (maxsegs - len(segs)))
     return segs
+
+
+def split_path_exact(path: str, count: int, rest_with_last: bool = False) -> list[str]:
+    """:func:`split_path` of a path that must have exactly ``count`` segments (so none is
+    ``None``)."""
+    return [seg for seg in split_path(path, count, count, rest_with_last) if seg is not None]
 
 
 def check_name_lengths(account: str | None, container: str | None = None,

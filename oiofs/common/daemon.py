@@ -17,6 +17,7 @@ import random
 import signal
 import time
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from oiofs.common import runtime
 from oiofs.common.cluster_config import load_cluster_config
@@ -54,8 +55,8 @@ class Daemon:
         self.interval = conf_float(conf, "interval", 30.0)
         self.stopping = False
 
-    def run_once(self, **kwargs) -> None:
-        """Do one complete pass."""
+    def run_once(self, **kwargs: Any) -> PassStats | None:
+        """Do one complete pass (and say what it did, where the daemon counts)."""
         raise NotImplementedError
 
     def run_forever(self, **kwargs) -> None:

@@ -12,6 +12,7 @@ import errno
 import fcntl
 import os
 import time
+from collections.abc import Iterator
 
 from oiofs.common.exceptions import DiskFileNoSpace, LockTimeout
 
@@ -109,7 +110,7 @@ def remove_file(path: str) -> bool:
 
 
 @contextlib.contextmanager
-def lock_path(directory: str, timeout: float = 10.0, name: str = ".lock"):
+def lock_path(directory: str, timeout: float = 10.0, name: str = ".lock") -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``directory/name`` for the ``with`` block.
 
     Raises :class:`LockTimeout` if another process holds it longer than ``timeout``.

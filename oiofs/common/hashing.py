@@ -10,6 +10,7 @@ cluster configuration is loaded.
 from __future__ import annotations
 
 import hashlib
+from typing import Literal, overload
 from urllib.parse import quote
 
 _HASH_PREFIX = b""
@@ -32,7 +33,17 @@ def _encode(part: str | bytes) -> bytes:
     return part.encode("utf-8") if isinstance(part, str) else part
 
 
-def hash_path(account: str, container: str | None = None, obj: str | None = None,
+@overload
+def hash_path(account: str, container: str | None = None, obj: str | None = None, *,
+              raw_digest: Literal[False] = False) -> str: ...
+
+
+@overload
+def hash_path(account: str, container: str | None = None, obj: str | None = None, *,
+              raw_digest: Literal[True]) -> bytes: ...
+
+
+def hash_path(account: str, container: str | None = None, obj: str | None = None, *,
               raw_digest: bool = False) -> str | bytes:
     """The keyed MD5 of ``/account[/container[/object]]`` as hex (or 16 raw bytes).
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
+
+# The names of the loggers get_logger has set up (a logger lives as long as the process).
+_configured: set[str] = set()
 
 
-def get_logger(conf: dict | None, name: str | None = None,
+def get_logger(conf: dict[str, Any] | None, name: str | None = None,
                log_route: str | None = None) -> logging.Logger:
     """The logger described by ``conf``, set up once per ``log_route`` (or name)."""
     conf = conf or {}
     name = conf.get("log_name") or name or "oiofs"
     route = log_route or name
     logger = logging.getLogger(f"oiofs.{route}")
-    if getattr(logger, "_oiofs_configured", False):
+    if logger.name in _configured:
         return logger
     level = str(conf.get("log_level", "INFO")).upper()
     logger.setLevel(getattr(logging, level, logging.INFO))
@@ -33,5 +37,5 @@ def get_logger(conf: dict | None, name: str | None = None,
         f"%(asctime)s {name}[%(process)d] %(levelname)s %(message)s"))
     logger.handlers[:] = [handler]
     logger.propagate = False
-    logger._oiofs_configured = True  # type: ignore[attr-defined]
+    _configured.add(logger.name)
     return logger

@@ -8,6 +8,7 @@ unit of work, so that the servers beside it keep their share of the disks and ne
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 
 class RateLimiter:
@@ -19,7 +20,8 @@ class RateLimiter:
     of 0 or less means no limit. ``clock`` and ``sleep`` can be driven by tests.
     """
 
-    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep, burst: float = 1.0):
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], object] = time.sleep, burst: float = 1.0):
         self.rate = rate
         self.clock = clock
         self.sleep = sleep

@@ -10,7 +10,7 @@ from oiofs.common.db.auditor import DbAuditor
 from oiofs.container.backend import ContainerBroker
 
 
-class ContainerAuditor(DbAuditor):
+class ContainerAuditor(DbAuditor[ContainerBroker]):
     """Audit of the container databases of this node's container server."""
 
     name = "container-auditor"

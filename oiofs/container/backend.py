@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from typing import Any
 
 from oiofs.common.db.broker import ZERO_TIMESTAMP, DatabaseBroker, zero_like
 from oiofs.common.db.connection import SQLITE_ARG_LIMIT, row_hash, xor_hashes
@@ -134,7 +135,7 @@ class ContainerBroker(DatabaseBroker):
     # --- creation -------------------------------------------------------------------
 
     def _initialize(self, conn: sqlite3.Connection, put_timestamp: str,
-                    storage_policy_index: int = 0) -> None:
+                    storage_policy_index: int = 0, **_other: Any) -> None:
         if self.account is None or self.container is None:
             raise ValueError("a new container database needs account and container")
         conn.execute("""

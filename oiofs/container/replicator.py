@@ -12,7 +12,7 @@ from oiofs.common.db.replicator import DbReplicator
 from oiofs.container.backend import ContainerBroker
 
 
-class ContainerReplicator(DbReplicator):
+class ContainerReplicator(DbReplicator[ContainerBroker]):
     """Replication of the container databases of this node's container server."""
 
     name = "container-replicator"

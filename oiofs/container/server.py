@@ -79,7 +79,7 @@ def gen_resp_headers(info: dict, is_deleted: bool = False) -> dict:
     return headers
 
 
-class ContainerServer(DbServerApp):
+class ContainerServer(DbServerApp[ContainerBroker]):
     """WSGI server of the container databases on this node's devices."""
 
     server_type = "container-server"

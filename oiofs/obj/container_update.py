@@ -69,7 +69,7 @@ class ContainerUpdateSender:
                obj: str, headers: dict[str, str], save_pending: Callable[[], object]) -> list:
         if not targets:
             return []
-        saved = []
+        saved: list[bool] = []
 
         def failed() -> None:
             if saved:

@@ -225,7 +225,7 @@ class DiskFile:
         self.device_path = device_path
         self.policy = policy
         self.name = f"/{account}/{container}/{obj}"
-        self.name_hash: str = hash_path(account, container, obj)  # type: ignore[assignment]
+        self.name_hash = hash_path(account, container, obj)
         # plain concatenation: every part is a single checked path segment
         self.suffix_dir = (f"{device_path}/{policy.get_diskfile_dir('objects')}/"
                            f"{partition}/{self.name_hash[-3:]}")
@@ -394,7 +394,7 @@ class DiskFileWriter:
         self.tmp_path = os.path.join(tmp_dir, os.urandom(12).hex())
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
-            self.fd = os.open(self.tmp_path, flags, 0o644)
+            self.fd: int | None = os.open(self.tmp_path, flags, 0o644)
         except FileNotFoundError:
             manager.check_device(diskfile.device_path)  # never create a missing device
             mkdirs(tmp_dir)
@@ -416,12 +416,19 @@ class DiskFileWriter:
             self.close()
             raise
 
+    def _open_fd(self) -> int:
+        """The temporary file's descriptor; ``ValueError`` once the writer is closed."""
+        if self.fd is None:
+            raise ValueError("the object writer is closed")
+        return self.fd
+
     def write(self, chunk: bytes) -> None:
         """Append ``chunk`` to the temporary file."""
+        fd = self._open_fd()
         view = memoryview(chunk)
         try:
             while view:
-                written = os.write(self.fd, view)
+                written = os.write(fd, view)
                 view = view[written:]
         except OSError as err:
             if err.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -448,7 +455,7 @@ class DiskFileWriter:
         diskfile._files = filenames.cleanup_ondisk_files(diskfile.hash_dir)
 
     def _make_durable(self, metadata: dict[str, str], target: str) -> None:
-        fd = self.fd
+        fd = self._open_fd()
         hash_dir = self.diskfile.hash_dir
         write_metadata(fd, metadata, self.upload_size)
         # fsync before the rename: a crash after the rename must not expose a file
@@ -475,7 +482,7 @@ class DiskFileWriter:
         """Close the temporary file; unlink it unless :meth:`put` succeeded (idempotent)."""
         if self.fd is not None:
             os.close(self.fd)
-            self.fd = None  # type: ignore[assignment]
+            self.fd = None
         if not self._put:
             try:
                 os.unlink(self.tmp_path)

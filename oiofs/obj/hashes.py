@@ -276,6 +276,8 @@ def get_hashes(partition_dir: str, recalculate=(), reclaim_age: float = DEFAULT_
         if changed:
             jitter = random.random() * 0.1 * (full_rehash_interval or 0)
             _write_hashes_file(path, {
-                "full": now - jitter if full else stored["full"],  # type: ignore[index]
+                "full": now - jitter if full or stored is None else stored["full"],
                 "hashes": hashes})
-    return Hashes(hashes, hashed)  # type: ignore[arg-type]
+    # every suffix left was just hashed: no None remains
+    return Hashes({suffix: value for suffix, value in hashes.items() if value is not None},
+                  hashed)

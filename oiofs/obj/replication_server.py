@@ -86,14 +86,14 @@ def parse_suffixes(text: str | None) -> list[str]:
 
 def inventory_entry(files: filenames.OnDiskFiles) -> dict[str, str]:
     """The inventory record of one object: its chosen files' timestamps and kind."""
-    entry = {}
-    chosen = files.data or files.tombstone
+    entry: dict[str, str] = {}
+    chosen = files.data_or_ts_timestamp  # set exactly when a .data or .ts is chosen
     if chosen:
-        entry["ts"] = files.data_or_ts_timestamp
+        entry["ts"] = chosen
         entry["ext"] = filenames.DATA if files.data else filenames.TOMBSTONE
-    if files.meta:
+    if files.meta_timestamp:
         entry["meta"] = files.meta_timestamp
-    return entry  # type: ignore[return-value]
+    return entry
 
 
 def _valid_metadata(raw: bytes) -> dict[str, str]:
@@ -129,17 +129,18 @@ class ReplicationHandler:
         """Suffix hashes (default) or the inventory of suffixes; see the module docstring."""
         path = request_path(req)
         device, partition, suffix_text = split_path(path, 2, 3)
-        if not partition.isdigit():  # type: ignore[union-attr]
+        assert device is not None and partition is not None  # at least 2 segments
+        if not partition.isdigit():
             raise HTTPBadRequest(f"Invalid partition {partition!r}")
         suffixes = parse_suffixes(suffix_text)
         index = req.environ.get(environ_key(POLICY_INDEX_HEADER))
         policy = POLICIES.get_by_index(index if index else 0)
         if policy is None:
             raise HTTPServiceUnavailable(f"No policy with index {index}")
-        device_path = self.manager.device_path(device)  # type: ignore[arg-type]
+        device_path = self.manager.device_path(device)
         self.manager.check_device(device_path)
         partition_dir = os.path.join(device_path, policy.get_diskfile_dir("objects"),
-                                     partition)  # type: ignore[arg-type]
+                                     partition)
         op = req.headers.get(REPLICATION_OP_HEADER, OP_HASHES)
         if op == OP_HASHES:
             answer: dict = get_hashes(partition_dir, suffixes, self.reclaim_age).hashes

@@ -39,7 +39,7 @@ from oiofs.common.constraints import (
     check_if_none_match,
     check_metadata,
     check_name_lengths,
-    split_path,
+    split_path_exact,
     valid_timestamp,
     wsgi_to_str,
 )
@@ -180,17 +180,16 @@ class ObjectServer(BaseServerApp):
         path = request_path(req)
         if "\x00" in path:
             raise HTTPBadRequest("Invalid path")
-        device, partition, account, container, obj = split_path(path, 5, 5, True)
-        if not partition.isdigit():  # type: ignore[union-attr]
+        device, partition, account, container, obj = split_path_exact(path, 5, True)
+        if not partition.isdigit():
             raise HTTPBadRequest(f"Invalid partition {partition!r}")
         check_name_lengths(None, None, obj)
         index = req.environ.get(environ_key(POLICY_INDEX_HEADER))
         policy = POLICIES.get_by_index(index if index else 0)
         if policy is None:
             raise HTTPServiceUnavailable(f"No policy with index {index}")
-        df = self.manager.get_diskfile(device, partition, account, container,  # type: ignore
-                                       obj, policy)
-        return Target(df, device, policy, account, container, obj)  # type: ignore[arg-type]
+        df = self.manager.get_diskfile(device, partition, account, container, obj, policy)
+        return Target(df, device, policy, account, container, obj)
 
     def _metadata_from_headers(self, environ: dict, sysmeta: bool) -> dict[str, str]:
         """The storable headers of a request (user metadata, allowed headers, sysmeta),
@@ -525,8 +524,7 @@ class ObjectServer(BaseServerApp):
             for row in self.expiring_queue.updates(
                     headers, target.policy.idx, target.account, target.container, target.obj,
                     base_headers, old_delete_at, new_delete_at):
-                row_hash: str = hash_path(EXPIRING_ACCOUNT, row.container,  # type: ignore
-                                          row.obj)
+                row_hash = hash_path(EXPIRING_ACCOUNT, row.container, row.obj)
                 job = self._update_job(target, row.targets, row.op, EXPIRING_ACCOUNT,
                                        row.container, row.obj, row.headers, row_hash,
                                        timestamp)

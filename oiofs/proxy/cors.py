@@ -71,7 +71,7 @@ class CorsPolicy:
             headers["Access-Control-Allow-Origin"] = origin
         if cors is not None and cors.max_age:
             headers["Access-Control-Max-Age"] = cors.max_age
-        allow = []
+        allow: list[str] = []
         if cors is not None and cors.allow_headers:
             allow.extend(h.strip().lower() for h in cors.allow_headers.split() if h.strip())
         if request_headers:

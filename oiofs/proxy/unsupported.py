@@ -51,6 +51,6 @@ def refuse_unsupported(environ: dict) -> None:
     query = environ.get("QUERY_STRING")
     if query:
         for name in parse_qs(query, keep_blank_values=True):
-            feature = UNSUPPORTED_PARAMS.get(name)
-            if feature is not None:
-                raise HTTPNotImplemented(f"{feature} is not available in this cluster")
+            param_feature = UNSUPPORTED_PARAMS.get(name)
+            if param_feature is not None:
+                raise HTTPNotImplemented(f"{param_feature} is not available in this cluster")

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Generic
 
 from oiofs.common.config import conf_float, oiofs_dir
 from oiofs.common.daemon import Daemon, PassStats
-from oiofs.common.db.broker import DatabaseBroker
+from oiofs.common.db.broker import BrokerT
 from oiofs.common.db.replication_walk import iter_db_files, local_db_devices
 from oiofs.common.exceptions import DbError, DbNotFound, DbQuarantined
 from oiofs.common.ring import Ring
@@ -40,12 +41,12 @@ class DbAuditStats(PassStats):
     failures: int = 0
 
 
-class DbAuditor(Daemon):
+class DbAuditor(Daemon, Generic[BrokerT]):
     """Audit of one kind of database; subclasses set the class attributes."""
 
     server_type = ""
     datadir = ""
-    broker_class: type[DatabaseBroker] = DatabaseBroker
+    broker_class: type[BrokerT]  # set by each auditor
 
     def __init__(self, conf: dict, logger=None, ring: Ring | None = None):
         super().__init__(conf, logger)
@@ -109,6 +110,6 @@ class DbAuditor(Daemon):
             broker.close()
         return False
 
-    def check(self, broker: DatabaseBroker, info: dict) -> None:
+    def check(self, broker: BrokerT, info: dict) -> None:
         """More checks of a readable database (subclasses); raise ``DbError`` or
         quarantine on a failure."""

@@ -35,6 +35,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import NoReturn, TypeVar
 
 from oiofs.common.db.connection import (
     DEFAULT_BUSY_TIMEOUT,
@@ -142,7 +143,7 @@ class DatabaseBroker:
             except sqlite3.DatabaseError as err:
                 self._raise_translated(err)
             self._conn_key = key
-        return self._conn  # type: ignore[return-value]
+        return self._conn
 
     @contextlib.contextmanager
     def get(self) -> Iterator[sqlite3.Connection]:
@@ -163,7 +164,7 @@ class DatabaseBroker:
                 self._raise_translated(err)
             raise
 
-    def _raise_translated(self, err: sqlite3.DatabaseError):
+    def _raise_translated(self, err: sqlite3.DatabaseError) -> NoReturn:
         if is_locked(err):
             raise DbLockTimeout(f"{self.db_file}: {err}") from err
         if is_full(err):
@@ -608,3 +609,8 @@ class DatabaseBroker:
                 conn.execute(f"UPDATE {self.db_type}_stat SET metadata = ?",
                              (json.dumps(kept, ensure_ascii=False),))
             conn.execute("COMMIT")
+
+
+# A daemon or server of one kind of database (account, container) is generic in its broker
+# class, so that its methods see that class's own API.
+BrokerT = TypeVar("BrokerT", bound=DatabaseBroker)

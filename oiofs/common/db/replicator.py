@@ -44,12 +44,13 @@ import fcntl
 import os
 import time
 from dataclasses import dataclass
+from typing import Generic
 
 from oiofs.common import runtime
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.daemon import Daemon, PassStats
-from oiofs.common.db.broker import DatabaseBroker, zero_like
+from oiofs.common.db.broker import BrokerT, zero_like
 from oiofs.common.db.replication_client import (
     PeerDeviceUnavailable,
     ReplicationPeer,
@@ -99,13 +100,13 @@ class DbReplicationStats(PassStats):
     requests: int = 0
 
 
-class DbReplicator(Daemon):
+class DbReplicator(Daemon, Generic[BrokerT]):
     """Replication of one kind of database; subclasses set the class attributes."""
 
     #: ``container`` or ``account``: the ring, and the server whose devices we walk
     server_type = ""
     datadir = ""
-    broker_class: type[DatabaseBroker] = DatabaseBroker
+    broker_class: type[BrokerT]  # set by each replicator
 
     def __init__(self, conf: dict, logger=None, ring: Ring | None = None):
         super().__init__(conf, logger)
@@ -146,7 +147,7 @@ class DbReplicator(Daemon):
             self.stats.failures += 1
             self.logger.exception("replication of %s failed", db_file)
 
-    def _broker(self, db_file: str) -> DatabaseBroker:
+    def _broker(self, db_file: str) -> BrokerT:
         return self.broker_class(db_file, timeout=self.db_busy_timeout, logger=self.logger,
                                  pending_timeout=30.0)
 
@@ -197,12 +198,12 @@ class DbReplicator(Daemon):
         return zero_like(info["count"]) and deleted_at > Timestamp(
             info["put_timestamp"]) and float(deleted_at) < now - self.reclaim_age
 
-    def report_up_to_date(self, broker: DatabaseBroker) -> bool:
+    def report_up_to_date(self, broker: BrokerT) -> bool:
         """Whether whoever must know this database's last state knows it (subclasses:
         the account, for containers)."""
         return True
 
-    def _reclaim(self, broker: DatabaseBroker, now: float) -> None:
+    def _reclaim(self, broker: BrokerT, now: float) -> None:
         try:
             broker.reclaim(now - self.reclaim_age, now - 2 * self.reclaim_age)
         except DbError as err:
@@ -234,7 +235,7 @@ class DbReplicator(Daemon):
         self.stats.failures += 1
         return False
 
-    def sync_with(self, peer: ReplicationPeer, broker: DatabaseBroker, info: dict) -> bool:
+    def sync_with(self, peer: ReplicationPeer, broker: BrokerT, info: dict) -> bool:
         """Bring ``peer``'s replica up to ours; True once it holds all our rows."""
         stats = self.stats
         remote = peer.sync(info)
@@ -258,7 +259,7 @@ class DbReplicator(Daemon):
         return self._send_rows(peer, broker, info, max(remote["point"], local_sync),
                                remote["id"])
 
-    def _send_copy(self, peer: ReplicationPeer, broker: DatabaseBroker, info: dict) -> bool:
+    def _send_copy(self, peer: ReplicationPeer, broker: BrokerT, info: dict) -> bool:
         snapshot = make_snapshot(broker, tmp_dir(self.devices, _device_of(broker.db_file)))
         try:
             # a far-behind peer merges the copy row by row before it answers
@@ -269,7 +270,7 @@ class DbReplicator(Daemon):
                 os.unlink(snapshot)
         return True
 
-    def _send_rows(self, peer: ReplicationPeer, broker: DatabaseBroker, info: dict,
+    def _send_rows(self, peer: ReplicationPeer, broker: BrokerT, info: dict,
                    point: int, remote_id: str) -> bool:
         stats = self.stats
         stats.diffs += 1
@@ -302,7 +303,7 @@ class DbReplicator(Daemon):
 
     # --- handoffs and removal ---------------------------------------------------------------
 
-    def _push_handoff(self, broker: DatabaseBroker, part: int, primaries: list[dict],
+    def _push_handoff(self, broker: BrokerT, part: int, primaries: list[dict],
                       info: dict) -> None:
         # every primary, ours included when only the partition was wrong (our own
         # server then gets the database at its right place, over HTTP like any peer)
@@ -312,7 +313,7 @@ class DbReplicator(Daemon):
                 self.stats.removed_handoffs += 1
                 self.logger.info("removed handoff %s: every primary has it", broker.db_file)
 
-    def remove_db(self, broker: DatabaseBroker, expected_max_row: int) -> bool:
+    def remove_db(self, broker: BrokerT, expected_max_row: int) -> bool:
         """Remove a database that has nothing left to give; False if it changed since.
 
         Under the pending file's lock (no update can be queued) and sqlite's write lock (no

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Generic
 
 from werkzeug.wrappers import Request, Response
 
@@ -28,7 +29,7 @@ from oiofs.common.constraints import (
     split_path,
     valid_timestamp,
 )
-from oiofs.common.db.broker import DatabaseBroker, db_dir_for
+from oiofs.common.db.broker import BrokerT, db_dir_for
 from oiofs.common.db.replication_rpc import ReplicationRpc
 from oiofs.common.exceptions import (
     DbAlreadyExists,
@@ -101,12 +102,12 @@ def _tpool_fsync(fd: int) -> None:
     runtime.tpool_execute(os.fsync, fd)
 
 
-class DbServerApp(BaseServerApp):
+class DbServerApp(BaseServerApp, Generic[BrokerT]):
     """Base of the container and account WSGI servers."""
 
     #: ``containers`` or ``accounts``
     datadir = ""
-    broker_class: type[DatabaseBroker] = DatabaseBroker
+    broker_class: type[BrokerT]  # set by each server
 
     def __init__(self, conf: dict, logger=None):
         super().__init__(conf, logger)
@@ -119,7 +120,7 @@ class DbServerApp(BaseServerApp):
         self.broker_cache_size = conf_int(conf, "broker_cache_size", 64, minimum=0)
         self.db_busy_timeout = conf_float(conf, "db_busy_timeout", 25.0)
         self.pending_cap = conf_int(conf, "pending_cap", 131072, minimum=1024)
-        self._brokers: OrderedDict[tuple, DatabaseBroker] = OrderedDict()
+        self._brokers: OrderedDict[tuple, BrokerT] = OrderedDict()
         self.fsync = _tpool_fsync if conf_bool(conf, "fsync_in_threads", True) else os.fsync
         self.replication_rpc = ReplicationRpc(self)
 
@@ -180,7 +181,7 @@ class DbServerApp(BaseServerApp):
         return valid_timestamp(req.headers.get("X-Timestamp"))
 
     def get_broker(self, device: str, partition: str, account: str,
-                   container: str | None = None, **kwargs) -> DatabaseBroker:
+                   container: str | None = None, **kwargs) -> BrokerT:
         """The broker of a database, reused from the cache when recently used.
 
         Reusing brokers keeps their sqlite connection open across requests (the broker

@@ -18,8 +18,9 @@ Header values must already be WSGI strings (latin-1 text; UTF-8 bytes seen as la
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
+from typing import Any
 
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 STATUS_LINES[499] = "499 Client Disconnect"
@@ -44,7 +45,8 @@ class WsgiResponse:
         self.headers = headers if headers is not None else {}
         self.body = body
 
-    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., object]) -> Iterable[bytes]:
         status = self.status_code
         headers = self.headers
         body = self.body

@@ -127,7 +127,8 @@ class RingBuilder:
     def _live_devs(self) -> list[dict]:
         return [dev for dev in self.devs if dev is not None]
 
-    def _get_dev(self, dev_id: int) -> dict:
+    def get_dev(self, dev_id: int) -> dict:
+        """The device with id ``dev_id``; :class:`RingBuilderError` if there is none."""
         if isinstance(dev_id, int) and 0 <= dev_id < len(self.devs) and self.devs[dev_id]:
             return self.devs[dev_id]
         raise RingBuilderError(f"no device with id {dev_id!r}")
@@ -163,7 +164,7 @@ class RingBuilder:
 
     def remove_dev(self, dev_id: int) -> dict:
         """Schedule a device's removal; its replicas move at the next rebalance."""
-        dev = self._get_dev(dev_id)
+        dev = self.get_dev(dev_id)
         if dev_id not in self._remove_ids:
             dev["weight"] = 0.0
             self._remove_ids.add(dev_id)
@@ -172,7 +173,7 @@ class RingBuilder:
 
     def set_dev_weight(self, dev_id: int, weight: float) -> dict:
         """Change a device's weight (0 drains it); applied at the next rebalance."""
-        dev = self._get_dev(dev_id)
+        dev = self.get_dev(dev_id)
         if dev_id in self._remove_ids:
             raise RingBuilderError(f"device {format_device(dev)} is being removed")
         weight = normalize_weight(weight)
@@ -386,7 +387,7 @@ class RingBuilder:
                 if dev is not None:
                     builder.add_dev(dev)
             for dev_id in builder._remove_ids:
-                builder._get_dev(dev_id)
+                builder.get_dev(dev_id)
             tables = data.get("replica2part2dev")
             if tables is not None:
                 builder._replica2part2dev = [

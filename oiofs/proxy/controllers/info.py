@@ -24,7 +24,7 @@ def register_info(section: str, values: dict) -> None:
 
 def info_document(options) -> dict:
     """The whole ``/info`` document."""
-    swift = constraints.LIMITS.as_dict()
+    swift: dict[str, object] = dict(constraints.LIMITS.as_dict())
     swift.update({
         "version": __version__,
         "valid_api_versions": ["v1", "v1.0"],

@@ -153,9 +153,10 @@ def copy_assembled(filter_app, environ: dict, start_response,
     """Answer a copy whose source is a manifest of ``filter_app`` with a copy of the
     assembled object; any other copy goes on down the pipeline untouched."""
     ends = copy_source_and_dest(environ)
-    if ends is None:
+    parts = object_parts(environ)
+    if ends is None or parts is None:
         return filter_app.app(environ, start_response)
-    version = object_parts(environ)[0]
+    version = parts[0]
     (s_acc, s_con, s_obj), (d_acc, d_con, d_obj) = ends
     src_path = f"/{version}/{s_acc}/{s_con}/{s_obj}"
     head = call(filter_app.app, make_environ(environ, "HEAD", src_path,

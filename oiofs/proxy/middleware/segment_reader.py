@@ -13,7 +13,7 @@ bytes from another version (as Swift does). The same happens when ``max_get_time
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from oiofs.common.http.conditional import Precondition, evaluate_preconditions
 from oiofs.common.http.etag import quote_etag
@@ -25,7 +25,7 @@ from oiofs.common.http.ranges import (
 )
 from oiofs.common.timestamp import parse_http_date
 from oiofs.proxy.middleware.segments import Piece
-from oiofs.proxy.middleware.subrequest import call, make_environ, object_path
+from oiofs.proxy.middleware.subrequest import SubResponse, call, make_environ, object_path
 
 
 class SegmentError(Exception):
@@ -49,7 +49,7 @@ class SegmentReader:
         self.logger = logger
         self.name = name
         self.deadline = None if max_time is None else time.monotonic() + max_time
-        self.current = None
+        self.current: SubResponse | None = None
 
     def _fail(self, message: str, *args) -> SegmentError:
         text = message % args
@@ -127,7 +127,7 @@ def _last_modified(headers: dict) -> int | None:
 def assembled_response(environ: dict, base_headers: list[tuple[str, str]],
                        length: int | None, etag: str | None,
                        body_for: Callable[[int, int | None], Iterator[bytes]],
-                       ) -> tuple[str, list[tuple[str, str]], Iterator[bytes] | list]:
+                       ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
     """``(status line, headers, body)`` of a GET/HEAD of a large object.
 
     ``base_headers`` are the manifest's (without Content-Length, ETag, Content-Range);

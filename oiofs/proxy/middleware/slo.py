@@ -204,7 +204,7 @@ class StaticLargeObject:
             resp.close()
         if segments is not None:
             length = sum(s.size for s in segments)
-            etag = headers.get(SLO_ETAG) or slo_etag(segments)
+            etag: str | None = headers.get(SLO_ETAG) or slo_etag(segments)
         else:
             length, etag = int(headers[SLO_SIZE]), headers.get(SLO_ETAG)
         base = [(k, v) for k, v in _public(resp.header_list)
@@ -271,7 +271,8 @@ class StaticLargeObject:
         except (ValueError, ManifestError, SegmentError) as err:
             return _answer(environ, start_response,
                            PutOutcome(400, body=f"Invalid manifest: {err}".encode()))
-        deleted, not_found, errors = 0, 0, []
+        deleted, not_found = 0, 0
+        errors: list[tuple[str, str]] = []
         for path in paths + [own]:
             if path == own and errors:
                 break  # keep the manifest: the remaining segments can be retried
