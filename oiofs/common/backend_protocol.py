@@ -24,7 +24,7 @@ The request *body* is read by every server through one reader with one error map
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 #: every internal header starts with this (lower case, for prefix tests on lower keys)
 BACKEND_PREFIX = "x-backend-"
@@ -77,7 +77,7 @@ class UpdateTarget(NamedTuple):
     partition: str
 
 
-def deal_update_headers(prefix: str, part: int, nodes: list[dict], slots: int,
+def deal_update_headers(prefix: str, part: int, nodes: list[dict[str, Any]], slots: int,
                         node_quorum: int = 0, slot_quorum: int | None = None
                         ) -> list[dict[str, str]]:
     """Per write slot (one of the ``slots`` nodes written to): the update headers naming

@@ -30,7 +30,8 @@ oiofs.common.exceptions.HTTPClientDisconnect: Client Disconnect
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from oiofs.common.exceptions import HTTPClientDisconnect, HTTPRequestTimeout
 
@@ -52,7 +53,7 @@ class RequestBody:
         self.received = 0
 
     @classmethod
-    def of(cls, environ: dict, length: int | None) -> RequestBody:
+    def of(cls, environ: dict[str, Any], length: int | None) -> RequestBody:
         """The body of the WSGI request ``environ``."""
         return cls(environ["wsgi.input"], length)
 
@@ -86,7 +87,7 @@ class RequestBody:
             size -= len(data)
         return b"".join(parts)
 
-    def chunks(self, size: int):
+    def chunks(self, size: int) -> Iterator[bytes]:
         """The rest of the body in pieces of at most ``size`` bytes."""
         while True:
             data = self.read(size)
