@@ -1,30 +1,31 @@
 """Run one operation over many items with a pool of worker threads, bounded in count and time.
 
-Each worker thread uses its own keep-alive :class:`~oiofs.bench.client.Connection` (the
-pool's connections live across phases) and pulls items from a shared source until it runs
-dry or the deadline passes. An operation raises :class:`~oiofs.bench.errors.UnexpectedStatus`
-or a transport error for a failed request and :class:`~oiofs.bench.errors.VerificationFailed`
-for a wrong answer; anything else it raises is a bug and stops the run.
+Each worker thread uses its own :class:`~oiofs.bench.client.BenchClient` over the shared
+library connection (its keep-alive connections live across phases) and pulls items from
+a shared source until it runs dry or the deadline passes. An operation raises
+:class:`~oiofs.bench.errors.UnexpectedStatus` or a transport error for a failed request
+and :class:`~oiofs.bench.errors.VerificationFailed` for a wrong answer; anything else it
+raises is a bug and stops the run.
 """
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from oiofs.bench.client import Connection
+from oiofs.bench.client import BenchClient
 from oiofs.bench.cpu import CpuMeter
 from oiofs.bench.errors import UnexpectedStatus, VerificationFailed
 from oiofs.bench.stats import PhaseResult
+from oiofs.client import ClientError
 
 T = TypeVar("T")
 
 # What an operation returns: bytes it moved (0 when the phase is about requests).
-Operation = Callable[[Connection, T], int]
+Operation = Callable[[BenchClient, T], int]
 
 
 class _Source:
@@ -61,7 +62,7 @@ class _Source:
 _DONE = object()
 
 
-def _work(conn: Connection, source: _Source, op: Operation, out: PhaseResult,
+def _work(conn: BenchClient, source: _Source, op: Operation, out: PhaseResult,
           crashes: list[BaseException], done: threading.Event) -> None:
     source.enter(done)
     try:
@@ -72,7 +73,7 @@ def _work(conn: Connection, source: _Source, op: Operation, out: PhaseResult,
             except VerificationFailed as err:
                 out.failures += 1
                 out.note(f"{out.name} {item}: {err}")
-            except (UnexpectedStatus, OSError, http.client.HTTPException) as err:
+            except (UnexpectedStatus, ClientError) as err:
                 out.errors += 1
                 out.note(f"{out.name} {item}: {type(err).__name__}: {err}")
             else:
@@ -85,7 +86,7 @@ def _work(conn: Connection, source: _Source, op: Operation, out: PhaseResult,
         done.set()
 
 
-def run_phase(name: str, conns: list[Connection], items: Iterable[T], op: Operation,
+def run_phase(name: str, conns: list[BenchClient], items: Iterable[T], op: Operation,
               limit: int | None = None, duration: float | None = None,
               meter: CpuMeter | None = None, label: str = "") -> PhaseResult:
     """Apply ``op`` to up to ``limit`` items with one thread per connection, for at most

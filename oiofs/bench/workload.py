@@ -9,16 +9,14 @@ client computed, body MD5 and length on reads, names and count on listings.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import itertools
 import json
 import secrets
 import sys
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
-from oiofs.bench.client import Connection, Reply, authenticate, object_path
+from oiofs.bench.client import BenchClient, Reply, authenticate
 from oiofs.bench.config import BenchConfig, format_size
 from oiofs.bench.cpu import CpuMeter
 from oiofs.bench.errors import SetupFailed, UnexpectedStatus, VerificationFailed
@@ -26,6 +24,7 @@ from oiofs.bench.payload import Payloads
 from oiofs.bench.report import BenchReport, CleanupResult
 from oiofs.bench.runner import run_phase
 from oiofs.bench.stats import PhaseResult
+from oiofs.client import ClientError
 
 # How long to wait for a listing (or an emptied container) to catch up with writes that
 # were acknowledged: a store may update listings asynchronously.
@@ -56,8 +55,7 @@ class Bench:
         self.progress = progress or (lambda message: print(message, file=sys.stderr))
         self.run_id = f"oiofs-bench-{secrets.token_hex(4)}"
         self.payloads = Payloads()
-        self.conns: list[Connection] = []
-        self.base = ""
+        self.conns: list[BenchClient] = []
         # container -> {object name: md5}: what exists on the endpoint because of us.
         self.created: dict[str, dict[str, str]] = {}
         self.report: BenchReport | None = None
@@ -67,9 +65,9 @@ class Bench:
     def run(self) -> BenchReport:
         """Authenticate, run the phases, clean up; the report (also on partial failure)."""
         cfg = self.config
-        storage, token = authenticate(cfg.auth_url, cfg.user, cfg.key, cfg.timeout)
-        self.base = storage.path
-        self.conns = [Connection(storage, token, cfg.timeout) for _ in range(cfg.concurrency)]
+        storage, shared = authenticate(cfg.auth_url, cfg.user, cfg.key, cfg.timeout)
+        # One library connection (its keep-alive pool) shared by every worker thread.
+        self.conns = [BenchClient(shared) for _ in range(cfg.concurrency)]
         self.report = BenchReport(storage_url=storage.url, config=cfg,
                                   cpu_measured=self.meter is not None)
         try:
@@ -83,9 +81,8 @@ class Bench:
             self.report.setup_errors.append(str(err))
         finally:
             self.report.cleanup = self._cleanup()
-            for conn in self.conns:
-                conn.close()
-            self.report.stale_retries = sum(conn.stale_retries for conn in self.conns)
+            self.report.stale_retries = self.conns[0].stale_retries
+            self.conns[0].close()
         return self.report
 
     def _running_report(self) -> BenchReport:
@@ -96,7 +93,7 @@ class Bench:
 
     def _phase(self, name: str, items, op, label: str, limit: int | None = None,
                duration: float | None = None,
-               conns: list[Connection] | None = None) -> PhaseResult:
+               conns: list[BenchClient] | None = None) -> PhaseResult:
         self.progress(f"{label} ...")
         result = run_phase(name, conns or self.conns, items, op, limit=limit,
                            duration=duration, meter=self.meter, label=label)
@@ -107,7 +104,7 @@ class Bench:
 
     def _make_container(self, suffix: str) -> str:
         name = f"{self.run_id}-{suffix}"
-        reply = self.conns[0].request("PUT", object_path(self.base, name))
+        reply = self.conns[0].request("PUT", name)
         if reply.status not in (201, 202):
             raise SetupFailed(f"PUT container {name} answered {reply.status}")
         self.created[name] = {}
@@ -122,19 +119,19 @@ class Bench:
         size = cfg.size
         label = format_size(size)
 
-        def put(conn: Connection, index: int) -> int:
+        def put(conn: BenchClient, index: int) -> int:
             name = f"obj-{index:08d}"
             body = self.payloads.small(f"{self.run_id}/{name}/", size)
             md5 = hashlib.md5(body).hexdigest()
-            reply = conn.request("PUT", object_path(self.base, container, name),
+            reply = conn.request("PUT", container, name,
                                  {"Content-Type": "application/octet-stream"}, body)
             expect(reply, 201)
             stored[name] = md5
             check(reply.etag() == md5, f"ETag {reply.etag()!r} != MD5 {md5}")
             return 0
 
-        def get(conn: Connection, name: str) -> int:
-            reply = conn.request("GET", object_path(self.base, container, name))
+        def get(conn: BenchClient, name: str) -> int:
+            reply = conn.request("GET", container, name)
             expect(reply, 200)
             md5 = hashlib.md5(reply.body).hexdigest()
             check(len(reply.body) == size, f"{len(reply.body)} bytes read, {size} stored")
@@ -142,16 +139,16 @@ class Bench:
             check(reply.etag() == md5, f"ETag {reply.etag()!r} != body MD5 {md5}")
             return 0
 
-        def head(conn: Connection, name: str) -> int:
-            reply = conn.request("HEAD", object_path(self.base, container, name))
+        def head(conn: BenchClient, name: str) -> int:
+            reply = conn.request("HEAD", container, name)
             expect(reply, 200)
             length = reply.headers.get("content-length")
             check(length == str(size), f"Content-Length {length!r} != {size}")
             check(reply.etag() == stored[name], f"ETag {reply.etag()!r} != {stored[name]}")
             return 0
 
-        def delete(conn: Connection, name: str) -> int:
-            reply = conn.request("DELETE", object_path(self.base, container, name))
+        def delete(conn: BenchClient, name: str) -> int:
+            reply = conn.request("DELETE", container, name)
             if reply.status in (204, 404):
                 stored.pop(name, None)
             expect(reply, 204)
@@ -179,10 +176,10 @@ class Bench:
         label = format_size(size)
         conns = self.conns[:min(cfg.concurrency, cfg.large_count)]
 
-        def put(conn: Connection, index: int) -> int:
+        def put(conn: BenchClient, index: int) -> int:
             name = f"large-{index:04d}"
             body = self.payloads.large(f"{self.run_id}/{name}/", size)
-            reply = conn.request("PUT", object_path(self.base, container, name),
+            reply = conn.request("PUT", container, name,
                                  {"Content-Type": "application/octet-stream"},
                                  body=body.chunks, length=size)
             expect(reply, 201)
@@ -190,7 +187,7 @@ class Bench:
             check(reply.etag() == body.md5, f"ETag {reply.etag()!r} != MD5 {body.md5}")
             return size
 
-        def get(conn: Connection, name: str) -> int:
+        def get(conn: BenchClient, name: str) -> int:
             digest = hashlib.md5()
             received = 0
 
@@ -198,7 +195,7 @@ class Bench:
                 nonlocal received
                 digest.update(chunk)
                 received += len(chunk)
-            reply = conn.request("GET", object_path(self.base, container, name), sink=sink)
+            reply = conn.request("GET", container, name, sink=sink)
             expect(reply, 200)
             md5 = digest.hexdigest()
             check(received == size, f"{received} bytes read, {size} stored")
@@ -212,16 +209,16 @@ class Bench:
 
     # --- listing ------------------------------------------------------------------------
 
-    def _list_all(self, conn: Connection, container: str) -> tuple[list[str], int]:
+    def _list_all(self, conn: BenchClient, container: str) -> tuple[list[str], int]:
         """Every name in ``container``, page by page as a client pages; (names, pages)."""
         names: list[str] = []
         page_size = self.config.list_page
         pages = 0
         while True:
-            query = f"?format=json&limit={page_size}"
+            query = {"format": "json", "limit": page_size}
             if names:
-                query += f"&marker={quote(names[-1], safe='')}"
-            reply = conn.request("GET", object_path(self.base, container) + query)
+                query["marker"] = names[-1]
+            reply = conn.request("GET", container, query=query)
             pages += 1
             if reply.status == 204:
                 break
@@ -241,8 +238,8 @@ class Bench:
         container = self._make_container("list")
         stored = self.created[container]
 
-        def put_empty(conn: Connection, name: str) -> int:
-            reply = conn.request("PUT", object_path(self.base, container, name),
+        def put_empty(conn: BenchClient, name: str) -> int:
+            reply = conn.request("PUT", container, name,
                                  {"Content-Type": "application/octet-stream"}, b"")
             expect(reply, 201)
             stored[name] = hashlib.md5(b"").hexdigest()
@@ -259,7 +256,7 @@ class Bench:
         start = time.monotonic()
         try:
             names, pages = self._list_all(conn, container)
-        except (UnexpectedStatus, OSError, http.client.HTTPException) as err:
+        except (UnexpectedStatus, ClientError) as err:
             result.errors += 1
             result.note(f"LIST: {type(err).__name__}: {err}")
             return
@@ -278,7 +275,7 @@ class Bench:
         else:
             result.ops = 1
 
-    def _settle_listing(self, conn: Connection, container: str, expected: list[str],
+    def _settle_listing(self, conn: BenchClient, container: str, expected: list[str],
                         names: list[str], result: PhaseResult) -> None:
         """The first listing differed: poll until it matches (a late async update is slow
         but correct) or until :data:`SETTLE_SECONDS` (then it is a verification failure)."""
@@ -286,8 +283,7 @@ class Bench:
         while time.monotonic() - start < SETTLE_SECONDS:
             try:
                 names, _ = self._list_all(conn, container)
-            except (UnexpectedStatus, VerificationFailed, OSError,
-                    http.client.HTTPException):
+            except (UnexpectedStatus, VerificationFailed, ClientError):
                 pass
             if names == expected:
                 result.ops = 1
@@ -308,8 +304,8 @@ class Bench:
         cleanup = CleanupResult()
         for container, stored in self.created.items():
             if stored:
-                def delete(conn: Connection, name: str, stored=stored, container=container):
-                    reply = conn.request("DELETE", object_path(self.base, container, name))
+                def delete(conn: BenchClient, name: str, stored=stored, container=container):
+                    reply = conn.request("DELETE", container, name)
                     expect(reply, 204, 404)
                     stored.pop(name, None)
                     return 0
@@ -326,8 +322,8 @@ class Bench:
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
             try:
-                reply = self.conns[0].request("DELETE", object_path(self.base, container))
-            except (OSError, http.client.HTTPException) as err:
+                reply = self.conns[0].request("DELETE", container)
+            except ClientError as err:
                 reply = Reply(0, {}, str(err).encode())
             if reply.status in (204, 404):
                 return True

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 #: bytes read from a file per chunk
 CHUNK_SIZE = 64 * 1024
 
-Data = bytes | bytearray | memoryview | str | BinaryIO | Iterable[bytes]
+Data = (bytes | bytearray | memoryview | str | BinaryIO | Iterable[bytes]
+        | Callable[[], Iterable[bytes]])
 
 
 class RequestBody:
@@ -69,7 +70,7 @@ class RequestBody:
                     left -= len(chunk)
                 yield chunk
         else:
-            for chunk in src:
+            for chunk in (src() if callable(src) else src):
                 if isinstance(chunk, str):
                     chunk = chunk.encode("utf-8")
                 yield bytes(chunk)
@@ -83,6 +84,7 @@ def request_body(data: Data | None, length: int | None = None,
     * a file object: read from its current position in chunks; ``length`` bytes when
       given, else to its end. A seekable file is replayable and its length is found
       without reading it; a pipe or socket file is sent chunked unless ``length`` is given.
+    * a callable returning an iterable of bytes: called for each pass, so replayable.
     * any other iterable of bytes: sent chunked (or with ``length``), not replayable.
     """
     if data is None:
@@ -102,6 +104,8 @@ def request_body(data: Data | None, length: int | None = None,
         if length is None:
             length = size - start
         return RequestBody(data, length, True, start=start, md5=md5)
+    if callable(data):
+        return RequestBody(data, length, True, md5=md5)
     if isinstance(data, Iterable):
         return RequestBody(iter(data), length, False, md5=md5)
     raise TypeError(f"cannot send a {type(data).__name__} as a body")

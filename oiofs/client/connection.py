@@ -53,7 +53,9 @@ class Connection:
     Give credentials (``auth_url``, ``user``, ``key``), or a ready ``storage_url`` and
     ``token`` (no re-authentication then), or nothing: the credentials are read from
     ``OIOFS_AUTH_URL``/``OIOFS_USER``/``OIOFS_KEY`` (or ``ST_AUTH``/``ST_USER``/``ST_KEY``).
-    Authentication is lazy: the first request does it.
+    Authentication is lazy: the first request does it. With credentials, a
+    ``storage_url`` replaces the one the auth service answers (e.g. another address of
+    the same proxy), and a ``token`` is used until it is refused.
 
     ``timeout`` bounds each wait for the server (connect: ``connect_timeout``); ``retry``
     says what is retried; ``max_idle`` is the number of idle keep-alive connections kept.
@@ -74,8 +76,13 @@ class Connection:
             self.credentials = Credentials.from_env()
         if self.credentials is not None:
             check_auth_url(self.credentials.auth_url)
+        if token and not storage_url:
+            raise ConfigurationError("a token needs its storage_url")
+        self._storage_override = storage_url
         self._token: Token | None = None
         self._target: StorageURL | None = None
+        if storage_url:
+            StorageURL.parse(storage_url)  # refuse a bad URL now, not at first use
         if storage_url and token:
             self._set_token(Token(token, storage_url))
         self.retry = retry or RetryPolicy()
@@ -155,6 +162,8 @@ class Connection:
             except Unauthorized as err:
                 err.body = body
                 raise
+            if self._storage_override:
+                token = Token(token.value, self._storage_override, token.expires)
             self._set_token(token)
             self.auth_count += 1
             return token

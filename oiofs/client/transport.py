@@ -40,6 +40,13 @@ class SharedPool(ConnectionPool):
         super().__init__(conn_timeout=conn_timeout, node_timeout=node_timeout,
                          max_idle=max_idle)
         self._lock = threading.Lock()
+        #: idle connections found closed by the server, plus requests sent again because a
+        #: reused connection died before answering (what a keep-alive client lives with)
+        self.stale = 0
+
+    def note_stale(self) -> None:
+        with self._lock:
+            self.stale += 1
 
     def get(self, host: str, port: int) -> HTTPConnection:
         """An idle connection that is still open, or a new one."""
@@ -53,6 +60,7 @@ class SharedPool(ConnectionPool):
                 conn.reused = True
                 return conn
             conn.close()
+            self.note_stale()
 
     def put(self, conn: HTTPConnection) -> None:
         """Keep a connection whose last response was read to the end."""
@@ -188,6 +196,7 @@ def exchange(pool: SharedPool, host: str, port: int, method: str, path: str,
                 conn.close()
             stale = conn is not None and reused and attempt == 1
             if stale and (body is None or body.replayable):
+                pool.note_stale()
                 continue
             raise TransportError(f"{method} {url}: {err}", method, url,
                                  timeout=isinstance(err, (ConnectionTimeout, NodeTimeout,

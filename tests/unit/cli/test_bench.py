@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from oiofs.bench import cpu
-from oiofs.bench.client import Connection, authenticate, object_path
+from oiofs.bench.client import BenchClient, authenticate
 from oiofs.bench.config import BenchConfig, format_size, parse_size
 from oiofs.bench.errors import AuthFailed, TargetRefused
 from oiofs.bench.payload import Payloads
@@ -29,6 +29,7 @@ from oiofs.bench.stats import PhaseResult, percentile
 from oiofs.bench.target import is_loopback_address, parse_endpoint, resolve_loopback
 from oiofs.bench.workload import Bench
 from oiofs.cli import bench as bench_cli
+from oiofs.client import TransportError
 
 # --- percentiles ------------------------------------------------------------------------
 
@@ -434,22 +435,23 @@ def test_auth_failure_is_reported():
 
 def test_connection_resends_once_when_an_idle_keepalive_was_closed():
     with FakeSwift() as fake:
-        storage, token = authenticate(fake.auth_url, "test:tester", "testing")
-        conn = Connection(storage, token)
+        _storage, shared = authenticate(fake.auth_url, "test:tester", "testing")
+        conn = BenchClient(shared)
         # The server drops the connection after answering, silently, as a server's idle
-        # keep-alive timeout does: the next request finds a dead socket and is resent.
+        # keep-alive timeout does: the next request finds a dead socket (the pool sees it
+        # closed, or the request is sent again on a fresh connection).
         fake.drop_after_answer = True
-        assert conn.request("PUT", object_path(storage.path, "c")).status == 201
+        assert conn.request("PUT", "c").status == 201
         fake.drop_after_answer = False
-        reply = conn.request("GET", object_path(storage.path, "c") + "?format=json")
+        reply = conn.request("GET", "c", query={"format": "json"})
         assert reply.status == 200 and reply.body == b"[]"
         assert conn.stale_retries == 1
         # A fresh connection that fails is not resent: the failure surfaces.
         fake.server.shutdown()
         fake.server.server_close()
         conn.close()
-        with pytest.raises(OSError):
-            conn.request("GET", object_path(storage.path, "c"))
+        with pytest.raises(TransportError):
+            conn.request("GET", "c")
         assert conn.stale_retries == 1
 
 
