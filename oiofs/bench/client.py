@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from oiofs.bench.errors import AuthFailed
 from oiofs.bench.target import Endpoint, parse_endpoint
-from oiofs.client import NO_RETRY, ClientError, Connection
+from oiofs.client import NO_RETRY, ClientError, Connection, HTTPStatusError
 
 
 @dataclass
@@ -89,8 +89,10 @@ def authenticate(auth_url: str, user: str, key: str,
     conn = Connection(checked, user, key, timeout=timeout, retry=NO_RETRY)
     try:
         token = conn.authenticate()
+    except HTTPStatusError as err:
+        raise AuthFailed(f"auth for {user} answered {err.status} ({err.reason})") from None
     except ClientError as err:
-        raise AuthFailed(f"auth for {user} at {endpoint.url} failed: {err}") from None
+        raise AuthFailed(f"auth request to {endpoint.url} failed: {err}") from None
     finally:
         conn.close()
     storage = parse_endpoint(token.storage_url)

@@ -87,12 +87,20 @@ def upload(conn: Connection, container: str, obj: str, source: str | BinaryIO,
     """See :meth:`oiofs.client.Connection.upload`."""
     fileobj = open(source, "rb") if isinstance(source, str) else source
     try:
-        fd = fileobj.fileno()
         start = fileobj.tell()
-        size = os.fstat(fd).st_size - start
+        try:
+            fd = fileobj.fileno()
+            size = os.fstat(fd).st_size - start
+        except (OSError, io.UnsupportedOperation):
+            fd = None  # an in-memory or wrapped file: one PUT only
+            size = fileobj.seek(0, io.SEEK_END) - start
+            fileobj.seek(start)
         if size <= segment_size:
             return conn.put_object(container, obj, fileobj, length=size,
                                    content_type=content_type, metadata=metadata)
+        if fd is None:
+            raise ValueError(f"{size} bytes need segments, which are read in parallel "
+                             "from a real file: give a path or a file with fileno()")
         return _upload_slo(conn, container, obj, fd, start, size, segment_size,
                            max(1, threads), segment_container or f"{container}_segments",
                            content_type, metadata)

@@ -11,7 +11,7 @@ import random
 import shutil
 import tempfile
 
-from oiofs.cli.allinone import AllInOne
+from oiofs.cli.allinone import AllInOne, processes
 from oiofs.cli.allinone.cluster import AllInOneError
 from oiofs.cli.allinone.layout import SERVER_TYPES
 from tests.support.servers import port_free, server_port_candidates
@@ -109,6 +109,16 @@ class TestCluster:
 
     def start_node(self, node: int) -> None:
         self.aio.start_node(node)
+
+    def kill_proxy(self) -> None:
+        """SIGKILL the proxy: every client connection is cut mid-flight, as in a crash."""
+        processes.kill_process("proxy-server", self.layout.run, self.layout.root)
+
+    def start_proxy(self) -> None:
+        """Start the proxy again and return once it accepts connections."""
+        lay = self.layout
+        self.aio._start("proxy-server", processes.server_argv("proxy", lay.proxy_conf))
+        self.aio._wait([lay.proxy_port])
 
     def auth(self, user: str = "test:tester", key: str | None = None) -> tuple[str, str]:
         """Authenticate through tempauth; ``(storage_url, token)``."""
