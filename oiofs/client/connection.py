@@ -360,14 +360,21 @@ class Connection:
 
     def download(self, container: str, obj: str, dest: str | BinaryIO, *,
                  headers: Headers | None = None, verify: bool = True,
-                 resume: int | None = None) -> Headers:
+                 resume: int | None = None, threads: int = 1,
+                 part_size: int = _segments.DEFAULT_SEGMENT_SIZE) -> Headers:
         """Write the object into ``dest`` (a path or a binary file object), streamed and
         resumed as :meth:`get_object`; returns the answer's headers.
 
-        With ``verify``, a whole plain object's MD5 is checked against its ETag
+        With ``threads`` > 1 and a path, an object bigger than ``part_size`` is fetched as
+        that many ranged GETs at a time, all pinned to one version with ``If-Match``
+        (:func:`oiofs.client.download.download_parallel`). With ``verify``, a whole plain
+        object's MD5 is checked against its ETag
         (:class:`~oiofs.client.errors.IntegrityError`); large objects and ranges have no
         such ETag and are not checked.
         """
+        if threads > 1 and isinstance(dest, str):
+            return _download.download_parallel(self, container, obj, dest, threads,
+                                               part_size, verify, headers)
         return _download.download_to(self.get_object(container, obj, headers=headers,
                                                       resume=resume), dest, verify)
 

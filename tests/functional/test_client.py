@@ -281,6 +281,9 @@ def test_slo_upload_of_60_mb_in_parallel_segments(conn, container, tmp_path):
     out = tmp_path / "back"
     conn.download(container, "sixty", str(out))
     assert file_md5(out) == digest
+    out.unlink()
+    conn.download(container, "sixty", str(out), threads=4, part_size=8 * 1024 * 1024)
+    assert file_md5(out) == digest
     conn.delete_object(container, "sixty", segments=True)
     assert list(conn.list_objects(segs)) == []
     conn.delete_container(segs)
@@ -290,3 +293,11 @@ def test_small_upload_is_one_put(conn, container):
     data = io.BytesIO(b"x" * 1000)
     assert conn.upload(container, "small", data, segment_size=4096) == md5_of(b"x" * 1000)
     assert "x-static-large-object" not in conn.head_object(container, "small")
+
+
+def test_parallel_ranged_download_of_a_plain_object(conn, container, tmp_path):
+    data = os.urandom(100_000)
+    conn.put_object(container, "plain", data)
+    out = tmp_path / "plain"
+    headers = conn.download(container, "plain", str(out), threads=3, part_size=16384)
+    assert out.read_bytes() == data and headers["etag"] == md5_of(data)
