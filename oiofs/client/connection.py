@@ -1,12 +1,10 @@
-"""``Connection``: the entry point of the client library.
+"""``Connection``: the entry point of the client library. For example::
 
->>> from oiofs.client import Connection                               # doctest: +SKIP
->>> conn = Connection("http://127.0.0.1:8080/auth/v1.0", "test:tester", "testing")
->>> conn.put_container("photos")
->>> conn.put_object("photos", "cat.jpg", open("cat.jpg", "rb"))
-'5d41402abc4b2a76b9719d911017c592'
->>> [o["name"] for o in conn.list_objects("photos")]
-['cat.jpg']
+    from oiofs.client import Connection
+    conn = Connection("http://127.0.0.1:8080/auth/v1.0", "test:tester", "testing")
+    conn.put_container("photos")
+    etag = conn.put_object("photos", "cat.jpg", open("cat.jpg", "rb"))
+    names = [o["name"] for o in conn.list_objects("photos")]
 
 One ``Connection`` may be shared by many threads: it keeps one token (re-authenticating on
 401, and shortly before the token's announced expiry) and a pool of keep-alive HTTP
@@ -80,7 +78,7 @@ class Connection:
             raise ConfigurationError("a token needs its storage_url")
         self._storage_override = storage_url
         self._token: Token | None = None
-        self._target: StorageURL | None = None
+        self._state: tuple[Token | None, StorageURL | None] = (None, None)
         if storage_url:
             StorageURL.parse(storage_url)  # refuse a bad URL now, not at first use
         if storage_url and token:
@@ -120,7 +118,8 @@ class Connection:
         return self._token.value if self._token else None
 
     def _set_token(self, token: Token) -> None:
-        self._target = StorageURL.parse(token.storage_url)
+        # one assignment, so that a thread never pairs a token with another's URL
+        self._state = (token, StorageURL.parse(token.storage_url))
         self._token = token
 
     def authenticate(self, stale: str | None = None) -> Token:
@@ -193,7 +192,8 @@ class Connection:
         retry = 0
         while True:
             token = self._current_token()
-            target = self._target
+            target = self._state[1] if self._state[0] is token else \
+                StorageURL.parse(token.storage_url)
             path = quote_path(target.path, container, obj) + query_string(query)
             out = dict(headers or {})
             out["X-Auth-Token"] = token.value

@@ -124,6 +124,8 @@ def _upload_slo(conn, container, obj, fd, start, size, segment_size, threads, se
         failure = None
         for future in as_completed(futures):
             i = futures[future]
+            if future.cancelled():
+                continue
             try:
                 etags[i] = future.result()
                 stored.append(names[i])

@@ -17,11 +17,13 @@ import time
 import pytest
 
 from oiofs.client import (
+    BadRequest,
     Conflict,
     Connection,
     NotFound,
     ObjectChanged,
     RetryPolicy,
+    SegmentUploadError,
     TransportError,
     Unauthorized,
     generate_temp_url,
@@ -301,3 +303,19 @@ def test_parallel_ranged_download_of_a_plain_object(conn, container, tmp_path):
     out = tmp_path / "plain"
     headers = conn.download(container, "plain", str(out), threads=3, part_size=16384)
     assert out.read_bytes() == data and headers["etag"] == md5_of(data)
+
+
+def test_failed_segment_leaves_no_manifest(conn, container, tmp_path):
+    # Names of 1000 characters fit the cluster's 1024 limit; the segment names add
+    # "/slo/<time>/<size>/<segment size>/<index>" and do not: every segment PUT is a 400.
+    name = "n" * 1000
+    src = tmp_path / "f"
+    src.write_bytes(os.urandom(50_000))
+    with pytest.raises(SegmentUploadError) as err:
+        conn.upload(container, name, str(src), segment_size=10_000, threads=3,
+                    segment_container=f"{container}-segs")
+    assert isinstance(err.value.__cause__, BadRequest)
+    with pytest.raises(NotFound):
+        conn.head_object(container, name)
+    assert list(conn.list_objects(f"{container}-segs")) == []
+    conn.delete_container(f"{container}-segs")
