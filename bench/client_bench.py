@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """oiofs.client against ``swift upload``/``swift download`` on a big file, same cluster.
 
-Starts an all-in-one cluster (4 nodes, 3 replicas, 1 proxy worker) on 127.0.0.1, writes a
-``--mib`` MiB file of pseudo-random bytes, then for ``--rounds`` rounds, interleaved so
-that the load of other users of the machine hits every contender alike:
+Starts an all-in-one cluster (4 nodes, 3 replicas, ``--proxy-workers`` proxy workers, 1
+by default) on 127.0.0.1, writes a ``--mib`` MiB file of pseudo-random bytes, then for
+``--rounds`` rounds, interleaved so that the load of other users of the machine hits every
+contender alike:
 
 * ``oiofs upload``: ``Connection.upload`` (SLO, ``--segment-mib`` segments,
   ``--threads`` segment PUTs at a time);
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--segment-mib", type=int, default=64)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--proxy-workers", type=int, default=1)
     args = parser.parse_args()
     size = args.mib * 1024 * 1024
     seg = args.segment_mib * 1024 * 1024
@@ -86,7 +88,7 @@ def main() -> None:
     src = os.path.join(work, "src")
     digest = make_file(src, size)
     out = os.path.join(work, "out")
-    cluster = TestCluster().start()
+    cluster = TestCluster(proxy_workers=args.proxy_workers).start()
     results: dict[str, list[tuple[float, float]]] = {}
     try:
         key = cluster.users[USER]
@@ -132,7 +134,7 @@ def main() -> None:
                 os.unlink(path)
         os.rmdir(work)
     print(f"\n{args.mib} MiB, segments of {args.segment_mib} MiB, {args.threads} threads, "
-          f"{args.rounds} rounds (medians)\n")
+          f"{args.rounds} rounds (medians), {args.proxy_workers} proxy worker(s)\n")
     print(f"| {'operation':<34} | wall s | MB/s  | client CPU s |")
     print(f"| {'-' * 34} | ------ | ----- | ------------ |")
     for name, runs in results.items():

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from oiofs.client import (
+    NO_RETRY,
     BadRequest,
     Conflict,
     Connection,
@@ -24,6 +25,7 @@ from oiofs.client import (
     ObjectChanged,
     RetryPolicy,
     SegmentUploadError,
+    ServerError,
     TransportError,
     Unauthorized,
     generate_temp_url,
@@ -319,3 +321,35 @@ def test_failed_segment_leaves_no_manifest(conn, container, tmp_path):
         conn.head_object(container, name)
     assert list(conn.list_objects(f"{container}-segs")) == []
     conn.delete_container(f"{container}-segs")
+
+
+def test_server_errors_are_retried_with_backoff(cluster, conn, container):
+    conn.put_object(container, "o", b"kept")
+    nodes = [n["node"] for n in cluster.nodes]
+    waits = []
+
+    def backoff(delay: float) -> None:
+        # The client waits before its first retry: the nodes come back meanwhile (the
+        # proxy then probes them again after its short suppression time).
+        waits.append(delay)
+        if len(waits) == 1:
+            for node in nodes:
+                cluster.start_node(node)
+        time.sleep(delay)
+
+    patient = Connection(storage_url=conn.url, token=conn.token, sleep=backoff,
+                         retry=RetryPolicy(retries=10, backoff_initial=0.5, backoff_max=2,
+                                           jitter=0))
+    impatient = Connection(storage_url=conn.url, token=conn.token, retry=NO_RETRY)
+    for node in nodes:
+        cluster.stop_node(node)
+    try:
+        with pytest.raises(ServerError) as err:  # what the patient client meets first
+            impatient.head_object(container, "o")
+        assert err.value.status == 503
+        assert patient.head_object(container, "o")["etag"] == md5_of(b"kept")
+    finally:
+        for node in nodes:
+            cluster.start_node(node)  # no-op for a running node
+    assert waits and waits[0] == 0.5  # the 503 was retried after the first backoff
+    conn.put_object(container, "after", b"x")  # the cluster serves writes again
