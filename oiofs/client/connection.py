@@ -237,6 +237,29 @@ class Connection:
             resp.read_all()
             return resp.headers
 
+    def info(self) -> dict:
+        """The cluster's capabilities (``GET /info`` on the storage URL's server: limits,
+        ``slo``, ``dlo``...). Needs no token, but the storage URL (so credentials or a
+        ``storage_url``)."""
+        target = self._current_token() and self._state[1]
+        url = target.url("/info")
+        for retry in range(self.retry.retries + 1):
+            try:
+                resp = exchange(self.pool, target.host, target.port, "GET", "/info", {},
+                                None, url)
+            except TransportError:
+                if not self.retry.may_retry("GET", retry + 1):
+                    raise
+                self._sleep(self.retry.delay(retry + 1))
+                continue
+            if resp.status == 200:
+                return json.loads(resp.read_all())
+            body = resp.error_body()
+            if not self.retry.retry_status("GET", resp.status, retry + 1):
+                break
+            self._sleep(self.retry.delay(retry + 1))
+        raise status_error(resp.status, resp.reason, "GET", url, resp.headers, body)
+
     # --- account ----------------------------------------------------------------------
 
     def head_account(self) -> Headers:

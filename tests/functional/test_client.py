@@ -87,6 +87,11 @@ def file_md5(path) -> str:
 # --- account and containers -------------------------------------------------------------
 
 
+def test_info(conn):
+    info = conn.info()
+    assert info["slo"]["max_manifest_segments"] == 1000 and "dlo" in info
+
+
 def test_account_metadata_and_container_life(conn):
     conn.post_account({"Client-Test": "été"})
     assert metadata_of("account", conn.head_account())["client-test"] == "été"
