@@ -39,9 +39,9 @@ class Credentials:
         ``ST_USER``/``ST_KEY``; :class:`ConfigurationError` when neither set is whole."""
         env = os.environ if environ is None else environ
         for names in ENV_NAMES:
-            values = [env.get(n) for n in names]
-            if all(values):
-                return cls(*values)
+            url, user, key = (env.get(n, "") for n in names)
+            if url and user and key:
+                return cls(url, user, key)
         raise ConfigurationError(
             "no credentials: set OIOFS_AUTH_URL, OIOFS_USER and OIOFS_KEY "
             "(or ST_AUTH, ST_USER and ST_KEY)")

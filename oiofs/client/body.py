@@ -1,6 +1,6 @@
 """Request bodies: bytes, a file object or an iterable of chunks, streamed.
 
-A :class:`RequestBody` knows its length when it can (bytes, a seekable file, or a length
+A :class:`UploadBody` knows its length when it can (bytes, a seekable file, or a length
 given by the caller; otherwise the body goes chunked), whether it can be sent again from
 the start (bytes and seekable files can; an iterator cannot, so a request with one is
 never retried), and it can compute the MD5 of what it sent, to check the ``ETag`` the
@@ -13,16 +13,16 @@ import hashlib
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 #: bytes read from a file per chunk
 CHUNK_SIZE = 64 * 1024
 
-Data = (bytes | bytearray | memoryview | str | BinaryIO | Iterable[bytes]
-        | Callable[[], Iterable[bytes]])
+Data = (bytes | bytearray | memoryview | str | BinaryIO | Iterable[bytes | memoryview]
+        | Callable[[], Iterable[bytes | memoryview]])
 
 
-class RequestBody:
+class UploadBody:
     """A body to stream; build with :func:`request_body`."""
 
     def __init__(self, source, length: int | None, replayable: bool, start: int = 0,
@@ -33,7 +33,7 @@ class RequestBody:
         self._start = start
         self.chunk_size = chunk_size
         self._want_md5 = md5
-        self._md5 = None
+        self._md5: Any = None
         self._used = False
 
     @property
@@ -73,11 +73,11 @@ class RequestBody:
             for chunk in (src() if callable(src) else src):
                 if isinstance(chunk, str):
                     chunk = chunk.encode("utf-8")
-                yield bytes(chunk)
+                yield chunk  # bytes or a memoryview (sent without a copy)
 
 
 def request_body(data: Data | None, length: int | None = None,
-                 md5: bool = False) -> RequestBody | None:
+                 md5: bool = False) -> UploadBody | None:
     """Wrap ``data`` for streaming.
 
     * ``bytes``/``str`` (UTF-8): sent as is, replayable.
@@ -96,18 +96,18 @@ def request_body(data: Data | None, length: int | None = None,
     if isinstance(data, bytes):
         if length is not None and length != len(data):
             raise ValueError(f"length {length} given for {len(data)} bytes")
-        return RequestBody(data, len(data), True, md5=md5)
+        return UploadBody(data, len(data), True, md5=md5)
     if hasattr(data, "read"):
         start, size = _seekable_extent(data)
         if start is None:
-            return RequestBody(data, length, False, md5=md5)
+            return UploadBody(data, length, False, md5=md5)
         if length is None:
             length = size - start
-        return RequestBody(data, length, True, start=start, md5=md5)
+        return UploadBody(data, length, True, start=start, md5=md5)
     if callable(data):
-        return RequestBody(data, length, True, md5=md5)
+        return UploadBody(data, length, True, md5=md5)
     if isinstance(data, Iterable):
-        return RequestBody(iter(data), length, False, md5=md5)
+        return UploadBody(iter(data), length, False, md5=md5)
     raise TypeError(f"cannot send a {type(data).__name__} as a body")
 
 

@@ -78,7 +78,7 @@ class Connection:
             raise ConfigurationError("a token needs its storage_url")
         self._storage_override = storage_url
         self._token: Token | None = None
-        self._state: tuple[Token | None, StorageURL | None] = (None, None)
+        self._state: tuple[Token, StorageURL] | None = None
         if storage_url:
             StorageURL.parse(storage_url)  # refuse a bad URL now, not at first use
         if storage_url and token:
@@ -192,8 +192,7 @@ class Connection:
         retry = 0
         while True:
             token = self._current_token()
-            target = self._state[1] if self._state[0] is token else \
-                StorageURL.parse(token.storage_url)
+            target = self._target(token)
             path = quote_path(target.path, container, obj) + query_string(query)
             out = dict(headers or {})
             out["X-Auth-Token"] = token.value
@@ -225,6 +224,13 @@ class Connection:
             resp.sent_md5 = body.md5 if body is not None else None
             return resp
 
+    def _target(self, token: Token) -> StorageURL:
+        """The parsed storage URL of ``token`` (cached for the current token)."""
+        state = self._state
+        if state is not None and state[0] is token:
+            return state[1]
+        return StorageURL.parse(token.storage_url)
+
     def _current_token(self) -> Token:
         token = self._token
         if token is None or not token.fresh():
@@ -241,7 +247,7 @@ class Connection:
         """The cluster's capabilities (``GET /info`` on the storage URL's server: limits,
         ``slo``, ``dlo``...). Needs no token, but the storage URL (so credentials or a
         ``storage_url``)."""
-        target = self._current_token() and self._state[1]
+        target = self._target(self._current_token())
         url = target.url("/info")
         for retry in range(self.retry.retries + 1):
             try:

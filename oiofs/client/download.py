@@ -74,7 +74,8 @@ class ObjectDownload:
                 self._reopen(err)
                 continue
             if not chunk:
-                if self._last is not None and self.received < self.content_length:
+                length = self.content_length
+                if length is not None and self.received < length:
                     self._reopen(TransportError("body ended early", "GET", self._resp.url))
                     continue
                 return
@@ -135,7 +136,7 @@ def download_to(dl: ObjectDownload, dest: str | BinaryIO, verify: bool = True) -
     finally:
         if isinstance(dest, str):
             out.close()
-    if md5 is not None and md5.hexdigest() != dl.etag.strip('"'):
+    if md5 is not None and md5.hexdigest() != (dl.etag or "").strip('"'):
         raise IntegrityError(f"{dl.container}/{dl.obj}: received MD5 {md5.hexdigest()}, "
                              f"ETag {dl.etag}")
     return dl.headers

@@ -51,18 +51,20 @@ class ListingPager:
 
     def params(self) -> dict[str, str | bool | int | None]:
         """Query parameters of the next page (``format=json`` included)."""
-        size = self.page_size
-        if self.limit is not None:
-            size = min(size, self.limit - self.returned)
-        return {"format": "json", "limit": size, "marker": self.marker,
+        return {"format": "json", "limit": self._page_limit(), "marker": self.marker,
                 "prefix": self.prefix, "delimiter": self.delimiter,
                 "end_marker": self.end_marker, "reverse": self.reverse}
+
+    def _page_limit(self) -> int:
+        if self.limit is None:
+            return self.page_size
+        return min(self.page_size, self.limit - self.returned)
 
     def feed(self, entries: list[dict]) -> list[dict]:
         """Take one page's entries; returns the ones to hand out and moves the marker."""
         if self.done:
             return []
-        asked = int(self.params()["limit"])
+        asked = self._page_limit()
         if self.limit is not None:
             entries = entries[: self.limit - self.returned]
         if entries:

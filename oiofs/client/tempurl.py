@@ -57,12 +57,14 @@ def generate_temp_url(url_or_path: str, key: str | bytes, seconds: int | None = 
     it. The answer is the URL (or path) with ``temp_url_sig``, ``temp_url_expires`` (and
     ``temp_url_prefix``, ``temp_url_ip_range``, ``filename``) appended.
     """
-    if (seconds is None) == (expires is None):
-        raise ValueError("give seconds or expires, not both")
     if expires is None:
+        if seconds is None:
+            raise ValueError("give seconds or expires")
         if seconds < 0:
             raise ValueError("seconds must not be negative")
         expires = int((time.time() if now is None else now) + seconds)
+    elif seconds is not None:
+        raise ValueError("give seconds or expires, not both")
     parts = urlsplit(url_or_path)
     path = parts.path
     segments = path.split("/")

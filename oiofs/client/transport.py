@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from oiofs.client.body import RequestBody
+from oiofs.client.body import UploadBody
 from oiofs.client.errors import ERROR_BODY_LIMIT, TransportError
 from oiofs.common.connection_pool import (
     READ_SIZE,
@@ -161,7 +161,7 @@ class ClientResponse:
 
 
 def exchange(pool: SharedPool, host: str, port: int, method: str, path: str,
-             headers: dict[str, str], body: RequestBody | None, url: str,
+             headers: dict[str, str], body: UploadBody | None, url: str,
              chunk_size: int = READ_SIZE) -> ClientResponse:
     """Send one request and read the head of its answer.
 
@@ -210,7 +210,7 @@ def exchange(pool: SharedPool, host: str, port: int, method: str, path: str,
     raise AssertionError("unreachable")
 
 
-def _send(conn: HTTPConnection, head: bytes, body: RequestBody | None, attempt: int) -> None:
+def _send(conn: HTTPConnection, head: bytes, body: UploadBody | None, attempt: int) -> None:
     if body is None:
         conn.send(head)
         return
