@@ -8,8 +8,9 @@ request becomes a clear 4xx wherever it is detected.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import Protocol
 from urllib.parse import unquote
 
 from oiofs.common.exceptions import (
@@ -20,6 +21,18 @@ from oiofs.common.exceptions import (
     InvalidTimestamp,
 )
 from oiofs.common.timestamp import Timestamp
+
+
+class HeaderItems(Protocol):
+    """Headers that list their ``(name, value)`` pairs (a dict, werkzeug's ``Headers``)."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+class HeaderGetter(Protocol):
+    """Headers read by name: ``get`` answers the value or ``None`` when absent."""
+
+    def get(self, key: str, /) -> str | None: ...
 
 
 @dataclass
@@ -137,10 +150,11 @@ def split_path(path: str, minsegs: int = 1, maxsegs: int | None = None,
     maxsegs = maxsegs or minsegs
     if not path.startswith("/"):
         raise HTTPBadRequest("Invalid path")
+    segs: list[str | None]
     if rest_with_last:
-        segs = path[1:].split("/", maxsegs - 1)
+        segs = list(path[1:].split("/", maxsegs - 1))
     else:
-        segs = path[1:].split("/")
+        segs = list(path[1:].split("/"))
     count = len(segs)
     if segs and segs[-1] == "" and not rest_with_last:
         # a trailing slash ends the path
@@ -183,7 +197,7 @@ def meta_prefix(target_type: str) -> str:
     return f"x-{target_type}-meta-"
 
 
-def check_metadata(headers, target_type: str) -> None:
+def check_metadata(headers: HeaderItems | Iterable[tuple[str, str]], target_type: str) -> None:
     """Check user metadata headers (``X-<Type>-Meta-*``) against the limits, as Swift does.
 
     ``headers`` is any mapping or iterable of ``(name, value)`` pairs with WSGI (latin-1)
@@ -228,7 +242,7 @@ def max_header_count() -> int:
     return LIMITS.max_meta_count + 36 + max(LIMITS.extra_header_count, 0)
 
 
-def check_content_length(headers) -> int | None:
+def check_content_length(headers: HeaderGetter) -> int | None:
     """The request's Content-Length as an int, ``None`` if chunked.
 
     Raises ``HTTPBadRequest`` for a malformed value, ``HTTPLengthRequired`` when neither
@@ -278,7 +292,7 @@ def normalize_delete_at(when: int | float) -> int:
     return max(0, int(when))
 
 
-def check_delete_headers(headers, now: float) -> int | None:
+def check_delete_headers(headers: HeaderGetter, now: float) -> int | None:
     """Resolve ``X-Delete-After``/``X-Delete-At`` into an absolute ``X-Delete-At``.
 
     Returns the epoch second (normalised by :func:`normalize_delete_at`) or ``None``.

@@ -8,6 +8,8 @@ status so each server turns them into a response in exactly one place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class OiofsError(Exception):
     """Root of every exception oiofs raises deliberately."""
@@ -58,9 +60,14 @@ class DiskFileNotExist(DiskFileError):
 
 
 class DiskFileDeleted(DiskFileNotExist):
-    """The newest file for the object is a tombstone; ``timestamp`` says when."""
+    """The newest file for the object is a tombstone; ``timestamp`` says when.
 
-    def __init__(self, timestamp=None, metadata=None):
+    ``timestamp`` is a :class:`~oiofs.common.timestamp.Timestamp`, typed ``object`` here
+    because that module imports this one.
+    """
+
+    def __init__(self, timestamp: object = None,
+                 metadata: dict[str, str] | None = None):
         super().__init__("deleted")
         self.timestamp = timestamp
         self.metadata = metadata or {}
@@ -139,8 +146,10 @@ class NodeTimeout(OiofsError):
 class ClientException(OiofsError):
     """A request to another node failed; ``http_status`` is set when one was received."""
 
-    def __init__(self, msg, http_status=None, http_headers=None, http_body=b"",
-                 http_host=None, http_port=None, http_device=None):
+    def __init__(self, msg: str, http_status: int | None = None,
+                 http_headers: Mapping[str, str] | None = None, http_body: bytes = b"",
+                 http_host: str | None = None, http_port: int | None = None,
+                 http_device: str | None = None):
         super().__init__(msg)
         self.http_status = http_status
         self.http_headers = http_headers or {}
@@ -171,7 +180,8 @@ class HTTPError(OiofsError):
     status = 500
     description = "Internal Server Error"
 
-    def __init__(self, description: str | None = None, headers: dict | None = None):
+    def __init__(self, description: str | None = None,
+                 headers: Mapping[str, str] | None = None):
         super().__init__(description or self.description)
         #: the text given when raised; ``None`` answers with the status's generic page
         self.detail = description or None

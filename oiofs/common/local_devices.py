@@ -18,8 +18,20 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
 
 import netifaces
+
+from oiofs.common.ring.devices import Device
+
+
+@runtime_checkable
+class HasDevs(Protocol):
+    """A ring: its devices by id, ``None`` for unused ids."""
+
+    @property
+    def devs(self) -> list[Device | None]: ...
+
 
 #: bind addresses that mean "every address of this machine"
 WILDCARD_IPS = frozenset({"", "0.0.0.0", "::", "*"})
@@ -66,7 +78,7 @@ def _resolve(host: str) -> set[str]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except OSError:
         return set()
-    return {_canonical(info[4][0]) for info in infos}
+    return {_canonical(str(info[4][0])) for info in infos}  # str for IPv4/IPv6 already
 
 
 def _is_address(text: str) -> bool:
@@ -77,7 +89,7 @@ def _is_address(text: str) -> bool:
         return False
 
 
-def is_local_device(dev: dict | None, my_ips: set[str], my_port: int) -> bool:
+def is_local_device(dev: Device | None, my_ips: set[str], my_port: int) -> bool:
     """True if ring device ``dev`` is served at one of ``my_ips`` on ``my_port``."""
     if not dev:
         return False
@@ -93,16 +105,18 @@ def is_local_device(dev: dict | None, my_ips: set[str], my_port: int) -> bool:
     return False
 
 
-def local_devices(devs_or_ring, my_ips: set[str], my_port: int) -> list[dict]:
+def local_devices(devs_or_ring: HasDevs | Iterable[Device | None], my_ips: set[str],
+                  my_port: int) -> list[Device]:
     """The devices of a ring (or an iterable of device dicts) that are this server's.
 
     Each device appears once, in ring order; unused ids (``None``) are skipped.
     """
-    devs: Iterable = getattr(devs_or_ring, "devs", devs_or_ring)
+    devs = devs_or_ring.devs if isinstance(devs_or_ring, HasDevs) else devs_or_ring
     seen: set[str] = set()
     result = []
     for dev in devs:
-        if is_local_device(dev, my_ips, my_port) and dev["device"] not in seen:
+        if dev is not None and is_local_device(dev, my_ips, my_port) \
+                and dev["device"] not in seen:
             seen.add(dev["device"])
             result.append(dev)
     return result

@@ -20,6 +20,7 @@ import functools
 import time
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
+from typing import SupportsFloat, SupportsIndex, TypeAlias, cast
 
 from oiofs.common.exceptions import InvalidTimestamp
 
@@ -27,14 +28,21 @@ PRECISION = 1e-5
 # The largest value that still fits the fixed width of 16 characters.
 MAX_SECONDS = 9999999999.99999
 
+#: What :class:`Timestamp` reads: a Timestamp, its text (or bytes) form, a number of seconds,
+#: or ``None`` for now.
+TimestampValue: TypeAlias = (
+    "Timestamp | str | bytes | bytearray | SupportsFloat | SupportsIndex | None")
+
 
 @functools.total_ordering
 class Timestamp:
     """An immutable point in time with 10 us resolution and an integer offset."""
 
     __slots__ = ("raw", "offset")
+    raw: int
+    offset: int
 
-    def __init__(self, value=None, offset: int = 0, delta: int = 0):
+    def __init__(self, value: TimestampValue = None, offset: int = 0, delta: int = 0):
         """Read ``value`` (a float, int, str in normal/internal form, or Timestamp).
 
         ``delta`` adds that many 10 us ticks. Raises :class:`InvalidTimestamp` for values
@@ -130,18 +138,20 @@ class Timestamp:
     def __repr__(self) -> str:
         return f"Timestamp({self.internal!r})"
 
-    def _key(self):
+    def _key(self) -> tuple[int, int]:
         return (self.raw, self.offset)
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Timestamp):
             try:
-                other = Timestamp(other)
+                # Any value is tried: Timestamp() raises InvalidTimestamp for what it cannot
+                # read (caught here), so the cast only lets mypy pass it through.
+                other = Timestamp(cast(TimestampValue, other))
             except InvalidTimestamp:
                 return NotImplemented
         return self._key() == other._key()
 
-    def __lt__(self, other) -> bool:
+    def __lt__(self, other: TimestampValue) -> bool:
         if not isinstance(other, Timestamp):
             other = Timestamp(other)
         return self._key() < other._key()
@@ -153,7 +163,7 @@ class Timestamp:
         return bool(self.raw or self.offset)
 
 
-def normalize_timestamp(value) -> str:
+def normalize_timestamp(value: TimestampValue) -> str:
     """The normal form of any accepted timestamp value."""
     return Timestamp(value).normal
 

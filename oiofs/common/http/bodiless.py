@@ -15,6 +15,8 @@ have had, as HTTP allows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from types import TracebackType
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 #: statuses whose answers never carry a body (besides the 1xx ones)
 NO_BODY_STATUSES = frozenset((204, 304))
@@ -25,13 +27,13 @@ def body_forbidden(method: str, status: int) -> bool:
     return method == "HEAD" or status in NO_BODY_STATUSES or 100 <= status < 200
 
 
-def _close(body) -> None:
+def _close(body: object) -> None:
     close = getattr(body, "close", None)
     if close is not None:
         close()
 
 
-def without_forbidden_bodies(app: Callable) -> Callable:
+def without_forbidden_bodies(app: WSGIApplication) -> WSGIApplication:
     """``app`` as a WSGI application that never sends a forbidden body.
 
     When the answer's status is known as ``app`` returns (the usual case), a forbidden
@@ -39,11 +41,13 @@ def without_forbidden_bodies(app: Callable) -> Callable:
     its answer while iterating is filtered chunk by chunk.
     """
 
-    def guarded(environ: dict, start_response) -> Iterable[bytes]:
+    def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "")
         forbidden: list[bool] = []
 
-        def start(status: str, headers, exc_info=None):
+        def start(status: str, headers: list[tuple[str, str]],
+                  exc_info: tuple[type[BaseException], BaseException, TracebackType]
+                  | tuple[None, None, None] | None = None) -> Callable[[bytes], object]:
             forbidden[:] = [body_forbidden(method, int(status[:3]))]
             return start_response(status, headers, exc_info)
 
@@ -58,7 +62,7 @@ def without_forbidden_bodies(app: Callable) -> Callable:
     return guarded
 
 
-def _filtered(body, forbidden: list[bool]) -> Iterable[bytes]:
+def _filtered(body: Iterable[bytes], forbidden: list[bool]) -> Iterable[bytes]:
     try:
         for chunk in body:
             if not (forbidden and forbidden[0]):

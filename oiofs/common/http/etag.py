@@ -85,7 +85,7 @@ def etag_matches(value: str, etag: str | None, weak: bool) -> bool:
     if etag is None:
         return False
     tags = parse_etag_list(value)
-    if tags == ANY:
+    if isinstance(tags, str):  # only ever ANY
         return True
     for opaque, is_weak in tags:
         if opaque == ANY or (opaque == etag and (weak or not is_weak)):

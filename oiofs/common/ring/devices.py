@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from typing import Any, TypeAlias
 
 from oiofs.common.exceptions import RingBuilderError
 
@@ -31,8 +32,13 @@ _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
 TIER_NAMES = ("region", "zone", "host", "device")
 
+#: A device record as described above (values are ints, floats and strings by key).
+Device: TypeAlias = dict[str, Any]
+#: One failure domain of :func:`tiers_of`: region, zone, ip, port, id as far as it goes.
+Tier: TypeAlias = tuple[Any, ...]
 
-def normalize_ip(value) -> str:
+
+def normalize_ip(value: object) -> str:
     """An IPv4/IPv6 address (brackets dropped, canonical form) or a lower-case host name."""
     if not isinstance(value, str) or not value.strip():
         raise RingBuilderError(f"invalid ip {value!r}: expected an address or host name")
@@ -49,8 +55,8 @@ def normalize_ip(value) -> str:
     raise RingBuilderError(f"invalid ip {value!r}: expected an address or host name")
 
 
-def _int_field(dev: dict, key: str, minimum: int, maximum: int | None = None) -> int:
-    value = dev.get(key)
+def _int_field(dev: Device, key: str, minimum: int, maximum: int | None = None) -> int:
+    value: Any = dev.get(key)  # operator input: int() refuses what it cannot read
     if isinstance(value, bool):
         raise RingBuilderError(f"invalid {key} {value!r}: expected an integer")
     try:
@@ -65,7 +71,7 @@ def _int_field(dev: dict, key: str, minimum: int, maximum: int | None = None) ->
     return number
 
 
-def normalize_weight(value) -> float:
+def normalize_weight(value: Any) -> float:
     """A device weight: a finite number >= 0."""
     if isinstance(value, bool):
         raise RingBuilderError(f"invalid weight {value!r}: expected a number >= 0")
@@ -78,7 +84,7 @@ def normalize_weight(value) -> float:
     return weight
 
 
-def check_device_name(name) -> str:
+def check_device_name(name: object) -> str:
     """A device name usable as the first segment of a backend path."""
     if not isinstance(name, str) or not name:
         raise RingBuilderError(f"invalid device name {name!r}: must not be empty")
@@ -89,7 +95,7 @@ def check_device_name(name) -> str:
     return name
 
 
-def normalize_device(dev: dict) -> dict:
+def normalize_device(dev: Device) -> Device:
     """A validated copy of ``dev`` with every ring key set (id may be absent or None).
 
     Region defaults to 1; ``replication_ip``/``replication_port`` default to ``ip``/``port``;
@@ -97,7 +103,7 @@ def normalize_device(dev: dict) -> dict:
     """
     if not isinstance(dev, dict):
         raise RingBuilderError("a device must be a dict")
-    out: dict = {}
+    out: Device = {}
     if dev.get("id") is not None:
         out["id"] = _int_field(dev, "id", 0, MAX_DEV_ID)
     out["region"] = _int_field({"region": dev.get("region", 1)}, "region", 0)
@@ -126,12 +132,12 @@ def normalize_device(dev: dict) -> dict:
     return out
 
 
-def ring_dev(dev: dict) -> dict:
+def ring_dev(dev: Device) -> Device:
     """Only the keys a ring file carries, in a fixed order."""
     return {key: dev[key] for key in RING_DEV_KEYS}
 
 
-def tiers_of(dev: dict) -> tuple[tuple, tuple, tuple, tuple]:
+def tiers_of(dev: Device) -> tuple[Tier, Tier, Tier, Tier]:
     """The failure domains of ``dev``, widest first: region, zone, host, device.
 
     Each tier is a tuple that also names its parents, so equal tuples mean the same domain:
@@ -143,7 +149,7 @@ def tiers_of(dev: dict) -> tuple[tuple, tuple, tuple, tuple]:
     return region, zone, host, host + (dev["id"],)
 
 
-def format_device(dev: dict) -> str:
+def format_device(dev: Device) -> str:
     """``d<id>r<region>z<zone>-<ip>:<port>/<device>_"<meta>"`` for messages."""
     ip = f"[{dev['ip']}]" if ":" in dev["ip"] else dev["ip"]
     text = f"d{dev['id']}r{dev['region']}z{dev['zone']}-{ip}:{dev['port']}/{dev['device']}"
