@@ -22,19 +22,21 @@ import random
 import sys
 import time
 from array import array
+from typing import Any
 
 from oiofs.common.exceptions import RingBuilderError, RingLoadError, RingValidationError
 from oiofs.common.fsutils import write_file_atomic
 from oiofs.common.ring import placement
 from oiofs.common.ring.devices import (
     MAX_DEV_ID,
+    Device,
     format_device,
     normalize_device,
     normalize_weight,
     ring_dev,
 )
 from oiofs.common.ring.placement import NONE, Placer, Topology
-from oiofs.common.ring.ringdata import MAX_PART_POWER, RingData
+from oiofs.common.ring.ringdata import MAX_PART_POWER, PartTable, RingData
 from oiofs.common.ring.search import matches, parse_search_value
 
 BUILDER_FORMAT = "oiofs-ring-builder"
@@ -43,28 +45,32 @@ BUILDER_FORMAT_VERSION = 1
 MAX_BALANCE = 999.99
 
 
-def _check_int(name: str, value, minimum: int, maximum: int | None = None) -> int:
+def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    """``value`` (operator or file input, of any type) as an int within the bounds."""
+    number: int
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
-            value = int(value)
+            number = int(value)
         except (TypeError, ValueError):
             raise RingBuilderError(f"{name} must be an integer, not {value!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
+    else:
+        number = value
+    if number < minimum or (maximum is not None and number > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise RingBuilderError(f"{name} must be {bound}, not {value}")
-    return value
+        raise RingBuilderError(f"{name} must be {bound}, not {number}")
+    return number
 
 
-def _pack(table: array) -> str:
+def _pack(table: PartTable) -> str:
     data = array(table.typecode, table)
     if sys.byteorder != "little":
         data.byteswap()
     return base64.b64encode(data.tobytes()).decode("ascii")
 
 
-def _unpack(typecode: str, text: str, length: int, what: str) -> array:
+def _unpack(typecode: str, text: str, length: int, what: str) -> PartTable:
     data = array(typecode)
     try:
         data.frombytes(base64.b64decode(text, validate=True))
@@ -88,16 +94,16 @@ class RingBuilder:
         self.part_power = _check_int("part_power", part_power, 0, MAX_PART_POWER)
         self.replicas = _check_int("replicas", replicas, 1, 255)
         self.min_part_hours = _check_int("min_part_hours", min_part_hours, 0, 65535)
-        self.devs: list[dict | None] = []
+        self.devs: list[Device | None] = []
         self.version = 0
         #: True when devices changed since the last rebalance.
         self.devs_changed = False
         #: Messages from the last rebalance an operator should read (e.g. too few devices).
         self.warnings: list[str] = []
         self._remove_ids: set[int] = set()
-        self._replica2part2dev: list[array] | None = None
+        self._replica2part2dev: list[PartTable] | None = None
         #: Per partition, the minute (since the epoch) of its last move; 0 = long ago.
-        self._last_move: array = array("I", bytes(4 * self.partition_count))
+        self._last_move: PartTable = array("I", bytes(4 * self.partition_count))
 
     # --- shape ----------------------------------------------------------------------
 
@@ -124,16 +130,18 @@ class RingBuilder:
 
     # --- devices --------------------------------------------------------------------
 
-    def _live_devs(self) -> list[dict]:
+    def _live_devs(self) -> list[Device]:
         return [dev for dev in self.devs if dev is not None]
 
-    def get_dev(self, dev_id: int) -> dict:
+    def get_dev(self, dev_id: int) -> Device:
         """The device with id ``dev_id``; :class:`RingBuilderError` if there is none."""
-        if isinstance(dev_id, int) and 0 <= dev_id < len(self.devs) and self.devs[dev_id]:
-            return self.devs[dev_id]
+        dev = (self.devs[dev_id] if isinstance(dev_id, int) and 0 <= dev_id < len(self.devs)
+               else None)
+        if dev:
+            return dev
         raise RingBuilderError(f"no device with id {dev_id!r}")
 
-    def add_dev(self, dev: dict) -> int:
+    def add_dev(self, dev: Device) -> int:
         """Add a device (region, zone, ip, port, device, weight[, meta, id]); its id.
 
         Without an ``id``, the lowest free one is used. The same ``ip:port/device`` cannot
@@ -157,12 +165,13 @@ class RingBuilder:
             dev["id"] = free[0] if free else len(self.devs)
             if dev["id"] > MAX_DEV_ID:
                 raise RingBuilderError(f"too many devices (ids stop at {MAX_DEV_ID})")
-        self.devs.extend([None] * (dev["id"] + 1 - len(self.devs)))
-        self.devs[dev["id"]] = dev
+        dev_id: int = dev["id"]
+        self.devs.extend([None] * (dev_id + 1 - len(self.devs)))
+        self.devs[dev_id] = dev
         self.devs_changed = True
-        return dev["id"]
+        return dev_id
 
-    def remove_dev(self, dev_id: int) -> dict:
+    def remove_dev(self, dev_id: int) -> Device:
         """Schedule a device's removal; its replicas move at the next rebalance."""
         dev = self.get_dev(dev_id)
         if dev_id not in self._remove_ids:
@@ -171,7 +180,7 @@ class RingBuilder:
             self.devs_changed = True
         return dev
 
-    def set_dev_weight(self, dev_id: int, weight: float) -> dict:
+    def set_dev_weight(self, dev_id: int, weight: float) -> Device:
         """Change a device's weight (0 drains it); applied at the next rebalance."""
         dev = self.get_dev(dev_id)
         if dev_id in self._remove_ids:
@@ -186,7 +195,7 @@ class RingBuilder:
         """True if the device is scheduled for removal at the next rebalance."""
         return dev_id in self._remove_ids
 
-    def search_devs(self, search: str | dict) -> list[dict]:
+    def search_devs(self, search: str | Device) -> list[Device]:
         """Devices matching a search value (``"r1z2-10.0.0.1/sdb"``, see
         :mod:`oiofs.common.ring.search`) or a dict of ``{key: value}`` criteria."""
         criteria = parse_search_value(search) if isinstance(search, str) else dict(search)
@@ -200,16 +209,19 @@ class RingBuilder:
         holding = [d for d in live if d not in active]
         return Topology(active, holding, self.replicas, self.partition_count)
 
-    def _resize_tables(self) -> None:
+    def _resize_tables(self) -> list[PartTable]:
+        """The replica tables (made if missing), one per replica; each partition NONE
+        in a new one."""
         if self._replica2part2dev is None:
             self._replica2part2dev = []
         tables = self._replica2part2dev
         del tables[self.replicas:]  # fewer replicas: the last ones go
         while len(tables) < self.replicas:
             tables.append(array("H", [NONE]) * self.partition_count)
+        return tables
 
     def rebalance(self, seed: int | None = None, *, now: float | None = None
-                  ) -> tuple[int, float, list[dict]]:
+                  ) -> tuple[int, float, list[Device]]:
         """Place replicas after device changes; ``(parts_moved, balance, removed_devs)``.
 
         ``parts_moved`` counts partitions with at least one replica on a new device,
@@ -225,8 +237,7 @@ class RingBuilder:
             self.warnings.append(
                 f"{self.replicas} replicas but only {len(topology.active_ids)} devices with "
                 "weight: some partitions have several replicas on one device")
-        self._resize_tables()
-        tables = self._replica2part2dev
+        tables = self._resize_tables()
         before = [array("H", table) for table in tables]
         for table in tables:
             for part, dev_id in enumerate(table):
@@ -244,7 +255,7 @@ class RingBuilder:
                 moved += 1
         removed = []
         for dev_id in sorted(self._remove_ids):
-            removed.append(self.devs[dev_id])
+            removed.append(self.get_dev(dev_id))  # remove_dev and from_dict checked it
             self.devs[dev_id] = None
         self._remove_ids.clear()
         while self.devs and self.devs[-1] is None:
@@ -281,7 +292,7 @@ class RingBuilder:
         """Per device, in percent, how far its replica count is from its weight's share."""
         topology = self._topology()
         counts = self.dev_part_counts()
-        balances = {}
+        balances: dict[int, float] = {}
         for dev_id, count in counts.items():
             target = topology.targets.get(dev_id, 0.0)
             if target > 0:
@@ -295,7 +306,7 @@ class RingBuilder:
         balances = self.dev_balances()
         return max((abs(value) for value in balances.values()), default=0.0)
 
-    def dispersion_report(self) -> dict:
+    def dispersion_report(self) -> dict[str, float]:
         """Partitions whose replicas are closer together than the topology requires.
 
         See :func:`oiofs.common.ring.placement.dispersion_report`.
@@ -353,7 +364,7 @@ class RingBuilder:
 
     # --- files ----------------------------------------------------------------------
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The builder as JSON-ready data."""
         tables = self._replica2part2dev
         return {
@@ -372,7 +383,7 @@ class RingBuilder:
         write_file_atomic(path, data + b"\n")
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "builder") -> RingBuilder:
+    def from_dict(cls, data: dict[str, Any], source: str = "builder") -> RingBuilder:
         """A builder from :meth:`to_dict` data; :class:`RingLoadError` if it is bad."""
         if not isinstance(data, dict) or data.get("format") != BUILDER_FORMAT:
             raise RingLoadError(f"{source}: not an oiofs builder file")

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import math
 import random
-from array import array
 from bisect import insort
+from collections.abc import Hashable, Mapping
+from typing import TypeAlias, TypeVar
 
-from oiofs.common.ring.devices import TIER_NAMES, tiers_of
+from oiofs.common.ring.devices import TIER_NAMES, Device, Tier, tiers_of
+from oiofs.common.ring.ringdata import PartTable
 
 NONE = 0xFFFF  # "no device" in a replica table
 _EPSILON = 1e-6
@@ -38,13 +40,18 @@ _EPSILON = 1e-6
 _PICK_SLACK = 1.0
 _PICK_WIDTH = 8
 
+_Key = TypeVar("_Key", bound=Hashable)
+#: An active device's place in :attr:`Placer.order`: (replicas - target, rank, id).
+_OrderKey: TypeAlias = tuple[float, int, int]
 
-def water_fill(amount: float, weights: dict, caps: dict) -> dict:
+
+def water_fill(amount: float, weights: Mapping[_Key, float],
+               caps: Mapping[_Key, float]) -> dict[_Key, float]:
     """Share ``amount`` in proportion to ``weights``, no key getting more than its cap.
 
     What a capped key cannot take goes to the others, in proportion to their weights.
     """
-    shares: dict = {}
+    shares: dict[_Key, float] = {}
     pool = {key: weight for key, weight in weights.items() if weight > 0}
     remaining = float(amount)
     while pool:
@@ -75,7 +82,7 @@ class Topology:
     ``holding`` are other devices that may still hold replicas (being drained).
     """
 
-    def __init__(self, active: list[dict], holding: list[dict], replicas: int,
+    def __init__(self, active: list[Device], holding: list[Device], replicas: int,
                  partitions: int):
         self.replicas = replicas
         self.partitions = partitions
@@ -83,7 +90,7 @@ class Topology:
         dev_shares = water_fill(replicas, {d["id"]: d["weight"] for d in active},
                                 {d["id"]: per_dev_cap for d in active})
         #: tier tuple -> index; per index its share and its per-partition limit.
-        self.tier_index: dict[tuple, int] = {}
+        self.tier_index: dict[Tier, int] = {}
         self.tier_share: list[float] = []
         self.tier_level: list[int] = []
         #: dev id -> tuple of its four tier indexes (region, zone, host, device).
@@ -112,9 +119,9 @@ class Topology:
             if floored:
                 self.floor_levels.append((level, floored))
         #: dev id -> replicas it should hold (fractional); 0 for devices being drained.
-        self.targets = {dev["id"]: dev_shares.get(dev["id"], 0.0) * partitions
+        self.targets: dict[int, float] = {dev["id"]: dev_shares.get(dev["id"], 0.0) * partitions
                         for dev in active + holding}
-        self.active_ids = [dev["id"] for dev in active]
+        self.active_ids: list[int] = [dev["id"] for dev in active]
 
 
 class Placer:
@@ -124,7 +131,7 @@ class Placer:
     ``min_part_minutes`` the quiet time after a move; ``now`` the current minute.
     """
 
-    def __init__(self, tables: list[array], topology: Topology, last_move: array,
+    def __init__(self, tables: list[PartTable], topology: Topology, last_move: PartTable,
                  now: int, min_part_minutes: int, rng: random.Random):
         self.tables = tables
         self.topo = topology
@@ -155,7 +162,7 @@ class Placer:
 
     # --- bookkeeping ----------------------------------------------------------------
 
-    def _key(self, dev_id: int) -> tuple:
+    def _key(self, dev_id: int) -> _OrderKey:
         return (self.counts[dev_id] - self.targets[dev_id], self.rank[dev_id], dev_id)
 
     def _count(self, dev_id: int, delta: int) -> None:
@@ -261,7 +268,7 @@ class Placer:
 
         Sharing a device is the worst; then sharing a region, a zone, a host.
         """
-        def badness(item: tuple) -> tuple:
+        def badness(item: _OrderKey) -> tuple[int, int, int, int, _OrderKey]:
             tiers = self.dev_tiers[item[2]]
             over = [max(0, used.count(t) + 1 - self.caps[t]) for t in tiers]
             return (over[3], over[0], over[1], over[2], item)
@@ -383,7 +390,7 @@ class Placer:
 # --- reports ------------------------------------------------------------------------
 
 
-def spread_limits(active: list[dict], replicas: int) -> dict[tuple, int]:
+def spread_limits(active: list[Device], replicas: int) -> dict[Tier, int]:
     """Most replicas of one partition each domain needs to hold, weights aside.
 
     Replicas are shared as evenly as the topology allows at each level (a domain with one
@@ -392,10 +399,10 @@ def spread_limits(active: list[dict], replicas: int) -> dict[tuple, int]:
     if not active:
         return {}
     per_dev = max(1.0, replicas / len(active))
-    capacity: dict[tuple, float] = {}
-    children: dict[tuple, list[tuple]] = {(): []}
+    capacity: dict[Tier, float] = {}
+    children: dict[Tier, list[Tier]] = {(): []}
     for dev in active:
-        parent: tuple = ()
+        parent: Tier = ()
         for tier in tiers_of(dev):
             if tier not in capacity:
                 capacity[tier] = 0.0
@@ -403,9 +410,9 @@ def spread_limits(active: list[dict], replicas: int) -> dict[tuple, int]:
                 children[tier] = []
             capacity[tier] += per_dev
             parent = tier
-    shares: dict[tuple, float] = {(): float(replicas)}
-    limits: dict[tuple, int] = {}
-    todo = [()]
+    shares: dict[Tier, float] = {(): float(replicas)}
+    limits: dict[Tier, int] = {}
+    todo: list[Tier] = [()]
     while todo:
         parent = todo.pop()
         kids = children.get(parent) or []
@@ -420,8 +427,8 @@ def spread_limits(active: list[dict], replicas: int) -> dict[tuple, int]:
     return limits
 
 
-def dispersion_report(tables: list[array], devs: list[dict | None],
-                      replicas: int) -> dict:
+def dispersion_report(tables: list[PartTable], devs: list[Device | None],
+                      replicas: int) -> dict[str, float]:
     """How many partitions have too many replicas in one region/zone/host/device.
 
     Returns ``{"region": n, "zone": n, "host": n, "device": n, "parts": total bad,
@@ -430,11 +437,11 @@ def dispersion_report(tables: list[array], devs: list[dict | None],
     active = [d for d in devs if d is not None and d["weight"] > 0]
     limits = spread_limits(active, replicas)
     tiers = {d["id"]: tiers_of(d) for d in devs if d is not None}
-    report = dict.fromkeys(TIER_NAMES, 0)
+    report: dict[str, float] = dict.fromkeys(TIER_NAMES, 0)
     bad_parts = 0
     partitions = len(tables[0]) if tables else 0
     for part in range(partitions):
-        counts: dict[tuple, int] = {}
+        counts: dict[Tier, int] = {}
         for table in tables:
             for tier in tiers.get(table[part], ()):
                 counts[tier] = counts.get(tier, 0) + 1

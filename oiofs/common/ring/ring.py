@@ -16,10 +16,12 @@ import logging
 import os
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeAlias
 
 from oiofs.common.exceptions import RingLoadError
 from oiofs.common.hashing import hash_path
+from oiofs.common.ring.devices import Device
 from oiofs.common.ring.ringdata import RingData
 
 _TOP_WORD = struct.Struct(">I")
@@ -29,11 +31,24 @@ _STRIDE = 0x9E3779B1
 
 logger = logging.getLogger("oiofs.ring")
 
+#: What identifies one version of the ring file: device, inode, size, mtime (ns).
+_Signature: TypeAlias = tuple[int, int, int, int]
+#: One handoff stage: does a device open a new domain, how many are used, how many exist.
+_Stage: TypeAlias = tuple[Callable[[Device], bool], Callable[[], int], int]
+
+
+def _table_dev(devs: list[Device | None], dev_id: int) -> Device:
+    """The device a replica table names (``RingData.from_bytes`` checked it exists)."""
+    dev = devs[dev_id]
+    if dev is None:  # never for a loaded ring: RingData refuses such a table
+        raise RingLoadError(f"the ring table names the unused device id {dev_id}")
+    return dev
+
 
 class _State:
     """One loaded ring, immutable once built (swapped whole on reload)."""
 
-    def __init__(self, data: RingData, signature: tuple):
+    def __init__(self, data: RingData, signature: _Signature):
         self.signature = signature
         self.data = data
         self.tables = data.replica2part2dev_id
@@ -47,7 +62,7 @@ class _State:
         in_use: set[int] = set()
         for table in self.tables:
             in_use.update(table)
-        used_devs = [data.devs[i] for i in in_use]
+        used_devs = [_table_dev(data.devs, i) for i in in_use]
         # How many distinct domains hold data: a handoff stage ends once all are used.
         self.region_count = len({d["region"] for d in used_devs})
         self.zone_count = len({(d["region"], d["zone"]) for d in used_devs})
@@ -89,7 +104,7 @@ class Ring:
         signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         return _State(RingData.from_bytes(raw, source=self.serialized_path), signature)
 
-    def _signature(self) -> tuple | None:
+    def _signature(self) -> _Signature | None:
         try:
             st = os.stat(self.serialized_path)
         except OSError:
@@ -136,7 +151,7 @@ class Ring:
         return 32 - self._check().part_shift
 
     @property
-    def devs(self) -> list[dict | None]:
+    def devs(self) -> list[Device | None]:
         """Devices by id (``None`` for unused ids)."""
         return self._check().devs
 
@@ -151,35 +166,37 @@ class Ring:
                  obj: str | None = None) -> int:
         """The partition of ``/account[/container[/object]]``: top bits of its hash."""
         digest = hash_path(account, container, obj, raw_digest=True)
-        return _TOP_WORD.unpack_from(digest)[0] >> self._state.part_shift
+        word: int = _TOP_WORD.unpack_from(digest)[0]
+        return word >> self._state.part_shift
 
     def get_nodes(self, account: str, container: str | None = None,
-                  obj: str | None = None) -> tuple[int, list[dict]]:
+                  obj: str | None = None) -> tuple[int, list[Device]]:
         """``(partition, primary nodes)`` for a name; each node dict has its ``index``."""
         state = self._check()
         digest = hash_path(account, container, obj, raw_digest=True)
-        part = _TOP_WORD.unpack_from(digest)[0] >> state.part_shift
+        word: int = _TOP_WORD.unpack_from(digest)[0]
+        part = word >> state.part_shift
         return part, self._primaries(state, part)
 
-    def get_part_nodes(self, part: int) -> list[dict]:
+    def get_part_nodes(self, part: int) -> list[Device]:
         """Primary nodes of a partition, replica ``index`` order, each device once."""
         return self._primaries(self._check(), part)
 
     @staticmethod
-    def _primaries(state: _State, part: int) -> list[dict]:
+    def _primaries(state: _State, part: int) -> list[Device]:
         nodes = state.nodes
         ids = [table[part] for table in state.tables]
         if len(set(ids)) == len(ids):
-            return [nodes[r][dev_id].copy() for r, dev_id in enumerate(ids)]
+            return [_table_dev(nodes[r], dev_id).copy() for r, dev_id in enumerate(ids)]
         seen: set[int] = set()
-        result = []
+        result: list[Device] = []
         for r, dev_id in enumerate(ids):
             if dev_id not in seen:  # more replicas than devices: list a device once
                 seen.add(dev_id)
-                result.append(nodes[r][dev_id].copy())
+                result.append(_table_dev(nodes[r], dev_id).copy())
         return result
 
-    def get_more_nodes(self, part: int) -> Iterator[dict]:
+    def get_more_nodes(self, part: int) -> Iterator[Device]:
         """Handoff nodes for a partition, best first, lazily; each has ``handoff_index``.
 
         First devices in regions the primaries do not use, then in unused zones, then on
@@ -193,10 +210,10 @@ class Ring:
         return self._handoffs(state, part)
 
     @staticmethod
-    def _handoffs(state: _State, part: int) -> Iterator[dict]:
+    def _handoffs(state: _State, part: int) -> Iterator[Device]:
         devs = state.devs
         used_ids = {table[part] for table in state.tables}
-        primaries = [devs[i] for i in used_ids]
+        primaries = [_table_dev(devs, i) for i in used_ids]
         regions = {d["region"] for d in primaries}
         zones = {(d["region"], d["zone"]) for d in primaries}
         hosts = {(d["region"], d["zone"], d["ip"], d["port"]) for d in primaries}
@@ -206,7 +223,7 @@ class Ring:
         stride = _STRIDE % count or 1
         handoff_index = 0
         # Stages: a new region, a new zone, a new host, any new device.
-        stages = ((lambda d: d["region"] not in regions, lambda: len(regions),
+        stages: tuple[_Stage, ...] = ((lambda d: d["region"] not in regions, lambda: len(regions),
                    state.region_count),
                   (lambda d: (d["region"], d["zone"]) not in zones, lambda: len(zones),
                    state.zone_count),
@@ -222,7 +239,7 @@ class Ring:
                     dev_id = table[handoff_part]
                     if dev_id in used_ids:
                         continue
-                    dev = devs[dev_id]
+                    dev = _table_dev(devs, dev_id)
                     if not wanted(dev):
                         continue
                     used_ids.add(dev_id)

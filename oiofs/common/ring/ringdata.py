@@ -22,18 +22,22 @@ import struct
 import sys
 import zlib
 from array import array
+from typing import TypeAlias
 
 from oiofs.common.exceptions import RingLoadError
 from oiofs.common.fsutils import write_file_atomic
-from oiofs.common.ring.devices import RING_DEV_KEYS
+from oiofs.common.ring.devices import RING_DEV_KEYS, Device
 
 MAGIC = b"OIOFSRG1"
 _HEADER_LEN = struct.Struct(">I")
 _MAX_HEADER = 64 * 1024 * 1024
 MAX_PART_POWER = 24
 
+#: One replica's table: partition -> device id, unsigned 16-bit (``array("H")``).
+PartTable: TypeAlias = "array[int]"
 
-def _le_bytes(table: array) -> bytes:
+
+def _le_bytes(table: PartTable) -> bytes:
     if sys.byteorder == "little":
         return table.tobytes()
     swapped = array("H", table)
@@ -41,7 +45,7 @@ def _le_bytes(table: array) -> bytes:
     return swapped.tobytes()
 
 
-def _table_from_le(data: bytes) -> array:
+def _table_from_le(data: bytes) -> PartTable:
     table = array("H")
     table.frombytes(data)
     if sys.byteorder != "little":
@@ -56,7 +60,7 @@ class RingData:
     partition ``p``; ``devs[id]`` is that device's dict (``None`` for unused ids).
     """
 
-    def __init__(self, replica2part2dev_id: list[array], devs: list[dict | None],
+    def __init__(self, replica2part2dev_id: list[PartTable], devs: list[Device | None],
                  part_shift: int, version: int = 0):
         self.replica2part2dev_id = replica2part2dev_id
         self.devs = devs
@@ -131,7 +135,7 @@ class RingData:
         return cls(tables, devs, 32 - part_power, version)
 
     @staticmethod
-    def _check(devs: list, tables: list[array], source: str) -> None:
+    def _check(devs: list[object], tables: list[PartTable], source: str) -> None:
         for index, dev in enumerate(devs):
             if dev is None:
                 continue

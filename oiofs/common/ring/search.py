@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from oiofs.common.exceptions import RingBuilderError
-from oiofs.common.ring.devices import normalize_ip
+from oiofs.common.ring.devices import Device, normalize_ip
 
 _NUMBER_PARTS = (("id", re.compile(r"d(\d+)")), ("region", re.compile(r"r(\d+)")),
                  ("zone", re.compile(r"z(\d+)")))
@@ -33,17 +33,17 @@ _DEVICE = re.compile(r"/([^_]+)")
 _META = re.compile(r"_(.*)", re.DOTALL)
 
 
-def parse_search_value(value: str) -> dict:
+def parse_search_value(value: str) -> Device:
     """The criteria named by a search value, as ``{key: value}``.
 
     Raises :class:`RingBuilderError` when ``value`` is empty or not in the notation.
     """
     if not isinstance(value, str) or not value:
         raise RingBuilderError("empty search value")
-    criteria: dict = {}
+    criteria: Device = {}
     pos = 0
 
-    def take(pattern: re.Pattern) -> re.Match | None:
+    def take(pattern: re.Pattern[str]) -> re.Match[str] | None:
         nonlocal pos
         match = pattern.match(value, pos)
         if match:
@@ -80,7 +80,7 @@ def parse_search_value(value: str) -> dict:
     return criteria
 
 
-def parse_add_value(value: str) -> dict:
+def parse_add_value(value: str) -> Device:
     """A device dict (without weight) from ``r<r>z<z>-<ip>:<port>[R<ip>:<port>]/<dev>[_<meta>]``."""
     try:
         criteria = parse_search_value(value)
@@ -95,7 +95,7 @@ def parse_add_value(value: str) -> dict:
     return criteria
 
 
-def matches(dev: dict, criteria: dict) -> bool:
+def matches(dev: Device, criteria: Device) -> bool:
     """True if ``dev`` satisfies every criterion (``meta`` as a substring)."""
     for key, wanted in criteria.items():
         if key == "meta":
