@@ -9,7 +9,11 @@ transaction id and answers 500. Each request logs one access line.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug.wrappers import Request, Response
 
@@ -34,7 +38,7 @@ class BaseServerApp:
     #: the verbs this server answers; others get 405
     allowed_methods: frozenset[str] = frozenset()
 
-    def __init__(self, conf: dict, logger=None):
+    def __init__(self, conf: dict[str, Any], logger: logging.Logger | None = None):
         self.conf = conf
         self.logger = logger or get_logger(conf, self.server_type)
         self.log_requests = str(conf.get("log_requests", "true")).lower() in (
@@ -62,7 +66,8 @@ class BaseServerApp:
             if method not in self.allowed_methods:
                 raise HTTPMethodNotAllowed(headers={"Allow": ", ".join(
                     sorted(self.allowed_methods))})
-            return getattr(self, method)(req)
+            handler: Callable[[Request], Response] = getattr(self, method)
+            return handler(req)
         except HTTPError as err:
             return self.error_response(err)
         except Exception as err:  # the one place errors become statuses
@@ -74,7 +79,8 @@ class BaseServerApp:
                                   req.headers.get(TRANS_ID_HEADER, "-"))
             return self.error_response(HTTPInternalServerError())
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
         start = time.monotonic()
         req = Request(environ)
         resp = self.handle(req)
@@ -101,13 +107,13 @@ def header_text(req: Request, name: str, default: str | None = None) -> str | No
     return wsgi_to_str(value)
 
 
-def given_content_type(environ: dict) -> str | None:
+def given_content_type(environ: WSGIEnvironment) -> str | None:
     """The request's ``Content-Type`` as sent (a WSGI string), or ``None`` if none was.
 
     eventlet fills ``CONTENT_TYPE`` with ``text/plain`` when the header is absent; only in
     that case are the raw headers looked at to tell the two apart.
     """
-    value = environ.get("CONTENT_TYPE")
+    value: str | None = environ.get("CONTENT_TYPE")
     if value != "text/plain":
         return value or None
     raw = environ.get("headers_raw")

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import configparser
 import os
+from collections.abc import Mapping
+from typing import Any
+from wsgiref.types import WSGIApplication
 
 from oiofs.common.exceptions import ConfigError
 
@@ -21,12 +24,12 @@ TRUE_VALUES = {"true", "1", "yes", "on", "t", "y"}
 FALSE_VALUES = {"false", "0", "no", "off", "f", "n"}
 
 
-def config_true_value(value) -> bool:
+def config_true_value(value: object) -> bool:
     """True for ``true/1/yes/on/t/y`` (any case) or ``True``; False otherwise."""
     return value is True or (isinstance(value, str) and value.strip().lower() in TRUE_VALUES)
 
 
-def conf_bool(conf: dict, key: str, default: bool) -> bool:
+def conf_bool(conf: Mapping[str, Any], key: str, default: bool) -> bool:
     """A boolean option; ``ConfigError`` if it is neither true-ish nor false-ish."""
     value = conf.get(key)
     if value is None or value == "":
@@ -41,7 +44,7 @@ def conf_bool(conf: dict, key: str, default: bool) -> bool:
     raise ConfigError(f"option {key}: {value!r} is not a boolean")
 
 
-def conf_int(conf: dict, key: str, default: int, minimum: int | None = None) -> int:
+def conf_int(conf: Mapping[str, Any], key: str, default: int, minimum: int | None = None) -> int:
     """An integer option, at least ``minimum`` when given."""
     value = conf.get(key)
     if value is None or value == "":
@@ -55,7 +58,7 @@ def conf_int(conf: dict, key: str, default: int, minimum: int | None = None) -> 
     return number
 
 
-def conf_float(conf: dict, key: str, default: float) -> float:
+def conf_float(conf: Mapping[str, Any], key: str, default: float) -> float:
     """A float option."""
     value = conf.get(key)
     if value is None or value == "":
@@ -66,15 +69,23 @@ def conf_float(conf: dict, key: str, default: float) -> float:
         raise ConfigError(f"option {key}: {value!r} is not a number") from None
 
 
-def conf_list(conf: dict, key: str, default: str = "") -> list[str]:
+def conf_list(conf: Mapping[str, Any], key: str, default: str = "") -> list[str]:
     """A comma-separated option as a list of stripped, non-empty strings."""
     value = conf.get(key, default) or ""
     return [item.strip() for item in str(value).split(",") if item.strip()]
 
 
-def oiofs_dir(conf: dict) -> str:
+def oiofs_dir(conf: Mapping[str, Any]) -> str:
     """The directory holding ``oiofs.conf`` and the ring files for this component."""
-    return conf.get("oiofs_dir") or os.environ.get("OIOFS_DIR") or DEFAULT_OIOFS_DIR
+    configured: str | None = conf.get("oiofs_dir")
+    return configured or os.environ.get("OIOFS_DIR") or DEFAULT_OIOFS_DIR
+
+
+class _CaseSensitiveParser(configparser.ConfigParser):
+    """A ConfigParser that keeps option names as written, like PasteDeploy."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr
 
 
 def parse_ini(path: str) -> configparser.ConfigParser:
@@ -82,8 +93,7 @@ def parse_ini(path: str) -> configparser.ConfigParser:
 
     ``ConfigError`` if the file is missing or malformed.
     """
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # option names are case-sensitive, like PasteDeploy
+    parser = _CaseSensitiveParser(interpolation=None)
     try:
         with open(path, encoding="utf-8") as handle:
             parser.read_file(handle)
@@ -94,7 +104,7 @@ def parse_ini(path: str) -> configparser.ConfigParser:
     return parser
 
 
-def readconf(path: str, section: str | None = None) -> dict:
+def readconf(path: str, section: str | None = None) -> dict[str, Any]:
     """Options of one section of an ini file, with ``[DEFAULT]`` merged in.
 
     Adds ``__file__`` (the path). Without ``section`` returns ``{section: options}``.
@@ -111,15 +121,17 @@ def readconf(path: str, section: str | None = None) -> dict:
     return conf
 
 
-def load_wsgi_app(conf_path: str, name: str | None = None, global_conf: dict | None = None):
+def load_wsgi_app(conf_path: str, name: str | None = None,
+                  global_conf: dict[str, str] | None = None) -> WSGIApplication:
     """Build the WSGI application (pipeline) described by a PasteDeploy file."""
     from paste.deploy import loadapp
 
-    return loadapp(f"config:{os.path.abspath(conf_path)}", name=name,
-                   global_conf=global_conf or {})
+    app: WSGIApplication = loadapp(f"config:{os.path.abspath(conf_path)}", name=name,
+                                   global_conf=global_conf or {})
+    return app
 
 
-def load_server_conf(conf_path: str) -> dict:
+def load_server_conf(conf_path: str) -> dict[str, Any]:
     """The ``[DEFAULT]`` options of a server's ini file (bind address, workers...)."""
     parser = parse_ini(conf_path)
     conf = dict(parser.defaults())

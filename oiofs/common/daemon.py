@@ -12,11 +12,13 @@ simply picks up where the last left off.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
 import time
 from dataclasses import dataclass, field, fields
+from types import FrameType
 from typing import Any
 
 from oiofs.common import runtime
@@ -49,7 +51,7 @@ class Daemon:
     #: section name in the server's ini file
     name = "daemon"
 
-    def __init__(self, conf: dict, logger=None):
+    def __init__(self, conf: dict[str, Any], logger: logging.Logger | None = None):
         self.conf = conf
         self.logger = logger or get_logger(conf, self.name)
         self.interval = conf_float(conf, "interval", 30.0)
@@ -59,7 +61,7 @@ class Daemon:
         """Do one complete pass (and say what it did, where the daemon counts)."""
         raise NotImplementedError
 
-    def run_forever(self, **kwargs) -> None:
+    def run_forever(self, **kwargs: Any) -> None:
         """Do a pass every ``interval`` seconds until stopped; a failed pass is logged."""
         time.sleep(random.random() * min(self.interval, 5))  # do not start in lockstep
         while not self.stopping:
@@ -74,14 +76,14 @@ class Daemon:
 
 
 def run_daemon(klass: type[Daemon], conf_path: str, section: str | None = None,
-               once: bool = False, **kwargs) -> int:
+               once: bool = False, **kwargs: Any) -> int:
     """Load ``section`` of ``conf_path``, build ``klass`` and run it; exit status."""
     runtime.monkey_patch()
     conf = readconf(conf_path, section or klass.name)
     load_cluster_config(oiofs_dir(conf))
     daemon = klass(conf)
 
-    def stop(signum, frame):
+    def stop(signum: int, frame: FrameType | None) -> None:
         daemon.stopping = True
         os._exit(0)
 

@@ -13,6 +13,8 @@ deliberately, in this one place.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -46,6 +48,8 @@ wsgi_server = eventlet.wsgi.server
 GreenSocket = eventlet.greenio.GreenSocket
 
 _patched = False
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def monkey_patch() -> None:
@@ -67,16 +71,19 @@ def wait_readable(fd: int) -> None:
     eventlet.hubs.trampoline(fd, read=True)
 
 
-def tpool_execute(func, *args, **kwargs):
+def tpool_execute(func: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     """Run a blocking call (fsync, large read) in a real thread; green threads go on."""
-    return eventlet.tpool.execute(func, *args, **kwargs)
+    result: _R = eventlet.tpool.execute(func, *args, **kwargs)
+    return result
 
 
-class ChunkReadTimeout(Timeout):
+# eventlet ships no type information, so its classes are Any to mypy: subclassing them is
+# reported (disallow_subclassing_any) and ignored here, in the one module that imports it.
+class ChunkReadTimeout(eventlet.Timeout):  # type: ignore[misc]  # eventlet: no stubs
     """A client did not send the next chunk of a body in time."""
 
 
-class ChunkWriteTimeout(Timeout):
+class ChunkWriteTimeout(eventlet.Timeout):  # type: ignore[misc]  # eventlet: no stubs
     """A client did not take the next chunk of a body in time."""
 
 
@@ -96,30 +103,30 @@ class RequestHeaders:
             first.setdefault(name.lower(), value)
         self._first = first
 
-    def get(self, name: str, default=None):
+    def get(self, name: str, default: str | None = None) -> str | None:
         return self._first.get(name.lower(), default)
 
-    def __getitem__(self, name: str):
+    def __getitem__(self, name: str) -> str | None:
         return self._first.get(name.lower())
 
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._first
 
-    def get_all(self, name: str, default=None):
+    def get_all(self, name: str, default: list[str] | None = None) -> list[str] | None:
         lname = name.lower()
         return [v for k, v in self._headers if k.lower() == lname] or default
 
-    def items(self):
+    def items(self) -> list[tuple[str, str]]:
         return list(self._headers)
 
-    def keys(self):
+    def keys(self) -> list[str]:
         return [k for k, _ in self._headers]
 
     def get_content_type(self) -> str:
         return self._first.get("content-type", self.type)
 
 
-class HttpProtocol(eventlet.wsgi.HttpProtocol):
+class HttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]  # eventlet: no stubs
     """eventlet's HTTP/1.1 server protocol with a much cheaper request-head parser.
 
     The standard library parses request headers through the ``email`` package: ~50 us a
@@ -134,15 +141,16 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     ``Transfer-Encoding``) are refused with 400 too.
     """
 
-    def parse_request(self):
-        raw = self.raw_requestline
+    def parse_request(self) -> bool:
+        raw: bytes = self.raw_requestline
         # Split the bytes, not the decoded text: several clients send object names as raw
         # UTF-8, and str.split() would also cut at bytes such as 0x85 and 0xa0 once they
         # are decoded as latin-1 (the second byte of "à" is 0xa0). The target is kept as
         # WSGI wants it (latin-1 text); the apps check that it is UTF-8.
         words = raw.split()
         if len(words) != 3 or words[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
-            return super().parse_request()
+            parsed: bool = super().parse_request()
+            return parsed
         command, path, version = (word.decode("iso-8859-1") for word in words)
         self.requestline = raw.decode("iso-8859-1").rstrip("\r\n")
         self.command, self.request_version = command, version
@@ -150,7 +158,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             path = "/" + path.lstrip("/")  # as the stdlib does (gh-87389)
         self.path = path
         self.close_connection = version == "HTTP/1.0"
-        items = []
+        items: list[tuple[str, str]] = []
         max_headers = constraints.max_header_count()
         readline = self.rfile.readline  # eventlet's wrapper enforces the size limits
         while True:
@@ -175,11 +183,12 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             # a HEAD (send_error leaves it out).
             self.send_error(400, "Content-Length and Transfer-Encoding together")
             return False
-        conntype = headers.get("Connection", "").lower()
+        conntype = (headers.get("Connection") or "").lower()
         if conntype == "close":
             self.close_connection = True
         elif conntype == "keep-alive":
             self.close_connection = False
-        if version == "HTTP/1.1" and headers.get("Expect", "").lower() == "100-continue":
-            return self.handle_expect_100()
+        if version == "HTTP/1.1" and (headers.get("Expect") or "").lower() == "100-continue":
+            expected: bool = self.handle_expect_100()
+            return expected
         return True

@@ -14,6 +14,7 @@ Policy 0 always exists (a cluster with no policy sections has one replicated pol
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from oiofs.common.config import config_true_value
@@ -35,7 +36,7 @@ class StoragePolicy:
     policy_type: str = REPLICATION
     is_default: bool = False
     is_deprecated: bool = False
-    options: dict = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
 
     @property
     def ring_name(self) -> str:
@@ -50,7 +51,7 @@ class StoragePolicy:
 class StoragePolicyCollection:
     """The policies of the cluster, by index and by name (case-insensitive)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.by_index: dict[int, StoragePolicy] = {}
         self.default: StoragePolicy
         self._set([StoragePolicy(0, "Policy-0", is_default=True)])
@@ -70,7 +71,7 @@ class StoragePolicyCollection:
                 raise ConfigError("no default storage policy")
         self.default = defaults[0]
 
-    def load(self, sections: dict) -> None:
+    def load(self, sections: Mapping[str, Mapping[str, str]]) -> None:
         """Replace the policies with those declared in ``sections`` (parsed oiofs.conf)."""
         policies = []
         names = set()
@@ -103,7 +104,7 @@ class StoragePolicyCollection:
             policies = [StoragePolicy(0, "Policy-0", is_default=True)]
         self._set(policies)
 
-    def get_by_index(self, index) -> StoragePolicy | None:
+    def get_by_index(self, index: str | int | None) -> StoragePolicy | None:
         """The policy with that index (int or numeric string), or ``None``."""
         if index is None or index == "":
             return self.default
@@ -119,7 +120,7 @@ class StoragePolicyCollection:
                 return policy
         return None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[StoragePolicy]:
         return iter(sorted(self.by_index.values(), key=lambda p: p.idx))
 
     def __len__(self) -> int:

@@ -16,11 +16,15 @@ accepting, finishes its requests in flight (up to ``graceful_timeout``) and exit
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import signal
 import socket
 import sys
 import time
+from types import FrameType
+from typing import Any
+from wsgiref.types import WSGIApplication
 
 from oiofs.common import runtime
 from oiofs.common.cluster_config import load_cluster_config
@@ -39,26 +43,29 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 class _SilentLog:
     """A file-like sink for eventlet's own server log (we log access lines ourselves)."""
 
-    def __init__(self, logger):
+    def __init__(self, logger: logging.Logger):
         self.logger = logger
 
-    def write(self, data):
+    def write(self, data: str) -> None:
         data = data.strip()
         if data and ("Traceback" in data or "Error" in data):
             self.logger.error("wsgi: %s", data)
 
-    def info(self, *args):
+    def info(self, *args: object) -> None:
         pass
 
     debug = info
 
-    def error(self, msg, *args):
+    def error(self, msg: str, *args: object) -> None:
         self.logger.error(msg, *args)
 
 
-def bind_socket(conf: dict):
-    """A listening green socket on ``bind_ip:bind_port`` (retrying while the port is busy)."""
-    ip = conf.get("bind_ip", "127.0.0.1")
+def bind_socket(conf: dict[str, Any]) -> socket.socket:
+    """A listening green socket on ``bind_ip:bind_port`` (retrying while the port is busy).
+
+    It is eventlet's ``GreenSocket``, typed as the ``socket.socket`` whose methods it has.
+    """
+    ip: str = conf.get("bind_ip", "127.0.0.1")
     port = conf_int(conf, "bind_port", 0)
     backlog = conf_int(conf, "backlog", 4096)
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
@@ -68,8 +75,8 @@ def bind_socket(conf: dict):
             # No SO_REUSEPORT (eventlet's default): with it a second server, or a restarted
             # one whose killed predecessor has not quite died, binds the same port and the
             # kernel splits connections between them. Wait for the port instead.
-            sock = runtime.listen((ip, port), family=family, backlog=backlog,
-                                  reuse_port=False)
+            sock: socket.socket = runtime.listen((ip, port), family=family,
+                                                 backlog=backlog, reuse_port=False)
             break
         except OSError as err:
             if err.errno != errno.EADDRINUSE or time.time() > deadline:
@@ -79,7 +86,8 @@ def bind_socket(conf: dict):
     return sock
 
 
-def serve(sock, app, conf: dict, logger) -> None:
+def serve(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any],
+          logger: logging.Logger) -> None:
     """Serve ``app`` on ``sock`` in this process until SIGTERM/SIGINT, then drain."""
     pool = runtime.GreenPool(conf_int(conf, "max_clients", 1024, minimum=1))
     server = runtime.spawn(
@@ -98,7 +106,7 @@ def serve(sock, app, conf: dict, logger) -> None:
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
 
-    def stopper():
+    def stopper() -> None:
         runtime.wait_readable(wake_read)
         # Only the first signal counts: a second kill would cut the drain short (the
         # parent passes on the SIGTERM that a process-group kill already delivered).
@@ -132,11 +140,12 @@ def run_wsgi(conf_path: str, app_name: str | None = None) -> int:
     return _run_workers(sock, app, conf, logger, workers)
 
 
-def _run_workers(sock, app, conf, logger, workers: int) -> int:
+def _run_workers(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any],
+                 logger: logging.Logger, workers: int) -> int:
     children: set[int] = set()
     stopping = False
 
-    def spawn_worker():
+    def spawn_worker() -> None:
         # Signals stay blocked across the fork: a SIGTERM landing in the child before it
         # set its own handlers would run the parent's handler there and leave the worker
         # running. The child unblocks them once its handlers are set (in serve); the
@@ -151,7 +160,7 @@ def _run_workers(sock, app, conf, logger, workers: int) -> int:
         children.add(pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
-    def stop(signum, frame):
+    def stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
         for pid in list(children):
