@@ -30,6 +30,7 @@ from __future__ import annotations
 import errno
 import select
 import socket
+from collections.abc import Mapping
 
 from oiofs.common.exceptions import (
     ClientException,
@@ -54,7 +55,8 @@ class _StaleConnection(ClientException):
     """A reused connection died before the answer started: the request may be replayed."""
 
 
-def build_request_head(method: str, path: str, host: str, headers) -> bytes:
+def build_request_head(method: str, path: str, host: str,
+                       headers: Mapping[str, object]) -> bytes:
     """The request line and headers of an HTTP/1.1 request, ready to send.
 
     ``path`` must already be percent-encoded; header values are WSGI-style strings
@@ -72,7 +74,8 @@ class HTTPConnection:
 
     __slots__ = ("host", "port", "sock", "pool", "reused", "_buf", "_pos", "closed")
 
-    def __init__(self, host: str, port: int, sock, pool: ConnectionPool | None = None):
+    def __init__(self, host: str, port: int, sock: socket.socket,
+                 pool: ConnectionPool | None = None):
         self.host = host
         self.port = port
         self.sock = sock
@@ -280,7 +283,8 @@ class HTTPResponse:
                  "_chunked", "_chunk_left", "_close_after", "done")
 
     def __init__(self, conn: HTTPConnection, method: str, status: int, reason: str,
-                 headers: dict, items: list, http10: bool = False):
+                 headers: dict[str, str], items: list[tuple[str, str]],
+                 http10: bool = False):
         self.conn = conn
         self.method = method
         self.status = status
@@ -482,8 +486,9 @@ class ConnectionPool:
 
     # --- whole requests ---------------------------------------------------------------
 
-    def send_request(self, host: str, port: int, method: str, path: str, headers,
-                     body: bytes | None = None, fresh: bool = False) -> HTTPConnection:
+    def send_request(self, host: str, port: int, method: str, path: str,
+                     headers: Mapping[str, object], body: bytes | None = None,
+                     fresh: bool = False) -> HTTPConnection:
         """Send a request whose body (if any) is known in full; the connection.
 
         The answer is read with :meth:`HTTPConnection.get_response`, or better with
@@ -500,7 +505,8 @@ class ConnectionPool:
             conn.send(data)
         return conn
 
-    def request(self, host: str, port: int, method: str, path: str, headers,
+    def request(self, host: str, port: int, method: str, path: str,
+                headers: Mapping[str, object],
                 body: bytes | None = None) -> HTTPResponse:
         """Make a request with a body known in full (or none) and read the answer's head.
 
@@ -510,8 +516,9 @@ class ConnectionPool:
         conn = self.send_request(host, port, method, path, headers, body)
         return self.finish_request(conn, method, path, headers, body)
 
-    def finish_request(self, conn: HTTPConnection, method: str, path: str, headers,
-                       body: bytes | None = None) -> HTTPResponse:
+    def finish_request(self, conn: HTTPConnection, method: str, path: str,
+                       headers: Mapping[str, object],
+                body: bytes | None = None) -> HTTPResponse:
         """Read the answer to a request sent by :meth:`send_request` (replaying if stale)."""
         try:
             return conn.get_response(method)

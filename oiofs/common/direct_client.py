@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlencode
 
 from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout
@@ -20,8 +22,12 @@ from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTime
 DEFAULT_CONN_TIMEOUT = 0.5
 DEFAULT_RESPONSE_TIMEOUT = 10.0
 
+_T = TypeVar("_T")
+#: a query string, or its parameters to encode
+Query = Mapping[str, str] | str
 
-def backend_path(device: str, partition, account: str, container: str | None = None,
+
+def backend_path(device: str, partition: int | str, account: str, container: str | None = None,
                  obj: str | None = None) -> str:
     """The quoted backend path ``/<device>/<partition>/<account>[/<container>[/<object>]]``."""
     path = f"/{device}/{partition}/{account}"
@@ -35,32 +41,40 @@ def backend_path(device: str, partition, account: str, container: str | None = N
 class DirectResponse:
     """A finished response: ``status``, ``headers`` (case-insensitive dict) and ``body``."""
 
-    def __init__(self, status: int, headers: dict, body: bytes):
+    def __init__(self, status: int, headers: dict[str, str], body: bytes):
         self.status = status
         self.headers = headers
         self.body = body
 
-    def json(self):
+    def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body)
 
 
-class _Headers(dict):
-    def __init__(self, items):
+class _Headers(dict[str, str]):
+    def __init__(self, items: Iterable[tuple[str, str]]):
         super().__init__((k.lower(), v) for k, v in items)
 
-    def get(self, key, default=None):
+    @overload
+    def get(self, key: str, default: None = None, /) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str, /) -> str: ...
+    @overload
+    def get(self, key: str, default: _T, /) -> str | _T: ...
+
+    def get(self, key: str, default: object = None, /) -> object:
         return super().get(key.lower(), default)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> str:
         return super().__getitem__(key.lower())
 
-    def __contains__(self, key):
-        return super().__contains__(key.lower())
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key.lower() if isinstance(key, str) else key)
 
 
-def http_connect(ip: str, port: int, method: str, path: str, headers: dict | None = None,
-                 query: dict | str | None = None, conn_timeout: float = DEFAULT_CONN_TIMEOUT,
+def http_connect(ip: str, port: int, method: str, path: str,
+                 headers: Mapping[str, object] | None = None, query: Query | None = None,
+                 conn_timeout: float = DEFAULT_CONN_TIMEOUT,
                  response_timeout: float = DEFAULT_RESPONSE_TIMEOUT
                  ) -> http.client.HTTPConnection:
     """Open a connection and send the request line and headers (body still to send).
@@ -82,8 +96,9 @@ def http_connect(ip: str, port: int, method: str, path: str, headers: dict | Non
     return conn
 
 
-def direct_request(ip: str, port: int, method: str, path: str, headers: dict | None = None,
-                   body: bytes | None = None, query: dict | str | None = None,
+def direct_request(ip: str, port: int, method: str, path: str,
+                   headers: Mapping[str, object] | None = None, body: bytes | None = None,
+                   query: Query | None = None,
                    conn_timeout: float = DEFAULT_CONN_TIMEOUT,
                    response_timeout: float = DEFAULT_RESPONSE_TIMEOUT,
                    expect_success: bool = False) -> DirectResponse:
