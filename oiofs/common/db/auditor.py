@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Generic
+from logging import Logger
+from typing import Any, Generic
 
 from oiofs.common.config import conf_float, oiofs_dir
 from oiofs.common.daemon import Daemon, PassStats
@@ -48,7 +49,8 @@ class DbAuditor(Daemon, Generic[BrokerT]):
     datadir = ""
     broker_class: type[BrokerT]  # set by each auditor
 
-    def __init__(self, conf: dict, logger=None, ring: Ring | None = None):
+    def __init__(self, conf: dict[str, Any], logger: Logger | None = None,
+                 ring: Ring | None = None):
         super().__init__(conf, logger)
         self.interval = conf_float(conf, "interval", 1800.0)
         self.devices = conf.get("devices", "/srv/node")
@@ -59,7 +61,7 @@ class DbAuditor(Daemon, Generic[BrokerT]):
         self.last_quick_check = 0.0
         self.stats = DbAuditStats()
 
-    def run_once(self, **kwargs) -> DbAuditStats:
+    def run_once(self, **kwargs: Any) -> DbAuditStats:
         """Audit every local database once; the pass's counters."""
         self.stats = stats = DbAuditStats()
         quick = time.time() - self.last_quick_check >= self.quick_check_interval
@@ -110,6 +112,6 @@ class DbAuditor(Daemon, Generic[BrokerT]):
             broker.close()
         return False
 
-    def check(self, broker: BrokerT, info: dict) -> None:
+    def check(self, broker: BrokerT, info: dict[str, Any]) -> None:
         """More checks of a readable database (subclasses); raise ``DbError`` or
         quarantine on a failure."""

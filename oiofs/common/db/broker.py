@@ -35,7 +35,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from oiofs.common.db.connection import (
     DEFAULT_BUSY_TIMEOUT,
@@ -56,12 +56,12 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.fsutils import fsync_dir, mkdirs_durable
 from oiofs.common.hashing import hash_path
-from oiofs.common.timestamp import Timestamp
+from oiofs.common.timestamp import Timestamp, TimestampValue
 
 ZERO_TIMESTAMP = Timestamp(0).internal
 
 
-def db_dir_for(devices: str, device: str, datadir: str, partition, account: str,
+def db_dir_for(devices: str, device: str, datadir: str, partition: int | str, account: str,
                container: str | None = None) -> tuple[str, str]:
     """``(directory, db file)`` of the database of ``account[/container]`` on a device."""
     name_hash = hash_path(account, container)
@@ -70,7 +70,7 @@ def db_dir_for(devices: str, device: str, datadir: str, partition, account: str,
     return directory, os.path.join(directory, name_hash + ".db")
 
 
-def zero_like(count) -> bool:
+def zero_like(count: object) -> bool:
     """True for a count that means "nothing" (``None``, ``''``, ``0``, ``'0'``)."""
     return count in (None, "", 0, "0")
 
@@ -87,7 +87,8 @@ class DatabaseBroker:
     #: the rows-table columns of a replicated item (``ROWID`` is added)
     item_columns: tuple[str, ...] = ()
 
-    def __init__(self, db_file: str, timeout: float = DEFAULT_BUSY_TIMEOUT, logger=None,
+    def __init__(self, db_file: str, timeout: float = DEFAULT_BUSY_TIMEOUT,
+                 logger: logging.Logger | None = None,
                  account: str | None = None, container: str | None = None,
                  pending_timeout: float | None = None, stale_reads_ok: bool = False,
                  fsync: Callable[[int], None] = os.fsync,
@@ -173,7 +174,7 @@ class DatabaseBroker:
             self.quarantine(str(err))
         raise DbError(f"{self.db_file}: {err}") from err
 
-    def quarantine(self, reason: str):
+    def quarantine(self, reason: str) -> NoReturn:
         """Move the database's directory to ``<dev>/quarantined/<db_type>s/`` and raise.
 
         Corrupt databases are never deleted: replication restores a good copy from a peer,
@@ -198,7 +199,7 @@ class DatabaseBroker:
 
     # --- creation ---------------------------------------------------------------------
 
-    def initialize(self, put_timestamp=None, **kwargs) -> None:
+    def initialize(self, put_timestamp: TimestampValue = None, **kwargs: Any) -> None:
         """Create the database; :class:`DbAlreadyExists` if it is there already.
 
         The database is built and committed (fsynced) in a temporary file, then linked to
@@ -250,7 +251,8 @@ class DatabaseBroker:
             for kind in ("incoming", "outgoing")
         ]
 
-    def _initialize(self, conn: sqlite3.Connection, put_timestamp: str, **kwargs) -> None:
+    def _initialize(self, conn: sqlite3.Connection, put_timestamp: str, **kwargs: Any
+                    ) -> None:
         """Create the subclass's tables and stat row (inside the creating transaction)."""
         raise NotImplementedError
 
@@ -275,11 +277,11 @@ class DatabaseBroker:
         """True if the database holds no live rows."""
         raise NotImplementedError
 
-    def get_info(self) -> dict:
+    def get_info(self) -> dict[str, Any]:
         """The stat row and counts as a dict (after merging pending updates)."""
         raise NotImplementedError
 
-    def get_info_is_deleted(self) -> tuple[dict, bool]:
+    def get_info_is_deleted(self) -> tuple[dict[str, Any], bool]:
         """``(get_info(), is_deleted)``; ``({}, True)`` when there is no database."""
         if not self.exists():
             return {}, True
@@ -289,25 +291,25 @@ class DatabaseBroker:
             return {}, True
         return info, self._is_deleted_info(info)
 
-    def _is_deleted_info(self, info: dict) -> bool:
+    def _is_deleted_info(self, info: dict[str, Any]) -> bool:
         raise NotImplementedError
 
-    def _set_stat(self, assignments: str, where: str, params: tuple) -> None:
+    def _set_stat(self, assignments: str, where: str, params: tuple[object, ...]) -> None:
         with self.get() as conn:
             conn.execute(f"UPDATE {self.db_type}_stat SET {assignments} WHERE {where}",
                          params)
 
-    def update_put_timestamp(self, timestamp) -> None:
+    def update_put_timestamp(self, timestamp: TimestampValue) -> None:
         """Raise ``put_timestamp`` to ``timestamp`` if that is newer."""
         ts = Timestamp(timestamp).internal
         self._set_stat("put_timestamp = ?", "put_timestamp < ?", (ts, ts))
 
-    def update_status_changed_at(self, timestamp) -> None:
+    def update_status_changed_at(self, timestamp: TimestampValue) -> None:
         """Raise ``status_changed_at`` to ``timestamp`` if that is newer."""
         ts = Timestamp(timestamp).internal
         self._set_stat("status_changed_at = ?", "status_changed_at < ?", (ts, ts))
 
-    def delete_db(self, timestamp) -> None:
+    def delete_db(self, timestamp: TimestampValue) -> None:
         """Mark the database deleted at ``timestamp``; its user metadata is cleared."""
         ts = Timestamp(timestamp).internal
         with self.get() as conn:
@@ -329,18 +331,19 @@ class DatabaseBroker:
 
     # --- metadata ---------------------------------------------------------------------
 
-    def _load_metadata(self, conn: sqlite3.Connection) -> dict:
+    def _load_metadata(self, conn: sqlite3.Connection) -> dict[str, Any]:
         row = conn.execute(f"SELECT metadata FROM {self.db_type}_stat").fetchone()
         return json.loads(row[0]) if row and row[0] else {}
 
     @property
-    def metadata(self) -> dict:
+    def metadata(self) -> dict[str, Any]:
         """``{name: [value, timestamp]}``; an empty value is a deletion (until reclaimed)."""
         with self.get() as conn:
             return self._load_metadata(conn)
 
-    def _merge_metadata(self, conn, metadata: dict, updates: dict,
-                        validate: Callable[[dict], None] | None = None) -> bool:
+    def _merge_metadata(self, conn: sqlite3.Connection, metadata: dict[str, Any],
+                        updates: dict[str, Any],
+                        validate: Callable[[dict[str, Any]], None] | None = None) -> bool:
         changed = False
         for key, (value, timestamp) in updates.items():
             ts = Timestamp(timestamp)
@@ -354,8 +357,8 @@ class DatabaseBroker:
                          (json.dumps(metadata, ensure_ascii=False),))
         return changed
 
-    def update_metadata(self, updates: dict,
-                        validate: Callable[[dict], None] | None = None) -> bool:
+    def update_metadata(self, updates: dict[str, Any],
+                        validate: Callable[[dict[str, Any]], None] | None = None) -> bool:
         """Merge ``{name: (value, timestamp)}`` into the metadata, newest timestamp winning.
 
         ``validate`` is called with the merged metadata before it is written (inside the
@@ -373,14 +376,14 @@ class DatabaseBroker:
 
     # --- pending updates and merges -----------------------------------------------------
 
-    def _record_to_entry(self, record: dict) -> list:
+    def _record_to_entry(self, record: dict[str, Any]) -> list[Any]:
         """A record as a compact pending-file entry (subclass)."""
         raise NotImplementedError
 
-    def _entry_to_record(self, entry: list) -> dict:
+    def _entry_to_record(self, entry: list[Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def put_record(self, record: dict) -> None:
+    def put_record(self, record: dict[str, Any]) -> None:
         """Durably queue one row update: one fsynced append to the pending file.
 
         Raises :class:`DbNotFound` if there is no database.
@@ -390,7 +393,7 @@ class DatabaseBroker:
         self._pending.add(self._record_to_entry(record), self._merge_entries)
         self._log_bad_entries()
 
-    def _merge_entries(self, entries: list) -> None:
+    def _merge_entries(self, entries: list[Any]) -> None:
         records = []
         for entry in entries:
             try:
@@ -425,11 +428,11 @@ class DatabaseBroker:
             raise DbNotFound(f"DB {self.db_file} does not exist") from None
         self._log_bad_entries()
 
-    def _merge_items(self, conn: sqlite3.Connection, items: list[dict]) -> None:
+    def _merge_items(self, conn: sqlite3.Connection, items: list[dict[str, Any]]) -> None:
         """Merge items into the rows table and the stats (subclass; in a transaction)."""
         raise NotImplementedError
 
-    def merge_items(self, items: list[dict], source: str | None = None) -> None:
+    def merge_items(self, items: list[dict[str, Any]], source: str | None = None) -> None:
         """Merge rows (newest wins, see subclasses) in one transaction.
 
         With ``source`` (a peer's database id) the items come from replication, in ROWID
@@ -446,7 +449,7 @@ class DatabaseBroker:
         if self.db_preallocation:
             preallocate(self.db_file)
 
-    def get_items_since(self, start: int, count: int) -> list[dict]:
+    def get_items_since(self, start: int, count: int) -> list[dict[str, Any]]:
         """Up to ``count`` rows with ``ROWID > start`` in ROWID order, as dicts."""
         self.commit_pending()
         columns = ("ROWID",) + self.item_columns
@@ -461,7 +464,7 @@ class DatabaseBroker:
         with self.get() as conn:
             return self._max_row(conn)
 
-    def _max_row(self, conn) -> int:
+    def _max_row(self, conn: sqlite3.Connection) -> int:
         row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?",
                            (self.db_contains_type,)).fetchone()
         return row[0] if row else -1
@@ -476,7 +479,7 @@ class DatabaseBroker:
                                (remote_id,)).fetchone()
         return row[0] if row else -1
 
-    def get_syncs(self, incoming: bool = True) -> list[dict]:
+    def get_syncs(self, incoming: bool = True) -> list[dict[str, Any]]:
         """Every recorded sync point: ``[{'remote_id', 'sync_point'}]``."""
         table = "incoming_sync" if incoming else "outgoing_sync"
         with self.get() as conn:
@@ -484,7 +487,8 @@ class DatabaseBroker:
         return [{"remote_id": r[0], "sync_point": r[1]} for r in rows]
 
     @staticmethod
-    def _merge_syncs(conn, sync_points: list[dict], incoming: bool) -> None:
+    def _merge_syncs(conn: sqlite3.Connection, sync_points: list[dict[str, Any]],
+                     incoming: bool) -> None:
         table = "incoming_sync" if incoming else "outgoing_sync"
         now = int(time.time())
         for rec in sync_points:
@@ -495,7 +499,7 @@ class DatabaseBroker:
                 conn.execute(f"INSERT INTO {table} (remote_id, sync_point, updated_at) "
                              f"VALUES (?, ?, ?)", (rec["remote_id"], rec["sync_point"], now))
 
-    def merge_syncs(self, sync_points: list[dict], incoming: bool = True) -> None:
+    def merge_syncs(self, sync_points: list[dict[str, Any]], incoming: bool = True) -> None:
         """Record sync points ``[{'remote_id', 'sync_point'}]``; a point never goes back."""
         with self.get() as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -516,10 +520,10 @@ class DatabaseBroker:
             self._newid(conn)
             conn.execute("COMMIT")
 
-    def _newid(self, conn) -> None:
+    def _newid(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"UPDATE {self.db_type}_stat SET id = ?", (str(uuid.uuid4()),))
 
-    def get_replication_info(self) -> dict:
+    def get_replication_info(self) -> dict[str, Any]:
         """What a replicator compares with a peer: hashes, timestamps, counts, max row.
 
         Keys: ``hash, id, created_at, put_timestamp, delete_timestamp, status_changed_at,
@@ -542,7 +546,8 @@ class DatabaseBroker:
             "status": info.get("status") or "",
         }
 
-    def merge_timestamps(self, created_at, put_timestamp, delete_timestamp,
+    def merge_timestamps(self, created_at: TimestampValue, put_timestamp: TimestampValue,
+                         delete_timestamp: TimestampValue,
                          deleted_status: bool = False) -> bool:
         """Merge a replica's timestamps into ours; True if anything changed.
 
@@ -577,11 +582,11 @@ class DatabaseBroker:
 
     # --- reclaim ----------------------------------------------------------------------
 
-    def _reclaim_rows(self, conn, age_timestamp: str, batch: int) -> int:
+    def _reclaim_rows(self, conn: sqlite3.Connection, age_timestamp: str, batch: int) -> int:
         """Delete up to ``batch`` deleted rows older than ``age_timestamp`` (subclass)."""
         raise NotImplementedError
 
-    def reclaim(self, age_timestamp, sync_timestamp: float) -> None:
+    def reclaim(self, age_timestamp: TimestampValue, sync_timestamp: float) -> None:
         """Forget what is old enough that every replica has seen it.
 
         Deleted rows whose timestamp is older than ``age_timestamp``, metadata deletions

@@ -18,6 +18,8 @@ import ctypes.util
 import errno
 import os
 import sqlite3
+from collections.abc import Iterator
+from typing import Literal
 
 from oiofs.common.hashing import md5
 
@@ -103,7 +105,8 @@ def row_hash(name: str, timestamp: str) -> int:
 # --- preallocation -----------------------------------------------------------------------
 
 _FALLOC_FL_KEEP_SIZE = 1
-_libc = None
+#: libc once loaded; False where it cannot be (no fallocate then)
+_libc: ctypes.CDLL | Literal[False] | None = None
 
 
 def _fallocate_keep_size(fd: int, length: int) -> bool:
@@ -125,7 +128,7 @@ def _fallocate_keep_size(fd: int, length: int) -> bool:
     return True
 
 
-def prealloc_points():
+def prealloc_points() -> Iterator[int]:
     """Sizes at which a growing database gets more space reserved (1 MiB, 2, 4... 1 GiB)."""
     point = 1024 * 1024
     while point < 1024 ** 3:

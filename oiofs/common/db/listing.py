@@ -21,11 +21,14 @@ supplies :data:`Fetch`, the one query.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 #: ``fetch(lower, lower_inclusive, upper, count, reverse)``: at most ``count`` rows whose
 #: first column is the name, with ``lower < name`` (``<=`` if inclusive, no bound if
 #: ``None``) and ``name < upper`` (no bound if ``None``), ordered by name.
-Fetch = Callable[[str | None, bool, str | None, int, bool], Sequence[Sequence]]
+#: one listing row: the name first, then whatever the listing shows
+Row: TypeAlias = Sequence[Any]
+Fetch = Callable[[str | None, bool, str | None, int, bool], Sequence[Row]]
 
 _MAX_CHAR = 0x10FFFF
 
@@ -44,7 +47,7 @@ def prefix_upper_bound(prefix: str) -> str | None:
 
 def list_with_rules(fetch: Fetch, limit: int, marker: str | None, end_marker: str | None,
                     prefix: str | None, delimiter: str | None, path: str | None,
-                    reverse: bool, subdir_row: Callable[[str], Sequence]) -> list:
+                    reverse: bool, subdir_row: Callable[[str], Row]) -> list[Row]:
     """Apply the listing rules above; rows as ``fetch`` returns them, subdirs by ``subdir_row``.
 
     ``delimiter`` may be several characters long.
@@ -64,8 +67,9 @@ def list_with_rules(fetch: Fetch, limit: int, marker: str | None, end_marker: st
         prefix = ""
     end_prefix = prefix_upper_bound(prefix) if prefix else None
     lower_marker = marker
-    results: list = []
+    results: list[Row] = []
     force_inclusive = False
+    upper: str | None
     while len(results) < limit:
         if end_marker and (end_prefix is None or end_marker < end_prefix):
             upper = end_marker

@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 from collections.abc import Callable
+from typing import Any
 
 from oiofs.common.exceptions import DbLockTimeout, DbNotFound, DiskFileNoSpace, LockTimeout
 from oiofs.common.fsutils import flock_exclusive
@@ -31,14 +32,14 @@ MARKER = b":"
 DEFAULT_PENDING_CAP = 131072
 
 
-def encode_entry(entry) -> bytes:
+def encode_entry(entry: object) -> bytes:
     """One pending entry (any JSON value) as bytes ready to append."""
     return MARKER + base64.b64encode(
         json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode(
             "utf-8", "surrogateescape"))
 
 
-def decode_entries(data: bytes) -> tuple[list, int]:
+def decode_entries(data: bytes) -> tuple[list[Any], int]:
     """The entries in a pending file's bytes, and how many were unreadable (torn)."""
     entries = []
     bad = 0
@@ -61,7 +62,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _read_all(fd: int) -> bytes:
     os.lseek(fd, 0, os.SEEK_SET)
-    parts = []
+    parts: list[bytes] = []
     while True:
         chunk = os.read(fd, 1 << 20)
         if not chunk:
@@ -101,7 +102,7 @@ class PendingFile:
                 raise DiskFileNoSpace(str(err)) from err
             raise
 
-    def add(self, entry, merge: Callable[[list], None]) -> None:
+    def add(self, entry: object, merge: Callable[[list[Any]], None]) -> None:
         """Record ``entry`` durably: one fsynced append, or a merge when over the cap.
 
         When the file plus this entry would pass ``cap`` bytes, the file's entries and this
@@ -155,7 +156,7 @@ class PendingFile:
         except FileNotFoundError:
             return 0
 
-    def flush(self, merge: Callable[[list], None], timeout: float | None = None) -> int:
+    def flush(self, merge: Callable[[list[Any]], None], timeout: float | None = None) -> int:
         """Merge every waiting entry into sqlite and empty the file; the number merged.
 
         Raises :class:`DbLockTimeout` if another process holds the file longer than

@@ -18,9 +18,12 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from logging import Logger
+from typing import Any
 
 from oiofs.common.config import conf_bool, conf_int
-from oiofs.common.local_devices import local_devices, whataremyips
+from oiofs.common.local_devices import HasDevs, local_devices, whataremyips
+from oiofs.common.ring.devices import Device
 
 #: the device directory holding temporary files (shared with the object server)
 TMP_DIR = "tmp"
@@ -39,8 +42,8 @@ def is_valid_hash(text: str) -> bool:
     return len(text) == 32 and _HEX.issuperset(text)
 
 
-def db_file_for_hash(devices: str, device: str, datadir: str, partition, name_hash: str
-                     ) -> str:
+def db_file_for_hash(devices: str, device: str, datadir: str, partition: int | str,
+                     name_hash: str) -> str:
     """The database file of ``name_hash`` in a partition of a device."""
     return os.path.join(devices, device, datadir, str(partition), name_hash[-3:], name_hash,
                         name_hash + ".db")
@@ -82,7 +85,8 @@ def iter_db_files(devices: str, device: str, datadir: str, shuffle: bool = True
                     yield int(part), db_file
 
 
-def local_db_devices(ring, conf: dict, logger=None) -> list[dict]:
+def local_db_devices(ring: HasDevs, conf: dict[str, Any], logger: Logger | None = None
+                     ) -> list[Device]:
     """The ring's devices served by this node's server (``bind_ip``/``bind_port`` of
     ``conf``) that can be used now: present, and mounted when ``mount_check`` is on."""
     devices = conf.get("devices", "/srv/node")
