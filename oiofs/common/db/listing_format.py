@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 from urllib.parse import unquote_to_bytes
 
 from lxml import etree
@@ -40,6 +41,9 @@ FORMAT_TO_CONTENT_TYPE = {
 LISTING_CONTENT_TYPES = ["text/plain", "application/json", "application/xml", "text/xml"]
 #: records per chunk of a streamed body
 CHUNK_RECORDS = 500
+
+#: one entry of a listing as JSON shows it (``name``, ``bytes``... or ``subdir``)
+Record: TypeAlias = dict[str, Any]
 
 
 class QueryParams:
@@ -96,7 +100,8 @@ def max_listing_limit(kind: str) -> int:
     The one source of the limit: the storage servers enforce it, the proxy checks it
     before asking them, and ``/info`` advertises the same ``<kind>_listing_limit``.
     """
-    return getattr(constraints.LIMITS, f"{kind}_listing_limit")
+    limit: int = getattr(constraints.LIMITS, f"{kind}_listing_limit")
+    return limit
 
 
 def parse_listing_params(params: QueryParams, max_limit: int) -> ListingParams:
@@ -180,12 +185,12 @@ def extract_swift_bytes(content_type: str) -> tuple[str, str | None]:
 # --- rows to records ------------------------------------------------------------------------
 
 
-def object_row_to_record(row: Sequence) -> dict:
+def object_row_to_record(row: Sequence[Any]) -> Record:
     """The JSON record of an object row (``swift_bytes`` applied) or a subdir row."""
     name, last_modified, size, content_type, etag = row[:5]
     if content_type is None:
         return {"subdir": name}
-    record = {"bytes": size, "hash": etag, "name": name, "content_type": content_type}
+    record: Record = {"bytes": size, "hash": etag, "name": name, "content_type": content_type}
     if ";" in content_type:
         base, swift_bytes = extract_swift_bytes(content_type)
         record["content_type"] = base
@@ -198,7 +203,7 @@ def object_row_to_record(row: Sequence) -> dict:
     return record
 
 
-def account_row_to_record(row: Sequence) -> dict:
+def account_row_to_record(row: Sequence[Any]) -> Record:
     """The JSON record of a container row of an account, or a subdir row."""
     name, object_count, bytes_used, put_timestamp, is_subdir = row[:5]
     if is_subdir:
@@ -210,8 +215,8 @@ def account_row_to_record(row: Sequence) -> dict:
 # --- bodies -------------------------------------------------------------------------------------
 
 
-def _batches(records: Iterable[dict]) -> Iterator[list[dict]]:
-    batch: list[dict] = []
+def _batches(records: Iterable[Record]) -> Iterator[list[Record]]:
+    batch: list[Record] = []
     for record in records:
         batch.append(record)
         if len(batch) >= CHUNK_RECORDS:
@@ -221,7 +226,7 @@ def _batches(records: Iterable[dict]) -> Iterator[list[dict]]:
         yield batch
 
 
-def iter_json(records: Iterable[dict]) -> Iterator[bytes]:
+def iter_json(records: Iterable[Record]) -> Iterator[bytes]:
     """The records as one JSON array (ASCII, ``\\u`` escapes), in chunks."""
     yield b"["
     first = True
@@ -232,7 +237,7 @@ def iter_json(records: Iterable[dict]) -> Iterator[bytes]:
     yield b"]"
 
 
-def iter_plain(records: Iterable[dict]) -> Iterator[bytes]:
+def iter_plain(records: Iterable[Record]) -> Iterator[bytes]:
     """One name (or subdir) per line, UTF-8, in chunks."""
     for batch in _batches(records):
         yield "".join((r.get("name") or r["subdir"]) + "\n" for r in batch).encode(
@@ -252,7 +257,7 @@ XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def xml_safe(value) -> str:
+def xml_safe(value: object) -> str:
     """``value`` as text XML 1.0 can carry: characters it cannot hold become U+FFFD.
 
     XML cannot represent them at all, not even escaped, and lxml refuses them; a name
@@ -263,7 +268,8 @@ def xml_safe(value) -> str:
     return _XML_INVALID.sub("\ufffd", str(value))
 
 
-def _xml_entry(record: dict, entry_tag: str, fields: tuple, text) -> etree._Element:
+def _xml_entry(record: Record, entry_tag: str, fields: tuple[str, ...],
+               text: Callable[[object], str]) -> etree._Element:
     if "subdir" in record:
         entry = etree.Element("subdir", name=text(record["subdir"]))
         etree.SubElement(entry, "name").text = text(record["subdir"])
@@ -274,7 +280,7 @@ def _xml_entry(record: dict, entry_tag: str, fields: tuple, text) -> etree._Elem
     return entry
 
 
-def iter_xml(records: Iterable[dict], root_tag: str, root_name: str) -> Iterator[bytes]:
+def iter_xml(records: Iterable[Record], root_tag: str, root_name: str) -> Iterator[bytes]:
     """``<root_tag name="root_name">`` with one element per record, built with lxml.
 
     ``root_tag`` is ``container`` (object entries) or ``account`` (container entries).
@@ -296,7 +302,7 @@ def iter_xml(records: Iterable[dict], root_tag: str, root_name: str) -> Iterator
     yield b"</" + root_tag.encode("ascii") + b">"
 
 
-def iter_listing_body(records: Iterable[dict], content_type: str, root_tag: str,
+def iter_listing_body(records: Iterable[Record], content_type: str, root_tag: str,
                       root_name: str) -> Iterator[bytes]:
     """The body of a listing in ``content_type`` (one of :data:`LISTING_CONTENT_TYPES`)."""
     if content_type.endswith("/json"):

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import uuid
+from typing import Any
 
 from oiofs.common.backend_protocol import REPLICATION_ID_HEADER
 from oiofs.common.connection_pool import ConnectionPool, build_request_head
@@ -25,6 +26,7 @@ from oiofs.common.db.replication_walk import SNAPSHOT_PREFIX
 from oiofs.common.direct_client import backend_path
 from oiofs.common.exceptions import ClientException
 from oiofs.common.fsutils import mkdirs
+from oiofs.common.ring.devices import Device
 
 _SEND_SIZE = 65536
 
@@ -67,7 +69,7 @@ class ReplicationPeer:
     raises :class:`PeerDeviceUnavailable`.
     """
 
-    def __init__(self, pool: ConnectionPool, node: dict, partition: int, name_hash: str):
+    def __init__(self, pool: ConnectionPool, node: Device, partition: int, name_hash: str):
         self.pool = pool
         self.node = node
         self.ip = node.get("replication_ip") or node["ip"]
@@ -78,7 +80,7 @@ class ReplicationPeer:
     def __repr__(self) -> str:
         return f"{self.ip}:{self.port}{self.path}"
 
-    def _call(self, op: str, *args) -> tuple[int, bytes]:
+    def _call(self, op: str, *args: object) -> tuple[int, bytes]:
         body = json.dumps([op, *args], separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": JSON_CONTENT_TYPE, "Content-Length": str(len(body)),
                    "User-Agent": "db-replicator"}
@@ -98,7 +100,7 @@ class ReplicationPeer:
             raise ClientException(f"{self}: {op} answered {status}", http_status=status,
                                   http_host=self.ip, http_port=self.port)
 
-    def sync(self, info: dict) -> dict | None:
+    def sync(self, info: dict[str, Any]) -> dict[str, Any] | None:
         """Send our replication info; the peer's (with ``point``), or None if it has no
         database."""
         status, data = self._call("sync", info)
@@ -106,18 +108,18 @@ class ReplicationPeer:
             return None
         self._expect_success("sync", status)
         try:
-            remote = json.loads(data)
+            remote: dict[str, Any] = json.loads(data)  # checked by the look-ups below
             int(remote["max_row"]), int(remote["point"]), str(remote["id"])
         except (ValueError, KeyError, TypeError):
             raise ClientException(f"{self}: sync answered an unreadable body") from None
         return remote
 
-    def merge_items(self, rows: list[dict], local_id: str) -> None:
+    def merge_items(self, rows: list[dict[str, Any]], local_id: str) -> None:
         """Send a batch of our rows (ROWID order, no gaps)."""
         status, _data = self._call("merge_items", rows, local_id)
         self._expect_success("merge_items", status)
 
-    def merge_syncs(self, sync_points: list[dict]) -> None:
+    def merge_syncs(self, sync_points: list[dict[str, Any]]) -> None:
         """Send our incoming sync points (valid for the peer once it has all our rows)."""
         status, _data = self._call("merge_syncs", sync_points)
         self._expect_success("merge_syncs", status)

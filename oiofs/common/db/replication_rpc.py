@@ -27,9 +27,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import sqlite3
 import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
@@ -67,13 +70,13 @@ _SYNC_FIELDS = {"id": str, "hash": str, "max_row": int, "created_at": str,
                 "put_timestamp": str, "delete_timestamp": str, "metadata": str}
 
 
-def _check_id(value) -> str:
+def _check_id(value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > 128:
         raise HTTPBadRequest("Invalid replica id")
     return value
 
 
-def parse_sync_info(info) -> dict:
+def parse_sync_info(info: object) -> dict[str, Any]:
     """The sender's replication info from a ``sync`` operation; 400 if malformed."""
     if not isinstance(info, dict):
         raise HTTPBadRequest("sync needs the replication info")
@@ -95,7 +98,7 @@ def parse_sync_info(info) -> dict:
     return dict(info, metadata=metadata)
 
 
-def parse_items(items, columns: tuple[str, ...]) -> list[dict]:
+def parse_items(items: object, columns: tuple[str, ...]) -> list[dict[str, Any]]:
     """Rows of a ``merge_items`` operation, checked: ROWIDs increasing, scalar values."""
     if not isinstance(items, list):
         raise HTTPBadRequest("merge_items needs a list of rows")
@@ -117,7 +120,7 @@ def parse_items(items, columns: tuple[str, ...]) -> list[dict]:
     return items
 
 
-def parse_sync_points(points) -> list[dict]:
+def parse_sync_points(points: object) -> list[dict[str, Any]]:
     """Sync points of a ``merge_syncs`` operation, checked."""
     if not isinstance(points, list):
         raise HTTPBadRequest("merge_syncs needs a list")
@@ -131,7 +134,8 @@ def parse_sync_points(points) -> list[dict]:
     return points
 
 
-def merge_replica_state(broker: DatabaseBroker, info: dict, remote: dict) -> None:
+def merge_replica_state(broker: DatabaseBroker, info: dict[str, Any],
+                        remote: dict[str, Any]) -> None:
     """Merge a replica's metadata and timestamps (``remote``, parsed) into ``broker``.
 
     ``info`` is the broker's own replication info: nothing is written when they agree.
@@ -143,7 +147,28 @@ def merge_replica_state(broker: DatabaseBroker, info: dict, remote: dict) -> Non
     deleted = remote.get("status") == "DELETED" and Timestamp(
         remote["delete_timestamp"]) > Timestamp(remote["put_timestamp"])
     if any(info[k] != remote[k] for k in keys) or (deleted and info.get("status") != "DELETED"):
-        broker.merge_timestamps(*(remote[k] for k in keys), deleted_status=deleted)
+        broker.merge_timestamps(remote["created_at"], remote["put_timestamp"],
+                                remote["delete_timestamp"], deleted_status=deleted)
+
+
+class ReplicationHost(Protocol):
+    """What :class:`ReplicationRpc` uses of its server (a ``DbServerApp``)."""
+
+    @property
+    def devices(self) -> str: ...
+    @property
+    def datadir(self) -> str: ...
+    @property
+    def db_busy_timeout(self) -> float: ...
+    @property
+    def logger(self) -> logging.Logger: ...
+    @property
+    def broker_class(self) -> type[DatabaseBroker]: ...
+    @property
+    def fsync(self) -> Callable[[int], None]: ...
+
+    def split_db_path(self, req: Request, minsegs: int, maxsegs: int,
+                      rest_with_last: bool = False) -> list[Any]: ...
 
 
 class ReplicationRpc:
@@ -154,7 +179,7 @@ class ReplicationRpc:
     app's ``translate_error`` maps.
     """
 
-    def __init__(self, app):
+    def __init__(self, app: ReplicationHost):
         self.app = app
         self.logger = app.logger
 
@@ -202,7 +227,7 @@ class ReplicationRpc:
 
     # --- JSON operations --------------------------------------------------------------
 
-    def sync(self, broker: DatabaseBroker, remote: dict) -> Response:
+    def sync(self, broker: DatabaseBroker, remote: dict[str, Any]) -> Response:
         """Merge the sender's metadata and timestamps; answer our info and its point."""
         if not broker.exists():
             raise HTTPNotFound()
@@ -221,7 +246,8 @@ class ReplicationRpc:
         return Response(json.dumps(info), status=200, content_type=JSON_CONTENT_TYPE)
 
     @staticmethod
-    def merge_items(broker: DatabaseBroker, rows: list[dict], sender_id: str) -> Response:
+    def merge_items(broker: DatabaseBroker, rows: list[dict[str, Any]], sender_id: str
+                    ) -> Response:
         """Merge a batch of the sender's rows (404 if we have no database)."""
         if not broker.exists():
             raise HTTPNotFound()

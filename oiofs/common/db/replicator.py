@@ -44,7 +44,8 @@ import fcntl
 import os
 import time
 from dataclasses import dataclass
-from typing import Generic
+from logging import Logger
+from typing import Any, Generic
 
 from oiofs.common import runtime
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
@@ -75,6 +76,7 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.fsutils import fsync_dir
 from oiofs.common.ring import Ring
+from oiofs.common.ring.devices import Device
 from oiofs.common.timestamp import Timestamp
 
 #: a peer whose max row is below this share of ours gets a whole copy
@@ -108,7 +110,8 @@ class DbReplicator(Daemon, Generic[BrokerT]):
     datadir = ""
     broker_class: type[BrokerT]  # set by each replicator
 
-    def __init__(self, conf: dict, logger=None, ring: Ring | None = None):
+    def __init__(self, conf: dict[str, Any], logger: Logger | None = None,
+                 ring: Ring | None = None):
         super().__init__(conf, logger)
         self.devices = conf.get("devices", "/srv/node")
         self.concurrency = conf_int(conf, "concurrency", 8, minimum=1)
@@ -125,7 +128,7 @@ class DbReplicator(Daemon, Generic[BrokerT]):
 
     # --- the pass -----------------------------------------------------------------------
 
-    def run_once(self, **kwargs) -> DbReplicationStats:
+    def run_once(self, **kwargs: Any) -> DbReplicationStats:
         """Replicate every local database once; the pass's counters."""
         self.stats = stats = DbReplicationStats()
         pool = runtime.GreenPool(self.concurrency)
@@ -140,7 +143,7 @@ class DbReplicator(Daemon, Generic[BrokerT]):
         self.logger.info("%s pass: %s", self.name, stats.summary())
         return stats
 
-    def _replicate_logged(self, dev: dict, part: int, db_file: str) -> None:
+    def _replicate_logged(self, dev: Device, part: int, db_file: str) -> None:
         try:
             self.replicate_db(dev, part, db_file)
         except Exception:  # one bad database must not end the pass
@@ -151,7 +154,7 @@ class DbReplicator(Daemon, Generic[BrokerT]):
         return self.broker_class(db_file, timeout=self.db_busy_timeout, logger=self.logger,
                                  pending_timeout=30.0)
 
-    def replicate_db(self, dev: dict, part: int, db_file: str) -> None:
+    def replicate_db(self, dev: Device, part: int, db_file: str) -> None:
         """Replicate one database of local device ``dev`` (see the module docstring)."""
         stats = self.stats
         now = time.time()
@@ -183,16 +186,16 @@ class DbReplicator(Daemon, Generic[BrokerT]):
             for node in peers:
                 ok = self._sync_or_log(broker, node, right_part, info)
                 while ok is None:  # device unavailable: a handoff stands in
-                    node = next((n for n in handoffs if n["id"] != dev["id"]), None)
-                    ok = False if node is None else self._sync_or_log(broker, node,
-                                                                      right_part, info)
+                    handoff = next((n for n in handoffs if n["id"] != dev["id"]), None)
+                    ok = False if handoff is None else self._sync_or_log(broker, handoff,
+                                                                         right_part, info)
                 results.append(ok)
             if all(results):
                 self._reclaim(broker, now)
         finally:
             broker.close()
 
-    def _reclaimable(self, info: dict, now: float) -> bool:
+    def _reclaimable(self, info: dict[str, Any], now: float) -> bool:
         """Deleted (no rows, deleted after its last PUT) for longer than reclaim_age."""
         deleted_at = Timestamp(info["delete_timestamp"])
         return zero_like(info["count"]) and deleted_at > Timestamp(
@@ -211,7 +214,8 @@ class DbReplicator(Daemon, Generic[BrokerT]):
 
     # --- one peer -------------------------------------------------------------------------
 
-    def _sync_or_log(self, broker, node: dict, part: int, info: dict) -> bool | None:
+    def _sync_or_log(self, broker: BrokerT, node: Device, part: int, info: dict[str, Any]
+                     ) -> bool | None:
         """``sync_with`` a node: True if it is in sync, None if its device is
         unavailable, False on any other failure (logged)."""
         peer = ReplicationPeer(self.pool, node, part, os.path.basename(broker.db_dir))
@@ -235,7 +239,7 @@ class DbReplicator(Daemon, Generic[BrokerT]):
         self.stats.failures += 1
         return False
 
-    def sync_with(self, peer: ReplicationPeer, broker: BrokerT, info: dict) -> bool:
+    def sync_with(self, peer: ReplicationPeer, broker: BrokerT, info: dict[str, Any]) -> bool:
         """Bring ``peer``'s replica up to ours; True once it holds all our rows."""
         stats = self.stats
         remote = peer.sync(info)
@@ -259,7 +263,8 @@ class DbReplicator(Daemon, Generic[BrokerT]):
         return self._send_rows(peer, broker, info, max(remote["point"], local_sync),
                                remote["id"])
 
-    def _send_copy(self, peer: ReplicationPeer, broker: BrokerT, info: dict) -> bool:
+    def _send_copy(self, peer: ReplicationPeer, broker: BrokerT, info: dict[str, Any]
+                   ) -> bool:
         snapshot = make_snapshot(broker, tmp_dir(self.devices, _device_of(broker.db_file)))
         try:
             # a far-behind peer merges the copy row by row before it answers
@@ -270,7 +275,7 @@ class DbReplicator(Daemon, Generic[BrokerT]):
                 os.unlink(snapshot)
         return True
 
-    def _send_rows(self, peer: ReplicationPeer, broker: BrokerT, info: dict,
+    def _send_rows(self, peer: ReplicationPeer, broker: BrokerT, info: dict[str, Any],
                    point: int, remote_id: str) -> bool:
         stats = self.stats
         stats.diffs += 1
@@ -303,8 +308,8 @@ class DbReplicator(Daemon, Generic[BrokerT]):
 
     # --- handoffs and removal ---------------------------------------------------------------
 
-    def _push_handoff(self, broker: BrokerT, part: int, primaries: list[dict],
-                      info: dict) -> None:
+    def _push_handoff(self, broker: BrokerT, part: int, primaries: list[Device],
+                      info: dict[str, Any]) -> None:
         # every primary, ours included when only the partition was wrong (our own
         # server then gets the database at its right place, over HTTP like any peer)
         results = [self._sync_or_log(broker, node, part, info) for node in primaries]

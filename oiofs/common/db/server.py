@@ -14,10 +14,11 @@ bytes), ``fsync_in_threads`` (true: pending-file fsyncs run in a real thread).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic
+from typing import Any, Generic
 
 from werkzeug.wrappers import Request, Response
 
@@ -77,11 +78,11 @@ def is_user_or_sys_meta(target_type: str, name: str) -> bool:
     return lname.startswith((f"x-{target_type}-meta-", f"x-{target_type}-sysmeta-"))
 
 
-def metadata_limits_validator(target_type: str) -> Callable[[dict], None]:
+def metadata_limits_validator(target_type: str) -> Callable[[dict[str, Any]], None]:
     """A check of merged metadata against the overall count and size limits (400)."""
     prefix = f"x-{target_type}-meta-"
 
-    def validate(metadata: dict) -> None:
+    def validate(metadata: dict[str, Any]) -> None:
         count = size = 0
         for key, (value, _ts) in metadata.items():
             lkey = key.lower()
@@ -109,9 +110,9 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
     datadir = ""
     broker_class: type[BrokerT]  # set by each server
 
-    def __init__(self, conf: dict, logger=None):
+    def __init__(self, conf: dict[str, Any], logger: logging.Logger | None = None):
         super().__init__(conf, logger)
-        self.devices = conf.get("devices", "/srv/node")
+        self.devices: str = conf.get("devices", "/srv/node")
         self.mount_check = conf_bool(conf, "mount_check", True)
         self.conn_timeout = conf_float(conf, "conn_timeout", 0.5)
         self.node_timeout = conf_float(conf, "node_timeout", 3.0)
@@ -120,7 +121,7 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
         self.broker_cache_size = conf_int(conf, "broker_cache_size", 64, minimum=0)
         self.db_busy_timeout = conf_float(conf, "db_busy_timeout", 25.0)
         self.pending_cap = conf_int(conf, "pending_cap", 131072, minimum=1024)
-        self._brokers: OrderedDict[tuple, BrokerT] = OrderedDict()
+        self._brokers: OrderedDict[tuple[str, str, str, str | None], BrokerT] = OrderedDict()
         self.fsync = _tpool_fsync if conf_bool(conf, "fsync_in_threads", True) else os.fsync
         self.replication_rpc = ReplicationRpc(self)
 
@@ -148,8 +149,12 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
         return self.replication_rpc.handle(req)
 
     def split_db_path(self, req: Request, minsegs: int, maxsegs: int,
-                      rest_with_last: bool = False) -> list:
+                      rest_with_last: bool = False) -> list[Any]:
         """``[device, partition, account, container?, obj?]`` of a backend path.
+
+        The first ``minsegs`` segments are ``str``, the others ``str`` or ``None`` (typed
+        ``Any``: which is which depends on ``minsegs``, which mypy cannot follow; the
+        callers unpack the list into names).
 
         400 for a malformed path (empty, ``.`` or ``..`` segments, a partition that is not
         a number) and 507 if the device is not usable.
@@ -158,9 +163,12 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
         if "\x00" in path:
             raise HTTPBadRequest("Invalid path")
         segs = split_path(path, minsegs, maxsegs, rest_with_last)
-        if not segs[1].isdigit() or not segs[1].isascii():
+        device, partition = segs[0], segs[1]
+        if device is None or partition is None:  # only if minsegs < 2, which no caller asks
+            raise HTTPBadRequest("Invalid path")
+        if not partition.isdigit() or not partition.isascii():
             raise HTTPBadRequest("Invalid partition")
-        self.check_device(segs[0])
+        self.check_device(device)
         return segs
 
     def check_device(self, device: str) -> str:
@@ -181,7 +189,7 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
         return valid_timestamp(req.headers.get("X-Timestamp"))
 
     def get_broker(self, device: str, partition: str, account: str,
-                   container: str | None = None, **kwargs) -> BrokerT:
+                   container: str | None = None, **kwargs: Any) -> BrokerT:
         """The broker of a database, reused from the cache when recently used.
 
         Reusing brokers keeps their sqlite connection open across requests (the broker
@@ -209,21 +217,21 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
         return broker
 
     def metadata_from_headers(self, req: Request, target_type: str, timestamp: Timestamp,
-                              extra_headers: tuple[str, ...] = ()) -> dict:
+                              extra_headers: tuple[str, ...] = ()) -> dict[str, list[str]]:
         """``{header: [value, timestamp]}`` for the user/system metadata in ``req`` and the
         ``extra_headers`` (lower-case names) this server stores, values as text."""
         stamp = timestamp.internal
-        metadata = {}
+        metadata: dict[str, list[str]] = {}
         for name, value in req.headers.items():
             if is_user_or_sys_meta(target_type, name) or name.lower() in extra_headers:
                 metadata[header_to_str(name)] = [header_to_str(value), stamp]
         return metadata
 
     @staticmethod
-    def metadata_headers(metadata: dict, target_type: str,
-                         extra_headers: tuple[str, ...] = ()) -> dict:
+    def metadata_headers(metadata: dict[str, Any], target_type: str,
+                         extra_headers: tuple[str, ...] = ()) -> dict[str, str]:
         """Response headers for stored metadata (deleted, i.e. empty, values left out)."""
-        headers = {}
+        headers: dict[str, str] = {}
         for key, (value, _ts) in metadata.items():
             if value != "" and (is_user_or_sys_meta(target_type, key)
                                 or key.lower() in extra_headers):
