@@ -272,7 +272,9 @@ class ObjectServer(BaseServerApp):
         if current is not None and current >= timestamp.internal:
             raise HTTPConflict(headers={TIMESTAMP_HEADER: current})
         if if_none_match is not None and self._exists(df):
-            raise HTTPPreconditionFailed(headers={TIMESTAMP_HEADER: df.ondisk().newest})
+            newest = df.ondisk().newest  # never None: the object exists
+            raise HTTPPreconditionFailed(
+                headers={TIMESTAMP_HEADER: newest} if newest is not None else None)
         old_delete_at = self._stored_delete_at(df)
 
         hasher = md5()
@@ -344,13 +346,16 @@ class ObjectServer(BaseServerApp):
         stamp = Timestamp(metadata["X-Timestamp"])
         last_modified = stamp.ceil_seconds
         files = df.ondisk()
+        newest, data_stamp = files.newest, files.data_or_ts_timestamp
+        if newest is None or data_stamp is None:  # never: df is open, so its .data is there
+            raise HTTPNotFound()
         out = {
             "Content-Type": to_wsgi(metadata["Content-Type"]),
             "ETag": quote_etag(etag),
             "Last-Modified": stamp.http_date,
             "X-Timestamp": stamp.normal,
-            TIMESTAMP_HEADER: files.newest,
-            DATA_TIMESTAMP_HEADER: files.data_or_ts_timestamp,
+            TIMESTAMP_HEADER: newest,
+            DATA_TIMESTAMP_HEADER: data_stamp,
             "Accept-Ranges": "bytes",
         }
         for key, value in metadata.items():

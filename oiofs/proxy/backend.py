@@ -19,7 +19,7 @@ parallel without one green thread per node.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from oiofs.common.backend_protocol import TIMESTAMP_HEADER
@@ -30,6 +30,7 @@ from oiofs.common.exceptions import (
     NodeTimeout,
     NodeUnreachable,
 )
+from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.quorum import (
     is_node_fault,
@@ -70,17 +71,18 @@ class HandoffIter:
         self._part = part
         self._limiter = limiter
         self._left = limit
-        self._gen = None
+        self._gen: Iterator[dict] | None = None
         self._deferred: list[dict] = []
 
     def __iter__(self):
         return self
 
     def __next__(self) -> dict:
-        if self._gen is None:
-            self._gen = iter(self._ring.get_more_nodes(self._part))
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = iter(self._ring.get_more_nodes(self._part))
         while self._left > 0:
-            node = next(self._gen, None)
+            node = next(gen, None)
             if node is None:
                 break
             self._left -= 1
@@ -159,7 +161,7 @@ class Backend:
 
     def fill_slots(self, ring, part: int, primaries: list[dict],
                    start: Callable[[dict, int], HTTPConnection | None],
-                   finish: Callable[[dict, int, HTTPConnection], T | None]) -> list[T | None]:
+                   finish: Callable[[dict, int, HTTPConnection], T]) -> list[T | None]:
         """The slot-and-handoff loop of every write: one result per primary slot.
 
         ``start(node, slot)`` opens the exchange of slot ``slot`` with ``node``: a
@@ -277,7 +279,7 @@ class Backend:
         A 404 whose tombstone is newer than every copy found wins (answer 404).
         """
         statuses: list[int] = []
-        candidates: list[tuple[int, object]] = []
+        candidates: list[tuple[int, Timestamp | None]] = []
         opened: list[tuple[HTTPResponse, dict]] = []
         for node in nodes:
             if len(candidates) >= wanted:

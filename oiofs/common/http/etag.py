@@ -14,6 +14,8 @@ unquoted tags too (``If-Match: abc`` means the same as ``If-Match: "abc"``).
 
 from __future__ import annotations
 
+from typing import overload
+
 #: what :func:`parse_etag_list` returns for ``*``
 ANY = "*"
 
@@ -23,6 +25,14 @@ def quote_etag(etag: str) -> str:
     if len(etag) >= 2 and etag[0] == '"' and etag[-1] == '"':
         return etag
     return f'"{etag}"'
+
+
+@overload
+def unquote_etag(etag: str) -> str: ...
+@overload
+def unquote_etag(etag: None) -> None: ...
+@overload
+def unquote_etag(etag: str | None) -> str | None: ...
 
 
 def unquote_etag(etag: str | None) -> str | None:
