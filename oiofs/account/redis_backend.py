@@ -22,7 +22,7 @@ import redis
 from oiofs.account import redis_lua
 from oiofs.common.config import conf_bool, conf_int
 from oiofs.common.constraints import MAX_META_COUNT, MAX_META_OVERALL_SIZE
-from oiofs.common.db_listing import list_with_rules
+from oiofs.common.db.listing import list_with_rules
 from oiofs.common.exceptions import OiofsError
 from oiofs.common.redis_conn import RedisConnection, translate_redis_errors
 from oiofs.common.timestamp import Timestamp
@@ -299,7 +299,7 @@ class RedisAccountBackend:
                             end_marker: str | None, prefix: str | None,
                             delimiter: str | None, reverse: bool = False) -> list[tuple]:
         """Rows ``(name, objects, bytes, mtime, is_subdir, policy)`` by the listing rules
-        of :mod:`oiofs.common.db_listing`."""
+        of :mod:`oiofs.common.db.listing`."""
 
         def fetch(lower, inclusive, upper, count, descending):
             return self._fetch_rows(account_id, lower, inclusive, upper, count, descending)

@@ -8,7 +8,7 @@ database is removed as soon as it is past ``reclaim_age``.
 from __future__ import annotations
 
 from oiofs.account.backend import AccountBroker
-from oiofs.common.db.replicator import DbReplicator
+from oiofs.common.db.replicator import DbReplicationStats, DbReplicator
 
 
 class AccountReplicator(DbReplicator[AccountBroker]):
@@ -18,3 +18,12 @@ class AccountReplicator(DbReplicator[AccountBroker]):
     server_type = "account"
     datadir = "accounts"
     broker_class = AccountBroker
+
+    def run_once(self, **kwargs) -> DbReplicationStats:
+        """A pass over the local databases; with ``backend = redis`` there are none."""
+        if str(self.conf.get("backend", "sqlite")).strip().lower() == "redis":
+            self.logger.info("%s: accounts are kept in Redis (backend = redis), nothing "
+                             "to replicate", self.name)
+            self.stats = DbReplicationStats()
+            return self.stats
+        return super().run_once(**kwargs)

@@ -13,7 +13,10 @@ Verbs on ``/<device>/<partition>/<account>[/<container>]``:
   (:mod:`oiofs.common.db.replication_rpc`, ``docs/db-replication.md``).
 
 Options (``etc/account-server.conf.sample``) are read in
-:class:`~oiofs.common.db.server.DbServerApp`.
+:class:`~oiofs.common.db.server.DbServerApp`, plus ``backend``: ``sqlite`` (the default,
+one database per account on this node's devices) or ``redis`` (every account server of
+the cluster shares one Redis, :mod:`oiofs.account.redis_broker`, with the options of
+:class:`~oiofs.account.redis_backend.RedisAccountBackend`; ``docs/account-service.md``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,15 @@ from __future__ import annotations
 from werkzeug.wrappers import Request, Response
 
 from oiofs.account.backend import AccountBroker
+from oiofs.account.redis_backend import (
+    MetadataLimitExceeded,
+    NoSuchAccount,
+    RedisAccountBackend,
+)
+from oiofs.account.redis_broker import RedisAccountBroker
 from oiofs.common import constraints
 from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
+from oiofs.common.constraints import MAX_META_COUNT, MAX_META_OVERALL_SIZE
 from oiofs.common.db.listing_format import (
     QueryParams,
     account_row_to_record,
@@ -33,13 +43,18 @@ from oiofs.common.db.listing_format import (
 )
 from oiofs.common.db.server import DbServerApp, metadata_limits_validator
 from oiofs.common.exceptions import (
+    ConfigError,
     DbAlreadyExists,
     HTTPBadRequest,
     HTTPConflict,
+    HTTPError,
     HTTPForbidden,
     HTTPNotFound,
+    HTTPNotImplemented,
+    HTTPServiceUnavailable,
     InvalidTimestamp,
 )
+from oiofs.common.redis_conn import RedisUnavailable
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 
@@ -74,6 +89,37 @@ class AccountServer(DbServerApp[AccountBroker]):
     def __init__(self, conf: dict, logger=None):
         super().__init__(conf, logger)
         self.validate_metadata = metadata_limits_validator("account")
+        self.backend = str(conf.get("backend", "sqlite")).strip().lower()
+        if self.backend not in ("sqlite", "redis"):
+            raise ConfigError(f"account server: unknown backend {self.backend!r} "
+                              "(sqlite or redis)")
+        self.redis_store = RedisAccountBackend(conf) if self.backend == "redis" else None
+
+    def get_broker(self, device: str, partition: str, account: str,
+                   container: str | None = None, **kwargs):
+        """The account's sqlite broker, or its view in the shared Redis."""
+        if self.redis_store is not None:
+            return RedisAccountBroker(self.redis_store, account)
+        return super().get_broker(device, partition, account, container, **kwargs)
+
+    def translate_error(self, err: Exception) -> HTTPError | None:
+        """The Redis store's errors too (the sqlite ones in the base class)."""
+        if isinstance(err, RedisUnavailable):
+            self.logger.error("account store unavailable: %s", err)
+            return HTTPServiceUnavailable("Account store (Redis) unreachable")
+        if isinstance(err, NoSuchAccount):
+            return HTTPNotFound("Account not found")
+        if isinstance(err, MetadataLimitExceeded):
+            if "too_many" in str(err):
+                return HTTPBadRequest(f"Too many metadata items; max {MAX_META_COUNT}")
+            return HTTPBadRequest(f"Total metadata too large; max {MAX_META_OVERALL_SIZE}")
+        return super().translate_error(err)
+
+    def REPLICATE(self, req: Request) -> Response:
+        """A replicator's request; refused with ``backend = redis`` (nothing to sync)."""
+        if self.redis_store is not None:
+            raise HTTPNotImplemented("Accounts are kept in Redis: nothing to replicate")
+        return super().REPLICATE(req)
 
     # --- helpers ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import pytest
 from lxml import etree
 
 from tests.support.db_servers import raw_request, request
+from tests.support.redis_server import RedisServer
 from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
 
 POLICIES = """
@@ -19,21 +20,31 @@ name = silver
 """
 
 
-@pytest.fixture(scope="module")
-def port(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def port(request, tmp_path_factory):
+    """An account server with each backend: the same tests run against both."""
     base = tmp_path_factory.mktemp("accounts")
     oiofs_dir = str(base / "etc")
     write_cluster_conf(oiofs_dir, POLICIES)
     (base / "devices" / "sda").mkdir(parents=True)
+    options = {"backend": request.param}
+    redis_server = None
+    if request.param == "redis":
+        redis_server = RedisServer(str(base / "redis")).start()
+        options["redis_url"] = redis_server.url
     port = free_port()
     conf = write_server_conf(str(base / "account.conf"), "egg:oiofs#account", {
         "bind_port": port, "workers": 1, "devices": str(base / "devices"),
-        "mount_check": "false", "oiofs_dir": oiofs_dir, "log_level": "WARNING"})
-    server = ServerProcess("account", conf, port).start()
+        "mount_check": "false", "oiofs_dir": oiofs_dir, "log_level": "WARNING", **options})
     try:
-        yield port
+        server = ServerProcess("account", conf, port).start()
+        try:
+            yield port
+        finally:
+            server.kill()  # SIGKILL: see the note in test_container_server
     finally:
-        server.kill()  # SIGKILL: see the note in test_container_server
+        if redis_server is not None:
+            redis_server.stop()
 
 
 class Clock:

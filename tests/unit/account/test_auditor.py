@@ -69,3 +69,31 @@ def test_totals_that_disagree_with_the_policies_are_logged(auditor, devices, cap
         stats = auditor.run_once()
     assert stats.passed == 1  # readable: logged, not quarantined
     assert "object_count is 99 but its policies sum to 5" in caplog.text
+
+
+def test_redis_backend_has_nothing_to_audit(auditor, devices, caplog):
+    make_account(devices, "AUTH_x")  # a stray database: not looked at with Redis
+    auditor.conf["backend"] = "redis"
+    with caplog.at_level(logging.INFO):
+        stats = auditor.run_once()
+    assert stats.checked == 0
+    assert "accounts are kept in Redis" in caplog.text
+
+
+def test_redis_backend_has_nothing_to_replicate(oiofs_dir, devices, caplog):
+    from oiofs.account.replicator import AccountReplicator
+
+    builder = RingBuilder(2, 1, 0)
+    builder.add_dev({"region": 1, "zone": 1, "ip": "127.0.0.1", "port": PORT,
+                     "device": "sda", "weight": 100})
+    builder.rebalance(seed=1)
+    builder.get_ring().save(os.path.join(oiofs_dir, "account.ring.gz"))
+    replicator = AccountReplicator({"devices": devices, "mount_check": "false",
+                                    "bind_ip": "127.0.0.1", "bind_port": str(PORT),
+                                    "oiofs_dir": oiofs_dir, "backend": "redis"},
+                                   logger=logging.getLogger("test.account_replicator"))
+    make_account(devices, "AUTH_y")
+    with caplog.at_level(logging.INFO):
+        stats = replicator.run_once()
+    assert stats.checked == 0
+    assert "nothing to replicate" in caplog.text

@@ -3,18 +3,40 @@
 import json
 
 import pytest
+import redis
 from lxml import etree
 from werkzeug.test import Client
 
 from oiofs.account.server import AccountServer, app_factory
+from oiofs.common.exceptions import ConfigError
 from oiofs.common.storage_policy import POLICIES, StoragePolicy
 from oiofs.common.timestamp import Timestamp
+from tests.support.redis_server import RedisServer
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend_conf(request):
+    """Each test runs with both account backends (Redis emptied first)."""
+    if request.param == "sqlite":
+        return {"backend": "sqlite"}
+    url = request.getfixturevalue("redis_url")
+    redis.Redis.from_url(url).flushdb()
+    return {"backend": "redis", "redis_url": url}
 
 
 @pytest.fixture
-def client(devices):
+def client(devices, backend_conf):
     return Client(app_factory({"devices": devices}, mount_check="false",
-                              log_requests="false"))
+                              log_requests="false", **backend_conf))
 
 
 class Clock:
@@ -157,3 +179,38 @@ def test_bad_paths(client, ts, path, status):
 def test_bad_timestamp(client):
     assert client.put("/sda/1/a", headers={"X-Timestamp": "soon"}).status_code == 400
     assert client.delete("/sda/1/a").status_code == 400
+
+
+def test_report_order(client, ts):
+    """A later report with the same timestamps updates the counts; an older one does not."""
+    client.put("/sda/1/a", headers={"X-Timestamp": ts()})
+    old, put = ts(), ts()
+    assert report(client, ts, "c", put=put, objects=1, size=10).status_code == 201
+    assert report(client, ts, "c", put=put, objects=4, size=40).status_code == 201
+    assert report(client, ts, "c", put=old, objects=9, size=90).status_code == 201
+    head = client.head("/sda/1/a")
+    assert (head.headers["X-Account-Object-Count"], head.headers["X-Account-Bytes-Used"]) == (
+        "4", "40")
+    assert json.loads(client.get("/sda/1/a?format=json").data)[0]["count"] == 4
+
+
+def test_unknown_backend_refused(devices):
+    with pytest.raises(ConfigError, match="unknown backend"):
+        app_factory({"devices": devices}, backend="mysql")
+
+
+def test_redis_unreachable_is_503(devices, ts):
+    client = Client(app_factory({"devices": devices}, mount_check="false",
+                                log_requests="false", backend="redis",
+                                redis_url="redis://127.0.0.1:1/0",
+                                redis_connect_timeout="0.5"))
+    for resp in (client.head("/sda/1/a"), client.put("/sda/1/a", headers={"X-Timestamp": ts()}),
+                 report(client, ts, "c", objects=1)):
+        assert resp.status_code == 503
+        assert resp.request.method == "HEAD" or b"Redis" in resp.data
+
+
+def test_redis_backend_has_nothing_to_replicate(devices, redis_url):
+    client = Client(app_factory({"devices": devices}, mount_check="false",
+                                log_requests="false", backend="redis", redis_url=redis_url))
+    assert client.open("/sda/1/abc", method="REPLICATE", data=b"[]").status_code == 501
