@@ -1,4 +1,11 @@
-"""The shared cluster of the functional tests: one per test session, started on first use."""
+"""The shared cluster of the functional tests: one per test session, started on first use.
+
+``OIOFS_TEST_ACCOUNT_BACKEND=redis`` runs the whole session on a cluster whose accounts
+are in Redis (the all-in-one starts its own redis-server): the same tests, the other
+account backend.
+"""
+
+import os
 
 import pytest
 
@@ -11,7 +18,8 @@ def cluster():
 
     Tests that stop a node must start it again before they end (use try/finally).
     """
-    test_cluster = TestCluster().start()
+    backend = os.environ.get("OIOFS_TEST_ACCOUNT_BACKEND", "sqlite")
+    test_cluster = TestCluster(account_backend=backend).start()
     try:
         yield test_cluster
     finally:

@@ -23,7 +23,8 @@ def free_port_base(nodes: int) -> int:
     candidates = server_port_candidates()
     for _ in range(200):
         base = random.randrange(candidates.start, candidates.stop - 100, 100)
-        ports = [base] + [base + 10 * n + k for n in range(1, nodes + 1) for k in range(3)]
+        ports = [base, base + 9] + [base + 10 * n + k for n in range(1, nodes + 1)
+                                    for k in range(3)]
         if all(port_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range found")
@@ -35,11 +36,13 @@ class TestCluster:
     __test__ = False  # not a test class for pytest
 
     def __init__(self, nodes: int = 4, replicas: int = 3, part_power: int = 6,
-                 proxy_workers: int = 1):
+                 proxy_workers: int = 1, daemons: bool = True,
+                 account_backend: str = "sqlite"):
         self.root = tempfile.mkdtemp(prefix="oiofs-cluster-")
         self.aio = AllInOne(self.root, nodes=nodes, replicas=replicas,
                             port_base=free_port_base(nodes), part_power=part_power,
-                            proxy_workers=proxy_workers)
+                            proxy_workers=proxy_workers, daemons=daemons,
+                            account_backend=account_backend)
         self.layout = self.aio.layout
 
     def start(self) -> TestCluster:
@@ -64,7 +67,7 @@ class TestCluster:
         fresh = AllInOne(tempfile.mkdtemp(prefix="oiofs-cluster-"), nodes=lay.nodes,
                          replicas=lay.replicas, port_base=free_port_base(lay.nodes),
                          part_power=lay.part_power, proxy_workers=self.aio.proxy_workers,
-                         daemons=self.aio.daemons)
+                         daemons=self.aio.daemons, account_backend=lay.account_backend)
         shutil.rmtree(self.root, ignore_errors=True)
         self.root, self.aio, self.layout = fresh.layout.root, fresh, fresh.layout
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +21,12 @@ import urllib.request
 from collections.abc import Callable
 
 from oiofs.cli.allinone import configs, processes
-from oiofs.cli.allinone.layout import SERVER_TYPES, Layout, default_state_dir
+from oiofs.cli.allinone.layout import (
+    ACCOUNT_BACKENDS,
+    SERVER_TYPES,
+    Layout,
+    default_state_dir,
+)
 from oiofs.cli.daemon import daemons_of
 
 
@@ -33,14 +39,24 @@ class AllInOne:
 
     def __init__(self, root: str | None = None, nodes: int = 4, replicas: int = 3,
                  port_base: int = 8080, part_power: int = 8, proxy_workers: int = 2,
-                 daemons: bool = True, progress: Callable[[str], None] | None = None):
+                 daemons: bool = True, progress: Callable[[str], None] | None = None,
+                 account_backend: str | None = None):
         root = os.path.abspath(root or default_state_dir())
+        if account_backend is not None and account_backend not in ACCOUNT_BACKENDS:
+            raise AllInOneError(f"unknown account backend {account_backend!r} "
+                                f"(one of {', '.join(ACCOUNT_BACKENDS)})")
         #: told what the cluster is doing, as it goes (the command prints it; tests don't)
         self.progress = progress or (lambda message: None)
         saved = configs.load_layout(root)
         # A cluster keeps the shape it was made with: its rings and data depend on it.
         self.layout = saved or Layout(root=root, nodes=nodes, replicas=replicas,
-                                      port_base=port_base, part_power=part_power)
+                                      port_base=port_base, part_power=part_power,
+                                      account_backend=account_backend or "sqlite")
+        if (saved is not None and account_backend is not None
+                and account_backend != saved.account_backend):
+            raise AllInOneError(f"this cluster keeps its accounts in "
+                                f"{saved.account_backend}; it cannot switch to "
+                                f"{account_backend}")
         self.proxy_workers = proxy_workers
         self.daemons = daemons
         if replicas > self.layout.nodes and saved is None:
@@ -86,6 +102,20 @@ class AllInOne:
         self.build_rings()
         configs.write_server_confs(lay)
         configs.write_proxy_conf(lay, workers=self.proxy_workers)
+        if lay.account_backend == "redis":
+            os.makedirs(lay.redis_dir, exist_ok=True)
+            configs.write_redis_conf(lay)
+
+    def start_redis(self) -> None:
+        """Start the accounts' Redis (``--account-backend redis``) and wait for it."""
+        lay = self.layout
+        server = shutil.which("redis-server")
+        if server is None:
+            raise AllInOneError("--account-backend redis needs redis-server "
+                                "(install.sh installs it)")
+        self.progress(f"starting redis-server for the accounts on {lay.ip}:{lay.redis_port}")
+        self._start("redis-server", [server, lay.redis_conf])
+        self._wait([lay.redis_port])
 
     # --- processes --------------------------------------------------------------------
 
@@ -153,6 +183,8 @@ class AllInOne:
         began = time.monotonic()
         self.prepare()
         lay = self.layout
+        if lay.account_backend == "redis":
+            self.start_redis()
         for node in lay.node_numbers():
             self.start_node(node, wait=False)
         self.progress(f"starting the proxy on {lay.ip}:{lay.proxy_port}")
@@ -185,6 +217,8 @@ class AllInOne:
             port = None
             if name == "proxy-server":
                 port = lay.proxy_port
+            elif name == "redis-server":
+                port = lay.redis_port
             elif "-server-" in name:
                 server_type, _, node = name.rpartition("-server-")
                 port = lay.port(int(node), server_type)
@@ -262,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="proxy port; node N uses port-base + 10*N .. +2")
     parser.add_argument("--part-power", type=int, default=8)
     parser.add_argument("--proxy-workers", type=int, default=2)
+    parser.add_argument("--account-backend", choices=ACCOUNT_BACKENDS, default=None,
+                        help="with start of a new cluster: where accounts are kept (sqlite "
+                             "databases on the nodes, the default, or a redis-server of "
+                             "the cluster's own)")
     parser.add_argument("--no-daemons", action="store_true",
                         help="with start: servers only, no background daemons (benchmarks)")
     parser.add_argument("--node", type=int, default=None,
@@ -271,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         aio = AllInOne(args.dir, nodes=args.nodes, replicas=args.replicas,
                        port_base=args.port_base, part_power=args.part_power,
                        proxy_workers=args.proxy_workers, daemons=not args.no_daemons,
-                       progress=_say)
+                       progress=_say, account_backend=args.account_backend)
         if args.node is not None and not 1 <= args.node <= aio.layout.nodes:
             parser.error(f"--node must be between 1 and {aio.layout.nodes}")
         if args.command in ("stop", "restart"):

@@ -60,7 +60,8 @@ def save_layout(layout: Layout) -> None:
     """Remember the cluster's shape so that later commands need only ``--dir``."""
     _write(os.path.join(layout.etc, "allinone.json"), json.dumps({
         "nodes": layout.nodes, "replicas": layout.replicas, "port_base": layout.port_base,
-        "part_power": layout.part_power}, indent=1) + "\n")
+        "part_power": layout.part_power, "account_backend": layout.account_backend},
+        indent=1) + "\n")
 
 
 def load_layout(root: str) -> Layout | None:
@@ -94,7 +95,11 @@ def write_server_confs(layout: Layout) -> None:
         os.makedirs(os.path.join(layout.devices(node), layout.device_name(node)),
                     exist_ok=True)
         for server_type in ("account", "container", "object"):
-            text = _common_defaults(layout, node, server_type) + f"""
+            text = _common_defaults(layout, node, server_type)
+            if server_type == "account" and layout.account_backend == "redis":
+                # in [DEFAULT]: the replicator and auditor read it too (and idle)
+                text += f"backend = redis\nredis_url = {layout.redis_url}\n"
+            text += f"""
 [pipeline:main]
 pipeline = {server_type}-server
 
@@ -118,6 +123,26 @@ def _daemon_sections(server_type: str, node: int) -> str:
         text += f"\n[{name}]\nlog_name = {name}-{node}\n"
         text += "".join(f"{k} = {v}\n" for k, v in DAEMON_OPTIONS.items())
     return text
+
+
+def write_redis_conf(layout: Layout) -> None:
+    """The config of the accounts' Redis: its own port and directory, every update in the
+    append-only file and fsynced before it is acknowledged (``appendfsync always``)."""
+    _write(layout.redis_conf, f"""\
+# The Redis of the all-in-one cluster's accounts (written by oiofs-allinone start).
+bind {layout.ip}
+port {layout.redis_port}
+protected-mode yes
+daemonize no
+dir {layout.redis_dir}
+logfile ""
+# no snapshots: the append-only file is the data, fsynced at every write
+save ""
+appendonly yes
+appendfsync always
+# the config path in the process title lets oiofs-allinone recognise its own Redis
+proc-title-template "{{title}} {{listen-addr}} {{config-file}}"
+""")
 
 
 def write_proxy_conf(layout: Layout, workers: int = 2) -> None:

@@ -7,11 +7,14 @@ Everything lives under one directory (``--dir``)::
     etc/proxy-server.conf               proxy pipeline, tempauth users
     etc/node<N>/<type>-server.conf      one file per server type and node
     data/node<N>/d<N>/                  the node's one device (a plain directory)
+    etc/redis.conf, data/redis/         with ``--account-backend redis``: the Redis of the
+                                        accounts (its AOF file and logs)
     run/<name>.pid                      what is running, one pid file per process
     log/<name>.log                      what each process wrote
 
 Ports: the proxy listens on ``port_base``; node N (1-based) uses ``port_base + 10*N`` for
-its object server, ``+1`` for its container server and ``+2`` for its account server.
+its object server, ``+1`` for its container server and ``+2`` for its account server;
+the accounts' Redis (``--account-backend redis``) listens on ``port_base + 9``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import os
 from dataclasses import dataclass
 
 SERVER_TYPES = ("object", "container", "account")
+ACCOUNT_BACKENDS = ("sqlite", "redis")
+REDIS_PORT_OFFSET = 9
 PORT_OFFSETS = {"object": 0, "container": 1, "account": 2}
 
 
@@ -39,6 +44,26 @@ class Layout:
     port_base: int = 8080
     part_power: int = 8
     ip: str = "127.0.0.1"
+    #: ``sqlite`` (databases on the nodes' devices) or ``redis`` (one shared Redis)
+    account_backend: str = "sqlite"
+
+    @property
+    def redis_port(self) -> int:
+        """The port of the accounts' Redis (with ``account_backend = redis``)."""
+        return self.port_base + REDIS_PORT_OFFSET
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.ip}:{self.redis_port}/0"
+
+    @property
+    def redis_dir(self) -> str:
+        """The Redis data directory (its append-only file)."""
+        return os.path.join(self.root, "data", "redis")
+
+    @property
+    def redis_conf(self) -> str:
+        return os.path.join(self.etc, "redis.conf")
 
     @property
     def etc(self) -> str:
@@ -107,4 +132,7 @@ class Layout:
         names = [f"{t}-server-{n}" for n in nodes for t in SERVER_TYPES]
         if daemons:
             names += [f"{d}-{n}" for n in nodes for t in SERVER_TYPES for d in daemons_of(t)]
-        return names if node else ["proxy-server"] + names
+        if node:
+            return names
+        redis = ["redis-server"] if self.account_backend == "redis" else []
+        return ["proxy-server"] + names + redis

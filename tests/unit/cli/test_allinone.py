@@ -6,7 +6,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from oiofs.cli.allinone import AllInOne, Layout, configs, processes
+from oiofs.cli.allinone.cluster import AllInOneError
 from tests.support.waiting import wait_for
 
 
@@ -77,3 +80,35 @@ def test_stop_only_signals_processes_it_started(tmp_path):
             break
         time.sleep(0.02)
     assert processes.read_pid(run, "sleeper", marker) is None
+
+
+def test_redis_account_backend_files(tmp_path, monkeypatch):
+    aio = AllInOne(str(tmp_path), nodes=2, replicas=2, port_base=9300,
+                   account_backend="redis")
+    monkeypatch.setattr(aio, "build_rings", lambda: None)
+    aio.prepare()
+    lay = aio.layout
+    assert lay.redis_port == 9309 and lay.process_names()[-1] == "redis-server"
+    account = configparser.ConfigParser(interpolation=None)
+    account.read(lay.server_conf(1, "account"))
+    assert account.defaults()["backend"] == "redis"
+    assert account.defaults()["redis_url"] == "redis://127.0.0.1:9309/0"
+    container = configparser.ConfigParser(interpolation=None)
+    container.read(lay.server_conf(1, "container"))
+    assert "backend" not in container.defaults()
+    redis_conf = open(lay.redis_conf).read()
+    assert "appendonly yes" in redis_conf and "appendfsync always" in redis_conf
+    assert f"dir {lay.redis_dir}" in redis_conf and "port 9309" in redis_conf
+    # the choice is kept with the cluster, and cannot be switched
+    assert AllInOne(str(tmp_path)).layout.account_backend == "redis"
+    with pytest.raises(AllInOneError, match="cannot switch"):
+        AllInOne(str(tmp_path), account_backend="sqlite")
+
+
+def test_unknown_account_backend_refused(tmp_path, capsys):
+    from oiofs.cli.allinone.cluster import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["start", "--dir", str(tmp_path), "--account-backend", "mysql"])
+    assert exit_.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
