@@ -1,4 +1,5 @@
-"""``oiofs-server {account,container,object,proxy} <conf>``: run one WSGI server."""
+"""``oiofs-server {account,account-service,container,object,proxy} <conf>``: run one WSGI
+server."""
 
 from __future__ import annotations
 

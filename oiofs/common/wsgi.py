@@ -193,7 +193,7 @@ def main_server(argv: list[str] | None = None) -> int:
     """Entry point of ``oiofs-server <type> <conf>``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 2 or argv[0] in ("-h", "--help"):
-        print("usage: oiofs-server {account,container,object,proxy} <conf-file>",
+        print("usage: oiofs-server {account,account-service,container,object,proxy} <conf-file>",
               file=sys.stderr)
         return 2
     server_type, conf_path = argv
