@@ -88,7 +88,8 @@ def test_wheel_ships_every_package(wheel):
     assert {os.path.join(p, "__init__.py") for p in packages} <= names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    for script in ("oiofs-allinone", "oiofs-server", "oiofs-daemon", "oiofs-ring-builder"):
+    for script in ("oiofs-allinone", "oiofs-server", "oiofs-daemon", "oiofs-ring-builder",
+                   "oiofs-account-rebuilder", "account-service ="):
         assert script in text
 
 

@@ -1,7 +1,9 @@
 """The Redis account backend and its Lua scripts, against a real redis-server."""
 
 import random
+import subprocess
 import threading
+import time
 
 import pytest
 
@@ -15,7 +17,8 @@ from oiofs.account.redis_backend import (
 )
 from oiofs.common.redis_conn import RedisUnavailable
 from oiofs.common.timestamp import Timestamp
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import REDIS_SERVER, RedisServer
+from tests.support.servers import free_port
 
 
 @pytest.fixture(scope="module")
@@ -270,3 +273,33 @@ def test_concurrent_updaters_agree_with_serial_replay(backend, redis_url):
                 == sum(r[1 if key == "objects" else 2] for r in parallel))
     assert (backend.raw_account("parallel")[0]["policy:0:bytes"]
             == backend.raw_account("serial")[0]["policy:0:bytes"])
+
+
+def test_sentinel_names_the_master(redis_url, tmp_path):
+    """With sentinel_hosts, the master is asked of a real Sentinel."""
+    master_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    port = free_port()
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+                    f"sentinel monitor oiofs-test 127.0.0.1 {master_port} 1\n")
+    sentinel = subprocess.Popen([REDIS_SERVER, str(conf), "--sentinel"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        store = RedisAccountBackend({"sentinel_hosts": f"127.0.0.1:{port}",
+                                     "sentinel_name": "oiofs-test"})
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                store.update_container("via-sentinel", "c", ts(1), 0, 1, 1)
+                break
+            except RedisUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        direct = RedisAccountBackend({"redis_url": redis_url})
+        assert direct.info_account("via-sentinel")["objects"] == 1
+        store.conn.close()
+        direct.conn.close()
+    finally:
+        sentinel.terminate()
+        sentinel.wait(10)
