@@ -113,8 +113,21 @@ def list_all(port: int, expected: list[str]) -> float:
     return elapsed
 
 
+def list_pages(fetch) -> tuple[int, float]:
+    """``(names, seconds)`` listing everything with ``fetch(marker)`` in pages of 10,000."""
+    began = time.monotonic()
+    total, marker = 0, None
+    while True:
+        rows = fetch(marker)
+        if not rows:
+            return total, time.monotonic() - began
+        total += len(rows)
+        marker = rows[-1][0]
+
+
 def backend_level(root: str, redis_url: str, ops: int) -> dict:
-    """Container updates per second through each backend's Python API (no HTTP)."""
+    """Container updates per second, and seconds to list them all, through each backend's
+    Python API (no HTTP)."""
     store = RedisAccountBackend({"redis_url": redis_url})
     store.client.flushdb()
     began = time.monotonic()
@@ -129,8 +142,15 @@ def backend_level(root: str, redis_url: str, ops: int) -> dict:
         broker.put_container(f"c{i:07d}", Timestamp(1700000000 + i).internal, 0, i, i * 10)
     broker.commit_pending()
     sqlite_rate = ops / (time.monotonic() - began)
+    redis_listed, redis_list_s = list_pages(lambda marker: store.list_container_rows(
+        "direct", 10000, marker, None, None, None))
+    sqlite_listed, sqlite_list_s = list_pages(lambda marker: broker.list_containers_iter(
+        10000, marker, None, None, None))
+    assert redis_listed == sqlite_listed == ops, (redis_listed, sqlite_listed)
     store.conn.close()
-    return {"redis": redis_rate, "sqlite": sqlite_rate}
+    return {"redis_updates_per_s": round(redis_rate), "sqlite_updates_per_s": round(sqlite_rate),
+            "redis_listing_s": round(redis_list_s, 2),
+            "sqlite_listing_s": round(sqlite_list_s, 2)}
 
 
 def main() -> int:
@@ -139,12 +159,15 @@ def main() -> int:
     parser.add_argument("--updates", type=int, default=10000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--backend-ops", type=int, default=20000)
+    parser.add_argument("--appendfsync", default="always", choices=("always", "everysec"),
+                        help="the redis-server's AOF fsync policy (the all-in-one: always)")
     parser.add_argument("--backends", default="sqlite,redis",
                         help="which account servers to run, in this order")
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="oiofs-account-bench-")
     names = sorted(f"c{i:07d}" for i in range(args.containers))
-    redis_server = RedisServer(os.path.join(root, "redis")).start()
+    redis_server = RedisServer(os.path.join(root, "redis"),
+                               appendfsync=args.appendfsync).start()
     results: dict = {}
     try:
         for backend in args.backends.split(","):
@@ -165,11 +188,10 @@ def main() -> int:
                 print(backend, results[backend], flush=True)
             finally:
                 server.kill()
-        results["backend_level_updates_per_s"] = {
-            k: round(v) for k, v in backend_level(root, redis_server.url,
-                                                  args.backend_ops).items()}
-        print("backend level", results["backend_level_updates_per_s"], flush=True)
+        results["backend_level"] = backend_level(root, redis_server.url, args.backend_ops)
+        print("backend level", results["backend_level"], flush=True)
         print(json.dumps({"containers": args.containers, "updates": args.updates,
+                          "appendfsync": args.appendfsync, "backend_ops": args.backend_ops,
                           "concurrency": args.concurrency,
                           "load_average": os.getloadavg()[0], **results}, indent=1))
     finally:

@@ -98,7 +98,8 @@ class RedisAccountBackend:
                          for name in ("CREATE_ACCOUNT", "PUT_ACCOUNT", "DELETE_ACCOUNT",
                                       "MARK_ACCOUNT_DELETED", "FLUSH_ACCOUNT",
                                       "REFRESH_ACCOUNT", "UPDATE_CONTAINER",
-                                      "MERGE_METADATA", "SET_METADATA")}
+                                      "MERGE_METADATA", "SET_METADATA",
+                                      "LIST_CONTAINERS")}
 
     # --- keys -----------------------------------------------------------------------
 
@@ -276,24 +277,15 @@ class RedisAccountBackend:
             "" if policy is None else str(int(policy)), flag[equal_wins],
             flag[override_deleted], flag[not autocreate_container]])
 
-    @translate_redis_errors
     def _fetch_rows(self, account_id: str, lower: str | None, inclusive: bool,
                     upper: str | None, count: int, reverse: bool) -> list[tuple]:
         low = "-" if lower is None else ("[" if inclusive else "(") + lower
         high = "+" if upper is None else "(" + upper
-        zkey = self.zkey(account_id)
-        if reverse:
-            names = self.client.zrevrangebylex(zkey, high, low, start=0, num=count)
-        else:
-            names = self.client.zrangebylex(zkey, low, high, start=0, num=count)
-        pipe = self.client.pipeline(transaction=False)
-        for name in names:
-            pipe.hmget(self.ckey(account_id, name), "objects", "bytes", "mtime", "policy")
-        rows = []
-        for name, (objects, size, mtime, policy) in zip(names, pipe.execute(), strict=True):
-            rows.append((name, int(objects or 0), int(size or 0), mtime or "0", 0,
-                         policy or ""))
-        return rows
+        flat = self._run("LIST_CONTAINERS", [self.zkey(account_id)],
+                         [low, high, count, "1" if reverse else "0",
+                          self.ckey(account_id, "")])
+        return [(flat[i], int(flat[i + 1]), int(flat[i + 2]), flat[i + 3], 0, flat[i + 4])
+                for i in range(0, len(flat), 5)]
 
     def list_container_rows(self, account_id: str, limit: int, marker: str | None,
                             end_marker: str | None, prefix: str | None,

@@ -294,3 +294,25 @@ for i = pairs_end + 1, #ARGV do
 end
 return 1
 """
+
+#: One page of a listing with each container's counters, in one round trip (read-only).
+#: KEYS: containers  ARGV: min, max (ZRANGEBYLEX bounds), count, reverse ('1'), container
+#: key prefix.  Returns ``name, objects, bytes, mtime, policy`` flattened, per container.
+LIST_CONTAINERS = """
+local names
+if ARGV[4] == '1' then
+  names = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[2], ARGV[1], 'LIMIT', 0, ARGV[3])
+else
+  names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
+end
+local rows = {}
+for _, name in ipairs(names) do
+  local c = redis.call('HMGET', ARGV[5] .. name, 'objects', 'bytes', 'mtime', 'policy')
+  rows[#rows + 1] = name
+  rows[#rows + 1] = c[1] or '0'
+  rows[#rows + 1] = c[2] or '0'
+  rows[#rows + 1] = c[3] or '0'
+  rows[#rows + 1] = c[4] or ''
+end
+return rows
+"""

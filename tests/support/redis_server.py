@@ -19,10 +19,12 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class RedisServer:
-    """One redis-server process (AOF on, ``appendfsync always``) and its data directory."""
+    """One redis-server process (AOF on, ``appendfsync always`` unless told otherwise) and
+    its data directory."""
 
-    def __init__(self, directory: str, port: int | None = None):
+    def __init__(self, directory: str, port: int | None = None, appendfsync: str = "always"):
         self.directory = directory
+        self.appendfsync = appendfsync
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
 
@@ -36,7 +38,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", self.directory, "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--daemonize", "no", "--protected-mode", "yes",
+             "--appendfsync", self.appendfsync, "--daemonize", "no", "--protected-mode", "yes",
              "--logfile", os.path.join(self.directory, "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
