@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from oiofs.account.redis_backend import NoSuchAccount, NoUpdateNeeded, RedisAccountBackend
 from oiofs.common.config import readconf
-from oiofs.common.db_replication_walk import iter_db_files
+from oiofs.common.db.replication_walk import iter_db_files
 from oiofs.common.exceptions import DbError
 from oiofs.container.backend import ContainerBroker
 

@@ -21,7 +21,7 @@ import redis
 
 from oiofs.account import redis_lua
 from oiofs.common.config import conf_bool, conf_int
-from oiofs.common.constraints import MAX_META_COUNT, MAX_META_OVERALL_SIZE
+from oiofs.common.constraints import LIMITS
 from oiofs.common.db.listing import list_with_rules
 from oiofs.common.exceptions import OiofsError
 from oiofs.common.redis_conn import RedisConnection, translate_redis_errors
@@ -224,7 +224,7 @@ class RedisAccountBackend:
     def merge_metadata(self, account_id: str, updates: dict, prefix: str) -> int:
         """Merge ``{key: (value, timestamp)}``, the newest timestamp winning, refused with
         :class:`MetadataLimitExceeded` if the merged ``prefix`` keys pass the limits."""
-        args: list = [prefix.lower(), MAX_META_COUNT, MAX_META_OVERALL_SIZE]
+        args: list = [prefix.lower(), LIMITS.max_meta_count, LIMITS.max_meta_overall_size]
         for key, (value, stamp) in updates.items():
             args += [key, value, _ts(stamp)]
         return self._run("MERGE_METADATA", [*self.mkeys(account_id), self.akey(account_id)],

@@ -32,7 +32,7 @@ from oiofs.account.redis_backend import (
 from oiofs.account.redis_broker import RedisAccountBroker
 from oiofs.common import constraints
 from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
-from oiofs.common.constraints import MAX_META_COUNT, MAX_META_OVERALL_SIZE
+from oiofs.common.constraints import LIMITS
 from oiofs.common.db.listing_format import (
     QueryParams,
     account_row_to_record,
@@ -111,8 +111,9 @@ class AccountServer(DbServerApp[AccountBroker]):
             return HTTPNotFound("Account not found")
         if isinstance(err, MetadataLimitExceeded):
             if "too_many" in str(err):
-                return HTTPBadRequest(f"Too many metadata items; max {MAX_META_COUNT}")
-            return HTTPBadRequest(f"Total metadata too large; max {MAX_META_OVERALL_SIZE}")
+                return HTTPBadRequest(f"Too many metadata items; max {LIMITS.max_meta_count}")
+            return HTTPBadRequest(
+                f"Total metadata too large; max {LIMITS.max_meta_overall_size}")
         return super().translate_error(err)
 
     def REPLICATE(self, req: Request) -> Response:
