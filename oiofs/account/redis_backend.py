@@ -15,6 +15,7 @@ marked deleted by the Swift protocol stays "recently deleted").
 
 from __future__ import annotations
 
+import json
 import re
 
 import redis
@@ -281,11 +282,11 @@ class RedisAccountBackend:
                     upper: str | None, count: int, reverse: bool) -> list[tuple]:
         low = "-" if lower is None else ("[" if inclusive else "(") + lower
         high = "+" if upper is None else "(" + upper
-        flat = self._run("LIST_CONTAINERS", [self.zkey(account_id)],
+        text = self._run("LIST_CONTAINERS", [self.zkey(account_id)],
                          [low, high, count, "1" if reverse else "0",
                           self.ckey(account_id, "")])
-        return [(flat[i], int(flat[i + 1]), int(flat[i + 2]), flat[i + 3], 0, flat[i + 4])
-                for i in range(0, len(flat), 5)]
+        return [(name, int(objects), int(size), mtime, 0, policy)
+                for name, objects, size, mtime, policy in json.loads(text)]
 
     def list_container_rows(self, account_id: str, limit: int, marker: str | None,
                             end_marker: str | None, prefix: str | None,

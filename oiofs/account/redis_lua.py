@@ -297,7 +297,8 @@ return 1
 
 #: One page of a listing with each container's counters, in one round trip (read-only).
 #: KEYS: containers  ARGV: min, max (ZRANGEBYLEX bounds), count, reverse ('1'), container
-#: key prefix.  Returns ``name, objects, bytes, mtime, policy`` flattened, per container.
+#: key prefix.  Returns one JSON text: ``[[name, objects, bytes, mtime, policy], ...]``
+#: (one string to parse instead of five replies per container).
 LIST_CONTAINERS = """
 local names
 if ARGV[4] == '1' then
@@ -305,14 +306,11 @@ if ARGV[4] == '1' then
 else
   names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
 end
+if #names == 0 then return '[]' end
 local rows = {}
-for _, name in ipairs(names) do
+for i, name in ipairs(names) do
   local c = redis.call('HMGET', ARGV[5] .. name, 'objects', 'bytes', 'mtime', 'policy')
-  rows[#rows + 1] = name
-  rows[#rows + 1] = c[1] or '0'
-  rows[#rows + 1] = c[2] or '0'
-  rows[#rows + 1] = c[3] or '0'
-  rows[#rows + 1] = c[4] or ''
+  rows[i] = {name, c[1] or '0', c[2] or '0', c[3] or '0', c[4] or ''}
 end
-return rows
+return cjson.encode(rows)
 """

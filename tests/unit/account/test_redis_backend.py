@@ -303,3 +303,15 @@ def test_sentinel_names_the_master(redis_url, tmp_path):
     finally:
         sentinel.terminate()
         sentinel.wait(10)
+
+
+def test_listing_keeps_any_name(backend):
+    names = ["café", 'quo"te', "back\\slash", "emoji\U0001f600", "tab\tname", "日本"]
+    for i, name in enumerate(names):
+        backend.update_container("acct", name, ts(i + 1), 0, i, i)
+    rows = backend.list_containers("acct")
+    assert [r[0] for r in rows] == sorted(names)
+    assert {r[0]: r[1] for r in rows} == {name: i for i, name in enumerate(names)}
+    assert backend.list_containers("acct", prefix="zzz") == []
+    assert [r[0] for r in backend.list_container_rows("acct", 2, None, None, None, None,
+                                                      reverse=True)] == sorted(names)[::-1][:2]
