@@ -122,13 +122,18 @@ class RedisAccountBroker:
     # --- containers -----------------------------------------------------------------
 
     def put_container(self, name: str, put_timestamp, delete_timestamp, object_count: int,
-                      bytes_used: int, storage_policy_index: int = 0) -> None:
-        """Record a container's report (ignored if older than what is stored)."""
+                      bytes_used: int, storage_policy_index: int = 0,
+                      override_deleted: bool = False) -> None:
+        """Record a container's report (ignored if older than what is stored).
+
+        :class:`NoSuchAccount` if there is no account, or it is marked deleted and
+        ``override_deleted`` is false (the check is inside the update's script).
+        """
         try:
             self.store.update_container(
                 self.account, name, put_timestamp, delete_timestamp, object_count,
                 bytes_used, autocreate_account=False, policy=storage_policy_index,
-                equal_wins=True, override_deleted=True)
+                equal_wins=True, override_deleted=override_deleted)
         except NoUpdateNeeded:
             pass
 

@@ -205,6 +205,11 @@ class AccountServer(DbServerApp[AccountBroker]):
             except DbAlreadyExists:
                 pass
         override = req.headers.get("X-Account-Override-Deleted", "no").lower() == "yes"
+        if isinstance(broker, RedisAccountBroker):
+            # one round trip: the script refuses a missing or deleted account (404)
+            broker.put_container(container, put_ts, delete_ts, object_count, bytes_used,
+                                 int(policy), override_deleted=override)
+            return Response(status=204 if delete_ts > put_ts else 201)
         if not override and broker.is_deleted():
             raise HTTPNotFound("Account not found")
         broker.put_container(container, put_ts, delete_ts, object_count, bytes_used,

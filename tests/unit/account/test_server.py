@@ -214,3 +214,11 @@ def test_redis_backend_has_nothing_to_replicate(devices, redis_url):
     client = Client(app_factory({"devices": devices}, mount_check="false",
                                 log_requests="false", backend="redis", redis_url=redis_url))
     assert client.open("/sda/1/abc", method="REPLICATE", data=b"[]").status_code == 501
+
+
+def test_report_to_deleted_account_needs_override(client, ts):
+    client.put("/sda/1/a", headers={"X-Timestamp": ts()})
+    assert client.delete("/sda/1/a", headers={"X-Timestamp": ts()}).status_code == 204
+    assert report(client, ts, "c", objects=1).status_code == 404
+    assert report(client, ts, "c", objects=1,
+                  **{"X-Account-Override-Deleted": "yes"}).status_code == 201
