@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from oiofs.common.config import conf_float, conf_int
@@ -51,7 +52,7 @@ class AccountClient:
     # --- transport ------------------------------------------------------------------
 
     def account_request(self, method: str, path: str, params: dict | None = None,
-                        body: dict | None = None) -> tuple[int, object]:
+                        body: dict | None = None) -> tuple[int, Any]:
         """Send one request; ``(status, decoded JSON body or text or None)``.
 
         Raises :class:`AccountServiceError` for a 4xx/5xx answer.
@@ -76,7 +77,7 @@ class AccountClient:
                 time.sleep(min(0.1 * 2 ** attempt, 1.0))
             finally:
                 conn.close()
-        decoded: object = None
+        decoded: Any = None
         if data:
             if resp.getheader("Content-Type", "").startswith("application/json"):
                 decoded = json.loads(data)

@@ -119,7 +119,7 @@ class AccountRebuilder:
             report.add("not_newer", account)
         except NoSuchAccount:  # marked deleted in Redis: its containers stay out
             report.add("skipped")
-        except Exception as err:  # noqa: BLE001 - one container must not stop the rebuild
+        except Exception as err:  # one container must not stop the rebuild
             self.progress(f"cannot replay {account}/{container}: {err}")
             report.add("errors")
 

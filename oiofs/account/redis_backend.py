@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import redis
 
@@ -122,7 +123,7 @@ class RedisAccountBackend:
         return ["metadata:" + account, "metadata-ts:" + account]
 
     @translate_redis_errors
-    def _run(self, script: str, keys: list[str], args: list) -> object:
+    def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         try:
             return self._scripts[script](keys=keys, args=args)
         except redis.ResponseError as err:
@@ -186,7 +187,7 @@ class RedisAccountBackend:
     @translate_redis_errors
     def list_account(self) -> list[str]:
         """The names of every account, sorted."""
-        return sorted(self.client.hkeys(ACCOUNTS_KEY))
+        return sorted(str(name) for name in self.client.hkeys(ACCOUNTS_KEY))
 
     @translate_redis_errors
     def status(self) -> dict:
@@ -290,7 +291,7 @@ class RedisAccountBackend:
 
     def list_container_rows(self, account_id: str, limit: int, marker: str | None,
                             end_marker: str | None, prefix: str | None,
-                            delimiter: str | None, reverse: bool = False) -> list[tuple]:
+                            delimiter: str | None, reverse: bool = False) -> list[Any]:
         """Rows ``(name, objects, bytes, mtime, is_subdir, policy)`` by the listing rules
         of :mod:`oiofs.common.db.listing`."""
 

@@ -152,7 +152,7 @@ class AccountService:
             return _json({"status": err.code, "message": err.description}, err.code)
         except HTTPException as err:
             return _json({"status": err.code, "message": err.description}, err.code or 500)
-        except Exception as err:  # noqa: BLE001 - mapped below or logged as a 500
+        except Exception as err:  # mapped below or logged as a 500
             for klass, status in _ERRORS:
                 if isinstance(err, klass):
                     return _json({"status": status, "message": str(err) or klass.__doc__},

@@ -20,15 +20,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import redis
+from redis.commands.core import Script
 from redis.sentinel import Sentinel
 
 from oiofs.common.config import conf_float, conf_int, conf_list
 from oiofs.common.exceptions import ConfigError, OiofsError
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class RedisUnavailable(OiofsError):
@@ -42,11 +47,11 @@ def _parse_host_port(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def translate_redis_errors(func: Callable) -> Callable:
+def translate_redis_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Decorator: redis-py's connection-level errors become :class:`RedisUnavailable`."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError,
@@ -59,7 +64,10 @@ def translate_redis_errors(func: Callable) -> Callable:
 class RedisConnection:
     """A pooled client of the configured Redis, or of the master its sentinels name."""
 
-    def __init__(self, conf: dict):
+    sentinel: Sentinel | None
+    client: redis.Redis
+
+    def __init__(self, conf: dict[str, Any]):
         url = conf.get("redis_url") or DEFAULT_REDIS_URL
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss", "unix"):
@@ -86,7 +94,7 @@ class RedisConnection:
                 socket_connect_timeout=self.connect_timeout, max_connections=max_connections)
             self.client = redis.Redis(connection_pool=pool)
 
-    def register_script(self, source: str):
+    def register_script(self, source: str) -> Script:
         """A callable ``script(keys=[...], args=[...], client=None)`` run by ``EVALSHA``."""
         return self.client.register_script(source)
 

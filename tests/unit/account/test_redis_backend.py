@@ -249,7 +249,7 @@ def test_concurrent_updaters_agree_with_serial_replay(backend, redis_url):
                                            policy=0)
                 except NoUpdateNeeded:
                     pass
-        except Exception as err:  # noqa: BLE001 - reported below
+        except Exception as err:  # reported below
             errors.append(err)
         finally:
             store.conn.close()
