@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from oiofs.cli.allinone import processes
-from tests.functional.test_proxy_support import Client, unique
 from tests.support.cluster import TestCluster
+from tests.support.proxy_client import Client, unique
 
 
 @pytest.fixture(scope="module")

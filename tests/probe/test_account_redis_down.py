@@ -14,8 +14,8 @@ import threading
 import pytest
 
 from oiofs.cli.allinone import processes
-from tests.probe.probe_support import ProbeClient
 from tests.support.cluster import TestCluster
+from tests.support.probe import ProbeClient
 
 pytestmark = pytest.mark.probe
 
