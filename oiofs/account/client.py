@@ -1,10 +1,10 @@
 """``AccountClient``: a Python client of the account service (:mod:`oiofs.account.service`).
 
 >>> client = AccountClient({"account_service_url": "http://127.0.0.1:6009"})  # doctest: +SKIP
->>> client.account_create("AUTH_test")
+>>> client.account_create("AUTH_test")  # doctest: +SKIP
 True
 >>> client.container_update("AUTH_test", "photos", {"mtime": time.time(), "objects": 3,
-...                                                  "bytes": 1200})
+...                                                  "bytes": 1200})  # doctest: +SKIP
 
 Options: ``account_service_url`` (or the ``endpoint`` argument), ``account_service_timeout``
 (10 s per request) and ``account_service_retries`` (2: how many more times a request is

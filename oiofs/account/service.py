@@ -51,11 +51,11 @@ from oiofs.common.redis_conn import RedisUnavailable
 MAX_LISTING = 10000
 
 
-class BadRequest(Exception):
+class InvalidServiceRequest(Exception):
     """A missing or malformed parameter or body (400)."""
 
 
-_ERRORS = ((BadRequest, 400), (ValueError, 400), (NoSuchAccount, 404),
+_ERRORS = ((InvalidServiceRequest, 400), (ValueError, 400), (NoSuchAccount, 404),
            (NoSuchContainer, 404), (AccountNotEmpty, 409), (NoUpdateNeeded, 409),
            (RedisUnavailable, 503))
 
@@ -82,7 +82,7 @@ def _json(data, status: int = 200) -> Response:
 def _account_id(req: Request) -> str:
     account = req.args.get("id")
     if not account:
-        raise BadRequest("missing account id (?id=)")
+        raise InvalidServiceRequest("missing account id (?id=)")
     return account
 
 
@@ -93,36 +93,36 @@ def _body(req: Request) -> dict:
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BadRequest(f"body is not valid JSON: {err}") from None
+        raise InvalidServiceRequest(f"body is not valid JSON: {err}") from None
     if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
+        raise InvalidServiceRequest("body must be a JSON object")
     return body
 
 
 def _int(value, name: str, default: int | None = None) -> int:
     if value is None or value == "":
         if default is None:
-            raise BadRequest(f"missing {name}")
+            raise InvalidServiceRequest(f"missing {name}")
         return default
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise BadRequest(f"{name} must be an integer") from None
+        raise InvalidServiceRequest(f"{name} must be an integer") from None
     if number < 0:
-        raise BadRequest(f"{name} must not be negative")
+        raise InvalidServiceRequest(f"{name} must not be negative")
     return number
 
 
 def _number(value, name: str, default: str | None = None):
     if value is None or value == "":
         if default is None:
-            raise BadRequest(f"missing {name}")
+            raise InvalidServiceRequest(f"missing {name}")
         return default
     try:
         if float(value) < 0:
             raise ValueError
     except (TypeError, ValueError):
-        raise BadRequest(f"{name} must be a non-negative timestamp") from None
+        raise InvalidServiceRequest(f"{name} must be a non-negative timestamp") from None
     return value
 
 
@@ -192,7 +192,7 @@ class AccountService:
         metadata = body.get("metadata") or {}
         to_delete = body.get("to_delete") or []
         if not isinstance(metadata, dict) or not isinstance(to_delete, list):
-            raise BadRequest("metadata must be an object and to_delete a list")
+            raise InvalidServiceRequest("metadata must be an object and to_delete a list")
         self.backend.update_account_metadata(_account_id(req), metadata, to_delete)
         return Response(status=204)
 
@@ -213,7 +213,7 @@ class AccountService:
         body = _body(req)
         name = body.get("name")
         if not isinstance(name, str) or not name:
-            raise BadRequest("missing container name")
+            raise InvalidServiceRequest("missing container name")
         result = self.backend.update_container(
             account, name, _number(body.get("mtime"), "mtime", "0"),
             _number(body.get("dtime"), "dtime", "0"), _int(body.get("objects"), "objects", 0),
@@ -227,7 +227,7 @@ class AccountService:
         body = _body(req)
         name = body.get("name")
         if not isinstance(name, str) or not name:
-            raise BadRequest("missing container name")
+            raise InvalidServiceRequest("missing container name")
         self.backend.update_container(account, name, _number(body.get("mtime"), "mtime"), 0,
                                       0, 0, autocreate_account=False,
                                       autocreate_container=False)

@@ -1,7 +1,7 @@
 """A real ``redis-server`` for tests: its own free port on 127.0.0.1 and its own directory.
 
 >>> server = RedisServer(tmp_dir).start()   # doctest: +SKIP
->>> server.url; ...; server.stop()
+>>> server.url; ...; server.stop()  # doctest: +SKIP
 """
 
 from __future__ import annotations
