@@ -1,0 +1,622 @@
+""":class:`CachingStore`: the seed's write-back caching store.
+
+Writes go to files in a local cache directory and return at once; a pool of writer threads
+uploads dirty entries to the wrapped store once they have been left alone for
+``upload_delay`` seconds (or at once on :meth:`CachingStore.sync`). Reads fill the cache.
+
+Guarantees:
+
+- A dirty entry is never dropped: eviction takes clean entries only, least recently used
+  first, when the cache passes ``cache_size_mb``; past ``hard_cache_size_mb`` writes wait
+  for the writers (the seed's "writes slow down").
+- Every change is in the index (:mod:`oiofs.fs.cache_index`) before it is in the data, so a
+  killed process leaves its changes dirty, and the next :class:`CachingStore` over the same
+  cache directory uploads them.
+- A clean entry older than ``cache_expiration`` is checked against the wrapped store before
+  it is served; a newer version there replaces it (the seed's rule). Dirty entries are
+  always served from the cache.
+- Directory operations (mkdir, rmdir, delete, rename) reach the wrapped store before they
+  return; only file contents are written back later.
+
+The FUSE layer uses the file-level methods (:meth:`local_file`, :meth:`create_file`,
+:meth:`open_for_write`, :meth:`release_write`, :meth:`fsync_file`) to read and write the
+cached files in place; everything else is the :class:`~oiofs.fs.store.Store` interface.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
+
+from oiofs.fs import paths
+from oiofs.fs.cache_index import CacheIndex, Entry
+from oiofs.fs.errors import (
+    DirectoryNotEmptyError,
+    InvalidPathValueError,
+    IsADirectoryStoreError,
+    NoSuchFilesystemObjectError,
+    NotADirectoryStoreError,
+    StoreAccessError,
+    StoreError,
+)
+from oiofs.fs.listing_cache import ListingCache
+from oiofs.fs.stats import MB, CacheStats
+from oiofs.fs.store import Metadata, Store, dir_metadata
+from oiofs.fs.transparent import TransparentStore
+from oiofs.fs.writers import UploadAverages, writer_count
+
+LOG = logging.getLogger("oiofs.fs")
+CHUNK = 1 << 20
+MAX_BACKOFF = 30.0
+
+class CachingStore(TransparentStore, Store):
+    """A write-back cache in ``cache_dir`` in front of ``store`` (see the module docstring).
+
+    ``start=False`` runs no heartbeat thread: uploads then happen in :meth:`run_once` and
+    :meth:`sync` only, which tests use to drive time explicitly.
+    """
+
+    def __init__(self, store: Store, cache_dir: str, *, cache_expiration: float = 30.0,
+                 upload_delay: float = 1.0, cache_size_mb: float = 2000.0,
+                 hard_cache_size_mb: float | None = None, max_writer_threads: int = 8,
+                 listing_ttl: float = 10.0, heartbeat_interval: float = 0.2,
+                 start: bool = True) -> None:
+        self.store = store
+        self.index = CacheIndex(cache_dir)
+        self.stats = CacheStats()
+        self.listings = ListingCache(listing_ttl)
+        self.averages = UploadAverages()
+        self.cache_expiration = cache_expiration
+        self.upload_delay = upload_delay
+        self.cache_size_mb = cache_size_mb
+        self.hard_cache_size_mb = hard_cache_size_mb or 2 * cache_size_mb
+        self.max_writer_threads = max(1, max_writer_threads)
+        self.heartbeat_interval = heartbeat_interval
+        self._lock = threading.Lock()
+        self._progress = threading.Condition(self._lock)
+        self._claimed: set[str] = set()
+        self._inflight: set[str] = set()
+        self._open_writes: dict[str, int] = {}
+        self._open_reads: dict[str, int] = {}
+        self._retry_after: dict[str, tuple[float, float]] = {}
+        self._force = 0
+        self._sched_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(self.max_writer_threads, "oiofs-writer")
+        self._last_heartbeat = time.time()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        removed, lost = self.index.remove_orphans()
+        for path in lost:
+            self.stats.add_exception(StoreError(f"dirty cache entry {path} lost its data"))
+        if removed or lost:
+            LOG.warning("cache %s: %d orphan files removed, %d entries lost",
+                        cache_dir, removed, len(lost))
+        self._thread: threading.Thread | None = None
+        if start:
+            self._thread = threading.Thread(target=self._heartbeat_loop, daemon=True,
+                                            name="oiofs-heartbeat")
+            self._thread.start()
+
+    # --- path claims: one upload, delete or rename of a path at a time --------------
+
+    @contextlib.contextmanager
+    def _claim(self, *claimed: str) -> Iterator[None]:
+        with self._lock:
+            while any(p in self._claimed for p in claimed):
+                self._progress.wait()
+            self._claimed.update(claimed)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._claimed.difference_update(claimed)
+                self._progress.notify_all()
+
+    # --- what the wrapped store holds -----------------------------------------------
+
+    def _remote_listing(self, directory: str) -> dict[str, Metadata]:
+        listing = self.listings.get(directory)
+        if listing is None:
+            listing = self.store.get_directory_listing_with_metadata(directory)
+            self.listings.set(directory, listing)
+        return listing
+
+    def _remote_meta(self, path: str) -> Metadata | None:
+        """The store's metadata of ``path`` from its parent's listing; None if absent."""
+        known, meta = self.listings.lookup(path)
+        if known:
+            return meta
+        try:
+            return self._remote_listing(paths.parent(path)).get(path)
+        except (NoSuchFilesystemObjectError, NotADirectoryStoreError):
+            return None
+
+    # --- the Store interface: metadata and listings ---------------------------------
+
+    def get_name(self) -> str:
+        return f"cached {self.store.get_name()}"
+
+    def account_info(self) -> str:
+        return self.store.account_info()
+
+    def get_overall_space(self) -> int:
+        return self.store.get_overall_space()
+
+    def get_used_space(self) -> int:
+        return self.store.get_used_space()
+
+    def get_free_space(self) -> int:
+        return self.store.get_free_space()
+
+    def get_max_filesize(self) -> int:
+        return self.store.get_max_filesize()
+
+    def get_cache_expiration(self) -> float:
+        return self.cache_expiration
+
+    def _entry_meta(self, entry: Entry) -> Metadata:
+        size = entry.size
+        if self._open_writes.get(entry.path):
+            with contextlib.suppress(FileNotFoundError):
+                size = os.path.getsize(self.index.data_path(entry))
+        return {"modified": entry.modified, "bytes": size, "is_dir": False}
+
+    def get_metadata(self, path: str) -> Metadata:
+        paths.check(path)
+        if path == "/":
+            return dir_metadata()
+        entry = self.index.get(path)
+        if entry is not None:
+            return self._entry_meta(entry)
+        meta = self._remote_meta(path)
+        if meta is None:
+            raise NoSuchFilesystemObjectError(f"no such file or directory: {path}")
+        return meta
+
+    def get_directory_listing_with_metadata(self, directory: str) -> dict[str, Metadata]:
+        paths.check(directory)
+        if directory != "/" and not self.get_metadata(directory)["is_dir"]:
+            raise NotADirectoryStoreError(f"not a directory: {directory}")
+        out = dict(self._remote_listing(directory))
+        for entry in self.index.children(directory):
+            out[entry.path] = self._entry_meta(entry)
+        return out
+
+    # --- reads ----------------------------------------------------------------------
+
+    def local_file(self, path: str) -> str:
+        """The cached file holding ``path``'s data, downloaded first if needed."""
+        paths.check(path)
+        entry = self.index.get(path)
+        now = time.time()
+        if entry is not None:
+            fresh = now - entry.updated < self.cache_expiration
+            if entry.dirty or fresh or path in self._inflight or self._open_writes.get(path):
+                self.stats.hit()
+                self.index.touch(path, accessed=now)
+                return self.index.data_path(entry)
+            # A clean, expired entry: the wrapped store's newer version replaces it.
+            try:
+                remote = self.store.get_metadata(path)
+            except NoSuchFilesystemObjectError:
+                self.index.remove(path)
+                self.listings.update(path, None)
+                raise
+            if remote["modified"] <= entry.remote_modified:
+                self.stats.hit()
+                self.index.touch(path, updated=now, accessed=now)
+                return self.index.data_path(entry)
+        self.stats.miss()
+        return self._download(path)
+
+    def _download(self, path: str) -> str:
+        with self._claim(path):
+            entry = self.index.get(path)
+            if entry is not None and (entry.dirty or
+                                      time.time() - entry.updated < self.cache_expiration):
+                return self.index.data_path(entry)   # filled while we waited
+            meta = self.store.get_metadata(path)
+            if meta["is_dir"]:
+                raise IsADirectoryStoreError(f"{path} is a directory")
+            new = self.index.new_entry(path, dirty=False, size=0, in_store=True,
+                                       remote_modified=meta["modified"])
+            target = self.index.data_path(new)
+            self.stats.begin_download()
+            count = 0
+            try:
+                with open(target, "wb") as out:
+                    count = self.store.read_into(path, out)
+            except BaseException as exc:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)
+                self.stats.add_exception(exc)
+                raise
+            finally:
+                self.stats.end_download(count)
+            new.size = count
+            if entry is not None:
+                self.index.remove(path)
+            self.index.put(new)
+            return target
+
+    def iter_file(self, path_to_file: str) -> Iterator[bytes]:
+        local = self.local_file(path_to_file)
+        with open(local, "rb") as fileobject:
+            while chunk := fileobject.read(CHUNK):
+                yield chunk
+
+    # --- writes ---------------------------------------------------------------------
+
+    def _check_parent(self, path: str) -> None:
+        parent = paths.parent(path)
+        if parent != "/" and not self.get_metadata(parent)["is_dir"]:
+            raise NotADirectoryStoreError(f"not a directory: {parent}")
+
+    def _new_dirty(self, path: str) -> Entry:
+        """A new dirty entry with an empty data file (file first, then row)."""
+        remote = self._remote_meta(path)
+        if remote is not None and remote["is_dir"]:
+            raise IsADirectoryStoreError(f"{path} is a directory")
+        entry = self.index.new_entry(path, dirty=True, in_store=remote is not None)
+        open(self.index.data_path(entry), "wb").close()
+        old = self.index.get(path)
+        if old is not None:
+            entry.in_store = entry.in_store or old.in_store
+            entry.generation = old.generation + 1
+            self.index.remove(path)
+        self.index.put(entry)
+        return entry
+
+    def store_fileobject(self, fileobject: IO[bytes], path: str,
+                         interrupt_event: Any = None) -> float:
+        paths.check(path)
+        self._check_parent(path)
+        self._throttle()
+        entry = self._new_dirty(path)
+        size = 0
+        with open(self.index.data_path(entry), "r+b") as out:
+            while chunk := fileobject.read(CHUNK):
+                if interrupt_event is not None and interrupt_event.is_set():
+                    raise StoreError(f"store of {path} interrupted")
+                out.write(chunk)
+                size += len(chunk)
+        self.index.mark_changed(path, size)
+        self._wake.set()
+        return time.time()
+
+    def create_file(self, path: str) -> str:
+        """Create an empty file at ``path`` open for writing; returns its cached file."""
+        paths.check(path)
+        self._check_parent(path)
+        self._throttle()
+        entry = self._new_dirty(path)
+        with self._lock:
+            self._open_writes[path] = self._open_writes.get(path, 0) + 1
+        return self.index.data_path(entry)
+
+    def open_for_write(self, path: str, truncate: bool = False) -> str:
+        """Make ``path``'s cached file writable (dirty first); pair with release_write."""
+        self._throttle()
+        if self.index.get(path) is None:
+            if truncate:
+                self._check_parent(path)
+                self._new_dirty(path)
+            else:
+                self.local_file(path)
+        entry = self.index.get(path)
+        if entry is None:
+            raise NoSuchFilesystemObjectError(f"no such file: {path}")
+        local = self.index.data_path(entry)
+        with self._lock:
+            self._open_writes[path] = self._open_writes.get(path, 0) + 1
+        if truncate:
+            os.truncate(local, 0)
+        self.index.mark_changed(path, 0 if truncate else entry.size)
+        return local
+
+    def release_write(self, path: str) -> None:
+        """A writer of ``path`` is done: record size and time; the writers may upload."""
+        entry = self.index.get(path)
+        if entry is not None:
+            size = os.path.getsize(self.index.data_path(entry))
+            self.index.mark_changed(path, size)
+        with self._lock:
+            left = self._open_writes.get(path, 1) - 1
+            if left > 0:
+                self._open_writes[path] = left
+            else:
+                self._open_writes.pop(path, None)
+        self._wake.set()
+
+    def truncate(self, path: str, length: int) -> None:
+        """Set ``path``'s size to ``length`` in the cache (dirty)."""
+        local = self.open_for_write(path, truncate=(length == 0))
+        try:
+            os.truncate(local, length)
+        finally:
+            self.release_write(path)
+
+    def fsync_file(self, path: str, fd: int | None = None) -> None:
+        """Make what was written to ``path`` survive a crash: data and index on disk."""
+        entry = self.index.get(path)
+        if entry is None:
+            return
+        if fd is not None:
+            os.fsync(fd)
+        else:
+            with open(self.index.data_path(entry), "rb") as fileobject:
+                os.fsync(fileobject.fileno())
+        self.index.mark_changed(path, os.path.getsize(self.index.data_path(entry)))
+        self.index.checkpoint()
+
+    def create_directory(self, directory: str) -> None:
+        paths.check(directory)
+        self._check_parent(directory)
+        self.store.create_directory(directory)
+        self.listings.update(directory, dir_metadata(time.time()))
+        self.listings.set(directory, {})   # we just made it: it is empty
+
+    def delete(self, path: str, is_dir: bool = False) -> None:
+        paths.check(path)
+        if path == "/":
+            raise InvalidPathValueError("cannot delete /")
+        entry = self.index.get(path)
+        if entry is None and (is_dir or self.get_metadata(path)["is_dir"]):
+            if self.get_directory_listing_with_metadata(path):
+                raise DirectoryNotEmptyError(f"directory not empty: {path}")
+            self.store.delete(path, is_dir=True)
+            self.listings.update(path, None)
+            return
+        with self._claim(path):
+            entry = self.index.remove(path)
+            remote = self._remote_meta(path)
+            if entry is None and remote is None:
+                raise NoSuchFilesystemObjectError(f"no such file: {path}")
+            if remote is not None or (entry is not None and entry.in_store):
+                try:
+                    self.store.delete(path)
+                except NoSuchFilesystemObjectError:
+                    if entry is None:
+                        raise
+            self.listings.update(path, None)
+
+    def move(self, path_to_src: str, path_to_dest: str) -> None:
+        src, dest = paths.check(path_to_src), paths.check(path_to_dest)
+        if src == dest:
+            return
+        if "/" in (src, dest) or paths.is_under(dest, src):
+            raise InvalidPathValueError(f"cannot move {src} to {dest}")
+        self._check_parent(dest)
+        if self.get_metadata(src)["is_dir"]:
+            self._move_dir(src, dest)
+            return
+        with self._claim(*sorted((src, dest))):
+            entry = self.index.get(src)
+            remote_src = self._remote_meta(src)
+            if entry is None and remote_src is None:
+                raise NoSuchFilesystemObjectError(f"no such file: {src}")
+            if entry is not None and (entry.dirty or remote_src is None):
+                # Not in the store yet (or an older version is): upload under the new name.
+                in_store_dest = self._remote_meta(dest) is not None
+                self.index.rename(src, dest, dirty=True)
+                self.index.touch(dest, in_store=int(in_store_dest))
+                if remote_src is not None or entry.in_store:
+                    with contextlib.suppress(NoSuchFilesystemObjectError):
+                        self.store.delete(src)
+                new_meta = None if remote_src is None else dict(remote_src)
+            else:
+                self.store.move(src, dest)
+                if entry is not None:
+                    self.index.rename(src, dest, dirty=False)
+                else:
+                    self.index.remove(dest)
+                new_meta = remote_src
+            self.listings.update(src, None)
+            self.listings.update(dest, new_meta)  # type: ignore[arg-type]
+        self._wake.set()
+
+    def _move_dir(self, src: str, dest: str) -> None:
+        # Upload what is dirty below src first, so the store moves complete files.
+        for entry in self.index.under(src):
+            if entry.dirty:
+                self._upload(entry.path, raise_errors=True)
+        self.store.move(src, dest)
+        for entry in self.index.under(src):
+            self.index.rename(entry.path, paths.rebase(entry.path, src, dest), dirty=False)
+        self.listings.drop_under(src)
+        self.listings.drop_under(dest)
+        self.listings.update(src, None)
+        self.listings.update(dest, dir_metadata(time.time()))
+
+    # --- the writers ----------------------------------------------------------------
+
+    def _upload(self, path: str, raise_errors: bool = False) -> bool:
+        """Upload ``path`` if dirty; True when the store holds its latest data."""
+        with self._claim(path):
+            entry = self.index.get(path)
+            if entry is None or not entry.dirty:
+                return True
+            started = time.monotonic()
+            self.stats.begin_upload()
+            count = 0
+            try:
+                with open(self.index.data_path(entry), "rb") as fileobject:
+                    stored = self.store.store_fileobject(fileobject, path)
+                    count = fileobject.tell()
+            except FileNotFoundError:
+                return False          # replaced or removed meanwhile; the next pass sees it
+            except Exception as exc:
+                self.stats.add_exception(exc)
+                with self._lock:
+                    backoff = min(MAX_BACKOFF, 2 * self._retry_after.get(path, (0, 0.5))[1])
+                    self._retry_after[path] = (time.monotonic() + backoff, backoff)
+                LOG.warning("upload of %s failed (%s), retrying in %.1fs", path, exc, backoff)
+                if raise_errors:
+                    raise
+                return False
+            finally:
+                self.stats.end_upload(count)
+            self.averages.add(count, time.monotonic() - started)
+            with self._lock:
+                self._retry_after.pop(path, None)
+            remote_modified = stored or time.time()
+            if self.index.mark_clean(path, entry.generation, remote_modified):
+                self.listings.update(path, {"modified": remote_modified, "bytes": count,
+                                            "is_dir": False})
+            return True
+
+    def _job(self, path: str) -> None:
+        try:
+            self._upload(path)
+        except Exception as exc:  # noqa: BLE001 - a writer thread must not die silently
+            self.stats.add_exception(exc)
+            LOG.exception("writer failed on %s", path)
+        finally:
+            with self._lock:
+                self._inflight.discard(path)
+                self._progress.notify_all()
+            self._wake.set()
+
+    def get_number_of_writers(self) -> int:
+        """How many writers should run now (the seed's adaptive rule, :mod:`.writers`)."""
+        return writer_count(self.max_writer_threads, *self.averages.averages())
+
+    def run_once(self) -> None:
+        """One heartbeat: start writers on dirty entries, evict if over the soft limit."""
+        with self._sched_lock:
+            self._last_heartbeat = time.time()
+            now = time.monotonic()
+            with self._lock:
+                force = self._force > 0
+                busy = len(self._inflight)
+            free = self.get_number_of_writers() - busy
+            if free > 0:
+                cutoff = None if force else time.time() - self.upload_delay
+                for entry in self.index.dirty(cutoff):
+                    if free <= 0:
+                        break
+                    with self._lock:
+                        if (entry.path in self._inflight or self._open_writes.get(entry.path)
+                                or (not force and
+                                    self._retry_after.get(entry.path, (0, 0))[0] > now)):
+                            continue
+                        self._inflight.add(entry.path)
+                    free -= 1
+                    self._pool.submit(self._job, entry.path)
+            self._evict()
+
+    def _evict(self) -> None:
+        soft = self.cache_size_mb * MB
+        while self.index.total_size > soft:
+            victims = self.index.clean_lru(64)
+            removed = 0
+            for entry in victims:
+                if self.index.total_size <= soft:
+                    break
+                with self._lock:
+                    if (entry.path in self._claimed or self._open_writes.get(entry.path)
+                            or self._open_reads.get(entry.path)):
+                        continue
+                self.index.remove(entry.path)
+                removed += 1
+            if not removed:
+                return
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception as exc:  # noqa: BLE001 - keep the heartbeat alive
+                self.stats.add_exception(exc)
+                LOG.exception("heartbeat failed")
+            self._wake.wait(self.heartbeat_interval)
+            self._wake.clear()
+
+    def _throttle(self, max_wait: float = 60.0) -> None:
+        """Past the hard limit, wait (forcing uploads) until the cache is back under it."""
+        if not self.exceeds_hard_limit():
+            return
+        deadline = time.monotonic() + max_wait
+        with self._lock:
+            self._force += 1
+        try:
+            while self.exceeds_hard_limit() and time.monotonic() < deadline:
+                self.run_once()
+                with self._lock:
+                    self._progress.wait(0.2)
+                if not self.index.count_dirty() and self.exceeds_hard_limit():
+                    return            # only open files left: nothing more to free
+        finally:
+            with self._lock:
+                self._force -= 1
+
+    def sync(self, timeout: float | None = None) -> None:
+        """Upload every dirty entry not open for writing; return when all are stored.
+
+        Raises :class:`StoreAccessError` when some are still dirty after ``timeout``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._force += 1
+        try:
+            while True:
+                with self._lock:
+                    pending = [e for e in self.index.dirty()
+                               if not self._open_writes.get(e.path)]
+                if not pending:
+                    return
+                if deadline is not None and time.monotonic() > deadline:
+                    raise StoreAccessError(f"{len(pending)} files not uploaded, e.g. "
+                                           f"{pending[0].path}")
+                self.run_once()
+                with self._lock:
+                    if self._inflight:
+                        self._progress.wait(0.5)
+                if not self._inflight:
+                    time.sleep(0.05)  # failed uploads: do not spin
+        finally:
+            with self._lock:
+                self._force -= 1
+
+    def flush(self) -> None:
+        self.sync()
+
+    def close(self) -> None:
+        """Upload everything dirty, stop the writers and close the index."""
+        try:
+            self.sync()
+        finally:
+            self._stop.set()
+            self._wake.set()
+            if self._thread is not None:
+                self._thread.join()
+            self._pool.shutdown(wait=True)
+            self.index.checkpoint()
+            self.index.close()
+            self.store.close()
+
+    # --- reads by the FUSE layer: keep open files out of eviction -------------------
+
+    def open_read(self, path: str) -> str:
+        local = self.local_file(path)
+        with self._lock:
+            self._open_reads[path] = self._open_reads.get(path, 0) + 1
+        return local
+
+    def release_read(self, path: str) -> None:
+        with self._lock:
+            left = self._open_reads.get(path, 1) - 1
+            if left > 0:
+                self._open_reads[path] = left
+            else:
+                self._open_reads.pop(path, None)
+
+    def reconnect(self) -> None:
+        self.store.reconnect()
+

@@ -1,0 +1,203 @@
+"""CachingStore over a LocalStore: write-back, sync, crash safety, freshness, eviction."""
+
+import io
+import os
+import time
+
+import pytest
+
+from oiofs.fs.caching_store import CachingStore
+from oiofs.fs.errors import DirectoryNotEmptyError, NoSuchFilesystemObjectError
+from oiofs.fs.local_store import LocalStore
+from oiofs.fs.store import Store
+
+
+@pytest.fixture
+def backing(tmp_path):
+    os.makedirs(tmp_path / "backing")
+    return LocalStore(str(tmp_path / "backing"))
+
+
+def caching(backing, tmp_path, **kw):
+    kw.setdefault("start", False)
+    return CachingStore(backing, str(tmp_path / "cache"), **kw)
+
+
+class CountingStore(Store):
+    """A LocalStore that counts the calls made to it (a verified wrapper, not a mock)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name in ("inner", "calls") or name.startswith("__"):
+            return object.__getattribute__(self, name)
+        self.calls.append(name)
+        return getattr(self.inner, name)
+
+
+def test_writes_return_before_upload_and_sync_uploads(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/d")
+    store.store_fileobject(io.BytesIO(b"data"), "/d/f")
+    assert not backing.exists("/d/f")          # written back later
+    assert store.get_file("/d/f") == b"data"
+    assert store.get_dirty_files() == ["/d/f"]
+    store.sync()
+    assert backing.get_file("/d/f") == b"data"
+    assert store.get_dirty_files() == []
+    assert store.get_uploaded() == 4 / 1e6
+
+
+def test_upload_delay_then_heartbeat_uploads(backing, tmp_path):
+    store = caching(backing, tmp_path, upload_delay=3600)
+    store.store_fileobject(io.BytesIO(b"x"), "/f")
+    store.run_once()
+    store._pool.shutdown(wait=True)
+    assert not backing.exists("/f")            # too recent for a heartbeat
+    store2 = caching(backing, tmp_path / "other", upload_delay=0)
+    store2.store_fileobject(io.BytesIO(b"y"), "/g")
+    store2.run_once()
+    store2._pool.shutdown(wait=True)
+    assert backing.get_file("/g") == b"y"
+
+
+def test_dirty_entries_survive_a_crash(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.store_fileobject(io.BytesIO(b"survives"), "/f")
+    store.index.checkpoint()
+    del store                                   # never closed, never synced: a crash
+    again = caching(backing, tmp_path)
+    assert again.get_dirty_files() == ["/f"]
+    again.sync()
+    assert backing.get_file("/f") == b"survives"
+
+
+def test_orphan_data_file_is_removed(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    orphan = os.path.join(store.index.data_dir, "deadbeef")
+    open(orphan, "wb").close()
+    caching(backing, tmp_path)
+    assert not os.path.exists(orphan)
+
+
+def test_newer_version_replaces_clean_expired_entry(backing, tmp_path):
+    backing.store_fileobject(io.BytesIO(b"v1"), "/f")
+    backing.touch("/f", time.time() - 100)
+    store = caching(backing, tmp_path, cache_expiration=0)
+    assert store.get_file("/f") == b"v1"
+    assert store.get_cache_misses() == 1
+    assert store.get_file("/f") == b"v1"          # expired but not newer: kept
+    assert store.get_cache_hits() == 1
+    backing.store_fileobject(io.BytesIO(b"v2"), "/f")
+    assert store.get_file("/f") == b"v2"
+
+
+def test_dirty_entry_is_never_replaced(backing, tmp_path):
+    store = caching(backing, tmp_path, cache_expiration=0)
+    store.store_fileobject(io.BytesIO(b"local"), "/f")
+    backing.store_fileobject(io.BytesIO(b"remote"), "/f")
+    assert store.get_file("/f") == b"local"
+
+
+def test_listing_merges_unuploaded_files_and_costs_one_call(backing, tmp_path):
+    backing.create_directory("/d")
+    for name in "abc":
+        backing.store_fileobject(io.BytesIO(name.encode()), f"/d/{name}")
+    counting = CountingStore(backing)
+    store = caching(counting, tmp_path)
+    store.store_fileobject(io.BytesIO(b"new"), "/d/z")
+    listing = store.get_directory_listing_with_metadata("/d")
+    assert sorted(listing) == ["/d/a", "/d/b", "/d/c", "/d/z"]
+    counting.calls.clear()
+    for path in listing:
+        store.get_metadata(path)
+    assert counting.calls == []        # every getattr answered from the listing
+
+
+def test_delete_and_rmdir(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/d")
+    store.store_fileobject(io.BytesIO(b"1"), "/d/uploaded")
+    store.sync()
+    store.store_fileobject(io.BytesIO(b"2"), "/d/local-only")
+    with pytest.raises(DirectoryNotEmptyError):
+        store.delete("/d", is_dir=True)
+    store.delete("/d/uploaded")
+    store.delete("/d/local-only")
+    assert not backing.exists("/d/uploaded")
+    with pytest.raises(NoSuchFilesystemObjectError):
+        store.get_file("/d/local-only")
+    store.delete("/d", is_dir=True)
+    assert not backing.exists("/d")
+    store.sync()
+    assert not backing.exists("/d/local-only")
+
+
+def test_move_dirty_clean_and_directory(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/d")
+    store.store_fileobject(io.BytesIO(b"clean"), "/d/clean")
+    store.sync()
+    store.store_fileobject(io.BytesIO(b"dirty"), "/d/dirty")
+    store.move("/d/clean", "/d/clean2")
+    store.move("/d/dirty", "/d/dirty2")
+    assert backing.get_file("/d/clean2") == b"clean" and not backing.exists("/d/clean")
+    store.store_fileobject(io.BytesIO(b"late"), "/d/late")
+    store.move("/d", "/e")
+    assert sorted(backing.get_directory_listing("/e")) == ["/e/clean2", "/e/dirty2", "/e/late"]
+    store.sync()
+    assert backing.get_file("/e/dirty2") == b"dirty"
+    assert store.get_file("/e/late") == b"late"
+    assert not backing.exists("/d")
+
+
+def test_lru_eviction_keeps_dirty_entries(backing, tmp_path):
+    store = caching(backing, tmp_path, cache_size_mb=0.0015)     # 1500 bytes
+    for i in range(3):
+        store.store_fileobject(io.BytesIO(b"x" * 1000), f"/f{i}")
+    store.run_once()
+    assert store.get_cachesize() == 0.003        # all dirty: nothing evicted
+    store.sync()
+    store.run_once()
+    assert store.get_cachesize() <= 0.0015
+    assert store.get_file("/f0") == b"x" * 1000  # evicted entries come back from the store
+
+
+def test_writes_wait_past_the_hard_limit(backing, tmp_path):
+    store = caching(backing, tmp_path, cache_size_mb=0.001, hard_cache_size_mb=0.002)
+    for i in range(4):
+        store.store_fileobject(io.BytesIO(b"y" * 1000), f"/f{i}")
+    # Each write past 2000 bytes first forced the earlier files out.
+    assert store.get_cachesize() <= 0.003
+    assert backing.exists("/f0")
+
+
+def test_failed_upload_is_logged_and_retried(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/d")
+    store.store_fileobject(io.BytesIO(b"1"), "/d/f")
+    os.rmdir(backing.root + "/d")              # the store lost the directory
+    with pytest.raises(Exception, match="not uploaded"):
+        store.sync(timeout=1)
+    assert store.get_exception_stats()["NoSuchFilesystemObjectError"].count >= 1
+    os.mkdir(backing.root + "/d")
+    store.sync(timeout=10)
+    assert backing.get_file("/d/f") == b"1"
+
+
+def test_configuration(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.set_configuration({"max_writer_threads": "3", "upload_delay": 2})
+    assert store.get_configuration()["max_writer_threads"] == 3
+    with pytest.raises(Exception, match="unknown"):
+        store.set_configuration({"nope": 1})
+
+
+def test_heartbeat_thread_uploads_and_close_flushes(backing, tmp_path):
+    store = caching(backing, tmp_path, start=True, upload_delay=3600)
+    store.store_fileobject(io.BytesIO(b"z"), "/f")
+    assert store.get_time_since_heartbeat() < 5
+    store.close()
+    assert backing.get_file("/f") == b"z"
