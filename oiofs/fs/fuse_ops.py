@@ -1,0 +1,325 @@
+"""The FUSE operations of ``oiofs-mount``, over a :class:`~oiofs.fs.caching_store.CachingStore`.
+
+Open files are the cache's local files: reads and writes are ``pread``/``pwrite`` on them,
+so the mount runs at local-disk speed and the writers upload behind it. Store errors become
+errnos in one place (:func:`errno_of`). ``/.oiofs/stats`` and ``/.oiofs/config`` are
+read-only files made from the store's statistics and options.
+
+What is not supported is refused, never faked: permissions are fixed (files 0644,
+directories 0755, owned by the mounting user), so ``chmod`` to another mode and ``chown``
+to another owner fail with EPERM; links, special files and extended attributes are not
+provided (libfuse answers ENOSYS). ``utimens`` is accepted and ignored: modification
+times are the cache's and then the store's (documented in docs/fs.md).
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import itertools
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import mfusepy
+
+from oiofs.fs import paths
+from oiofs.fs.caching_store import CachingStore
+from oiofs.fs.errors import StoreError
+
+LOG = logging.getLogger("oiofs.fs.mount")
+SPECIAL_DIR = "/.oiofs"
+SPECIAL_FILES = ("stats", "config")
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def errno_of(exc: BaseException) -> int:
+    """The errno a filesystem call reports for ``exc`` (the one translation point)."""
+    if isinstance(exc, StoreError):
+        return exc.errno
+    if isinstance(exc, OSError) and exc.errno:
+        return exc.errno
+    return errno.EIO
+
+
+def translated(method: F) -> F:
+    """Run a FUSE operation, turning every exception into a ``FuseOSError``."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except mfusepy.FuseOSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure must become an errno
+            code = errno_of(exc)
+            if code == errno.EIO:
+                LOG.exception("%s%r failed", method.__name__, args[1:2])
+            raise mfusepy.FuseOSError(code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@dataclass
+class Handle:
+    """An open file: its path, the local fd (or the snapshot of a special file)."""
+
+    path: str
+    fd: int = -1
+    writable: bool = False
+    content: bytes | None = None
+
+
+def render_stats(store: CachingStore) -> bytes:
+    """The text of ``/.oiofs/stats``: one ``name: value`` per line."""
+    lines = [
+        f"upload_rate_mb_s: {store.get_upload_rate():.3f}",
+        f"download_rate_mb_s: {store.get_download_rate():.3f}",
+        f"uploaded_mb: {store.get_uploaded():.3f}",
+        f"downloaded_mb: {store.get_downloaded():.3f}",
+        f"cache_size_mb: {store.get_cachesize():.3f}",
+        f"cache_hard_limit_mb: {store.get_hard_limit():.3f}",
+        f"hard_limit_exceeded: {store.exceeds_hard_limit()}",
+        f"cache_hits: {store.get_cache_hits()}",
+        f"cache_misses: {store.get_cache_misses()}",
+        f"dirty_files: {len(store.get_dirty_files())}",
+        f"writers: {store.get_number_of_writers()}",
+        f"time_since_heartbeat_s: {store.get_time_since_heartbeat():.1f}",
+        f"status: {store.get_status_information()}",
+    ]
+    for name, stats in sorted(store.get_exception_stats().items()):
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stats.lasttime))
+        lines.append(f"exception {name}: count={stats.count} last={when} {stats.desc}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def render_config(store: CachingStore) -> bytes:
+    """The text of ``/.oiofs/config``: the store's options, ``name = value``."""
+    config = {"store": store.store.get_name(), **store.get_configuration()}
+    return "".join(f"{k} = {v}\n" for k, v in sorted(config.items())).encode()
+
+
+class OiofsOperations(mfusepy.Operations):
+    """The filesystem callbacks; thread-safe (libfuse calls them from several threads)."""
+
+    use_ns = True     # utimens gets nanoseconds (the float form is deprecated)
+
+    def __init__(self, store: CachingStore) -> None:
+        self.store = store
+        self.mounted_at = time.time()
+        self.uid, self.gid = os.getuid(), os.getgid()
+        self._handles: dict[int, Handle] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _special(self, path: str) -> bytes | None:
+        if path == SPECIAL_DIR + "/stats":
+            return render_stats(self.store)
+        if path == SPECIAL_DIR + "/config":
+            return render_config(self.store)
+        return None
+
+    def _is_special(self, path: str) -> bool:
+        return paths.is_under(path, SPECIAL_DIR)
+
+    def _stat(self, is_dir: bool, size: int, modified: float) -> dict[str, Any]:
+        mode = (stat.S_IFDIR | DIR_MODE) if is_dir else (stat.S_IFREG | FILE_MODE)
+        return {"st_mode": mode, "st_nlink": 2 if is_dir else 1, "st_size": size,
+                "st_mtime": modified, "st_ctime": modified, "st_atime": modified,
+                "st_uid": self.uid, "st_gid": self.gid, "st_blksize": 4096,
+                "st_blocks": (size + 511) // 512}
+
+    def _add(self, handle: Handle, fi: Any) -> int:
+        with self._lock:
+            fh = next(self._ids)
+            self._handles[fh] = handle
+        fi.fh = fh
+        return 0
+
+    def _handle(self, fi: Any) -> Handle:
+        try:
+            return self._handles[fi.fh]
+        except KeyError:
+            raise mfusepy.FuseOSError(errno.EBADF) from None
+
+    def _refuse_special(self, path: str) -> None:
+        if self._is_special(path):
+            raise mfusepy.FuseOSError(errno.EACCES)
+
+    # --- metadata -------------------------------------------------------------------
+
+    @translated
+    def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
+        if path == SPECIAL_DIR:
+            return self._stat(True, 0, self.mounted_at)
+        if self._is_special(path):
+            content = self._special(path)
+            if content is None:
+                raise mfusepy.FuseOSError(errno.ENOENT)
+            return self._stat(False, len(content), time.time()) | {"st_mode": stat.S_IFREG
+                                                                   | 0o444}
+        meta = self.store.get_metadata(path)
+        return self._stat(meta["is_dir"], meta["bytes"], meta["modified"] or self.mounted_at)
+
+    @translated
+    def readdir(self, path: str, fh: Any) -> list[str]:
+        if path == SPECIAL_DIR:
+            return [".", "..", *SPECIAL_FILES]
+        names = [paths.name(p) for p in self.store.get_directory_listing_with_metadata(path)]
+        if path == "/":
+            names.append(SPECIAL_DIR[1:])
+        return [".", "..", *names]
+
+    @translated
+    def statfs(self, path: str) -> dict[str, int]:
+        bsize = 4096
+        try:
+            total, free = self.store.get_overall_space(), self.store.get_free_space()
+        except (StoreError, NotImplementedError):
+            st = os.statvfs(self.store.index.cache_dir)
+            total, free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+        return {"f_bsize": bsize, "f_frsize": bsize, "f_blocks": total // bsize,
+                "f_bfree": free // bsize, "f_bavail": free // bsize, "f_namemax": 255}
+
+    @translated
+    def chmod(self, path: str, mode: int) -> int:
+        is_dir = self.getattr(path)["st_mode"] & stat.S_IFDIR
+        if stat.S_IMODE(mode) != (DIR_MODE if is_dir else FILE_MODE):
+            raise mfusepy.FuseOSError(errno.EPERM)
+        return 0
+
+    @translated
+    def chown(self, path: str, uid: int, gid: int) -> int:
+        self.getattr(path)
+        if uid not in (-1, self.uid, 0xFFFFFFFF) or gid not in (-1, self.gid, 0xFFFFFFFF):
+            raise mfusepy.FuseOSError(errno.EPERM)
+        return 0
+
+    @translated
+    def utimens(self, path: str, times: Any = None) -> int:
+        self.getattr(path)
+        return 0
+
+    # --- namespace ------------------------------------------------------------------
+
+    @translated
+    def mkdir(self, path: str, mode: int) -> int:
+        self._refuse_special(path)
+        self.store.create_directory(path)
+        return 0
+
+    @translated
+    def rmdir(self, path: str) -> int:
+        self._refuse_special(path)
+        self.store.delete(path, is_dir=True)
+        return 0
+
+    @translated
+    def unlink(self, path: str) -> int:
+        self._refuse_special(path)
+        self.store.delete(path)
+        return 0
+
+    @translated
+    def rename(self, old: str, new: str) -> int:
+        self._refuse_special(old)
+        self._refuse_special(new)
+        self.store.move(old, new)
+        return 0
+
+    # --- files ----------------------------------------------------------------------
+
+    @translated
+    def create(self, path: str, mode: int, fi: Any = None) -> int:
+        self._refuse_special(path)
+        local = self.store.create_file(path)
+        try:
+            fd = os.open(local, os.O_RDWR)
+        except OSError:
+            self.store.release_write(path)
+            raise
+        return self._add(Handle(path, fd, writable=True), fi)
+
+    @translated
+    def open(self, path: str, fi: Any) -> int:
+        flags = fi.flags
+        content = self._special(path) if self._is_special(path) else None
+        if content is not None:
+            if flags & (os.O_WRONLY | os.O_RDWR):
+                raise mfusepy.FuseOSError(errno.EACCES)
+            fi.direct_io = 1       # the content changes: never from the page cache
+            return self._add(Handle(path, content=content), fi)
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            local = self.store.open_for_write(path, truncate=bool(flags & os.O_TRUNC))
+            try:
+                fd = os.open(local, os.O_RDWR)
+            except OSError:
+                self.store.release_write(path)
+                raise
+            return self._add(Handle(path, fd, writable=True), fi)
+        local = self.store.open_read(path)
+        try:
+            fd = os.open(local, os.O_RDONLY)
+        except OSError:
+            self.store.release_read(path)
+            raise
+        return self._add(Handle(path, fd), fi)
+
+    @translated
+    def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
+        handle = self._handle(fi)
+        if handle.content is not None:
+            return handle.content[offset:offset + size]
+        return os.pread(handle.fd, size, offset)
+
+    @translated
+    def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
+        handle = self._handle(fi)
+        if not handle.writable:
+            raise mfusepy.FuseOSError(errno.EBADF)
+        return os.pwrite(handle.fd, data, offset)
+
+    @translated
+    def truncate(self, path: str, length: int, fh: Any = None) -> int:
+        self._refuse_special(path)
+        self.store.truncate(path, length)
+        return 0
+
+    @translated
+    def flush(self, path: str, fi: Any) -> int:
+        return 0           # written data is already in the cache file
+
+    @translated
+    def fsync(self, path: str, datasync: int, fi: Any) -> int:
+        handle = self._handle(fi)
+        if handle.writable:
+            self.store.fsync_file(handle.path, handle.fd)
+        return 0
+
+    @translated
+    def release(self, path: str, fi: Any) -> int:
+        with self._lock:
+            handle = self._handles.pop(fi.fh, None)
+        if handle is None or handle.content is not None:
+            return 0
+        os.close(handle.fd)
+        if handle.writable:
+            self.store.release_write(handle.path)
+        else:
+            self.store.release_read(handle.path)
+        return 0
+
+    def destroy(self, path: str) -> None:
+        """Unmounted: upload everything dirty, then stop (``fusermount3 -u`` lands here)."""
+        LOG.info("unmounting: uploading %d dirty files", len(self.store.get_dirty_files()))
+        self.store.close()

@@ -1,0 +1,123 @@
+"""oiofs-mount over a local directory, mounted for real through FUSE."""
+
+import errno
+import hashlib
+import os
+import shutil
+
+import pytest
+
+from tests.support.fuse import mounted
+
+
+def tree(root):
+    """Relative path -> sha256 of every file under root (directories as None)."""
+    out = {}
+    for top, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".oiofs"]
+        for name in dirs:
+            out[os.path.relpath(os.path.join(top, name), root)] = None
+        for name in files:
+            with open(os.path.join(top, name), "rb") as f:
+                out[os.path.relpath(os.path.join(top, name), root)] = \
+                    hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    for name in ("backing", "mnt", "cache"):
+        os.makedirs(tmp_path / name)
+    return tmp_path
+
+
+def test_tree_operations_reach_the_store_and_a_second_mount(dirs):
+    backing, mnt = str(dirs / "backing"), str(dirs / "mnt")
+    with mounted(mnt, "--local", backing, "--cache-dir", str(dirs / "cache"),
+                 "--upload-delay", "3600") as m:
+        os.makedirs(m.path("a/b"))
+        for i in range(20):
+            with open(m.path("a/b", f"f{i}"), "wb") as f:
+                f.write(os.urandom(100) * i)
+        os.rename(m.path("a/b/f1"), m.path("a/b/renamed"))
+        with open(m.path("a/b/f2"), "wb") as f:           # overwrite
+            f.write(b"new content")
+        with open(m.path("a/b/f3"), "r+b") as f:          # truncate through a handle
+            f.truncate(50)
+        os.truncate(m.path("a/b/f4"), 7)                 # truncate by path
+        os.unlink(m.path("a/b/f5"))
+        with open(m.path("a/b/f6"), "ab") as f:           # append
+            f.write(b"tail")
+        os.makedirs(m.path("gone"))
+        os.rmdir(m.path("gone"))
+        assert not os.path.exists(os.path.join(backing, "a/b/f2"))  # not uploaded yet
+        os.rename(m.path("a/b"), m.path("a/c"))           # directory rename (uploads first)
+        with pytest.raises(OSError) as info:
+            os.rmdir(m.path("a"))
+        assert info.value.errno == errno.ENOTEMPTY
+        with open(m.path("a/c/late"), "wb") as f:
+            f.write(b"late")
+        seen = tree(mnt)
+        assert not os.path.exists(os.path.join(backing, "a/c/late"))  # not uploaded yet
+    # Unmounted: everything was uploaded first.
+    assert tree(backing) == seen
+    assert seen["a/c/f2"] == sha(b"new content")
+    assert seen["a/c/f6"] == sha(open(os.path.join(backing, "a/c/f6"), "rb").read())
+    assert os.path.getsize(os.path.join(backing, "a/c/f3")) == 50
+    assert os.path.getsize(os.path.join(backing, "a/c/f4")) == 7
+    assert "a/c/f5" not in seen and "a/c/f1" not in seen and "gone" not in seen
+    with mounted(str(dirs / "mnt2"), "--local", backing,
+                 "--cache-dir", str(dirs / "cache2")) as m2:
+        assert tree(m2.mountpoint) == seen
+
+
+def test_killed_mount_uploads_its_dirty_files_after_remount(dirs):
+    backing, mnt, cache = str(dirs / "backing"), str(dirs / "mnt"), str(dirs / "cache")
+    with mounted(mnt, "--local", backing, "--cache-dir", cache,
+                 "--upload-delay", "3600") as m:
+        os.makedirs(m.path("d"))
+        with open(m.path("d/synced"), "wb") as f:
+            f.write(b"fsynced data")
+            f.flush()
+            os.fsync(f.fileno())
+        with open(m.path("d/closed"), "wb") as f:
+            f.write(b"closed data")
+        m.kill()
+    assert os.listdir(os.path.join(backing, "d")) == []   # the crash left them in the cache
+    with mounted(mnt, "--local", backing, "--cache-dir", cache) as m:
+        assert open(m.path("d/synced"), "rb").read() == b"fsynced data"
+    assert open(os.path.join(backing, "d/synced"), "rb").read() == b"fsynced data"
+    assert open(os.path.join(backing, "d/closed"), "rb").read() == b"closed data"
+
+
+def test_stats_config_and_refusals(dirs):
+    backing = str(dirs / "backing")
+    with mounted(str(dirs / "mnt"), "--local", backing,
+                 "--cache-dir", str(dirs / "cache")) as m:
+        with open(m.path("f"), "wb") as f:
+            f.write(b"x" * 1000)
+        assert ".oiofs" in os.listdir(m.mountpoint)
+        stats = open(m.path(".oiofs/stats")).read()
+        assert "dirty_files: " in stats and "upload_rate_mb_s: " in stats
+        config = open(m.path(".oiofs/config")).read()
+        assert "store = local" in config and "max_writer_threads = 8" in config
+        for bad in (lambda: open(m.path(".oiofs/stats"), "w"),
+                    lambda: os.unlink(m.path(".oiofs/config")),
+                    lambda: os.mkdir(m.path(".oiofs/x"))):
+            with pytest.raises(OSError) as info:
+                bad()
+            assert info.value.errno == errno.EACCES
+        os.chmod(m.path("f"), 0o644)                      # the mode it has: accepted
+        with pytest.raises(PermissionError):
+            os.chmod(m.path("f"), 0o600)                  # another: refused
+        with pytest.raises(FileNotFoundError):
+            open(m.path("missing"))
+        with pytest.raises(OSError) as info:
+            os.symlink("f", m.path("link"))
+        assert info.value.errno in (errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP)
+        shutil.copy(m.path("f"), m.path("g"))
+        assert open(m.path("g"), "rb").read() == b"x" * 1000
