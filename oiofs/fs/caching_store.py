@@ -203,7 +203,7 @@ class CachingStore(TransparentStore, Store):
                 return self.index.data_path(entry)
             # A clean, expired entry: the wrapped store's newer version replaces it.
             try:
-                remote = self.store.get_metadata(path)
+                remote = self._store_metadata(path)
             except NoSuchFilesystemObjectError:
                 self.index.remove(path)
                 self.listings.update(path, None)
@@ -215,13 +215,17 @@ class CachingStore(TransparentStore, Store):
         self.stats.miss()
         return self._download(path)
 
+    def _store_metadata(self, path: str) -> Metadata:
+        """The wrapped store's current metadata of ``path`` (one request, no cache)."""
+        return self.store.get_metadata(path)
+
     def _download(self, path: str) -> str:
         with self._claim(path):
             entry = self.index.get(path)
             if entry is not None and (entry.dirty or
                                       time.time() - entry.updated < self.cache_expiration):
                 return self.index.data_path(entry)   # filled while we waited
-            meta = self.store.get_metadata(path)
+            meta = self._store_metadata(path)
             if meta["is_dir"]:
                 raise IsADirectoryStoreError(f"{path} is a directory")
             new = self.index.new_entry(path, dirty=False, size=0, in_store=True,
@@ -498,18 +502,32 @@ class CachingStore(TransparentStore, Store):
             free = self.get_number_of_writers() - busy
             if free > 0:
                 cutoff = None if force else time.time() - self.upload_delay
+                free = self._schedule_packed(cutoff, force, free)
                 for entry in self.index.dirty(cutoff):
                     if free <= 0:
                         break
+                    if not self._single_upload(entry):
+                        continue
                     with self._lock:
-                        if (entry.path in self._inflight or self._open_writes.get(entry.path)
-                                or (not force and
-                                    self._retry_after.get(entry.path, (0, 0))[0] > now)):
+                        if not self._startable(entry.path, force, now):
                             continue
                         self._inflight.add(entry.path)
                     free -= 1
                     self._pool.submit(self._job, entry.path)
             self._evict()
+
+    def _startable(self, path: str, force: bool, now: float) -> bool:
+        """May a writer take ``path`` now? (Call with ``self._lock`` held.)"""
+        return not (path in self._inflight or self._open_writes.get(path)
+                    or (not force and self._retry_after.get(path, (0, 0))[0] > now))
+
+    def _single_upload(self, entry: Entry) -> bool:
+        """Is ``entry`` uploaded as an object of its own? (A subclass may pack some.)"""
+        return True
+
+    def _schedule_packed(self, cutoff: float | None, force: bool, free: int) -> int:
+        """Start writers on entries uploaded together; returns the writers left free."""
+        return free
 
     def _evict(self) -> None:
         soft = self.cache_size_mb * MB

@@ -21,6 +21,7 @@ import sys
 import time
 
 from oiofs.fs.caching_store import CachingStore
+from oiofs.fs.chunking_store import ChunkingStore
 from oiofs.fs.store import Store
 
 MOUNT_WAIT = 30.0
@@ -48,15 +49,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds the kernel caches attributes and names")
     parser.add_argument("--writers", type=int, default=8, help="max writer threads")
     parser.add_argument("--chunking", action="store_true",
-                        help="pack small files into tar chunks (not implemented yet)")
+                        help="pack small files of a directory into tar chunks (docs/fs.md)")
     parser.add_argument("--foreground", "-f", action="store_true")
     parser.add_argument("--debug", action="store_true", help="log every FUSE call")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     want = 1 if args.local else 3
     if len(args.target) != want:
         parser.error("expected MOUNTPOINT with --local, else AUTH_URL CONTAINER MOUNTPOINT")
-    if args.chunking:
-        parser.error("--chunking is not implemented yet (see docs/fs.md)")
     return args
 
 
@@ -66,8 +65,15 @@ def make_store(args: argparse.Namespace) -> Store:
         from oiofs.fs.local_store import LocalStore
 
         return LocalStore(args.local)
-    raise SystemExit("oiofs-mount: the object store backend (AUTH_URL CONTAINER) is not "
-                     "available yet; use --local DIR (see docs/fs.md)")
+    from oiofs.client import Connection
+    from oiofs.fs.object_store import ObjectStore
+
+    auth_url, container = args.target[0], args.target[1]
+    user = args.user or os.environ.get("OIOFS_USER") or os.environ.get("ST_USER")
+    key = args.key or os.environ.get("OIOFS_KEY") or os.environ.get("ST_KEY")
+    if not (user and key):
+        raise SystemExit("oiofs-mount: give --user and --key (or OIOFS_USER/OIOFS_KEY)")
+    return ObjectStore(Connection(auth_url, user, key), container)
 
 
 def default_cache_dir(args: argparse.Namespace) -> str:
@@ -86,10 +92,11 @@ def run_foreground(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="oiofs-mount %(levelname)s %(message)s")
     mountpoint = args.target[-1]
-    cache = CachingStore(make_store(args), args.cache_dir or default_cache_dir(args),
-                         cache_expiration=args.cache_expiration,
-                         upload_delay=args.upload_delay, cache_size_mb=args.cache_size,
-                         max_writer_threads=args.writers, listing_ttl=args.listing_ttl)
+    kind = ChunkingStore if args.chunking else CachingStore
+    cache = kind(make_store(args), args.cache_dir or default_cache_dir(args),
+                 cache_expiration=args.cache_expiration, upload_delay=args.upload_delay,
+                 cache_size_mb=args.cache_size, max_writer_threads=args.writers,
+                 listing_ttl=args.listing_ttl)
     ops = OiofsOperations(cache)
     mfusepy.FUSE(ops, mountpoint, foreground=True, raw_fi=True, fsname="oiofs",
                  attr_timeout=args.attr_timeout, entry_timeout=args.attr_timeout,

@@ -121,3 +121,18 @@ def test_stats_config_and_refusals(dirs):
         assert info.value.errno in (errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP)
         shutil.copy(m.path("f"), m.path("g"))
         assert open(m.path("g"), "rb").read() == b"x" * 1000
+
+
+def test_chunking_mount_packs_small_files(dirs):
+    backing, mnt, cache = str(dirs / "backing"), str(dirs / "mnt"), str(dirs / "cache")
+    with mounted(mnt, "--local", backing, "--cache-dir", cache, "--chunking") as m:
+        os.makedirs(m.path("d"))
+        for i in range(50):
+            with open(m.path("d", f"f{i}"), "wb") as f:
+                f.write(b"%d" % i * 50)
+    stored = os.listdir(os.path.join(backing, "d"))
+    assert stored and all(n.startswith(".oiofs-chunk-") for n in stored)
+    assert len(stored) < 5                       # 50 files in a few chunks
+    with mounted(mnt, "--local", backing, "--cache-dir", cache, "--chunking") as m:
+        assert sorted(os.listdir(m.path("d"))) == sorted(f"f{i}" for i in range(50))
+        assert open(m.path("d/f7"), "rb").read() == b"7" * 50
