@@ -112,8 +112,9 @@ class OiofsOperations(mfusepy.Operations):
 
     use_ns = True     # utimens gets nanoseconds (the float form is deprecated)
 
-    def __init__(self, store: CachingStore) -> None:
+    def __init__(self, store: CachingStore, unmount_timeout: float | None = None) -> None:
         self.store = store
+        self.unmount_timeout = unmount_timeout
         self.mounted_at = time.time()
         self.uid, self.gid = os.getuid(), os.getgid()
         self._handles: dict[int, Handle] = {}
@@ -322,4 +323,4 @@ class OiofsOperations(mfusepy.Operations):
     def destroy(self, path: str) -> None:
         """Unmounted: upload everything dirty, then stop (``fusermount3 -u`` lands here)."""
         LOG.info("unmounting: uploading %d dirty files", len(self.store.get_dirty_files()))
-        self.store.close()
+        self.store.close(self.unmount_timeout)

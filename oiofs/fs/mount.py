@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--attr-timeout", type=float, default=1.0, metavar="S",
                         help="seconds the kernel caches attributes and names")
     parser.add_argument("--writers", type=int, default=8, help="max writer threads")
+    parser.add_argument("--unmount-timeout", type=float, default=600.0, metavar="S",
+                        help="at unmount, give up uploading after S seconds (the files "
+                             "stay in the cache for the next mount)")
     parser.add_argument("--chunking", action="store_true",
                         help="pack small files of a directory into tar chunks (docs/fs.md)")
     parser.add_argument("--foreground", "-f", action="store_true")
@@ -97,7 +100,7 @@ def run_foreground(args: argparse.Namespace) -> int:
                  cache_expiration=args.cache_expiration, upload_delay=args.upload_delay,
                  cache_size_mb=args.cache_size, max_writer_threads=args.writers,
                  listing_ttl=args.listing_ttl)
-    ops = OiofsOperations(cache)
+    ops = OiofsOperations(cache, args.unmount_timeout)
     mfusepy.FUSE(ops, mountpoint, foreground=True, raw_fi=True, fsname="oiofs",
                  attr_timeout=args.attr_timeout, entry_timeout=args.attr_timeout,
                  negative_timeout=0)

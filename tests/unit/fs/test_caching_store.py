@@ -201,3 +201,16 @@ def test_heartbeat_thread_uploads_and_close_flushes(backing, tmp_path):
     assert store.get_time_since_heartbeat() < 5
     store.close()
     assert backing.get_file("/f") == b"z"
+
+
+def test_close_with_an_unreachable_store_keeps_dirty_files(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/d")
+    store.store_fileobject(io.BytesIO(b"kept"), "/d/f")
+    os.rmdir(backing.root + "/d")              # every upload now fails
+    store.close(timeout=1)                     # returns, logs, keeps the file
+    os.mkdir(backing.root + "/d")
+    again = caching(backing, tmp_path)
+    assert again.get_dirty_files() == ["/d/f"]
+    again.sync(timeout=10)
+    assert backing.get_file("/d/f") == b"kept"
