@@ -414,16 +414,15 @@ class CachingStore(WriteBack, TransparentStore, Store):
                 if remote_src is not None or entry.in_store:
                     with contextlib.suppress(NoSuchFilesystemObjectError):
                         self.store.delete(src)
-                new_meta = None if remote_src is None else dict(remote_src)
+                self.listings.update(src, None)   # dest's listing entry is unchanged
             else:
                 self.store.move(src, dest)
                 if entry is not None:
                     self.index.rename(src, dest, dirty=False)
                 else:
                     self.index.remove(dest)
-                new_meta = remote_src
-            self.listings.update(src, None)
-            self.listings.update(dest, new_meta)  # type: ignore[arg-type]
+                self.listings.update(src, None)
+                self.listings.update(dest, remote_src)
         self._wake.set()
 
     def _move_dir(self, src: str, dest: str) -> None:

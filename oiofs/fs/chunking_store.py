@@ -166,7 +166,8 @@ class ChunkingStore(CachingStore):
             if not (force or total >= limit
                     or time.time() - oldest >= self.max_time_to_upload):
                 continue
-            batch, size = [], 0
+            batch: list[Entry] = []
+            size = 0
             for entry in ready:
                 if batch and size + entry.size > limit:
                     break

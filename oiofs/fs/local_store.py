@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -84,7 +85,7 @@ class LocalStore(Store):
 
     @staticmethod
     def _meta(st: os.stat_result) -> Metadata:
-        is_dir = os.path.stat.S_ISDIR(st.st_mode)
+        is_dir = stat.S_ISDIR(st.st_mode)
         return {"modified": st.st_mtime, "bytes": 0 if is_dir else st.st_size,
                 "is_dir": is_dir}
 

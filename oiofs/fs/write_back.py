@@ -186,8 +186,9 @@ class WriteBack:
                 self.run_once()
                 with self._lock:
                     self._progress.wait(0.2)
-                if not self.index.count_dirty() and self.exceeds_hard_limit():
-                    return            # only open files left: nothing more to free
+                if not self.index.count_dirty() and not self._inflight:
+                    self.run_once()   # evict what the last uploads made clean
+                    return            # whatever is left is open: nothing more to free
         finally:
             with self._lock:
                 self._force -= 1
@@ -205,9 +206,9 @@ class WriteBack:
                 with self._lock:
                     pending = [e for e in self.index.dirty()
                                if not self._open_writes.get(e.path)]
-                if not pending:
+                if not pending and not self._inflight:
                     return
-                if deadline is not None and time.monotonic() > deadline:
+                if deadline is not None and time.monotonic() > deadline and pending:
                     raise StoreAccessError(f"{len(pending)} files not uploaded, e.g. "
                                            f"{pending[0].path}")
                 self.run_once()
