@@ -117,12 +117,26 @@ class CacheIndex:
         prefix = directory.rstrip("/") + "/"
         return self._rows("WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))
 
-    def dirty(self, modified_before: float | None = None) -> list[Entry]:
-        """Dirty entries, oldest change first, changed before ``modified_before`` if given."""
+    def dirty(self, modified_before: float | None = None, limit: int = -1) -> list[Entry]:
+        """Dirty entries, oldest change first, changed before ``modified_before`` if given,
+        at most ``limit`` of them (all when negative)."""
         if modified_before is None:
-            return self._rows("WHERE dirty = 1 ORDER BY modified")
-        return self._rows("WHERE dirty = 1 AND modified <= ? ORDER BY modified",
-                          (modified_before,))
+            return self._rows("WHERE dirty = 1 ORDER BY modified LIMIT ?", (limit,))
+        return self._rows("WHERE dirty = 1 AND modified <= ? ORDER BY modified LIMIT ?",
+                          (modified_before, limit))
+
+    def dirty_groups(self, max_size: int) -> list[tuple[str, int, int, float]]:
+        """Per directory, its dirty files of at most ``max_size`` bytes:
+        (directory, count, total size, oldest change)."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT parent, COUNT(*), SUM(size), MIN(modified) FROM entries "
+                "WHERE dirty = 1 AND size <= ? GROUP BY parent", (max_size,)).fetchall()
+
+    def dirty_in(self, directory: str, max_size: int, limit: int) -> list[Entry]:
+        """Dirty files of ``directory`` of at most ``max_size`` bytes, oldest first."""
+        return self._rows("WHERE parent = ? AND dirty = 1 AND size <= ? ORDER BY modified "
+                          "LIMIT ?", (directory, max_size, limit))
 
     def count_dirty(self) -> int:
         return self._scalar("SELECT COUNT(*) FROM entries WHERE dirty = 1")

@@ -226,7 +226,9 @@ class CachingStore(WriteBack, TransparentStore, Store):
             if entry is not None and (entry.dirty or
                                       time.time() - entry.updated < self.cache_expiration):
                 return self.index.data_path(entry)   # filled while we waited
-            meta = self._store_metadata(path)
+            # The parent's cached listing tells size and time without a HEAD per file.
+            known, listed = self.listings.lookup(path)
+            meta = listed if known and listed is not None else self._store_metadata(path)
             if meta["is_dir"]:
                 raise IsADirectoryStoreError(f"{path} is a directory")
             new = self.index.new_entry(path, dirty=False, size=0, in_store=True,
@@ -292,7 +294,8 @@ class CachingStore(WriteBack, TransparentStore, Store):
                 out.write(chunk)
                 size += len(chunk)
         self.index.mark_changed(path, size)
-        self._wake.set()
+        if self.upload_delay == 0:
+            self._wake.set()
         return time.time()
 
     def create_file(self, path: str) -> str:
@@ -337,7 +340,8 @@ class CachingStore(WriteBack, TransparentStore, Store):
                 self._open_writes[path] = left
             else:
                 self._open_writes.pop(path, None)
-        self._wake.set()
+        if self.upload_delay == 0:
+            self._wake.set()       # else the next heartbeat is soon enough
 
     def truncate(self, path: str, length: int) -> None:
         """Set ``path``'s size to ``length`` in the cache (dirty)."""

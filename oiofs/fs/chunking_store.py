@@ -149,32 +149,25 @@ class ChunkingStore(CachingStore):
 
     def _schedule_packed(self, cutoff: float | None, force: bool, free: int) -> int:
         now = time.monotonic()
-        groups: dict[str, list[Entry]] = {}
-        for entry in self.index.dirty():
-            if entry.size <= self.small_file_size:
-                groups.setdefault(entry.parent, []).append(entry)
         limit = self.max_chunk_size_mb * MB
-        for directory, entries in groups.items():
+        for directory, count, total, oldest in self.index.dirty_groups(self.small_file_size):
             if free <= 0:
                 break
-            with self._lock:
-                ready = [e for e in entries if self._startable(e.path, force, now)]
-            if not ready:
-                continue
-            oldest = min(e.modified for e in ready)
-            total = sum(e.size for e in ready)
             if not (force or total >= limit
                     or time.time() - oldest >= self.max_time_to_upload):
                 continue
             batch: list[Entry] = []
             size = 0
-            for entry in ready:
-                if batch and size + entry.size > limit:
-                    break
-                batch.append(entry)
-                size += entry.size
             with self._lock:
-                batch = [e for e in batch if self._startable(e.path, force, now)]
+                candidates = self.index.dirty_in(directory, self.small_file_size,
+                                                 count if count < 10000 else 10000)
+                for entry in candidates:
+                    if not self._startable(entry.path, force, now):
+                        continue
+                    if batch and size + entry.size > limit:
+                        break
+                    batch.append(entry)
+                    size += entry.size
                 self._inflight.update(e.path for e in batch)
             if batch:
                 free -= 1

@@ -121,7 +121,10 @@ class WriteBack:
             if free > 0:
                 cutoff = None if force else time.time() - self.upload_delay
                 free = self._schedule_packed(cutoff, force, free)
-                for entry in self.index.dirty(cutoff):
+                with self._lock:
+                    # Enough rows to fill the free writers past the busy and open ones.
+                    wanted = free + len(self._inflight) + len(self._open_writes) + 16
+                for entry in self.index.dirty(cutoff, wanted):
                     if free <= 0:
                         break
                     if not self._single_upload(entry):
@@ -204,13 +207,13 @@ class WriteBack:
         try:
             while True:
                 with self._lock:
-                    pending = [e for e in self.index.dirty()
-                               if not self._open_writes.get(e.path)]
+                    rows = self.index.dirty(limit=len(self._open_writes) + 1)
+                    pending = [e for e in rows if not self._open_writes.get(e.path)]
                 if not pending and not self._inflight:
                     return
                 if deadline is not None and time.monotonic() > deadline and pending:
-                    raise StoreAccessError(f"{len(pending)} files not uploaded, e.g. "
-                                           f"{pending[0].path}")
+                    raise StoreAccessError(f"{self.index.count_dirty()} files not uploaded, "
+                                           f"e.g. {pending[0].path}")
                 self.run_once()
                 with self._lock:
                     if self._inflight:
