@@ -180,7 +180,7 @@ class ChunkingStore(CachingStore):
     def _chunk_job(self, directory: str, members: list[str]) -> None:
         try:
             self._upload_chunk(directory, members)
-        except Exception as exc:  # noqa: BLE001 - a writer thread must not die silently
+        except Exception as exc:  # a writer thread must not die silently
             self.stats.add_exception(exc)
             LOG.warning("chunk upload in %s failed: %s", directory, exc)
         finally:
@@ -236,7 +236,7 @@ class ChunkingStore(CachingStore):
     def _gc_job(self) -> None:
         try:
             self.collect_garbage()
-        except Exception as exc:  # noqa: BLE001 - logged in the stats
+        except Exception as exc:  # logged in the stats
             self.stats.add_exception(exc)
 
     def collect_garbage(self, stale_ratio: float = 0.5) -> int:

@@ -59,7 +59,7 @@ def translated(method: F) -> F:
             return method(*args, **kwargs)
         except mfusepy.FuseOSError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure must become an errno
+        except Exception as exc:  # every failure must become an errno
             code = errno_of(exc)
             if code == errno.EIO:
                 LOG.exception("%s%r failed", method.__name__, args[1:2])

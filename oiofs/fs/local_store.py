@@ -113,7 +113,7 @@ class LocalStore(Store):
 
     def iter_file(self, path_to_file: str) -> Iterator[bytes]:
         try:
-            fileobject = open(self._local(path_to_file), "rb")  # noqa: SIM115
+            fileobject = open(self._local(path_to_file), "rb")
         except OSError as exc:
             raise _translate(exc, path_to_file) from None
         return self._chunks(fileobject)

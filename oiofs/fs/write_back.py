@@ -96,7 +96,7 @@ class WriteBack:
     def _job(self, path: str) -> None:
         try:
             self._upload(path)
-        except Exception as exc:  # noqa: BLE001 - a writer thread must not die silently
+        except Exception as exc:  # a writer thread must not die silently
             self.stats.add_exception(exc)
             LOG.exception("writer failed on %s", path)
         finally:
@@ -171,7 +171,7 @@ class WriteBack:
         while not self._stop.is_set():
             try:
                 self.run_once()
-            except Exception as exc:  # noqa: BLE001 - keep the heartbeat alive
+            except Exception as exc:  # keep the heartbeat alive
                 self.stats.add_exception(exc)
                 LOG.exception("heartbeat failed")
             self._wake.wait(self.heartbeat_interval)
