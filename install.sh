@@ -22,8 +22,9 @@ say() { echo "install.sh: $*"; }
 # Debian packages. redis-server: the Redis account service and its tests. attr: getfattr and
 # setfattr for operators inspecting object metadata. python3-swiftclient: the `swift` command
 # the README shows. fuse3: fusermount3 and libfuse3 for oiofs-mount (mfusepy loads libfuse
-# through ctypes: no compiler, no -dev package). rclone: a second real client in the tests. python3-venv/python3-pip: only
-# when the interpreter cannot make a virtual environment with pip (a fresh Debian).
+# through ctypes: no compiler, no -dev package). rclone: a second real client in the tests.
+# python3-venv/python3-pip: only when the interpreter cannot make a virtual environment with
+# pip (a fresh Debian).
 DEB_PACKAGES="redis-server attr python3-swiftclient fuse3"
 [ "$WITH_TESTS" = 1 ] && DEB_PACKAGES="$DEB_PACKAGES rclone"
 if ! "$PY" -c "import venv, ensurepip" >/dev/null 2>&1; then
