@@ -160,7 +160,10 @@ log_name = proxy-server
 log_level = WARNING
 
 [pipeline:main]
-pipeline = healthcheck tempauth slo dlo proxy-server
+pipeline = gatekeeper healthcheck tempauth slo dlo proxy-server
+
+[filter:gatekeeper]
+use = egg:oiofs#gatekeeper
 
 [filter:healthcheck]
 use = egg:oiofs#healthcheck

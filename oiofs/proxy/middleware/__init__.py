@@ -1,1 +1,1 @@
-"""PasteDeploy filters of the proxy pipeline (``healthcheck tempauth proxy-server``)."""
+"""PasteDeploy filters of the proxy pipeline (docs/middleware.md)."""
