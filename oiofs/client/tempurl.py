@@ -6,9 +6,9 @@ every object under a prefix) until a time. The signature is an HMAC of
 ``Temp-URL-Key`` metadata; ``path`` is the quoted ``/v1/<account>/<container>/<object>``,
 or ``prefix:/v1/<account>/<container>/<prefix>`` for a prefix URL.
 
-**The oiofs cluster does not verify temp URLs yet** (there is no ``tempurl`` middleware in
-its pipeline): the URLs made here are for Swift clusters, and for oiofs once the
-middleware lands. See docs/client.md.
+The oiofs cluster verifies them with its ``tempurl`` filter (docs/middleware.md); the
+proxy does not import this module (layers point downward): its own verification is
+``oiofs.proxy.middleware.tempurl_verify``.
 """
 
 from __future__ import annotations

@@ -186,14 +186,20 @@ def test_bulk_delete_as_parallel_deletes(conn, container):
     assert list(conn.list_objects(container, "bulk-")) == []
 
 
-def test_temp_url_is_not_served_by_the_cluster_yet(conn, container):
+def test_temp_url_made_by_the_client_is_served_by_the_cluster(conn, container):
     conn.put_object(container, "shared", b"data")
-    url = generate_temp_url(f"{conn.url}/{container}/shared", "key", 60)
     anonymous = Connection(storage_url=conn.url, token="none", retry=FAST_RETRY)
-    # No tempurl middleware: the signature is not looked at, the request is anonymous.
+
+    def query(url):
+        return dict(p.split("=", 1) for p in url.split("?")[1].split("&"))
+
+    url = generate_temp_url(f"{conn.url}/{container}/shared", "client-key", 60)
+    # No key on the container yet: the signature cannot hold.
     with pytest.raises(Unauthorized):
-        anonymous.request("GET", container, "shared",
-                          query=dict(p.split("=", 1) for p in url.split("?")[1].split("&")))
+        anonymous.request("GET", container, "shared", query=query(url))
+    conn.post_container(container, {"Temp-URL-Key": "client-key"})
+    resp = anonymous.request("GET", container, "shared", query=query(url))
+    assert resp.read() == b"data"
 
 
 # --- failures made for real ---------------------------------------------------------------

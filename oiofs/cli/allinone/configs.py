@@ -160,13 +160,16 @@ log_name = proxy-server
 log_level = WARNING
 
 [pipeline:main]
-pipeline = gatekeeper healthcheck tempauth slo dlo proxy-server
+pipeline = gatekeeper healthcheck tempurl tempauth slo dlo proxy-server
 
 [filter:gatekeeper]
 use = egg:oiofs#gatekeeper
 
 [filter:healthcheck]
 use = egg:oiofs#healthcheck
+
+[filter:tempurl]
+use = egg:oiofs#tempurl
 
 [filter:slo]
 use = egg:oiofs#slo

@@ -31,6 +31,8 @@ from oiofs.proxy.response import Response, pass_headers
 
 #: account response headers clients never see (system metadata, internal headers)
 HIDDEN_PREFIXES = (BACKEND_PREFIX, "x-account-sysmeta-")
+#: headers only the account's owner may see
+OWNER_HEADERS = frozenset(("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2"))
 
 
 def account_acl_headers(req) -> dict:
@@ -52,6 +54,8 @@ def account_acl_headers(req) -> dict:
 def client_headers(req, resp) -> list[tuple[str, str]]:
     """The backend answer's headers a client may see; owners also see the account ACL."""
     out = pass_headers(resp.items, HIDDEN_PREFIXES)
+    if not req.owner:  # users the account ACL lets read do not see the temp URL keys
+        out = [(k, v) for k, v in out if k.lower() not in OWNER_HEADERS]
     if req.owner:
         acl = parse_account_acl(resp.headers.get(ACCOUNT_ACL_SYSMETA.lower()))
         if acl is not None:

@@ -22,6 +22,10 @@ AUTHORIZE_KEY = "oiofs.authorize"
 #: the key under which controllers give the auth middleware ``account -> account ACL``
 #: (parsed, see :func:`oiofs.proxy.acl.parse_account_acl`; read only when needed)
 ACCOUNT_ACL_KEY = "oiofs.account_acl"
+#: environ key: when true, a filter in front of the auth filter (tempurl) has already
+#: decided who the request is and put its own callback under AUTHORIZE_KEY; the auth
+#: filter leaves both alone
+AUTHORIZE_OVERRIDE_KEY = "oiofs.authorize_override"
 #: environ key: when true, object answers keep their ``X-Object-Sysmeta-*`` headers (set
 #: by filters on their own subrequests; they never pass them on to a client)
 SHOW_SYSMETA_KEY = "oiofs.show_sysmeta"

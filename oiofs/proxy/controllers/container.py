@@ -25,7 +25,8 @@ from oiofs.proxy.response import Response, pass_headers
 
 #: headers only the owner of an account may see or set
 OWNER_HEADERS = frozenset(("x-container-read", "x-container-write", "x-container-sync-key",
-                           "x-container-sync-to"))
+                           "x-container-sync-to", "x-container-meta-temp-url-key",
+                           "x-container-meta-temp-url-key-2"))
 ACL_HEADERS = (("X-Container-Read", "HTTP_X_CONTAINER_READ"),
                ("X-Container-Write", "HTTP_X_CONTAINER_WRITE"))
 
@@ -100,6 +101,8 @@ class ContainerController(Controller):
         """Metadata and ACL headers of a PUT or POST, checked."""
         meta = metadata_headers(req, "container")
         check_metadata(meta, "container")
+        if not req.owner:  # like the ACLs, the temp URL keys are the owner's to set
+            meta = {k: v for k, v in meta.items() if k.lower() not in OWNER_HEADERS}
         meta.update(self._acl_headers(req))
         return meta
 

@@ -15,11 +15,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
-from oiofs.proxy.controllers.base import AUTHORIZE_KEY, SHOW_SYSMETA_KEY
+from oiofs.proxy.controllers.base import (
+    AUTHORIZE_KEY,
+    AUTHORIZE_OVERRIDE_KEY,
+    SHOW_SYSMETA_KEY,
+)
 from oiofs.proxy.request import TRANS_ID_KEY
 
-_KEPT_KEYS = ("REMOTE_USER", AUTHORIZE_KEY, TRANS_ID_KEY, "HTTP_X_AUTH_TOKEN",
-              "HTTP_X_STORAGE_TOKEN", "REMOTE_ADDR", "SERVER_NAME", "SERVER_PORT",
+_KEPT_KEYS = ("REMOTE_USER", AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, TRANS_ID_KEY,
+              "HTTP_X_AUTH_TOKEN", "HTTP_X_STORAGE_TOKEN", "REMOTE_ADDR", "SERVER_NAME",
+              "SERVER_PORT",
               "SERVER_PROTOCOL", "HTTP_HOST", "HTTP_REFERER", "wsgi.url_scheme",
               "wsgi.version", "wsgi.errors", "wsgi.multithread", "wsgi.multiprocess",
               "wsgi.run_once", "eventlet.posthooks")
