@@ -10,6 +10,7 @@ import os
 import pytest
 
 from tests.support.cluster import TestCluster
+from tests.support.proxy_client import Client
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +25,12 @@ def cluster():
         yield test_cluster
     finally:
         test_cluster.destroy()
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    """A keep-alive client of the cluster's proxy, logged in as test:tester (one per
+    module; closed at its end)."""
+    c = Client(cluster)
+    yield c
+    c.close()

@@ -11,13 +11,6 @@ import pytest
 from tests.support.proxy_client import Client, unique
 
 
-@pytest.fixture(scope="module")
-def client(cluster):
-    c = Client(cluster)
-    yield c
-    c.close()
-
-
 @pytest.fixture
 def container(client):
     name = unique("lo")

@@ -22,13 +22,6 @@ BODY = b"0123456789"
 
 
 @pytest.fixture(scope="module")
-def client(cluster):
-    c = Client(cluster)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 def container(client):
     name = unique("objsem")
     assert client.request("PUT", f"/{name}").status == 201

@@ -23,13 +23,6 @@ from tests.support.proxy_client import (
 from tests.support.waiting import wait_for
 
 
-@pytest.fixture(scope="module")
-def client(cluster):
-    c = Client(cluster)
-    yield c
-    c.close()
-
-
 @pytest.fixture
 def container(client):
     name = unique("api")

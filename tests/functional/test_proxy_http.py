@@ -22,13 +22,6 @@ NOT_FOUND_PAGE = b"<html><h1>Not Found</h1><p>The resource could not be found.</
 
 
 @pytest.fixture(scope="module")
-def client(cluster):
-    c = Client(cluster)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 def auth(client):
     return {"X-Auth-Token": client.token}
 

@@ -19,18 +19,9 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
-import pytest
-
-from tests.support.proxy_client import Client, unique
+from tests.support.proxy_client import unique
 
 FORMATS = ("json", "xml", "plain")
-
-
-@pytest.fixture(scope="module")
-def client(cluster):
-    c = Client(cluster)
-    yield c
-    c.close()
 
 
 def expected_listing(names, prefix="", delimiter=None, marker=None, end_marker=None,

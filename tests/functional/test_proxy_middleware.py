@@ -17,13 +17,6 @@ from oiofs.client import generate_temp_url
 from tests.support.proxy_client import Client, unique
 
 
-@pytest.fixture(scope="module")
-def client(cluster):
-    c = Client(cluster)
-    yield c
-    c.close()
-
-
 @pytest.fixture
 def container(client):
     name = unique("mw")

@@ -4,14 +4,7 @@ import json
 
 import pytest
 
-from tests.support.proxy_client import Client, unique
-
-
-@pytest.fixture(scope="module")
-def client(cluster):
-    c = Client(cluster)
-    yield c
-    c.close()
+from tests.support.proxy_client import unique
 
 
 @pytest.mark.parametrize("header", ["X-Versions-Location", "X-History-Location",
