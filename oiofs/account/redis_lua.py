@@ -47,6 +47,20 @@ end
 
 #: KEYS: account, accounts:  ARGV: name, now, put_timestamp.
 #: Returns the name if created, nil if the account already exists.
+ZERO_COUNTERS = """
+-- set the account's counters, and each per-policy one, to 0
+local function zero_counters(account)
+  local fields = {'objects', 0, 'bytes', 0, 'damaged_objects', 0, 'missing_chunks', 0}
+  for _, field in ipairs(redis.call('HKEYS', account)) do
+    if string.sub(field, 1, 7) == 'policy:' then
+      table.insert(fields, field)
+      table.insert(fields, 0)
+    end
+  end
+  redis.call('HSET', account, unpack(fields))
+end
+"""
+
 CREATE_ACCOUNT = TS_CMP + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 new_account(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
@@ -110,16 +124,9 @@ return 'deleted'
 
 #: Forget every container of the account and zero its counters.
 #: KEYS: account, containers  ARGV: container key prefix.  Error ``no_account``.
-FLUSH_ACCOUNT = """
+FLUSH_ACCOUNT = ZERO_COUNTERS + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no_account') end
-local fields = {'objects', 0, 'bytes', 0, 'damaged_objects', 0, 'missing_chunks', 0}
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(field, 1, 7) == 'policy:' then
-    table.insert(fields, field)
-    table.insert(fields, 0)
-  end
-end
-redis.call('HSET', KEYS[1], unpack(fields))
+zero_counters(KEYS[1])
 for _, name in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   redis.call('DEL', ARGV[1] .. name)
 end
@@ -129,17 +136,10 @@ return 1
 
 #: Recompute the account's counters (and per-policy ones) from its live containers.
 #: KEYS: account, containers  ARGV: container key prefix.  Error ``no_account``.
-REFRESH_ACCOUNT = TS_CMP + """
+REFRESH_ACCOUNT = TS_CMP + ZERO_COUNTERS + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no_account') end
 local counters = {'objects', 'bytes', 'damaged_objects', 'missing_chunks'}
-local fields = {'objects', 0, 'bytes', 0, 'damaged_objects', 0, 'missing_chunks', 0}
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(field, 1, 7) == 'policy:' then
-    table.insert(fields, field)
-    table.insert(fields, 0)
-  end
-end
-redis.call('HSET', KEYS[1], unpack(fields))
+zero_counters(KEYS[1])
 for _, name in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   local c = redis.call('HMGET', ARGV[1] .. name, 'objects', 'bytes', 'damaged_objects',
                        'missing_chunks', 'policy')

@@ -5,6 +5,8 @@ import http.client
 import socket
 from urllib.parse import quote
 
+from tests.support.object_server import read_status
+
 
 def request(port, method, path, headers=None, conn=None):
     """One request; returns ``(status, headers, body)`` (reusing ``conn`` if given)."""
@@ -25,10 +27,4 @@ def raw_request(port, request_line: bytes, headers: bytes = b"") -> int:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(request_line + b"\r\nHost: x\r\nContent-Length: 0\r\n" + headers
                      + b"Connection: close\r\n\r\n")
-        data = b""
-        while b"\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return int(data.split(b" ", 2)[1])
+        return read_status(sock)

@@ -17,17 +17,8 @@ from oiofs.account.redis_backend import (
 )
 from oiofs.common.redis_conn import RedisUnavailable
 from oiofs.common.timestamp import Timestamp
-from tests.support.redis_server import REDIS_SERVER, RedisServer
+from tests.support.redis_server import REDIS_SERVER
 from tests.support.servers import free_port
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

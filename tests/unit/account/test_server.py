@@ -11,16 +11,6 @@ from oiofs.account.server import AccountServer, app_factory
 from oiofs.common.exceptions import ConfigError
 from oiofs.common.storage_policy import POLICIES, StoragePolicy
 from oiofs.common.timestamp import Timestamp
-from tests.support.redis_server import RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -7,16 +7,6 @@ import pytest
 from werkzeug.test import Client
 
 from oiofs.account.service import AccountService
-from tests.support.redis_server import RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture
