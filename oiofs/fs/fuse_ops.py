@@ -243,7 +243,11 @@ class OiofsOperations(mfusepy.Operations):
     @translated
     def create(self, path: str, mode: int, fi: Any = None) -> int:
         self._refuse_special(path)
-        local = self.store.create_file(path)
+        return self._writable_handle(path, self.store.create_file(path), fi)
+
+    def _writable_handle(self, path: str, local: str, fi: Any) -> int:
+        """A write handle on the cache file ``local`` the store opened for writing (the
+        store's write hold is released if the file cannot be opened)."""
         try:
             fd = os.open(local, os.O_RDWR)
         except OSError:
@@ -262,12 +266,7 @@ class OiofsOperations(mfusepy.Operations):
             return self._add(Handle(path, content=content), fi)
         if flags & (os.O_WRONLY | os.O_RDWR):
             local = self.store.open_for_write(path, truncate=bool(flags & os.O_TRUNC))
-            try:
-                fd = os.open(local, os.O_RDWR)
-            except OSError:
-                self.store.release_write(path)
-                raise
-            return self._add(Handle(path, fd, writable=True), fi)
+            return self._writable_handle(path, local, fi)
         local = self.store.open_read(path)
         try:
             fd = os.open(local, os.O_RDONLY)
