@@ -3,8 +3,21 @@
 One sqlite database (``index.db``) in the cache directory, in WAL mode, next to a ``data/``
 folder of files named by random ids. A path's row is written *before* its data is changed
 (dirty first, then data), so a mount killed at any moment leaves every changed file marked
-dirty, and the next mount uploads it. :meth:`CacheIndex.checkpoint` makes the index durable
-on disk (``fsync`` of a file goes through it).
+dirty, and the next mount uploads it. :meth:`CacheIndex.checkpoint` makes the index
+durable on disk (``fsync`` of a file goes through it).
+
+Rows are also kept in memory (a dict mirror of the table, loaded when the index opens and
+changed together with it), so a lookup by path, the most frequent call of a mount (every
+``getattr``, ``create`` and ``release``), costs no query; only changes reach sqlite. The
+mirror costs a few hundred bytes per cached path.
+
+Small files written through the mount keep their data *inline*, in the row itself (``file``
+is empty, the bytes are in the ``data`` column): creating a file on the cache's disk costs
+more than the rest of a small write together, and one row holds everything. Whoever needs
+a real file for an inline row gets one from :meth:`CacheIndex.data_path` (written out once,
+same content); uploads read either kind through :meth:`CacheIndex.open_data`. The row of
+a file being created may wait in an open transaction (:meth:`CacheIndex.put` with
+``commit=False``) and be committed with its data, one commit per small file.
 
 A row's ``generation`` grows with every change of the data: a writer that uploaded
 generation *g* marks the row clean only if it is still *g*, so a change made during an
@@ -13,12 +26,15 @@ upload is uploaded again.
 
 from __future__ import annotations
 
+import copy
+import io
 import os
 import sqlite3
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from oiofs.fs import paths
 
@@ -34,11 +50,15 @@ CREATE TABLE IF NOT EXISTS entries (
     updated REAL NOT NULL,
     accessed REAL NOT NULL,
     remote_modified REAL NOT NULL,
-    in_store INTEGER NOT NULL
+    in_store INTEGER NOT NULL,
+    data BLOB
 );
 CREATE INDEX IF NOT EXISTS entries_parent ON entries (parent);
 CREATE INDEX IF NOT EXISTS entries_dirty ON entries (dirty, modified);
 """
+
+#: ``Entry.file`` of a row whose data is inline (in the index, not in a file)
+INLINE = ""
 
 COLUMNS = ("path", "parent", "file", "dirty", "generation", "size", "modified", "updated",
            "accessed", "remote_modified", "in_store")
@@ -82,7 +102,10 @@ class CacheIndex:
         # makes it survive a power loss too, for fsync.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        self.total_size = self._scalar("SELECT COALESCE(SUM(size), 0) FROM entries")
+        if "data" not in {row[1] for row in self._db.execute("PRAGMA table_info(entries)")}:
+            self._db.execute("ALTER TABLE entries ADD COLUMN data BLOB")  # older cache dirs
+        self._entries: dict[str, Entry] = {row.path: row for row in self._rows("")}
+        self.total_size = sum(row.size for row in self._entries.values())
 
     def _scalar(self, sql: str, args: tuple = ()) -> int:
         with self._lock:
@@ -95,8 +118,47 @@ class CacheIndex:
         return [Entry(*row) for row in rows]
 
     def data_path(self, entry: Entry) -> str:
-        """The local file holding ``entry``'s data."""
-        return os.path.join(self.data_dir, entry.file)
+        """The local file holding ``entry``'s data.
+
+        An inline row is given a file first (same content, same generation), so the
+        answer is always a real file; ``FileNotFoundError`` if the row is gone.
+        """
+        if entry.file:
+            return os.path.join(self.data_dir, entry.file)
+        return self._materialize(entry.path)
+
+    def _materialize(self, path: str) -> str:
+        with self._lock:
+            cached = self._entries.get(path)
+            if cached is None:
+                raise FileNotFoundError(f"no cache entry for {path}")
+            if cached.file:
+                return os.path.join(self.data_dir, cached.file)
+            name = self.new_file()
+            target = os.path.join(self.data_dir, name)
+            with open(target, "wb") as out:
+                out.write(self._inline_data(path))
+            self._db.execute("UPDATE entries SET file = ?, data = NULL WHERE path = ?",
+                             (name, path))
+            self._commit()
+            cached.file = name
+            return target
+
+    def _inline_data(self, path: str) -> bytes:
+        row = self._db.execute("SELECT data FROM entries WHERE path = ?", (path,)).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else b""
+
+    def open_data(self, entry: Entry) -> BinaryIO:
+        """A reader of the current data of ``entry``'s path, inline or in a file
+        (``FileNotFoundError`` if the path has no row any more)."""
+        with self._lock:
+            cached = self._entries.get(entry.path)
+            if cached is None:
+                raise FileNotFoundError(f"no cache entry for {entry.path}")
+            if not cached.file:
+                return io.BytesIO(self._inline_data(entry.path))
+            name = cached.file
+        return open(os.path.join(self.data_dir, name), "rb")
 
     def new_file(self) -> str:
         """A fresh data file name (not created)."""
@@ -105,8 +167,9 @@ class CacheIndex:
     # --- queries -------------------------------------------------------------------
 
     def get(self, path: str) -> Entry | None:
-        rows = self._rows("WHERE path = ?", (path,))
-        return rows[0] if rows else None
+        """A copy of ``path``'s row, or ``None`` (from the in-memory mirror)."""
+        entry = self._entries.get(path)
+        return copy.copy(entry) if entry is not None else None
 
     def children(self, directory: str) -> list[Entry]:
         """Cached entries directly inside ``directory``."""
@@ -146,28 +209,44 @@ class CacheIndex:
         return self._rows("WHERE dirty = 0 ORDER BY accessed LIMIT ?", (limit,))
 
     def all(self) -> list[Entry]:
-        return self._rows("")
+        with self._lock:
+            return [copy.copy(entry) for entry in self._entries.values()]
 
     # --- changes -------------------------------------------------------------------
 
-    def put(self, entry: Entry) -> None:
-        """Insert or replace ``entry``; keeps :attr:`total_size` current."""
+    def _commit(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+
+    def put(self, entry: Entry, *, commit: bool = True) -> None:
+        """Insert or replace ``entry``; keeps :attr:`total_size` current.
+
+        ``commit=False`` leaves the row in an open transaction that the next change of
+        any row commits (a file being created: its row and its data are then committed
+        together when it is closed, one commit instead of two).
+        """
         with self._lock:
-            old = self.get(entry.path)
+            if not commit and not self._db.in_transaction:
+                self._db.execute("BEGIN")
+            old = self._entries.get(entry.path)
             self._db.execute(
                 f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}) VALUES "
                 f"({', '.join('?' * len(COLUMNS))})",
                 (entry.path, entry.parent, entry.file, int(entry.dirty), entry.generation,
                  entry.size, entry.modified, entry.updated, entry.accessed,
                  entry.remote_modified, int(entry.in_store)))
+            self._entries[entry.path] = copy.copy(entry)
             self.total_size += entry.size - (old.size if old else 0)
+            if commit:
+                self._commit()
 
     def new_entry(self, path: str, *, dirty: bool, size: int = 0,
                   remote_modified: float = 0.0, in_store: bool = False,
                   file: str | None = None) -> Entry:
         """A new row for ``path`` (not stored yet; pass it to :meth:`put`)."""
         now = time.time()
-        return Entry(path=path, parent=paths.parent(path), file=file or self.new_file(),
+        return Entry(path=path, parent=paths.parent(path),
+                     file=self.new_file() if file is None else file,
                      dirty=dirty, generation=1, size=size, modified=now, updated=now,
                      accessed=now, remote_modified=remote_modified, in_store=in_store)
 
@@ -177,23 +256,51 @@ class CacheIndex:
             return
         sets = ", ".join(f"{name} = ?" for name in fields)
         with self._lock:
-            old = self.get(path)
+            cached = self._entries.get(path)
             self._db.execute(f"UPDATE entries SET {sets} WHERE path = ?",
                              (*fields.values(), path))
-            if old is not None and "size" in fields:
-                self.total_size += int(fields["size"]) - old.size  # type: ignore[call-overload]
+            self._commit()
+            if cached is None:
+                return
+            if "size" in fields:
+                self.total_size += int(fields["size"]) - cached.size  # type: ignore[call-overload]
+            for name, value in fields.items():
+                setattr(cached, name, value)
 
     def mark_changed(self, path: str, size: int) -> None:
         """Record a local change of ``path``: dirty, next generation, new size, now."""
+        self._changed(path, size, None)
+
+    def store_inline(self, path: str, data: bytes) -> bool:
+        """Make ``data`` the content of ``path`` (a row created inline), recorded as a
+        change (dirty, next generation) in one commit; written to the row's file if it was
+        given one meanwhile. False if ``path`` has no row."""
+        return self._changed(path, len(data), data)
+
+    def _changed(self, path: str, size: int, data: bytes | None) -> bool:
+        now = time.time()
         with self._lock:
-            old = self.get(path)
-            if old is None:
-                return
-            self._db.execute(
-                "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "
-                "modified = ?, accessed = ? WHERE path = ?",
-                (size, time.time(), time.time(), path))
-            self.total_size += size - old.size
+            cached = self._entries.get(path)
+            if cached is None:
+                return False
+            if data is not None and cached.file:
+                with open(os.path.join(self.data_dir, cached.file), "wb") as out:
+                    out.write(data)
+                data = None
+            if data is None:
+                self._db.execute(
+                    "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "
+                    "modified = ?, accessed = ? WHERE path = ?", (size, now, now, path))
+            else:
+                self._db.execute(
+                    "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "
+                    "modified = ?, accessed = ?, data = ? WHERE path = ?",
+                    (size, now, now, data, path))
+            self._commit()
+            self.total_size += size - cached.size
+            cached.dirty, cached.generation, cached.size = True, cached.generation + 1, size
+            cached.modified = cached.accessed = now
+            return True
 
     def mark_clean(self, path: str, generation: int, remote_modified: float) -> bool:
         """Mark ``path`` clean if its generation is still ``generation``; True if it was."""
@@ -203,7 +310,13 @@ class CacheIndex:
                 "UPDATE entries SET dirty = 0, updated = ?, remote_modified = ?, "
                 "in_store = 1 WHERE path = ? AND generation = ?",
                 (now, remote_modified, path, generation))
-            return cur.rowcount == 1
+            self._commit()
+            if cur.rowcount != 1:
+                return False
+            cached = self._entries[path]
+            cached.dirty, cached.updated, cached.remote_modified = False, now, remote_modified
+            cached.in_store = True
+            return True
 
     def rename(self, old: str, new: str, *, dirty: bool) -> None:
         """Move the row of ``old`` to ``new``, replacing ``new``'s row.
@@ -217,24 +330,34 @@ class CacheIndex:
                 "UPDATE entries SET path = ?, parent = ?, dirty = ?, in_store = ?, "
                 "generation = generation + 1 WHERE path = ?",
                 (new, paths.parent(new), int(dirty), int(not dirty), old))
+            self._commit()
+            cached = self._entries.pop(old, None)
+            if cached is not None:
+                cached.path, cached.parent = new, paths.parent(new)
+                cached.dirty, cached.in_store = dirty, not dirty
+                cached.generation += 1
+                self._entries[new] = cached
 
     def remove(self, path: str) -> Entry | None:
         """Drop ``path``'s row and its data file; returns the row that was there."""
         with self._lock:
-            old = self.get(path)
+            old = self._entries.pop(path, None)
             if old is None:
                 return None
             self._db.execute("DELETE FROM entries WHERE path = ?", (path,))
+            self._commit()
             self.total_size -= old.size
-        try:
-            os.unlink(self.data_path(old))
-        except FileNotFoundError:
-            pass
+        if old.file:
+            try:
+                os.unlink(os.path.join(self.data_dir, old.file))
+            except FileNotFoundError:
+                pass
         return old
 
     def checkpoint(self) -> None:
         """Make every committed change durable on disk (fsync of the WAL and database)."""
         with self._lock:
+            self._commit()
             self._db.execute("PRAGMA wal_checkpoint(FULL)")
 
     def remove_orphans(self) -> tuple[int, list[str]]:
@@ -245,7 +368,7 @@ class CacheIndex:
         paths of dirty rows that had lost their data (reported, never silent).
         """
         rows = self.all()
-        named = {row.file for row in rows}
+        named = {row.file for row in rows if row.file}
         removed = 0
         for name in os.listdir(self.data_dir):
             if name not in named:
@@ -253,14 +376,17 @@ class CacheIndex:
                 removed += 1
         lost = []
         for row in rows:
-            if not os.path.exists(self.data_path(row)):
+            if row.file and not os.path.exists(os.path.join(self.data_dir, row.file)):
                 if row.dirty:
                     lost.append(row.path)
                 with self._lock:
                     self._db.execute("DELETE FROM entries WHERE path = ?", (row.path,))
+                    self._commit()
+                    self._entries.pop(row.path, None)
                     self.total_size -= row.size
         return removed, lost
 
     def close(self) -> None:
         with self._lock:
+            self._commit()
             self._db.close()

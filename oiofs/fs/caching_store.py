@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from oiofs.fs import paths
-from oiofs.fs.cache_index import CacheIndex, Entry
+from oiofs.fs.cache_index import INLINE, CacheIndex, Entry
 from oiofs.fs.errors import (
     DirectoryNotEmptyError,
     InvalidPathValueError,
@@ -64,7 +64,8 @@ class CachingStore(WriteBack, TransparentStore, Store):
     """
 
     def __init__(self, store: Store, cache_dir: str, *, cache_expiration: float = 30.0,
-                 upload_delay: float = 1.0, cache_size_mb: float = 2000.0,
+                 upload_delay: float = 1.0, max_upload_delay: float = 30.0,
+                 cache_size_mb: float = 2000.0,
                  hard_cache_size_mb: float | None = None, max_writer_threads: int = 8,
                  listing_ttl: float = 10.0, heartbeat_interval: float = 0.2,
                  start: bool = True) -> None:
@@ -75,6 +76,8 @@ class CachingStore(WriteBack, TransparentStore, Store):
         self.averages = UploadAverages()
         self.cache_expiration = cache_expiration
         self.upload_delay = upload_delay
+        self.max_upload_delay = max(upload_delay, max_upload_delay)
+        self.last_write = 0.0            # time.time() of the last write activity
         self.cache_size_mb = cache_size_mb
         self.hard_cache_size_mb = hard_cache_size_mb or 2 * cache_size_mb
         self.max_writer_threads = max(1, max_writer_threads)
@@ -163,7 +166,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
 
     def _entry_meta(self, entry: Entry) -> Metadata:
         size = entry.size
-        if self._open_writes.get(entry.path):
+        if entry.file and self._open_writes.get(entry.path):
             with contextlib.suppress(FileNotFoundError):
                 size = os.path.getsize(self.index.data_path(entry))
         return {"modified": entry.modified, "bytes": size, "is_dir": False}
@@ -265,19 +268,24 @@ class CachingStore(WriteBack, TransparentStore, Store):
         if parent != "/" and not self.get_metadata(parent)["is_dir"]:
             raise NotADirectoryStoreError(f"not a directory: {parent}")
 
-    def _new_dirty(self, path: str) -> Entry:
-        """A new dirty entry with an empty data file (file first, then row)."""
+    def _new_dirty(self, path: str, inline: bool = False) -> Entry:
+        """A new dirty entry, empty: inline, or with an empty data file (file first, then
+        row)."""
         remote = self._remote_meta(path)
         if remote is not None and remote["is_dir"]:
             raise IsADirectoryStoreError(f"{path} is a directory")
-        entry = self.index.new_entry(path, dirty=True, in_store=remote is not None)
-        open(self.index.data_path(entry), "wb").close()
+        entry = self.index.new_entry(path, dirty=True, in_store=remote is not None,
+                                     file=INLINE if inline else None)
+        if not inline:
+            os.close(os.open(self.index.data_path(entry),
+                             os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
         old = self.index.get(path)
         if old is not None:
             entry.in_store = entry.in_store or old.in_store
             entry.generation = old.generation + 1
             self.index.remove(path)
-        self.index.put(entry)
+        # An inline file's row is committed with its data when it is closed.
+        self.index.put(entry, commit=not inline)
         return entry
 
     def store_fileobject(self, fileobject: IO[bytes], path: str,
@@ -298,14 +306,41 @@ class CachingStore(WriteBack, TransparentStore, Store):
             self._wake.set()
         return time.time()
 
-    def create_file(self, path: str) -> str:
-        """Create an empty file at ``path`` open for writing; returns its cached file."""
+    def create_file(self, path: str, inline: bool = False) -> str:
+        """Create an empty file at ``path`` open for writing; returns its cached file.
+
+        ``inline``: the caller keeps the data in memory and hands it over with
+        :meth:`save_inline` then :meth:`release_inline` (or :meth:`spill_inline` to go on
+        in a file); no file is created and ``""`` is returned.
+        """
         paths.check(path)
         self._check_parent(path)
         self._throttle()
-        entry = self._new_dirty(path)
+        entry = self._new_dirty(path, inline)
+        self.last_write = time.time()
         with self._lock:
             self._open_writes[path] = self._open_writes.get(path, 0) + 1
+        return "" if inline else self.index.data_path(entry)
+
+    def save_inline(self, path: str, data: bytes) -> None:
+        """``data`` is now the content of ``path``, a file created inline and still open
+        (kept in the index: one commit; it survives a killed process)."""
+        self.index.store_inline(path, data)
+        self.last_write = time.time()
+
+    def release_inline(self, path: str) -> None:
+        """The writer of a file created inline is done (its data given by
+        :meth:`save_inline`); the writers may upload it."""
+        self._end_write(path)
+
+    def spill_inline(self, path: str, data: bytes) -> str:
+        """A file created inline goes on in a cached file: returns it, holding ``data``.
+        The caller still holds the write (pair with :meth:`release_write`)."""
+        if not self.index.store_inline(path, data):
+            raise NoSuchFilesystemObjectError(f"no such file: {path}")
+        entry = self.index.get(path)
+        if entry is None:
+            raise NoSuchFilesystemObjectError(f"no such file: {path}")
         return self.index.data_path(entry)
 
     def open_for_write(self, path: str, truncate: bool = False) -> str:
@@ -334,6 +369,10 @@ class CachingStore(WriteBack, TransparentStore, Store):
         if entry is not None:
             size = os.path.getsize(self.index.data_path(entry))
             self.index.mark_changed(path, size)
+        self._end_write(path)
+
+    def _end_write(self, path: str) -> None:
+        self.last_write = time.time()
         with self._lock:
             left = self._open_writes.get(path, 1) - 1
             if left > 0:
@@ -404,6 +443,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
         self._check_parent(dest)
         if self.get_metadata(src)["is_dir"]:
             self._move_dir(src, dest)
+            self._move_holds(src, dest)
             return
         with self._claim(*sorted((src, dest))):
             entry = self.index.get(src)
@@ -427,7 +467,16 @@ class CachingStore(WriteBack, TransparentStore, Store):
                     self.index.remove(dest)
                 self.listings.update(src, None)
                 self.listings.update(dest, remote_src)
+            self._move_holds(src, dest)
         self._wake.set()
+
+    def _move_holds(self, src: str, dest: str) -> None:
+        """Files open for reading or writing below ``src`` stay held under their new
+        names (their writers release them there)."""
+        with self._lock:
+            for holds in (self._open_writes, self._open_reads):
+                for path in [p for p in holds if paths.is_under(p, src)]:
+                    holds[paths.rebase(path, src, dest)] = holds.pop(path)
 
     def _move_dir(self, src: str, dest: str) -> None:
         # Upload what is dirty below src first, so the store moves complete files.

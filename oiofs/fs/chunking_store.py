@@ -199,11 +199,12 @@ class ChunkingStore(CachingStore):
                     entry = self.index.get(path)
                     if entry is None or not entry.dirty:
                         continue
-                    local = self.index.data_path(entry)
                     try:
-                        info = tar.gettarinfo(local, arcname=paths.name(path))
-                        with open(local, "rb") as data:
-                            info.size = os.fstat(data.fileno()).st_size
+                        with self.index.open_data(entry) as data:
+                            info = tarfile.TarInfo(paths.name(path))
+                            info.size = data.seek(0, os.SEEK_END)
+                            info.mtime, info.mode = int(entry.modified), 0o644
+                            data.seek(0)
                             tar.addfile(info, data)
                     except FileNotFoundError:
                         continue

@@ -1,7 +1,12 @@
 """The FUSE operations of ``oiofs-mount``, over a :class:`~oiofs.fs.caching_store.CachingStore`.
 
 Open files are the cache's local files: reads and writes are ``pread``/``pwrite`` on them,
-so the mount runs at local-disk speed and the writers upload behind it. Store errors become
+so the mount runs at local-disk speed and the writers upload behind it. A file *created*
+through the mount starts in memory instead (``INLINE_MAX`` bytes at most): its data goes
+into the cache index in one commit when it is closed, so writing a small file creates no
+file on the cache's disk (the costliest step of a small write). It moves to a cached file
+as soon as it grows past the limit, is fsynced, or the path is opened, truncated or renamed
+by anyone else while it is open. Store errors become
 errnos in one place (:func:`errno_of`). ``/.oiofs/stats`` and ``/.oiofs/config`` are
 read-only files made from the store's statistics and options.
 
@@ -35,6 +40,8 @@ from oiofs.fs.errors import StoreError
 LOG = logging.getLogger("oiofs.fs.mount")
 SPECIAL_DIR = "/.oiofs"
 SPECIAL_FILES = ("stats", "config")
+#: files created through the mount stay in memory until closed up to this size
+INLINE_MAX = 128 * 1024
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 
@@ -70,12 +77,15 @@ def translated(method: F) -> F:
 
 @dataclass
 class Handle:
-    """An open file: its path, the local fd (or the snapshot of a special file)."""
+    """An open file: its path, the local fd, the data of a new file kept in memory
+    (``buffer``), or the snapshot of a special file (``content``)."""
 
     path: str
     fd: int = -1
     writable: bool = False
     content: bytes | None = None
+    buffer: bytearray | None = None
+    unsaved: bool = False          # the buffer changed since it was last given to the store
 
 
 def render_stats(store: CachingStore) -> bytes:
@@ -118,8 +128,9 @@ class OiofsOperations(mfusepy.Operations):
         self.mounted_at = time.time()
         self.uid, self.gid = os.getuid(), os.getgid()
         self._handles: dict[int, Handle] = {}
+        self._buffered: dict[str, Handle] = {}     # path -> its in-memory new file
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     # --- helpers --------------------------------------------------------------------
 
@@ -153,6 +164,17 @@ class OiofsOperations(mfusepy.Operations):
         except KeyError:
             raise mfusepy.FuseOSError(errno.EBADF) from None
 
+    def _spill(self, path: str) -> None:
+        """Move the in-memory new file at ``path`` (if any) to a cached file, so that
+        every other handle sees the same data."""
+        with self._lock:
+            handle = self._buffered.pop(path, None)
+            if handle is None or handle.buffer is None:
+                return
+            local = self.store.spill_inline(path, bytes(handle.buffer))
+            handle.fd = os.open(local, os.O_RDWR)
+            handle.buffer, handle.unsaved = None, False
+
     def _refuse_special(self, path: str) -> None:
         if self._is_special(path):
             raise mfusepy.FuseOSError(errno.EACCES)
@@ -170,7 +192,11 @@ class OiofsOperations(mfusepy.Operations):
             return self._stat(False, len(content), time.time()) | {"st_mode": stat.S_IFREG
                                                                    | 0o444}
         meta = self.store.get_metadata(path)
-        return self._stat(meta["is_dir"], meta["bytes"], meta["modified"] or self.mounted_at)
+        size = meta["bytes"]
+        buffered = self._buffered.get(path)
+        if buffered is not None and buffered.buffer is not None:
+            size = len(buffered.buffer)
+        return self._stat(meta["is_dir"], size, meta["modified"] or self.mounted_at)
 
     @translated
     def readdir(self, path: str, fh: Any) -> list[str]:
@@ -228,6 +254,7 @@ class OiofsOperations(mfusepy.Operations):
     @translated
     def unlink(self, path: str) -> int:
         self._refuse_special(path)
+        self._spill(path)
         self.store.delete(path)
         return 0
 
@@ -235,7 +262,13 @@ class OiofsOperations(mfusepy.Operations):
     def rename(self, old: str, new: str) -> int:
         self._refuse_special(old)
         self._refuse_special(new)
+        for path in [p for p in self._buffered if p in (old, new) or paths.is_under(p, old)]:
+            self._spill(path)
         self.store.move(old, new)
+        with self._lock:        # open handles follow their file (their release records it)
+            for handle in self._handles.values():
+                if paths.is_under(handle.path, old):
+                    handle.path = paths.rebase(handle.path, old, new)
         return 0
 
     # --- files ----------------------------------------------------------------------
@@ -243,7 +276,12 @@ class OiofsOperations(mfusepy.Operations):
     @translated
     def create(self, path: str, mode: int, fi: Any = None) -> int:
         self._refuse_special(path)
-        return self._writable_handle(path, self.store.create_file(path), fi)
+        self._spill(path)
+        self.store.create_file(path, inline=True)
+        handle = Handle(path, writable=True, buffer=bytearray(), unsaved=True)
+        with self._lock:
+            self._buffered[path] = handle
+        return self._add(handle, fi)
 
     def _writable_handle(self, path: str, local: str, fi: Any) -> int:
         """A write handle on the cache file ``local`` the store opened for writing (the
@@ -264,6 +302,7 @@ class OiofsOperations(mfusepy.Operations):
                 raise mfusepy.FuseOSError(errno.EACCES)
             fi.direct_io = 1       # the content changes: never from the page cache
             return self._add(Handle(path, content=content), fi)
+        self._spill(path)
         if flags & (os.O_WRONLY | os.O_RDWR):
             local = self.store.open_for_write(path, truncate=bool(flags & os.O_TRUNC))
             return self._writable_handle(path, local, fi)
@@ -280,6 +319,9 @@ class OiofsOperations(mfusepy.Operations):
         handle = self._handle(fi)
         if handle.content is not None:
             return handle.content[offset:offset + size]
+        with self._lock:
+            if handle.buffer is not None:
+                return bytes(handle.buffer[offset:offset + size])
         return os.pread(handle.fd, size, offset)
 
     @translated
@@ -287,21 +329,42 @@ class OiofsOperations(mfusepy.Operations):
         handle = self._handle(fi)
         if not handle.writable:
             raise mfusepy.FuseOSError(errno.EBADF)
+        with self._lock:
+            buffer = handle.buffer
+            if buffer is not None:
+                end = offset + len(data)
+                if end <= INLINE_MAX:
+                    if offset > len(buffer):
+                        buffer.extend(bytes(offset - len(buffer)))
+                    buffer[offset:end] = data
+                    handle.unsaved = True
+                    return len(data)
+                self._spill(handle.path)
         return os.pwrite(handle.fd, data, offset)
 
     @translated
     def truncate(self, path: str, length: int, fh: Any = None) -> int:
         self._refuse_special(path)
+        self._spill(path)
         self.store.truncate(path, length)
         return 0
 
     @translated
     def flush(self, path: str, fi: Any) -> int:
-        return 0           # written data is already in the cache file
+        # close() waits for flush, not for release: what a closed file holds must be in
+        # the index by then (a cache file's data already is in the file).
+        handle = self._handle(fi)
+        with self._lock:
+            if handle.buffer is not None and handle.unsaved:
+                self.store.save_inline(handle.path, bytes(handle.buffer))
+                handle.unsaved = False
+        return 0
 
     @translated
     def fsync(self, path: str, datasync: int, fi: Any) -> int:
         handle = self._handle(fi)
+        if handle.buffer is not None:
+            self._spill(handle.path)
         if handle.writable:
             self.store.fsync_file(handle.path, handle.fd)
         return 0
@@ -310,6 +373,12 @@ class OiofsOperations(mfusepy.Operations):
     def release(self, path: str, fi: Any) -> int:
         with self._lock:
             handle = self._handles.pop(fi.fh, None)
+            if handle is not None and handle.buffer is not None:
+                self._buffered.pop(handle.path, None)
+                if handle.unsaved:
+                    self.store.save_inline(handle.path, bytes(handle.buffer))
+                self.store.release_inline(handle.path)
+                return 0
         if handle is None or handle.content is not None:
             return 0
         os.close(handle.fd)

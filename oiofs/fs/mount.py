@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds before a clean cached file is checked again")
     parser.add_argument("--upload-delay", type=float, default=1.0, metavar="S",
                         help="seconds a dirty file is left alone before upload")
+    parser.add_argument("--max-upload-delay", type=float, default=30.0, metavar="S",
+                        help="while files are being written, only files left alone this "
+                             "long are uploaded (the rest once writing pauses)")
     parser.add_argument("--listing-ttl", type=float, default=10.0, metavar="S",
                         help="seconds a directory listing is trusted")
     parser.add_argument("--attr-timeout", type=float, default=1.0, metavar="S",
@@ -98,6 +101,7 @@ def run_foreground(args: argparse.Namespace) -> int:
     kind = ChunkingStore if args.chunking else CachingStore
     cache = kind(make_store(args), args.cache_dir or default_cache_dir(args),
                  cache_expiration=args.cache_expiration, upload_delay=args.upload_delay,
+                 max_upload_delay=args.max_upload_delay,
                  cache_size_mb=args.cache_size, max_writer_threads=args.writers,
                  listing_ttl=args.listing_ttl)
     ops = OiofsOperations(cache, args.unmount_timeout)

@@ -15,7 +15,8 @@ from oiofs.fs.stats import MB, ExceptionStats
 
 #: Options of :meth:`TransparentStore.get_configuration`, name -> type.
 OPTIONS: dict[str, type] = {
-    "cache_expiration": float, "upload_delay": float, "cache_size_mb": float,
+    "cache_expiration": float, "upload_delay": float, "max_upload_delay": float,
+    "cache_size_mb": float,
     "hard_cache_size_mb": float, "max_writer_threads": int, "listing_ttl": float,
 }
 

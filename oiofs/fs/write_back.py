@@ -34,6 +34,8 @@ class WriteBack:
     listings: ListingCache
     averages: UploadAverages
     upload_delay: float
+    max_upload_delay: float
+    last_write: float
     cache_size_mb: float
     hard_cache_size_mb: float
     max_writer_threads: int
@@ -68,7 +70,7 @@ class WriteBack:
             self.stats.begin_upload()
             count = 0
             try:
-                with open(self.index.data_path(entry), "rb") as fileobject:
+                with self.index.open_data(entry) as fileobject:
                     stored = self.store.store_fileobject(fileobject, path)
                     count = fileobject.tell()
             except FileNotFoundError:
@@ -119,7 +121,7 @@ class WriteBack:
                 busy = len(self._inflight)
             free = self.get_number_of_writers() - busy
             if free > 0:
-                cutoff = None if force else time.time() - self.upload_delay
+                cutoff = None if force else self._upload_cutoff()
                 free = self._schedule_packed(cutoff, force, free)
                 with self._lock:
                     # Enough rows to fill the free writers past the busy and open ones.
@@ -136,6 +138,21 @@ class WriteBack:
                     free -= 1
                     self._pool.submit(self._job, entry.path)
             self._evict()
+
+    def _upload_cutoff(self) -> float:
+        """Files changed before this time may be uploaded now.
+
+        While files are being written (some write within the last ``upload_delay``
+        seconds), only files left alone for ``max_upload_delay`` go: uploads would take
+        the CPU and disk the writing program is waiting for (an untar of many small files
+        finishes sooner, and the uploads follow as soon as it pauses). A cache past its
+        soft size limit uploads at the normal pace whatever happens.
+        """
+        now = time.time()
+        writing = now - self.last_write < self.upload_delay
+        if writing and self.index.total_size <= self.cache_size_mb * MB:
+            return now - self.max_upload_delay
+        return now - self.upload_delay
 
     def _startable(self, path: str, force: bool, now: float) -> bool:
         """May a writer take ``path`` now? (Call with ``self._lock`` held.)"""

@@ -136,3 +136,54 @@ def test_chunking_mount_packs_small_files(dirs):
     with mounted(mnt, "--local", backing, "--cache-dir", cache, "--chunking") as m:
         assert sorted(os.listdir(m.path("d"))) == sorted(f"f{i}" for i in range(50))
         assert open(m.path("d/f7"), "rb").read() == b"7" * 50
+
+
+def test_new_files_kept_in_memory_behave_like_files(dirs):
+    """Files created through the mount start in memory (fuse_ops.INLINE_MAX): growing past
+    the limit, reading while open, a second handle, truncate, rename and fsync of an open
+    one, and empty files all behave as on a local disk."""
+    from oiofs.fs.fuse_ops import INLINE_MAX
+
+    backing, mnt, cache = str(dirs / "backing"), str(dirs / "mnt"), str(dirs / "cache")
+    big = os.urandom(INLINE_MAX + 5000)
+    with mounted(mnt, "--local", backing, "--cache-dir", cache,
+                 "--upload-delay", "3600") as m:
+        with open(m.path("big"), "wb") as f:             # spills to a cache file midway
+            for i in range(0, len(big), 4096):
+                f.write(big[i:i + 4096])
+        assert open(m.path("big"), "rb").read() == big
+        with open(m.path("open"), "w+b") as f:
+            f.write(b"hello world")
+            f.flush()
+            assert os.path.getsize(m.path("open")) == 11
+            f.seek(0)
+            assert f.read() == b"hello world"           # read through the same handle
+            assert open(m.path("open"), "rb").read() == b"hello world"  # a second handle
+            f.write(b"!")
+            f.flush()
+            os.truncate(m.path("open"), 5)                # truncate by path while open
+            f.seek(0, os.SEEK_END)
+            f.write(b"?")
+        assert open(m.path("open"), "rb").read() == b"hello?"
+        with open(m.path("moving"), "wb") as f:
+            f.write(b"before ")
+            f.flush()
+            os.rename(m.path("moving"), m.path("moved"))  # renamed while open
+            f.write(b"after")
+        assert open(m.path("moved"), "rb").read() == b"before after"
+        assert not os.path.exists(m.path("moving"))
+        open(m.path("empty"), "wb").close()
+        fd = os.open(m.path("synced"), os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, b"fsynced while open")
+        os.fsync(fd)
+        m.kill()                                          # killed with the file open
+        with pytest.raises(OSError):
+            os.close(fd)                                  # the mount is gone
+    with mounted(mnt, "--local", backing, "--cache-dir", cache) as m:
+        assert open(m.path("synced"), "rb").read() == b"fsynced while open"
+        assert os.path.getsize(m.path("empty")) == 0
+    expected = {"big": big, "open": b"hello?", "moved": b"before after", "empty": b"",
+                "synced": b"fsynced while open"}
+    for name, data in expected.items():
+        assert open(os.path.join(backing, name), "rb").read() == data, name
+    assert not os.path.exists(os.path.join(backing, "moving"))

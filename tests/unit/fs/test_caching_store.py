@@ -214,3 +214,108 @@ def test_close_with_an_unreachable_store_keeps_dirty_files(backing, tmp_path):
     assert again.get_dirty_files() == ["/d/f"]
     again.sync(timeout=10)
     assert backing.get_file("/d/f") == b"kept"
+
+
+# --- files created inline (data kept in the index row, no cache file) ---------------
+
+
+def test_inline_file_is_uploaded_from_the_index(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    assert store.create_file("/f", inline=True) == ""
+    assert os.listdir(store.index.data_dir) == []          # no cache file was made
+    store.save_inline("/f", b"inline data")
+    store.release_inline("/f")
+    assert store.get_metadata("/f")["bytes"] == 11
+    store.sync()
+    assert backing.get_file("/f") == b"inline data"
+    assert os.listdir(store.index.data_dir) == []
+
+
+def test_saved_inline_data_survives_a_crash_and_a_row_never_saved_does_not(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_file("/saved", inline=True)
+    store.save_inline("/saved", b"kept")
+    store.create_file("/open", inline=True)     # row not committed until some save
+    store.index._db.close()                     # the process dies here (no commit, no close)
+    again = caching(backing, tmp_path)
+    assert again.get_dirty_files() == ["/saved"]
+    again.sync()
+    assert backing.get_file("/saved") == b"kept"
+    assert not backing.exists("/open")
+
+
+def test_inline_file_gets_a_real_file_when_one_is_needed(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_file("/f", inline=True)
+    store.save_inline("/f", b"abc")
+    local = store.spill_inline("/f", b"abcdef")    # grew past the inline limit
+    with open(local, "r+b") as f:
+        f.seek(6)
+        f.write(b"ghi")
+    store.release_write("/f")
+    assert store.get_file("/f") == b"abcdefghi"
+    store.sync()
+    assert backing.get_file("/f") == b"abcdefghi"
+    # a closed inline file read through a path: written out once, same content
+    store.create_file("/g", inline=True)
+    store.save_inline("/g", b"read me")
+    store.release_inline("/g")
+    with open(store.local_file("/g"), "rb") as f:
+        assert f.read() == b"read me"
+    assert store.get_dirty_files() == ["/g"]
+    store.sync()
+    assert backing.get_file("/g") == b"read me"
+
+
+def test_inline_row_renamed_deleted_and_reopened_index(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/d")
+    for name in ("a", "b"):
+        store.create_file(f"/d/{name}", inline=True)
+        store.save_inline(f"/d/{name}", name.encode() * 3)
+        store.release_inline(f"/d/{name}")
+    store.move("/d/a", "/d/moved")
+    store.delete("/d/b")
+    store.close()
+    again = caching(backing, tmp_path)              # the mirror is rebuilt from sqlite
+    assert sorted(again.get_directory_listing("/d")) == ["/d/moved"]
+    assert again.get_file("/d/moved") == b"aaa"
+    assert backing.get_file("/d/moved") == b"aaa"
+    assert not backing.exists("/d/b")
+
+
+def test_index_of_an_older_cache_dir_gains_the_data_column(backing, tmp_path):
+    import sqlite3
+
+    os.makedirs(tmp_path / "cache")
+    db = sqlite3.connect(str(tmp_path / "cache" / "index.db"))
+    db.execute("CREATE TABLE entries (path TEXT PRIMARY KEY, parent TEXT NOT NULL, file TEXT "
+               "NOT NULL, dirty INTEGER NOT NULL, generation INTEGER NOT NULL, size INTEGER "
+               "NOT NULL, modified REAL NOT NULL, updated REAL NOT NULL, accessed REAL NOT "
+               "NULL, remote_modified REAL NOT NULL, in_store INTEGER NOT NULL)")
+    db.commit()
+    db.close()
+    store = caching(backing, tmp_path)
+    store.create_file("/f", inline=True)
+    store.save_inline("/f", b"new")
+    store.release_inline("/f")
+    store.sync()
+    assert backing.get_file("/f") == b"new"
+
+
+def test_uploads_wait_while_files_are_being_written(backing, tmp_path):
+    store = caching(backing, tmp_path, upload_delay=0.3, max_upload_delay=3600)
+    store.store_fileobject(io.BytesIO(b"first"), "/first")
+    time.sleep(0.35)                       # /first has been left alone long enough...
+    store.create_file("/second", inline=True)   # ...but writing goes on
+    store.save_inline("/second", b"second")
+    store.release_inline("/second")
+    store.run_once()
+    store._pool.shutdown(wait=True)
+    assert not backing.exists("/first")    # the writer is busy: uploads wait
+    store._pool = __import__("concurrent.futures").futures.ThreadPoolExecutor(2)
+    time.sleep(0.35)                       # writing paused
+    store.run_once()
+    store._pool.shutdown(wait=True)
+    assert backing.get_file("/first") == b"first"
+    assert backing.get_file("/second") == b"second"
