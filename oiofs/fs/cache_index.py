@@ -148,6 +148,14 @@ class CacheIndex:
         row = self._db.execute("SELECT data FROM entries WHERE path = ?", (path,)).fetchone()
         return bytes(row[0]) if row and row[0] is not None else b""
 
+    def inline_content(self, path: str) -> bytes | None:
+        """The data of ``path``'s row if it is inline, else ``None`` (no row, or a file)."""
+        with self._lock:
+            cached = self._entries.get(path)
+            if cached is None or cached.file:
+                return None
+            return self._inline_data(path)
+
     def open_data(self, entry: Entry) -> BinaryIO:
         """A reader of the current data of ``entry``'s path, inline or in a file
         (``FileNotFoundError`` if the path has no row any more)."""
@@ -218,23 +226,24 @@ class CacheIndex:
         if self._db.in_transaction:
             self._db.execute("COMMIT")
 
-    def put(self, entry: Entry, *, commit: bool = True) -> None:
+    def put(self, entry: Entry, *, commit: bool = True, data: bytes | None = None) -> None:
         """Insert or replace ``entry``; keeps :attr:`total_size` current.
 
         ``commit=False`` leaves the row in an open transaction that the next change of
         any row commits (a file being created: its row and its data are then committed
-        together when it is closed, one commit instead of two).
+        together when it is closed, one commit instead of two). ``data``: the content of
+        an inline row (``entry.file`` empty).
         """
         with self._lock:
             if not commit and not self._db.in_transaction:
                 self._db.execute("BEGIN")
             old = self._entries.get(entry.path)
             self._db.execute(
-                f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}) VALUES "
-                f"({', '.join('?' * len(COLUMNS))})",
+                f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}, data) VALUES "
+                f"({', '.join('?' * (len(COLUMNS) + 1))})",
                 (entry.path, entry.parent, entry.file, int(entry.dirty), entry.generation,
                  entry.size, entry.modified, entry.updated, entry.accessed,
-                 entry.remote_modified, int(entry.in_store)))
+                 entry.remote_modified, int(entry.in_store), data))
             self._entries[entry.path] = copy.copy(entry)
             self.total_size += entry.size - (old.size if old else 0)
             if commit:

@@ -26,6 +26,7 @@ cached files in place; everything else is the :class:`~oiofs.fs.store.Store` int
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import threading
@@ -54,6 +55,8 @@ from oiofs.fs.writers import UploadAverages
 
 LOG = logging.getLogger("oiofs.fs")
 CHUNK = 1 << 20
+#: files up to this size are kept inline in the cache index (no cache file)
+INLINE_MAX = 128 * 1024
 MAX_BACKOFF = 30.0
 
 class CachingStore(WriteBack, TransparentStore, Store):
@@ -196,6 +199,16 @@ class CachingStore(WriteBack, TransparentStore, Store):
 
     def local_file(self, path: str) -> str:
         """The cached file holding ``path``'s data, downloaded first if needed."""
+        return self.index.data_path(self._fresh_entry(path))
+
+    def read_inline(self, path: str) -> bytes | None:
+        """``path``'s content if the cache holds it inline (a small file), downloaded
+        first if needed, with the freshness rules of :meth:`local_file`; ``None`` when it
+        is in a cached file (use :meth:`local_file`)."""
+        entry = self._fresh_entry(path)
+        return None if entry.file else self.index.inline_content(path)
+
+    def _fresh_entry(self, path: str) -> Entry:
         paths.check(path)
         entry = self.index.get(path)
         now = time.time()
@@ -204,7 +217,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
             if entry.dirty or fresh or path in self._inflight or self._open_writes.get(path):
                 self.stats.hit()
                 self.index.touch(path, accessed=now)
-                return self.index.data_path(entry)
+                return entry
             # A clean, expired entry: the wrapped store's newer version replaces it.
             try:
                 remote = self._store_metadata(path)
@@ -215,7 +228,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
             if remote["modified"] <= entry.remote_modified:
                 self.stats.hit()
                 self.index.touch(path, updated=now, accessed=now)
-                return self.index.data_path(entry)
+                return entry
         self.stats.miss()
         return self._download(path)
 
@@ -223,28 +236,44 @@ class CachingStore(WriteBack, TransparentStore, Store):
         """The wrapped store's current metadata of ``path`` (one request, no cache)."""
         return self.store.get_metadata(path)
 
-    def _download(self, path: str) -> str:
+    def _download(self, path: str) -> Entry:
+        """Fetch ``path`` from the wrapped store into the cache: inline when it is small
+        (no cache file), else into a new cache file."""
         with self._claim(path):
             entry = self.index.get(path)
             if entry is not None and (entry.dirty or
                                       time.time() - entry.updated < self.cache_expiration):
-                return self.index.data_path(entry)   # filled while we waited
+                return entry                         # filled while we waited
             # The parent's cached listing tells size and time without a HEAD per file.
             known, listed = self.listings.lookup(path)
             meta = listed if known and listed is not None else self._store_metadata(path)
             if meta["is_dir"]:
                 raise IsADirectoryStoreError(f"{path} is a directory")
+            small = meta["bytes"] <= INLINE_MAX
             new = self.index.new_entry(path, dirty=False, size=0, in_store=True,
-                                       remote_modified=meta["modified"])
-            target = self.index.data_path(new)
+                                       remote_modified=meta["modified"],
+                                       file=INLINE if small else None)
+            target = "" if small else self.index.data_path(new)
             self.stats.begin_download()
             count = 0
+            data: bytes | None = None
             try:
-                with open(target, "wb") as out:
-                    count = self.store.read_into(path, out)
+                if small:
+                    buffer = io.BytesIO()
+                    count = self.store.read_into(path, buffer)
+                    data = buffer.getvalue()
+                    if count > INLINE_MAX:       # it grew since it was listed
+                        new.file = self.index.new_file()
+                        with open(self.index.data_path(new), "wb") as out:
+                            out.write(data)
+                        data = None
+                else:
+                    with open(target, "wb") as out:
+                        count = self.store.read_into(path, out)
             except BaseException as exc:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(target)
+                if target:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(target)
                 self.stats.add_exception(exc)
                 raise
             finally:
@@ -252,8 +281,8 @@ class CachingStore(WriteBack, TransparentStore, Store):
             new.size = count
             if entry is not None:
                 self.index.remove(path)
-            self.index.put(new)
-            return target
+            self.index.put(new, data=data)
+            return new
 
     def iter_file(self, path_to_file: str) -> Iterator[bytes]:
         local = self.local_file(path_to_file)

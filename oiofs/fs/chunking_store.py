@@ -26,8 +26,8 @@ import time
 from typing import Any
 
 from oiofs.fs import paths
-from oiofs.fs.cache_index import Entry
-from oiofs.fs.caching_store import LOG, CachingStore
+from oiofs.fs.cache_index import INLINE, Entry
+from oiofs.fs.caching_store import INLINE_MAX, LOG, CachingStore
 from oiofs.fs.chunk_map import ChunkedFile, ChunkMap, is_chunk_name
 from oiofs.fs.errors import NoSuchFilesystemObjectError
 from oiofs.fs.stats import MB
@@ -72,7 +72,7 @@ class ChunkingStore(CachingStore):
             return {"modified": member.modified, "bytes": member.size, "is_dir": False}
         return self.store.get_metadata(path)
 
-    def _download(self, path: str) -> str:
+    def _download(self, path: str) -> Entry:
         member = self.chunks.get(path)
         if member is None:
             return super()._download(path)
@@ -80,7 +80,7 @@ class ChunkingStore(CachingStore):
         entry = self.index.get(path)
         if entry is None:
             raise NoSuchFilesystemObjectError(f"{path} missing from its chunk")
-        return self.index.data_path(entry)
+        return entry
 
     def _fill_from_chunk(self, chunk_id: str, dirty: bool = False) -> None:
         """Download a chunk and cache its current members (clean, or dirty to re-pack)."""
@@ -104,14 +104,20 @@ class ChunkingStore(CachingStore):
                     with self._claim(path):
                         if self.index.get(path) is not None:
                             continue          # the cache has it (maybe newer)
+                        small = info.size <= INLINE_MAX
                         new = self.index.new_entry(path, dirty=dirty, size=info.size,
                                                    in_store=True,
-                                                   remote_modified=members[path].modified)
+                                                   remote_modified=members[path].modified,
+                                                   file=INLINE if small else None)
                         source = tar.extractfile(info)
                         assert source is not None
-                        with source, open(self.index.data_path(new), "wb") as out:
-                            while block := source.read(1 << 20):
-                                out.write(block)
+                        with source:
+                            if small:                 # kept inline: no cache file
+                                self.index.put(new, data=source.read())
+                                continue
+                            with open(self.index.data_path(new), "wb") as out:
+                                while block := source.read(1 << 20):
+                                    out.write(block)
                         self.index.put(new)
 
     # --- namespace changes reach the map --------------------------------------------
@@ -153,8 +159,11 @@ class ChunkingStore(CachingStore):
         for directory, count, total, oldest in self.index.dirty_groups(self.small_file_size):
             if free <= 0:
                 break
+            # A full chunk goes now; a partial one once its oldest file waited
+            # max_time_to_upload and the upload cutoff allows it (writing in progress).
             if not (force or total >= limit
-                    or time.time() - oldest >= self.max_time_to_upload):
+                    or (time.time() - oldest >= self.max_time_to_upload
+                        and (cutoff is None or oldest <= cutoff))):
                 continue
             batch: list[Entry] = []
             size = 0

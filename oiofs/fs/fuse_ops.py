@@ -5,9 +5,10 @@ so the mount runs at local-disk speed and the writers upload behind it. A file *
 through the mount starts in memory instead (``INLINE_MAX`` bytes at most): its data goes
 into the cache index in one commit when it is closed, so writing a small file creates no
 file on the cache's disk (the costliest step of a small write). It moves to a cached file
-as soon as it grows past the limit, is fsynced, or the path is opened, truncated or renamed
-by anyone else while it is open. Store errors become
-errnos in one place (:func:`errno_of`). ``/.oiofs/stats`` and ``/.oiofs/config`` are
+as soon as it grows past the limit, is fsynced, or the path is opened, truncated or
+renamed by anyone else while it is open. A small file the cache holds inline is read from
+a snapshot taken at open (close-to-open consistency, as NFS). Store errors become errnos
+in one place (:func:`errno_of`). ``/.oiofs/stats`` and ``/.oiofs/config`` are
 read-only files made from the store's statistics and options.
 
 What is not supported is refused, never faked: permissions are fixed (files 0644,
@@ -34,14 +35,12 @@ from typing import Any, TypeVar
 import mfusepy
 
 from oiofs.fs import paths
-from oiofs.fs.caching_store import CachingStore
+from oiofs.fs.caching_store import INLINE_MAX, CachingStore
 from oiofs.fs.errors import StoreError
 
 LOG = logging.getLogger("oiofs.fs.mount")
 SPECIAL_DIR = "/.oiofs"
 SPECIAL_FILES = ("stats", "config")
-#: files created through the mount stay in memory until closed up to this size
-INLINE_MAX = 128 * 1024
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 
@@ -306,6 +305,9 @@ class OiofsOperations(mfusepy.Operations):
         if flags & (os.O_WRONLY | os.O_RDWR):
             local = self.store.open_for_write(path, truncate=bool(flags & os.O_TRUNC))
             return self._writable_handle(path, local, fi)
+        data = self.store.read_inline(path)
+        if data is not None:     # a small file, held in the cache index: read from memory
+            return self._add(Handle(path, content=data), fi)
         local = self.store.open_read(path)
         try:
             fd = os.open(local, os.O_RDONLY)

@@ -139,10 +139,10 @@ def test_chunking_mount_packs_small_files(dirs):
 
 
 def test_new_files_kept_in_memory_behave_like_files(dirs):
-    """Files created through the mount start in memory (fuse_ops.INLINE_MAX): growing past
+    """Files created through the mount start in memory (caching_store.INLINE_MAX): growing past
     the limit, reading while open, a second handle, truncate, rename and fsync of an open
     one, and empty files all behave as on a local disk."""
-    from oiofs.fs.fuse_ops import INLINE_MAX
+    from oiofs.fs.caching_store import INLINE_MAX
 
     backing, mnt, cache = str(dirs / "backing"), str(dirs / "mnt"), str(dirs / "cache")
     big = os.urandom(INLINE_MAX + 5000)

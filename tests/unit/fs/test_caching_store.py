@@ -319,3 +319,20 @@ def test_uploads_wait_while_files_are_being_written(backing, tmp_path):
     store._pool.shutdown(wait=True)
     assert backing.get_file("/first") == b"first"
     assert backing.get_file("/second") == b"second"
+
+
+def test_small_downloads_are_kept_inline_and_big_ones_in_files(backing, tmp_path):
+    from oiofs.fs.caching_store import INLINE_MAX
+
+    backing.store_fileobject(io.BytesIO(b"small"), "/small")
+    big = os.urandom(INLINE_MAX + 1)
+    backing.store_fileobject(io.BytesIO(big), "/big")
+    store = caching(backing, tmp_path)
+    assert store.read_inline("/small") == b"small"           # downloaded into the index
+    assert store.get_cache_misses() == 1
+    assert store.read_inline("/small") == b"small"           # then a hit
+    assert store.get_cache_hits() == 1
+    assert store.read_inline("/big") is None                 # a cache file instead
+    with open(store.local_file("/big"), "rb") as f:
+        assert f.read() == big
+    assert len(os.listdir(store.index.data_dir)) == 1
