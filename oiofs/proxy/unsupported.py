@@ -7,9 +7,7 @@ stored as something else (``/info`` lists what works). Each entry goes when its 
 lands (the middleware then consumes the header before the proxy application sees it).
 
 Only writes carry a feature's setting; a header sent empty (which removes the setting in
-Swift) is let through, as are the ``X-Remove-*`` forms. ``?symlink=get`` is let through: with
-no symlinks stored, the object itself is the right answer, and ``swift delete`` sends it on
-every object it deletes.
+Swift) is let through, as are the ``X-Remove-*`` forms.
 """
 
 from __future__ import annotations
@@ -25,8 +23,6 @@ UNSUPPORTED_HEADERS = {
     "HTTP_X_VERSIONS_ENABLED": "object versioning (X-Versions-Enabled)",
     "HTTP_X_CONTAINER_SYNC_TO": "container sync (X-Container-Sync-To)",
     "HTTP_X_CONTAINER_SYNC_KEY": "container sync (X-Container-Sync-Key)",
-    "HTTP_X_SYMLINK_TARGET": "symlinks (X-Symlink-Target)",
-    "HTTP_X_SYMLINK_TARGET_ACCOUNT": "symlinks (X-Symlink-Target-Account)",
     "HTTP_X_CONTAINER_META_QUOTA_BYTES": "container quotas (X-Container-Meta-Quota-Bytes)",
     "HTTP_X_CONTAINER_META_QUOTA_COUNT": "container quotas (X-Container-Meta-Quota-Count)",
     "HTTP_X_ACCOUNT_META_QUOTA_BYTES": "account quotas (X-Account-Meta-Quota-Bytes)",
