@@ -96,6 +96,14 @@ class Application(BaseServerApp):
         """How many of ``replicas`` nodes must agree on a write."""
         return quorum_size(replicas)
 
+    def cached_container_info(self, environ: dict, account: str, container: str):
+        """For filters: a container's info (:class:`~oiofs.proxy.container_info.
+        ContainerInfo`, with its system metadata) from this worker's cache, or one
+        ``HEAD`` to its servers when not cached. Nothing is authorized here."""
+        trans_id = ensure_trans_id(environ, self.options.trans_id_suffix)
+        return self.container_controller.container_info(_TransId(trans_id), account,
+                                                        container)
+
     # --- requests ---------------------------------------------------------------------
 
     def translate_error(self, err: Exception) -> HTTPError | None:
@@ -155,6 +163,15 @@ class Application(BaseServerApp):
                              environ.get("PATH_INFO", ""), resp.status,
                              time.monotonic() - start, trans_id)
         return resp.body
+
+
+class _TransId:
+    """What a controller's info lookup needs of a request: its transaction id."""
+
+    __slots__ = ("trans_id",)
+
+    def __init__(self, trans_id: str):
+        self.trans_id = trans_id
 
 
 def app_factory(global_conf: dict, **local_conf) -> Application:

@@ -18,8 +18,6 @@ from oiofs.common.exceptions import HTTPNotImplemented
 
 #: WSGI header key -> the feature it asks for, on PUT/POST/COPY
 UNSUPPORTED_HEADERS = {
-    "HTTP_X_VERSIONS_LOCATION": "object versioning (X-Versions-Location)",
-    "HTTP_X_HISTORY_LOCATION": "object versioning (X-History-Location)",
     "HTTP_X_VERSIONS_ENABLED": "object versioning (X-Versions-Enabled)",
     "HTTP_X_CONTAINER_SYNC_TO": "container sync (X-Container-Sync-To)",
     "HTTP_X_CONTAINER_SYNC_KEY": "container sync (X-Container-Sync-Key)",

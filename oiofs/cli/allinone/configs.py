@@ -160,7 +160,7 @@ log_name = proxy-server
 log_level = WARNING
 
 [pipeline:main]
-pipeline = gatekeeper healthcheck tempurl tempauth slo dlo symlink proxy-server
+pipeline = gatekeeper healthcheck tempurl tempauth slo dlo versioned_writes symlink proxy-server
 
 [filter:gatekeeper]
 use = egg:oiofs#gatekeeper
@@ -176,6 +176,9 @@ use = egg:oiofs#slo
 
 [filter:dlo]
 use = egg:oiofs#dlo
+
+[filter:versioned_writes]
+use = egg:oiofs#versioned_writes
 
 [filter:symlink]
 use = egg:oiofs#symlink

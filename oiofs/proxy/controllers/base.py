@@ -7,6 +7,7 @@ per-request state. Each verb is a method named after it (``GET(req) -> Response`
 
 from __future__ import annotations
 
+from typing import Protocol
 from urllib.parse import quote
 
 from oiofs.common.backend_protocol import PUT_TIMESTAMP_HEADER
@@ -34,6 +35,12 @@ SHOW_SYSMETA_KEY = "oiofs.show_sysmeta"
 BACKEND_HEADERS_KEY = "oiofs.backend_headers"
 #: backend headers compared by ``X-Newest`` for accounts and containers, newest first
 DB_NEWEST_KEYS = (PUT_TIMESTAMP_HEADER.lower(), "x-put-timestamp", "x-timestamp")
+
+
+class Traced(Protocol):
+    """What an info look-up needs of a request: its transaction id."""
+
+    trans_id: str
 
 
 def quoted_suffix(account: str, container: str | None = None, obj: str | None = None) -> str:
@@ -117,7 +124,7 @@ class Controller:
         headers.update(extra)
         return headers
 
-    def container_info(self, req: ProxyRequest, account: str,
+    def container_info(self, req: Traced, account: str,
                        container: str) -> ContainerInfo:
         """The container's info, from the cache or a ``HEAD`` to its servers."""
         key = f"{account}/{container}"

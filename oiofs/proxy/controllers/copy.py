@@ -57,7 +57,8 @@ def _split_target(value: str | None, what: str) -> tuple[str, str]:
     """``(container, object)`` of a ``/container/object`` style header value."""
     if not value:
         raise HTTPPreconditionFailed(f"{what} header required")
-    text = unquote(value, errors="strict") if "%" in value else value
+    # percent-decoded to a WSGI string (UTF-8 bytes as latin-1), as an unquoted value is
+    text = unquote(value, encoding="latin-1") if "%" in value else value
     if not check_utf8(text):
         raise HTTPPreconditionFailed(f"Invalid UTF8 in {what} header")
     try:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
+from oiofs.common.exceptions import HTTPError
 from oiofs.proxy.controllers.base import (
     AUTHORIZE_KEY,
     AUTHORIZE_OVERRIDE_KEY,
     SHOW_SYSMETA_KEY,
 )
-from oiofs.proxy.request import TRANS_ID_KEY
+from oiofs.proxy.request import TRANS_ID_KEY, ensure_trans_id
+from oiofs.proxy.response import status_line
 
 _KEPT_KEYS = ("REMOTE_USER", AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, TRANS_ID_KEY,
               "HTTP_X_AUTH_TOKEN", "HTTP_X_STORAGE_TOKEN", "REMOTE_ADDR", "SERVER_NAME",
@@ -127,3 +129,30 @@ class _Prepend:
         if close is not None:
             close()
 
+
+
+def proxy_app(app):
+    """The proxy application at the end of the pipeline below ``app`` (filters keep the
+    next element as ``.app``): it answers cached container info for filters."""
+    while app is not None and not hasattr(app, "cached_container_info"):
+        app = getattr(app, "app", None)
+    if app is None:
+        raise ValueError("no proxy application below this filter")
+    return app
+
+
+def status_error(status: int) -> HTTPError:
+    """An :class:`HTTPError` of a subrequest's failed ``status``, to hand to the client."""
+    err = HTTPError(status_line(status).split(" ", 1)[1])
+    err.status = status
+    return err
+
+
+def error_response(environ: dict, start_response, err: HTTPError):
+    """Answer the client with ``err`` (its text as a plain-text body) from a filter."""
+    body = (err.detail or err.description).encode("utf-8")
+    start_response(status_line(err.status),
+                   [("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(body))),
+                    ("X-Trans-Id", ensure_trans_id(environ)), *err.headers.items()])
+    return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]

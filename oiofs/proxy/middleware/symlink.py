@@ -1,18 +1,18 @@
 """symlink: objects that point at other objects, as OpenStack Swift's symlinks.
 
-``PUT`` of a zero-byte object with ``X-Symlink-LinkTarget: <container>/<object>`` (and
-``X-Symlink-LinkTarget-Account``) stores a link; its target is kept as object system
+``PUT`` of a zero-byte object with ``X-Symlink-Target: <container>/<object>`` (and
+``X-Symlink-Target-Account``) stores a link; its target is kept as object system
 metadata (:mod:`~oiofs.proxy.middleware.symlink_target`) and recorded in the container
-row's ETag so listings show ``symlink_path``. With ``X-Symlink-LinkTarget-Etag`` the link is
+row's ETag so listings show ``symlink_path``. With ``X-Symlink-Target-Etag`` the link is
 static: the target is read (as the client) at once and must have that ETag; its size is
 kept too, and a later change of the target makes reads of the link answer 409.
 
 * ``GET``/``HEAD`` of a link answer its target (followed through at most ``symloop_max``
   links, then 409), read as the requesting user so the target container's ACLs apply,
   with ``Content-Location`` naming it; a missing target is 404;
-* ``?symlink=get`` answers the link itself, with ``X-Symlink-LinkTarget*`` headers;
+* ``?symlink=get`` answers the link itself, with ``X-Symlink-Target*`` headers;
 * ``POST`` applies the metadata to the link and answers 307 with the target's
-  ``Location``; ``POST`` with ``X-Symlink-LinkTarget`` is 400;
+  ``Location``; ``POST`` with ``X-Symlink-Target`` is 400;
 * ``COPY`` (or ``PUT`` with ``X-Copy-From``) copies the target, or the link with
   ``?symlink=get``; ``DELETE`` removes the link.
 
@@ -37,7 +37,12 @@ from oiofs.proxy.middleware.largeobj import (
     is_copy,
     object_parts,
 )
-from oiofs.proxy.middleware.subrequest import call, make_environ
+from oiofs.proxy.middleware.subrequest import (
+    call,
+    error_response,
+    make_environ,
+    status_error,
+)
 from oiofs.proxy.middleware.symlink_target import (
     SYSMETA_ETAG,
     SYSMETA_TARGET,
@@ -98,7 +103,7 @@ class Symlink:
             if is_copy(environ) and not _wants_link_itself(environ):
                 return copy_assembled(self, environ, start_response, is_link)
         except HTTPError as err:
-            return _error(environ, start_response, err)
+            return error_response(environ, start_response, err)
         return self.app(environ, start_response)
 
     # --- reads ---------------------------------------------------------------------------
@@ -164,7 +169,7 @@ class Symlink:
                     found = resp.headers.get("etag", "").strip('"')
                     resp.close()
                     raise HTTPConflict(f'Object Etag "{found}" does not match '
-                                       f'X-Symlink-LinkTarget-Etag header "{etag}"')
+                                       f'X-Symlink-Target-Etag header "{etag}"')
         return resp, target
 
     # --- writes --------------------------------------------------------------------------
@@ -198,13 +203,13 @@ class Symlink:
         head = call(self, make_environ(environ, "HEAD", target.wsgi_path(version)))
         head.close()
         if head.status == 404:
-            raise HTTPConflict("X-Symlink-LinkTarget does not exist")
+            raise HTTPConflict("X-Symlink-Target does not exist")
         if head.status // 100 != 2:
-            raise _status_error(head.status)
+            raise status_error(head.status)
         if not etag_matches(etag, head.headers):
             found = head.headers.get("etag", "").strip('"')
             raise HTTPConflict(f'Object Etag "{found}" does not match '
-                               f'X-Symlink-LinkTarget-Etag header "{etag}"')
+                               f'X-Symlink-Target-Etag header "{etag}"')
         return target_size(head.headers)
 
     def post(self, environ, start_response, version: str):
@@ -229,21 +234,6 @@ class Symlink:
                 return [body]
         start_response(status_line(resp.status), resp.header_list)
         return resp.body
-
-
-def _status_error(status: int) -> HTTPError:
-    err = HTTPError(status_line(status).split(" ", 1)[1])
-    err.status = status
-    return err
-
-
-def _error(environ, start_response, err: HTTPError):
-    body = (err.detail or err.description).encode("utf-8")
-    start_response(status_line(err.status),
-                   [("Content-Type", "text/plain; charset=utf-8"),
-                    ("Content-Length", str(len(body))),
-                    ("X-Trans-Id", ensure_trans_id(environ)), *err.headers.items()])
-    return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
 
 def filter_factory(global_conf: dict, **local_conf):

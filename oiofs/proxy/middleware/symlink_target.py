@@ -2,10 +2,10 @@
 
 Sans-IO. A symlink is a zero-byte object whose system metadata names its target:
 
-* ``X-Object-Sysmeta-Symlink-LinkTarget``: ``<container>/<object>``, percent-encoded UTF-8;
-* ``X-Object-Sysmeta-Symlink-LinkTarget-Account``: the target's account (always stored, the
+* ``X-Object-Sysmeta-Symlink-Target``: ``<container>/<object>``, percent-encoded UTF-8;
+* ``X-Object-Sysmeta-Symlink-Target-Account``: the target's account (always stored, the
   link's own account when the client named none);
-* ``X-Object-Sysmeta-Symlink-LinkTarget-Etag`` and ``-Bytes``: a static link's target ETag
+* ``X-Object-Sysmeta-Symlink-Target-Etag`` and ``-Bytes``: a static link's target ETag
   and size, checked when the link is created and when it is followed;
 * ``X-Object-Sysmeta-Container-Update-Override-Etag``: what the container listing records
   as the row's ETag (``<md5 of nothing>; symlink_target=...``, see
@@ -20,17 +20,17 @@ from urllib.parse import quote, unquote
 from oiofs.common.exceptions import HTTPBadRequest, HTTPPreconditionFailed
 
 MD5_OF_EMPTY = "d41d8cd98f00b204e9800998ecf8427e"
-SYSMETA_TARGET = "X-Object-Sysmeta-Symlink-LinkTarget"
-SYSMETA_ACCOUNT = "X-Object-Sysmeta-Symlink-LinkTarget-Account"
-SYSMETA_ETAG = "X-Object-Sysmeta-Symlink-LinkTarget-Etag"
-SYSMETA_BYTES = "X-Object-Sysmeta-Symlink-LinkTarget-Bytes"
+SYSMETA_TARGET = "X-Object-Sysmeta-Symlink-Target"
+SYSMETA_ACCOUNT = "X-Object-Sysmeta-Symlink-Target-Account"
+SYSMETA_ETAG = "X-Object-Sysmeta-Symlink-Target-Etag"
+SYSMETA_BYTES = "X-Object-Sysmeta-Symlink-Target-Bytes"
 OVERRIDE_ETAG = "X-Object-Sysmeta-Container-Update-Override-Etag"
 #: stored (sysmeta) header, lower case -> the header clients see with ``symlink=get``
-CLIENT_NAMES = {SYSMETA_TARGET.lower(): "X-Symlink-LinkTarget",
-                SYSMETA_ACCOUNT.lower(): "X-Symlink-LinkTarget-Account",
-                SYSMETA_ETAG.lower(): "X-Symlink-LinkTarget-Etag",
-                SYSMETA_BYTES.lower(): "X-Symlink-LinkTarget-Bytes"}
-FORM_ERROR = "X-Symlink-LinkTarget header must be of the form <container name>/<object name>"
+CLIENT_NAMES = {SYSMETA_TARGET.lower(): "X-Symlink-Target",
+                SYSMETA_ACCOUNT.lower(): "X-Symlink-Target-Account",
+                SYSMETA_ETAG.lower(): "X-Symlink-Target-Etag",
+                SYSMETA_BYTES.lower(): "X-Symlink-Target-Bytes"}
+FORM_ERROR = "X-Symlink-Target header must be of the form <container name>/<object name>"
 
 
 def _text(value: str) -> str:
@@ -121,7 +121,7 @@ def link_metadata(target: LinkTarget, etag: str | None = None,
 def client_headers(headers: list[tuple[str, str]], keep_sysmeta: bool
                    ) -> list[tuple[str, str]]:
     """A link's own answer headers as clients see them (``symlink=get``): the stored
-    target as ``X-Symlink-LinkTarget*``; other system metadata only if ``keep_sysmeta``."""
+    target as ``X-Symlink-Target*``; other system metadata only if ``keep_sysmeta``."""
     out = []
     for name, value in headers:
         lname = name.lower()

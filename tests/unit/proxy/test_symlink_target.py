@@ -56,9 +56,9 @@ def test_other_etag_parameters_stay_and_plain_etags_pass():
 
 
 def test_client_headers_and_static_checks():
-    headers = [("X-Object-Sysmeta-Symlink-LinkTarget", "c/o"),
+    headers = [("X-Object-Sysmeta-Symlink-Target", "c/o"),
                ("X-Object-Sysmeta-Slo-Size", "5"), ("Etag", "e")]
-    assert client_headers(headers, False) == [("X-Symlink-LinkTarget", "c/o"), ("Etag", "e")]
+    assert client_headers(headers, False) == [("X-Symlink-Target", "c/o"), ("Etag", "e")]
     assert len(client_headers(headers, True)) == 3
     assert etag_matches('"e"', {"etag": "e"})
     assert etag_matches("s", {"etag": "m", "x-object-sysmeta-slo-etag": "s"})
