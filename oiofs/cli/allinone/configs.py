@@ -160,7 +160,8 @@ log_name = proxy-server
 log_level = WARNING
 
 [pipeline:main]
-pipeline = gatekeeper healthcheck tempurl tempauth slo dlo versioned_writes symlink proxy-server
+pipeline = gatekeeper healthcheck tempurl ratelimit tempauth slo dlo versioned_writes symlink
+    proxy-server
 
 [filter:gatekeeper]
 use = egg:oiofs#gatekeeper
@@ -170,6 +171,9 @@ use = egg:oiofs#healthcheck
 
 [filter:tempurl]
 use = egg:oiofs#tempurl
+
+[filter:ratelimit]
+use = egg:oiofs#ratelimit
 
 [filter:slo]
 use = egg:oiofs#slo

@@ -26,6 +26,7 @@ proxy's container-info cache.
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import quote
 
 from oiofs.common.exceptions import HTTPError, HTTPPreconditionFailed
@@ -76,7 +77,7 @@ class VersionedWrites:
 
     def __init__(self, app, conf: dict):
         self.app = app
-        self._proxy = None
+        self._proxy: Any = None  # the proxy application, found on first use
         register_info("versioned_writes", {"allowed_flags": ["x-versions-location",
                                                              "x-history-location"]})
 
