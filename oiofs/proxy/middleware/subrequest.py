@@ -108,12 +108,12 @@ def call(app, env: dict) -> SubResponse:
         body = iter(body)
         first = next(body, b"")
         rest = body
-        body = _Prepend(first, rest)
+        body = Prepend(first, rest)
     status = int(captured[0].split(" ", 1)[0])
     return SubResponse(status, list(captured[1]), body)
 
 
-class _Prepend:
+class Prepend:
     """An iterable of ``first`` then ``rest``, closing ``rest``."""
 
     def __init__(self, first: bytes, rest):

@@ -36,6 +36,7 @@ from oiofs.proxy.middleware.largeobj import (
     first_pass,
     is_copy,
     object_parts,
+    pass_plain,
 )
 from oiofs.proxy.middleware.subrequest import (
     call,
@@ -60,6 +61,10 @@ from oiofs.proxy.response import status_line
 DEFAULT_SYMLOOP_MAX = 2
 _TARGET_KEY = SYSMETA_TARGET.lower()
 _ETAG_KEY = SYSMETA_ETAG.lower()
+
+
+#: the header an answer must carry to be a link's (lower case)
+LINK_MARKS = frozenset((_TARGET_KEY,))
 
 
 def is_link(headers: dict) -> bool:
@@ -131,11 +136,17 @@ class Symlink:
     def follow(self, environ, start_response, version: str):
         """The client's GET/HEAD, followed through links to the object they name."""
         show = bool(environ.get(SHOW_SYSMETA_KEY))
-        resp = self._call_showing_sysmeta(environ, find_link=True)
+        environ[SHOW_SYSMETA_KEY] = True
+        try:
+            resp, body = pass_plain(self.app, environ, start_response, LINK_MARKS, is_link,
+                                    keep_sysmeta=show)
+        finally:
+            if not show:
+                environ.pop(SHOW_SYSMETA_KEY, None)
+        if resp is None:  # a plain object: its answer went on already
+            return body
         target = stored_target(resp.headers)
-        if target is None:  # a plain object: its answer as it came
-            start_response(status_line(resp.status), client_headers(resp.header_list, show))
-            return resp.body
+        assert target is not None  # is_link said so
         resp, last = self._traverse(environ, resp, target, version)
         headers = client_headers(resp.header_list, show)
         headers.append(("Content-Location", last.path(version)))
