@@ -43,6 +43,14 @@ def test_dynamic_link_reads_its_target(client, container):
     assert head.headers["content-length"] == "11"
     ranged = client.request("GET", f"/{container}/link", headers={"Range": "bytes=0-5"})
     assert (ranged.status, ranged.body) == (206, b"target")
+    etag = got.headers["etag"]
+    cached = client.request("GET", f"/{container}/link", headers={"If-None-Match": etag})
+    assert cached.status == 304  # evaluated on the target
+    empty = hashlib.md5(b"").hexdigest()  # the link's own ETag: still the target's answer
+    assert client.request("GET", f"/{container}/link", headers={"If-None-Match": empty}
+                          ).body == b"target data"
+    assert client.request("GET", f"/{container}/target", headers={"If-None-Match": etag}
+                          ).status == 304
     own = client.request("GET", f"/{container}/link?symlink=get", quote_path=False)
     assert (own.status, own.body) == (200, b"")
     assert own.headers["x-symlink-target"] == f"{container}/target"

@@ -87,7 +87,9 @@ def _classify(app, environ: dict, resp: SubResponse, is_manifest: Callable[[dict
     return resp, False, False
 
 
-_AMBIGUOUS_LINES = frozenset(str(status) for status in AMBIGUOUS_STATUSES)
+#: answers held back for a second look: a 304 carries all the object's metadata (the
+#: object server sends it), so its header names tell; a 412 or 416 carries only a few
+_AMBIGUOUS_LINES = frozenset(("412", "416"))
 _SYSMETA = "x-object-sysmeta-"
 
 
@@ -101,7 +103,8 @@ def forward_unless(app, environ: dict, start_response, names: frozenset[str],
     to ``start_response``, ``(answer, None)`` when it was held back for the caller.
 
     An answer is held when one of its header names is in ``names`` (lower case) or its
-    status is one the object server computed on a manifest's own bytes (304, 412, 416);
+    status is one the object server computed on a manifest's own bytes without showing
+    its metadata (412, 416);
     any other goes on as it came, without copying its headers (``X-Object-Sysmeta-*``
     removed unless ``keep_sysmeta``). This is the cheap path of every plain-object read
     through the large-object and symlink filters: one look at each header name.
