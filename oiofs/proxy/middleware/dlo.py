@@ -46,8 +46,7 @@ from oiofs.proxy.middleware.segment_reader import (
     assembled_response,
 )
 from oiofs.proxy.middleware.segments import Segment, dlo_etag, pieces_for_range
-from oiofs.proxy.middleware.subrequest import call, make_environ
-from oiofs.proxy.request import ensure_trans_id
+from oiofs.proxy.middleware.subrequest import call, make_environ, text_answer
 from oiofs.proxy.response import status_line
 
 #: manifest headers that describe the manifest's own bytes, replaced by the assembled ones
@@ -181,11 +180,7 @@ class DynamicLargeObject:
 
 
 def _refuse(environ, start_response, status: int, text: str):
-    body = text.encode("utf-8")
-    start_response(status_line(status), [("Content-Type", "text/plain; charset=utf-8"),
-                                          ("Content-Length", str(len(body))),
-                                          ("X-Trans-Id", ensure_trans_id(environ))])
-    return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+    return text_answer(environ, start_response, status_line(status), text.encode("utf-8"))
 
 
 def filter_factory(global_conf: dict, **local_conf):

@@ -33,8 +33,7 @@ from oiofs.common.config import conf_float, conf_int
 from oiofs.common.logger import get_logger
 from oiofs.common.shared_rate import MaxSleepExceeded, SharedRateTable
 from oiofs.proxy.controllers.info import register_info
-from oiofs.proxy.middleware.subrequest import proxy_app
-from oiofs.proxy.request import ensure_trans_id
+from oiofs.proxy.middleware.subrequest import proxy_app, text_answer
 
 WRITE_METHODS = frozenset(("PUT", "POST", "DELETE", "COPY"))
 RatePoints = list[tuple[int, float]]
@@ -116,7 +115,7 @@ class RateLimit:
             return self.app(environ, start_response)
         account = parts[2]
         if account in self.blacklist:
-            return _answer(environ, start_response, "497 Blacklisted",
+            return text_answer(environ, start_response, "497 Blacklisted",
                            b"Your account has been blacklisted")
         if account in self.whitelist:
             return self.app(environ, start_response)
@@ -126,7 +125,7 @@ class RateLimit:
             except MaxSleepExceeded as err:
                 self.logger.error("Returning 498 for %s (%s) %s", environ["REQUEST_METHOD"],
                                   environ.get("PATH_INFO"), err)
-                return _answer(environ, start_response, "498 Rate Limited", b"Slow down")
+                return text_answer(environ, start_response, "498 Rate Limited", b"Slow down")
             if self.log_sleep and need > self.log_sleep:
                 self.logger.warning("Ratelimit sleep log: %s for %s", need, key)
             if need > 0:
@@ -164,13 +163,6 @@ class RateLimit:
         if not info.exists:
             return None
         return max_rate(points, info.object_count)
-
-
-def _answer(environ, start_response, status: str, body: bytes):
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                            ("Content-Length", str(len(body))),
-                            ("X-Trans-Id", ensure_trans_id(environ))])
-    return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
 
 def filter_factory(global_conf: dict, **local_conf):

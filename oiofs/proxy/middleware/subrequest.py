@@ -150,9 +150,15 @@ def status_error(status: int) -> HTTPError:
 
 def error_response(environ: dict, start_response, err: HTTPError):
     """Answer the client with ``err`` (its text as a plain-text body) from a filter."""
-    body = (err.detail or err.description).encode("utf-8")
-    start_response(status_line(err.status),
-                   [("Content-Type", "text/plain; charset=utf-8"),
-                    ("Content-Length", str(len(body))),
-                    ("X-Trans-Id", ensure_trans_id(environ)), *err.headers.items()])
+    return text_answer(environ, start_response, status_line(err.status),
+                       (err.detail or err.description).encode("utf-8"),
+                       list(err.headers.items()))
+
+
+def text_answer(environ: dict, start_response, status: str, body: bytes,
+                headers: list[tuple[str, str]] | None = None):
+    """A filter's own short plain-text answer (no body for a ``HEAD``)."""
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body))),
+                            ("X-Trans-Id", ensure_trans_id(environ)), *(headers or ())])
     return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
