@@ -3,7 +3,12 @@
 A daemon reads its section of the server's ini file (``[object-replicator]`` in
 ``object-server.conf``, say) with ``[DEFAULT]`` merged in. Common options: ``interval``
 (seconds between the starts of two passes, default 30), ``log_*`` (see
-:mod:`oiofs.common.logger`), ``devices``, ``mount_check``, ``oiofs_dir``.
+:mod:`oiofs.common.logger`), the metrics options (:mod:`oiofs.common.metrics`),
+``devices``, ``mount_check``, ``oiofs_dir``.
+
+After each pass that returns its :class:`PassStats`, the daemon reports it to its
+metrics: ``<daemon>.passes`` (one), ``<daemon>.pass.timing`` (its duration) and one
+counter per field, ``<daemon>.<field>`` increased by the field's value.
 
 Daemons must be safe to kill at any moment: each pass only makes changes that are complete
 on their own (rename into place, delete after the peer has acknowledged), so the next pass
@@ -25,6 +30,7 @@ from oiofs.common import runtime
 from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.config import conf_float, oiofs_dir, readconf
 from oiofs.common.logger import get_logger
+from oiofs.common.metrics import get_metrics
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Daemon:
     def __init__(self, conf: dict[str, Any], logger: logging.Logger | None = None):
         self.conf = conf
         self.logger = logger or get_logger(conf, self.name)
+        self.metrics = get_metrics(conf, self.name)
         self.interval = conf_float(conf, "interval", 30.0)
         self.stopping = False
 
@@ -61,13 +68,25 @@ class Daemon:
         """Do one complete pass (and say what it did, where the daemon counts)."""
         raise NotImplementedError
 
+    def report_pass(self, stats: PassStats | None) -> None:
+        """Send a finished pass's counters and duration to the metrics."""
+        if stats is None or not self.metrics.enabled:
+            return
+        self.metrics.increment("passes")
+        self.metrics.timing("pass.timing", time.time() - stats.started)
+        for item in fields(stats):
+            value = getattr(stats, item.name)
+            if item.name != "started" and isinstance(value, int):
+                self.metrics.increment(item.name, value)
+        self.metrics.flush()
+
     def run_forever(self, **kwargs: Any) -> None:
         """Do a pass every ``interval`` seconds until stopped; a failed pass is logged."""
         time.sleep(random.random() * min(self.interval, 5))  # do not start in lockstep
         while not self.stopping:
             begin = time.time()
             try:
-                self.run_once(**kwargs)
+                self.report_pass(self.run_once(**kwargs))
             except Exception:  # a daemon survives one bad pass
                 self.logger.exception("unhandled error in %s pass", self.name)
             elapsed = time.time() - begin
@@ -89,7 +108,7 @@ def run_daemon(klass: type[Daemon], conf_path: str, section: str | None = None,
 
     signal.signal(signal.SIGTERM, stop)
     if once:
-        daemon.run_once(**kwargs)
+        daemon.report_pass(daemon.run_once(**kwargs))
     else:
         daemon.run_forever(**kwargs)
     return 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from oiofs.common.backend_protocol import PUT_TIMESTAMP_HEADER
+from oiofs.common.access_log import note_policy
+from oiofs.common.backend_protocol import PUT_TIMESTAMP_HEADER, TRANS_ID_HEADER
 from oiofs.common.exceptions import HTTPError, HTTPMethodNotAllowed, HTTPUnauthorized
 from oiofs.common.http.header_names import title_case
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
@@ -113,18 +114,27 @@ class Controller:
 
     def backend_headers(self, req: ProxyRequest, **extra) -> dict:
         """Headers every backend request of ``req`` carries."""
-        headers = {"X-Trans-Id": req.trans_id}
+        headers = {TRANS_ID_HEADER: req.trans_id}
         headers.update(extra)
         return headers
 
     def container_info(self, req: ProxyRequest, account: str,
                        container: str) -> ContainerInfo:
-        """The container's info, from the cache or a ``HEAD`` to its servers."""
+        """The container's info, from the cache or a ``HEAD`` to its servers.
+
+        The container's policy goes into the request's access line.
+        """
+        info = self.app.container_cache.get(f"{account}/{container}")
+        if info is None:
+            info = self._fetch_container_info(req, account, container)
+        if info.status < 300:
+            note_policy(req.environ, info.policy_index)
+        return info
+
+    def _fetch_container_info(self, req: ProxyRequest, account: str,
+                              container: str) -> ContainerInfo:
         key = f"{account}/{container}"
         cache = self.app.container_cache
-        info = cache.get(key)
-        if info is not None:
-            return info
         generation = cache.generation(key)
         ring = self.app.container_ring
         part, nodes = ring.get_nodes(account, container)
@@ -132,7 +142,7 @@ class Controller:
             self.backend.iter_read_nodes(ring, part, nodes,
                                          self.options.node_count(len(nodes))),
             "HEAD", part, quoted_suffix(account, container),
-            {"X-Trans-Id": req.trans_id}, self.app.quorum(len(nodes)))
+            {TRANS_ID_HEADER: req.trans_id}, self.app.quorum(len(nodes)))
         if resp is not None:
             info = ContainerInfo.from_headers(resp.status, resp.headers)
             resp.discard()
@@ -160,7 +170,7 @@ class Controller:
         resp, _node, status = self.backend.read(
             self.backend.iter_read_nodes(ring, part, nodes,
                                          self.options.node_count(len(nodes))),
-            "HEAD", part, quoted_suffix(account), {"X-Trans-Id": req.trans_id},
+            "HEAD", part, quoted_suffix(account), {TRANS_ID_HEADER: req.trans_id},
             self.app.quorum(len(nodes)))
         if resp is not None:
             info = AccountInfo.from_headers(resp.status, resp.headers)
