@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 # The loggers get_logger has set up (a logger lives as long as the process): the name
@@ -84,15 +85,17 @@ class RepeatLimiter:
     The first occurrence of a key is logged at once; the ones that follow within
     ``interval`` are counted, not logged, and the next one logged after the interval says
     how many were left out: ``... (repeated 41 times)``. Each process (worker) limits its
-    own lines. ``interval = 0`` lets everything through. Time is passed in for tests.
+    own lines. ``interval = 0`` lets everything through. ``clock`` is for tests.
 
     >>> limiter = RepeatLimiter(10.0)
     >>> [limiter.check("node1", now=t) for t in (0.0, 1.0, 2.0, 11.0, 12.0)]
     [(True, 0), (False, 0), (False, 0), (True, 2), (False, 0)]
     """
 
-    def __init__(self, interval: float = 10.0):
+    def __init__(self, interval: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.interval = interval
+        self.clock = clock
         # key -> [time of the last line written, occurrences left out since]
         self._keys: dict[str, list[float]] = {}
 
@@ -100,7 +103,7 @@ class RepeatLimiter:
         """``(log it?, occurrences left out since the last line)`` for one occurrence."""
         if self.interval <= 0:
             return True, 0
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         state = self._keys.get(key)
         if state is None or now - state[0] >= self.interval:
             left_out = int(state[1]) if state else 0
