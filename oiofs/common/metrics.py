@@ -91,7 +91,7 @@ def _use_multiprocess_dir(path: str) -> None:
     from prometheus_client import values
 
     if not isinstance(values.ValueClass, type) or values.ValueClass.__name__ != "MmapedValue":
-        values.ValueClass = values.MultiProcessValue()
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 def prune_dead_files(path: str) -> None:
@@ -159,7 +159,8 @@ class Metrics:
                     pipe.timing(f"{method}.errors.timing", millis, self.sample_rate)
         if self._prom is not None:
             counts = self._counts
-            key = ("requests", kind, method, str(status), "" if policy is None else str(policy))
+            key: tuple[str, ...] = ("requests", kind, method, str(status),
+                                    "" if policy is None else str(policy))
             counts[key] = counts.get(key, 0) + 1
             self._observe(("duration", kind, method), seconds)
             if bytes_in:
@@ -223,7 +224,7 @@ class Metrics:
         from prometheus_client.multiprocess import MultiProcessCollector
 
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self.prometheus_dir)
+        MultiProcessCollector(registry, path=self.prometheus_dir)  # type: ignore[no-untyped-call]
         page: bytes = generate_latest(registry)
         return page
 
