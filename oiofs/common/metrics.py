@@ -40,6 +40,9 @@ from typing import Any
 
 from oiofs.common.config import conf_bool, conf_float, conf_int
 
+#: the options read here (from ``[DEFAULT]``, where the samples document them)
+OPTIONS = ("log_statsd_host", "log_statsd_port", "log_statsd_metric_prefix",
+           "log_statsd_default_sample_rate", "prometheus_enabled", "prometheus_multiproc_dir")
 #: verbs named in metrics as they are; any other becomes ``BAD_METHOD`` (as in Swift)
 KNOWN_METHODS = frozenset((
     "GET", "HEAD", "PUT", "POST", "DELETE", "COPY", "OPTIONS", "REPLICATE", "UPDATE",
