@@ -73,6 +73,7 @@ def test_one_put_followed_from_the_proxy_to_every_node(cluster, client):
         assert line["path"].endswith(f"/AUTH_test/{container}/{obj}")
         assert line["bytes_recvd"] == "1234"
         assert line["policy_index"] == "0"
+        assert line["user_agent"].startswith("proxy-server ")  # the proxy worker's pid
 
 
 def test_a_get_logs_the_bytes_sent(cluster, client):

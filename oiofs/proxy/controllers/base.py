@@ -7,6 +7,7 @@ per-request state. Each verb is a method named after it (``GET(req) -> Response`
 
 from __future__ import annotations
 
+import os
 from urllib.parse import quote
 
 from oiofs.common.access_log import note_policy
@@ -113,8 +114,10 @@ class Controller:
     # --- backend helpers --------------------------------------------------------------
 
     def backend_headers(self, req: ProxyRequest, **extra) -> dict:
-        """Headers every backend request of ``req`` carries."""
-        headers = {TRANS_ID_HEADER: req.trans_id}
+        """Headers every backend request of ``req`` carries: its transaction id, and the
+        proxy worker as ``User-Agent`` (Swift's ``proxy-server <pid>``) for the servers'
+        access lines."""
+        headers = {TRANS_ID_HEADER: req.trans_id, "User-Agent": f"proxy-server {os.getpid()}"}
         headers.update(extra)
         return headers
 
@@ -142,7 +145,7 @@ class Controller:
             self.backend.iter_read_nodes(ring, part, nodes,
                                          self.options.node_count(len(nodes))),
             "HEAD", part, quoted_suffix(account, container),
-            {TRANS_ID_HEADER: req.trans_id}, self.app.quorum(len(nodes)))
+            self.backend_headers(req), self.app.quorum(len(nodes)))
         if resp is not None:
             info = ContainerInfo.from_headers(resp.status, resp.headers)
             resp.discard()
@@ -170,7 +173,7 @@ class Controller:
         resp, _node, status = self.backend.read(
             self.backend.iter_read_nodes(ring, part, nodes,
                                          self.options.node_count(len(nodes))),
-            "HEAD", part, quoted_suffix(account), {TRANS_ID_HEADER: req.trans_id},
+            "HEAD", part, quoted_suffix(account), self.backend_headers(req),
             self.app.quorum(len(nodes)))
         if resp is not None:
             info = AccountInfo.from_headers(resp.status, resp.headers)
