@@ -6,7 +6,7 @@ A daemon reads its section of the server's ini file (``[object-replicator]`` in
 :mod:`oiofs.common.logger`), the metrics options (:mod:`oiofs.common.metrics`),
 ``devices``, ``mount_check``, ``oiofs_dir``.
 
-After each pass that returns its :class:`PassStats`, the daemon reports it to its
+After each pass the daemon reports its counters (:meth:`Daemon.report_pass`) to its
 metrics: ``<daemon>.passes`` (one), ``<daemon>.pass.timing`` (its duration) and one
 counter per field, ``<daemon>.<field>`` increased by the field's value.
 
@@ -22,7 +22,7 @@ import os
 import random
 import signal
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from types import FrameType
 from typing import Any
 
@@ -68,16 +68,30 @@ class Daemon:
         """Do one complete pass (and say what it did, where the daemon counts)."""
         raise NotImplementedError
 
-    def report_pass(self, stats: PassStats | None) -> None:
-        """Send a finished pass's counters and duration to the metrics."""
-        if stats is None or not self.metrics.enabled:
+    def report_pass(self, stats: object) -> None:
+        """Send a finished pass's counters and duration to the metrics.
+
+        ``stats`` is what ``run_once`` returned: a :class:`PassStats` or another dataclass
+        of counters; for a daemon whose ``run_once`` returns nothing, its ``last_stats``
+        (one dataclass or a list of them, one per sweep) if it keeps them.
+        """
+        if not self.metrics.enabled:
             return
-        self.metrics.increment("passes")
-        self.metrics.timing("pass.timing", time.time() - stats.started)
-        for item in fields(stats):
-            value = getattr(stats, item.name)
-            if item.name != "started" and isinstance(value, int):
-                self.metrics.increment(item.name, value)
+        if stats is None:
+            stats = getattr(self, "last_stats", None)
+        for one in stats if isinstance(stats, list) else [stats]:
+            if not is_dataclass(one) or isinstance(one, type):
+                continue
+            self.metrics.increment("passes")
+            start = getattr(one, "started", None) or getattr(one, "start", None)
+            if isinstance(start, float):
+                end = getattr(one, "end", None)
+                self.metrics.timing("pass.timing", (end if isinstance(end, float)
+                                                    else time.time()) - start)
+            for item in fields(one):
+                value = getattr(one, item.name)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    self.metrics.increment(item.name, value)
         self.metrics.flush()
 
     def run_forever(self, **kwargs: Any) -> None:

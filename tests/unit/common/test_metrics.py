@@ -135,3 +135,49 @@ def test_prometheus_page_sums_the_processes_sharing_a_directory(tmp_path):
                event="object.handoff_count") == 2
     assert get("oiofs_timing_seconds_count", server="object-replicator",
                event="pass.timing") == 1
+
+
+def test_daemon_passes_are_reported(tmp_path):
+    from dataclasses import dataclass
+
+    from statsd import StatsClient
+
+    from oiofs.common.daemon import Daemon, PassStats
+
+    @dataclass
+    class CountStats(PassStats):
+        checked: int = 0
+        failures: int = 0
+
+    class Counting(Daemon):
+        name = "counting-daemon"
+
+        def run_once(self, **kwargs):
+            return CountStats(checked=7, failures=1)
+
+    @dataclass
+    class SweepStats:  # a daemon that keeps its own stats class and last_stats
+        start: float
+        files: int = 0
+        end: float | None = None
+
+    class Sweeping(Daemon):
+        name = "sweeping-daemon"
+
+        def run_once(self, **kwargs):
+            self.last_stats = [SweepStats(10.0, 3, 12.5), SweepStats(12.5, 4, 13.0)]
+
+    sock = udp_listener()
+    try:
+        client = StatsClient("127.0.0.1", sock.getsockname()[1])
+        for klass in (Counting, Sweeping):
+            daemon = klass({"interval": "1"})
+            daemon.metrics = Metrics(klass.name, client)
+            daemon.report_pass(daemon.run_once())
+        lines = received(sock)
+    finally:
+        sock.close()
+    assert "passes:1|c" in lines and "checked:7|c" in lines and "failures:1|c" in lines
+    assert any(line.startswith("pass.timing:") for line in lines)
+    assert "files:3|c" in lines and "files:4|c" in lines
+    assert "pass.timing:2500.000000|ms" in lines and "pass.timing:500.000000|ms" in lines
