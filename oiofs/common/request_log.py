@@ -105,6 +105,30 @@ class _LoggedBody:
                 self.finish(self.sent)
 
 
+class _LoggedList(list[bytes]):
+    """A complete answer (a list of chunks) that finishes the request's log when closed.
+
+    It stays a list: eventlet gives a body with a length its ``Content-Length``, and
+    closes the connection after an early final answer to an ``Expect: 100-continue``
+    request only for such bodies.
+    """
+
+    def __init__(self, body: Iterable[bytes], finish: Callable[[int], None]):
+        super().__init__(body)
+        self.body = body
+        self.finish: Callable[[int], None] | None = finish
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            finish, self.finish = self.finish, None
+            if finish is not None:
+                finish(sum(map(len, self)))
+
+
 class RequestLog:
     """WSGI wrapper: transaction id, access line, metrics and ``/metrics`` of a server."""
 
@@ -157,6 +181,8 @@ class RequestLog:
         except BaseException:
             finish(0)
             raise
+        if isinstance(body, (list, tuple)):
+            return _LoggedList(body, finish)
         return _LoggedBody(body, finish)
 
     def log_request(self, environ: WSGIEnvironment, status: int, received: int, sent: int,
