@@ -78,16 +78,27 @@ class _CountingInput:
         return getattr(self.wrapped, name)
 
 
+def _close_then(body: Iterable[bytes], finish: Callable[[int], None] | None,
+                sent: int) -> None:
+    """Close the application's body, then finish the request's log (if not done yet)."""
+    try:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    finally:
+        if finish is not None:
+            finish(sent)
+
+
 class _LoggedBody:
     """The answer's body, counted as it is sent; closing it finishes the request's log."""
 
-    __slots__ = ("body", "finish", "sent", "done")
+    __slots__ = ("body", "finish", "sent")
 
     def __init__(self, body: Iterable[bytes], finish: Callable[[int], None]):
         self.body = body
-        self.finish = finish
+        self.finish: Callable[[int], None] | None = finish
         self.sent = 0
-        self.done = False
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self.body:
@@ -95,14 +106,8 @@ class _LoggedBody:
             yield chunk
 
     def close(self) -> None:
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            if not self.done:
-                self.done = True
-                self.finish(self.sent)
+        finish, self.finish = self.finish, None
+        _close_then(self.body, finish, self.sent)
 
 
 class _LoggedList(list[bytes]):
@@ -119,14 +124,8 @@ class _LoggedList(list[bytes]):
         self.finish: Callable[[int], None] | None = finish
 
     def close(self) -> None:
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            finish, self.finish = self.finish, None
-            if finish is not None:
-                finish(sum(map(len, self)))
+        finish, self.finish = self.finish, None
+        _close_then(self.body, finish, sum(map(len, self)))
 
 
 class RequestLog:
