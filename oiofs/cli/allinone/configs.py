@@ -75,6 +75,19 @@ def load_layout(root: str) -> Layout | None:
     return Layout(root=root, **saved)
 
 
+def _observability(layout: Layout, name: str) -> str:
+    """Logging and metrics options of a server and its daemons: access lines at INFO,
+    Prometheus on ``/metrics`` (the daemons' figures in the server's directory, so its
+    page shows them too); statsd is left to the operator."""
+    return f"""\
+log_level = INFO
+prometheus_enabled = true
+prometheus_multiproc_dir = {os.path.join(layout.run, "metrics", name)}
+# log_statsd_host = 127.0.0.1
+# log_statsd_port = 8125
+"""
+
+
 def _common_defaults(layout: Layout, node: int, server_type: str) -> str:
     return f"""\
 [DEFAULT]
@@ -85,8 +98,7 @@ devices = {layout.devices(node)}
 mount_check = false
 oiofs_dir = {layout.etc}
 log_name = {server_type}-server-{node}
-log_level = WARNING
-"""
+{_observability(layout, f"{server_type}-server-{node}")}"""
 
 
 def write_server_confs(layout: Layout) -> None:
@@ -157,8 +169,7 @@ bind_port = {layout.proxy_port}
 workers = {workers}
 oiofs_dir = {layout.etc}
 log_name = proxy-server
-log_level = WARNING
-
+{_observability(layout, "proxy-server")}
 [pipeline:main]
 pipeline = gatekeeper healthcheck tempurl ratelimit tempauth slo dlo versioned_writes symlink
     proxy-server
