@@ -86,6 +86,7 @@ mount_check = false
 oiofs_dir = {layout.etc}
 log_name = {server_type}-server-{node}
 log_level = WARNING
+recon_cache_path = {layout.recon_cache(node)}
 """
 
 
@@ -101,7 +102,10 @@ def write_server_confs(layout: Layout) -> None:
                 text += f"backend = redis\nredis_url = {layout.redis_url}\n"
             text += f"""
 [pipeline:main]
-pipeline = {server_type}-server
+pipeline = recon {server_type}-server
+
+[filter:recon]
+use = egg:oiofs#recon
 
 [app:{server_type}-server]
 use = egg:oiofs#{server_type}

@@ -7,6 +7,7 @@ Everything lives under one directory (``--dir``)::
     etc/proxy-server.conf               proxy pipeline, tempauth users
     etc/node<N>/<type>-server.conf      one file per server type and node
     data/node<N>/d<N>/                  the node's one device (a plain directory)
+    cache/node<N>/                      the node's recon cache (daemons' pass stats)
     etc/redis.conf, data/redis/         with ``--account-backend redis``: the Redis of the
                                         accounts (its AOF file and logs)
     run/<name>.pid                      what is running, one pid file per process
@@ -106,6 +107,10 @@ class Layout:
     def devices(self, node: int) -> str:
         """The ``devices`` directory of ``node``."""
         return os.path.join(self.root, "data", f"node{node}")
+
+    def recon_cache(self, node: int) -> str:
+        """The ``recon_cache_path`` of ``node``: its daemons' pass stats for ``/recon``."""
+        return os.path.join(self.root, "cache", f"node{node}")
 
     def device_name(self, node: int) -> str:
         """The name of the one device of ``node``."""
