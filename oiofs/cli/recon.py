@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from oiofs.cli.output import say
 from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.config import DEFAULT_OIOFS_DIR
 from oiofs.common.exceptions import ConfigError, RingError
@@ -420,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``oiofs-recon``."""
     opts = _parser().parse_args(argv)
     lines: list[str] = []
-    out: Callable[[str], None] = lines.append if opts.json else _print
+    out: Callable[[str], None] = lines.append if opts.json else say
     try:
         recon, status = run(opts, out)
     except (ConfigError, RingError, OSError) as err:
@@ -430,13 +431,6 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(recon.report, sys.stdout, indent=1, sort_keys=True)
         sys.stdout.write("\n")
     return status
-
-
-def _print(line: str) -> None:
-    try:
-        print(line, flush=True)
-    except BrokenPipeError:  # piped to head: stop quietly
-        sys.stdout = open(os.devnull, "w")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,11 @@ REDIS_PORT_OFFSET = 9
 PORT_OFFSETS = {"object": 0, "container": 1, "account": 2}
 
 
+def daemons_process(node: int) -> str:
+    """The name of the process that runs every daemon of ``node``."""
+    return f"daemons-{node}"
+
+
 def default_state_dir() -> str:
     """The per-user default directory (``$XDG_STATE_HOME/oiofs/allinone``)."""
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
@@ -128,15 +133,13 @@ class Layout:
     def process_names(self, node: int | None = None, daemons: bool = True) -> list[str]:
         """Names of the processes of ``node`` (or of the whole cluster, proxy included).
 
-        Servers come first, then (with ``daemons``) each node's daemons, named
-        ``<daemon>-<node>``.
+        Servers come first, then (with ``daemons``) each node's one process of daemons,
+        ``daemons-<node>`` (every daemon of the node in one process).
         """
-        from oiofs.cli.daemon import daemons_of
-
         nodes = [node] if node else list(self.node_numbers())
         names = [f"{t}-server-{n}" for n in nodes for t in SERVER_TYPES]
         if daemons:
-            names += [f"{d}-{n}" for n in nodes for t in SERVER_TYPES for d in daemons_of(t)]
+            names += [daemons_process(n) for n in nodes]
         if node:
             return names
         redis = ["redis-server"] if self.account_backend == "redis" else []
