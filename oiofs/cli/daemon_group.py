@@ -116,15 +116,15 @@ def run_group(conf_paths: list[str], registry: dict[str, str], log_name: str = "
               restart_delay: float = RESTART_DELAY) -> int:
     """Run the daemons of ``conf_paths`` in this process until SIGTERM; exit status.
 
-    The group's own lines (starts, crashes) are logged as ``log_name`` with the
-    ``[DEFAULT]`` logging options of the first file.
+    The group's own lines (what runs, crashes, restarts: few) are logged as ``log_name``
+    at INFO, where the ``[DEFAULT]`` ``log_file`` of the first file says.
     """
     runtime.monkey_patch()
     members = daemons_in(conf_paths, registry)
     first = load_server_conf(conf_paths[0])
     load_cluster_config(oiofs_dir(first))
-    group = DaemonGroup(members, registry, get_logger({**first, "log_name": log_name}),
-                        restart_delay)
+    logger = get_logger({**first, "log_name": log_name, "log_level": "INFO"})
+    group = DaemonGroup(members, registry, logger, restart_delay)
     if not members:
         group.logger.error("no daemon section in %s", ", ".join(conf_paths))
         return 2
