@@ -82,31 +82,33 @@ def _run(conf: DispersionConf, work: list[Callable[[], object]]) -> int:
         return sum(1 for ok in pool.map(safe, work) if not ok)
 
 
+def _populate(conf: DispersionConf, ring: Ring, name_of: Callable[[int], tuple[str, ...]],
+              start: int, put: Callable[[str], object]) -> tuple[int, int]:
+    """``put`` the last part of each name :func:`spread_names` gives; ``(created, failed)``."""
+    names = [parts[-1] for _, parts in spread_names(
+        ring, wanted_partitions(ring, conf.coverage), name_of, start)]
+    failed = _run(conf, [partial(put, name) for name in names])
+    return len(names) - failed, failed
+
+
 def populate_containers(conn: Connection, conf: DispersionConf, account: str,
                         policy: StoragePolicy, start: int = 0) -> tuple[int, int]:
     """Create the container sample; ``(created, failed)``."""
-    ring = Ring(conf.oiofs_dir, ring_name="container")
-    names = [parts[1] for _, parts in spread_names(
-        ring, wanted_partitions(ring, conf.coverage),
-        lambda n: (account, f"{CONTAINER_PREFIX}{n}"), start)]
     headers = {"X-Storage-Policy": policy.name}
-    failed = _run(conf, [partial(conn.put_container, name, headers=headers)
-                         for name in names])
-    return len(names) - failed, failed
+    return _populate(conf, Ring(conf.oiofs_dir, ring_name="container"),
+                     lambda n: (account, f"{CONTAINER_PREFIX}{n}"), start,
+                     partial(conn.put_container, headers=headers))
 
 
 def populate_objects(conn: Connection, conf: DispersionConf, account: str,
                      policy: StoragePolicy, start: int = 0) -> tuple[int, int]:
     """Create the object sample of ``policy``; ``(created, failed)``."""
-    ring = Ring(conf.oiofs_dir, ring_name=policy.ring_name)
     container = object_container(policy.idx)
     conn.put_container(container, headers={"X-Storage-Policy": policy.name})
-    names = [parts[2] for _, parts in spread_names(
-        ring, wanted_partitions(ring, conf.coverage),
-        lambda n: (account, container, f"{OBJECT_PREFIX}{n}"), start)]
-    failed = _run(conf, [partial(conn.put_object, container, name, b"",
-                                 content_type="text/plain") for name in names])
-    return len(names) - failed, failed
+    return _populate(conf, Ring(conf.oiofs_dir, ring_name=policy.ring_name),
+                     lambda n: (account, container, f"{OBJECT_PREFIX}{n}"), start,
+                     lambda name: conn.put_object(container, name, b"",
+                                                  content_type="text/plain"))
 
 
 def choose_policy(name: str | None) -> StoragePolicy:
@@ -141,20 +143,19 @@ def main(argv: list[str] | None = None) -> int:
         policy = choose_policy(opts.policy_name)
         conn = Connection(conf.auth_url, conf.auth_user, conf.auth_key)
         account = account_of(conn)
-        failed = 0
+        jobs: list[tuple[str, Callable[[], tuple[int, int]]]] = []
         if conf.container_populate and not opts.object_only:
-            began = time.monotonic()
-            done, bad = populate_containers(conn, conf, account, policy,
-                                            opts.container_suffix_start)
-            failed += bad
-            print(f"Created {done} containers for dispersion reporting, "
-                  f"{time.monotonic() - began:.0f}s, {bad} failed")
+            jobs.append(("containers", partial(populate_containers, conn, conf, account,
+                                               policy, opts.container_suffix_start)))
         if conf.object_populate and not opts.container_only:
+            jobs.append((f"objects ({policy.name})", partial(
+                populate_objects, conn, conf, account, policy, opts.object_suffix_start)))
+        failed = 0
+        for what, job in jobs:
             began = time.monotonic()
-            done, bad = populate_objects(conn, conf, account, policy,
-                                         opts.object_suffix_start)
+            done, bad = job()
             failed += bad
-            print(f"Created {done} objects for dispersion reporting ({policy.name}), "
+            print(f"Created {done} {what} for dispersion reporting, "
                   f"{time.monotonic() - began:.0f}s, {bad} failed")
     except (ConfigError, RingError, ClientError, OSError) as err:
         print(f"oiofs-dispersion-populate: {err}", file=sys.stderr)
