@@ -28,7 +28,7 @@ from oiofs.cli.allinone.layout import (
     daemons_process,
     default_state_dir,
 )
-from oiofs.cli.daemon import daemons_of, unknown_daemon
+from oiofs.cli.daemon import DAEMONS, daemons_of, unknown_daemon
 from oiofs.cli.output import say
 
 #: the options that give a cluster its shape, saved when it is made (``allinone.json``)
@@ -174,9 +174,17 @@ class AllInOne:
                 log.close()
         return results
 
+    def _with_legacy(self, names: list[str], node: int | None = None) -> list[str]:
+        """``names`` plus the one-process-per-daemon names (``object-replicator-2``) that
+        have a pid file: a cluster started before daemons were grouped stops whole."""
+        nodes = [node] if node else list(self.layout.node_numbers())
+        legacy = [f"{d}-{n}" for n in nodes for d in DAEMONS]
+        return names + [name for name in legacy
+                        if os.path.exists(processes.pid_path(self.layout.run, name))]
+
     def stop_node(self, node: int) -> None:
         """Stop the storage servers of ``node`` (graceful)."""
-        for name in self.layout.process_names(node):
+        for name in self._with_legacy(self.layout.process_names(node), node):
             processes.stop_process(name, self.layout.run, self.layout.root)
 
     def kill_node(self, node: int) -> None:
@@ -206,7 +214,7 @@ class AllInOne:
         """Stop everything this cluster started; the names of what was running."""
         stopped = []
         # the proxy first (no new client writes), then the daemons, then the servers
-        names = self.layout.process_names()
+        names = self._with_legacy(self.layout.process_names())
         servers = [n for n in names if "-server" in n and n != "proxy-server"]
         daemons = [n for n in names if n not in servers and n != "proxy-server"]
         for name in ["proxy-server"] + daemons + servers:

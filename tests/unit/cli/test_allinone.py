@@ -144,3 +144,15 @@ def test_status_says_when_given_options_differ_from_the_saved_cluster(tmp_path, 
     assert "part-power" not in out  # the same as saved: nothing to say
     main(["status", "--dir", str(tmp_path)])
     assert "differs" not in capsys.readouterr().out
+
+
+def test_stop_also_stops_daemons_started_one_per_process(tmp_path):
+    """A cluster started before the daemons were grouped (``object-replicator-1.pid``)."""
+    aio = AllInOne(str(tmp_path), nodes=1, replicas=1, port_base=9600)
+    lay = aio.layout
+    marker_argv = [sys.executable, "-c", "import time; time.sleep(60)", lay.root]
+    pid = processes.start_process("object-replicator-1", marker_argv, lay.run, lay.log,
+                                  marker=lay.root)
+    assert processes.group_alive(pid)
+    assert "object-replicator-1" in aio.stop()
+    wait_for(lambda: not processes.group_alive(pid), what="the legacy daemon to stop")
