@@ -25,6 +25,7 @@ DAEMONS: dict[str, str] = {
     "account-replicator": "oiofs.account.replicator:AccountReplicator",
     "container-updater": "oiofs.container.updater:ContainerUpdater",
     "container-auditor": "oiofs.container.auditor:ContainerAuditor",
+    "container-sync": "oiofs.container.sync:ContainerSync",
     "account-auditor": "oiofs.account.auditor:AccountAuditor",
     "object-replicator": "oiofs.obj.replicator:ObjectReplicator",
     "object-auditor": "oiofs.obj.auditor:ObjectAuditor",

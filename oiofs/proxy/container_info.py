@@ -28,13 +28,16 @@ class ContainerInfo:
     lower case) for the filters that keep settings there."""
 
     __slots__ = ("status", "policy_index", "read_acl", "write_acl", "object_count",
-                 "bytes_used", "meta", "cors", "sysmeta")
+                 "bytes_used", "meta", "cors", "sysmeta", "sync_key")
 
     def __init__(self, status: int, policy_index: int = 0, read_acl: str | None = None,
                  write_acl: str | None = None, object_count: int = 0, bytes_used: int = 0,
-                 meta: dict | None = None, sysmeta: dict | None = None):
+                 meta: dict | None = None, sysmeta: dict | None = None,
+                 sync_key: str | None = None):
         self.status = status
         self.policy_index = policy_index
+        #: the container's ``X-Container-Sync-Key`` (checked by the container_sync filter)
+        self.sync_key = sync_key
         self.read_acl = read_acl
         self.write_acl = write_acl
         self.object_count = object_count
@@ -60,7 +63,8 @@ class ContainerInfo:
         return cls(status, _int(headers, POLICY_INDEX_HEADER.lower()),
                    headers.get("x-container-read"), headers.get("x-container-write"),
                    _int(headers, "x-container-object-count"),
-                   _int(headers, "x-container-bytes-used"), meta, sysmeta)
+                   _int(headers, "x-container-bytes-used"), meta, sysmeta,
+                   headers.get("x-container-sync-key") or None)
 
 
 class AccountInfo:

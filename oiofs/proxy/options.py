@@ -54,6 +54,7 @@ class ProxyOptions:
     log_repeat_interval: float = 10.0
     expose_info: bool = True
     expiring_objects_container_divisor: int = 86400
+    allowed_sync_hosts: tuple[str, ...] = ("127.0.0.1",)
 
     @classmethod
     def from_conf(cls, conf: dict) -> ProxyOptions:
@@ -85,6 +86,7 @@ class ProxyOptions:
             expose_info=conf_bool(conf, "expose_info", True),
             expiring_objects_container_divisor=conf_int(
                 conf, "expiring_objects_container_divisor", 86400, minimum=1),
+            allowed_sync_hosts=tuple(_words(conf.get("allowed_sync_hosts", "127.0.0.1"))),
         )
 
     def node_count(self, replicas: int) -> int:

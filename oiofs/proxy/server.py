@@ -14,9 +14,12 @@ container/account info caches (whose invalidation counters stay shared across wo
 
 from __future__ import annotations
 
+import os
+
 from oiofs.common.base_app import BaseServerApp
 from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.connection_pool import ConnectionPool
+from oiofs.common.container_sync_realms import REALMS_FILE, ContainerSyncRealms
 from oiofs.common.exceptions import (
     ClientException,
     ConnectionTimeout,
@@ -60,6 +63,7 @@ class Application(BaseServerApp):
         load_cluster_config(options.oiofs_dir)
         self.account_ring = Ring(options.oiofs_dir, ring_name="account")
         self.container_ring = Ring(options.oiofs_dir, ring_name="container")
+        self.sync_realms = ContainerSyncRealms(os.path.join(options.oiofs_dir, REALMS_FILE))
         self._object_rings: dict[int, Ring] = {}
         for policy in POLICIES:
             self.object_ring(policy.idx)  # fail at start, not at the first request

@@ -7,7 +7,7 @@ import pytest
 from tests.support.proxy_client import unique
 
 
-@pytest.mark.parametrize("header", ["X-Container-Sync-To", "X-Container-Meta-Quota-Bytes"])
+@pytest.mark.parametrize("header", ["X-Container-Meta-Quota-Bytes"])
 def test_container_feature_headers_are_refused_and_nothing_is_created(client, header):
     name = unique("unsup")
     resp = client.request("PUT", f"/{name}", headers={header: "elsewhere"})

@@ -179,14 +179,17 @@ oiofs_dir = {layout.etc}
 log_name = proxy-server
 {_observability(layout, "proxy-server")}
 [pipeline:main]
-pipeline = gatekeeper healthcheck tempurl ratelimit tempauth slo dlo versioned_writes symlink
-    proxy-server
+pipeline = gatekeeper healthcheck container_sync tempurl ratelimit tempauth slo dlo
+    versioned_writes symlink proxy-server
 
 [filter:gatekeeper]
 use = egg:oiofs#gatekeeper
 
 [filter:healthcheck]
 use = egg:oiofs#healthcheck
+
+[filter:container_sync]
+use = egg:oiofs#container_sync
 
 [filter:tempurl]
 use = egg:oiofs#tempurl

@@ -15,6 +15,7 @@ from oiofs.common.access_log import note_policy
 from oiofs.common.backend_protocol import PUT_TIMESTAMP_HEADER, TRANS_ID_HEADER
 from oiofs.common.exceptions import HTTPError, HTTPMethodNotAllowed, HTTPUnauthorized
 from oiofs.common.http.header_names import title_case
+from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
 from oiofs.proxy.request import ProxyRequest
 from oiofs.proxy.response import Response
@@ -35,6 +36,10 @@ SHOW_SYSMETA_KEY = "oiofs.show_sysmeta"
 #: environ key: a dict of extra headers a filter has an object PUT store (system metadata
 #: such as ``X-Static-Large-Object``); clients cannot set environ keys, only headers
 BACKEND_HEADERS_KEY = "oiofs.backend_headers"
+#: environ key: the ``X-Timestamp`` a verified container-sync request keeps (set by the
+#: container_sync filter only): object PUT and DELETE use it instead of the time now, so
+#: both clusters agree on which version is newest
+SYNC_TIMESTAMP_KEY = "oiofs.sync_timestamp"
 #: backend headers compared by ``X-Newest`` for accounts and containers, newest first
 DB_NEWEST_KEYS = (PUT_TIMESTAMP_HEADER.lower(), "x-put-timestamp", "x-timestamp")
 
@@ -43,6 +48,13 @@ class Traced(Protocol):
     """What an info look-up needs of a request: its transaction id."""
 
     trans_id: str
+
+
+def write_timestamp(req: ProxyRequest) -> Timestamp:
+    """The timestamp of an object write: the time now, or the sender's for a verified
+    container-sync request."""
+    synced = req.environ.get(SYNC_TIMESTAMP_KEY)
+    return Timestamp(synced) if synced else Timestamp.now()
 
 
 def quoted_suffix(account: str, container: str | None = None, obj: str | None = None) -> str:

@@ -8,6 +8,7 @@ from oiofs.common.backend_protocol import (
     deal_update_headers,
 )
 from oiofs.common.constraints import check_metadata, check_name_lengths
+from oiofs.common.container_sync_realms import SyncToError, resolve_sync_to
 from oiofs.common.db.listing_format import max_listing_limit
 from oiofs.common.exceptions import (
     HTTPBadRequest,
@@ -34,6 +35,9 @@ OWNER_HEADERS = frozenset(("x-container-read", "x-container-write", "x-container
                            "x-container-meta-temp-url-key-2"))
 ACL_HEADERS = (("X-Container-Read", "HTTP_X_CONTAINER_READ"),
                ("X-Container-Write", "HTTP_X_CONTAINER_WRITE"))
+#: container-sync settings (stored like the ACLs, shown to owners only)
+SYNC_HEADERS = (("X-Container-Sync-To", "HTTP_X_CONTAINER_SYNC_TO"),
+                ("X-Container-Sync-Key", "HTTP_X_CONTAINER_SYNC_KEY"))
 
 
 class ContainerController(Controller):
@@ -102,13 +106,37 @@ class ContainerController(Controller):
             return {}
         return headers
 
+    def _sync_headers(self, req) -> dict:
+        """``X-Container-Sync-To``/``-Key`` of a PUT or POST (``X-Remove-*`` forms as
+        empty values); a sync-to value must name a realm's cluster or an allowed host
+        (400 with the reason otherwise, as Swift answers)."""
+        headers = {}
+        for name, key in SYNC_HEADERS:
+            value = req.environ.get(key)
+            if req.environ.get("HTTP_X_REMOVE_" + key[len("HTTP_X_"):]):
+                value = ""
+            if value is None:
+                continue
+            value = value.strip()
+            if name == "X-Container-Sync-To" and value:
+                try:
+                    resolve_sync_to(value, self.app.sync_realms.realms(),
+                                    self.options.allowed_sync_hosts)
+                except SyncToError as err:
+                    raise HTTPBadRequest(str(err)) from None
+            headers[name] = value
+        return headers
+
     def _write_headers(self, req) -> dict:
-        """Metadata and ACL headers of a PUT or POST, checked."""
+        """Metadata, ACL and sync headers of a PUT or POST, checked."""
         meta = metadata_headers(req, "container")
         check_metadata(meta, "container")
         if not req.owner:  # like the ACLs, the temp URL keys are the owner's to set
             meta = {k: v for k, v in meta.items() if k.lower() not in OWNER_HEADERS}
         meta.update(self._acl_headers(req))
+        sync = self._sync_headers(req)
+        if req.owner:  # checked for everyone, stored for owners (like the ACLs)
+            meta.update(sync)
         return meta
 
     def _write(self, req, method: str, headers: dict, with_account_updates: bool) -> int:

@@ -45,6 +45,7 @@ from oiofs.proxy.controllers.base import (
     Controller,
     metadata_headers,
     quoted_suffix,
+    write_timestamp,
 )
 from oiofs.proxy.controllers.copy import ObjectCopy
 from oiofs.proxy.object_writer import ObjectWriter, ReplicatedWriter, WriteTarget, put_response
@@ -266,7 +267,7 @@ class ObjectController(Controller):
         check_name_lengths(req.account, req.container, req.obj)
         length = check_content_length(req)
         check_if_none_match(req.environ.get("HTTP_IF_NONE_MATCH"))
-        timestamp = Timestamp.now()
+        timestamp = write_timestamp(req)
         base = self.backend_headers(
             req, **{POLICY_INDEX_HEADER: str(info.policy_index)})
         base.update(self.object_headers(req, req.obj, timestamp))
@@ -311,7 +312,7 @@ class ObjectController(Controller):
         info = self.authorized_container(req, "write")
         base = self.backend_headers(
             req, **{POLICY_INDEX_HEADER: str(info.policy_index),
-                    "X-Timestamp": Timestamp.now().internal})
+                    "X-Timestamp": write_timestamp(req).internal})
         if_delete_at = req.environ.get("HTTP_X_IF_DELETE_AT")
         if if_delete_at is not None:
             base["X-If-Delete-At"] = if_delete_at

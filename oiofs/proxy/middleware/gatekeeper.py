@@ -6,7 +6,9 @@ are removed from the environ, so that no client can speak the backend protocol o
 the metadata middlewares keep for themselves; outbound, the same headers are removed from
 every answer. It sits first in the pipeline (after ``healthcheck``) so that filters behind
 it may still add such headers to their own subrequests. Client ``X-Timestamp`` headers are
-dropped too: the proxy always stamps requests itself.
+dropped too: the proxy always stamps requests itself. What was removed is kept aside in
+``environ[INBOUND_KEY]`` (an environ key, which no client can set): the container_sync
+filter gives a verified sync request back its ``X-Timestamp`` and object system metadata.
 
 A request without internal headers costs one pass over the environ keys and one over the
 response headers.
@@ -21,6 +23,8 @@ INTERNAL_PREFIXES = ("x-backend-", "x-account-sysmeta-", "x-container-sysmeta-",
                      "x-object-sysmeta-", "x-object-transient-sysmeta-")
 _ENV_PREFIXES = tuple("HTTP_" + p.upper().replace("-", "_") for p in INTERNAL_PREFIXES)
 _ENV_DROPPED = ("HTTP_X_TIMESTAMP",)
+#: environ key: ``{environ key: value}`` of the headers removed from the request
+INBOUND_KEY = "oiofs.inbound_internal"
 
 
 def is_internal_header(name: str) -> bool:
@@ -34,8 +38,9 @@ def is_internal_header(name: str) -> bool:
 
 def strip_inbound(environ: dict) -> None:
     """Remove internal request headers (and ``X-Timestamp``) from ``environ``."""
-    for key in [k for k in environ if k.startswith(_ENV_PREFIXES) or k in _ENV_DROPPED]:
-        del environ[key]
+    removed = [k for k in environ if k.startswith(_ENV_PREFIXES) or k in _ENV_DROPPED]
+    if removed:
+        environ[INBOUND_KEY] = {key: environ.pop(key) for key in removed}
 
 
 def strip_outbound(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
