@@ -27,6 +27,7 @@ DAEMONS: dict[str, str] = {
     "container-auditor": "oiofs.container.auditor:ContainerAuditor",
     "container-sync": "oiofs.container.sync:ContainerSync",
     "account-auditor": "oiofs.account.auditor:AccountAuditor",
+    "account-reaper": "oiofs.account.reaper:AccountReaper",
     "object-replicator": "oiofs.obj.replicator:ObjectReplicator",
     "object-auditor": "oiofs.obj.auditor:ObjectAuditor",
     "object-updater": "oiofs.obj.updater:ObjectUpdater",

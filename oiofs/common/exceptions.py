@@ -203,6 +203,7 @@ HTTPMethodNotAllowed = _http_error("HTTPMethodNotAllowed", 405, "Method Not Allo
 HTTPNotAcceptable = _http_error("HTTPNotAcceptable", 406, "Not Acceptable")
 HTTPRequestTimeout = _http_error("HTTPRequestTimeout", 408, "Request Timeout")
 HTTPConflict = _http_error("HTTPConflict", 409, "Conflict")
+HTTPGone = _http_error("HTTPGone", 410, "Gone")
 HTTPLengthRequired = _http_error("HTTPLengthRequired", 411, "Length Required")
 HTTPPreconditionFailed = _http_error("HTTPPreconditionFailed", 412, "Precondition Failed")
 HTTPRequestEntityTooLarge = _http_error("HTTPRequestEntityTooLarge", 413,

@@ -133,6 +133,11 @@ class ContainerUpdater(Daemon):
                 "X-Timestamp": Timestamp.now().internal,
                 "User-Agent": "container-updater",
             }
+            if Timestamp(info["delete_timestamp"]) > Timestamp(info["put_timestamp"]):
+                # a container's last report is heard even by a deleted account (the
+                # reaper deletes containers after their account), or the container's
+                # database would wait for it forever before being reclaimed
+                headers["X-Account-Override-Deleted"] = "yes"
             pile = runtime.GreenPile(len(nodes))
             for node in nodes:
                 pile.spawn(self._send, node, backend_path(

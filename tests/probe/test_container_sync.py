@@ -13,6 +13,8 @@ from tests.support.cluster import TestCluster
 from tests.support.proxy_client import Client, unique
 from tests.support.sync_clusters import REALM, add_sync_counter, sync_requests, write_realms
 
+pytestmark = pytest.mark.probe
+
 
 @pytest.fixture(scope="module")
 def clusters():

@@ -123,6 +123,16 @@ class TestCluster:
         self.aio._start("proxy-server", processes.server_argv("proxy", lay.proxy_conf))
         self.aio._wait([lay.proxy_port])
 
+    def rewrite_proxy_conf(self, edit) -> None:
+        """Change the proxy's config file with ``edit(text) -> text`` and restart it."""
+        conf = self.layout.proxy_conf
+        with open(conf) as handle:
+            text = handle.read()
+        with open(conf, "w") as handle:
+            handle.write(edit(text))
+        processes.stop_process("proxy-server", self.layout.run, self.layout.root)
+        self.start_proxy()
+
     def auth(self, user: str = "test:tester", key: str | None = None) -> tuple[str, str]:
         """Authenticate through tempauth; ``(storage_url, token)``."""
         key = self.users[user] if key is None else key

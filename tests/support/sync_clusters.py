@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 
-from oiofs.cli.allinone import processes
 from oiofs.common.container_sync_realms import REALMS_FILE
 
 REALM = "TEST"
@@ -36,17 +35,14 @@ def count_file(cluster) -> str:
 
 def add_sync_counter(cluster) -> None:
     """Put the counting filter first in the proxy's pipeline and restart the proxy."""
-    conf = cluster.layout.proxy_conf
-    with open(conf) as handle:
-        text = handle.read()
-    text = re.sub(r"^pipeline = ", "pipeline = synccount ", text, count=1, flags=re.M)
-    text += ("\n[filter:synccount]\n"
-             "paste.filter_factory = tests.support.sync_clusters:filter_factory\n"
-             f"count_file = {count_file(cluster)}\n")
-    with open(conf, "w") as handle:
-        handle.write(text)
-    processes.stop_process("proxy-server", cluster.layout.run, cluster.layout.root)
-    cluster.start_proxy()
+
+    def edit(text: str) -> str:
+        text = re.sub(r"^pipeline = ", "pipeline = synccount ", text, count=1, flags=re.M)
+        return text + ("\n[filter:synccount]\n"
+                       "paste.filter_factory = tests.support.sync_clusters:filter_factory\n"
+                       f"count_file = {count_file(cluster)}\n")
+
+    cluster.rewrite_proxy_conf(edit)
 
 
 def sync_requests(cluster) -> list[tuple[str, str, int]]:

@@ -7,6 +7,7 @@ from oiofs.common.constraints import check_metadata, check_name_lengths
 from oiofs.common.db.listing_format import max_listing_limit
 from oiofs.common.exceptions import (
     HTTPBadRequest,
+    HTTPGone,
     HTTPMethodNotAllowed,
     HTTPNotFound,
     HTTPServiceUnavailable,
@@ -20,6 +21,7 @@ from oiofs.proxy.acl import (
     format_account_acl,
     parse_account_acl,
 )
+from oiofs.proxy.backend import node_path
 from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
 from oiofs.proxy.listing import (
     check_listing_query,
@@ -83,6 +85,8 @@ class AccountController(Controller):
         resp, status = self.read_db(req, ring, part, nodes, quoted_suffix(req.account),
                                     query)
         if resp is None:
+            if status == 404 and self._deleted(req, part, nodes):
+                raise HTTPGone()  # as Swift: deleted, until the reaper and reclaim are done
             if status == 404 and self.options.account_autocreate:
                 return self._missing_account(req)
             if status == 404:
@@ -91,6 +95,21 @@ class AccountController(Controller):
         return self.relay(req, resp, client_headers(req, resp))
 
     HEAD = GET
+
+    def _deleted(self, req, part: int, nodes: list) -> bool:
+        """True if a primary of a missing account says it was deleted
+        (``X-Account-Status: Deleted``); asked only after every node answered 404."""
+        suffix = quoted_suffix(req.account)
+        for node in nodes:
+            resp = self.backend.request_one(node, "HEAD", node_path(node, part, suffix),
+                                            self.backend_headers(req))
+            if resp is None:
+                continue
+            status = (resp.getheader("x-account-status") or "").lower()
+            resp.discard()
+            if status == "deleted":
+                return True
+        return False
 
     def _missing_account(self, req) -> Response:
         fmt = listing_format(req.query_string, req.environ.get("HTTP_ACCEPT"))

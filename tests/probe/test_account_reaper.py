@@ -1,0 +1,131 @@
+"""Probe: a reseller admin deletes an account holding 2 containers x 500 objects; the
+account answers 410, the account reaper (killed once mid-way) removes every object and
+container, and after the replicators reclaim the tombstones and deleted databases
+nothing of the account remains on any device. Another account is left untouched."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from oiofs.cli.allinone import processes
+from oiofs.common.hashing import hash_path
+from tests.support.proxy_client import Client
+
+pytestmark = pytest.mark.probe
+
+CONTAINERS = ("reap-a", "reap-b")
+OBJECTS = 500
+
+
+def run(cluster, daemon: str) -> None:
+    results = cluster.aio.run_once(daemon)
+    assert set(results.values()) == {0}, (daemon, results)
+
+
+def set_daemon_option(cluster, daemon: str, option: str, value: str) -> None:
+    """Add ``option = value`` to the ``[daemon]`` section of every node's server config."""
+    server_type = daemon.split("-", 1)[0]
+    for node in cluster.layout.node_numbers():
+        path = cluster.layout.server_conf(node, server_type)
+        with open(path) as handle:
+            text = handle.read()
+        text = re.sub(rf"^\[{daemon}\]\n", f"[{daemon}]\n{option} = {value}\n", text,
+                      flags=re.M)
+        with open(path, "w") as handle:
+            handle.write(text)
+
+
+def files_of(cluster, names: set[str]) -> list[str]:
+    """Every file on every device whose path has one of ``names`` (hash dirs, db files)."""
+    found = []
+    for node in cluster.nodes:
+        for root, dirs, files in os.walk(node["devices"]):
+            for entry in dirs + files:
+                if entry.split(".")[0] in names:
+                    found.append(os.path.join(root, entry))
+    return found
+
+
+def data_files(cluster) -> int:
+    return sum(1 for node in cluster.nodes for _r, _d, files in os.walk(node["devices"])
+               for f in files if f.endswith(".data"))
+
+
+def fill(cluster, container: str) -> None:
+    client = Client(cluster, user="test2:tester2")
+    try:
+        for i in range(OBJECTS):
+            assert client.request("PUT", f"/{container}/obj-{i:03d}", body=b"%d" % i
+                                  ).status == 201
+    finally:
+        client.close()
+
+
+def test_a_deleted_account_is_reaped_and_nothing_of_it_remains(cluster):
+    cluster.rewrite_proxy_conf(lambda text: text.replace(
+        "[app:proxy-server]\n", "[app:proxy-server]\nallow_account_management = true\n"))
+    owner = Client(cluster, user="test2:tester2")
+    keeper = Client(cluster)  # AUTH_test, not deleted
+    try:
+        for name in CONTAINERS:
+            assert owner.request("PUT", f"/{name}").status == 201
+        assert keeper.request("PUT", "/kept").status == 201
+        assert keeper.request("PUT", "/kept/obj", body=b"stays").status == 201
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda name: fill(cluster, name), CONTAINERS))
+        for name in CONTAINERS:
+            assert owner.request("HEAD", f"/{name}").headers[
+                "x-container-object-count"] == str(OBJECTS)
+
+        # only a reseller admin may delete an account
+        assert owner.request("DELETE").status == 403
+        url, token = cluster.auth("admin:admin")
+        admin = Client(cluster, user=None, storage_url=url.rsplit("/", 1)[0] + "/AUTH_test2",
+                       token=token)
+        try:
+            assert admin.request("DELETE").status == 204
+        finally:
+            admin.close()
+        assert owner.request("HEAD").status == 410
+        assert owner.request("GET").status == 410
+        assert owner.request("PUT", "/new").status == 404
+
+        # a reaper killed mid-way, then passes until done
+        lay = cluster.layout
+        before = data_files(cluster)
+        procs = [subprocess.Popen(processes.daemon_argv(
+            "account-reaper", lay.server_conf(node, "account"), once=True),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for node in lay.node_numbers()]
+        deadline = time.monotonic() + 120
+        while data_files(cluster) > before - 300 and time.monotonic() < deadline \
+                and any(p.poll() is None for p in procs):
+            time.sleep(0.1)
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        for _attempt in range(3):
+            run(cluster, "account-reaper")
+        assert data_files(cluster) == 3  # the kept object's replicas only
+
+        # the replicators reclaim tombstones and deleted databases past reclaim_age
+        for daemon in ("object-replicator", "container-replicator", "account-replicator"):
+            set_daemon_option(cluster, daemon, "reclaim_age", "1")
+        time.sleep(1.5)  # past reclaim_age
+        for daemon in ("container-updater", "object-replicator", "container-replicator",
+                       "account-replicator"):
+            run(cluster, daemon)
+        names = {hash_path("AUTH_test2")} | {hash_path("AUTH_test2", c) for c in CONTAINERS}
+        names |= {hash_path("AUTH_test2", c, f"obj-{i:03d}") for c in CONTAINERS
+                  for i in range(OBJECTS)}
+        assert files_of(cluster, names) == []
+        assert keeper.request("GET", "/kept/obj").body == b"stays"
+    finally:
+        owner.close()
+        keeper.close()
