@@ -67,7 +67,7 @@ def _allow_sync(req, acl=None, target=None, method=None) -> None:
     """A verified sync request may write and read the container it was signed for."""
 
 
-class ContainerSync:
+class ContainerSyncFilter:
     """The container_sync filter."""
 
     def __init__(self, app, conf: dict):
@@ -217,4 +217,4 @@ def filter_factory(global_conf: dict, **local_conf):
     """PasteDeploy entry point ``egg:oiofs#container_sync``."""
     conf = dict(global_conf)
     conf.update(local_conf)
-    return lambda app: ContainerSync(app, conf)
+    return lambda app: ContainerSyncFilter(app, conf)

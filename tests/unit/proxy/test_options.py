@@ -32,8 +32,8 @@ def test_sample_loads():
     auth = TempAuth(lambda env, start: [], dict(parser.items("filter:tempauth")))
     assert "test:tester" in auth.users
     assert parser.get("pipeline:main", "pipeline").split() == \
-        ["gatekeeper", "healthcheck", "tempurl", "ratelimit", "tempauth", "slo", "dlo",
-         "versioned_writes", "symlink", "proxy-server"]
+        ["gatekeeper", "healthcheck", "container_sync", "tempurl", "ratelimit", "tempauth",
+         "slo", "dlo", "versioned_writes", "symlink", "proxy-server"]
     slo = StaticLargeObject(None, dict(parser.items("filter:slo")))
     assert (slo.max_manifest_segments, slo.min_segment_size) == (1000, 1)
     assert DynamicLargeObject(None, dict(parser.items("filter:dlo"))).max_get_time == 86400
