@@ -5,6 +5,7 @@ B's proxy records every signed sync request it answers (tests/support/sync_clust
 so the tests count what B received.
 """
 
+import json
 import time
 
 import pytest
@@ -60,7 +61,6 @@ def make_synced_pair(ca, cb, key="secret"):
 def listing(client, name):
     resp = client.request("GET", f"/{name}?format=json", quote_path=False)
     assert resp.status == 200
-    import json
     return {r["name"]: r for r in json.loads(resp.body)}
 
 
@@ -114,6 +114,32 @@ def test_puts_overwrites_and_deletes_reach_the_other_cluster(clusters, clients):
     assert "x-object-meta-color" not in got.headers
     assert cb.request("HEAD", f"/{name}/o1").status == 404
     assert sorted(listing(cb, name)) == ["o0", "o2", "o3", "o4", "o5"]
+
+
+def test_large_object_manifests_and_their_segments_sync(clusters, clients):
+    a, _b = clusters
+    ca, cb = clients
+    name = make_synced_pair(ca, cb)
+    parts = [b"first part ", b"second part"]
+    segments = []
+    for i, body in enumerate(parts):
+        resp = ca.request("PUT", f"/{name}/seg/{i}", body=body)
+        assert resp.status == 201
+        segments.append({"path": f"/{name}/seg/{i}", "etag": resp.headers["etag"],
+                         "size_bytes": len(body)})
+    assert ca.request("PUT", f"/{name}/slo?multipart-manifest=put", quote_path=False,
+                      body=json.dumps(segments).encode()).status == 201
+    assert ca.request("PUT", f"/{name}/dlo", body=b"",
+                      headers={"X-Object-Manifest": f"{name}/seg/"}).status == 201
+    sync_pass(a)
+    for obj in ("slo", "dlo"):
+        src, dst = ca.request("GET", f"/{name}/{obj}"), cb.request("GET", f"/{name}/{obj}")
+        assert dst.status == 200 and dst.body == b"".join(parts), obj
+        assert dst.headers["etag"] == src.headers["etag"]
+        assert dst.headers["x-timestamp"] == src.headers["x-timestamp"]
+    assert cb.request("HEAD", f"/{name}/slo").headers["x-static-large-object"] == "True"
+    assert cb.request("HEAD", f"/{name}/dlo").headers["x-object-manifest"] == \
+        f"{name}/seg/"
 
 
 def test_each_row_is_sent_once_even_with_a_container_replica_down(clusters, clients):
