@@ -49,10 +49,11 @@ from oiofs.common.backend_protocol import (
     POLICY_INDEX_HEADER,
     deal_update_headers,
 )
+from oiofs.common.backend_protocol import majority as quorum
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.db.replication_walk import iter_db_files, local_db_devices
-from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.common.direct_client import backend_path, direct_request, direct_status
 from oiofs.common.exceptions import (
     ClientException,
     ConnectionTimeout,
@@ -61,18 +62,13 @@ from oiofs.common.exceptions import (
     NodeTimeout,
 )
 from oiofs.common.hashing import hash_path
-from oiofs.common.local_devices import is_local_device, whataremyips
+from oiofs.common.local_devices import primary_index, whataremyips
 from oiofs.common.ring import Ring
-from oiofs.common.storage_policy import POLICIES
+from oiofs.common.ring.policy_rings import ObjectRings
 from oiofs.common.timestamp import Timestamp
 
 PAGE_SIZE = 1000
 NETWORK_ERRORS = (ConnectionTimeout, NodeTimeout, ClientException)
-
-
-def quorum(count: int) -> int:
-    """How many of ``count`` replicas must agree."""
-    return count // 2 + 1
 
 
 @dataclass
@@ -104,22 +100,11 @@ class AccountReaper(Daemon):
         self.oiofs_dir = oiofs_dir(conf)
         self.account_ring = Ring(self.oiofs_dir, ring_name="account")
         self.container_ring = Ring(self.oiofs_dir, ring_name="container")
-        self._object_rings: dict[int, Ring] = {}
+        self.object_rings = ObjectRings(self.oiofs_dir)
         self.my_ips = whataremyips(conf.get("bind_ip"))
         self.bind_port = int(conf.get("bind_port", 0) or 0)
         self.clock = clock
         self.stats = ReaperStats()
-
-    def object_ring(self, policy_index: int) -> Ring | None:
-        """The object ring of a policy (loaded on first use); ``None`` if unknown."""
-        ring = self._object_rings.get(policy_index)
-        if ring is None:
-            policy = POLICIES.get_by_index(policy_index)
-            if policy is None:
-                return None
-            ring = self._object_rings[policy_index] = Ring(self.oiofs_dir,
-                                                           ring_name=policy.ring_name)
-        return ring
 
     # -- a pass ----------------------------------------------------------------------------
 
@@ -157,9 +142,7 @@ class AccountReaper(Daemon):
                 self.stats.accounts_waiting += 1
                 return
             _part, nodes = self.account_ring.get_nodes(account)
-            index = next((i for i, node in enumerate(nodes)
-                          if node["device"] == dev["device"]
-                          and is_local_device(node, self.my_ips, self.bind_port)), None)
+            index = primary_index(nodes, dev["device"], self.my_ips, self.bind_port)
             if index is None:
                 return  # a handoff copy: the primaries reap
             left = 0
@@ -243,7 +226,7 @@ class AccountReaper(Daemon):
     def reap_object(self, account: str, container: str, obj: str, policy: int) -> bool:
         """Delete one object on its primaries (and its container rows); True once a
         quorum of them answered 2xx or 404."""
-        ring = self.object_ring(policy)
+        ring = self.object_rings.get(policy)
         if ring is None:
             self.logger.error("%s: /%s/%s/%s: unknown storage policy %s", self.name,
                               account, container, obj, policy)
@@ -289,11 +272,5 @@ class AccountReaper(Daemon):
 
     def _request(self, node: dict, method: str, path: str, headers: dict) -> int | None:
         """The status of one request, or ``None`` if the node could not be reached."""
-        try:
-            return direct_request(node["ip"], node["port"], method, path, headers=headers,
-                                  conn_timeout=self.conn_timeout,
-                                  response_timeout=self.node_timeout).status
-        except NETWORK_ERRORS as err:
-            self.logger.warning("%s: %s %s:%s%s failed: %s", self.name, method, node["ip"],
-                                node["port"], path, err)
-            return None
+        return direct_status(node, method, path, headers, self.conn_timeout,
+                             self.node_timeout, self.logger, self.name)

@@ -142,3 +142,12 @@ def parse_update_targets(hosts: str | None, devices: str | None,
             raise ValueError(f"invalid update target {host!r}/{device!r}/{part!r}")
         targets.append(UpdateTarget(ip.strip("[]"), int(port), device, part))
     return targets
+
+
+def majority(count: int) -> int:
+    """How many of ``count`` replicas make a quorum (more than half).
+
+    >>> majority(3), majority(4)
+    (2, 3)
+    """
+    return count // 2 + 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlencode
@@ -141,3 +142,20 @@ def direct_request(ip: str, port: int, method: str, path: str,
                               http_status=result.status, http_headers=result.headers,
                               http_body=result.body, http_host=ip, http_port=port)
     return result
+
+
+def direct_status(node: Mapping[str, Any], method: str, path: str,
+                  headers: Mapping[str, object], conn_timeout: float = DEFAULT_CONN_TIMEOUT,
+                  response_timeout: float = DEFAULT_RESPONSE_TIMEOUT,
+                  logger: logging.Logger | None = None, who: str = "") -> int | None:
+    """The status of one bodiless request to ``node``, or ``None`` if it could not be
+    reached (then logged as a warning by ``who``)."""
+    try:
+        return direct_request(node["ip"], node["port"], method, path, headers=headers,
+                              conn_timeout=conn_timeout,
+                              response_timeout=response_timeout).status
+    except (ConnectionTimeout, NodeTimeout, ClientException) as err:
+        if logger is not None:
+            logger.warning("%s: %s %s:%s%s failed: %s", who, method, node["ip"],
+                           node["port"], path, err)
+        return None

@@ -120,3 +120,18 @@ def local_devices(devs_or_ring: HasDevs | Iterable[Device | None], my_ips: set[s
             seen.add(dev["device"])
             result.append(dev)
     return result
+
+
+def primary_index(nodes: Iterable[Device], device: str, my_ips: set[str],
+                  my_port: int) -> int | None:
+    """The index among a partition's primaries ``nodes`` of this server's ``device``, or
+    ``None`` when it is not one of them (a handoff copy).
+
+    >>> primary_index([{"ip": "10.0.0.1", "port": 1, "device": "d1"},
+    ...                {"ip": "10.0.0.2", "port": 1, "device": "d2"}], "d2", {"10.0.0.2"}, 1)
+    1
+    """
+    for index, node in enumerate(nodes):
+        if node["device"] == device and is_local_device(node, my_ips, my_port):
+            return index
+    return None

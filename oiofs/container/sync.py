@@ -55,9 +55,9 @@ from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.db.replication_walk import iter_db_files, local_db_devices
 from oiofs.common.direct_client import backend_path, http_connect
 from oiofs.common.exceptions import DbNotFound, DbQuarantined, InvalidTimestamp
-from oiofs.common.local_devices import is_local_device, whataremyips
+from oiofs.common.local_devices import primary_index, whataremyips
 from oiofs.common.ring import Ring
-from oiofs.common.storage_policy import POLICIES
+from oiofs.common.ring.policy_rings import ObjectRings
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker, decode_timestamps
 from oiofs.container.sync_points import Row, row_owner, run_sync_points
@@ -114,21 +114,17 @@ class ContainerSync(Daemon):
         self.oiofs_dir = oiofs_dir(conf)
         self.realms = ContainerSyncRealms(os.path.join(self.oiofs_dir, REALMS_FILE))
         self.container_ring = container_ring or Ring(self.oiofs_dir, ring_name="container")
-        self._object_rings: dict[int, Ring] = {}
+        self._object_rings = ObjectRings(self.oiofs_dir)
         self.my_ips = whataremyips(conf.get("bind_ip"))
         self.bind_port = int(conf.get("bind_port", 0) or 0)
         self.clock = clock
         self.stats = ContainerSyncStats()
 
     def object_ring(self, policy_index: int) -> Ring:
-        """The object ring of a policy (loaded on first use)."""
+        """The object ring of a policy; :class:`RowFailed` if the policy is unknown."""
         ring = self._object_rings.get(policy_index)
         if ring is None:
-            policy = POLICIES.get_by_index(policy_index)
-            if policy is None:
-                raise RowFailed(f"unknown storage policy {policy_index}")
-            ring = self._object_rings[policy_index] = Ring(self.oiofs_dir,
-                                                           ring_name=policy.ring_name)
+            raise RowFailed(f"unknown storage policy {policy_index}")
         return ring
 
     # -- a pass ----------------------------------------------------------------------------
@@ -176,9 +172,7 @@ class ContainerSync(Daemon):
                 self.stats.containers_skipped += 1
                 return
             _part, nodes = self.container_ring.get_nodes(info["account"], info["container"])
-            index = next((i for i, node in enumerate(nodes)
-                          if node["device"] == dev["device"]
-                          and is_local_device(node, self.my_ips, self.bind_port)), None)
+            index = primary_index(nodes, dev["device"], self.my_ips, self.bind_port)
             if index is None:
                 return  # a handoff copy: the primaries sync
             self._sync_rows(broker, info, target, user_key, index, len(nodes))

@@ -50,9 +50,10 @@ from oiofs.common.backend_protocol import (
     POLICY_INDEX_HEADER,
     deal_update_headers,
 )
+from oiofs.common.backend_protocol import majority as quorum
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.daemon import Daemon, PassStats
-from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.common.direct_client import backend_path, direct_request, direct_status
 from oiofs.common.exceptions import ClientException, ConfigError, ConnectionTimeout, NodeTimeout
 from oiofs.common.expiring import (
     DEFAULT_DIVISOR,
@@ -65,6 +66,7 @@ from oiofs.common.expiring import (
 from oiofs.common.local_devices import local_devices, whataremyips
 from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.ring import Ring
+from oiofs.common.ring.policy_rings import ObjectRings
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 
@@ -76,11 +78,6 @@ NETWORK_ERRORS = (ConnectionTimeout, NodeTimeout, ClientException)
 #: a listing of an account or container the server does not have (an empty list, but
 #: told apart from a real empty listing: another replica may have rows)
 MISSING: list[dict] = []
-
-
-def quorum(count: int) -> int:
-    """How many of ``count`` replicas must agree."""
-    return count // 2 + 1
 
 
 @dataclass
@@ -135,7 +132,7 @@ class ObjectExpirer(Daemon):
         self.oiofs_dir = oiofs_dir(conf)
         self.account_ring = account_ring or Ring(self.oiofs_dir, ring_name="account")
         self.container_ring = container_ring or Ring(self.oiofs_dir, ring_name="container")
-        self._object_rings: dict[int, Ring] = dict(object_rings or {})
+        self._object_rings = ObjectRings(self.oiofs_dir, object_rings)
         self.clock = clock
         self.sleep = sleep
         self.stats = ExpirerStats()
@@ -144,14 +141,7 @@ class ObjectExpirer(Daemon):
 
     def object_ring(self, policy_index: int) -> Ring | None:
         """The object ring of a policy (loaded on first use); ``None`` if unknown."""
-        ring = self._object_rings.get(policy_index)
-        if ring is None:
-            policy = POLICIES.get_by_index(policy_index)
-            if policy is None:
-                return None
-            ring = self._object_rings[policy_index] = Ring(self.oiofs_dir,
-                                                           ring_name=policy.ring_name)
-        return ring
+        return self._object_rings.get(policy_index)
 
     def my_share(self) -> tuple[int, int]:
         """``(index, count)``: this expirer is number ``index`` of ``count``; index -1 when
@@ -411,11 +401,5 @@ class ObjectExpirer(Daemon):
 
     def _request(self, node: dict, method: str, path: str, headers: dict) -> int | None:
         """The status of one request, or ``None`` if the node could not be reached."""
-        try:
-            return direct_request(node["ip"], node["port"], method, path, headers=headers,
-                                  conn_timeout=self.conn_timeout,
-                                  response_timeout=self.node_timeout).status
-        except NETWORK_ERRORS as err:
-            self.logger.warning("%s: %s %s:%s%s failed: %s", self.name, method, node["ip"],
-                                node["port"], path, err)
-            return None
+        return direct_status(node, method, path, headers, self.conn_timeout,
+                             self.node_timeout, self.logger, self.name)
