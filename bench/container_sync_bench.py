@@ -26,7 +26,7 @@ import time
 from oiofs.cli.allinone import processes
 from tests.support.cluster import TestCluster
 from tests.support.proxy_client import Client
-from tests.support.sync_clusters import REALM, add_sync_counter, sync_requests, write_realms
+from tests.support.sync_clusters import REALM, start_sync_clusters, sync_requests
 
 
 def daemon_pass(cluster: TestCluster, node: int) -> dict[str, float]:
@@ -46,13 +46,8 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--nodes", type=int, default=1)
     args = parser.parse_args()
-    a = TestCluster(nodes=args.nodes, replicas=args.nodes, part_power=4, daemons=False)
-    b = TestCluster(nodes=1, replicas=1, part_power=4, daemons=False)
+    a, b = start_sync_clusters(args.nodes)
     try:
-        a.start()
-        b.start()
-        write_realms({"a": a, "b": b})
-        add_sync_counter(b)
         ca, cb = Client(a), Client(b)
         assert cb.request("PUT", "/bench", headers={"X-Container-Sync-Key": "k"}
                           ).status == 201

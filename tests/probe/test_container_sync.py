@@ -10,22 +10,16 @@ import time
 
 import pytest
 
-from tests.support.cluster import TestCluster
 from tests.support.proxy_client import Client, unique
-from tests.support.sync_clusters import REALM, add_sync_counter, sync_requests, write_realms
+from tests.support.sync_clusters import REALM, start_sync_clusters, sync_requests
 
 pytestmark = pytest.mark.probe
 
 
 @pytest.fixture(scope="module")
 def clusters():
-    a = TestCluster(nodes=3, replicas=3, part_power=4, daemons=False)
-    b = TestCluster(nodes=1, replicas=1, part_power=4, daemons=False)
+    a, b = start_sync_clusters(3)
     try:
-        a.start()
-        b.start()
-        write_realms({"a": a, "b": b})
-        add_sync_counter(b)
         yield a, b
     finally:
         a.destroy()
@@ -66,6 +60,8 @@ def listing(client, name):
 
 def test_sync_settings_are_checked_and_shown_to_owners_only(clusters, clients):
     ca, _cb = clients
+    info = json.loads(ca.request("GET", "/info", absolute=True).body)
+    assert info["container_sync"]["realms"] == {REALM: {"clusters": {"A": {}, "B": {}}}}
     name = unique("sync")
     resp = ca.request("PUT", f"/{name}", headers={"X-Container-Sync-To": "//NOPE/b/a/c"})
     assert resp.status == 400 and b"No realm key" in resp.body

@@ -12,6 +12,7 @@ import os
 import re
 
 from oiofs.common.container_sync_realms import REALMS_FILE
+from tests.support.cluster import TestCluster
 
 REALM = "TEST"
 REALM_KEY = "realm-secret-1"
@@ -26,6 +27,24 @@ def write_realms(clusters: dict) -> None:
     for cluster in clusters.values():
         with open(os.path.join(cluster.oiofs_dir, REALMS_FILE), "w") as handle:
             handle.write(text)
+
+
+def start_sync_clusters(a_nodes: int) -> tuple[TestCluster, TestCluster]:
+    """Start cluster A (``a_nodes`` nodes, as many replicas) and B (1 node), no daemons
+    in the background, both in one realm (``a`` and ``b``), B's proxy counting the sync
+    requests it gets. The caller destroys both; a failed start destroys them here."""
+    a = TestCluster(nodes=a_nodes, replicas=a_nodes, part_power=4, daemons=False)
+    b = TestCluster(nodes=1, replicas=1, part_power=4, daemons=False)
+    try:
+        a.start()
+        b.start()
+        write_realms({"a": a, "b": b})
+        add_sync_counter(b)
+    except BaseException:
+        a.destroy()
+        b.destroy()
+        raise
+    return a, b
 
 
 def count_file(cluster) -> str:
