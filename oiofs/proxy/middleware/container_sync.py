@@ -12,11 +12,14 @@ target container's sync key (read with a ``HEAD`` subrequest):
   is newest (an older write is refused by the object servers: 202/409 as usual), and a
   synced SLO manifest keeps ``X-Static-Large-Object`` and its system metadata (stored as
   it is: its segments may arrive later);
-* unsigned where a signature is expected, wrongly signed, or stale (a nonce older than
-  ``max_age`` seconds, default 3600): 401 ``X-Container-Sync-Auth header not valid``.
+* a wrong ``X-Container-Sync-Auth`` (no such realm, container without a sync key,
+  wrong signature, stale: a nonce older than ``max_age`` seconds, default 3600), or a
+  PUT/DELETE signed without ``X-Timestamp``: 401 ``X-Container-Sync-Auth header not
+  valid``. A wrong ``X-Container-Sync-Key`` makes the request an ordinary one (as in
+  Swift): the auth filter decides, and the sender's timestamp is not kept.
 
 Options (``[filter:container_sync]``): ``allow_full_urls`` (true; false refuses full-URL
-``X-Container-Sync-To`` values with 400 and ``X-Container-Sync-Key`` requests with 401),
+``X-Container-Sync-To`` values with 400 and ignores ``X-Container-Sync-Key``),
 ``current`` (``//REALM/CLUSTER`` of this cluster, marked in ``/info``), ``max_age``.
 The realms come from ``container-sync-realms.conf`` in ``oiofs_dir``.
 """
@@ -115,6 +118,10 @@ class ContainerSyncFilter:
                 return self.app(environ, start_response)
             self._verify(environ, auth, key, account, container)
         except SyncAuthInvalid as err:
+            if auth is None:
+                # as in Swift, a wrong X-Container-Sync-Key is no sync request: the
+                # request goes on as any other (the auth filter decides)
+                return self.app(environ, start_response)
             return self._refuse(environ, start_response, str(err))
         self._admit(environ)
         return self.app(environ, start_response)
