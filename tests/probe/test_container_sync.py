@@ -222,3 +222,20 @@ def test_wrong_or_missing_keys_are_refused(clusters, clients):
     time.sleep(5.5)  # B's proxy caches container info for 5 s
     sync_pass(a)
     assert cb.request("GET", f"/{name}/o").body == b"data"
+
+
+def test_full_url_targets_carry_the_sync_key(clusters, clients):
+    a, b = clusters
+    ca, cb = clients
+    name = unique("sync")
+    assert cb.request("PUT", f"/{name}", headers={"X-Container-Sync-Key": "url-key"}
+                      ).status == 201
+    assert ca.request("PUT", f"/{name}", headers={
+        "X-Container-Sync-To": f"{b.proxy_url}/v1/AUTH_test/{name}",
+        "X-Container-Sync-Key": "url-key"}).status == 201
+    assert ca.request("PUT", f"/{name}/o", body=b"by url").status == 201
+    sync_pass(a)
+    got = cb.request("GET", f"/{name}/o")
+    assert got.body == b"by url"
+    assert got.headers["x-timestamp"] == ca.request("HEAD", f"/{name}/o").headers[
+        "x-timestamp"]
