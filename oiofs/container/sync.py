@@ -24,7 +24,9 @@ realm targets, ``X-Container-Sync-Key`` for full-URL targets (host in
 
 Each container gets at most ``container_time`` seconds per pass; the rest is resumed
 next pass. One summary line per pass: containers synced, skipped (sync settings
-incomplete or invalid), failed; rows put, deleted, confirmed, skipped (gone locally).
+incomplete or invalid), failed; rows put, deleted, confirmed, skipped (gone locally),
+refused for good by the remote (400, 411, 413, 422: beyond its limits; logged as errors
+and passed over, or the container would never sync past them).
 
 Options (``[container-sync]``, with ``[DEFAULT]``): ``devices``, ``mount_check``,
 ``bind_ip``/``bind_port``, ``oiofs_dir`` (rings, ``container-sync-realms.conf``),
@@ -68,6 +70,9 @@ SKIPPED_HEADERS = frozenset(("content-length", "etag", "last-modified", "x-times
                              "accept-ranges", "date", "connection", "transfer-encoding",
                              "content-range"))
 NETWORK_ERRORS = (OSError, http.client.HTTPException)
+#: remote answers that refuse a row for good (it breaks the remote's limits): the row is
+#: logged as refused and passed, or the container would never sync past it
+REFUSED_FOR_GOOD = frozenset((400, 411, 413, 422))
 
 
 @dataclass
@@ -81,6 +86,7 @@ class ContainerSyncStats(PassStats):
     deletes: int = 0
     confirmed: int = 0
     gone_locally: int = 0
+    refused: int = 0
     row_failures: int = 0
     requests: int = 0
 
@@ -319,6 +325,11 @@ class ContainerSync(Daemon):
             conn.close()
         if 200 <= answer.status < 300:
             self.stats.puts += 1
+            return True
+        if answer.status in REFUSED_FOR_GOOD:
+            self.stats.refused += 1
+            self.logger.error("%s: %s refused by the remote (%s); passed over", self.name,
+                              path, answer.status)
             return True
         raise RowFailed(f"remote PUT answered {answer.status}")
 
