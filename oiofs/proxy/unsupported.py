@@ -27,9 +27,6 @@ UNSUPPORTED_HEADERS = {
     "HTTP_X_CONTAINER_SYNC_KEY": "container sync (X-Container-Sync-Key)",
     "HTTP_X_SYMLINK_TARGET": "symlinks (X-Symlink-Target)",
     "HTTP_X_SYMLINK_TARGET_ACCOUNT": "symlinks (X-Symlink-Target-Account)",
-    "HTTP_X_CONTAINER_META_QUOTA_BYTES": "container quotas (X-Container-Meta-Quota-Bytes)",
-    "HTTP_X_CONTAINER_META_QUOTA_COUNT": "container quotas (X-Container-Meta-Quota-Count)",
-    "HTTP_X_ACCOUNT_META_QUOTA_BYTES": "account quotas (X-Account-Meta-Quota-Bytes)",
 }
 #: query parameter -> the feature it asks for, on any method
 UNSUPPORTED_PARAMS = {

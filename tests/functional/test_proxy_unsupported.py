@@ -8,7 +8,7 @@ from tests.support.proxy_client import unique
 
 
 @pytest.mark.parametrize("header", ["X-Versions-Location", "X-History-Location",
-                                    "X-Container-Sync-To", "X-Container-Meta-Quota-Bytes"])
+                                    "X-Container-Sync-To"])
 def test_container_feature_headers_are_refused_and_nothing_is_created(client, header):
     name = unique("unsup")
     resp = client.request("PUT", f"/{name}", headers={header: "elsewhere"})

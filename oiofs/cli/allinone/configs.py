@@ -13,6 +13,11 @@ import secrets
 from oiofs.cli.allinone.layout import Layout
 from oiofs.common.fsutils import write_file_atomic
 
+#: the proxy's pipeline, in Swift's order (docs/middleware.md)
+PROXY_PIPELINE = " ".join((
+    "gatekeeper", "healthcheck", "tempurl", "tempauth",
+    "account_quotas", "container_quotas", "slo", "dlo", "proxy-server"))
+
 USERS = (
     # (account, user, key, groups)
     ("test", "tester", "testing", ".admin"),
@@ -160,7 +165,7 @@ log_name = proxy-server
 log_level = WARNING
 
 [pipeline:main]
-pipeline = gatekeeper healthcheck tempurl tempauth slo dlo proxy-server
+pipeline = {PROXY_PIPELINE}
 
 [filter:gatekeeper]
 use = egg:oiofs#gatekeeper
@@ -170,6 +175,12 @@ use = egg:oiofs#healthcheck
 
 [filter:tempurl]
 use = egg:oiofs#tempurl
+
+[filter:account_quotas]
+use = egg:oiofs#account_quotas
+
+[filter:container_quotas]
+use = egg:oiofs#container_quotas
 
 [filter:slo]
 use = egg:oiofs#slo

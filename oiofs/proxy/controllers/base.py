@@ -32,6 +32,9 @@ SHOW_SYSMETA_KEY = "oiofs.show_sysmeta"
 #: environ key: a dict of extra headers a filter has an object PUT store (system metadata
 #: such as ``X-Static-Large-Object``); clients cannot set environ keys, only headers
 BACKEND_HEADERS_KEY = "oiofs.backend_headers"
+#: environ key: true when the auth filter knows the user is a reseller admin (the only
+#: users who may set account quotas)
+RESELLER_REQUEST_KEY = "oiofs.reseller_request"
 #: backend headers compared by ``X-Newest`` for accounts and containers, newest first
 DB_NEWEST_KEYS = (PUT_TIMESTAMP_HEADER.lower(), "x-put-timestamp", "x-timestamp")
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
+from oiofs.common.exceptions import HTTPError
 from oiofs.proxy.controllers.base import (
     AUTHORIZE_KEY,
     AUTHORIZE_OVERRIDE_KEY,
     SHOW_SYSMETA_KEY,
 )
-from oiofs.proxy.request import TRANS_ID_KEY
+from oiofs.proxy.request import TRANS_ID_KEY, ensure_trans_id
+from oiofs.proxy.response import Response, status_line
 
 _KEPT_KEYS = ("REMOTE_USER", AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, TRANS_ID_KEY,
               "HTTP_X_AUTH_TOKEN", "HTTP_X_STORAGE_TOKEN", "REMOTE_ADDR", "SERVER_NAME",
@@ -127,3 +129,11 @@ class _Prepend:
         if close is not None:
             close()
 
+
+
+def answer_error(environ: dict, start_response, err: HTTPError):
+    """Answer the client's request with ``err`` (a filter refusing it)."""
+    resp = Response.from_error(err)
+    resp.headers.append(("X-Trans-Id", ensure_trans_id(environ)))
+    start_response(status_line(resp.status), resp.headers)
+    return [] if environ["REQUEST_METHOD"] == "HEAD" else resp.body
