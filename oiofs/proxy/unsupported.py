@@ -30,8 +30,6 @@ UNSUPPORTED_HEADERS = {
 }
 #: query parameter -> the feature it asks for, on any method
 UNSUPPORTED_PARAMS = {
-    "extract-archive": "bulk upload of archives (extract-archive)",
-    "bulk-delete": "bulk delete (bulk-delete)",
     "versions": "object versioning (versions)",
     "version-id": "object versioning (version-id)",
 }

@@ -15,7 +15,7 @@ from oiofs.common.fsutils import write_file_atomic
 
 #: the proxy's pipeline, in Swift's order (docs/middleware.md)
 PROXY_PIPELINE = " ".join((
-    "gatekeeper", "healthcheck", "tempurl", "tempauth",
+    "gatekeeper", "healthcheck", "bulk", "tempurl", "tempauth",
     "account_quotas", "container_quotas", "slo", "dlo", "proxy-server"))
 
 USERS = (
@@ -172,6 +172,9 @@ use = egg:oiofs#gatekeeper
 
 [filter:healthcheck]
 use = egg:oiofs#healthcheck
+
+[filter:bulk]
+use = egg:oiofs#bulk
 
 [filter:tempurl]
 use = egg:oiofs#tempurl
