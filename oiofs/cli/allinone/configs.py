@@ -15,7 +15,7 @@ from oiofs.common.fsutils import write_file_atomic
 
 #: the proxy's pipeline, in Swift's order (docs/middleware.md)
 PROXY_PIPELINE = " ".join((
-    "gatekeeper", "healthcheck", "bulk", "tempurl", "tempauth",
+    "gatekeeper", "healthcheck", "bulk", "tempurl", "tempauth", "formpost",
     "account_quotas", "container_quotas", "slo", "dlo", "proxy-server"))
 
 USERS = (
@@ -178,6 +178,9 @@ use = egg:oiofs#bulk
 
 [filter:tempurl]
 use = egg:oiofs#tempurl
+
+[filter:formpost]
+use = egg:oiofs#formpost
 
 [filter:account_quotas]
 use = egg:oiofs#account_quotas
