@@ -16,7 +16,7 @@ from oiofs.common.fsutils import write_file_atomic
 #: the proxy's pipeline, in Swift's order (docs/middleware.md)
 PROXY_PIPELINE = " ".join((
     "gatekeeper", "healthcheck", "bulk", "tempurl", "tempauth", "formpost",
-    "account_quotas", "container_quotas", "slo", "dlo", "proxy-server"))
+    "staticweb", "account_quotas", "container_quotas", "slo", "dlo", "proxy-server"))
 
 USERS = (
     # (account, user, key, groups)
@@ -181,6 +181,9 @@ use = egg:oiofs#tempurl
 
 [filter:formpost]
 use = egg:oiofs#formpost
+
+[filter:staticweb]
+use = egg:oiofs#staticweb
 
 [filter:account_quotas]
 use = egg:oiofs#account_quotas
