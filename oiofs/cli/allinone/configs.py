@@ -15,8 +15,9 @@ from oiofs.common.fsutils import write_file_atomic
 
 #: the proxy's pipeline, in Swift's order (docs/middleware.md)
 PROXY_PIPELINE = " ".join((
-    "gatekeeper", "healthcheck", "bulk", "tempurl", "tempauth", "formpost",
-    "staticweb", "account_quotas", "container_quotas", "slo", "dlo", "proxy-server"))
+    "gatekeeper", "healthcheck", "crossdomain", "list_endpoints", "domain_remap",
+    "bulk", "tempurl", "tempauth", "formpost", "staticweb", "account_quotas",
+    "container_quotas", "slo", "dlo", "proxy-server"))
 
 USERS = (
     # (account, user, key, groups)
@@ -172,6 +173,16 @@ use = egg:oiofs#gatekeeper
 
 [filter:healthcheck]
 use = egg:oiofs#healthcheck
+
+[filter:crossdomain]
+use = egg:oiofs#crossdomain
+
+[filter:list_endpoints]
+use = egg:oiofs#list_endpoints
+
+[filter:domain_remap]
+use = egg:oiofs#domain_remap
+storage_domain = example.com
 
 [filter:bulk]
 use = egg:oiofs#bulk

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 
 from oiofs.common.config import config_true_value
 from oiofs.proxy.controllers.info import register_info
+from oiofs.proxy.middleware.domain_remap import ORIGINAL_PATH_KEY
 from oiofs.proxy.middleware.infos import ProxyInfos
 from oiofs.proxy.middleware.staticweb_html import LISTING_TAIL, listing_head, listing_rows
 from oiofs.proxy.middleware.subrequest import SubResponse, call, make_environ, to_wsgi
@@ -198,7 +199,9 @@ class _Site:
 
     def redirect(self, start_response):
         """301 to the same path with a ``/`` (a directory's address)."""
-        location = quote(_text(self.environ["PATH_INFO"]) + "/")
+        # a remapped host (domain_remap) keeps the address the client used
+        path = self.environ.get(ORIGINAL_PATH_KEY) or self.environ["PATH_INFO"]
+        location = quote(_text(path) + "/")
         body = f'<html><body><p><a href="{location}">Moved</a></p></body></html>'.encode()
         start_response("301 Moved Permanently", [
             ("Location", location), ("Content-Type", "text/html; charset=UTF-8"),
