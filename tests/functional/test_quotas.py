@@ -105,6 +105,9 @@ def reseller_account(cluster):
 def test_only_resellers_set_account_quotas(client, reseller_account):
     resp = client.request("POST", "", headers={"X-Account-Meta-Quota-Bytes": "10"})
     assert resp.status == 403
+    resp = client.request("POST", "/", headers={"X-Account-Meta-Quota-Bytes": "10"})
+    assert resp.status == 403  # /v1/AUTH_test/ is the account too
+    assert "x-account-meta-quota-bytes" not in client.request("HEAD", "").headers
     assert reseller_account.request("POST", "", headers={
         "X-Account-Meta-Quota-Bytes": "many"}).status == 400
     assert reseller_account.request("POST", "", headers={

@@ -38,7 +38,7 @@ from oiofs.proxy.middleware.quota import (
     parse_quota,
     valid_quota_value,
 )
-from oiofs.proxy.middleware.quota_write import object_write
+from oiofs.proxy.middleware.quota_write import object_write, path_kind
 from oiofs.proxy.middleware.subrequest import answer_error
 
 _META = "HTTP_X_ACCOUNT_META_QUOTA_BYTES"
@@ -95,17 +95,21 @@ class AccountQuotas:
 
     def __call__(self, environ, start_response):
         method = environ["REQUEST_METHOD"]
+        if method not in ("PUT", "POST", "COPY", "GET", "HEAD"):
+            return self.app(environ, start_response)
         path = environ.get("PATH_INFO", "")
-        is_account = path.count("/") == 2
-        if method not in ("PUT", "POST", "COPY") and not (
-                is_account and method in ("GET", "HEAD")):
+        if method in ("GET", "HEAD") and path.count("/") > 3:
+            return self.app(environ, start_response)  # an object read: nothing to do
+        kind = path_kind(path)
+        is_account = kind == "account"
+        if method in ("GET", "HEAD") and not is_account:
             return self.app(environ, start_response)
         try:
             if is_account and method in ("GET", "HEAD"):
                 return self._show(environ, start_response)
             if is_account:
                 self._check_settings(environ)
-            elif method != "POST":
+            elif kind == "object" and method != "POST":
                 self._check_write(environ)
         except HTTPError as err:
             return answer_error(environ, start_response, err)
@@ -146,7 +150,7 @@ class AccountQuotas:
 
     def _show(self, environ, start_response):
         """An account ``GET``/``HEAD`` answer, with the per-policy quotas shown."""
-        account = environ["PATH_INFO"].split("/")[2]
+        account = environ["PATH_INFO"].split("/")[2]  # path_kind said: /v1/<account>[/]
 
         def quotas_start_response(status, headers, exc_info=None):
             if status.startswith("2"):

@@ -138,6 +138,8 @@ class Bulk:
         if kind is not None and kind not in ARCHIVE_MODES:
             return answer_error(environ, start_response,
                                 HTTPBadRequest("Unsupported archive format"))
+        # eventlet holds back body pieces under 4 KiB: each keep-alive space must go now
+        environ["eventlet.minimum_write_chunk_size"] = 0
         start_response("200 OK", [("Content-Type", fmt),
                                   ("X-Trans-Id", ensure_trans_id(environ))])
         if kind is not None:
@@ -193,12 +195,12 @@ class Extraction(_Run):
     """``PUT ?extract-archive``: every regular file of the archive becomes an object."""
 
     def run(self, fmt: str, mode: str) -> Iterator[bytes]:
-        created = 0
+        self.created = 0
         status, text = "", ""
         try:
-            created = yield from self._members(mode)
-            status = outcome_status(self.failed, created, status_line(201))
-            if not created and not self.failed:
+            yield from self._members(mode)
+            status = outcome_status(self.failed, self.created, status_line(201))
+            if not self.created and not self.failed:
                 text = "Invalid Tar File: No Valid Files"
         except BulkAbort as abort:
             status, text = abort.status, abort.body
@@ -206,14 +208,13 @@ class Extraction(_Run):
             status, text = status_line(400), f"Invalid Tar File: {err}"
         except HTTPError as err:  # reading the client's body: 408 or 499
             status, text = status_line(err.status), err.description
-        yield result_body(fmt, "extract", {"Number Files Created": created,
+        yield result_body(fmt, "extract", {"Number Files Created": self.created,
                                            "Response Status": status,
                                            "Response Body": text}, self.failed)
 
     def _members(self, mode: str):
         base = self.rest.rstrip("/")
         containers: set[str] = set()
-        created = 0
         # a stream mode ("r|..."): the body is read once, front to back
         tar = tarfile.open(mode=mode, fileobj=self.body())  # type: ignore[call-overload]
         while len(self.failed) < self.bulk.max_failed_extractions:
@@ -251,10 +252,9 @@ class Extraction(_Run):
             if status == 401:
                 raise BulkAbort(status_line(401))
             if status // 100 == 2:
-                created += 1
+                self.created += 1  # counted as it goes: an aborted run reports them too
             else:
                 self.failed.append([shown, status_line(status)])
-        return created
 
     def _ensure_container(self, container: str) -> str | None:
         """Make sure ``container`` exists: ``None``, or the failed status line."""

@@ -27,7 +27,7 @@ from oiofs.proxy.middleware.quota import (
     container_over_quota,
     valid_quota_value,
 )
-from oiofs.proxy.middleware.quota_write import Write, object_write
+from oiofs.proxy.middleware.quota_write import Write, object_write, path_kind
 from oiofs.proxy.middleware.subrequest import answer_error
 
 QUOTA_HEADERS = {"HTTP_X_CONTAINER_META_QUOTA_BYTES": "Invalid bytes quota.",
@@ -73,11 +73,11 @@ class ContainerQuotas:
         method = environ["REQUEST_METHOD"]
         if method not in ("PUT", "POST", "COPY"):
             return self.app(environ, start_response)
-        path = environ.get("PATH_INFO", "")
+        kind = path_kind(environ.get("PATH_INFO", ""))
         try:
-            if path.count("/") == 3 and method != "COPY":
+            if kind == "container" and method != "COPY":
                 check_container_headers(environ)
-            elif method != "POST":
+            elif kind == "object" and method != "POST":
                 self._check_write(environ)
         except HTTPError as err:
             return answer_error(environ, start_response, err)

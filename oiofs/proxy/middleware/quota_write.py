@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from oiofs.common.exceptions import HTTPError
 from oiofs.proxy.controllers.copy import split_target
 from oiofs.proxy.middleware.subrequest import call, make_environ, to_wsgi
+from oiofs.proxy.request import split_api_path
 
 
 class Write:
@@ -40,6 +41,21 @@ def _text(value: str) -> str | None:
 def _length(environ: dict) -> int:
     value = environ.get("CONTENT_LENGTH") or "0"
     return int(value) if value.isdigit() else 0
+
+
+def path_kind(path: str) -> str | None:
+    """``"account"``, ``"container"`` or ``"object"``: what the proxy will take the WSGI
+    ``path`` for (``/v1/a/`` is the account, as for the proxy), or ``None``.
+
+    >>> path_kind("/v1/a/"), path_kind("/v1/a/c"), path_kind("/v1/a/c/o/"), path_kind("/x")
+    ('account', 'container', 'object', None)
+    """
+    try:
+        _version, _account, container, obj = split_api_path(
+            path.encode("latin-1").decode("utf-8"))
+    except (HTTPError, UnicodeError):
+        return None
+    return "object" if obj else "container" if container else "account"
 
 
 def source_size(app, environ: dict, account: str, container: str, obj: str) -> int:

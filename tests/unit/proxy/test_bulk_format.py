@@ -62,3 +62,43 @@ def test_delete_names():
     assert names[:3] == ["c/a b", "c2", "c/\u00e9"]
     assert names[3] == "c/\udcff"  # not UTF-8: kept (surrogate-escaped), to be reported
     assert len(names) == 4
+
+
+def test_extraction_sends_keep_alive_spaces_while_it_works():
+    """The bulk filter in front of a slow WSGI app: spaces come out between members, and
+    eventlet is told to send them at once."""
+    import io
+    import tarfile
+    import time
+
+    from oiofs.proxy.middleware.bulk import Bulk
+
+    stored = {}
+
+    def slow_app(environ, start_response):
+        if environ["REQUEST_METHOD"] == "PUT" and environ["PATH_INFO"].count("/") > 3:
+            time.sleep(0.6)  # a slow cluster (elapsed time is what the filter measures)
+            stored[environ["PATH_INFO"]] = environ["wsgi.input"].read()
+            start_response("201 Created", [])
+        else:
+            start_response("204 No Content", [])
+        return [b""]
+
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for i in range(4):
+            info = tarfile.TarInfo(f"f{i}")
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"%02d" % i))
+    body = archive.getvalue()
+    environ = {"REQUEST_METHOD": "PUT", "PATH_INFO": "/v1/AUTH_a/c",
+               "QUERY_STRING": "extract-archive=tar", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": io.BytesIO(body), "HTTP_ACCEPT": "application/json"}
+    statuses = []
+    chunks = list(Bulk(slow_app, {"yield_frequency": "1"})(
+        environ, lambda status, headers: statuses.append(status)))
+    assert statuses == ["200 OK"]
+    assert environ["eventlet.minimum_write_chunk_size"] == 0
+    assert b" " in chunks[:-1]
+    assert json.loads(chunks[-1])["Number Files Created"] == 4
+    assert stored["/v1/AUTH_a/c/f3"] == b"03"
