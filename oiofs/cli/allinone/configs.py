@@ -152,10 +152,16 @@ proc-title-template "{{title}} {{listen-addr}} {{config-file}}"
 
 
 def write_proxy_conf(layout: Layout, workers: int = 2) -> None:
-    """Write the proxy config: healthcheck, tempauth with the test users, the proxy app."""
+    """Write the proxy config: the filters of ``PROXY_PIPELINE`` (tempauth with the test
+    users), the proxy app."""
     users = "\n".join(
         f"user_{account}_{user} = {key}{' ' + groups if groups else ''}"
         for account, user, key, groups in USERS)
+    # one [filter:<name>] section per filter of the pipeline, with the options it needs
+    options = {"tempauth": f"token_secret = {token_secret(layout)}\n{users}\n",
+               "domain_remap": "storage_domain = example.com\n"}
+    filters = "\n".join(f"[filter:{name}]\nuse = egg:oiofs#{name}\n{options.get(name, '')}"
+                        for name in PROXY_PIPELINE.split()[:-1])
     _write(layout.proxy_conf, f"""\
 [DEFAULT]
 bind_ip = {layout.ip}
@@ -168,51 +174,7 @@ log_level = WARNING
 [pipeline:main]
 pipeline = {PROXY_PIPELINE}
 
-[filter:gatekeeper]
-use = egg:oiofs#gatekeeper
-
-[filter:healthcheck]
-use = egg:oiofs#healthcheck
-
-[filter:crossdomain]
-use = egg:oiofs#crossdomain
-
-[filter:list_endpoints]
-use = egg:oiofs#list_endpoints
-
-[filter:domain_remap]
-use = egg:oiofs#domain_remap
-storage_domain = example.com
-
-[filter:bulk]
-use = egg:oiofs#bulk
-
-[filter:tempurl]
-use = egg:oiofs#tempurl
-
-[filter:formpost]
-use = egg:oiofs#formpost
-
-[filter:staticweb]
-use = egg:oiofs#staticweb
-
-[filter:account_quotas]
-use = egg:oiofs#account_quotas
-
-[filter:container_quotas]
-use = egg:oiofs#container_quotas
-
-[filter:slo]
-use = egg:oiofs#slo
-
-[filter:dlo]
-use = egg:oiofs#dlo
-
-[filter:tempauth]
-use = egg:oiofs#tempauth
-token_secret = {token_secret(layout)}
-{users}
-
+{filters}
 [app:proxy-server]
 use = egg:oiofs#proxy
 account_autocreate = true
