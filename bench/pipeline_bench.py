@@ -1,141 +1,135 @@
-#!/usr/bin/env python3
-"""What the proxy's middleware pipeline costs a small-object GET and PUT.
+"""What the proxy's filters cost: small-object PUT/GET/HEAD/DELETE through a bare pipeline
+and through the full one, on one all-in-one cluster started for the run.
 
-Two measurements (docs/benchmarks.md, "The middleware pipeline"):
+One cluster (no background daemons). For each round, each pipeline in turn gets a proxy
+of its own (one worker, a copy of the all-in-one's proxy configuration with only the
+``pipeline`` line changed, on its own port) and one ``oiofs-bench`` run of the small
+object phases against it; the proxy's CPU per request is counted from its process alone
+(``--cpu-pattern`` on its configuration file), then it is stopped. Rounds alternate the
+pipelines so that the machine's other load falls on both alike.
 
-* ``filters``: the filters alone, in one process: each pipeline's filters (built from
-  their entry points) in front of a terminal WSGI app that answers at once and gives
-  cached container/account infos, driven with authenticated GET and PUT environs; CPU
-  microseconds per request. No cluster, no I/O: the number is the filters' own cost.
-* ``cluster``: an all-in-one cluster (1 proxy worker, no daemons) on 127.0.0.1; its proxy
-  restarted alternately with the full pipeline and with the pipeline before issue 9's
-  filters, and ``oiofs-bench`` run against each (small objects only), reporting rates
-  and the proxy's CPU per operation.
-
-    PYTHONPATH=$PWD python bench/pipeline_bench.py filters
-    PYTHONPATH=$PWD python bench/pipeline_bench.py cluster --rounds 2 --dir /tmp/pipebench
+    python bench/pipeline_bench.py --dir /tmp/pipebench --rounds 3 --objects 2000
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 
-from oiofs.cli.allinone import AllInOne, processes
-from oiofs.cli.allinone.configs import PROXY_PIPELINE
-from oiofs.proxy.container_info import AccountInfo, ContainerInfo
-from oiofs.proxy.info_cache import InfoCache
-from oiofs.proxy.middleware.tempauth import TempAuth
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
-#: the pipeline before the middlewares of issue 9 (but gatekeeper and tempurl)
-BASE_PIPELINE = "gatekeeper healthcheck tempurl tempauth slo dlo proxy-server"
-AUTH_CONF = {"token_secret": "bench", "user_test_tester": "testing .admin"}
+from oiofs.cli.allinone import processes  # noqa: E402
+from oiofs.cli.allinone.cluster import AllInOne  # noqa: E402
 
-
-class _Infos:
-    def __init__(self, info):
-        self.info = info
-
-    def container_info(self, req, account, container):
-        return self.info
-
-    def account_info(self, req, account):
-        return self.info
+PIPELINES = {
+    "bare": "tempauth proxy-server",
+    "full": None,  # the all-in-one's own pipeline, every filter on
+}
+PHASES = ("PUT", "GET", "HEAD", "DELETE")
 
 
-class Terminal:
-    """Stands in for the proxy application: cached infos, an immediate 200."""
-
-    container_cache = InfoCache()
-    account_cache = InfoCache()
-    container_controller = _Infos(ContainerInfo(204, meta={"color": "blue"}))
-    account_controller = _Infos(AccountInfo(204))
-
-    def __call__(self, environ, start_response):
-        start_response("200 OK", [("Content-Length", "0")])
-        return [b""]
+def pipeline_conf(base: str, path: str, port: int, pipeline: str | None) -> None:
+    with open(base) as handle:
+        text = handle.read()
+    text = re.sub(r"(?m)^bind_port = .*$", f"bind_port = {port}", text)
+    text = re.sub(r"(?m)^workers = .*$", "workers = 1", text)
+    if pipeline is not None:
+        text = re.sub(r"(?m)^pipeline = .*(\n[ \t]+.*)*$", f"pipeline = {pipeline}", text)
+    with open(path, "w") as handle:
+        handle.write(text)
 
 
-def build(names: list[str]):
-    factories = {e.name: e for e in
-                 importlib.metadata.entry_points(group="paste.filter_factory")}
-    app = Terminal()
-    for name in reversed(names):
-        app = factories[name].load()({}, **AUTH_CONF)(app)
-    return app
+def wait_port(port: int, timeout: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"proxy on {port} did not start")
 
 
-def filters(count: int) -> None:
-    token = TempAuth(None, AUTH_CONF).signer.make("test:tester", "testing",
-                                                  int(time.time()) + 3600)
-    for label, pipeline in (("before issue 9", BASE_PIPELINE), ("full", PROXY_PIPELINE)):
-        app = build(pipeline.split()[:-1])
-        for method in ("GET", "PUT"):
-            began = time.process_time()
-            for _ in range(count):
-                app({"REQUEST_METHOD": method, "PATH_INFO": "/v1/AUTH_test/c/o",
-                     "QUERY_STRING": "", "HTTP_HOST": "127.0.0.1:8080",
-                     "HTTP_X_AUTH_TOKEN": token, "CONTENT_LENGTH": "4096",
-                     "REMOTE_ADDR": "127.0.0.1"}, lambda *args: None)
-            cost = (time.process_time() - began) / count * 1e6
-            print(f"{label:15} {len(pipeline.split()) - 1:2} filters {method}: "
-                  f"{cost:.1f} us CPU/request")
-
-
-def cluster(root: str, rounds: int, port_base: int) -> None:
-    aio = AllInOne(root, port_base=port_base, proxy_workers=1, daemons=False)
-    aio.start()
-    conf = aio.layout.proxy_conf
-    results = []
+def run_round(root: str, base_conf: str, name: str, port: int, args) -> dict:
+    conf = os.path.join(root, f"proxy-{name}.conf")
+    pipeline_conf(base_conf, conf, port, PIPELINES[name])
+    proc = subprocess.Popen(processes.server_argv("proxy", conf),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for round_number in range(rounds):
-            for label, pipeline in (("full", PROXY_PIPELINE), ("before", BASE_PIPELINE)):
-                with open(conf) as handle:
-                    text = re.sub(r"^pipeline = .*$", f"pipeline = {pipeline}",
-                                  handle.read(), flags=re.M)
-                with open(conf, "w") as handle:
-                    handle.write(text)
-                processes.stop_process("proxy-server", aio.layout.run, aio.layout.root)
-                aio._start("proxy-server", processes.server_argv("proxy", conf))
-                aio._wait([aio.layout.proxy_port])
-                out = subprocess.run(
-                    [os.path.join(os.path.dirname(sys.executable), "oiofs-bench"),
-                     "--auth", aio.auth_url, "--user", "test:tester", "--key", "testing",
-                     "--concurrency", "8", "--objects", "1500", "--duration", "15",
-                     "--skip-large", "--skip-list", "--json", "--quiet", "--cpu-pids",
-                     os.path.join(aio.layout.run, "proxy-server.pid")],
-                    capture_output=True, text=True, timeout=900, check=True)
-                doc = json.loads(out.stdout)
-                for phase in doc["phases"]:
-                    row = (round_number, label, phase["name"], phase["req_per_s"],
-                           phase["cpu_ms_per_op"], os.getloadavg()[0])
-                    results.append(row)
-                    print("round %d %-6s %-6s %7.1f req/s  proxy %.3f ms CPU/op  "
-                          "load %.0f" % row, flush=True)
+        wait_port(port)
+        out = subprocess.run(
+            [sys.executable, "-m", "oiofs.cli.bench",
+             "--auth", f"http://127.0.0.1:{port}/auth/v1.0", "--user", "test:tester",
+             "--key", "testing", "--concurrency", str(args.concurrency),
+             "--objects", str(args.objects), "--duration", str(args.duration),
+             "--skip-large", "--skip-list", "--cpu-pattern", re.escape(conf), "--json"],
+            capture_output=True, text=True, check=False, cwd=ROOT)
+        if out.returncode != 0:
+            raise RuntimeError(f"bench failed: {out.stderr[-2000:]}")
+        return json.loads(out.stdout)
     finally:
-        aio.stop()
+        proc.terminate()
+        proc.wait(30)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="what", required=True)
-    sub.add_parser("filters").add_argument("--count", type=int, default=20000)
-    run = sub.add_parser("cluster")
-    run.add_argument("--dir", default="/tmp/pipeline-bench")
-    run.add_argument("--rounds", type=int, default=2)
-    run.add_argument("--port-base", type=int, default=27000)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--port-base", type=int, default=18600)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--objects", type=int, default=2000)
+    parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    if args.what == "filters":
-        filters(args.count)
-    else:
-        cluster(args.dir, args.rounds, args.port_base)
+    if os.path.exists(args.dir):
+        shutil.rmtree(args.dir)
+    cluster = AllInOne(args.dir, port_base=args.port_base, proxy_workers=1, daemons=False)
+    cluster.start()
+    results: dict[str, list[dict]] = {name: [] for name in PIPELINES}
+    try:
+        for round_no in range(args.rounds):
+            order = list(PIPELINES) if round_no % 2 == 0 else list(PIPELINES)[::-1]
+            for i, name in enumerate(order):
+                report = run_round(args.dir, cluster.layout.proxy_conf, name,
+                                   args.port_base + 90 + i, args)
+                results[name].append(report)
+                print(f"round {round_no + 1} {name}: " + ", ".join(
+                    _phase_line(report, phase) for phase in PHASES), flush=True)
+    finally:
+        cluster.stop()
+        shutil.rmtree(args.dir, ignore_errors=True)
+    print("\nmedian over rounds (req/s, proxy CPU ms/request):")
+    for phase in PHASES:
+        cells = []
+        for name in PIPELINES:
+            rates = sorted(_phase(r, phase)["req_per_s"] for r in results[name])
+            cpus = sorted(_phase(r, phase)["cpu_ms_per_op"] for r in results[name])
+            cells.append(f"{name} {rates[len(rates) // 2]:.0f} req/s "
+                         f"{cpus[len(cpus) // 2]:.2f} ms")
+        print(f"  {phase:6s} " + " | ".join(cells))
+    return 0
+
+
+def _phase(report: dict, phase: str) -> dict:
+    for row in report["phases"]:
+        if row["label"].startswith(phase + " "):
+            return row
+    raise KeyError(phase)
+
+
+def _phase_line(report: dict, phase: str) -> str:
+    row = _phase(report, phase)
+    return f"{phase} {row['req_per_s']:.0f}/s {row['cpu_ms_per_op']:.2f}ms"
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

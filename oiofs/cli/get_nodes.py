@@ -2,7 +2,15 @@
 
 Prints the partition and hash of the name, its primary nodes and a few handoffs, ``curl``
 lines that ask each of them for it over the backend protocol, and where its files sit on
-each device. ``-p/--partition N`` lists the nodes of a partition instead of a name.
+each device. ``-p/--partition N`` lists the nodes of a partition instead of a name. The
+name may also be given as one argument, ``account/container/object``, as with
+``swift-get-nodes``.
+
+The file paths use each node's real ``devices`` directory: ``--devices DIR`` for every
+node, else the one read from the server configuration files (``*.conf`` in the cluster
+directory and its subdirectories, as an all-in-one cluster keeps them) whose
+``bind_ip:bind_port`` is the node's, else ``/srv/node``. Output cut short by a closed
+pipe (``| head``) ends quietly.
 
 The name is hashed with the cluster secret from ``oiofs.conf``, looked for in
 ``--oiofs-dir``, else ``$OIOFS_DIR``, else the ring's directory, else ``/etc/oiofs``.
@@ -12,19 +20,23 @@ Exit status: 0 success, 2 error.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import re
 import sys
+from configparser import Error as ConfigParserError
 
 from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
 from oiofs.common.cluster_config import load_cluster_config
-from oiofs.common.config import DEFAULT_OIOFS_DIR
+from oiofs.common.config import DEFAULT_OIOFS_DIR, load_server_conf
 from oiofs.common.exceptions import ConfigError, RingError
 from oiofs.common.hashing import hash_path, quote_path
 from oiofs.common.ring.ring import Ring
 
 EXIT_SUCCESS = 0
 EXIT_ERROR = 2
+#: the devices directory of a node whose server configuration is not found
+DEFAULT_DEVICES = "/srv/node"
 
 
 def _cluster_dir(option: str | None, ring_path: str) -> str:
@@ -50,6 +62,36 @@ def _ring_kind(ring_path: str) -> tuple[str, int | None]:
     return (f"{base}-{index}" if index else base), policy
 
 
+def split_name(names: list[str]) -> list[str]:
+    """``["a/c/o/p"]`` as ``["a", "c", "o/p"]`` (one argument naming the path); other
+    lists as they are.
+
+    >>> split_name(["AUTH_test/c/o/with/slash"]), split_name(["/AUTH_test"])
+    (['AUTH_test', 'c', 'o/with/slash'], ['AUTH_test'])
+    >>> split_name(["AUTH_test", "c/d"])
+    ['AUTH_test', 'c/d']
+    """
+    if len(names) == 1 and "/" in names[0]:
+        return names[0].lstrip("/").split("/", 2)
+    return names
+
+
+def devices_by_address(cluster_dir: str) -> dict[tuple[str, int], str]:
+    """``(bind_ip, bind_port) -> devices`` of the server configs found in ``cluster_dir``
+    and its subdirectories (unreadable files are skipped)."""
+    found: dict[tuple[str, int], str] = {}
+    for path in sorted(glob.glob(os.path.join(cluster_dir, "*.conf"))
+                       + glob.glob(os.path.join(cluster_dir, "*", "*.conf"))):
+        try:
+            conf = load_server_conf(path)
+            port = int(conf.get("bind_port", 0))
+        except (OSError, ValueError, ConfigParserError):
+            continue
+        if conf.get("devices") and port:
+            found[(str(conf.get("bind_ip", "127.0.0.1")), port)] = str(conf["devices"])
+    return found
+
+
 def _host(ip: str) -> str:
     return f"[{ip}]" if ":" in ip else ip
 
@@ -65,13 +107,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--handoffs", type=int, default=None,
                         help="handoff nodes to show (default: the replica count)")
     parser.add_argument("--oiofs-dir", help="directory holding oiofs.conf")
+    parser.add_argument("--devices", help="devices directory of every node (default: "
+                        "from the servers' configs in the cluster directory, else "
+                        f"{DEFAULT_DEVICES})")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print where a name (or partition) lives; returns the exit status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, and keep the interpreter's
+        # final flush of stdout from failing again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SUCCESS
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     opts = parser.parse_args(argv)
+    opts.names = split_name(opts.names)
+    if not all(opts.names):
+        parser.error("an account, container or object name is empty")
     if opts.partition is None and not 1 <= len(opts.names) <= 3:
         parser.error("give <account> [<container> [<object>]] or --partition")
     if opts.partition is not None and opts.names:
@@ -82,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {err}", file=sys.stderr)
         return EXIT_ERROR
     out = sys.stdout
+    cluster_dir = _cluster_dir(opts.oiofs_dir, opts.ring)
     account, container, obj = (list(opts.names) + [None, None, None])[:3]
     if opts.partition is not None:
         part = opts.partition
@@ -92,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         digest = None
     else:
         try:
-            load_cluster_config(_cluster_dir(opts.oiofs_dir, opts.ring))
+            load_cluster_config(cluster_dir)
         except ConfigError as err:
             print(f"Error: {err} (the hash secret is needed to place names)",
                   file=sys.stderr)
@@ -130,15 +189,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f'curl -g -I -XHEAD "{url}"{header}{mark}', file=out)
     if data_dir:
         print(file=out)
-        print("On each device (under the server's devices directory, e.g. /srv/node):",
-              file=out)
+        print("On each device:", file=out)
+        devices = {} if opts.devices else devices_by_address(cluster_dir)
         for node in primaries + handoffs:
-            where = f"{node['device']}/{data_dir}/{part}"
+            root = opts.devices or devices.get((node["ip"], node["port"]), DEFAULT_DEVICES)
+            where = f"{root.rstrip('/')}/{node['device']}/{data_dir}/{part}"
             if digest:
                 where += f"/{digest[-3:]}/{digest}"
             mark = "  # [Handoff]" if "handoff_index" in node else ""
-            print(f'ssh {_host(node["ip"])} "ls -lah ${{DEVICE:-/srv/node*}}/{where}"{mark}',
-                  file=out)
+            print(f'ssh {_host(node["ip"])} "ls -lah {where}"{mark}', file=out)
     if len({node["id"] for node in primaries}) < ring.replica_count:
         print("\nNote: fewer devices than replicas; some replicas share a device.", file=out)
     return EXIT_SUCCESS

@@ -29,6 +29,9 @@ from typing import Any, NamedTuple
 #: every internal header starts with this (lower case, for prefix tests on lower keys)
 BACKEND_PREFIX = "x-backend-"
 
+#: the transaction id of the client request a backend request serves (made by the proxy;
+#: a daemon's requests carry their own), logged by every server it reaches
+TRANS_ID_HEADER = "X-Trans-Id"
 #: the storage policy of an object or container (0 if absent)
 POLICY_INDEX_HEADER = "X-Backend-Storage-Policy-Index"
 #: the policy a container server gives a container created without :data:`POLICY_INDEX_HEADER`

@@ -4,19 +4,20 @@ A server subclasses :class:`BaseServerApp`, defines one method per HTTP verb it 
 (``def PUT(self, req) -> Response``) and, if it has its own low-level errors, a
 :meth:`~BaseServerApp.translate_error` that maps them to :class:`HTTPError` classes. Any
 :class:`HTTPError` raised below becomes its response here; anything else is logged with its
-transaction id and answers 500. Each request logs one access line.
+transaction id and answers 500. The access line of each request is written around the
+whole application, by :class:`oiofs.common.request_log.RequestLog`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug.wrappers import Request, Response
 
+from oiofs.common.backend_protocol import TRANS_ID_HEADER
 from oiofs.common.constraints import check_utf8, wsgi_to_str
 from oiofs.common.exceptions import (
     HTTPError,
@@ -26,8 +27,6 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.http.error_page import ERROR_CONTENT_TYPE, error_body
 from oiofs.common.logger import get_logger
-
-TRANS_ID_HEADER = "X-Trans-Id"
 
 
 class BaseServerApp:
@@ -41,8 +40,6 @@ class BaseServerApp:
     def __init__(self, conf: dict[str, Any], logger: logging.Logger | None = None):
         self.conf = conf
         self.logger = logger or get_logger(conf, self.server_type)
-        self.log_requests = str(conf.get("log_requests", "true")).lower() in (
-            "true", "1", "yes", "on")
 
     def translate_error(self, err: Exception) -> HTTPError | None:
         """Map a server-specific exception to an HTTP error (``None``: not handled)."""
@@ -81,16 +78,11 @@ class BaseServerApp:
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
-        start = time.monotonic()
         req = Request(environ)
         resp = self.handle(req)
         trans_id = environ.get("HTTP_X_TRANS_ID")
         if trans_id:
             resp.headers[TRANS_ID_HEADER] = trans_id
-        if self.log_requests:
-            self.logger.info("%s - %s %s %s %.4f txn:%s", environ.get("REMOTE_ADDR", "-"),
-                             req.method, environ.get("PATH_INFO", ""), resp.status_code,
-                             time.monotonic() - start, trans_id or "-")
         return resp(environ, start_response)
 
 

@@ -3,7 +3,12 @@
 A daemon reads its section of the server's ini file (``[object-replicator]`` in
 ``object-server.conf``, say) with ``[DEFAULT]`` merged in. Common options: ``interval``
 (seconds between the starts of two passes, default 30), ``log_*`` (see
-:mod:`oiofs.common.logger`), ``devices``, ``mount_check``, ``oiofs_dir``.
+:mod:`oiofs.common.logger`), the metrics options (:mod:`oiofs.common.metrics`),
+``devices``, ``mount_check``, ``oiofs_dir``.
+
+After each pass the daemon reports its counters (:meth:`Daemon.report_pass`) to its
+metrics: ``<daemon>.passes`` (one), ``<daemon>.pass.timing`` (its duration) and one
+counter per field, ``<daemon>.<field>`` increased by the field's value.
 
 Daemons must be safe to kill at any moment: each pass only makes changes that are complete
 on their own (rename into place, delete after the peer has acknowledged), so the next pass
@@ -17,7 +22,7 @@ import os
 import random
 import signal
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from types import FrameType
 from typing import Any
 
@@ -25,6 +30,7 @@ from oiofs.common import runtime
 from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.config import conf_float, oiofs_dir, readconf
 from oiofs.common.logger import get_logger
+from oiofs.common.metrics import get_metrics
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Daemon:
     def __init__(self, conf: dict[str, Any], logger: logging.Logger | None = None):
         self.conf = conf
         self.logger = logger or get_logger(conf, self.name)
+        self.metrics = get_metrics(conf, self.name)
         self.interval = conf_float(conf, "interval", 30.0)
         self.stopping = False
 
@@ -61,13 +68,39 @@ class Daemon:
         """Do one complete pass (and say what it did, where the daemon counts)."""
         raise NotImplementedError
 
+    def report_pass(self, stats: object) -> None:
+        """Send a finished pass's counters and duration to the metrics.
+
+        ``stats`` is what ``run_once`` returned: a :class:`PassStats` or another dataclass
+        of counters; for a daemon whose ``run_once`` returns nothing, its ``last_stats``
+        (one dataclass or a list of them, one per sweep) if it keeps them.
+        """
+        if not self.metrics.enabled:
+            return
+        if stats is None:
+            stats = getattr(self, "last_stats", None)
+        for one in stats if isinstance(stats, list) else [stats]:
+            if not is_dataclass(one) or isinstance(one, type):
+                continue
+            self.metrics.increment("passes")
+            start = getattr(one, "started", None) or getattr(one, "start", None)
+            if isinstance(start, float):
+                end = getattr(one, "end", None)
+                self.metrics.timing("pass.timing", (end if isinstance(end, float)
+                                                    else time.time()) - start)
+            for item in fields(one):
+                value = getattr(one, item.name)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    self.metrics.increment(item.name, value)
+        self.metrics.flush()
+
     def run_forever(self, **kwargs: Any) -> None:
         """Do a pass every ``interval`` seconds until stopped; a failed pass is logged."""
         time.sleep(random.random() * min(self.interval, 5))  # do not start in lockstep
         while not self.stopping:
             begin = time.time()
             try:
-                self.run_once(**kwargs)
+                self.report_pass(self.run_once(**kwargs))
             except Exception:  # a daemon survives one bad pass
                 self.logger.exception("unhandled error in %s pass", self.name)
             elapsed = time.time() - begin
@@ -89,7 +122,7 @@ def run_daemon(klass: type[Daemon], conf_path: str, section: str | None = None,
 
     signal.signal(signal.SIGTERM, stop)
     if once:
-        daemon.run_once(**kwargs)
+        daemon.report_pass(daemon.run_once(**kwargs))
     else:
         daemon.run_forever(**kwargs)
     return 0

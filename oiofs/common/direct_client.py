@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlencode
 
+from oiofs.common.access_log import new_trans_id
+from oiofs.common.backend_protocol import TRANS_ID_HEADER
 from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout
 
 DEFAULT_CONN_TIMEOUT = 0.5
@@ -79,7 +81,9 @@ def http_connect(ip: str, port: int, method: str, path: str,
                  ) -> http.client.HTTPConnection:
     """Open a connection and send the request line and headers (body still to send).
 
-    Raises :class:`ConnectionTimeout` when the node does not accept in time.
+    A request sent without an ``X-Trans-Id`` (a daemon's own) gets a fresh one, so that
+    it can be followed through the logs of the servers it reaches. Raises
+    :class:`ConnectionTimeout` when the node does not accept in time.
     """
     if query:
         path += "?" + (query if isinstance(query, str) else urlencode(query))
@@ -91,8 +95,12 @@ def http_connect(ip: str, port: int, method: str, path: str,
         raise ConnectionTimeout(f"connect to {ip}:{port} timed out") from None
     conn.sock.settimeout(response_timeout)
     conn.putrequest(method, path, skip_host=False, skip_accept_encoding=True)
+    has_trans_id = False
     for key, value in (headers or {}).items():
         conn.putheader(key, str(value))
+        has_trans_id = has_trans_id or key.lower() == "x-trans-id"
+    if not has_trans_id:
+        conn.putheader(TRANS_ID_HEADER, new_trans_id())
     return conn
 
 

@@ -3,6 +3,8 @@
 Options (in the component's section or ``[DEFAULT]``): ``log_name``, ``log_level``
 (DEBUG, INFO, WARNING, ERROR; default INFO) and ``log_file`` (default: standard error).
 Access lines go through the same logger at INFO, so ``log_level = WARNING`` silences them.
+A warning that may repeat many times a second (a node down) goes through a
+:class:`RepeatLimiter`.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
-# The names of the loggers get_logger has set up (a logger lives as long as the process).
-_configured: set[str] = set()
+# The loggers get_logger has set up (a logger lives as long as the process): the name
+# their lines carry.
+_configured: dict[str, str] = {}
 
 
 def get_logger(conf: dict[str, Any] | None, name: str | None = None,
@@ -37,5 +42,86 @@ def get_logger(conf: dict[str, Any] | None, name: str | None = None,
         f"%(asctime)s {name}[%(process)d] %(levelname)s %(message)s"))
     logger.handlers[:] = [handler]
     logger.propagate = False
-    _configured.add(logger.name)
+    _configured[logger.name] = name
     return logger
+
+
+class _Second:
+    """The ``YYYY-mm-dd HH:MM:SS`` text of a second (local time, as logging writes it)."""
+
+    second = -1
+    text = ""
+
+
+def log_info_line(logger: logging.Logger, line: str) -> None:
+    """Write ``line`` at INFO as ``logger`` would, without the cost of a log record.
+
+    For the lines written on every request (access lines): a logger made by
+    :func:`get_logger` writing to one stream gets the line straight on that stream, with
+    the same prefix its formatter writes; any other logger gets ``logger.info``.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    name = _configured.get(logger.name)
+    handlers = logger.handlers
+    if name is None or len(handlers) != 1 or \
+            type(handlers[0]) not in (logging.StreamHandler, logging.FileHandler):
+        logger.info("%s", line)
+        return
+    now = time.time()
+    second = int(now)
+    if second != _Second.second:
+        _Second.text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        _Second.second = second
+    stream = handlers[0].stream  # type: ignore[attr-defined]
+    stream.write(f"{_Second.text},{int((now - second) * 1000):03d} {name}[{os.getpid()}] "
+                 f"INFO {line}\n")
+    stream.flush()
+
+
+class RepeatLimiter:
+    """Lets a repeated message through at most once per ``interval`` seconds per key.
+
+    The first occurrence of a key is logged at once; the ones that follow within
+    ``interval`` are counted, not logged, and the next one logged after the interval says
+    how many were left out: ``... (repeated 41 times)``. Each process (worker) limits its
+    own lines. ``interval = 0`` lets everything through. ``clock`` is for tests.
+
+    >>> limiter = RepeatLimiter(10.0)
+    >>> [limiter.check("node1", now=t) for t in (0.0, 1.0, 2.0, 11.0, 12.0)]
+    [(True, 0), (False, 0), (False, 0), (True, 2), (False, 0)]
+    """
+
+    def __init__(self, interval: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.interval = interval
+        self.clock = clock
+        # key -> [time of the last line written, occurrences left out since]
+        self._keys: dict[str, list[float]] = {}
+
+    def check(self, key: str, now: float | None = None) -> tuple[bool, int]:
+        """``(log it?, occurrences left out since the last line)`` for one occurrence."""
+        if self.interval <= 0:
+            return True, 0
+        now = self.clock() if now is None else now
+        state = self._keys.get(key)
+        if state is None or now - state[0] >= self.interval:
+            left_out = int(state[1]) if state else 0
+            self._keys[key] = [now, 0]
+            if len(self._keys) > 10000:  # keys are node names; bound them anyway
+                self._keys = {key: self._keys[key]}
+            return True, left_out
+        state[1] += 1
+        return False, 0
+
+    def log(self, logger: logging.Logger, level: int, key: str, msg: str,
+            *args: object) -> None:
+        """Log ``msg % args`` at ``level`` unless ``key`` was logged less than
+        ``interval`` seconds ago; the line says how many were left out in between."""
+        if not logger.isEnabledFor(level):
+            return
+        emit, left_out = self.check(key)
+        if emit:
+            if left_out:
+                msg += f" (repeated {left_out} times)"
+            logger.log(level, msg, *args)

@@ -7,6 +7,9 @@ options of the server's PasteDeploy file:
 process), ``backlog`` (4096), ``client_timeout`` (60 s, idle keep-alive and body reads),
 ``max_clients`` (1024 concurrent requests per worker), ``graceful_timeout`` (10 s to let
 in-flight requests end after SIGTERM), ``oiofs_dir`` (cluster config and rings).
+The logging and metrics options are read here too, once per server: every request goes
+through :class:`~oiofs.common.request_log.RequestLog` (access line, transaction id,
+metrics, ``/metrics``).
 
 The parent binds the socket once, forks the workers, restarts a worker that dies, and on
 SIGTERM or SIGINT passes the signal on and waits for them. A worker that gets SIGTERM stops
@@ -36,6 +39,8 @@ from oiofs.common.config import (
 )
 from oiofs.common.http.bodiless import without_forbidden_bodies
 from oiofs.common.logger import get_logger
+from oiofs.common.metrics import Metrics, get_metrics, prune_dead_files
+from oiofs.common.request_log import RequestLog
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -87,8 +92,13 @@ def bind_socket(conf: dict[str, Any]) -> socket.socket:
 
 
 def serve(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any],
-          logger: logging.Logger) -> None:
-    """Serve ``app`` on ``sock`` in this process until SIGTERM/SIGINT, then drain."""
+          logger: logging.Logger, metrics: Metrics | None = None) -> None:
+    """Serve ``app`` on ``sock`` in this process until SIGTERM/SIGINT, then drain.
+
+    ``metrics`` (when enabled) are flushed to their shared files every second.
+    """
+    if metrics is not None and metrics.prometheus_dir:
+        runtime.spawn_n(_flush_forever, metrics)
     pool = runtime.GreenPool(conf_int(conf, "max_clients", 1024, minimum=1))
     server = runtime.spawn(
         runtime.wsgi_server, sock, without_forbidden_bodies(app), log=_SilentLog(logger),
@@ -123,25 +133,53 @@ def serve(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any],
         pass
 
 
-def run_wsgi(conf_path: str, app_name: str | None = None) -> int:
-    """Run the server described by ``conf_path`` until it is told to stop; exit status."""
+def metrics_name(server_type: str) -> str:
+    """The statsd prefix and Prometheus label of a server type (Swift's names).
+
+    >>> metrics_name("object"), metrics_name("account-service")
+    ('object-server', 'account-service')
+    """
+    return server_type if "-" in server_type else f"{server_type}-server"
+
+
+def _flush_forever(metrics: Metrics) -> None:
+    while True:
+        time.sleep(1.0)
+        metrics.flush()
+
+
+def run_wsgi(conf_path: str, app_name: str | None = None, server_type: str = "") -> int:
+    """Run the server described by ``conf_path`` until it is told to stop; exit status.
+
+    ``server_type`` (``object``, ``proxy``...) names it in metrics; empty: from the
+    configuration file's name (``object-server.conf``).
+    """
     runtime.monkey_patch()
     conf = load_server_conf(conf_path)
+    server_type = server_type or os.path.basename(conf_path).split(".")[0].removesuffix(
+        "-server")
     logger = get_logger(conf, conf.get("log_name") or os.path.basename(conf_path))
+    metrics = get_metrics(conf, metrics_name(server_type))
+    if metrics.prometheus_dir:
+        prune_dead_files(metrics.prometheus_dir)
     load_cluster_config(oiofs_dir(conf))
     global_conf = {"oiofs_dir": oiofs_dir(conf)}
-    app = load_wsgi_app(conf_path, name=app_name, global_conf=global_conf)
+    app = RequestLog(load_wsgi_app(conf_path, name=app_name, global_conf=global_conf),
+                     conf, logger, metrics, server_type)
     sock = bind_socket(conf)
     workers = conf_int(conf, "workers", 1, minimum=0)
     logger.info("listening on %s:%s with %d worker(s)", *sock.getsockname()[:2], workers)
-    if workers == 0:
-        serve(sock, app, conf, logger)
-        return 0
-    return _run_workers(sock, app, conf, logger, workers)
+    try:
+        if workers == 0:
+            serve(sock, app, conf, logger, metrics)
+            return 0
+        return _run_workers(sock, app, conf, logger, workers, metrics)
+    finally:
+        metrics.close()
 
 
 def _run_workers(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any],
-                 logger: logging.Logger, workers: int) -> int:
+                 logger: logging.Logger, workers: int, metrics: Metrics) -> int:
     children: set[int] = set()
     stopping = False
 
@@ -154,7 +192,7 @@ def _run_workers(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any]
         pid = os.fork()
         if pid == 0:
             try:
-                serve(sock, app, conf, logger)
+                serve(sock, app, conf, logger, metrics)
             finally:
                 os._exit(0)
         children.add(pid)
@@ -200,4 +238,4 @@ def main_server(argv: list[str] | None = None) -> int:
     if not os.path.exists(conf_path):
         print(f"oiofs-server: {conf_path} not found", file=sys.stderr)
         return 2
-    return run_wsgi(conf_path)
+    return run_wsgi(conf_path, server_type=server_type)

@@ -13,6 +13,7 @@ update still running when the wait ends does so by itself later if it fails.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -20,6 +21,7 @@ from oiofs.common import runtime
 from oiofs.common.backend_protocol import UpdateTarget
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import OiofsError
+from oiofs.common.logger import RepeatLimiter
 
 
 class UpdateJob(NamedTuple):
@@ -39,11 +41,13 @@ class ContainerUpdateSender:
     """Sends container updates with bounded waiting; see the module docstring."""
 
     def __init__(self, logger, conn_timeout: float, node_timeout: float,
-                 update_timeout: float):
+                 update_timeout: float, repeat_interval: float = 10.0):
         self.logger = logger
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
         self.update_timeout = update_timeout
+        # a container server down fails every update: one line per server per interval
+        self.repeats = RepeatLimiter(repeat_interval)
 
     def update(self, targets: list[UpdateTarget], op: str, account: str, container: str,
                obj: str, headers: dict[str, str],
@@ -92,11 +96,13 @@ class ContainerUpdateSender:
                                   conn_timeout=self.conn_timeout,
                                   response_timeout=self.node_timeout)
         except (OiofsError, OSError, runtime.Timeout) as err:
-            self.logger.warning("container update %s %s:%s%s failed: %s", op, target.ip,
-                                target.port, path, err)
+            self.repeats.log(self.logger, logging.WARNING, f"{target.ip}:{target.port}",
+                             "container update %s %s:%s%s failed: %s", op, target.ip,
+                             target.port, path, err)
             failed()
             return
         if not 200 <= resp.status < 300:
-            self.logger.warning("container update %s %s:%s%s answered %d", op, target.ip,
-                                target.port, path, resp.status)
+            self.repeats.log(self.logger, logging.WARNING, f"{target.ip}:{target.port}",
+                             "container update %s %s:%s%s answered %d", op, target.ip,
+                             target.port, path, resp.status)
             failed()

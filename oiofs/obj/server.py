@@ -97,6 +97,9 @@ DEFAULT_ALLOWED_HEADERS = ("content-disposition, content-encoding, content-langu
 DATA_ONLY_HEADERS = frozenset({"x-static-large-object"})
 USER_META_PREFIXES = ("x-object-meta-", "x-object-transient-sysmeta-")
 SYSMETA_PREFIX = "x-object-sysmeta-"
+#: object metadata that replaces a field of the object's container updates
+UPDATE_OVERRIDE_PREFIX = "x-object-sysmeta-container-update-override-"
+UPDATE_OVERRIDE_FIELDS = {"etag": "X-Etag", "size": "X-Size", "content-type": "X-Content-Type"}
 #: metadata keys that are ours, never sent back as headers
 #: when a POST last set the content type (so that a later POST without one keeps it)
 CTYPE_TIMESTAMP = "Content-Type-Timestamp"
@@ -106,6 +109,27 @@ INTERNAL_KEYS = frozenset({"name", "ETag", "Content-Length", "Content-Type", "X-
 
 _PRECONDITION_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
                       "HTTP_IF_UNMODIFIED_SINCE")
+
+
+def with_update_overrides(update: dict[str, str], metadata: dict[str, str],
+                          content_type: bool = True) -> dict[str, str]:
+    """``update`` (a container update's ``X-Size``, ``X-Etag``, ``X-Content-Type``) with
+    the values the object's ``X-Object-Sysmeta-Container-Update-Override-*`` metadata
+    gives instead, as Swift's object server does: a filter records there what the
+    listing must show (the symlink filter its target, in the ETag's parameters).
+    ``content_type=False`` keeps the update's own content type (a POST's new one).
+
+    >>> with_update_overrides({"X-Etag": "e", "X-Size": "0"},
+    ...     {"X-Object-Sysmeta-Container-Update-Override-Etag": "e; symlink_target=c/o"})
+    {'X-Etag': 'e; symlink_target=c/o', 'X-Size': '0'}
+    """
+    for name, value in metadata.items():
+        lname = name.lower()
+        if lname.startswith(UPDATE_OVERRIDE_PREFIX):
+            field = lname[len(UPDATE_OVERRIDE_PREFIX):]
+            if field in UPDATE_OVERRIDE_FIELDS and (content_type or field != "content-type"):
+                update[UPDATE_OVERRIDE_FIELDS[field]] = to_wsgi(value)
+    return update
 
 
 def _has_preconditions(environ: dict) -> bool:
@@ -293,11 +317,11 @@ class ObjectServer(BaseServerApp):
             })
             writer.put(metadata)
 
-        self._container_update(req, "PUT", target, timestamp, {
+        self._container_update(req, "PUT", target, timestamp, with_update_overrides({
             "X-Size": str(writer.upload_size),
             "X-Content-Type": to_wsgi(content_type),
             "X-Etag": etag,
-        }, old_delete_at, new_delete_at)
+        }, metadata), old_delete_at, new_delete_at)
         return WsgiResponse(201, {"ETag": quote_etag(etag)})
 
     def _read_body(self, body: RequestBody, writer, hasher) -> None:
@@ -438,6 +462,7 @@ class ObjectServer(BaseServerApp):
                       "X-Content-Type-Timestamp": timestamp.internal,
                       "X-Meta-Timestamp": timestamp.internal,
                       "X-Timestamp": current["X-Timestamp"]}
+            update = with_update_overrides(update, current, content_type=False)
         elif CTYPE_TIMESTAMP in current:  # set by an earlier POST: this .meta replaces it
             metadata["Content-Type"] = current["Content-Type"]
             metadata[CTYPE_TIMESTAMP] = current[CTYPE_TIMESTAMP]

@@ -14,10 +14,17 @@ Streaming writes of large bodies (``Expect: 100-continue``) use :class:`Streamin
 
 Requests are sent to all nodes first and the answers read afterwards: the nodes work in
 parallel without one green thread per node.
+
+Metrics (Swift's names): ``<type>.handoff_count`` for each handoff node used,
+``error_limiter.incremented_limit`` / ``error_limiter.forced_limit`` when a node gets
+suppressed (after repeated errors / at once, refused connection). The warning that a node
+is suppressed is written at most once per node per ``repeat_interval`` seconds.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import random
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -30,6 +37,8 @@ from oiofs.common.exceptions import (
     NodeTimeout,
     NodeUnreachable,
 )
+from oiofs.common.logger import RepeatLimiter
+from oiofs.common.metrics import Metrics
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.quorum import (
@@ -66,8 +75,10 @@ def node_path(node: dict, part: int, suffix: str, query: str = "") -> str:
 class HandoffIter:
     """Handoff nodes of a partition, error-limited ones last, at most ``limit`` of them."""
 
-    def __init__(self, ring, part: int, limiter: ErrorLimiter, limit: int):
+    def __init__(self, ring, part: int, limiter: ErrorLimiter, limit: int,
+                 metrics: Metrics | None = None):
         self._ring = ring
+        self._metrics = metrics
         self._part = part
         self._limiter = limiter
         self._left = limit
@@ -89,21 +100,30 @@ class HandoffIter:
             if self._limiter.is_limited(ErrorLimiter.key(node)):
                 self._deferred.append(node)
                 continue
-            return node
+            return self._counted(node)
         if self._deferred:
-            return self._deferred.pop(0)
+            return self._counted(self._deferred.pop(0))
         raise StopIteration
+
+    def _counted(self, node: dict) -> dict:
+        if self._metrics is not None and self._metrics.enabled:
+            kind = os.path.basename(self._ring.serialized_path).split(".")[0].split("-")[0]
+            self._metrics.increment(f"{kind}.handoff_count")
+        return node
 
 
 class Backend:
     """Talks to storage nodes for the proxy; one per proxy worker."""
 
     def __init__(self, pool: ConnectionPool, limiter: ErrorLimiter, logger,
-                 shuffle_reads: bool = True):
+                 shuffle_reads: bool = True, metrics: Metrics | None = None,
+                 repeat_interval: float = 10.0):
         self.pool = pool
         self.limiter = limiter
         self.logger = logger
         self.shuffle_reads = shuffle_reads
+        self.metrics = metrics or Metrics("proxy-server")
+        self.repeats = RepeatLimiter(repeat_interval)
 
     # --- node health ------------------------------------------------------------------
 
@@ -111,8 +131,11 @@ class Backend:
         """Count a fault of ``node`` (logged when it gets suppressed)."""
         key = ErrorLimiter.key(node)
         if self.limiter.error(key, fatal=fatal):
-            self.logger.warning("node %s suppressed for %.1fs after error: %s", key,
-                                self.limiter.suppression_time, err)
+            self.metrics.increment("error_limiter.forced_limit" if fatal
+                                   else "error_limiter.incremented_limit")
+            self.repeats.log(self.logger, logging.WARNING, key,
+                             "node %s suppressed for %.1fs after error: %s", key,
+                             self.limiter.suppression_time, err)
         else:
             self.logger.debug("node %s error: %s", key, err)
 
@@ -172,7 +195,7 @@ class Backend:
         a slot that runs out of nodes gets ``None``. Every slot is started before any is
         finished, so the nodes work in parallel without one green thread each.
         """
-        handoffs = HandoffIter(ring, part, self.limiter, len(primaries))
+        handoffs = HandoffIter(ring, part, self.limiter, len(primaries), self.metrics)
 
         def start_at(node: dict | None, slot: int):
             while node is not None:
@@ -240,7 +263,8 @@ class Backend:
                 continue
             count += 1
             yield node
-        for node in HandoffIter(ring, part, self.limiter, max(0, max_nodes - len(primaries))):
+        for node in HandoffIter(ring, part, self.limiter, max(0, max_nodes - len(primaries)),
+                                self.metrics):
             count += 1
             yield node
         for node in deferred:

@@ -11,6 +11,7 @@ from oiofs.proxy.acl import ACCOUNT_ACL_SYSMETA, parse_account_acl
 from oiofs.proxy.cors import CorsInfo
 
 _CONTAINER_META = "x-container-meta-"
+_CONTAINER_SYSMETA = "x-container-sysmeta-"
 _ACCOUNT_META = "x-account-meta-"
 _ACCOUNT_SYSMETA = "x-account-sysmeta-"
 _POLICY_STATS = "x-account-storage-policy-"
@@ -25,14 +26,16 @@ def _int(headers: dict, key: str) -> int:
 
 
 class ContainerInfo:
-    """A container's status (2xx exists, 404, 503 unknown), policy, ACLs, CORS and stats."""
+    """A container's status (2xx exists, 404, 503 unknown), policy, ACLs, CORS, stats,
+    and its system metadata (``sysmeta``: ``X-Container-Sysmeta-<name>`` as ``name``,
+    lower case) for the filters that keep settings there."""
 
     __slots__ = ("status", "policy_index", "read_acl", "write_acl", "object_count",
-                 "bytes_used", "meta", "cors")
+                 "bytes_used", "meta", "cors", "sysmeta")
 
     def __init__(self, status: int, policy_index: int = 0, read_acl: str | None = None,
                  write_acl: str | None = None, object_count: int = 0, bytes_used: int = 0,
-                 meta: dict | None = None):
+                 meta: dict | None = None, sysmeta: dict | None = None):
         self.status = status
         self.policy_index = policy_index
         self.read_acl = read_acl
@@ -41,6 +44,7 @@ class ContainerInfo:
         self.bytes_used = bytes_used
         self.meta = meta or {}
         self.cors = CorsInfo.from_meta(self.meta) if self.meta else None
+        self.sysmeta = sysmeta or {}
 
     @property
     def exists(self) -> bool:
@@ -54,10 +58,12 @@ class ContainerInfo:
             return cls(status)
         meta = {k[len(_CONTAINER_META):]: v for k, v in headers.items()
                 if k.startswith(_CONTAINER_META)}
+        sysmeta = {k[len(_CONTAINER_SYSMETA):]: v for k, v in headers.items()
+                   if k.startswith(_CONTAINER_SYSMETA)}
         return cls(status, _int(headers, POLICY_INDEX_HEADER.lower()),
                    headers.get("x-container-read"), headers.get("x-container-write"),
                    _int(headers, "x-container-object-count"),
-                   _int(headers, "x-container-bytes-used"), meta)
+                   _int(headers, "x-container-bytes-used"), meta, sysmeta)
 
 
 class AccountInfo:

@@ -51,6 +51,7 @@ class ProxyOptions:
     cors_allow_origin: tuple[str, ...] = ()
     cors_expose_headers: tuple[str, ...] = ()
     trans_id_suffix: str = ""
+    log_repeat_interval: float = 10.0
     expose_info: bool = True
     expiring_objects_container_divisor: int = 86400
 
@@ -80,6 +81,7 @@ class ProxyOptions:
             cors_expose_headers=tuple(h.lower() for h in
                                       _words(conf.get("cors_expose_headers"))),
             trans_id_suffix=conf.get("trans_id_suffix", "") or "",
+            log_repeat_interval=conf_float(conf, "log_repeat_interval", 10.0),
             expose_info=conf_bool(conf, "expose_info", True),
             expiring_objects_container_divisor=conf_int(
                 conf, "expiring_objects_container_divisor", 86400, minimum=1),

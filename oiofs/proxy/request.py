@@ -6,24 +6,21 @@ up front; everything else is looked up when a controller needs it.
 
 from __future__ import annotations
 
-import random
-import time
-
+# made at home in oiofs.common.access_log, re-exported for the proxy's modules
+from oiofs.common.access_log import TRANS_ID_KEY as TRANS_ID_KEY
+from oiofs.common.access_log import new_trans_id
 from oiofs.common.constraints import check_utf8, wsgi_to_str
 from oiofs.common.exceptions import HTTPBadRequest, HTTPNotFound, HTTPPreconditionFailed
 
-TRANS_ID_KEY = "oiofs.trans_id"
 VERSIONS = frozenset(("v1", "v1.0"))
-_getrandbits = random.getrandbits
-
-
-def new_trans_id(suffix: str = "") -> str:
-    """A fresh transaction id ``tx<21 hex>-<10 hex of the time>[suffix]``."""
-    return "tx%021x-%010x%s" % (_getrandbits(84), int(time.time()), suffix)
 
 
 def ensure_trans_id(environ: dict, suffix: str = "") -> str:
-    """The request's transaction id, made once per request and kept in the environ."""
+    """The request's transaction id, made once per request and kept in the environ.
+
+    The server's :class:`~oiofs.common.request_log.RequestLog` makes it as the request
+    arrives; this makes one for a request that did not come through it (tests).
+    """
     trans_id = environ.get(TRANS_ID_KEY)
     if trans_id is None:
         trans_id = environ[TRANS_ID_KEY] = new_trans_id(suffix)

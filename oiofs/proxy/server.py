@@ -14,8 +14,6 @@ container/account info caches (whose invalidation counters stay shared across wo
 
 from __future__ import annotations
 
-import time
-
 from oiofs.common.base_app import BaseServerApp
 from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.connection_pool import ConnectionPool
@@ -30,6 +28,7 @@ from oiofs.common.exceptions import (
     NodeTimeout,
     RingError,
 )
+from oiofs.common.metrics import get_metrics
 from oiofs.common.ring import Ring
 from oiofs.common.storage_policy import POLICIES
 from oiofs.proxy.backend import Backend
@@ -69,7 +68,9 @@ class Application(BaseServerApp):
         self.limiter = ErrorLimiter(options.error_suppression_limit,
                                     options.error_suppression_interval,
                                     options.error_suppression_time)
-        self.backend = Backend(self.pool, self.limiter, self.logger, options.shuffle_reads)
+        self.metrics = get_metrics(conf, self.server_type)
+        self.backend = Backend(self.pool, self.limiter, self.logger, options.shuffle_reads,
+                               self.metrics, options.log_repeat_interval)
         self.container_cache = InfoCache(options.recheck_container_existence)
         self.account_cache = InfoCache(options.recheck_account_existence)
         self.cors_policy = CorsPolicy(frozenset(options.cors_allow_origin),
@@ -95,6 +96,14 @@ class Application(BaseServerApp):
     def quorum(replicas: int) -> int:
         """How many of ``replicas`` nodes must agree on a write."""
         return quorum_size(replicas)
+
+    def cached_container_info(self, environ: dict, account: str, container: str):
+        """For filters: a container's info (:class:`~oiofs.proxy.container_info.
+        ContainerInfo`, with its system metadata) from this worker's cache, or one
+        ``HEAD`` to its servers when not cached. Nothing is authorized here."""
+        trans_id = ensure_trans_id(environ, self.options.trans_id_suffix)
+        return self.container_controller.container_info(_TransId(trans_id), account,
+                                                        container)
 
     # --- requests ---------------------------------------------------------------------
 
@@ -142,19 +151,22 @@ class Application(BaseServerApp):
             return Response.from_error(HTTPInternalServerError())
 
     def __call__(self, environ, start_response):
-        start = time.monotonic()
         trans_id = ensure_trans_id(environ, self.options.trans_id_suffix)
         resp = self.handle_request(environ, trans_id)
         headers = resp.headers
         headers.append(("X-Trans-Id", trans_id))
         headers.append(("X-Openstack-Request-Id", trans_id))
         start_response(status_line(resp.status), headers)
-        if self.log_requests:
-            self.logger.info("%s %s %s %s %d %.4f %s", environ.get("REMOTE_ADDR", "-"),
-                             environ.get("REMOTE_USER") or "-", environ["REQUEST_METHOD"],
-                             environ.get("PATH_INFO", ""), resp.status,
-                             time.monotonic() - start, trans_id)
         return resp.body
+
+
+class _TransId:
+    """What a controller's info lookup needs of a request: its transaction id."""
+
+    __slots__ = ("trans_id",)
+
+    def __init__(self, trans_id: str):
+        self.trans_id = trans_id
 
 
 def app_factory(global_conf: dict, **local_conf) -> Application:

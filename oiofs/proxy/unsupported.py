@@ -7,9 +7,7 @@ stored as something else (``/info`` lists what works). Each entry goes when its 
 lands (the middleware then consumes the header before the proxy application sees it).
 
 Only writes carry a feature's setting; a header sent empty (which removes the setting in
-Swift) is let through, as are the ``X-Remove-*`` forms. ``?symlink=get`` is let through: with
-no symlinks stored, the object itself is the right answer, and ``swift delete`` sends it on
-every object it deletes.
+Swift) is let through, as are the ``X-Remove-*`` forms.
 """
 
 from __future__ import annotations
@@ -20,8 +18,6 @@ from oiofs.common.exceptions import HTTPNotImplemented
 
 #: WSGI header key -> the feature it asks for, on PUT/POST/COPY
 UNSUPPORTED_HEADERS = {
-    "HTTP_X_VERSIONS_LOCATION": "object versioning (X-Versions-Location)",
-    "HTTP_X_HISTORY_LOCATION": "object versioning (X-History-Location)",
     "HTTP_X_VERSIONS_ENABLED": "object versioning (X-Versions-Enabled)",
     "HTTP_X_CONTAINER_SYNC_TO": "container sync (X-Container-Sync-To)",
     "HTTP_X_CONTAINER_SYNC_KEY": "container sync (X-Container-Sync-Key)",

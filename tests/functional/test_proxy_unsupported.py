@@ -1,14 +1,12 @@
 """A request that needs a feature oiofs has not built gets 501 and stores nothing."""
 
-import json
 
 import pytest
 
 from tests.support.proxy_client import unique
 
 
-@pytest.mark.parametrize("header", ["X-Versions-Location", "X-History-Location",
-                                    "X-Container-Sync-To"])
+@pytest.mark.parametrize("header", ["X-Container-Sync-To"])
 def test_container_feature_headers_are_refused_and_nothing_is_created(client, header):
     name = unique("unsup")
     resp = client.request("PUT", f"/{name}", headers={header: "elsewhere"})
@@ -21,20 +19,11 @@ def test_container_setting_is_refused_and_existing_metadata_kept(client):
     name = unique("unsup")
     assert client.request("PUT", f"/{name}", headers={"X-Container-Meta-Color": "blue"}
                           ).status == 201
-    resp = client.request("POST", f"/{name}", headers={"X-Versions-Location": "old",
+    resp = client.request("POST", f"/{name}", headers={"X-Container-Sync-To": "old",
                                                        "X-Container-Meta-Color": "red"})
     assert resp.status == 501
     head = client.request("HEAD", f"/{name}")
     assert head.headers["x-container-meta-color"] == "blue"
-    assert "x-versions-location" not in head.headers
+    assert "x-container-sync-to" not in head.headers
 
 
-def test_symlink_requests_are_refused(client):
-    name = unique("unsup")
-    assert client.request("PUT", f"/{name}").status == 201
-    resp = client.request("PUT", f"/{name}/link", body=b"",
-                          headers={"X-Symlink-Target": f"{name}/target"})
-    assert resp.status == 501
-    assert client.request("HEAD", f"/{name}/link").status == 404
-    listing = client.request("GET", f"/{name}?format=json", quote_path=False)
-    assert listing.status == 200 and json.loads(listing.body) == []

@@ -16,8 +16,9 @@ from oiofs.common.fsutils import write_file_atomic
 #: the proxy's pipeline, in Swift's order (docs/middleware.md)
 PROXY_PIPELINE = " ".join((
     "gatekeeper", "healthcheck", "crossdomain", "list_endpoints", "domain_remap",
-    "bulk", "tempurl", "tempauth", "formpost", "staticweb", "account_quotas",
-    "container_quotas", "slo", "dlo", "proxy-server"))
+    "bulk", "tempurl", "ratelimit", "tempauth", "formpost", "staticweb",
+    "account_quotas", "container_quotas", "slo", "dlo", "versioned_writes", "symlink",
+    "proxy-server"))
 
 USERS = (
     # (account, user, key, groups)
@@ -81,6 +82,19 @@ def load_layout(root: str) -> Layout | None:
     return Layout(root=root, **saved)
 
 
+def _observability(layout: Layout, name: str) -> str:
+    """Logging and metrics options of a server and its daemons: access lines at INFO,
+    Prometheus on ``/metrics`` (the daemons' figures in the server's directory, so its
+    page shows them too); statsd is left to the operator."""
+    return f"""\
+log_level = INFO
+prometheus_enabled = true
+prometheus_multiproc_dir = {os.path.join(layout.run, "metrics", name)}
+# log_statsd_host = 127.0.0.1
+# log_statsd_port = 8125
+"""
+
+
 def _common_defaults(layout: Layout, node: int, server_type: str) -> str:
     return f"""\
 [DEFAULT]
@@ -91,8 +105,7 @@ devices = {layout.devices(node)}
 mount_check = false
 oiofs_dir = {layout.etc}
 log_name = {server_type}-server-{node}
-log_level = WARNING
-"""
+{_observability(layout, f"{server_type}-server-{node}")}"""
 
 
 def write_server_confs(layout: Layout) -> None:
@@ -169,8 +182,7 @@ bind_port = {layout.proxy_port}
 workers = {workers}
 oiofs_dir = {layout.etc}
 log_name = proxy-server
-log_level = WARNING
-
+{_observability(layout, "proxy-server")}
 [pipeline:main]
 pipeline = {PROXY_PIPELINE}
 

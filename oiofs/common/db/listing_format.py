@@ -182,6 +182,46 @@ def extract_swift_bytes(content_type: str) -> tuple[str, str | None]:
     return base, swift_bytes
 
 
+#: ETag parameters a symlink's container update carries -> the listing field showing it
+SYMLINK_PARAMS = {"symlink_target_etag": "symlink_etag", "symlink_target_bytes": "symlink_bytes"}
+
+
+def symlink_fields(etag: str) -> tuple[str, Record]:
+    """``(hash, fields)`` of a listing row's stored ETag.
+
+    The symlink filter records a link in its container row's ETag, as Swift does:
+    ``<md5>; symlink_target=<c>/<o>; symlink_target_account=<a>`` (values percent-encoded),
+    plus ``symlink_target_etag``/``symlink_target_bytes`` for a static link. Listings
+    show the plain hash and ``symlink_path`` (``/v1/<a>/<c>/<o>``), ``symlink_etag`` and
+    ``symlink_bytes``. Other parameters stay in the hash.
+
+    >>> symlink_fields("d41d; symlink_target=c/o; symlink_target_account=AUTH_a")
+    ('d41d', {'symlink_path': '/v1/AUTH_a/c/o'})
+    >>> symlink_fields("abc")
+    ('abc', {})
+    """
+    if ";" not in etag:
+        return etag, {}
+    base, *params = etag.split(";")
+    fields: Record = {}
+    target = account = None
+    for param in params:
+        key, sep, value = param.strip().partition("=")
+        if key == "symlink_target":
+            target = value
+        elif key == "symlink_target_account":
+            account = value
+        elif key in SYMLINK_PARAMS:
+            fields[SYMLINK_PARAMS[key]] = int(value) if value.isdigit() else value
+        else:
+            base += f"; {param.strip()}"
+    if target is None:
+        return etag, {}
+    if account:
+        fields["symlink_path"] = f"/v1/{account}/{target}"
+    return base.strip(), fields
+
+
 # --- rows to records ------------------------------------------------------------------------
 
 
@@ -191,6 +231,9 @@ def object_row_to_record(row: Sequence[Any]) -> Record:
     if content_type is None:
         return {"subdir": name}
     record: Record = {"bytes": size, "hash": etag, "name": name, "content_type": content_type}
+    if etag and ";" in etag:
+        record["hash"], extra = symlink_fields(etag)
+        record.update(extra)
     if ";" in content_type:
         base, swift_bytes = extract_swift_bytes(content_type)
         record["content_type"] = base

@@ -7,9 +7,12 @@ per-request state. Each verb is a method named after it (``GET(req) -> Response`
 
 from __future__ import annotations
 
+import os
+from typing import Protocol
 from urllib.parse import quote
 
-from oiofs.common.backend_protocol import PUT_TIMESTAMP_HEADER
+from oiofs.common.access_log import note_policy
+from oiofs.common.backend_protocol import PUT_TIMESTAMP_HEADER, TRANS_ID_HEADER
 from oiofs.common.exceptions import HTTPError, HTTPMethodNotAllowed, HTTPUnauthorized
 from oiofs.common.http.header_names import title_case
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
@@ -37,6 +40,12 @@ BACKEND_HEADERS_KEY = "oiofs.backend_headers"
 RESELLER_REQUEST_KEY = "oiofs.reseller_request"
 #: backend headers compared by ``X-Newest`` for accounts and containers, newest first
 DB_NEWEST_KEYS = (PUT_TIMESTAMP_HEADER.lower(), "x-put-timestamp", "x-timestamp")
+
+
+class Traced(Protocol):
+    """What an info look-up needs of a request: its transaction id."""
+
+    trans_id: str
 
 
 def quoted_suffix(account: str, container: str | None = None, obj: str | None = None) -> str:
@@ -114,20 +123,32 @@ class Controller:
 
     # --- backend helpers --------------------------------------------------------------
 
-    def backend_headers(self, req: ProxyRequest, **extra) -> dict:
-        """Headers every backend request of ``req`` carries."""
-        headers = {"X-Trans-Id": req.trans_id}
+    def backend_headers(self, req: Traced, **extra) -> dict:
+        """Headers every backend request of ``req`` carries: its transaction id, and the
+        proxy worker as ``User-Agent`` (Swift's ``proxy-server <pid>``) for the servers'
+        access lines."""
+        headers = {TRANS_ID_HEADER: req.trans_id, "User-Agent": f"proxy-server {os.getpid()}"}
         headers.update(extra)
         return headers
 
-    def container_info(self, req: ProxyRequest, account: str,
+    def container_info(self, req: Traced, account: str,
                        container: str) -> ContainerInfo:
-        """The container's info, from the cache or a ``HEAD`` to its servers."""
+        """The container's info, from the cache or a ``HEAD`` to its servers.
+
+        The container's policy goes into the request's access line.
+        """
+        info = self.app.container_cache.get(f"{account}/{container}")
+        if info is None:
+            info = self._fetch_container_info(req, account, container)
+        environ = getattr(req, "environ", None)    # filters' look-ups have none
+        if environ is not None and info.status < 300:
+            note_policy(environ, info.policy_index)
+        return info
+
+    def _fetch_container_info(self, req: Traced, account: str,
+                              container: str) -> ContainerInfo:
         key = f"{account}/{container}"
         cache = self.app.container_cache
-        info = cache.get(key)
-        if info is not None:
-            return info
         generation = cache.generation(key)
         ring = self.app.container_ring
         part, nodes = ring.get_nodes(account, container)
@@ -135,7 +156,7 @@ class Controller:
             self.backend.iter_read_nodes(ring, part, nodes,
                                          self.options.node_count(len(nodes))),
             "HEAD", part, quoted_suffix(account, container),
-            {"X-Trans-Id": req.trans_id}, self.app.quorum(len(nodes)))
+            self.backend_headers(req), self.app.quorum(len(nodes)))
         if resp is not None:
             info = ContainerInfo.from_headers(resp.status, resp.headers)
             resp.discard()
@@ -163,7 +184,7 @@ class Controller:
         resp, _node, status = self.backend.read(
             self.backend.iter_read_nodes(ring, part, nodes,
                                          self.options.node_count(len(nodes))),
-            "HEAD", part, quoted_suffix(account), {"X-Trans-Id": req.trans_id},
+            "HEAD", part, quoted_suffix(account), self.backend_headers(req),
             self.app.quorum(len(nodes)))
         if resp is not None:
             info = AccountInfo.from_headers(resp.status, resp.headers)

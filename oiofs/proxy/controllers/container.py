@@ -18,7 +18,12 @@ from oiofs.common.exceptions import (
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.acl import ACLError, clean_acl
-from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
+from oiofs.proxy.controllers.base import (
+    BACKEND_HEADERS_KEY,
+    Controller,
+    metadata_headers,
+    quoted_suffix,
+)
 from oiofs.proxy.listing import check_listing_query
 from oiofs.proxy.quorum import best_status
 from oiofs.proxy.response import Response, pass_headers
@@ -111,6 +116,8 @@ class ContainerController(Controller):
         ring = self.app.container_ring
         part, nodes = ring.get_nodes(account, container)
         headers = self.backend_headers(req, **headers)
+        if method != "DELETE":  # system metadata a filter sets (versioning)
+            headers.update(req.environ.get(BACKEND_HEADERS_KEY) or {})
         headers["X-Timestamp"] = Timestamp.now().internal
         if with_account_updates:
             apart, anodes = self.app.account_ring.get_nodes(account)

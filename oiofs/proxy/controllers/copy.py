@@ -46,13 +46,19 @@ COPIED_HEADERS = ("content-type", "content-encoding", "content-disposition",
 #: manifest copied as such (``multipart-manifest=get``) is still one
 LARGE_OBJECT_HEADERS = ("x-object-manifest", "x-static-large-object")
 LARGE_OBJECT_PREFIX = "x-object-sysmeta-slo-"
+#: system metadata a copy keeps: the large-object marks, and a symlink's target (with
+#: the listing override recording it), so a symlink copied as such (``symlink=get``)
+#: is still one
+KEPT_SYSMETA_PREFIXES = (LARGE_OBJECT_PREFIX, "x-object-sysmeta-symlink-",
+                         "x-object-sysmeta-container-update-override-")
 
 
 def split_target(value: str | None, what: str) -> tuple[str, str]:
     """``(container, object)`` of a ``/container/object`` style header value."""
     if not value:
         raise HTTPPreconditionFailed(f"{what} header required")
-    text = unquote(value, errors="strict") if "%" in value else value
+    # percent-decoded to a WSGI string (UTF-8 bytes as latin-1), as an unquoted value is
+    text = unquote(value, encoding="latin-1") if "%" in value else value
     if not check_utf8(text):
         raise HTTPPreconditionFailed(f"Invalid UTF8 in {what} header")
     try:
@@ -202,7 +208,7 @@ class ObjectCopy:
         base = ctrl.backend_headers(req, **{POLICY_INDEX_HEADER: str(policy_index)})
         for name, value in resp.items:
             lname = name.lower()
-            if lname in LARGE_OBJECT_HEADERS or lname.startswith(LARGE_OBJECT_PREFIX):
+            if lname in LARGE_OBJECT_HEADERS or lname.startswith(KEPT_SYSMETA_PREFIXES):
                 base[lname.title()] = value
         if not req.true_header("X-Fresh-Metadata"):
             for name, value in resp.items:

@@ -39,7 +39,7 @@ from oiofs.proxy.middleware.quota import (
     valid_quota_value,
 )
 from oiofs.proxy.middleware.quota_write import object_write, path_kind
-from oiofs.proxy.middleware.subrequest import answer_error
+from oiofs.proxy.middleware.subrequest import error_response
 
 _META = "HTTP_X_ACCOUNT_META_QUOTA_BYTES"
 _REMOVE_META = "HTTP_X_REMOVE_ACCOUNT_META_QUOTA_BYTES"
@@ -112,7 +112,7 @@ class AccountQuotas:
             elif kind == "object" and method != "POST":
                 self._check_write(environ)
         except HTTPError as err:
-            return answer_error(environ, start_response, err)
+            return error_response(environ, start_response, err)
         return self.app(environ, start_response)
 
     def _check_settings(self, environ: dict) -> None:

@@ -53,7 +53,7 @@ from oiofs.proxy.middleware.bulk_format import (
     quoted,
     result_body,
 )
-from oiofs.proxy.middleware.subrequest import answer_error, call, make_environ, to_wsgi
+from oiofs.proxy.middleware.subrequest import call, error_response, make_environ, to_wsgi
 from oiofs.proxy.request import ensure_trans_id
 from oiofs.proxy.response import status_line
 
@@ -132,11 +132,11 @@ class Bulk:
         where = _api_path(environ)
         fmt = output_format(environ.get("HTTP_ACCEPT"))
         if where is None:
-            return answer_error(environ, start_response, HTTPNotFound())
+            return error_response(environ, start_response, HTTPNotFound())
         if fmt is None:
-            return answer_error(environ, start_response, HTTPNotAcceptable())
+            return error_response(environ, start_response, HTTPNotAcceptable())
         if kind is not None and kind not in ARCHIVE_MODES:
-            return answer_error(environ, start_response,
+            return error_response(environ, start_response,
                                 HTTPBadRequest("Unsupported archive format"))
         # eventlet holds back body pieces under 4 KiB: each keep-alive space must go now
         environ["eventlet.minimum_write_chunk_size"] = 0

@@ -28,7 +28,7 @@ from oiofs.proxy.middleware.quota import (
     valid_quota_value,
 )
 from oiofs.proxy.middleware.quota_write import Write, object_write, path_kind
-from oiofs.proxy.middleware.subrequest import answer_error
+from oiofs.proxy.middleware.subrequest import error_response
 
 QUOTA_HEADERS = {"HTTP_X_CONTAINER_META_QUOTA_BYTES": "Invalid bytes quota.",
                  "HTTP_X_CONTAINER_META_QUOTA_COUNT": "Invalid count quota."}
@@ -80,7 +80,7 @@ class ContainerQuotas:
             elif kind == "object" and method != "POST":
                 self._check_write(environ)
         except HTTPError as err:
-            return answer_error(environ, start_response, err)
+            return error_response(environ, start_response, err)
         return self.app(environ, start_response)
 
     def _check_write(self, environ: dict) -> None:

@@ -35,9 +35,9 @@ from oiofs.common.logger import get_logger
 from oiofs.proxy.controllers.info import register_info
 from oiofs.proxy.middleware.largeobj import (
     copy_assembled,
-    first_pass,
     is_copy,
     object_parts,
+    pass_plain,
     query_value,
 )
 from oiofs.proxy.middleware.segment_reader import (
@@ -46,8 +46,7 @@ from oiofs.proxy.middleware.segment_reader import (
     assembled_response,
 )
 from oiofs.proxy.middleware.segments import Segment, dlo_etag, pieces_for_range
-from oiofs.proxy.middleware.subrequest import call, make_environ
-from oiofs.proxy.request import ensure_trans_id
+from oiofs.proxy.middleware.subrequest import call, make_environ, text_answer
 from oiofs.proxy.response import status_line
 
 #: manifest headers that describe the manifest's own bytes, replaced by the assembled ones
@@ -73,6 +72,10 @@ def split_manifest(value: str) -> tuple[str, str]:
     text = unquote(value.encode("latin-1").decode("utf-8"))
     container, _, prefix = text.lstrip("/").partition("/")
     return container, prefix
+
+
+#: the header an answer must carry to be a DLO manifest's (lower case)
+DLO_MARKS = frozenset(("x-object-manifest",))
 
 
 def is_dlo(headers: dict) -> bool:
@@ -113,10 +116,9 @@ class DynamicLargeObject:
     # --- GET/HEAD -----------------------------------------------------------------------
 
     def get_or_head(self, environ, start_response, parts):
-        resp, manifest, _whole = first_pass(self.app, environ, is_dlo)
-        if not manifest:
-            start_response(status_line(resp.status), resp.header_list)
-            return resp.body
+        resp, body = pass_plain(self.app, environ, start_response, DLO_MARKS, is_dlo)
+        if resp is None:  # not a manifest: its answer went on already
+            return body
         resp.close()
         version, account = parts[0], parts[1]
         container, prefix = split_manifest(resp.headers["x-object-manifest"])
@@ -178,11 +180,7 @@ class DynamicLargeObject:
 
 
 def _refuse(environ, start_response, status: int, text: str):
-    body = text.encode("utf-8")
-    start_response(status_line(status), [("Content-Type", "text/plain; charset=utf-8"),
-                                          ("Content-Length", str(len(body))),
-                                          ("X-Trans-Id", ensure_trans_id(environ))])
-    return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+    return text_answer(environ, start_response, status_line(status), text.encode("utf-8"))
 
 
 def filter_factory(global_conf: dict, **local_conf):

@@ -5,7 +5,10 @@ for requests that have nothing else to do with them. Asking the container server
 time (a ``HEAD`` subrequest) would add a backend round trip to every object ``PUT``; Swift
 answers from its memcached infos instead. oiofs filters use the proxy application's own
 per-worker cache (``InfoCache``, invalidated across workers when a container or account
-changes), found by walking the pipeline down to the application when the filter is built.
+changes), found by walking the pipeline down to the application
+(:func:`~oiofs.proxy.middleware.subrequest.proxy_app`) on first use. Containers come
+with their counts and metadata (the application's ``cached_container_info`` gives the
+same), accounts too, and either can be read fresh.
 
 ``fresh=True`` drops the cached entry first: the quotas use it once they know a quota is
 set, so that a limit is enforced on the current counts, not on counts a few seconds old.
@@ -13,8 +16,8 @@ set, so that a limit is enforced on the current counts, not on counts a few seco
 
 from __future__ import annotations
 
-from oiofs.common.exceptions import ConfigError
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
+from oiofs.proxy.middleware.subrequest import proxy_app
 from oiofs.proxy.request import ensure_trans_id
 
 
@@ -25,20 +28,6 @@ class _InfoRequest:
 
     def __init__(self, trans_id: str):
         self.trans_id = trans_id
-
-
-def find_proxy_app(app):
-    """The proxy ``Application`` at the end of the pipeline behind ``app``.
-
-    ``ConfigError`` if there is none (the filter is not in front of a proxy-server).
-    """
-    seen = 0
-    while app is not None and seen < 100:
-        if hasattr(app, "container_controller") and hasattr(app, "container_cache"):
-            return app
-        app = getattr(app, "app", None)
-        seen += 1
-    raise ConfigError("this filter must be in front of the proxy-server application")
 
 
 class ProxyInfos:
@@ -53,7 +42,7 @@ class ProxyInfos:
         """The proxy application (looked up on first use: filters may be built before
         the pipeline is complete in unit tests)."""
         if self._proxy is None:
-            self._proxy = find_proxy_app(self._app)
+            self._proxy = proxy_app(self._app)
         return self._proxy
 
     def container(self, environ: dict, account: str, container: str,
@@ -62,8 +51,7 @@ class ProxyInfos:
         proxy = self.proxy
         if fresh:
             proxy.container_cache.invalidate_local(f"{account}/{container}")
-        return proxy.container_controller.container_info(
-            _InfoRequest(ensure_trans_id(environ)), account, container)
+        return proxy.cached_container_info(environ, account, container)
 
     def account(self, environ: dict, account: str, fresh: bool = False) -> AccountInfo:
         """The account's info (text name); ``fresh`` bypasses the cache."""

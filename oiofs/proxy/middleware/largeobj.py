@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import parse_qs, quote, unquote
 
-from oiofs.proxy.middleware.subrequest import SubResponse, call, make_environ
+from oiofs.proxy.middleware.subrequest import Prepend, SubResponse, call, make_environ
 from oiofs.proxy.response import status_line
 
 #: answers the object server computes from the manifest's own ETag/bytes
@@ -48,6 +48,8 @@ def object_parts(environ: dict) -> tuple[str, str, str, str] | None:
 
 def query_value(environ: dict, name: str) -> str | None:
     """The first value of query parameter ``name``, or ``None``."""
+    if name not in environ.get("QUERY_STRING", ""):
+        return None  # the usual case, without parsing the query
     values = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).get(name)
     return values[0] if values else None
 
@@ -67,7 +69,11 @@ def first_pass(app, environ: dict, is_manifest: Callable[[dict], bool]
     the first answer could not tell; ``manifest`` says whether it is a manifest of the
     caller's kind; ``whole`` that ``answer`` is a 200 GET carrying the manifest's body.
     """
-    resp = call(app, environ)
+    return _classify(app, environ, call(app, environ), is_manifest)
+
+
+def _classify(app, environ: dict, resp: SubResponse, is_manifest: Callable[[dict], bool]
+              ) -> tuple[SubResponse, bool, bool]:
     if is_manifest(resp.headers):
         whole = environ["REQUEST_METHOD"] == "GET" and resp.status == 200
         return resp, True, whole
@@ -79,6 +85,75 @@ def first_pass(app, environ: dict, is_manifest: Callable[[dict], bool]
             resp.close()
             return head, True, False
     return resp, False, False
+
+
+#: answers held back for a second look: a 304 carries all the object's metadata (the
+#: object server sends it), so its header names tell; a 412 or 416 carries only a few
+_AMBIGUOUS_LINES = frozenset(("412", "416"))
+_SYSMETA = "x-object-sysmeta-"
+
+
+def _ignore_write(data: bytes) -> None:
+    """The ``write`` of a start_response whose answer a filter holds back."""
+
+
+def forward_unless(app, environ: dict, start_response, names: frozenset[str],
+                   keep_sysmeta: bool = True) -> tuple[SubResponse | None, object]:
+    """Run ``environ`` through ``app``; ``(None, body)`` when its answer went straight on
+    to ``start_response``, ``(answer, None)`` when it was held back for the caller.
+
+    An answer is held when one of its header names is in ``names`` (lower case) or its
+    status is one the object server computed on a manifest's own bytes without showing
+    its metadata (412, 416);
+    any other goes on as it came, without copying its headers (``X-Object-Sysmeta-*``
+    removed unless ``keep_sysmeta``). This is the cheap path of every plain-object read
+    through the large-object and symlink filters: one look at each header name.
+    """
+    lengths = {len(name) for name in names}
+    state: list = []
+
+    def held_start_response(status, headers, exc_info=None):
+        sysmeta = False
+        for name, _value in headers:
+            size = len(name)
+            if size in lengths and name.lower() in names:
+                state[:] = [status, headers]
+                return _ignore_write
+            if size > 17 and name[2] in "oO" and name[:17].lower() == _SYSMETA:
+                sysmeta = True
+        if status[:3] in _AMBIGUOUS_LINES:
+            state[:] = [status, headers]
+            return _ignore_write
+        state[:] = [None]
+        if sysmeta and not keep_sysmeta:
+            headers = [(k, v) for k, v in headers if not k.lower().startswith(_SYSMETA)]
+        return start_response(status, headers, exc_info)
+
+    body = app(environ, held_start_response)
+    if not state:  # a generator app starts its answer when first iterated
+        rest = iter(body)
+        body = Prepend(next(rest, b""), rest)
+    if state[0] is None:
+        return None, body
+    return SubResponse(int(state[0][:3]), list(state[1]), body), None
+
+
+def pass_plain(app, environ: dict, start_response, names: frozenset[str],
+               is_manifest: Callable[[dict], bool], keep_sysmeta: bool = True):
+    """The client's GET/HEAD: ``(None, body)`` when it was no manifest of the caller's
+    kind (its answer already passed on), or ``(answer, whole)`` as :func:`first_pass`
+    gives them for a manifest, nothing sent yet."""
+    held, body = forward_unless(app, environ, start_response, names, keep_sysmeta)
+    if held is None:
+        return None, body
+    resp, manifest, whole = _classify(app, environ, held, is_manifest)
+    if manifest:
+        return resp, whole
+    headers = resp.header_list
+    if not keep_sysmeta:
+        headers = [(k, v) for k, v in headers if not k.lower().startswith(_SYSMETA)]
+    start_response(status_line(resp.status), headers)
+    return None, resp.body
 
 
 class IterReader:

@@ -26,7 +26,7 @@ from oiofs.common.exceptions import HTTPBadRequest, HTTPError, HTTPMethodNotAllo
 from oiofs.common.storage_policy import POLICIES
 from oiofs.proxy.controllers.info import register_info
 from oiofs.proxy.middleware.infos import ProxyInfos
-from oiofs.proxy.middleware.subrequest import answer_error
+from oiofs.proxy.middleware.subrequest import error_response
 from oiofs.proxy.request import ensure_trans_id
 
 
@@ -89,7 +89,7 @@ class ListEndpoints:
                 raise HTTPBadRequest("Invalid UTF8") from None
             body = json.dumps(self.endpoints(environ, version, account, container, obj))
         except HTTPError as err:
-            return answer_error(environ, start_response, err)
+            return error_response(environ, start_response, err)
         data = body.encode("utf-8")
         start_response("200 OK", [("Content-Type", "application/json; charset=utf-8"),
                                   ("Content-Length", str(len(data))),

@@ -43,9 +43,9 @@ from oiofs.proxy.controllers.base import SHOW_SYSMETA_KEY
 from oiofs.proxy.controllers.info import register_info
 from oiofs.proxy.middleware.largeobj import (
     copy_assembled,
-    first_pass,
     is_copy,
     object_parts,
+    pass_plain,
     query_value,
 )
 from oiofs.proxy.middleware.segment_reader import (
@@ -75,6 +75,10 @@ from oiofs.proxy.response import status_line
 MAX_RECURSION_DEPTH = 10
 REPLACED_HEADERS = frozenset(("content-length", "etag", "content-range", "accept-ranges"))
 SYSMETA_PREFIX = "x-object-sysmeta-"
+
+
+#: the header an answer must carry to be an SLO manifest's (lower case)
+SLO_MARKS = frozenset(("x-static-large-object",))
 
 
 def is_slo(headers: dict) -> bool:
@@ -181,10 +185,10 @@ class StaticLargeObject:
     def get_or_head(self, environ, start_response, parts):
         env = dict(environ)
         env[SHOW_SYSMETA_KEY] = True
-        resp, manifest, whole = first_pass(self.app, env, is_slo)
-        if not manifest:
-            start_response(status_line(resp.status), _public(resp.header_list))
-            return resp.body
+        resp, whole = pass_plain(self.app, env, start_response, SLO_MARKS, is_slo,
+                                 keep_sysmeta=False)
+        if resp is None:  # not a manifest: its answer went on already
+            return whole
         version, account = parts[0], parts[1]
         headers = resp.headers
         segments = None

@@ -22,7 +22,7 @@ from oiofs.proxy.controllers.base import (
     SHOW_SYSMETA_KEY,
 )
 from oiofs.proxy.request import TRANS_ID_KEY, ensure_trans_id
-from oiofs.proxy.response import Response, status_line
+from oiofs.proxy.response import status_line
 
 _KEPT_KEYS = ("REMOTE_USER", AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, TRANS_ID_KEY,
               "HTTP_X_AUTH_TOKEN", "HTTP_X_STORAGE_TOKEN", "REMOTE_ADDR", "SERVER_NAME",
@@ -108,12 +108,12 @@ def call(app, env: dict) -> SubResponse:
         body = iter(body)
         first = next(body, b"")
         rest = body
-        body = _Prepend(first, rest)
+        body = Prepend(first, rest)
     status = int(captured[0].split(" ", 1)[0])
     return SubResponse(status, list(captured[1]), body)
 
 
-class _Prepend:
+class Prepend:
     """An iterable of ``first`` then ``rest``, closing ``rest``."""
 
     def __init__(self, first: bytes, rest):
@@ -131,9 +131,34 @@ class _Prepend:
 
 
 
-def answer_error(environ: dict, start_response, err: HTTPError):
-    """Answer the client's request with ``err`` (a filter refusing it)."""
-    resp = Response.from_error(err)
-    resp.headers.append(("X-Trans-Id", ensure_trans_id(environ)))
-    start_response(status_line(resp.status), resp.headers)
-    return [] if environ["REQUEST_METHOD"] == "HEAD" else resp.body
+def proxy_app(app):
+    """The proxy application at the end of the pipeline below ``app`` (filters keep the
+    next element as ``.app``): it answers cached container info for filters."""
+    while app is not None and not hasattr(app, "cached_container_info"):
+        app = getattr(app, "app", None)
+    if app is None:
+        raise ValueError("no proxy application below this filter")
+    return app
+
+
+def status_error(status: int) -> HTTPError:
+    """An :class:`HTTPError` of a subrequest's failed ``status``, to hand to the client."""
+    err = HTTPError(status_line(status).split(" ", 1)[1])
+    err.status = status
+    return err
+
+
+def error_response(environ: dict, start_response, err: HTTPError):
+    """Answer the client with ``err`` (its text as a plain-text body) from a filter."""
+    return text_answer(environ, start_response, status_line(err.status),
+                       (err.detail or err.description).encode("utf-8"),
+                       list(err.headers.items()))
+
+
+def text_answer(environ: dict, start_response, status: str, body: bytes,
+                headers: list[tuple[str, str]] | None = None):
+    """A filter's own short plain-text answer (no body for a ``HEAD``)."""
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body))),
+                            ("X-Trans-Id", ensure_trans_id(environ)), *(headers or ())])
+    return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]

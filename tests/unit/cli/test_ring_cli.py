@@ -244,3 +244,55 @@ def test_get_nodes_errors(tmp_path, object_ring):
     assert status == 2 and "cannot read ring" in err
     status, _, err = run("oiofs.cli.get_nodes", object_ring, "a", "c", "o", "extra")
     assert status == 2
+
+
+def _write_server_conf(path, port, devices):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(f"[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = {port}\n"
+                     f"devices = {devices}\n\n[pipeline:main]\npipeline = object-server\n")
+
+
+def test_get_nodes_shows_each_node_real_devices_path(object_ring, tmp_path):
+    etc = os.path.dirname(object_ring)
+    for zone in range(1, 5):  # as an all-in-one keeps them: etc/node<N>/object-server.conf
+        _write_server_conf(os.path.join(etc, f"node{zone}", "object-server.conf"),
+                           6000 + 10 * zone, str(tmp_path / "data" / f"node{zone}"))
+    status, out, err = run("oiofs.cli.get_nodes", object_ring, "AUTH_t/c/o/1",
+                           env=_env_without_oiofs_dir())
+    assert status == 0, err
+    ring = Ring(object_ring)
+    part, nodes = ring.get_nodes("AUTH_t", "c", "o/1")
+    digest = [line.split()[1] for line in out.splitlines() if line.startswith("Hash")][0]
+    assert "/srv/node" not in out
+    for node in nodes:
+        zone = node["port"] // 10 % 100
+        where = (f"{tmp_path}/data/node{zone}/{node['device']}/objects/{part}/"
+                 f"{digest[-3:]}/{digest}")
+        assert f'ssh 127.0.0.1 "ls -lah {where}"\n' in out
+    # the one-argument form names the same object as three arguments
+    assert "Container   c\nObject      o/1\n" in out
+
+    status, out, _ = run("oiofs.cli.get_nodes", "--devices", "/mnt/disks", object_ring,
+                         "AUTH_t", env=_env_without_oiofs_dir())
+    assert status == 0 and out.count('"ls -lah /mnt/disks/') == 4  # 2 primaries, 2 handoffs
+
+
+def test_get_nodes_one_argument_errors(object_ring):
+    status, _, err = run("oiofs.cli.get_nodes", object_ring, "AUTH_t//o")
+    assert status == 2 and "empty" in err
+
+
+def test_get_nodes_piped_to_a_closed_reader_ends_quietly(object_ring):
+    # ``| head`` that has already exited: every write meets a closed pipe
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "oiofs.cli.get_nodes", object_ring,
+                                 "AUTH_t/c/o"], stdout=write_end, stderr=subprocess.PIPE,
+                                env=_env_without_oiofs_dir())
+    finally:
+        os.close(write_end)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err and b"BrokenPipe" not in err

@@ -15,13 +15,15 @@ import pytest
 from oiofs.account.auditor import AccountAuditor
 from oiofs.account.replicator import AccountReplicator
 from oiofs.cli.daemon import DAEMONS
+from oiofs.common.metrics import OPTIONS as METRICS_OPTIONS
 from oiofs.container.auditor import ContainerAuditor
 from oiofs.container.replicator import ContainerReplicator
 from oiofs.container.updater import ContainerUpdater
 
 ETC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "etc")
 #: options that come from [DEFAULT], documented there
-FROM_DEFAULT = {"devices", "mount_check", "bind_ip", "bind_port", "oiofs_dir"}
+FROM_DEFAULT = {"devices", "mount_check", "bind_ip", "bind_port", "oiofs_dir",
+                *METRICS_OPTIONS}
 
 
 class RecordingConf(dict):
