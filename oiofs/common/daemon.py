@@ -4,7 +4,8 @@ A daemon reads its section of the server's ini file (``[object-replicator]`` in
 ``object-server.conf``, say) with ``[DEFAULT]`` merged in. Common options: ``interval``
 (seconds between the starts of two passes, default 30), ``log_*`` (see
 :mod:`oiofs.common.logger`), the metrics options (:mod:`oiofs.common.metrics`),
-``devices``, ``mount_check``, ``oiofs_dir``.
+``devices``, ``mount_check``, ``oiofs_dir``, ``recon_cache_path`` (where the pass stats
+go for the server's ``/recon``; see :mod:`oiofs.common.recon_cache`).
 
 After each pass the daemon reports its counters (:meth:`Daemon.report_pass`) to its
 metrics: ``<daemon>.passes`` (one), ``<daemon>.pass.timing`` (its duration) and one
@@ -31,6 +32,7 @@ from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.config import conf_float, oiofs_dir, readconf
 from oiofs.common.logger import get_logger
 from oiofs.common.metrics import get_metrics
+from oiofs.common.recon_cache import dump_recon_cache, recon_cache_file
 
 
 @dataclass
@@ -43,6 +45,10 @@ class PassStats:
     """
 
     started: float = field(default_factory=time.time, kw_only=True)
+
+    def counters(self) -> dict[str, Any]:
+        """Every counter by name (``started`` left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "started"}
 
     def summary(self) -> str:
         """One line with every counter, in field order, and the duration so far."""
@@ -94,13 +100,33 @@ class Daemon:
                     self.metrics.increment(item.name, value)
         self.metrics.flush()
 
+    def recon_entries(self, result: Any, began: float, ended: float) -> dict[str, Any]:
+        """What a pass that ran from ``began`` to ``ended`` (``time.time()``) and returned
+        ``result`` leaves in the recon cache (Swift's key names); ``{}``: nothing."""
+        return {}
+
+    def run_pass(self, **kwargs: Any) -> Any:
+        """``run_once``, then its stats into the recon cache of the daemon's server type
+        (``object-replicator`` -> ``object.recon``); ``run_once``'s result."""
+        began = time.time()
+        result = self.run_once(**kwargs)
+        entries = self.recon_entries(result, began, time.time())
+        if entries:
+            path = recon_cache_file(self.conf, self.name.split("-", 1)[0])
+            try:
+                dump_recon_cache(path, entries)
+            except Exception as err:  # recon is a view; the daemon's work goes on
+                self.logger.warning("%s: recon cache %s not written: %s", self.name, path,
+                                    err)
+        return result
+
     def run_forever(self, **kwargs: Any) -> None:
         """Do a pass every ``interval`` seconds until stopped; a failed pass is logged."""
         time.sleep(random.random() * min(self.interval, 5))  # do not start in lockstep
         while not self.stopping:
             begin = time.time()
             try:
-                self.report_pass(self.run_once(**kwargs))
+                self.report_pass(self.run_pass(**kwargs))
             except Exception:  # a daemon survives one bad pass
                 self.logger.exception("unhandled error in %s pass", self.name)
             elapsed = time.time() - begin
@@ -122,7 +148,7 @@ def run_daemon(klass: type[Daemon], conf_path: str, section: str | None = None,
 
     signal.signal(signal.SIGTERM, stop)
     if once:
-        daemon.report_pass(daemon.run_once(**kwargs))
+        daemon.report_pass(daemon.run_pass(**kwargs))
     else:
         daemon.run_forever(**kwargs)
     return 0

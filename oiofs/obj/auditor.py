@@ -97,6 +97,19 @@ class ObjectAuditor(Daemon):
 
     # -- passes ------------------------------------------------------------------------------
 
+    def recon_entries(self, result, began: float, ended: float) -> dict:
+        """Swift's ``object_auditor_stats_ALL`` (full sweep) and ``..._ZBF`` of the pass."""
+        entries = {}
+        for stats in self.last_stats:
+            key = "object_auditor_stats_" + ("ZBF" if stats.mode == ZBF else "ALL")
+            entries[key] = {"passes": stats.files - stats.quarantined - stats.errors,
+                            "errors": stats.errors, "quarantined": stats.quarantined,
+                            "bytes_processed": stats.bytes,
+                            # the sweep's clock may be monotonic: recon wants wall time
+                            "start_time": time.time() - (self.clock() - stats.start),
+                            "audit_time": stats.elapsed}
+        return entries
+
     def run_once(self, mode: str | None = None, devices=None, **kwargs) -> None:
         """A ZBF sweep then a full sweep (or only ``mode``) over every local device."""
         if isinstance(devices, str):

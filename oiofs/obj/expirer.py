@@ -176,6 +176,11 @@ class ObjectExpirer(Daemon):
 
     # -- a pass ----------------------------------------------------------------------------
 
+    def recon_entries(self, result, began: float, ended: float) -> dict:
+        """Swift's ``object_expiration_pass`` (seconds) and ``expired_last_pass``."""
+        return {"object_expiration_pass": ended - began,
+                "expired_last_pass": result.expired, "object_expirer_stats": result.counters()}
+
     def run_once(self, **kwargs) -> ExpirerStats:
         """Handle every due queue row this expirer is in charge of; the pass's counters
         (also logged)."""

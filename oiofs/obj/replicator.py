@@ -136,6 +136,21 @@ class ObjectReplicator(Daemon):
 
     # -- a pass ------------------------------------------------------------------------------
 
+    def recon_entries(self, result, began: float, ended: float) -> dict:
+        """Swift's object ``replication_*`` keys (times in minutes, as Swift's object
+        replicator); the stats keep our counters and add ``attempted``/``success``/
+        ``failure``/``start``, which ``oiofs-recon`` sums."""
+        stats = self.last_stats
+        if stats is None:
+            return {}
+        counters = stats.as_dict()
+        counters.update(attempted=stats.partitions, failure=stats.failures,
+                        success=max(stats.partitions - stats.failures, 0), start=stats.start)
+        minutes = (ended - began) / 60
+        return {"replication_stats": counters, "replication_time": minutes,
+                "replication_last": ended, "object_replication_time": minutes,
+                "object_replication_last": ended}
+
     def run_once(self, devices=None, partitions=None, **kwargs) -> None:
         """One pass over the local devices (or ``devices``/``partitions``), then a summary."""
         stats = ObjectReplicationStats()

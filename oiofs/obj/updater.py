@@ -130,6 +130,16 @@ class ObjectUpdater(Daemon):
 
     # -- a pass ----------------------------------------------------------------------------
 
+    def recon_entries(self, result, began: float, ended: float) -> dict:
+        """Swift's ``object_updater_sweep``, the counters, and the pendings left
+        (``async_pending``, which Swift's recon cron job counts; here the updater does)."""
+        left = sum(1 for _dev, _policy, async_path in self._async_dirs()
+                   for suffix in _listdir(async_path) if is_suffix(suffix)
+                   for name in _listdir(os.path.join(async_path, suffix))
+                   if split_pending_name(name))
+        return {"object_updater_sweep": ended - began, "object_updater_stats":
+                result.counters(), "async_pending": left, "async_pending_last": ended}
+
     def run_once(self, **kwargs) -> ObjectUpdaterStats:
         """Replay every pending of every device once; the pass's counters (also logged)."""
         self.stats = stats = ObjectUpdaterStats()

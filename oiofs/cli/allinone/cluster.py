@@ -25,9 +25,14 @@ from oiofs.cli.allinone.layout import (
     ACCOUNT_BACKENDS,
     SERVER_TYPES,
     Layout,
+    daemons_process,
     default_state_dir,
 )
-from oiofs.cli.daemon import daemons_of
+from oiofs.cli.daemon import DAEMONS, daemons_of, unknown_daemon
+from oiofs.cli.output import say
+
+#: the options that give a cluster its shape, saved when it is made (``allinone.json``)
+SHAPE_OPTIONS = ("nodes", "replicas", "port_base", "part_power", "account_backend")
 
 
 class AllInOneError(Exception):
@@ -40,7 +45,7 @@ class AllInOne:
     def __init__(self, root: str | None = None, nodes: int = 4, replicas: int = 3,
                  port_base: int = 8080, part_power: int = 8, proxy_workers: int = 2,
                  daemons: bool = True, progress: Callable[[str], None] | None = None,
-                 account_backend: str | None = None):
+                 account_backend: str | None = None, server_workers: int = 0):
         root = os.path.abspath(root or default_state_dir())
         if account_backend is not None and account_backend not in ACCOUNT_BACKENDS:
             raise AllInOneError(f"unknown account backend {account_backend!r} "
@@ -58,6 +63,8 @@ class AllInOne:
                                 f"{saved.account_backend}; it cannot switch to "
                                 f"{account_backend}")
         self.proxy_workers = proxy_workers
+        #: worker processes of each storage server (0: it serves in its one process)
+        self.server_workers = server_workers
         self.daemons = daemons
         if replicas > self.layout.nodes and saved is None:
             raise AllInOneError(f"{replicas} replicas need at least {replicas} nodes")
@@ -100,7 +107,7 @@ class AllInOne:
         configs.write_cluster_conf(lay)
         configs.save_layout(lay)
         self.build_rings()
-        configs.write_server_confs(lay)
+        configs.write_server_confs(lay, workers=self.server_workers)
         configs.write_proxy_conf(lay, workers=self.proxy_workers)
         if lay.account_backend == "redis":
             os.makedirs(lay.redis_dir, exist_ok=True)
@@ -132,11 +139,10 @@ class AllInOne:
         for server_type in SERVER_TYPES:
             self._start(f"{server_type}-server-{node}",
                         processes.server_argv(server_type, lay.server_conf(node, server_type)))
-        if with_daemons:
-            for server_type in SERVER_TYPES:
-                for name in daemons_of(server_type):
-                    self._start(f"{name}-{node}", processes.daemon_argv(
-                        name, lay.server_conf(node, server_type)))
+        if with_daemons:  # every daemon of the node, in one process
+            name = daemons_process(node)
+            self._start(name, processes.daemon_group_argv(
+                [lay.server_conf(node, t) for t in SERVER_TYPES], name))
         if wait:
             self._wait([lay.port(node, t) for t in SERVER_TYPES])
 
@@ -149,7 +155,7 @@ class AllInOne:
         """
         server_type = name.split("-", 1)[0]
         if name not in daemons_of(server_type):
-            raise AllInOneError(f"unknown daemon {name!r}")
+            raise AllInOneError(unknown_daemon(name))
         lay = self.layout
         running = {}
         for node in nodes or lay.node_numbers():
@@ -168,9 +174,17 @@ class AllInOne:
                 log.close()
         return results
 
+    def _with_legacy(self, names: list[str], node: int | None = None) -> list[str]:
+        """``names`` plus the one-process-per-daemon names (``object-replicator-2``) that
+        have a pid file: a cluster started before daemons were grouped stops whole."""
+        nodes = [node] if node else list(self.layout.node_numbers())
+        legacy = [f"{d}-{n}" for n in nodes for d in DAEMONS]
+        return names + [name for name in legacy
+                        if os.path.exists(processes.pid_path(self.layout.run, name))]
+
     def stop_node(self, node: int) -> None:
         """Stop the storage servers of ``node`` (graceful)."""
-        for name in self.layout.process_names(node):
+        for name in self._with_legacy(self.layout.process_names(node), node):
             processes.stop_process(name, self.layout.run, self.layout.root)
 
     def kill_node(self, node: int) -> None:
@@ -200,7 +214,7 @@ class AllInOne:
         """Stop everything this cluster started; the names of what was running."""
         stopped = []
         # the proxy first (no new client writes), then the daemons, then the servers
-        names = self.layout.process_names()
+        names = self._with_legacy(self.layout.process_names())
         servers = [n for n in names if "-server" in n and n != "proxy-server"]
         daemons = [n for n in names if n not in servers and n != "proxy-server"]
         for name in ["proxy-server"] + daemons + servers:
@@ -226,8 +240,19 @@ class AllInOne:
                 port and processes.port_open(lay.ip, port))}
         return result
 
+    def differences(self, given: dict[str, object]) -> list[str]:
+        """What of ``given`` (``{"nodes": 3, ...}``, options given on the command line)
+        differs from the cluster's saved shape, which is the one used."""
+        return [f"--{key.replace('_', '-')} {value} differs from the saved cluster's "
+                f"{getattr(self.layout, key)}" for key, value in given.items()
+                if key in SHAPE_OPTIONS and value is not None
+                and value != getattr(self.layout, key)]
+
     def _wait(self, ports: list[int]) -> None:
-        missing = processes.wait_for_ports(self.layout.ip, ports)
+        def progress(answering: int, total: int) -> None:
+            self.progress(f"{answering}/{total} servers answer")
+
+        missing = processes.wait_for_ports(self.layout.ip, ports, progress=progress)
         if missing:
             details = []
             for name, info in self.status().items():
@@ -279,7 +304,7 @@ class AllInOne:
 
 
 def _say(message: str) -> None:
-    print(f"oiofs-allinone: {message}", flush=True)
+    say(f"oiofs-allinone: {message}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,12 +315,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("daemon", nargs="?", help="with once: the daemon to run one pass of")
     parser.add_argument("--dir", default=None,
                         help=f"cluster directory (default {default_state_dir()})")
-    parser.add_argument("--nodes", type=int, default=4)
-    parser.add_argument("--replicas", type=int, default=3)
-    parser.add_argument("--port-base", type=int, default=8080,
-                        help="proxy port; node N uses port-base + 10*N .. +2")
-    parser.add_argument("--part-power", type=int, default=8)
+    # shape options default to None: told apart from a value given, to say when it differs
+    # from the saved cluster's (which wins)
+    parser.add_argument("--nodes", type=int, default=None, help="with a new cluster (4)")
+    parser.add_argument("--replicas", type=int, default=None, help="with a new cluster (3)")
+    parser.add_argument("--port-base", type=int, default=None,
+                        help="with a new cluster (8080): proxy port; node N uses "
+                             "port-base + 10*N .. +2")
+    parser.add_argument("--part-power", type=int, default=None,
+                        help="with a new cluster (8)")
     parser.add_argument("--proxy-workers", type=int, default=2)
+    parser.add_argument("--server-workers", type=int, default=0,
+                        help="worker processes of each storage server (default 0: each "
+                             "serves in its one process)")
     parser.add_argument("--account-backend", choices=ACCOUNT_BACKENDS, default=None,
                         help="with start of a new cluster: where accounts are kept (sqlite "
                              "databases on the nodes, the default, or a redis-server of "
@@ -305,36 +337,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node", type=int, default=None,
                         help="with start/stop: only this node's servers")
     args = parser.parse_args(argv)
+    given = {key: getattr(args, key) for key in SHAPE_OPTIONS}
+    defaults = {"nodes": 4, "replicas": 3, "port_base": 8080, "part_power": 8}
     try:
-        aio = AllInOne(args.dir, nodes=args.nodes, replicas=args.replicas,
-                       port_base=args.port_base, part_power=args.part_power,
-                       proxy_workers=args.proxy_workers, daemons=not args.no_daemons,
-                       progress=_say, account_backend=args.account_backend)
+        aio = AllInOne(args.dir, **{k: v if v is not None else defaults[k]
+                                    for k, v in given.items() if k in defaults},
+                       proxy_workers=args.proxy_workers, server_workers=args.server_workers,
+                       daemons=not args.no_daemons, progress=_say,
+                       account_backend=args.account_backend)
+        if args.command != "status":
+            for difference in aio.differences(given):
+                say(f"oiofs-allinone: note: {difference}; the saved shape is used",
+                    sys.stderr)
         if args.node is not None and not 1 <= args.node <= aio.layout.nodes:
             parser.error(f"--node must be between 1 and {aio.layout.nodes}")
         if args.command in ("stop", "restart"):
             if args.node:
                 aio.stop_node(args.node)
-                print(f"stopped node {args.node}")
+                say(f"stopped node {args.node}")
             else:
                 stopped = aio.stop()
-                print(f"stopped {len(stopped)} process(es)")
+                say(f"stopped {len(stopped)} process(es)")
         if args.command in ("start", "restart"):
             if args.node:
                 aio.start_node(args.node)
-                print(f"started node {args.node}")
+                say(f"started node {args.node}")
             else:
                 aio.start()
-                print(aio.describe())
+                say(aio.describe())
         if args.command == "once":
             if not args.daemon:
                 parser.error("once needs a daemon name")
             nodes = [args.node] if args.node else None
             results = aio.run_once(args.daemon, nodes)
             for node, status in sorted(results.items()):
-                print(f"{args.daemon} on node {node}: exit {status}")
+                say(f"{args.daemon} on node {node}: exit {status}")
             return 0 if not any(results.values()) else 1
         if args.command == "status":
+            for difference in aio.differences(given):
+                say(f"note: {difference} (the cluster keeps the shape it was made with)")
             running = 0
             for name, info in aio.status().items():
                 state = "running" if info["pid"] else "stopped"
@@ -343,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                 if info["port"]:
                     up = "listening" if info["listening"] else "not listening"
                     where = f"port={info['port']} {up}"
-                print(f"{name:26} {state:8} pid={info['pid'] or '-':<8} {where}")
+                say(f"{name:26} {state:8} pid={info['pid'] or '-':<8} {where}")
             return 0 if running else 3
     except AllInOneError as err:
         print(f"oiofs-allinone: {err}", file=sys.stderr)

@@ -95,32 +95,40 @@ prometheus_multiproc_dir = {os.path.join(layout.run, "metrics", name)}
 """
 
 
-def _common_defaults(layout: Layout, node: int, server_type: str) -> str:
+def _common_defaults(layout: Layout, node: int, server_type: str, workers: int) -> str:
     return f"""\
 [DEFAULT]
 bind_ip = {layout.ip}
 bind_port = {layout.port(node, server_type)}
-workers = 1
+workers = {workers}
 devices = {layout.devices(node)}
 mount_check = false
 oiofs_dir = {layout.etc}
 log_name = {server_type}-server-{node}
+recon_cache_path = {layout.recon_cache(node)}
 {_observability(layout, f"{server_type}-server-{node}")}"""
 
 
-def write_server_confs(layout: Layout) -> None:
-    """Write the account, container and object server configs of every node."""
+def write_server_confs(layout: Layout, workers: int = 0) -> None:
+    """Write the account, container and object server configs of every node.
+
+    ``workers`` 0 (the default) has each server serve in its one process: on a laptop a
+    forked worker per server doubles the memory for no gain.
+    """
     for node in layout.node_numbers():
         os.makedirs(os.path.join(layout.devices(node), layout.device_name(node)),
                     exist_ok=True)
         for server_type in ("account", "container", "object"):
-            text = _common_defaults(layout, node, server_type)
+            text = _common_defaults(layout, node, server_type, workers)
             if server_type == "account" and layout.account_backend == "redis":
                 # in [DEFAULT]: the replicator and auditor read it too (and idle)
                 text += f"backend = redis\nredis_url = {layout.redis_url}\n"
             text += f"""
 [pipeline:main]
-pipeline = {server_type}-server
+pipeline = recon {server_type}-server
+
+[filter:recon]
+use = egg:oiofs#recon
 
 [app:{server_type}-server]
 use = egg:oiofs#{server_type}

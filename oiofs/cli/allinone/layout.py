@@ -7,6 +7,7 @@ Everything lives under one directory (``--dir``)::
     etc/proxy-server.conf               proxy pipeline, tempauth users
     etc/node<N>/<type>-server.conf      one file per server type and node
     data/node<N>/d<N>/                  the node's one device (a plain directory)
+    cache/node<N>/                      the node's recon cache (daemons' pass stats)
     etc/redis.conf, data/redis/         with ``--account-backend redis``: the Redis of the
                                         accounts (its AOF file and logs)
     run/<name>.pid                      what is running, one pid file per process
@@ -26,6 +27,11 @@ SERVER_TYPES = ("object", "container", "account")
 ACCOUNT_BACKENDS = ("sqlite", "redis")
 REDIS_PORT_OFFSET = 9
 PORT_OFFSETS = {"object": 0, "container": 1, "account": 2}
+
+
+def daemons_process(node: int) -> str:
+    """The name of the process that runs every daemon of ``node``."""
+    return f"daemons-{node}"
 
 
 def default_state_dir() -> str:
@@ -107,6 +113,10 @@ class Layout:
         """The ``devices`` directory of ``node``."""
         return os.path.join(self.root, "data", f"node{node}")
 
+    def recon_cache(self, node: int) -> str:
+        """The ``recon_cache_path`` of ``node``: its daemons' pass stats for ``/recon``."""
+        return os.path.join(self.root, "cache", f"node{node}")
+
     def device_name(self, node: int) -> str:
         """The name of the one device of ``node``."""
         return f"d{node}"
@@ -123,15 +133,13 @@ class Layout:
     def process_names(self, node: int | None = None, daemons: bool = True) -> list[str]:
         """Names of the processes of ``node`` (or of the whole cluster, proxy included).
 
-        Servers come first, then (with ``daemons``) each node's daemons, named
-        ``<daemon>-<node>``.
+        Servers come first, then (with ``daemons``) each node's one process of daemons,
+        ``daemons-<node>`` (every daemon of the node in one process).
         """
-        from oiofs.cli.daemon import daemons_of
-
         nodes = [node] if node else list(self.node_numbers())
         names = [f"{t}-server-{n}" for n in nodes for t in SERVER_TYPES]
         if daemons:
-            names += [f"{d}-{n}" for n in nodes for t in SERVER_TYPES for d in daemons_of(t)]
+            names += [daemons_process(n) for n in nodes]
         if node:
             return names
         redis = ["redis-server"] if self.account_backend == "redis" else []

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 
 def pid_path(run_dir: str, name: str) -> str:
@@ -138,12 +139,19 @@ def port_open(ip: str, port: int) -> bool:
         return False
 
 
-def wait_for_ports(ip: str, ports: list[int], timeout: float = 60.0) -> list[int]:
-    """Wait until every port accepts; returns those that still do not after ``timeout``."""
+def wait_for_ports(ip: str, ports: list[int], timeout: float = 60.0,
+                   progress: Callable[[int, int], None] | None = None) -> list[int]:
+    """Wait until every port accepts; returns those that still do not after ``timeout``.
+
+    ``progress(answering, total)`` is called each time more ports answer.
+    """
     deadline = time.monotonic() + timeout
     pending = list(ports)
     while pending and time.monotonic() < deadline:
-        pending = [p for p in pending if not port_open(ip, p)]
+        still = [p for p in pending if not port_open(ip, p)]
+        if progress and len(still) < len(pending):
+            progress(len(ports) - len(still), len(ports))
+        pending = still
         if pending:
             time.sleep(0.05)
     return pending
@@ -152,6 +160,13 @@ def wait_for_ports(ip: str, ports: list[int], timeout: float = 60.0) -> list[int
 def server_argv(server_type: str, conf: str) -> list[str]:
     """The command line that runs ``oiofs-server <type> <conf>`` with this Python."""
     return [sys.executable, "-m", "oiofs.cli.server", server_type, conf]
+
+
+def daemon_group_argv(confs: list[str], log_name: str) -> list[str]:
+    """The command line that runs ``oiofs-daemon group <confs>`` (every daemon with a
+    section in those files, in one process) with this Python."""
+    return [sys.executable, "-m", "oiofs.cli.daemon", "group", *confs, "--log-name",
+            log_name]
 
 
 def daemon_argv(name: str, conf: str, once: bool = False) -> list[str]:

@@ -61,6 +61,15 @@ class DbAuditor(Daemon, Generic[BrokerT]):
         self.last_quick_check = 0.0
         self.stats = DbAuditStats()
 
+    def recon_entries(self, result: Any, began: float, ended: float) -> dict[str, Any]:
+        """Swift's ``<type>_audits_*`` keys."""
+        stats: DbAuditStats = result
+        kind = self.server_type
+        return {f"{kind}_audits_passed": stats.passed,
+                f"{kind}_audits_failed": stats.failures + stats.quarantined,
+                f"{kind}_audits_since": began,
+                f"{kind}_auditor_pass_completed": ended - began}
+
     def run_once(self, **kwargs: Any) -> DbAuditStats:
         """Audit every local database once; the pass's counters."""
         self.stats = stats = DbAuditStats()

@@ -128,6 +128,16 @@ class DbReplicator(Daemon, Generic[BrokerT]):
 
     # --- the pass -----------------------------------------------------------------------
 
+    def recon_entries(self, result: Any, began: float, ended: float) -> dict[str, Any]:
+        """Swift's ``replication_*`` keys; the stats keep our counters and add Swift's
+        ``attempted``/``success``/``failure``/``start``, which ``oiofs-recon`` sums."""
+        stats: DbReplicationStats = result
+        counters = stats.counters()
+        counters.update(attempted=stats.checked, failure=stats.failures,
+                        success=max(stats.checked - stats.failures, 0), start=began)
+        return {"replication_stats": counters, "replication_time": ended - began,
+                "replication_last": ended}
+
     def run_once(self, **kwargs: Any) -> DbReplicationStats:
         """Replicate every local database once; the pass's counters."""
         self.stats = stats = DbReplicationStats()

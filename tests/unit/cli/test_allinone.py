@@ -112,3 +112,47 @@ def test_unknown_account_backend_refused(tmp_path, capsys):
         main(["start", "--dir", str(tmp_path), "--account-backend", "mysql"])
     assert exit_.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_each_node_runs_its_daemons_in_one_process(tmp_path):
+    lay = Layout(root=str(tmp_path), nodes=2)
+    assert lay.process_names(2) == ["object-server-2", "container-server-2",
+                                    "account-server-2", "daemons-2"]
+    argv = processes.daemon_group_argv([lay.server_conf(2, "object")], "daemons-2")
+    assert argv[1:5] == ["-m", "oiofs.cli.daemon", "group", lay.server_conf(2, "object")]
+
+
+def test_once_with_an_unknown_daemon_lists_the_daemons(tmp_path, capsys):
+    from oiofs.cli import daemon
+    from oiofs.cli.allinone.cluster import main
+
+    assert main(["once", "bogus", "--dir", str(tmp_path), "--port-base", "9400"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown daemon 'bogus'" in err
+    assert all(name in err for name in daemon.DAEMONS)
+    assert daemon.main(["bogus", "x.conf"]) == 2
+    assert "object-replicator" in capsys.readouterr().err
+
+
+def test_status_says_when_given_options_differ_from_the_saved_cluster(tmp_path, capsys):
+    from oiofs.cli.allinone.cluster import main
+
+    configs.save_layout(Layout(root=str(tmp_path), nodes=4, part_power=6, port_base=9500))
+    main(["status", "--dir", str(tmp_path), "--nodes", "3", "--part-power", "6"])
+    out = capsys.readouterr().out
+    assert "--nodes 3 differs from the saved cluster's 4" in out
+    assert "part-power" not in out  # the same as saved: nothing to say
+    main(["status", "--dir", str(tmp_path)])
+    assert "differs" not in capsys.readouterr().out
+
+
+def test_stop_also_stops_daemons_started_one_per_process(tmp_path):
+    """A cluster started before the daemons were grouped (``object-replicator-1.pid``)."""
+    aio = AllInOne(str(tmp_path), nodes=1, replicas=1, port_base=9600)
+    lay = aio.layout
+    marker_argv = [sys.executable, "-c", "import time; time.sleep(60)", lay.root]
+    pid = processes.start_process("object-replicator-1", marker_argv, lay.run, lay.log,
+                                  marker=lay.root)
+    assert processes.group_alive(pid)
+    assert "object-replicator-1" in aio.stop()
+    wait_for(lambda: not processes.group_alive(pid), what="the legacy daemon to stop")

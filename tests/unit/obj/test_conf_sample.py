@@ -4,6 +4,7 @@ import os
 import re
 
 from oiofs.common.config import load_wsgi_app
+from oiofs.common.recon import ReconMiddleware
 from oiofs.obj.server import ObjectServer
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "etc",
@@ -17,8 +18,10 @@ OPTIONS = ("bind_ip", "bind_port", "workers", "client_timeout", "devices", "moun
 
 def test_sample_builds_the_object_server(devices):
     app = load_wsgi_app(SAMPLE, global_conf={"devices": devices})
-    assert isinstance(app, ObjectServer)
-    assert app.manager.devices == devices
+    assert isinstance(app, ReconMiddleware)  # /recon in front (docs/recon.md)
+    server = app.app
+    assert isinstance(server, ObjectServer)
+    assert server.manager.devices == devices
 
 
 def test_every_option_is_in_the_sample_with_a_comment():
