@@ -1,111 +1,89 @@
-"""CPU each proxy filter adds to a plain small-object GET and PUT, in process.
+#!/usr/bin/env python3
+"""What the proxy's filters alone cost a small-object GET and PUT, in one process.
 
-Each filter of the all-in-one's pipeline is put alone in front of a stub proxy (answers
-at once with a small object's headers; it stands in for the proxy's info cache too),
-then all of them together; the CPU time (``time.process_time``, so other load on the
-machine barely counts) per request above the stub's own is printed in microseconds.
-What a filter costs a request it has nothing to do with is what this shows; the
-cluster run (bench/pipeline_bench.py) shows the same cost as part of a real request.
+Each pipeline's filters (built from their entry points) in front of a terminal WSGI app
+that answers at once and gives cached container/account infos, driven with
+authenticated GET and PUT environs: CPU microseconds per request, no cluster, no I/O
+(docs/benchmarks.md, "The middleware pipeline"). ``bench/pipeline_bench.py`` measures
+the same pipelines on a running cluster.
 
-    python bench/filter_cost_bench.py --requests 20000
+    PYTHONPATH=$PWD python bench/filter_cost_bench.py --count 20000
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import os
-import sys
+import importlib.metadata
 import time
-import warnings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-warnings.simplefilter("ignore")  # eventlet's deprecation notice
+from oiofs.cli.allinone.configs import PROXY_PIPELINE
+from oiofs.proxy.container_info import AccountInfo, ContainerInfo
+from oiofs.proxy.info_cache import InfoCache
+from oiofs.proxy.middleware.tempauth import TempAuth
 
-from oiofs.proxy.container_info import ContainerInfo  # noqa: E402
-from oiofs.proxy.middleware import (  # noqa: E402
-    dlo,
-    gatekeeper,
-    healthcheck,
-    ratelimit,
-    slo,
-    symlink,
-    tempurl,
-    versioned_writes,
-)
-
-#: innermost first, as the pipeline wraps them
-FILTERS = (("symlink", symlink), ("versioned_writes", versioned_writes), ("dlo", dlo),
-           ("slo", slo), ("ratelimit", ratelimit), ("tempurl", tempurl),
-           ("healthcheck", healthcheck), ("gatekeeper", gatekeeper))
-HEADERS = [("Content-Length", "4096"), ("Content-Type", "application/octet-stream"),
-           ("Etag", "d41d8cd98f00b204e9800998ecf8427e"), ("Accept-Ranges", "bytes"),
-           ("Last-Modified", "Sat, 05 Dec 2026 12:00:00 GMT"), ("X-Timestamp", "1.00000"),
-           ("X-Object-Meta-Color", "red"), ("X-Trans-Id", "tx0"),
-           ("X-Openstack-Request-Id", "tx0")]
-BODY = b"x" * 4096
+#: the pipeline before the middlewares of issue 9 (but gatekeeper and tempurl)
+BASE_PIPELINE = "gatekeeper healthcheck tempurl tempauth slo dlo proxy-server"
+AUTH_CONF = {"token_secret": "bench", "user_test_tester": "testing .admin"}
 
 
-class StubProxy:
-    """Answers every request at once; every container exists, unversioned."""
+class _Infos:
+    def __init__(self, info):
+        self.info = info
 
-    info = ContainerInfo(204)
-
-    def cached_container_info(self, environ, account, container):
+    def container_info(self, req, account, container):
         return self.info
 
+    def account_info(self, req, account):
+        return self.info
+
+
+class Terminal:
+    """Stands in for the proxy application: cached infos, an immediate 200."""
+
+    container_cache = InfoCache()
+    account_cache = InfoCache()
+    container_controller = _Infos(ContainerInfo(204, meta={"color": "blue"}))
+    account_controller = _Infos(AccountInfo(204))
+
+    def cached_container_info(self, environ, account, container):
+        return self.container_controller.info
+
     def __call__(self, environ, start_response):
-        if environ["REQUEST_METHOD"] == "PUT":
-            start_response("201 Created", [("Etag", "e"), ("Content-Length", "0")])
-            return []
-        start_response("200 OK", list(HEADERS))
-        return [BODY]
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
 
 
-def environ(method: str) -> dict:
-    return {"REQUEST_METHOD": method, "PATH_INFO": "/v1/AUTH_test/c/o", "QUERY_STRING": "",
-            "wsgi.input": io.BytesIO(BODY if method == "PUT" else b""),
-            "CONTENT_LENGTH": "4096" if method == "PUT" else "0",
-            "CONTENT_TYPE": "application/octet-stream", "HTTP_X_AUTH_TOKEN": "AUTH_tk",
-            "HTTP_HOST": "127.0.0.1:8080", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080",
-            "HTTP_USER_AGENT": "bench", "HTTP_ACCEPT_ENCODING": "identity",
-            "HTTP_CONNECTION": "keep-alive", "REMOTE_ADDR": "127.0.0.1"}
+def build(names: list[str]):
+    factories = {e.name: e for e in
+                 importlib.metadata.entry_points(group="paste.filter_factory")}
+    app = Terminal()
+    for name in reversed(names):
+        app = factories[name].load()({}, **AUTH_CONF)(app)
+    return app
 
 
-def cpu_per_request(app, method: str, n: int) -> float:
-    def start_response(status, headers, exc_info=None):
-        return None
+def filters(count: int) -> None:
+    token = TempAuth(None, AUTH_CONF).signer.make("test:tester", "testing",
+                                                  int(time.time()) + 3600)
+    for label, pipeline in (("before issue 9", BASE_PIPELINE), ("full", PROXY_PIPELINE)):
+        app = build(pipeline.split()[:-1])
+        for method in ("GET", "PUT"):
+            began = time.process_time()
+            for _ in range(count):
+                app({"REQUEST_METHOD": method, "PATH_INFO": "/v1/AUTH_test/c/o",
+                     "QUERY_STRING": "", "HTTP_HOST": "127.0.0.1:8080",
+                     "HTTP_X_AUTH_TOKEN": token, "CONTENT_LENGTH": "4096",
+                     "REMOTE_ADDR": "127.0.0.1"}, lambda *args: None)
+            cost = (time.process_time() - began) / count * 1e6
+            print(f"{label:15} {len(pipeline.split()) - 1:2} filters {method}: "
+                  f"{cost:.1f} us CPU/request")
 
-    start = time.process_time()
-    for _ in range(n):
-        body = app(environ(method), start_response)
-        for _chunk in body:
-            pass
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-    return (time.process_time() - start) / n * 1e6
 
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=20000)
-    args = parser.parse_args()
-    stub = StubProxy()
-    for method in ("GET", "PUT"):
-        base = min(cpu_per_request(stub, method, args.requests) for _ in range(3))
-        print(f"{method}: stub alone {base:.1f} us")
-        whole = stub
-        for name, module in FILTERS:
-            alone = module.filter_factory({})(stub)
-            whole = module.filter_factory({})(whole)
-            cost = min(cpu_per_request(alone, method, args.requests) for _ in range(3))
-            print(f"  {name:17s} +{cost - base:5.1f} us")
-        cost = min(cpu_per_request(whole, method, args.requests) for _ in range(3))
-        print(f"  {'all together':17s} +{cost - base:5.1f} us")
-    return 0
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=20000)
+    filters(parser.parse_args().count)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

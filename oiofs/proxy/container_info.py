@@ -13,6 +13,9 @@ from oiofs.proxy.cors import CorsInfo
 _CONTAINER_META = "x-container-meta-"
 _CONTAINER_SYSMETA = "x-container-sysmeta-"
 _ACCOUNT_META = "x-account-meta-"
+_ACCOUNT_SYSMETA = "x-account-sysmeta-"
+_POLICY_STATS = "x-account-storage-policy-"
+_BYTES_USED = "-bytes-used"
 
 
 def _int(headers: dict, key: str) -> int:
@@ -68,19 +71,25 @@ class ContainerInfo:
 
 
 class AccountInfo:
-    """An account's status, counts, metadata and account ACL (``None`` if it has none)."""
+    """An account's status, counts, metadata, system metadata (``sysmeta``, names
+    without their prefix), bytes used per storage policy (``policy_bytes``, by lower-case
+    policy name) and account ACL (``None`` if it has none)."""
 
-    __slots__ = ("status", "container_count", "object_count", "bytes_used", "meta", "acl")
+    __slots__ = ("status", "container_count", "object_count", "bytes_used", "meta", "acl",
+                 "sysmeta", "policy_bytes")
 
     def __init__(self, status: int, container_count: int = 0, object_count: int = 0,
                  bytes_used: int = 0, meta: dict | None = None,
-                 acl: dict[str, list[str]] | None = None):
+                 acl: dict[str, list[str]] | None = None, sysmeta: dict | None = None,
+                 policy_bytes: dict | None = None):
         self.status = status
         self.container_count = container_count
         self.object_count = object_count
         self.bytes_used = bytes_used
         self.meta = meta or {}
         self.acl = acl
+        self.sysmeta = sysmeta or {}
+        self.policy_bytes = policy_bytes or {}
 
     @property
     def exists(self) -> bool:
@@ -94,7 +103,13 @@ class AccountInfo:
             return cls(status)
         meta = {k[len(_ACCOUNT_META):]: v for k, v in headers.items()
                 if k.startswith(_ACCOUNT_META)}
+        sysmeta = {k[len(_ACCOUNT_SYSMETA):]: v for k, v in headers.items()
+                   if k.startswith(_ACCOUNT_SYSMETA)}
+        policy_bytes = {k[len(_POLICY_STATS):-len(_BYTES_USED)]: _int(headers, k)
+                        for k in headers
+                        if k.startswith(_POLICY_STATS) and k.endswith(_BYTES_USED)}
         return cls(status, _int(headers, "x-account-container-count"),
                    _int(headers, "x-account-object-count"),
                    _int(headers, "x-account-bytes-used"), meta,
-                   parse_account_acl(headers.get(ACCOUNT_ACL_SYSMETA.lower())))
+                   parse_account_acl(headers.get(ACCOUNT_ACL_SYSMETA.lower())),
+                   sysmeta, policy_bytes)

@@ -67,3 +67,7 @@ class InfoCache:
         value = _COUNTER.unpack_from(self._gens, offset)[0]
         _COUNTER.pack_into(self._gens, offset, (value + 1) & 0xFFFFFFFFFFFFFFFF)
         self._entries.pop(key, None)
+
+    def invalidate_local(self, key: str) -> None:
+        """Forget ``key`` in this worker only (the next lookup asks the servers)."""
+        self._entries.pop(key, None)

@@ -19,14 +19,9 @@ from oiofs.common.exceptions import HTTPNotImplemented
 #: WSGI header key -> the feature it asks for, on PUT/POST/COPY
 UNSUPPORTED_HEADERS = {
     "HTTP_X_VERSIONS_ENABLED": "object versioning (X-Versions-Enabled)",
-    "HTTP_X_CONTAINER_META_QUOTA_BYTES": "container quotas (X-Container-Meta-Quota-Bytes)",
-    "HTTP_X_CONTAINER_META_QUOTA_COUNT": "container quotas (X-Container-Meta-Quota-Count)",
-    "HTTP_X_ACCOUNT_META_QUOTA_BYTES": "account quotas (X-Account-Meta-Quota-Bytes)",
 }
 #: query parameter -> the feature it asks for, on any method
 UNSUPPORTED_PARAMS = {
-    "extract-archive": "bulk upload of archives (extract-archive)",
-    "bulk-delete": "bulk delete (bulk-delete)",
     "versions": "object versioning (versions)",
     "version-id": "object versioning (version-id)",
 }

@@ -1,13 +1,12 @@
 """A request that needs a feature oiofs has not built gets 501 and stores nothing."""
 
-import json
 
 import pytest
 
 from tests.support.proxy_client import unique
 
 
-@pytest.mark.parametrize("header", ["X-Container-Meta-Quota-Bytes"])
+@pytest.mark.parametrize("header", ["X-Versions-Enabled"])
 def test_container_feature_headers_are_refused_and_nothing_is_created(client, header):
     name = unique("unsup")
     resp = client.request("PUT", f"/{name}", headers={header: "elsewhere"})
@@ -20,19 +19,11 @@ def test_container_setting_is_refused_and_existing_metadata_kept(client):
     name = unique("unsup")
     assert client.request("PUT", f"/{name}", headers={"X-Container-Meta-Color": "blue"}
                           ).status == 201
-    resp = client.request("POST", f"/{name}", headers={"X-Container-Sync-To": "old",
+    resp = client.request("POST", f"/{name}", headers={"X-Versions-Enabled": "true",
                                                        "X-Container-Meta-Color": "red"})
     assert resp.status == 501
     head = client.request("HEAD", f"/{name}")
     assert head.headers["x-container-meta-color"] == "blue"
-    assert "x-container-sync-to" not in head.headers
+    assert "x-versions-enabled" not in head.headers
 
 
-def test_bulk_requests_are_refused(client):
-    name = unique("unsup")
-    assert client.request("PUT", f"/{name}").status == 201
-    resp = client.request("PUT", f"/{name}?extract-archive=tar", body=b"not a tar",
-                          quote_path=False)
-    assert resp.status == 501
-    listing = client.request("GET", f"/{name}?format=json", quote_path=False)
-    assert listing.status == 200 and json.loads(listing.body) == []

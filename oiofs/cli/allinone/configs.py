@@ -13,6 +13,13 @@ import secrets
 from oiofs.cli.allinone.layout import Layout
 from oiofs.common.fsutils import write_file_atomic
 
+#: the proxy's pipeline, in Swift's order (docs/middleware.md)
+PROXY_PIPELINE = " ".join((
+    "gatekeeper", "healthcheck", "crossdomain", "list_endpoints", "domain_remap",
+    "container_sync", "bulk", "tempurl", "ratelimit", "tempauth", "formpost", "staticweb",
+    "account_quotas", "container_quotas", "slo", "dlo", "versioned_writes", "symlink",
+    "proxy-server"))
+
 USERS = (
     # (account, user, key, groups)
     ("test", "tester", "testing", ".admin"),
@@ -166,10 +173,16 @@ proc-title-template "{{title}} {{listen-addr}} {{config-file}}"
 
 
 def write_proxy_conf(layout: Layout, workers: int = 2) -> None:
-    """Write the proxy config: healthcheck, tempauth with the test users, the proxy app."""
+    """Write the proxy config: the filters of ``PROXY_PIPELINE`` (tempauth with the test
+    users), the proxy app."""
     users = "\n".join(
         f"user_{account}_{user} = {key}{' ' + groups if groups else ''}"
         for account, user, key, groups in USERS)
+    # one [filter:<name>] section per filter of the pipeline, with the options it needs
+    options = {"tempauth": f"token_secret = {token_secret(layout)}\n{users}\n",
+               "domain_remap": "storage_domain = example.com\n"}
+    filters = "\n".join(f"[filter:{name}]\nuse = egg:oiofs#{name}\n{options.get(name, '')}"
+                        for name in PROXY_PIPELINE.split()[:-1])
     _write(layout.proxy_conf, f"""\
 [DEFAULT]
 bind_ip = {layout.ip}
@@ -179,41 +192,9 @@ oiofs_dir = {layout.etc}
 log_name = proxy-server
 {_observability(layout, "proxy-server")}
 [pipeline:main]
-pipeline = gatekeeper healthcheck container_sync tempurl ratelimit tempauth slo dlo
-    versioned_writes symlink proxy-server
+pipeline = {PROXY_PIPELINE}
 
-[filter:gatekeeper]
-use = egg:oiofs#gatekeeper
-
-[filter:healthcheck]
-use = egg:oiofs#healthcheck
-
-[filter:container_sync]
-use = egg:oiofs#container_sync
-
-[filter:tempurl]
-use = egg:oiofs#tempurl
-
-[filter:ratelimit]
-use = egg:oiofs#ratelimit
-
-[filter:slo]
-use = egg:oiofs#slo
-
-[filter:dlo]
-use = egg:oiofs#dlo
-
-[filter:versioned_writes]
-use = egg:oiofs#versioned_writes
-
-[filter:symlink]
-use = egg:oiofs#symlink
-
-[filter:tempauth]
-use = egg:oiofs#tempauth
-token_secret = {token_secret(layout)}
-{users}
-
+{filters}
 [app:proxy-server]
 use = egg:oiofs#proxy
 account_autocreate = true

@@ -22,7 +22,12 @@ from oiofs.proxy.acl import (
     parse_account_acl,
 )
 from oiofs.proxy.backend import node_path
-from oiofs.proxy.controllers.base import Controller, metadata_headers, quoted_suffix
+from oiofs.proxy.controllers.base import (
+    BACKEND_HEADERS_KEY,
+    Controller,
+    metadata_headers,
+    quoted_suffix,
+)
 from oiofs.proxy.listing import (
     check_listing_query,
     empty_account_listing,
@@ -165,6 +170,7 @@ class AccountController(Controller):
         meta = metadata_headers(req, "account")
         check_metadata(meta, "account")
         meta.update(acl)
+        meta.update(req.environ.get(BACKEND_HEADERS_KEY) or {})  # a filter's sysmeta
         status = self._write(req, req.account, "PUT", meta)
         return self._answer(status)
 
@@ -176,6 +182,7 @@ class AccountController(Controller):
         meta = metadata_headers(req, "account")
         check_metadata(meta, "account")
         meta.update(acl)
+        meta.update(req.environ.get(BACKEND_HEADERS_KEY) or {})  # a filter's sysmeta
         self.ensure_account(req, req.account)
         status = self._write(req, req.account, "POST", meta)
         return self._answer(status)

@@ -40,6 +40,9 @@ BACKEND_HEADERS_KEY = "oiofs.backend_headers"
 #: container_sync filter only): object PUT and DELETE use it instead of the time now, so
 #: both clusters agree on which version is newest
 SYNC_TIMESTAMP_KEY = "oiofs.sync_timestamp"
+#: environ key: true when the auth filter knows the user is a reseller admin (the only
+#: users who may set account quotas)
+RESELLER_REQUEST_KEY = "oiofs.reseller_request"
 #: backend headers compared by ``X-Newest`` for accounts and containers, newest first
 DB_NEWEST_KEYS = (PUT_TIMESTAMP_HEADER.lower(), "x-put-timestamp", "x-timestamp")
 

@@ -53,7 +53,7 @@ KEPT_SYSMETA_PREFIXES = (LARGE_OBJECT_PREFIX, "x-object-sysmeta-symlink-",
                          "x-object-sysmeta-container-update-override-")
 
 
-def _split_target(value: str | None, what: str) -> tuple[str, str]:
+def split_target(value: str | None, what: str) -> tuple[str, str]:
     """``(container, object)`` of a ``/container/object`` style header value."""
     if not value:
         raise HTTPPreconditionFailed(f"{what} header required")
@@ -127,7 +127,7 @@ class ObjectCopy:
         """``PUT`` with ``X-Copy-From: <container>/<object>`` (optionally another account)."""
         if req.environ.get("CONTENT_LENGTH", "0") not in ("0", ""):
             raise HTTPBadRequest("Copy requests require a zero byte body")
-        src_container, src_obj = _split_target(req.environ.get("HTTP_X_COPY_FROM"),
+        src_container, src_obj = split_target(req.environ.get("HTTP_X_COPY_FROM"),
                                                "X-Copy-From")
         src_account = req.text_header("X-Copy-From-Account") or req.account
         return cls(ctrl, req, (src_account, src_container, src_obj),
@@ -136,7 +136,7 @@ class ObjectCopy:
     @classmethod
     def from_verb(cls, ctrl: ObjectController, req) -> ObjectCopy:
         """``COPY`` to ``Destination: <container>/<object>`` (optionally another account)."""
-        dst_container, dst_obj = _split_target(req.environ.get("HTTP_DESTINATION"),
+        dst_container, dst_obj = split_target(req.environ.get("HTTP_DESTINATION"),
                                                "Destination")
         dst_account = req.text_header("Destination-Account") or req.account
         return cls(ctrl, req, (req.account, req.container, req.obj),

@@ -146,6 +146,8 @@ class StaticLargeObject:
         if query_value(environ, "heartbeat") == "on":
             accept = environ.get("HTTP_ACCEPT", "")
             ctype = "application/json" if "application/json" in accept else "text/plain"
+            # eventlet holds back body pieces under 4 KiB: each space must go at once
+            environ["eventlet.minimum_write_chunk_size"] = 0
             start_response("202 Accepted", [("Content-Type", ctype),
                                             ("X-Trans-Id", ensure_trans_id(environ))])
             return heartbeat_body(put, self.yield_frequency, accept)

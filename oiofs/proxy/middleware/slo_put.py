@@ -29,6 +29,7 @@ from oiofs.common.http.body import RequestBody
 from oiofs.common.http.etag import quote_etag
 from oiofs.proxy.controllers.base import BACKEND_HEADERS_KEY, SHOW_SYSMETA_KEY
 from oiofs.proxy.middleware.largeobj import query_without
+from oiofs.proxy.middleware.quota import run_quota_checks
 from oiofs.proxy.middleware.segments import slo_etag
 from oiofs.proxy.middleware.slo_manifest import (
     Found,
@@ -141,6 +142,10 @@ class ManifestPut:
         segments = stored_to_segments(entries)
         etag = slo_etag(segments)
         total = sum(s.size for s in segments)
+        try:  # the quota filters in front could not know the total yet
+            run_quota_checks(self.environ, total)
+        except HTTPError as err:
+            return PutOutcome(err.status, body=err.description.encode())
         given = self.environ.get("HTTP_ETAG")
         if given and given.strip('"').lower() != etag:
             return PutOutcome(422, body=b"Etag does not match the manifest's segments")

@@ -40,7 +40,12 @@ from oiofs.common.exceptions import ConfigError, HTTPForbidden, HTTPUnauthorized
 from oiofs.common.http.error_page import ERROR_CONTENT_TYPE, default_error_body
 from oiofs.common.logger import get_logger
 from oiofs.proxy.acl import account_acl_grant, parse_acl, referrer_allowed
-from oiofs.proxy.controllers.base import ACCOUNT_ACL_KEY, AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY
+from oiofs.proxy.controllers.base import (
+    ACCOUNT_ACL_KEY,
+    AUTHORIZE_KEY,
+    AUTHORIZE_OVERRIDE_KEY,
+    RESELLER_REQUEST_KEY,
+)
 from oiofs.proxy.controllers.info import register_info
 from oiofs.proxy.middleware.tokens import TokenSigner
 from oiofs.proxy.request import ensure_trans_id
@@ -121,6 +126,7 @@ class TempAuth:
     # --- the pipeline -----------------------------------------------------------------
 
     def __call__(self, environ, start_response):
+        environ.pop(RESELLER_REQUEST_KEY, None)  # only this filter says who is a reseller
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.auth_prefix) or path in ("/v1.0", "/v1.0/"):
             return self.handle_auth(environ, start_response)
@@ -132,6 +138,8 @@ class TempAuth:
             if remote_user is not None:
                 environ["REMOTE_USER"] = remote_user
                 environ[AUTHORIZE_KEY] = self.authorize
+                if ".reseller_admin" in remote_user.split(","):
+                    environ[RESELLER_REQUEST_KEY] = True
             else:
                 environ.pop("REMOTE_USER", None)
                 environ[AUTHORIZE_KEY] = self.deny_bad_token

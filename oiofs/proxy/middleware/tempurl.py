@@ -75,6 +75,25 @@ def _allow_internal(req, acl=None, target=None, method=None) -> None:
     req.owner = True
 
 
+def temp_url_keys(app, environ: dict, account: str, container: str) -> list[bytes]:
+    """The account's then the container's temp URL keys (text names), read by ``HEAD``
+    subrequests through ``app`` as the owner (also used by formpost)."""
+    keys = []
+    for path, names in ((f"/v1/{account}", ACCOUNT_KEYS),
+                        (f"/v1/{account}/{container}", CONTAINER_KEYS)):
+        base = {"REMOTE_USER": TEMPURL_USER, AUTHORIZE_KEY: _allow_internal,
+                AUTHORIZE_OVERRIDE_KEY: True}
+        base.update({k: environ[k] for k in ("eventlet.posthooks",) if k in environ})
+        base[TRANS_ID_KEY] = ensure_trans_id(environ)
+        resp = subrequest.call(app, subrequest.make_environ(
+            base, "HEAD", subrequest.to_wsgi(path)))
+        resp.close()
+        if 200 <= resp.status < 300:
+            keys += [resp.headers[n].encode("latin-1") for n in names
+                     if resp.headers.get(n)]
+    return keys
+
+
 class TempURL:
     """The tempurl filter."""
 
@@ -106,7 +125,7 @@ class TempURL:
                 return self.app(environ, start_response)
             method = environ["REQUEST_METHOD"]
             target = self._target(environ, method)
-            keys = self._keys(environ, target[0], target[1])
+            keys = temp_url_keys(self.app, environ, target[0], target[1])
             verify(params, method, *target, keys, allowed_digests=self.allowed_digests,
                    now=time.time(), remote_addr=environ.get("REMOTE_ADDR"))
         except TempURLInvalid:
@@ -126,23 +145,6 @@ class TempURL:
         if not container or not obj:
             raise TempURLInvalid("not an object path")
         return account, container, obj
-
-    def _keys(self, environ, account: str, container: str) -> list[bytes]:
-        """The account's then the container's temp URL keys (``HEAD`` subrequests)."""
-        keys = []
-        for path, names in ((f"/v1/{account}", ACCOUNT_KEYS),
-                            (f"/v1/{account}/{container}", CONTAINER_KEYS)):
-            base = {"REMOTE_USER": TEMPURL_USER, AUTHORIZE_KEY: _allow_internal,
-                    AUTHORIZE_OVERRIDE_KEY: True}
-            base.update({k: environ[k] for k in ("eventlet.posthooks",) if k in environ})
-            base[TRANS_ID_KEY] = ensure_trans_id(environ)
-            resp = subrequest.call(self.app, subrequest.make_environ(
-                base, "HEAD", subrequest.to_wsgi(path)))
-            resp.close()
-            if 200 <= resp.status < 300:
-                keys += [resp.headers[n].encode("latin-1") for n in names
-                         if resp.headers.get(n)]
-        return keys
 
     def _admit(self, environ, target: tuple[str, str, str]) -> None:
         """Let the request through as the temp URL user, allowed on ``target`` only."""

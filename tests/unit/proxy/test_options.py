@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from oiofs.cli.allinone.configs import PROXY_PIPELINE
 from oiofs.common.exceptions import ConfigError
 from oiofs.proxy.middleware.dlo import DynamicLargeObject
 from oiofs.proxy.middleware.slo import StaticLargeObject
@@ -31,9 +32,11 @@ def test_sample_loads():
     assert options.error_suppression_time == 3.0
     auth = TempAuth(lambda env, start: [], dict(parser.items("filter:tempauth")))
     assert "test:tester" in auth.users
-    assert parser.get("pipeline:main", "pipeline").split() == \
-        ["gatekeeper", "healthcheck", "container_sync", "tempurl", "ratelimit", "tempauth",
-         "slo", "dlo", "versioned_writes", "symlink", "proxy-server"]
+    pipeline = parser.get("pipeline:main", "pipeline").split()
+    assert pipeline[:2] == ["gatekeeper", "healthcheck"]
+    assert pipeline == PROXY_PIPELINE.split()  # the all-in-one runs the sample's pipeline
+    for name in pipeline[:-1]:
+        assert parser.get(f"filter:{name}", "use") == f"egg:oiofs#{name}"
     slo = StaticLargeObject(None, dict(parser.items("filter:slo")))
     assert (slo.max_manifest_segments, slo.min_segment_size) == (1000, 1)
     assert DynamicLargeObject(None, dict(parser.items("filter:dlo"))).max_get_time == 86400
