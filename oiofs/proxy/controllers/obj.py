@@ -29,6 +29,7 @@ from oiofs.common.constraints import (
 from oiofs.common.exceptions import (
     HTTPForbidden,
     HTTPNotFound,
+    HTTPNotImplemented,
     HTTPServiceUnavailable,
 )
 from oiofs.common.expiring import (
@@ -37,6 +38,7 @@ from oiofs.common.expiring import (
     queue_container,
 )
 from oiofs.common.http.body import RequestBody
+from oiofs.common.storage_policy import POLICIES, REPLICATION
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS
 from oiofs.proxy.controllers.base import (
@@ -112,7 +114,16 @@ class ObjectController(Controller):
             if info.status == 404:
                 raise HTTPNotFound()
             raise HTTPServiceUnavailable()
+        self._refuse_unbuilt_policies(info)
         return info
+
+    @staticmethod
+    def _refuse_unbuilt_policies(info) -> None:
+        """Erasure-coded objects are not stored yet (their writer and reader are coming):
+        refused rather than stored as replicas."""
+        policy = POLICIES.get_by_index(info.policy_index)
+        if policy is not None and policy.policy_type != REPLICATION:
+            raise HTTPNotImplemented("Erasure-coded objects are not supported yet")
 
     def write_target(self, req, info, account: str, container: str, obj: str,
                      base: dict) -> WriteTarget:
