@@ -211,7 +211,7 @@ class ObjectAuditor(Daemon):
                 stamp = Timestamp(metadata.get("X-Timestamp")).internal
             except (ValueError, TypeError):
                 raise _Bad("no valid X-Timestamp") from None
-            if not name.startswith(stamp + "."):
+            if filenames.timestamp_of(name) != stamp:
                 raise _Bad(f"X-Timestamp {stamp} does not match the file name")
             if not name.endswith(filenames.DATA):
                 return 0
