@@ -48,13 +48,20 @@ class SegmentLayout:
 
     @classmethod
     def of(cls, driver, length: int, segment_size: int) -> SegmentLayout:
-        """The layout pyeclib's ``driver`` gives an object of ``length`` bytes."""
+        """The layout pyeclib's ``driver`` gives an object of ``length`` bytes, encoded
+        one ``segment_size`` segment at a time (as :class:`~oiofs.proxy.ec_writer.
+        ECWriter` does; pyeclib's own ``get_segment_info`` would merge a small last
+        segment into the one before, so each size is asked for one segment alone)."""
         if length == 0:
             size = len(driver.encode(b"")[0])
             return cls(0, segment_size, size, size)
-        info = driver.get_segment_info(length, segment_size)
-        return cls(length, segment_size, int(info["fragment_size"]),
-                   int(info["last_fragment_size"]))
+
+        def fragment_size(segment_len: int) -> int:
+            return int(driver.get_segment_info(segment_len, segment_size)["fragment_size"])
+
+        last_len = length - (-(-length // segment_size) - 1) * segment_size
+        return cls(length, segment_size, fragment_size(min(length, segment_size)),
+                   fragment_size(last_len))
 
     def fragment_len(self, segment: int) -> int:
         """Bytes of one fragment of ``segment`` in an archive."""

@@ -56,7 +56,8 @@ from oiofs.proxy.response import Response, pass_headers
 from oiofs.proxy.streaming import BackendBody
 
 #: client headers passed to object servers on reads
-READ_HEADERS = (("Range", "HTTP_RANGE"), ("If-Match", "HTTP_IF_MATCH"),
+READ_HEADERS = (("Range", "HTTP_RANGE"), ("If-Range", "HTTP_IF_RANGE"),
+                ("If-Match", "HTTP_IF_MATCH"),
                 ("If-None-Match", "HTTP_IF_NONE_MATCH"),
                 ("If-Modified-Since", "HTTP_IF_MODIFIED_SINCE"),
                 ("If-Unmodified-Since", "HTTP_IF_UNMODIFIED_SINCE"))
