@@ -6,7 +6,8 @@ policies (``docs/erasure-coding.md``). A PUT is a two-phase commit:
 1. **data**: every slot is asked with ``Expect: 100-continue`` (a dead node is replaced by
    a handoff, which gets that slot's fragment index); then the body is read one segment
    at a time (``ec_object_segment_size``), each segment encoded by pyeclib, and fragment
-   *i* sent to slot *i* as the next piece of its archive (chunked). The nodes store the
+   *i* sent to slot *i* as the next piece of its archive (with the archive's
+   ``Content-Length`` when the object's length is known, else chunked). The nodes store the
    archive fsynced under its non-durable name ``<ts>#<i>.data``; it is invisible to reads.
 2. **commit**: once at least ``k + 1`` archives are stored (the policy's quorum), each of
    those nodes gets a bodiless ``PUT`` with ``X-Backend-Ec-Commit: yes`` and the footers
@@ -38,6 +39,7 @@ from oiofs.common.hashing import md5
 from oiofs.common.http.etag import unquote_etag
 from oiofs.common.storage_policy import ECPolicy
 from oiofs.proxy.backend import Answer, Backend, StreamingWrite
+from oiofs.proxy.ec_segments import SegmentLayout
 from oiofs.proxy.object_writer import BodySource, WriteTarget
 
 
@@ -56,13 +58,24 @@ def read_segment(source: BodySource, size: int) -> bytes:
 class ECWriter:
     """Writes fragment archive *i* to slot *i* with a two-phase commit (module docstring)."""
 
-    def __init__(self, backend: Backend, policy: ECPolicy):
+    def __init__(self, backend: Backend, policy: ECPolicy, chunk_size: int = 65536):
         self.backend = backend
         self.policy = policy
+        self.chunk_size = chunk_size
 
-    def _data_headers(self, target: WriteTarget) -> tuple[list[dict], str | None]:
-        """The first phase's headers of each slot, and the client's ETag (if any)."""
+    def _data_headers(self, target: WriteTarget,
+                      length: int | None) -> tuple[list[dict], str | None]:
+        """The first phase's headers of each slot, and the client's ETag (if any).
+
+        When the object's length is known so is each archive's: the archives are sent
+        with a ``Content-Length`` (the node reserves the space up front); else chunked.
+        """
         policy = self.policy
+        if length is None:
+            framing = {"Transfer-Encoding": "chunked"}
+        else:
+            layout = SegmentLayout.of(policy.driver, length, policy.ec_segment_size)
+            framing = {"Content-Length": str(layout.archive_length)}
         expected = None
         headers = []
         for slot, base in enumerate(target.headers):
@@ -72,7 +85,7 @@ class ECWriter:
                 EC_FRAG_INDEX_HEADER: str(policy.frag_index(slot)),
                 EC_SEGMENT_SIZE: str(policy.ec_segment_size),
                 EC_SCHEME: f"{policy.ec_type} {policy.ec_ndata}+{policy.ec_nparity}",
-                "Transfer-Encoding": "chunked"})
+                **framing})
             headers.append(slot_headers)
         return headers, expected
 
@@ -81,9 +94,9 @@ class ECWriter:
         """Encode the body from ``source`` into archives and commit them
         (:class:`~oiofs.proxy.object_writer.ObjectWriter`)."""
         policy = self.policy
-        headers, expected = self._data_headers(target)
+        headers, expected = self._data_headers(target, length)
         writer = StreamingWrite(self.backend, target.ring, target.part, target.nodes,
-                                target.suffix, headers, chunked=True)
+                                target.suffix, headers, chunked=length is None)
         if writer.connect() < target.quorum:
             ready = len(writer.writers)
             writer.abort()
@@ -103,11 +116,7 @@ class ECWriter:
                     raise HTTPRequestEntityTooLarge("Your request is too large.")
                 if segment or total == 0:  # an empty object is one empty segment
                     hasher.update(segment)
-                    fragments = policy.driver.encode(segment)
-                    by_slot = [fragments[policy.frag_index(slot)]
-                               for slot in range(len(target.nodes))]
-                    if writer.send_each(by_slot.__getitem__) < target.quorum:
-                        raise HTTPServiceUnavailable("Too few nodes took the object")
+                    self._send_segment(writer, policy.driver.encode(segment), target)
                 if len(segment) < segment_size or total == length:
                     break
         except BaseException:
@@ -121,6 +130,21 @@ class ECWriter:
         if expected and unquote_etag(expected).lower() != etag:
             raise HTTPUnprocessableEntity("Etag does not match the body")
         return self._commit(target, answers, stored, etag, total)
+
+    def _send_segment(self, writer: StreamingWrite, fragments: list[bytes],
+                      target: WriteTarget) -> None:
+        """Send fragment *i* to slot *i*, ``chunk_size`` bytes to each node in turn: a
+        whole fragment (256 KiB for 1 MiB and k=4) would fill a node's socket buffer and
+        keep the others waiting, while small pieces keep every node busy at once."""
+        policy, step = self.policy, self.chunk_size
+        by_slot = [fragments[policy.frag_index(slot)] for slot in range(len(target.nodes))]
+        for offset in range(0, len(by_slot[0]), step):
+
+            def piece(slot: int, start: int = offset) -> bytes:
+                return by_slot[slot][start:start + step]
+
+            if writer.send_each(piece) < target.quorum:
+                raise HTTPServiceUnavailable("Too few nodes took the object")
 
     def _commit(self, target: WriteTarget, answers: list[Answer], stored: list[int],
                 etag: str, length: int) -> list[Answer]:

@@ -320,7 +320,7 @@ def _replicated_writer(ctrl: ObjectController, policy) -> ObjectWriter:
 
 
 def _ec_writer(ctrl: ObjectController, policy) -> ObjectWriter:
-    return ECWriter(ctrl.backend, policy)
+    return ECWriter(ctrl.backend, policy, ctrl.options.client_chunk_size)
 
 
 def _replicated_read(ctrl: ObjectController, policy, ring, part, nodes, suffix, headers,
