@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.erasure import EC_POLICY, archive_files, fragment_nodes
 from tests.support.probe import ProbeClient
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.probe
 
@@ -88,3 +89,19 @@ def test_delete_and_post_of_an_ec_object(cluster, client):
     assert client.delete("ec", "gone") == 204
     assert client.get("ec", "gone")[0] == 404
     assert archive_files(cluster, client.account, "ec", "gone") == {}
+
+
+def test_expirer_removes_an_expired_ec_object(cluster, client):
+    status, _ = client.request("PUT", "/ec/doomed", b"soon gone" * 1000,
+                               {"X-Delete-After": "3"})  # 1 s can pass in transit
+    assert status == 201
+    assert len(archive_files(cluster, client.account, "ec", "doomed")) == 6
+    wait_for(lambda: client.get("ec", "doomed")[0] == 404, timeout=15,
+             what="the expired EC object to read 404", interval=0.1)
+    for daemon in ("container-updater", "object-expirer"):
+        results = cluster.aio.run_once(daemon)
+        assert set(results.values()) == {0}, (daemon, results)
+    # every archive replaced by a tombstone, the row gone from the listing
+    assert archive_files(cluster, client.account, "ec", "doomed") == {}
+    status, listing = client.request("GET", "/ec")
+    assert status in (200, 204) and b"doomed" not in listing.split(b"\n")
