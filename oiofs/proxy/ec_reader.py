@@ -33,6 +33,7 @@ from oiofs.common.backend_protocol import (
     ETAG_IS_AT_HEADER,
 )
 from oiofs.common.connection_pool import HTTPResponse
+from oiofs.common.ec_segments import SegmentLayout, SegmentSpan
 from oiofs.common.exceptions import ClientException
 from oiofs.common.http.conditional import if_range_allows
 from oiofs.common.http.etag import quote_etag
@@ -46,7 +47,6 @@ from oiofs.common.http.ranges import (
 from oiofs.common.storage_policy import ECPolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS, Backend, HandoffIter, node_path
-from oiofs.proxy.ec_segments import SegmentLayout, SegmentSpan
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.quorum import read_failure_status
 

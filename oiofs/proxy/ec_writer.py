@@ -30,6 +30,7 @@ from oiofs.common.backend_protocol import (
     EC_SCHEME,
     EC_SEGMENT_SIZE,
 )
+from oiofs.common.ec_segments import SegmentLayout
 from oiofs.common.exceptions import (
     HTTPRequestEntityTooLarge,
     HTTPServiceUnavailable,
@@ -39,7 +40,6 @@ from oiofs.common.hashing import md5
 from oiofs.common.http.etag import unquote_etag
 from oiofs.common.storage_policy import ECPolicy
 from oiofs.proxy.backend import Answer, Backend, StreamingWrite
-from oiofs.proxy.ec_segments import SegmentLayout
 from oiofs.proxy.object_writer import BodySource, WriteTarget
 
 

@@ -1,7 +1,7 @@
 import pytest
 
+from oiofs.common.ec_segments import SegmentLayout, SegmentSpan
 from oiofs.common.storage_policy import StoragePolicyCollection
-from oiofs.proxy.ec_segments import SegmentLayout, SegmentSpan
 
 SEG = 4096
 

@@ -19,7 +19,7 @@ SegmentSpan(first=1, last=2, skip=500, length=600)
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class SegmentSpan(NamedTuple):
@@ -47,11 +47,11 @@ class SegmentLayout:
         self.segment_count = max(1, -(-length // segment_size))
 
     @classmethod
-    def of(cls, driver, length: int, segment_size: int) -> SegmentLayout:
+    def of(cls, driver: Any, length: int, segment_size: int) -> SegmentLayout:
         """The layout pyeclib's ``driver`` gives an object of ``length`` bytes, encoded
-        one ``segment_size`` segment at a time (as :class:`~oiofs.proxy.ec_writer.
-        ECWriter` does; pyeclib's own ``get_segment_info`` would merge a small last
-        segment into the one before, so each size is asked for one segment alone)."""
+        one ``segment_size`` segment at a time (as the proxy's ``ECWriter`` does;
+        pyeclib's own ``get_segment_info`` would merge a small last segment into the one
+        before, so each size is asked for one segment alone)."""
         if length == 0:
             size = len(driver.encode(b"")[0])
             return cls(0, segment_size, size, size)
