@@ -57,6 +57,8 @@ class BenchConfig:
     skip_large: bool = False
     skip_list: bool = False
     timeout: float = 60.0
+    #: ``X-Storage-Policy`` of the run's containers (``None``: the cluster's default)
+    storage_policy: str | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` for a combination that cannot run."""

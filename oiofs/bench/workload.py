@@ -104,7 +104,9 @@ class Bench:
 
     def _make_container(self, suffix: str) -> str:
         name = f"{self.run_id}-{suffix}"
-        reply = self.conns[0].request("PUT", name)
+        policy = self.config.storage_policy
+        reply = self.conns[0].request(
+            "PUT", name, headers={"X-Storage-Policy": policy} if policy else None)
         if reply.status not in (201, 202):
             raise SetupFailed(f"PUT container {name} answered {reply.status}")
         self.created[name] = {}

@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--skip-large", action="store_true", help="skip the large-object phases")
     add("--skip-list", action="store_true", help="skip the listing phase")
     add("--timeout", type=float, default=60.0, help="socket timeout per request, seconds")
+    add("--storage-policy", metavar="NAME",
+        help="X-Storage-Policy of the run's containers (default: the cluster's)")
     add("--cpu-pids", nargs="+", metavar="FILE",
         help="files of server pids (one a line); their CPU and their children's is reported")
     add("--cpu-pattern", metavar="REGEX",
@@ -77,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
                        large_count=args.large_count, list_objects=args.list_objects,
                        list_page=args.list_page, skip_small=args.skip_small,
                        skip_large=args.skip_large, skip_list=args.skip_list,
-                       timeout=args.timeout)
+                       timeout=args.timeout, storage_policy=args.storage_policy)
 
 
 def make_meter(args: argparse.Namespace) -> CpuMeter | None:

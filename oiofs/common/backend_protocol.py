@@ -55,6 +55,21 @@ REPLICATION_ID_HEADER = "X-Backend-Replication-Id"
 #: ``no`` on the expirer's object DELETE: the expirer removes the queue row itself
 CLEAN_QUEUE_HEADER = "X-Backend-Clean-Expiring-Object-Queue"
 
+#: erasure coding (``docs/erasure-coding.md``): the fragment index of an archive write,
+#: ``yes`` on the commit (second phase) of an erasure-coded PUT, and the metadata key a
+#: node evaluates ``If-Match``/``If-None-Match`` against instead of the archive's ETag
+EC_FRAG_INDEX_HEADER = "X-Backend-Ec-Frag-Index"
+EC_COMMIT_HEADER = "X-Backend-Ec-Commit"
+ETAG_IS_AT_HEADER = "X-Backend-Etag-Is-At"
+#: the system metadata of a fragment archive: the object's ETag and length (footers, sent
+#: with the commit), the archive's fragment index, the segment size and the code
+EC_SYSMETA_PREFIX = "X-Object-Sysmeta-Ec-"
+EC_ETAG = "X-Object-Sysmeta-Ec-Etag"
+EC_CONTENT_LENGTH = "X-Object-Sysmeta-Ec-Content-Length"
+EC_FRAG_INDEX = "X-Object-Sysmeta-Ec-Frag-Index"
+EC_SEGMENT_SIZE = "X-Object-Sysmeta-Ec-Segment-Size"
+EC_SCHEME = "X-Object-Sysmeta-Ec-Scheme"
+
 #: prefixes of the update headers: object -> container, object -> expiry queue,
 #: container -> account
 CONTAINER_UPDATE = "X-Container"

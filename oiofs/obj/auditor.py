@@ -27,12 +27,14 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from oiofs.common.backend_protocol import EC_CONTENT_LENGTH, EC_FRAG_INDEX, EC_SEGMENT_SIZE
 from oiofs.common.config import conf_bool, conf_float, conf_int
 from oiofs.common.daemon import Daemon
+from oiofs.common.ec_segments import SegmentLayout
 from oiofs.common.exceptions import DiskFileCorrupt
 from oiofs.common.hashing import hash_path, md5
 from oiofs.common.ratelimit import RateLimiter
-from oiofs.common.storage_policy import POLICIES, StoragePolicy
+from oiofs.common.storage_policy import POLICIES, ECPolicy, StoragePolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj import filenames
 from oiofs.obj.hashes import is_hash, is_suffix
@@ -177,7 +179,7 @@ class ObjectAuditor(Daemon):
             path = os.path.join(hash_dir, name)
             try:
                 checked = self._audit_file(path, name, os.path.basename(hash_dir), mode,
-                                           byte_limiter)
+                                           byte_limiter, policy)
             except FileNotFoundError:
                 continue  # replaced by a newer write meanwhile: nothing to judge
             except _Bad as bad:
@@ -195,7 +197,7 @@ class ObjectAuditor(Daemon):
             file_limiter.wait(1)
 
     def _audit_file(self, path: str, name: str, name_hash: str, mode: str,
-                    byte_limiter: RateLimiter) -> int:
+                    byte_limiter: RateLimiter, policy: StoragePolicy | None = None) -> int:
         """Check one file; the data bytes read. Raises :class:`_Bad` if it is bad."""
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -211,7 +213,7 @@ class ObjectAuditor(Daemon):
                 stamp = Timestamp(metadata.get("X-Timestamp")).internal
             except (ValueError, TypeError):
                 raise _Bad("no valid X-Timestamp") from None
-            if not name.startswith(stamp + "."):
+            if filenames.timestamp_of(name) != stamp:
                 raise _Bad(f"X-Timestamp {stamp} does not match the file name")
             if not name.endswith(filenames.DATA):
                 return 0
@@ -225,17 +227,47 @@ class ObjectAuditor(Daemon):
                 raise _Bad("no ETag")
             if mode == ZBF:
                 return 0
-            return self._check_data(fd, data_length, etag, byte_limiter)
+            return self._check_data(fd, data_length, etag, byte_limiter,
+                                    self._fragments(policy, name, metadata, data_length))
         finally:
             os.close(fd)
 
-    def _check_data(self, fd: int, length: int, etag: str, byte_limiter: RateLimiter) -> int:
+    @staticmethod
+    def _fragments(policy: StoragePolicy | None, name: str, metadata: dict[str, str],
+                   length: int) -> tuple[ECPolicy, SegmentLayout, int] | None:
+        """For a durable fragment archive: its policy, segment layout and fragment index
+        (``_Bad`` if its metadata cannot describe it); ``None`` for other files."""
+        parsed = filenames.parse_filename(name)
+        if not isinstance(policy, ECPolicy) or parsed is None or not parsed.durable or \
+                parsed.frag_index is None:
+            return None
+        try:
+            index = int(metadata[EC_FRAG_INDEX])
+            layout = SegmentLayout.of(policy.driver, int(metadata[EC_CONTENT_LENGTH]),
+                                      int(metadata[EC_SEGMENT_SIZE]))
+        except (KeyError, ValueError) as err:
+            raise _Bad(f"fragment archive metadata: {err!r}") from None
+        if index != parsed.frag_index or layout.archive_length != length:
+            raise _Bad(f"fragment archive of {length} bytes, index {parsed.frag_index}: "
+                       f"metadata says {layout.archive_length} bytes, index {index}")
+        return policy, layout, index
+
+    def _check_data(self, fd: int, length: int, etag: str, byte_limiter: RateLimiter,
+                    fragments: tuple[ECPolicy, SegmentLayout, int] | None = None) -> int:
+        """MD5 of the data against ``etag``; for a fragment archive also each fragment's
+        pyeclib checksum and index (read one fragment at a time)."""
         hasher = md5()
         offset = 0
+        segment = 0
         while offset < length:
-            chunk = os.pread(fd, min(self.chunk_size, length - offset), offset)
+            size = self.chunk_size if fragments is None else \
+                fragments[1].fragment_len(segment)
+            chunk = os.pread(fd, min(size, length - offset), offset)
             if not chunk:
                 raise _Bad(f"data ends at {offset} of {length} bytes")
+            if fragments is not None:
+                _check_fragment(fragments[0], chunk, fragments[2], segment)
+                segment += 1
             hasher.update(chunk)
             offset += len(chunk)
             byte_limiter.wait(len(chunk))
@@ -268,3 +300,14 @@ def _listdir(path: str) -> list[str]:
         return os.listdir(path)
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def _check_fragment(policy: ECPolicy, fragment: bytes, index: int, segment: int) -> None:
+    """``_Bad`` unless ``fragment`` is a pyeclib fragment of index ``index`` whose checksum
+    matches its bytes."""
+    try:
+        meta = policy.driver.get_metadata(fragment, formatted=True)
+    except Exception as err:  # pyeclib's own errors: not a fragment at all
+        raise _Bad(f"segment {segment}: not a fragment ({err})") from None
+    if meta.get("chksum_mismatch") or meta.get("index") != index:
+        raise _Bad(f"segment {segment}: fragment checksum mismatch or wrong index")

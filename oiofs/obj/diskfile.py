@@ -17,7 +17,8 @@ provides the same four classes with the same promises; the server uses nothing e
     ``content_length``. ``ondisk()`` gives the chosen files without opening them (for write
     conflict checks). ``create(size)`` returns a :class:`DiskFileWriter`;
     ``write_metadata(metadata)`` stores a ``.meta`` (POST); ``delete(timestamp)`` stores a
-    tombstone.
+    tombstone; ``commit(timestamp, frag_index, footers)`` makes a fragment archive durable
+    (erasure coding, ``docs/erasure-coding.md``).
 
 ``DiskFileWriter``
     ``write(chunk)`` appends body bytes to a temporary file; ``put(metadata)`` makes the
@@ -376,11 +377,66 @@ class DiskFile:
         with DiskFileWriter(self, 0) as writer:
             writer.put(metadata, filenames.META)
 
+    def commit(self, timestamp: Timestamp, frag_index: int,
+               footers: dict[str, str]) -> dict[str, str]:
+        """Make the fragment archive written at ``timestamp`` durable (second phase of an
+        erasure-coded PUT): ``footers`` are added to its metadata, the file is fsynced and
+        renamed to its durable name (``<ts>#<fi>#d.data``), the directory fsynced.
+
+        Returns the archive's metadata. Committing an archive already durable changes
+        nothing; :class:`DiskFileNotExist` when neither form is there.
+        """
+        pending = os.path.join(self.hash_dir,
+                               filenames.filename(timestamp.internal, filenames.DATA,
+                                                  frag_index))
+        durable = os.path.join(self.hash_dir,
+                               filenames.filename(timestamp.internal, filenames.DATA,
+                                                  frag_index, durable=True))
+        if self.manager.fsync_in_threads:
+            metadata = runtime.tpool_execute(_commit_archive, pending, durable, footers)
+        else:
+            metadata = _commit_archive(pending, durable, footers)
+        if metadata is None:
+            raise DiskFileNotExist(self.name)
+        invalidate_hash(self.suffix_dir)
+        self._files = filenames.cleanup_ondisk_files(self.hash_dir)
+        return metadata
+
     def delete(self, timestamp: Timestamp) -> None:
         """Durably store a tombstone at ``timestamp`` (DELETE)."""
         with DiskFileWriter(self, 0) as writer:
             writer.put({"X-Timestamp": timestamp.internal, "name": self.name},
                        filenames.TOMBSTONE)
+
+
+def _commit_archive(pending: str, durable: str,
+                    footers: dict[str, str]) -> dict[str, str] | None:
+    """:meth:`DiskFile.commit`'s blocking part; ``None`` if no archive is there."""
+    try:
+        fd = os.open(pending, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        try:
+            fd = os.open(durable, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:  # committed already (a retried commit): nothing to change
+            return read_metadata(fd)[0]
+        finally:
+            os.close(fd)
+    try:
+        metadata, data_length = read_metadata(fd)
+        if data_length is None:
+            data_length = os.fstat(fd).st_size
+        metadata.update(footers)
+        write_metadata(fd, metadata, data_length)
+        # the footers must be on disk before the name says the archive is durable
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(pending, durable)
+    # fsync the directory, or the rename (the commit itself) may be lost in a crash
+    fsync_dir(os.path.dirname(durable))
+    return metadata
 
 
 class DiskFileWriter:
@@ -436,8 +492,11 @@ class DiskFileWriter:
             raise
         self.upload_size += len(chunk)
 
-    def put(self, metadata: dict[str, str], ext: str = filenames.DATA) -> None:
-        """Make the file durable under ``<hash dir>/<metadata['X-Timestamp']><ext>``.
+    def put(self, metadata: dict[str, str], ext: str = filenames.DATA,
+            frag_index: int | None = None) -> None:
+        """Make the file durable under ``<hash dir>/<metadata['X-Timestamp']><ext>``
+        (``<ts>#<frag_index>.data`` for a fragment archive, which :meth:`DiskFile.commit`
+        later marks durable).
 
         When this returns the file is on disk and named, and survives a crash. The blocking
         part runs in a real thread when ``fsync_in_threads`` is on (one hop for all of it:
@@ -445,7 +504,8 @@ class DiskFileWriter:
         """
         diskfile = self.diskfile
         target = os.path.join(diskfile.hash_dir,
-                              filenames.filename(metadata["X-Timestamp"], ext))
+                              filenames.filename(metadata["X-Timestamp"], ext,
+                                                 frag_index))
         if self.manager.fsync_in_threads:
             runtime.tpool_execute(self._make_durable, metadata, target)
         else:

@@ -148,7 +148,16 @@ def reclaim_hash_dir(hash_dir: str, reclaim_age: float, now: float
         _unlink(os.path.join(hash_dir, files.meta))
         files = files._replace(meta=None)
         emptied = True
-    if files.data or files.tombstone or files.meta:
+    kept = []
+    for name in files.others:  # a write whose commit never came, long ago
+        parsed = filenames.parse_filename(name)
+        if parsed is not None and not parsed.durable and _stamp(name) < cutoff:
+            _unlink(os.path.join(hash_dir, name))
+            emptied = True
+        else:
+            kept.append(name)
+    files = files._replace(others=tuple(kept))
+    if files.data or files.tombstone or files.meta or files.others:
         return files
     _rmdir_if_stale(hash_dir, now, emptied)
     return None

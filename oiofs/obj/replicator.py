@@ -69,6 +69,7 @@ class ObjectReplicator(Daemon):
         self.http_timeout = conf_float(conf, "http_timeout", 60.0)
         self.chunk_size = conf_int(conf, "network_chunk_size", 65536, minimum=1)
         self._rings: dict[int, Ring] = {}
+        self._skipped_logged: set[int] = set()
         self.last_stats: ObjectReplicationStats | None = None
 
     # -- what to replicate -------------------------------------------------------------------
@@ -92,7 +93,14 @@ class ObjectReplicator(Daemon):
         jobs = []
         for policy in POLICIES:
             if policy.policy_type != REPLICATION:
-                continue  # erasure-coded policies are the reconstructor's
+                # fragment archives copied as replicas would be wrong: erasure-coded
+                # policies are the object reconstructor's (docs/erasure-coding.md)
+                if policy.idx not in self._skipped_logged:
+                    self._skipped_logged.add(policy.idx)
+                    self.logger.info("object replication skips policy %s (%s): %s is "
+                                     "the reconstructor's", policy.idx, policy.name,
+                                     policy.policy_type)
+                continue
             ring = self.ring(policy)
             if ring is None:
                 continue

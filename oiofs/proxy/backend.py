@@ -234,19 +234,59 @@ class Backend:
                               headers_list[slot], body)
 
         def finish(node: dict, slot: int, conn: HTTPConnection) -> Answer | None:
-            resp = self._response(conn, node, method, node_path(node, part, suffix),
-                                  headers_list[slot], body)
-            if resp is None:
-                return None
-            try:
-                data = resp.read_all(ERROR_BODY_LIMIT)
-            except NODE_ERRORS as err:
-                self.node_error(node, err)
-                return None
-            return Answer(resp.status, resp.headers, data, node)
+            return self._answer(conn, node, method, node_path(node, part, suffix),
+                                headers_list[slot], body)
 
         return [answer or Answer(503, {}, b"", None)
                 for answer in self.fill_slots(ring, part, primaries, start, finish)]
+
+    def _answer(self, conn: HTTPConnection, node: dict, method: str, path: str,
+                headers: dict, body: bytes | None) -> Answer | None:
+        """The finished :class:`Answer` of a request sent on ``conn``, or ``None`` (the
+        fault counted) if the node failed."""
+        resp = self._response(conn, node, method, path, headers, body)
+        if resp is None:
+            return None
+        try:
+            data = resp.read_all(ERROR_BODY_LIMIT)
+        except NODE_ERRORS as err:
+            self.node_error(node, err)
+            return None
+        return Answer(resp.status, resp.headers, data, node)
+
+    def write_exact(self, part: int, targets: list[tuple[dict, dict] | None], method: str,
+                    suffix: str) -> list[Answer]:
+        """Send a bodiless request to exactly these ``(node, headers)`` (no handoffs: e.g.
+        the commit of an erasure-coded PUT goes where the archive is); one answer per
+        entry, 503 for a ``None`` entry or a node that failed. All sent, then all read."""
+        sent: list[HTTPConnection | None] = []
+        for target in targets:
+            if target is None:
+                sent.append(None)
+                continue
+            node, headers = target
+            sent.append(self._send(node, method, node_path(node, part, suffix), headers,
+                                   None))
+        answers = []
+        for target, conn in zip(targets, sent, strict=True):
+            answer = None
+            if target is not None and conn is not None:
+                node, headers = target
+                answer = self._answer(conn, node, method, node_path(node, part, suffix),
+                                      headers, None)
+            answers.append(answer or Answer(503, {}, b"", None))
+        return answers
+
+    def request_many(self, requests: list[tuple[dict, str, str, dict]]
+                     ) -> list[HTTPResponse | None]:
+        """``(node, method, path, headers)`` bodiless requests sent all at once, then
+        their open answers read in order (``None`` for a node that failed, the fault
+        counted), so that the nodes work in parallel."""
+        sent = [self._send(node, method, path, headers, None)
+                for node, method, path, headers in requests]
+        return [None if conn is None else self._response(conn, node, method, path, headers,
+                                                         None)
+                for (node, method, path, headers), conn in zip(requests, sent, strict=True)]
 
     # --- reads ------------------------------------------------------------------------
 
@@ -354,23 +394,29 @@ class StreamingWrite:
         self.suffix = suffix
         self.headers_list = headers_list
         self.chunked = chunked
-        #: per slot: [node, conn] while the node takes the body
+        #: [node, conn, slot] of each node taking the body
         self.writers: list[list] = []
-        self.answers: list[Answer] = []
+        #: per slot, in slot order: its answer once known
+        self._answers: list[Answer | None] = [None] * len(primaries)
 
     def connect(self) -> int:
         """Open every slot (:meth:`Backend.fill_slots`); the number of nodes ready for the
         body. A slot whose node gave a final answer instead of 100 keeps that answer."""
         results = self.backend.fill_slots(self.ring, self.part, self.primaries, self._open,
                                           self._interim)
-        for result in results:
+        for slot, result in enumerate(results):
             if result is None:
-                self.answers.append(Answer(503, {}, b"", None))
+                self._answers[slot] = Answer(503, {}, b"", None)
             elif isinstance(result, Answer):
-                self.answers.append(result)
+                self._answers[slot] = result
             else:
-                self.writers.append(result)
+                self.writers.append(result + [slot])
         return len(self.writers)
+
+    @property
+    def answers(self) -> list[Answer]:
+        """The answers known so far (slot order; slots still writing are left out)."""
+        return [answer for answer in self._answers if answer is not None]
 
     def _open(self, node: dict, slot: int) -> HTTPConnection | None:
         headers = dict(self.headers_list[slot])
@@ -408,44 +454,50 @@ class StreamingWrite:
 
     def send(self, chunk: bytes) -> int:
         """Send a piece of the body to every writer; how many writers are still alive."""
+        return self.send_each(lambda _slot: chunk)
+
+    def send_each(self, chunk_of: Callable[[int], bytes]) -> int:
+        """Send each writer its own piece, ``chunk_of(slot)`` (erasure coding: fragment
+        *i* goes to slot *i*); how many writers are still alive."""
         alive = []
         for writer in self.writers:
-            node, conn = writer
+            node, conn, slot = writer
             try:
                 if self.chunked:
-                    conn.send_chunk(chunk)
+                    conn.send_chunk(chunk_of(slot))
                 else:
-                    conn.send(chunk)
+                    conn.send(chunk_of(slot))
             except NODE_ERRORS as err:
                 self.backend.node_error(node, err)
-                self.answers.append(Answer(503, {}, b"", node))
+                self._answers[slot] = Answer(503, {}, b"", node)
+                conn.close()
                 continue
             alive.append(writer)
         self.writers = alive
         return len(alive)
 
     def finish(self) -> list[Answer]:
-        """End the body and collect every answer (one per slot)."""
+        """End the body and collect every answer (one per slot, in slot order)."""
         if self.chunked:
             self.send(b"")
-        for node, conn in self.writers:
+        for node, conn, slot in self.writers:
             try:
                 resp = conn.get_response("PUT")
                 body = resp.read_all(ERROR_BODY_LIMIT)
             except NODE_ERRORS as err:
                 self.backend.node_error(node, err)
-                self.answers.append(Answer(503, {}, b"", node))
+                self._answers[slot] = Answer(503, {}, b"", node)
                 continue
             if is_node_fault(resp.status):
                 self.backend.node_error(node, f"PUT answered {resp.status}")
             else:
                 self.backend.node_ok(node)
-            self.answers.append(Answer(resp.status, resp.headers, body, node))
+            self._answers[slot] = Answer(resp.status, resp.headers, body, node)
         self.writers = []
-        return self.answers
+        return [answer or Answer(503, {}, b"", None) for answer in self._answers]
 
     def abort(self) -> None:
         """Drop every connection: the nodes see a short body and store nothing."""
-        for _node, conn in self.writers:
+        for _node, conn, _slot in self.writers:
             conn.close()
         self.writers = []

@@ -92,8 +92,9 @@ class Application(BaseServerApp):
             policy = POLICIES.get_by_index(policy_index)
             if policy is None:
                 raise HTTPServiceUnavailable(f"Unknown storage policy {policy_index}")
-            ring = self._object_rings[policy_index] = Ring(self.options.oiofs_dir,
-                                                           ring_name=policy.ring_name)
+            ring = Ring(self.options.oiofs_dir, ring_name=policy.ring_name)
+            policy.check_ring_replicas(ring.replica_count)  # e.g. EC: k + m nodes
+            self._object_rings[policy_index] = ring
         return ring
 
     @staticmethod

@@ -50,7 +50,8 @@ def test_servers_answer_recon_with_their_daemons_pass_stats(cluster, probe):
             "container_updater_sweep"], float)
         assert recon(node["account_port"], "auditor/account")["account_audits_passed"] >= 0
         usage = recon(node["object_port"], "diskusage")
-        assert [d["device"] for d in usage] == [node["device"]]
+        assert [d["device"] for d in usage] == [node["device"]] + (
+            [node["ec_device"]] if node["ec_device"] else [])
     assert attempted > 0, "the objects' partitions were replicated somewhere"
 
 

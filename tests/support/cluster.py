@@ -101,6 +101,8 @@ class TestCluster:
         """Per node: its number, the ports of its servers and its devices directory."""
         lay = self.layout
         return [{"node": n, "devices": lay.devices(n), "device": lay.device_name(n),
+                 # the second device, of the erasure-coded policy's ring only
+                 "ec_device": lay.ec_device_name(n) if lay.has_ec_policy else None,
                  **{f"{t}_port": lay.port(n, t) for t in SERVER_TYPES}}
                 for n in lay.node_numbers()]
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from oiofs.cli.allinone import configs, processes
 from oiofs.cli.allinone.layout import (
     ACCOUNT_BACKENDS,
+    EC_DATA,
+    EC_PARITY,
     SERVER_TYPES,
     Layout,
     daemons_process,
@@ -82,21 +84,32 @@ class AllInOne:
         """Create the account, container and object rings unless they exist."""
         lay = self.layout
         for server_type in SERVER_TYPES:
-            builder = os.path.join(lay.etc, f"{server_type}.builder")
-            ring = os.path.join(lay.etc, f"{server_type}.ring.gz")
-            if os.path.exists(ring) and os.path.exists(builder):
-                continue
-            if os.path.exists(builder):
-                os.unlink(builder)
-            self._ring_builder(builder, "create", str(lay.part_power), str(lay.replicas), "0")
-            for node in lay.node_numbers():
-                self._ring_builder(
-                    builder, "add",
-                    f"r1z{node}-{lay.ip}:{lay.port(node, server_type)}/{lay.device_name(node)}",
-                    "100")
-            self._ring_builder(builder, "rebalance", "--seed", "1")
-            if not os.path.exists(ring):
-                raise AllInOneError(f"rebalance did not write {ring}")
+            self._build_ring(server_type, server_type, lay.replicas,
+                             [(node, lay.device_name(node)) for node in lay.node_numbers()])
+        if lay.has_ec_policy:
+            self._build_ring("object-1", "object", EC_DATA + EC_PARITY, [
+                (node, name) for node in lay.node_numbers()
+                for name in (lay.device_name(node), lay.ec_device_name(node))])
+
+    def _build_ring(self, name: str, server_type: str, replicas: int,
+                    devices: list[tuple[int, str]]) -> None:
+        """Build ring ``name`` over ``(node, device)`` pairs (at the ``server_type``
+        servers' ports) unless it exists."""
+        lay = self.layout
+        builder = os.path.join(lay.etc, f"{name}.builder")
+        ring = os.path.join(lay.etc, f"{name}.ring.gz")
+        if os.path.exists(ring) and os.path.exists(builder):
+            return
+        if os.path.exists(builder):
+            os.unlink(builder)
+        self._ring_builder(builder, "create", str(lay.part_power), str(replicas), "0")
+        for node, device in devices:
+            self._ring_builder(builder, "add",
+                               f"r1z{node}-{lay.ip}:{lay.port(node, server_type)}/{device}",
+                               "100")
+        self._ring_builder(builder, "rebalance", "--seed", "1")
+        if not os.path.exists(ring):
+            raise AllInOneError(f"rebalance did not write {ring}")
 
     def prepare(self) -> None:
         """Write everything the cluster needs on disk (idempotent; keeps data and secrets)."""

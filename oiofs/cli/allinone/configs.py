@@ -10,8 +10,9 @@ import json
 import os
 import secrets
 
-from oiofs.cli.allinone.layout import Layout
+from oiofs.cli.allinone.layout import EC_DATA, EC_PARITY, EC_POLICY_NAME, Layout
 from oiofs.common.fsutils import write_file_atomic
+from oiofs.common.storage_policy import PREFERRED_EC_TYPES, available_ec_types
 
 #: the proxy's pipeline, in Swift's order (docs/middleware.md)
 PROXY_PIPELINE = " ".join((
@@ -50,7 +51,26 @@ hash_path_suffix = {secrets.token_hex(8)}
 name = Policy-0
 default = yes
 policy_type = replication
-""")
+{_ec_policy_section(layout)}""")
+
+
+def _ec_policy_section(layout: Layout) -> str:
+    """The ec42 policy's section (``docs/erasure-coding.md``), or nothing."""
+    if not layout.has_ec_policy:
+        return ""
+    available = available_ec_types()
+    ec_type = next((t for t in PREFERRED_EC_TYPES if t in available), "")
+    return f"""
+# Erasure coding: {EC_DATA} data + {EC_PARITY} parity fragments; its ring object-1.ring.gz
+# places the {EC_DATA + EC_PARITY} fragment archives on the two devices of each node.
+[storage-policy:1]
+name = {EC_POLICY_NAME}
+policy_type = erasure_coding
+ec_type = {ec_type}
+ec_num_data_fragments = {EC_DATA}
+ec_num_parity_fragments = {EC_PARITY}
+ec_object_segment_size = 1048576
+"""
 
 
 def token_secret(layout: Layout) -> str:
@@ -67,7 +87,8 @@ def save_layout(layout: Layout) -> None:
     """Remember the cluster's shape so that later commands need only ``--dir``."""
     _write(os.path.join(layout.etc, "allinone.json"), json.dumps({
         "nodes": layout.nodes, "replicas": layout.replicas, "port_base": layout.port_base,
-        "part_power": layout.part_power, "account_backend": layout.account_backend},
+        "part_power": layout.part_power, "account_backend": layout.account_backend,
+        "ec_policy": layout.ec_policy},
         indent=1) + "\n")
 
 
@@ -79,6 +100,7 @@ def load_layout(root: str) -> Layout | None:
             saved = json.load(handle)
     except FileNotFoundError:
         return None
+    saved.setdefault("ec_policy", False)  # made before erasure coding: none
     return Layout(root=root, **saved)
 
 
@@ -118,6 +140,9 @@ def write_server_confs(layout: Layout, workers: int = 0) -> None:
     for node in layout.node_numbers():
         os.makedirs(os.path.join(layout.devices(node), layout.device_name(node)),
                     exist_ok=True)
+        if layout.has_ec_policy:
+            os.makedirs(os.path.join(layout.devices(node), layout.ec_device_name(node)),
+                        exist_ok=True)
         for server_type in ("account", "container", "object"):
             text = _common_defaults(layout, node, server_type, workers)
             if server_type == "account" and layout.account_backend == "redis":

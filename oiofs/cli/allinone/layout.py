@@ -3,10 +3,14 @@
 Everything lives under one directory (``--dir``)::
 
     etc/oiofs.conf                      cluster secret and policies (made once, kept)
-    etc/*.builder, etc/*.ring.gz        the three rings
+    etc/*.builder, etc/*.ring.gz        the rings (account, container, object, and
+                                        object-1 of the erasure-coded policy ec42)
     etc/proxy-server.conf               proxy pipeline, tempauth users
     etc/node<N>/<type>-server.conf      one file per server type and node
-    data/node<N>/d<N>/                  the node's one device (a plain directory)
+    data/node<N>/d<N>/                  the node's device (a plain directory)
+    data/node<N>/d<N>ec/                a second device, used by the ec42 policy only
+                                        (with d<N>: 4 nodes give its 6 fragments 8
+                                        devices, so each lands on its own device)
     cache/node<N>/                      the node's recon cache (daemons' pass stats)
     etc/redis.conf, data/redis/         with ``--account-backend redis``: the Redis of the
                                         accounts (its AOF file and logs)
@@ -27,6 +31,9 @@ SERVER_TYPES = ("object", "container", "account")
 ACCOUNT_BACKENDS = ("sqlite", "redis")
 REDIS_PORT_OFFSET = 9
 PORT_OFFSETS = {"object": 0, "container": 1, "account": 2}
+#: the erasure-coded policy of an all-in-one cluster: 4 data + 2 parity fragments
+EC_POLICY_NAME = "ec42"
+EC_DATA, EC_PARITY = 4, 2
 
 
 def daemons_process(node: int) -> str:
@@ -52,6 +59,13 @@ class Layout:
     ip: str = "127.0.0.1"
     #: ``sqlite`` (databases on the nodes' devices) or ``redis`` (one shared Redis)
     account_backend: str = "sqlite"
+    #: with an erasure-coded policy ``ec42`` (index 1) beside the replicated default
+    ec_policy: bool = True
+
+    @property
+    def has_ec_policy(self) -> bool:
+        """True if the cluster has the ec42 policy (it needs 6 devices: 3 nodes)."""
+        return self.ec_policy and 2 * self.nodes >= EC_DATA + EC_PARITY
 
     @property
     def redis_port(self) -> int:
@@ -118,8 +132,12 @@ class Layout:
         return os.path.join(self.root, "cache", f"node{node}")
 
     def device_name(self, node: int) -> str:
-        """The name of the one device of ``node``."""
+        """The name of the device of ``node`` (every ring uses it)."""
         return f"d{node}"
+
+    def ec_device_name(self, node: int) -> str:
+        """The name of the second device of ``node`` (the ec42 ring only)."""
+        return f"d{node}ec"
 
     def server_conf(self, node: int, server_type: str) -> str:
         """Path of the config file of ``server_type`` on ``node``."""

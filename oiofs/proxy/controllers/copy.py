@@ -31,13 +31,12 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS, Backend
-from oiofs.proxy.controllers.base import quoted_suffix
 from oiofs.proxy.object_writer import put_response
 from oiofs.proxy.response import Response
 
 if TYPE_CHECKING:
-    from oiofs.common.connection_pool import HTTPResponse
     from oiofs.proxy.controllers.obj import ObjectController
+    from oiofs.proxy.object_reader import ObjectAnswer
 
 #: source headers carried over to the copy (besides user metadata)
 COPIED_HEADERS = ("content-type", "content-encoding", "content-disposition",
@@ -75,7 +74,7 @@ def split_target(value: str | None, what: str) -> tuple[str, str]:
 class BackendSource:
     """Another object's body (a copy source) as a PUT body; node faults become 503."""
 
-    def __init__(self, resp: HTTPResponse, backend: Backend, node: dict):
+    def __init__(self, resp: ObjectAnswer, backend: Backend, node: dict | None):
         self.resp = resp
         self.backend = backend
         self.node = node
@@ -85,7 +84,8 @@ class BackendSource:
         try:
             return self.resp.read(size)
         except NODE_ERRORS as err:
-            self.backend.node_error(self.node, err)
+            if self.node is not None:  # None: several nodes (erasure coding)
+                self.backend.node_error(self.node, err)
             raise HTTPServiceUnavailable("Copy source failed") from None
 
     def read_exact(self, size: int) -> bytes:
@@ -150,7 +150,7 @@ class ObjectCopy:
                                              method="GET")
         dst_info = ctrl.authorized_container(req, "write", dst[0], dst[1], target=dst,
                                              method="PUT")
-        opened = self._open_source(src_info.policy_index)
+        opened = self._open_source(src_info)
         if isinstance(opened, Response):
             return opened
         resp, node = opened
@@ -172,20 +172,16 @@ class ObjectCopy:
                 out.headers.append(("X-Copied-From-Last-Modified", last_modified))
         return out
 
-    def _open_source(self, policy_index: int) -> tuple[HTTPResponse, dict] | Response:
+    def _open_source(self, src_info) -> tuple[ObjectAnswer, dict | None] | Response:
         """The source's GET answer (200, or 206 for a ``Range``), open, and its node; or
         the client's answer when the source answered something else."""
         ctrl, req, src = self.ctrl, self.req, self.src
-        ring = ctrl.app.object_ring(policy_index)
-        part, nodes = ring.get_nodes(*src)
-        headers = ctrl.backend_headers(req, **{POLICY_INDEX_HEADER: str(policy_index)})
+        headers = ctrl.backend_headers(req, **{POLICY_INDEX_HEADER: str(src_info.policy_index)})
         byte_range = req.environ.get("HTTP_RANGE")
         if byte_range is not None:
             headers["Range"] = byte_range  # the copy is what a GET with this Range returns
-        backend = ctrl.backend
-        resp, node, status = backend.read(
-            backend.iter_read_nodes(ring, part, nodes, ctrl.options.node_count(len(nodes))),
-            "GET", part, quoted_suffix(*src), headers, ctrl.app.quorum(len(nodes)))
+        # the source's policy type reads it (an erasure-coded source is decoded)
+        resp, node, status = ctrl.read_for(src_info, *src, headers).answer("GET")
         if resp is None:
             if status == 404:
                 raise HTTPNotFound()
@@ -201,7 +197,7 @@ class ObjectCopy:
             return Response.simple(resp.status)  # e.g. a precondition the source fails
         return resp, node
 
-    def _copy_headers(self, resp: HTTPResponse, policy_index: int,
+    def _copy_headers(self, resp: ObjectAnswer, policy_index: int,
                       timestamp: Timestamp) -> dict:
         """The destination's headers: the source's, overridden by the request's."""
         ctrl, req = self.ctrl, self.req

@@ -28,8 +28,7 @@ def info_document(options) -> dict:
     swift.update({
         "version": __version__,
         "valid_api_versions": ["v1", "v1.0"],
-        "policies": [dict({"name": p.name}, **({"default": True} if p.is_default else {}))
-                     for p in POLICIES if not p.is_deprecated],
+        "policies": [p.info() for p in POLICIES if not p.is_deprecated],
         "strict_cors_mode": True,
         "account_autocreate": options.account_autocreate,
         "allow_account_management": options.allow_account_management,

@@ -15,7 +15,6 @@ from oiofs.common.backend_protocol import (
     CONTAINER_UPDATE,
     DELETE_AT_UPDATE,
     POLICY_INDEX_HEADER,
-    TIMESTAMP_HEADER,
     deal_update_headers,
 )
 from oiofs.common.base_app import given_content_type
@@ -37,6 +36,7 @@ from oiofs.common.expiring import (
     queue_container,
 )
 from oiofs.common.http.body import RequestBody
+from oiofs.common.storage_policy import ERASURE_CODING, POLICIES, REPLICATION
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS
 from oiofs.proxy.controllers.base import (
@@ -48,13 +48,17 @@ from oiofs.proxy.controllers.base import (
     write_timestamp,
 )
 from oiofs.proxy.controllers.copy import ObjectCopy
+from oiofs.proxy.ec_reader import ECRead, ECReader
+from oiofs.proxy.ec_writer import ECWriter
+from oiofs.proxy.object_reader import ObjectRead, ReplicatedRead
 from oiofs.proxy.object_writer import ObjectWriter, ReplicatedWriter, WriteTarget, put_response
 from oiofs.proxy.quorum import best_status, quorum_size
 from oiofs.proxy.response import Response, pass_headers
 from oiofs.proxy.streaming import BackendBody
 
 #: client headers passed to object servers on reads
-READ_HEADERS = (("Range", "HTTP_RANGE"), ("If-Match", "HTTP_IF_MATCH"),
+READ_HEADERS = (("Range", "HTTP_RANGE"), ("If-Range", "HTTP_IF_RANGE"),
+                ("If-Match", "HTTP_IF_MATCH"),
                 ("If-None-Match", "HTTP_IF_NONE_MATCH"),
                 ("If-Modified-Since", "HTTP_IF_MODIFIED_SINCE"),
                 ("If-Unmodified-Since", "HTTP_IF_UNMODIFIED_SINCE"))
@@ -66,7 +70,6 @@ STORED_HEADERS = (("Content-Encoding", "HTTP_CONTENT_ENCODING"),
                   ("Expires", "HTTP_EXPIRES"),
                   ("X-Robots-Tag", "HTTP_X_ROBOTS_TAG"),
                   ("X-Object-Manifest", "HTTP_X_OBJECT_MANIFEST"))
-NEWEST_KEYS = (TIMESTAMP_HEADER.lower(), "x-timestamp")
 SKIP_PREFIXES = (BACKEND_PREFIX, "x-object-sysmeta-")
 BACKEND_PREFIXES = (BACKEND_PREFIX,)
 
@@ -136,23 +139,39 @@ class ObjectController(Controller):
                 update.update(queue)
         return WriteTarget(ring, part, nodes, quoted_suffix(account, container, obj),
                            [dict(base, **upd) for upd in updates],
-                           self.app.quorum(len(nodes)))
+                           self.policy_of(info).quorum(len(nodes)))
+
+    @staticmethod
+    def policy_of(info):
+        """The storage policy of a container (503 if this proxy does not know it)."""
+        policy = POLICIES.get_by_index(info.policy_index)
+        if policy is None:
+            raise HTTPServiceUnavailable(f"Unknown storage policy {info.policy_index}")
+        return policy
 
     def writer_for(self, info) -> ObjectWriter:
-        """The writer of the container's storage policy type.
+        """The writer of the container's storage policy type (:data:`WRITERS`)."""
+        policy = self.policy_of(info)
+        return WRITERS[policy.policy_type](self, policy)
 
-        Only the replicated writer exists; erasure-coded policies are refused when the
-        cluster configuration loads (``storage_policy.BUILT_TYPES``), so no container can
-        have one until its writer lands here.
-        """
-        return ReplicatedWriter(self.backend, self.options.put_direct_max,
-                                self.options.client_chunk_size)
+    def read_for(self, info, account: str, container: str, obj: str, headers: dict,
+                 newest: bool = False) -> ObjectRead:
+        """One read of ``/account/container/obj`` by the reader of the container's
+        policy type (:data:`READERS`), with the backend ``headers``."""
+        policy = self.policy_of(info)
+        ring = self.app.object_ring(policy.idx)
+        part, nodes = ring.get_nodes(account, container, obj)
+        return READERS[policy.policy_type](
+            self, policy, ring, part, nodes, quoted_suffix(account, container, obj),
+            headers, newest)
 
     def _write_all(self, target: WriteTarget, method: str) -> Response:
         """A bodiless write (POST, DELETE) to every slot; the client's answer."""
         answers = self.backend.write(target.ring, target.part, target.nodes, method,
                                      target.suffix, target.headers)
-        return self._answer(best_status([a.status for a in answers], target.quorum))
+        # a majority, whatever the policy: each node's file is a whole tombstone or .meta
+        return self._answer(best_status([a.status for a in answers],
+                                        self.app.quorum(len(target.nodes))))
 
     def _queue_headers(self, delete_at: str, slots: int) -> list[dict]:
         """Expiry queue headers for a write setting ``X-Delete-At: delete_at``."""
@@ -164,8 +183,6 @@ class ObjectController(Controller):
     def GET(self, req):
         """The object (GET) or its metadata (HEAD); ranges and conditions pass through."""
         info = self.authorized_container(req, "read")
-        ring = self.app.object_ring(info.policy_index)
-        part, nodes = ring.get_nodes(req.account, req.container, req.obj)
         environ = req.environ
         headers = self.backend_headers(
             req, **{POLICY_INDEX_HEADER: str(info.policy_index)})
@@ -173,20 +190,11 @@ class ObjectController(Controller):
             value = environ.get(key)
             if value is not None:
                 headers[name] = value
-        suffix = quoted_suffix(req.account, req.container, req.obj)
-        quorum = self.app.quorum(len(nodes))
-        node_iter = self.backend.iter_read_nodes(ring, part, nodes,
-                                                 self.options.node_count(len(nodes)))
-        newest = req.true_header("X-Newest")
+        read = self.read_for(info, req.account, req.container, req.obj, headers,
+                             req.true_header("X-Newest"))
         chunk_size = self.options.object_chunk_size
         while True:
-            if newest:
-                resp, node, status = self.backend.read_newest(
-                    node_iter, req.method, part, suffix, headers, quorum, len(nodes), "",
-                    NEWEST_KEYS)
-            else:
-                resp, node, status = self.backend.read(node_iter, req.method, part, suffix,
-                                                       headers, quorum)
+            resp, node, status = read.answer(req.method)
             if resp is None:
                 if status == 404:
                     raise HTTPNotFound()
@@ -204,39 +212,13 @@ class ObjectController(Controller):
                     return Response(resp.status, out, [resp.read_all(chunk_size)])
                 except NODE_ERRORS as err:
                     # Nothing was sent to the client yet: ask the next node.
-                    self.backend.node_error(node, err)
-                    newest = False
+                    if node is not None:
+                        self.backend.node_error(node, err)
                     continue
-            resume = None
-            if resp.status == 200:
-                resume = self._resumer(node_iter, req.method, part, suffix, headers,
-                                       resp.headers.get("etag"), length)
-            return Response(resp.status, out, BackendBody(resp, chunk_size, resume,
-                                                          self.app.logger))
+            return Response(resp.status, out, BackendBody(
+                resp, chunk_size, read.resumer(resp, length), self.app.logger))
 
     HEAD = GET
-
-    def _resumer(self, node_iter, method, part, suffix, headers, etag, length):
-        """A function fetching the rest of a body from another node after a failure."""
-        if not etag or length is None:
-            return None
-
-        def resume(sent: int):
-            if sent >= length:
-                return None
-            retry = dict(headers)
-            retry["Range"] = f"bytes={sent}-{length - 1}"
-            retry["If-Match"] = etag  # the very same version, or nothing
-            retry.pop("If-None-Match", None)
-            resp, _node, _status = self.backend.read(node_iter, method, part, suffix,
-                                                     retry, 1)
-            if resp is not None and resp.status == 206:
-                return resp
-            if resp is not None:
-                resp.close()
-            return None
-
-        return resume
 
     # --- writes -------------------------------------------------------------------------
 
@@ -331,3 +313,31 @@ class ObjectController(Controller):
         if status >= 500:
             raise HTTPServiceUnavailable()
         return Response.simple(status)
+
+
+def _replicated_writer(ctrl: ObjectController, policy) -> ObjectWriter:
+    return ReplicatedWriter(ctrl.backend, ctrl.options.put_direct_max,
+                            ctrl.options.client_chunk_size)
+
+
+def _ec_writer(ctrl: ObjectController, policy) -> ObjectWriter:
+    return ECWriter(ctrl.backend, policy, ctrl.options.client_chunk_size)
+
+
+def _replicated_read(ctrl: ObjectController, policy, ring, part, nodes, suffix, headers,
+                     newest) -> ObjectRead:
+    return ReplicatedRead(ctrl.backend, ring, part, nodes, suffix, headers,
+                          ctrl.app.quorum(len(nodes)), ctrl.options.node_count(len(nodes)),
+                          newest)
+
+
+def _ec_read(ctrl: ObjectController, policy, ring, part, nodes, suffix, headers,
+             newest) -> ObjectRead:
+    # X-Newest: every archive of the chosen write has the same timestamp already
+    return ECRead(ECReader(ctrl.backend, policy, ctrl.app.logger), ring, part, nodes,
+                  suffix, headers, ctrl.options.node_count(len(nodes)))
+
+
+#: the writer and the reader of each storage policy type
+WRITERS = {REPLICATION: _replicated_writer, ERASURE_CODING: _ec_writer}
+READERS = {REPLICATION: _replicated_read, ERASURE_CODING: _ec_read}

@@ -9,7 +9,7 @@ from werkzeug.test import Client
 
 from oiofs.account.server import AccountServer, app_factory
 from oiofs.common.exceptions import ConfigError
-from oiofs.common.storage_policy import POLICIES, StoragePolicy
+from oiofs.common.storage_policy import POLICIES, ReplicationPolicy
 from oiofs.common.timestamp import Timestamp
 
 
@@ -93,7 +93,7 @@ def test_container_reports_and_stats(client, ts):
 
 def test_per_policy_headers(client, ts):
     saved = list(POLICIES)
-    POLICIES._set([StoragePolicy(0, "gold", is_default=True), StoragePolicy(1, "silver")])
+    POLICIES._set([ReplicationPolicy(0, "gold", is_default=True), ReplicationPolicy(1, "silver")])
     try:
         client.put("/sda/1/a", headers={"X-Timestamp": ts()})
         report(client, ts, "c1", objects=2, size=20)

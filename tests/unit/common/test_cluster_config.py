@@ -86,18 +86,3 @@ def test_a_bad_constraints_section_changes_nothing():
     with pytest.raises(ValueError, match="not an integer"):
         constraints.load_constraints({"max_meta_count": "3", "max_file_size": "big"})
     assert constraints.LIMITS.max_meta_count == constraints.DEFAULT_CONSTRAINTS["max_meta_count"]
-
-
-def test_erasure_coding_policies_are_refused_until_built(tmp_path):
-    """An EC policy would otherwise store its objects as replicas, silently."""
-    write_cluster_conf(str(tmp_path), """
-        [storage-policy:0]
-        name = gold
-        default = yes
-
-        [storage-policy:1]
-        name = ec42
-        policy_type = erasure_coding
-        """)
-    with pytest.raises(ConfigError, match="erasure_coding is not supported yet"):
-        cluster_config.load_cluster_config(str(tmp_path))

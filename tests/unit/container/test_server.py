@@ -12,7 +12,7 @@ from lxml import etree
 from werkzeug.test import Client
 
 from oiofs.common.db.broker import db_dir_for
-from oiofs.common.storage_policy import POLICIES, StoragePolicy
+from oiofs.common.storage_policy import POLICIES, ReplicationPolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker
 from oiofs.container.server import ContainerServer, app_factory
@@ -21,7 +21,7 @@ from oiofs.container.server import ContainerServer, app_factory
 @pytest.fixture
 def two_policies():
     saved = list(POLICIES)
-    POLICIES._set([StoragePolicy(0, "gold", is_default=True), StoragePolicy(1, "silver")])
+    POLICIES._set([ReplicationPolicy(0, "gold", is_default=True), ReplicationPolicy(1, "silver")])
     yield
     POLICIES._set(saved)
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from oiofs.common.storage_policy import StoragePolicy
+from oiofs.common.storage_policy import ReplicationPolicy
 from oiofs.obj.async_pending import (
     async_pending_path,
     read_async_pending,
@@ -17,8 +17,8 @@ UPDATE = {"op": "PUT", "account": "a", "container": "c", "obj": "ö/x",
 HASH = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.mark.parametrize("policy, dirname", [(StoragePolicy(0, "p0"), "async_pending"),
-                                             (StoragePolicy(2, "p2"), "async_pending-2")])
+@pytest.mark.parametrize("policy, dirname", [(ReplicationPolicy(0, "p0"), "async_pending"),
+                                             (ReplicationPolicy(2, "p2"), "async_pending-2")])
 def test_write_and_read(tmp_path, policy, dirname):
     device = str(tmp_path / "sda")
     os.makedirs(device)
@@ -44,6 +44,6 @@ def test_invalid_pendings_are_refused(tmp_path, content):
 def test_json_on_disk(tmp_path):
     device = str(tmp_path / "sda")
     os.makedirs(device)
-    path = write_async_pending(device, StoragePolicy(0, "p"), HASH, "1.00000", UPDATE)
+    path = write_async_pending(device, ReplicationPolicy(0, "p"), HASH, "1.00000", UPDATE)
     with open(path, encoding="utf-8") as handle:
         assert json.load(handle) == UPDATE

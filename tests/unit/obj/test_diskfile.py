@@ -18,7 +18,7 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.hashing import md5
 from oiofs.common.http.multipart import ByteRangesLayout
-from oiofs.common.storage_policy import StoragePolicy
+from oiofs.common.storage_policy import ReplicationPolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj import diskfile as diskfile_module
 from oiofs.obj.diskfile import DiskFileManager
@@ -26,8 +26,8 @@ from oiofs.obj.hashes import consolidate_invalidations
 from oiofs.obj.metadata import XATTR_NAME, write_metadata
 from tests.support.metadata import limits_metadata
 
-POLICY0 = StoragePolicy(0, "gold")
-POLICY1 = StoragePolicy(1, "silver")
+POLICY0 = ReplicationPolicy(0, "gold")
+POLICY1 = ReplicationPolicy(1, "silver")
 
 
 class Log:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from oiofs.common.hashing import md5
-from oiofs.common.storage_policy import StoragePolicy
+from oiofs.common.storage_policy import ReplicationPolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.hashes import (
@@ -18,7 +18,7 @@ from oiofs.obj.hashes import (
     suffix_listing,
 )
 
-POLICY = StoragePolicy(0, "gold")
+POLICY = ReplicationPolicy(0, "gold")
 NOW = 1_800_000_000.0
 DAY = 86400.0
 

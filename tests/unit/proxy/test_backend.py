@@ -14,8 +14,8 @@ import pytest
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.ring import Ring, RingBuilder
 from oiofs.proxy.backend import Backend, StreamingWrite
-from oiofs.proxy.controllers.obj import ObjectController
 from oiofs.proxy.error_limiter import ErrorLimiter
+from oiofs.proxy.object_reader import ReplicatedRead
 from oiofs.proxy.streaming import BackendBody
 
 BODY = b"0123456789" * 1000
@@ -255,17 +255,11 @@ def test_body_broken_mid_way_is_resumed_from_another_node(cluster, backend):
     first, second, _ = cluster.primaries
     cluster.server(first).mode = "break"
     cluster.server(second).mode = "data"
-    nodes = backend.iter_read_nodes(cluster.ring, 0, cluster.primaries, 6)
-    resp, node, status = backend.read(nodes, "GET", 0, "/a/c/o", {}, 2)
+    read = ReplicatedRead(backend, cluster.ring, 0, cluster.primaries, "/a/c/o", {}, 2, 6,
+                          newest=False)
+    resp, node, status = read.answer("GET")
     assert node["port"] == first["port"]
-
-    class Holder:  # what _resumer needs of a controller
-        pass
-
-    holder = Holder()
-    holder.backend = backend
-    resume = ObjectController._resumer(holder, nodes, "GET", 0, "/a/c/o", {},
-                                       resp.headers["etag"], resp.content_length)
+    resume = read.resumer(resp, resp.content_length)
     body = b"".join(BackendBody(resp, 1000, resume))
     assert body == BODY
     range_request = cluster.server(second).seen[-1][2]

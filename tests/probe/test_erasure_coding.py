@@ -1,0 +1,107 @@
+"""Probe: erasure-coded objects (policy ec42, 4+2 over the 8 devices of 4 nodes) survive
+stopped nodes, corrupted fragment archives and nodes that missed a newer write."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+
+import pytest
+
+from tests.support.erasure import EC_POLICY, archive_files, fragment_nodes
+from tests.support.probe import ProbeClient
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.probe
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    probe = ProbeClient(cluster)
+    status, _ = probe.request("PUT", "/ec", headers={"X-Storage-Policy": EC_POLICY})
+    assert status in (201, 202)
+    return probe
+
+
+def test_get_with_two_fragment_holders_stopped(cluster, client):
+    body = os.urandom(2 * MIB + 999)
+    assert client.put("ec", "two-down", body) == 201
+    holders = collections.Counter(fragment_nodes(cluster, client.account, "ec", "two-down"))
+    # two of the object servers that hold one fragment each: 4 fragments stay reachable
+    singles = [node for node, count in holders.items() if count == 1][:2]
+    assert len(singles) == 2, holders
+    for node in singles:
+        cluster.stop_node(node)
+    try:
+        for _ in range(2):  # the second time the stopped nodes are error-limited
+            assert client.get("ec", "two-down") == (200, body)
+            status, part = client.request("GET", "/ec/two-down",
+                                          headers={"Range": f"bytes={MIB - 5}-{MIB + 5}"})
+            assert (status, part) == (206, body[MIB - 5:MIB + 6])
+    finally:
+        for node in singles:
+            cluster.start_node(node)
+
+
+def test_corrupted_archive_is_never_decoded(cluster, client):
+    body = os.urandom(3 * MIB)
+    assert client.put("ec", "corrupt", body) == 201
+    archives = archive_files(cluster, client.account, "ec", "corrupt")
+    assert sorted(archives) == [0, 1, 2, 3, 4, 5]
+    # flip bytes inside the second segment of two data fragment archives (read first)
+    for index in (0, 1):
+        with open(archives[index], "r+b") as handle:
+            handle.seek(os.path.getsize(archives[index]) // 2)
+            byte = handle.read(1)
+            handle.seek(-1, os.SEEK_CUR)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+    status, got = client.get("ec", "corrupt")
+    assert status == 200
+    assert hashlib.md5(got).hexdigest() == hashlib.md5(body).hexdigest()
+    status, part = client.request("GET", "/ec/corrupt",
+                                  headers={"Range": f"bytes={MIB + 10}-{2 * MIB + 10}"})
+    assert (status, part) == (206, body[MIB + 10:2 * MIB + 11])
+
+
+def test_node_that_missed_an_overwrite_is_not_decoded(cluster, client):
+    old, new = os.urandom(MIB + 10), os.urandom(MIB + 20)
+    assert client.put("ec", "overwrite", old) == 201
+    # the node holding fragment 0 misses the overwrite: it keeps the old archive
+    node = fragment_nodes(cluster, client.account, "ec", "overwrite")[0]
+    cluster.stop_node(node)
+    try:
+        assert client.put("ec", "overwrite", new) == 201
+    finally:
+        cluster.start_node(node)
+    for _ in range(3):
+        assert client.get("ec", "overwrite") == (200, new)
+    status, _ = client.request("HEAD", "/ec/overwrite")
+    assert status == 200
+
+
+def test_delete_and_post_of_an_ec_object(cluster, client):
+    assert client.put("ec", "gone", b"short") == 201
+    status, _ = client.request("POST", "/ec/gone", headers={"X-Object-Meta-A": "b"})
+    assert status == 202
+    assert client.delete("ec", "gone") == 204
+    assert client.get("ec", "gone")[0] == 404
+    assert archive_files(cluster, client.account, "ec", "gone") == {}
+
+
+def test_expirer_removes_an_expired_ec_object(cluster, client):
+    status, _ = client.request("PUT", "/ec/doomed", b"soon gone" * 1000,
+                               {"X-Delete-After": "3"})  # 1 s can pass in transit
+    assert status == 201
+    assert len(archive_files(cluster, client.account, "ec", "doomed")) == 6
+    wait_for(lambda: client.get("ec", "doomed")[0] == 404, timeout=15,
+             what="the expired EC object to read 404", interval=0.1)
+    for daemon in ("container-updater", "object-expirer"):
+        results = cluster.aio.run_once(daemon)
+        assert set(results.values()) == {0}, (daemon, results)
+    # every archive replaced by a tombstone, the row gone from the listing
+    assert archive_files(cluster, client.account, "ec", "doomed") == {}
+    status, listing = client.request("GET", "/ec")
+    assert status in (200, 204) and b"doomed" not in listing.split(b"\n")

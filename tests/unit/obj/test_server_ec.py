@@ -1,0 +1,136 @@
+"""Fragment archives on the object server: two-phase PUT, durable names, conditions
+against the object's ETag, per-archive verbs (in-process WSGI; docs/erasure-coding.md)."""
+
+import os
+
+import pytest
+from werkzeug.test import Client
+
+from oiofs.common.hashing import hash_path, md5
+from oiofs.common.storage_policy import POLICIES
+from oiofs.obj import filenames
+from oiofs.obj.hashes import reclaim_hash_dir
+from oiofs.obj.server import ObjectServer
+
+T0 = "1700000000.00000"
+T1 = "1700000001.00000"
+PATH = "/sda/1/a/c/o"
+OBJ_ETAG = md5(b"the whole object").hexdigest()
+
+
+@pytest.fixture
+def client(devices):
+    POLICIES.load({"storage-policy:0": {"name": "gold", "default": "yes"},
+                   "storage-policy:1": {"name": "ec42", "policy_type": "erasure_coding",
+                                        "ec_num_data_fragments": "4",
+                                        "ec_num_parity_fragments": "2"}})
+    yield Client(ObjectServer({"devices": devices, "log_requests": "false",
+                               "fsync_in_threads": "false"}))
+    POLICIES.load({})
+
+
+def listing(devices):
+    name_hash = hash_path("a", "c", "o")
+    path = os.path.join(devices, "sda", "objects-1", "1", name_hash[-3:], name_hash)
+    return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+def put_archive(client, body=b"archive bytes", ts=T0, fi="2", **headers):
+    return client.put(PATH, data=body, headers={
+        "X-Timestamp": ts, "Content-Type": "text/plain", "X-Backend-Storage-Policy-Index": "1",
+        "X-Backend-Ec-Frag-Index": fi, **headers})
+
+
+def commit(client, ts=T0, fi="2", etag=OBJ_ETAG, length="16"):
+    return client.put(PATH, headers={
+        "X-Timestamp": ts, "X-Backend-Storage-Policy-Index": "1",
+        "X-Backend-Ec-Frag-Index": fi, "X-Backend-Ec-Commit": "yes",
+        "X-Object-Sysmeta-Ec-Etag": etag, "X-Object-Sysmeta-Ec-Content-Length": length})
+
+
+def get(client, method="GET", **headers):
+    return client.open(PATH, method=method,
+                       headers={"X-Backend-Storage-Policy-Index": "1", **headers})
+
+
+def test_archive_is_invisible_until_committed(client, devices):
+    resp = put_archive(client)
+    assert resp.status_code == 201
+    assert resp.headers["ETag"] == f'"{md5(b"archive bytes").hexdigest()}"'
+    assert listing(devices) == [f"{T0}#2.data"]
+    assert get(client).status_code == 404
+    resp = commit(client)
+    assert resp.status_code == 201 and resp.headers["ETag"] == f'"{OBJ_ETAG}"'
+    assert listing(devices) == [f"{T0}#2#d.data"]
+    assert commit(client).status_code == 201  # a retried commit changes nothing
+    resp = get(client)
+    assert resp.status_code == 200 and resp.data == b"archive bytes"
+    assert resp.headers["X-Object-Sysmeta-Ec-Etag"] == OBJ_ETAG
+    assert resp.headers["X-Object-Sysmeta-Ec-Frag-Index"] == "2"
+    assert resp.headers["X-Object-Sysmeta-Ec-Content-Length"] == "16"
+    assert resp.headers["X-Backend-Data-Timestamp"] == T0
+
+
+def test_commit_needs_an_archive_and_footers(client):
+    assert commit(client).status_code == 404
+    put_archive(client)
+    assert commit(client, etag="").status_code == 400
+    assert commit(client, length="x").status_code == 400
+    assert put_archive(client, fi="6").status_code == 400  # only 0..5 exist
+    assert put_archive(client, fi="").status_code == 400
+
+
+def test_conditions_use_the_object_etag_when_asked(client):
+    put_archive(client)
+    commit(client)
+    at = {"X-Backend-Etag-Is-At": "X-Object-Sysmeta-Ec-Etag"}
+    assert get(client, **{"If-Match": OBJ_ETAG}, **at).status_code == 200
+    assert get(client, **{"If-None-Match": OBJ_ETAG}, **at).status_code == 304
+    assert get(client, **{"If-Match": OBJ_ETAG}).status_code == 412  # the archive's ETag
+
+
+def test_newer_uncommitted_archive_keeps_the_durable_one_served(client, devices):
+    put_archive(client)
+    commit(client)
+    put_archive(client, body=b"newer", ts=T1)
+    assert listing(devices) == [f"{T0}#2#d.data", f"{T1}#2.data"]
+    assert get(client).data == b"archive bytes"
+    commit(client, ts=T1)
+    assert listing(devices) == [f"{T1}#2#d.data"]  # the older archive is obsolete
+    assert get(client).data == b"newer"
+
+
+def test_post_and_delete_work_per_archive(client, devices):
+    put_archive(client)
+    commit(client)
+    resp = client.post(PATH, headers={"X-Timestamp": T1, "X-Backend-Storage-Policy-Index": "1",
+                                      "X-Object-Meta-Color": "blue"})
+    assert resp.status_code == 202
+    assert get(client, method="HEAD").headers["X-Object-Meta-Color"] == "blue"
+    resp = client.delete(PATH, headers={"X-Timestamp": "1700000002.00000",
+                                        "X-Backend-Storage-Policy-Index": "1"})
+    assert resp.status_code == 204
+    assert listing(devices) == ["1700000002.00000.ts"]
+
+
+def test_file_names_and_selection():
+    assert filenames.parse_filename(f"{T0}#12#d.data") == (T0, ".data", 12, True)
+    assert filenames.parse_filename(f"{T0}.data") == (T0, ".data", None, True)
+    for bad in (f"{T0}#x.data", f"{T0}#1#e.data", f"{T0}#1.meta", f"{T0}#.data"):
+        assert filenames.parse_filename(bad) is None
+    files = filenames.select_files([f"{T0}#1#d.data", f"{T0}#4#d.data", f"{T1}#1.data",
+                                    f"{T0}#3.data", "1699999999.00000#1#d.data"])
+    assert files.data in (f"{T0}#4#d.data", f"{T0}#1#d.data")
+    assert files.frag_index in (1, 4)
+    assert sorted(files.others) == sorted(
+        [f"{T1}#1.data", ({f"{T0}#1#d.data", f"{T0}#4#d.data"} - {files.data}).pop()])
+    assert sorted(files.obsolete) == ["1699999999.00000#1#d.data", f"{T0}#3.data"]
+    assert files.data_or_ts_timestamp == T0
+
+
+def test_old_uncommitted_archives_are_reclaimed(tmp_path):
+    for name in (f"{T0}#1.data", f"{T1}#2.data"):
+        (tmp_path / name).write_bytes(b"x")
+    files = reclaim_hash_dir(str(tmp_path), reclaim_age=10, now=float(T1) + 9.5)
+    assert files is not None and files.others == (f"{T1}#2.data",)
+    assert sorted(os.listdir(tmp_path)) == [f"{T1}#2.data"]
