@@ -18,12 +18,10 @@ from oiofs.common.exceptions import HTTPNotImplemented
 
 #: WSGI header key -> the feature it asks for, on PUT/POST/COPY
 UNSUPPORTED_HEADERS = {
-    "HTTP_X_VERSIONS_ENABLED": "object versioning (X-Versions-Enabled)",
 }
 #: query parameter -> the feature it asks for, on any method
 UNSUPPORTED_PARAMS = {
     "versions": "object versioning (versions)",
-    "version-id": "object versioning (version-id)",
 }
 WRITE_METHODS = frozenset(("PUT", "POST", "COPY"))
 

@@ -1,0 +1,107 @@
+"""Object versioning (X-Versions-Enabled) through the all-in-one (docs/middleware.md)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.proxy_client import unique
+
+VID = "x-object-version-id"
+
+
+def put(client, path, body):
+    resp = client.request("PUT", path, body=body)
+    assert resp.status == 201, resp
+    return resp.headers[VID]
+
+
+def test_object_versioning_is_in_info(client):
+    info = json.loads(client.request("GET", "/info", absolute=True).body)
+    assert "object_versioning" in info
+
+
+def test_enable_and_refusals(client):
+    name = unique("ov")
+    assert client.request("PUT", f"/{name}", headers={"X-Versions-Enabled": "maybe"}
+                          ).status == 400
+    assert client.request("PUT", f"/{name}", headers={"X-Versions-Enabled": "true",
+                                                      "X-Versions-Location": "x"}
+                          ).status == 400
+    assert client.request("PUT", f"/{name}", headers={"X-Versions-Enabled": "true"}
+                          ).status == 201
+    head = client.request("HEAD", f"/{name}")
+    assert head.headers["x-versions-enabled"] == "True"
+    assert not [h for h in head.headers if "sysmeta" in h]
+    assert client.request("GET", f"/.oiofs-versions.{name}").status == 403
+    assert client.request("GET", f"/.oiofs-versions.{name}/x").status == 403
+
+
+def test_versions_read_deleted_and_restored(client):
+    name = unique("ov")
+    assert client.request("PUT", f"/{name}").status == 201
+    first = client.request("PUT", f"/{name}/o", body=b"null one")
+    assert first.status == 201 and VID not in first.headers
+    assert client.request("POST", f"/{name}", headers={"X-Versions-Enabled": "true"}
+                          ).status == 204
+    v1 = put(client, f"/{name}/o", b"one")
+    v2 = put(client, f"/{name}/o", b"two")
+    assert v1 < v2
+    got = client.request("GET", f"/{name}/o")
+    assert (got.status, got.body, got.headers[VID]) == (200, b"two", v2)
+    assert "content-location" not in got.headers
+    old = client.request("GET", f"/{name}/o?version-id={v1}", quote_path=False)
+    assert (old.status, old.body, old.headers[VID]) == (200, b"one", v1)
+    assert client.request("HEAD", f"/{name}/o?version-id=bogus", quote_path=False
+                          ).status == 400
+    # the object written before versioning was kept as a version
+    listing = json.loads(client.request(
+        "GET", f"/{name}?format=json", quote_path=False).body)
+    assert [row["name"] for row in listing] == ["o"]
+
+    gone = client.request("DELETE", f"/{name}/o")
+    assert gone.status == 204
+    marker = gone.headers[VID]
+    missing = client.request("GET", f"/{name}/o")
+    assert (missing.status, missing.headers.get(VID)) == (404, marker)
+    prev = client.request("GET", f"/{name}/o?version-id={v2}", quote_path=False)
+    assert (prev.status, prev.body) == (200, b"two")
+
+    assert client.request("DELETE", f"/{name}/o?version-id={marker}", quote_path=False
+                          ).status == 204
+    back = client.request("GET", f"/{name}/o")
+    assert (back.status, back.body, back.headers[VID]) == (200, b"two", v2)
+
+    # deleting the newest version points the object at the one before
+    assert client.request("DELETE", f"/{name}/o?version-id={v2}", quote_path=False
+                          ).status == 204
+    back = client.request("GET", f"/{name}/o")
+    assert (back.status, back.body, back.headers[VID]) == (200, b"one", v1)
+
+
+def test_suspend(client):
+    name = unique("ov")
+    assert client.request("PUT", f"/{name}", headers={"X-Versions-Enabled": "true"}
+                          ).status == 201
+    v1 = put(client, f"/{name}/o", b"one")
+    assert client.request("POST", f"/{name}", headers={"X-Versions-Enabled": "false"}
+                          ).status == 204
+    assert client.request("HEAD", f"/{name}").headers["x-versions-enabled"] == "False"
+    assert put(client, f"/{name}/o", b"plain") == "null"
+    got = client.request("GET", f"/{name}/o")
+    assert (got.body, got.headers[VID]) == (b"plain", "null")
+    old = client.request("GET", f"/{name}/o?version-id={v1}", quote_path=False)
+    assert (old.status, old.body) == (200, b"one")
+
+
+def test_copy_from_is_versioned_and_copy_refused(client):
+    name = unique("ov")
+    assert client.request("PUT", f"/{name}", headers={"X-Versions-Enabled": "true"}
+                          ).status == 201
+    v1 = put(client, f"/{name}/a", b"source")
+    copied = client.request("PUT", f"/{name}/b", body=b"",
+                            headers={"X-Copy-From": f"{name}/a"})
+    assert copied.status == 201 and copied.headers[VID] > v1
+    assert client.request("GET", f"/{name}/b").body == b"source"
+    assert client.request("COPY", f"/{name}/a", headers={"Destination": f"{name}/c"}
+                          ).status == 501
+    assert client.request("HEAD", f"/{name}/c").status == 404
