@@ -46,7 +46,6 @@ from oiofs.proxy.options import ProxyOptions
 from oiofs.proxy.quorum import quorum_size
 from oiofs.proxy.request import ProxyRequest, ensure_trans_id
 from oiofs.proxy.response import Response, status_line
-from oiofs.proxy.unsupported import refuse_unsupported
 
 #: accounts no client may reach (the storage servers' auto_create_account_prefix)
 HIDDEN_ACCOUNT_PREFIX = "."
@@ -141,7 +140,6 @@ class Application(BaseServerApp):
             path = environ.get("PATH_INFO", "")
             if path == "/info":
                 return info_response(self, environ)
-            refuse_unsupported(environ)
             req = ProxyRequest(environ, trans_id)
             return self.route(req).handle(req)
         except HTTPError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from tests.support.proxy_client import unique
@@ -53,7 +54,14 @@ def test_versions_read_deleted_and_restored(client):
     assert (old.status, old.body, old.headers[VID]) == (200, b"one", v1)
     assert client.request("HEAD", f"/{name}/o?version-id=bogus", quote_path=False
                           ).status == 400
-    # the object written before versioning was kept as a version
+    # the object written before versioning was kept as a version, no longer null
+    assert client.request("GET", f"/{name}/o?version-id=null", quote_path=False
+                          ).status == 404
+    kept = [r for r in json.loads(client.request(
+        "GET", f"/{name}?versions&format=json", quote_path=False).body)]
+    assert [r["version_id"] < v1 for r in kept] == [False, False, True]
+    assert client.request("GET", f"/{name}/o?version-id={kept[2]['version_id']}",
+                          quote_path=False).body == b"null one"
     listing = json.loads(client.request(
         "GET", f"/{name}?format=json", quote_path=False).body)
     assert [row["name"] for row in listing] == ["o"]
@@ -105,3 +113,38 @@ def test_copy_from_is_versioned_and_copy_refused(client):
     assert client.request("COPY", f"/{name}/a", headers={"Destination": f"{name}/c"}
                           ).status == 501
     assert client.request("HEAD", f"/{name}/c").status == 404
+
+
+def versions(client, container, query=""):
+    resp = client.request("GET", f"/{container}?versions&format=json{query}",
+                          quote_path=False)
+    assert resp.status == 200, resp
+    return json.loads(resp.body)
+
+
+def test_versions_listing(client):
+    name = unique("ov")
+    assert client.request("PUT", f"/{name}").status == 201
+    assert client.request("PUT", f"/{name}/d/x", body=b"plain").status == 201
+    assert client.request("POST", f"/{name}", headers={"X-Versions-Enabled": "true"}
+                          ).status == 204
+    a1 = put(client, f"/{name}/a", b"1")
+    a2 = put(client, f"/{name}/a", b"22")
+    b1 = put(client, f"/{name}/b", b"333")
+    marker = client.request("DELETE", f"/{name}/b").headers[VID]
+    rows = versions(client, name)
+    assert [(r["name"], r["version_id"], r["is_latest"]) for r in rows] == [
+        ("a", a2, True), ("a", a1, False), ("b", marker, True), ("b", b1, False),
+        ("d/x", "null", True)]
+    assert rows[0]["bytes"] == 2 and rows[0]["hash"] == hashlib.md5(b"22").hexdigest()
+    assert rows[2]["content_type"] == "application/x-deleted;swift_versions_deleted=1"
+    assert all(r["last_modified"] and r["content_type"] for r in rows)
+    page = versions(client, name, f"&marker=a&version_marker={a2}&limit=2")
+    assert [(r["name"], r["version_id"]) for r in page] == [("a", a1), ("b", marker)]
+    assert [r["version_id"] for r in versions(client, name, "&marker=a")][:1] == [marker]
+    assert versions(client, name, "&delimiter=/")[-1] == {"subdir": "d/"}
+    assert [r["version_id"] for r in versions(client, name, "&prefix=b")] == [marker, b1]
+    plain = client.request("GET", f"/{name}?versions", quote_path=False)
+    assert plain.body.decode().split() == ["a", "a", "b", "b", "d/x"]
+    assert client.request("GET", f"/{name}?versions&format=xml", quote_path=False
+                          ).status == 501

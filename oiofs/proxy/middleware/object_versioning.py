@@ -18,7 +18,8 @@ While versioning is enabled:
 and, enabled or suspended, ``GET``/``HEAD``/``DELETE`` with ``?version-id=<id>`` address
 one version (``null``: the object written without versioning). Deleting the newest
 version points the object at the one before it (or removes it when that is a delete
-marker or there is none). ``GET <container>?versions`` is not built yet (501).
+marker or there is none). ``GET <container>?versions`` lists the versions
+(:mod:`~oiofs.proxy.middleware.object_versions_listing`).
 
 Subrequests are made as the client. A request for an object of a container that never
 had versioning costs one look-up in the proxy's container-info cache.
@@ -54,6 +55,7 @@ from oiofs.proxy.middleware.object_versions import (
     versions_container,
     versions_prefix,
 )
+from oiofs.proxy.middleware.object_versions_listing import list_versions
 from oiofs.proxy.middleware.subrequest import (
     call,
     error_response,
@@ -110,6 +112,8 @@ class ObjectVersioning:
         method = environ["REQUEST_METHOD"]
         if method in ("PUT", "POST") and "HTTP_X_VERSIONS_ENABLED" in environ:
             self._set(environ, cparts)
+        elif method in ("GET", "HEAD") and query_value(environ, "versions") is not None:
+            return self._list(environ, start_response, cparts)
         if method not in ("GET", "HEAD"):
             return self.app(environ, start_response)
 
@@ -117,6 +121,15 @@ class ObjectVersioning:
             return start_response(status, client_setting(headers), exc_info)
 
         return self.app(environ, shown_start_response)
+
+    def _list(self, environ, start_response, cparts):
+        _version, account, container = cparts
+        info = self.proxy.cached_container_info(environ, _text(account), _text(container))
+        if not info.exists:
+            return self.app(environ, start_response)
+        setting = setting_of(info.sysmeta)
+        versions = setting[1] if setting else versions_container(_text(container))
+        return list_versions(self, environ, start_response, cparts, versions)
 
     def _set(self, environ, cparts) -> None:
         """Turn the client's ``X-Versions-Enabled`` into system metadata (creating the
