@@ -148,3 +148,23 @@ def test_versions_listing(client):
     assert plain.body.decode().split() == ["a", "a", "b", "b", "d/x"]
     assert client.request("GET", f"/{name}?versions&format=xml", quote_path=False
                           ).status == 501
+
+
+def test_post_goes_to_current_version_and_container_delete(client):
+    name = unique("ov")
+    assert client.request("PUT", f"/{name}", headers={"X-Versions-Enabled": "true"}
+                          ).status == 201
+    v1 = put(client, f"/{name}/o", b"one")
+    posted = client.request("POST", f"/{name}/o", headers={"X-Object-Meta-Color": "red"})
+    assert (posted.status, posted.headers[VID]) == (202, v1)
+    assert client.request("HEAD", f"/{name}/o").headers["x-object-meta-color"] == "red"
+    assert client.request("DELETE", f"/{name}/o").status == 204
+    assert client.request("DELETE", f"/{name}").status == 409
+    for row in versions(client, name):
+        assert client.request("DELETE", f"/{name}/o?version-id={row['version_id']}",
+                              quote_path=False).status == 204
+    assert versions(client, name) == []
+    assert client.request("DELETE", f"/{name}").status == 204
+    assert client.request("HEAD", f"/{name}").status == 404
+    assert client.request("PUT", f"/{name}").status == 201
+    assert "x-versions-enabled" not in client.request("HEAD", f"/{name}").headers

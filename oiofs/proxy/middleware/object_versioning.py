@@ -15,7 +15,8 @@ While versioning is enabled:
 * ``DELETE`` writes a delete marker version and removes the link (the object then
   answers 404, with the marker's ``X-Object-Version-Id``);
 
-and, enabled or suspended, ``GET``/``HEAD``/``DELETE`` with ``?version-id=<id>`` address
+and, enabled or suspended, ``POST`` applies to the current version, a container
+``DELETE`` is 409 while versions remain, ``GET``/``HEAD``/``DELETE`` with ``?version-id=<id>`` address
 one version (``null``: the object written without versioning). Deleting the newest
 version points the object at the one before it (or removes it when that is a delete
 marker or there is none). ``GET <container>?versions`` lists the versions
@@ -33,6 +34,7 @@ from urllib.parse import quote, unquote
 
 from oiofs.common.exceptions import (
     HTTPBadRequest,
+    HTTPConflict,
     HTTPError,
     HTTPForbidden,
     HTTPNotImplemented,
@@ -114,6 +116,8 @@ class ObjectVersioning:
             self._set(environ, cparts)
         elif method in ("GET", "HEAD") and query_value(environ, "versions") is not None:
             return self._list(environ, start_response, cparts)
+        elif method == "DELETE":
+            return self._delete_container(environ, start_response, cparts)
         if method not in ("GET", "HEAD"):
             return self.app(environ, start_response)
 
@@ -121,6 +125,27 @@ class ObjectVersioning:
             return start_response(status, client_setting(headers), exc_info)
 
         return self.app(environ, shown_start_response)
+
+    def _delete_container(self, environ, start_response, cparts):
+        """409 while the versions container holds versions; otherwise the container,
+        then its versions container, are deleted."""
+        version, account, container = cparts
+        info = self.proxy.cached_container_info(environ, _text(account), _text(container))
+        setting = setting_of(info.sysmeta) if info.exists else None
+        if setting is None:
+            return self.app(environ, start_response)
+        path = to_wsgi(f"/{version}/{_text(account)}/{setting[1]}")
+        head = call(self.app, make_environ(environ, "HEAD", path))
+        head.close()
+        if head.status // 100 == 2 and head.headers.get("x-container-object-count",
+                                                        "0") != "0":
+            raise HTTPConflict("The container's versions container is not empty: delete "
+                               "every version first")
+        resp = call(self.app, environ)
+        if resp.status // 100 == 2 and head.status // 100 == 2:
+            self._remove(environ, path)
+        start_response(status_line(resp.status), resp.header_list)
+        return resp.body
 
     def _list(self, environ, start_response, cparts):
         _version, account, container = cparts
@@ -165,7 +190,7 @@ class ObjectVersioning:
         version_id = query_value(environ, "version-id")
         if method == "COPY":
             self._refuse_copy_into_versions(environ)
-        if method not in ("GET", "HEAD", "PUT", "DELETE") and version_id is None:
+        if method not in ("GET", "HEAD", "PUT", "DELETE", "POST") and version_id is None:
             return self.app(environ, start_response)
         info = self.proxy.cached_container_info(environ, _text(account), _text(container))
         setting = setting_of(info.sysmeta) if info.exists else None
@@ -186,6 +211,8 @@ class ObjectVersioning:
             return self.read_version(environ, start_response, where, version_id)
         if method in ("GET", "HEAD"):
             return self.read_current(environ, start_response, where)
+        if method == "POST":
+            return self.post(environ, start_response, where)
         if not enabled:
             if method == "PUT":
                 return self._answer(environ, start_response, environ, NULL_VERSION)
@@ -251,6 +278,15 @@ class ObjectVersioning:
         start_response(status_line(stored.status),
                        [*headers, ("Content-Length", "0"), (VERSION_ID, vid)])
         return []
+
+    def post(self, environ, start_response, where: _Place):
+        """Metadata goes to the current version when the object is a link to one."""
+        _status, linked = self._link_of(environ, where)
+        if linked is None:
+            return self.app(environ, start_response)
+        env = dict(environ)
+        env["PATH_INFO"] = where.version_path(linked)
+        return self._answer(environ, start_response, env, linked)
 
     def _point_at(self, environ, where: _Place, vid: str, etag: str) -> None:
         """Make the object a static link to version ``vid``."""
