@@ -16,11 +16,11 @@ While versioning is enabled:
   answers 404, with the marker's ``X-Object-Version-Id``);
 
 and, enabled or suspended, ``POST`` applies to the current version, a container
-``DELETE`` is 409 while versions remain, ``GET``/``HEAD``/``DELETE`` with ``?version-id=<id>`` address
-one version (``null``: the object written without versioning). Deleting the newest
-version points the object at the one before it (or removes it when that is a delete
-marker or there is none). ``GET <container>?versions`` lists the versions
-(:mod:`~oiofs.proxy.middleware.object_versions_listing`).
+``DELETE`` is 409 while versions remain, and ``GET``/``HEAD``/``DELETE`` with
+``?version-id=<id>`` address one version (``null``: the object written without
+versioning). Deleting the newest version points the object at the one before it (or
+removes it when that is a delete marker or there is none). ``GET <container>?versions``
+lists the versions (:mod:`~oiofs.proxy.middleware.object_versions_listing`).
 
 Subrequests are made as the client. A request for an object of a container that never
 had versioning costs one look-up in the proxy's container-info cache.
@@ -28,7 +28,6 @@ had versioning costs one look-up in the proxy's container-info cache.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -61,6 +60,7 @@ from oiofs.proxy.middleware.object_versions_listing import list_versions
 from oiofs.proxy.middleware.subrequest import (
     call,
     error_response,
+    listing_pages,
     make_environ,
     proxy_app,
     status_error,
@@ -71,7 +71,6 @@ from oiofs.proxy.middleware.versioned_writes import container_parts
 from oiofs.proxy.response import status_line
 
 VERSION_ID = "X-Object-Version-Id"
-MAX_LISTING_BYTES = 16 * 1024 * 1024
 
 
 def _text(value: str) -> str:
@@ -321,16 +320,9 @@ class ObjectVersioning:
 
     def _newest(self, environ, where: _Place) -> dict | None:
         """The listing row of the object's newest version, or ``None``."""
-        query = f"format=json&limit=1&prefix={quote(versions_prefix(where.obj))}"
-        resp = call(self.app, make_environ(environ, "GET", where.versions_path, query))
-        if resp.status == 404:
-            resp.close()
-            return None
-        if resp.status // 100 != 2:
-            resp.close()
-            raise status_error(resp.status)
-        rows = json.loads(resp.read(MAX_LISTING_BYTES) or b"[]")
-        return rows[0] if rows else None
+        query = f"prefix={quote(versions_prefix(where.obj))}"
+        rows = listing_pages(self.app, environ, where.versions_path, query, page=1)
+        return next(iter(rows), None)
 
     def delete_version(self, environ, start_response, where: _Place, vid: str):
         if vid == NULL_VERSION:

@@ -27,7 +27,7 @@ from oiofs.proxy.middleware.object_versions import (
     split_version_name,
     version_name,
 )
-from oiofs.proxy.middleware.subrequest import call, make_environ, status_error, to_wsgi
+from oiofs.proxy.middleware.subrequest import listing_pages, to_wsgi
 from oiofs.proxy.request import ensure_trans_id
 
 PAGE = 1000
@@ -40,20 +40,8 @@ Row = tuple[str, str, dict]
 
 def _pages(app, environ: dict, path: str, prefix: str, marker: str) -> Iterator[dict]:
     """The rows of a container listing from ``marker`` on, a page at a time."""
-    while True:
-        query = f"format=json&limit={PAGE}&prefix={quote(prefix)}&marker={quote(marker)}"
-        resp = call(app, make_environ(environ, "GET", path, query))
-        if resp.status == 404:
-            resp.close()
-            return
-        if resp.status // 100 != 2:
-            resp.close()
-            raise status_error(resp.status)
-        rows = json.loads(resp.read(MAX_PAGE_BYTES) or b"[]")
-        yield from rows
-        if len(rows) < PAGE:
-            return
-        marker = rows[-1]["name"]
+    return listing_pages(app, environ, path, f"prefix={quote(prefix)}", PAGE, marker,
+                         MAX_PAGE_BYTES)
 
 
 def version_rows(rows: Iterator[dict]) -> Iterator[Row]:

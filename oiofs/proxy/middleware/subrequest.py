@@ -13,7 +13,9 @@ caller must consume or :meth:`SubResponse.close`.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
+from urllib.parse import quote
 
 from oiofs.common.exceptions import HTTPError
 from oiofs.proxy.controllers.base import (
@@ -129,6 +131,29 @@ class Prepend:
         if close is not None:
             close()
 
+
+
+def listing_pages(app, environ: dict, path: str, query: str, page: int,
+                  marker: str = "", max_bytes: int = 16 * 1024 * 1024) -> Iterator[dict]:
+    """The JSON rows of the container listing at ``path`` (``query`` its parameters other
+    than ``format``, ``limit`` and ``marker``), read ``page`` rows at a time as the client
+    from ``marker`` (text) on; nothing for a missing container, the error otherwise."""
+    while True:
+        full = f"format=json&limit={page}&{query}"
+        if marker:
+            full += f"&marker={quote(marker)}"
+        resp = call(app, make_environ(environ, "GET", path, full))
+        if resp.status == 404:
+            resp.close()
+            return
+        if resp.status // 100 != 2:
+            resp.close()
+            raise status_error(resp.status)
+        rows = json.loads(resp.read(max_bytes) or b"[]")
+        yield from rows
+        if len(rows) < page:
+            return
+        marker = rows[-1]["name"]
 
 
 def proxy_app(app):

@@ -25,7 +25,6 @@ proxy's container-info cache.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +36,7 @@ from oiofs.proxy.middleware.largeobj import copy_source_and_dest, object_parts
 from oiofs.proxy.middleware.subrequest import (
     call,
     error_response,
+    listing_pages,
     make_environ,
     proxy_app,
     status_error,
@@ -196,25 +196,11 @@ class VersionedWrites:
 
     def _newest_versions(self, environ, version, account, obj, versions: str):
         """The object's versions, newest first (listing rows), page by page."""
-        marker = ""
         prefix = versions_prefix(_text(obj))
         path = to_wsgi(f"/{version}/{_text(account)}/{versions}")
-        while True:
-            query = f"format=json&reverse=on&limit={PAGE}&prefix={quote(prefix)}"
-            if marker:
-                query += f"&marker={quote(marker)}"
-            resp = call(self.app, make_environ(environ, "GET", path, query))
-            if resp.status == 404:
-                resp.close()
-                return
-            if resp.status // 100 != 2:
-                resp.close()
-                raise status_error(resp.status)
-            rows = json.loads(resp.read(MAX_LISTING_BYTES) or b"[]")
-            yield from rows
-            if len(rows) < PAGE:
-                return
-            marker = rows[-1]["name"]
+        yield from listing_pages(self.app, environ, path,
+                                 f"reverse=on&prefix={quote(prefix)}", PAGE,
+                                 max_bytes=MAX_LISTING_BYTES)
 
     def _restore_newest(self, environ, version, account, container, obj,
                         versions: str) -> int | None:
