@@ -33,6 +33,8 @@ def test_enable_and_refusals(client):
     head = client.request("HEAD", f"/{name}")
     assert head.headers["x-versions-enabled"] == "True"
     assert not [h for h in head.headers if "sysmeta" in h]
+    assert client.request("POST", f"/{name}", headers={"X-History-Location": "x"}
+                          ).status == 400
     assert client.request("GET", f"/.oiofs-versions.{name}").status == 403
     assert client.request("GET", f"/.oiofs-versions.{name}/x").status == 403
 
@@ -168,3 +170,17 @@ def test_post_goes_to_current_version_and_container_delete(client):
     assert client.request("HEAD", f"/{name}").status == 404
     assert client.request("PUT", f"/{name}").status == 201
     assert "x-versions-enabled" not in client.request("HEAD", f"/{name}").headers
+
+
+def test_large_object_manifest_is_versioned(client):
+    name, segs = unique("ov"), unique("seg")
+    assert client.request("PUT", f"/{segs}").status == 201
+    assert client.request("PUT", f"/{segs}/s1", body=b"a" * 10).status == 201
+    assert client.request("PUT", f"/{name}", headers={"X-Versions-Enabled": "true"}
+                          ).status == 201
+    manifest = json.dumps([{"path": f"{segs}/s1"}]).encode()
+    made = client.request("PUT", f"/{name}/big?multipart-manifest=put", body=manifest,
+                          quote_path=False)
+    assert made.status == 201, made
+    got = client.request("GET", f"/{name}/big")
+    assert (got.status, got.body, got.headers[VID]) == (200, b"a" * 10, made.headers[VID])

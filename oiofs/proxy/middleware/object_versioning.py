@@ -113,6 +113,9 @@ class ObjectVersioning:
         method = environ["REQUEST_METHOD"]
         if method in ("PUT", "POST") and "HTTP_X_VERSIONS_ENABLED" in environ:
             self._set(environ, cparts)
+        elif method in ("PUT", "POST") and \
+                (environ.get(BACKEND_HEADERS_KEY) or {}).get(SYSMETA_LOCATION):
+            self._refuse_legacy(environ, cparts)
         elif method in ("GET", "HEAD") and query_value(environ, "versions") is not None:
             return self._list(environ, start_response, cparts)
         elif method == "DELETE":
@@ -154,6 +157,15 @@ class ObjectVersioning:
         setting = setting_of(info.sysmeta)
         versions = setting[1] if setting else versions_container(_text(container))
         return list_versions(self, environ, start_response, cparts, versions)
+
+    def _refuse_legacy(self, environ, cparts) -> None:
+        """400 for a legacy versions location on a container with object versioning."""
+        _version, account, container = cparts
+        info = self.proxy.cached_container_info(environ, _text(account), _text(container))
+        setting = setting_of(info.sysmeta) if info.exists else None
+        if setting is not None and setting[0]:
+            raise HTTPBadRequest("Cannot set X-Versions-Location or X-History-Location on "
+                                 "a container with X-Versions-Enabled")
 
     def _set(self, environ, cparts) -> None:
         """Turn the client's ``X-Versions-Enabled`` into system metadata (creating the
