@@ -166,6 +166,8 @@ def test_post_goes_to_current_version_and_container_delete(client):
         assert client.request("DELETE", f"/{name}/o?version-id={row['version_id']}",
                               quote_path=False).status == 204
     assert versions(client, name) == []
+    assert client.request("DELETE", f"/{name}/o?version-id={v1}", quote_path=False
+                          ).status == 404
     assert client.request("DELETE", f"/{name}").status == 204
     assert client.request("HEAD", f"/{name}").status == 404
     assert client.request("PUT", f"/{name}").status == 201

@@ -346,7 +346,8 @@ class ObjectVersioning:
             return []
         path = where.version_path(vid)
         status, linked = self._link_of(environ, where)
-        self._remove(environ, path)
+        if self._remove(environ, path) == 404 and linked != vid:
+            return _not_found(environ, start_response, vid)
         if status == 404 or linked == vid:
             newest = self._newest(environ, where)
             if newest is None or is_delete_marker(newest.get("content_type", "")):
