@@ -56,6 +56,14 @@ def test_versions_read_deleted_and_restored(client):
     assert (old.status, old.body, old.headers[VID]) == (200, b"one", v1)
     assert client.request("HEAD", f"/{name}/o?version-id=bogus", quote_path=False
                           ).status == 400
+    # the container listing shows the current version, not the link
+    listing = json.loads(client.request(
+        "GET", f"/{name}?format=json", quote_path=False).body)
+    assert [(r["name"], r["bytes"], r["hash"]) for r in listing] == [
+        ("o", 3, hashlib.md5(b"two").hexdigest())]
+    assert not [k for k in listing[0] if k.startswith("symlink")]
+    xml = client.request("GET", f"/{name}?format=xml", quote_path=False)
+    assert b"<bytes>3</bytes>" in xml.body and xml.headers["x-versions-enabled"] == "True"
     # the object written before versioning was kept as a version, no longer null
     assert client.request("GET", f"/{name}/o?version-id=null", quote_path=False
                           ).status == 404
@@ -108,6 +116,12 @@ def test_copy_from_is_versioned_and_copy_refused(client):
     assert client.request("PUT", f"/{name}", headers={"X-Versions-Enabled": "true"}
                           ).status == 201
     v1 = put(client, f"/{name}/a", b"source")
+    assert client.request("HEAD", f"/{name}/a").headers["content-type"] == \
+        "application/octet-stream"
+    put(client, f"/{name}/p.html", b"<p>")
+    assert client.request("HEAD", f"/{name}/p.html").headers["content-type"] == "text/html"
+    rows = json.loads(client.request("GET", f"/{name}?format=json", quote_path=False).body)
+    assert [r["content_type"] for r in rows] == ["application/octet-stream", "text/html"]
     copied = client.request("PUT", f"/{name}/b", body=b"",
                             headers={"X-Copy-From": f"{name}/a"})
     assert copied.status == 201 and copied.headers[VID] > v1

@@ -28,9 +28,11 @@ had versioning costs one look-up in the proxy's container-info cache.
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any
 from urllib.parse import quote, unquote
 
+from oiofs.common.base_app import given_content_type
 from oiofs.common.exceptions import (
     HTTPBadRequest,
     HTTPConflict,
@@ -56,7 +58,7 @@ from oiofs.proxy.middleware.object_versions import (
     versions_container,
     versions_prefix,
 )
-from oiofs.proxy.middleware.object_versions_listing import list_versions
+from oiofs.proxy.middleware.object_versions_listing import list_current, list_versions
 from oiofs.proxy.middleware.subrequest import (
     call,
     error_response,
@@ -118,6 +120,10 @@ class ObjectVersioning:
             self._refuse_legacy(environ, cparts)
         elif method in ("GET", "HEAD") and query_value(environ, "versions") is not None:
             return self._list(environ, start_response, cparts)
+        elif method == "GET":
+            setting = self._setting(environ, cparts)
+            if setting is not None:
+                return list_current(self, environ, start_response, cparts, setting[1])
         elif method == "DELETE":
             return self._delete_container(environ, start_response, cparts)
         if method not in ("GET", "HEAD"):
@@ -131,9 +137,8 @@ class ObjectVersioning:
     def _delete_container(self, environ, start_response, cparts):
         """409 while the versions container holds versions; otherwise the container,
         then its versions container, are deleted."""
-        version, account, container = cparts
-        info = self.proxy.cached_container_info(environ, _text(account), _text(container))
-        setting = setting_of(info.sysmeta) if info.exists else None
+        version, account, _container = cparts
+        setting = self._setting(environ, cparts)
         if setting is None:
             return self.app(environ, start_response)
         path = to_wsgi(f"/{version}/{_text(account)}/{setting[1]}")
@@ -158,11 +163,15 @@ class ObjectVersioning:
         versions = setting[1] if setting else versions_container(_text(container))
         return list_versions(self, environ, start_response, cparts, versions)
 
+    def _setting(self, environ, cparts) -> tuple[bool, str] | None:
+        """The container's versioning setting, from the container-info cache."""
+        info = self.proxy.cached_container_info(environ, _text(cparts[1]),
+                                                _text(cparts[2]))
+        return setting_of(info.sysmeta) if info.exists else None
+
     def _refuse_legacy(self, environ, cparts) -> None:
         """400 for a legacy versions location on a container with object versioning."""
-        _version, account, container = cparts
-        info = self.proxy.cached_container_info(environ, _text(account), _text(container))
-        setting = setting_of(info.sysmeta) if info.exists else None
+        setting = self._setting(environ, cparts)
         if setting is not None and setting[0]:
             raise HTTPBadRequest("Cannot set X-Versions-Location or X-History-Location on "
                                  "a container with X-Versions-Enabled")
@@ -238,8 +247,7 @@ class ObjectVersioning:
         if ends is None:
             return
         _source, (d_acc, d_con, _d_obj) = ends
-        info = self.proxy.cached_container_info(environ, _text(d_acc), _text(d_con))
-        setting = setting_of(info.sysmeta) if info.exists else None
+        setting = self._setting(environ, ("", d_acc, d_con))
         if setting is not None and setting[0]:
             raise HTTPNotImplemented("COPY into a container with object versioning is not "
                                      "available in this cluster; use PUT with X-Copy-From")
@@ -278,13 +286,26 @@ class ObjectVersioning:
         vid = Timestamp.now().normal
         env = dict(environ)
         env["PATH_INFO"] = where.version_path(vid)
+        content_type = None
+        if "HTTP_X_COPY_FROM" not in env:  # a copy keeps its source's type
+            content_type = given_content_type(env)
+            if not content_type or env.pop("HTTP_X_DETECT_CONTENT_TYPE", "").lower() in \
+                    ("true", "yes", "on", "1", "t", "y"):
+                # guessed from the object's name, not the version's
+                content_type = mimetypes.guess_type(where.obj)[0] or \
+                    "application/octet-stream"
+            env["CONTENT_TYPE"] = content_type
         stored = call(self.app, env)
         if stored.status // 100 != 2:
             start_response(status_line(stored.status), stored.header_list)
             return stored.body
         stored.close()
         etag = stored.headers.get("etag", "").strip('"')
-        self._point_at(environ, where, vid, etag)
+        if content_type is None:
+            head = call(self.app, make_environ(environ, "HEAD", env["PATH_INFO"]))
+            head.close()
+            content_type = head.headers.get("content-type")
+        self._point_at(environ, where, vid, etag, content_type)
         headers = [(n, v) for n, v in stored.header_list if n.lower() != "content-length"]
         start_response(status_line(stored.status),
                        [*headers, ("Content-Length", "0"), (VERSION_ID, vid)])
@@ -299,13 +320,16 @@ class ObjectVersioning:
         env["PATH_INFO"] = where.version_path(linked)
         return self._answer(environ, start_response, env, linked)
 
-    def _point_at(self, environ, where: _Place, vid: str, etag: str) -> None:
-        """Make the object a static link to version ``vid``."""
+    def _point_at(self, environ, where: _Place, vid: str, etag: str,
+                  content_type: str | None) -> None:
+        """Make the object a static link to version ``vid`` (listed with the version's
+        ``content_type``)."""
         target = quote(f"{where.versions}/{version_name(where.obj, vid)}")
-        linked = call(self.app, make_environ(
-            environ, "PUT", where.object_path,
-            headers={"X-Symlink-Target": target, "X-Symlink-Target-Etag": etag},
-            body=b""))
+        headers = {"X-Symlink-Target": target, "X-Symlink-Target-Etag": etag}
+        if content_type:
+            headers["Content-Type"] = content_type
+        linked = call(self.app, make_environ(environ, "PUT", where.object_path,
+                                             headers=headers, body=b""))
         linked.close()
         if linked.status // 100 != 2:
             raise status_error(linked.status)
@@ -355,7 +379,8 @@ class ObjectVersioning:
                     self._remove(environ, where.object_path)
             else:
                 _obj, newest_id = split_version_name(newest["name"]) or ("", "")
-                self._point_at(environ, where, newest_id, newest.get("hash", ""))
+                self._point_at(environ, where, newest_id, newest.get("hash", ""),
+                               newest.get("content_type"))
         start_response("204 No Content", [("Content-Length", "0"), (VERSION_ID, vid)])
         return []
 

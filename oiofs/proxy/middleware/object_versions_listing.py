@@ -17,18 +17,21 @@ from collections.abc import Iterator
 from datetime import UTC
 from urllib.parse import parse_qs, quote, unquote
 
+from oiofs.common.db.listing_format import iter_listing_body
 from oiofs.common.exceptions import HTTPNotImplemented, HTTPPreconditionFailed
 from oiofs.common.timestamp import Timestamp
-from oiofs.proxy.listing import listing_format
+from oiofs.proxy.listing import FORMATS, listing_format
 from oiofs.proxy.middleware.object_versions import (
     NULL_VERSION,
     SEPARATOR,
+    client_setting,
     invert,
     split_version_name,
     version_name,
 )
-from oiofs.proxy.middleware.subrequest import listing_pages, to_wsgi
+from oiofs.proxy.middleware.subrequest import call, listing_pages, to_wsgi
 from oiofs.proxy.request import ensure_trans_id
+from oiofs.proxy.response import status_line
 
 PAGE = 1000
 MAX_LIMIT = 10000
@@ -153,6 +156,48 @@ def list_versions(filt, environ, start_response, cparts, versions: str):
         body = b""
     start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body))),
                             ("X-Trans-Id", ensure_trans_id(environ))])
+    return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+
+def shown_row(row: dict, versions: str) -> dict:
+    """A container listing row as clients see it: a link to one of the container's
+    versions shows the version's size and hash, without the link's fields.
+
+    >>> shown_row({"name": "o", "bytes": 0, "hash": "e", "symlink_bytes": 3,
+    ...            "symlink_etag": "h", "symlink_path": "/v1/a/v/o%01x"}, "v")
+    {'name': 'o', 'bytes': 3, 'hash': 'h'}
+    """
+    if f"/{versions}/" not in unquote(row.get("symlink_path", "")):
+        return row
+    shown = {k: v for k, v in row.items() if not k.startswith("symlink_")}
+    shown["bytes"] = row.get("symlink_bytes", row.get("bytes", 0))
+    shown["hash"] = row.get("symlink_etag", row.get("hash", ""))
+    return shown
+
+
+def list_current(filt, environ, start_response, cparts, versions: str):
+    """A plain listing of a versioned container (JSON or XML), its rows shown by
+    :func:`shown_row`; a plain text listing (names only) passes on."""
+    query = environ.get("QUERY_STRING", "")
+    fmt = listing_format(query, environ.get("HTTP_ACCEPT"))
+    env = dict(environ)
+    if fmt != "plain":
+        env["QUERY_STRING"] = "&".join(
+            [p for p in query.split("&") if p and not p.startswith("format=")]
+            + ["format=json"])
+        env.pop("HTTP_ACCEPT", None)
+    resp = call(filt.app, env)
+    headers = client_setting(resp.header_list)
+    if fmt == "plain" or resp.status != 200:
+        start_response(status_line(resp.status), headers)
+        return resp.body
+    rows = [shown_row(r, versions) for r in json.loads(resp.read(MAX_PAGE_BYTES))]
+    ctype = FORMATS[fmt] + "; charset=utf-8"
+    body = b"".join(iter_listing_body(rows, FORMATS[fmt], "container", _text(cparts[2])))
+    headers = [(n, v) for n, v in headers
+               if n.lower() not in ("content-type", "content-length")]
+    start_response("200 OK", [*headers, ("Content-Type", ctype),
+                              ("Content-Length", str(len(body)))])
     return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
 
