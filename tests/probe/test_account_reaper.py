@@ -15,6 +15,7 @@ import pytest
 
 from oiofs.cli.allinone import processes
 from oiofs.common.hashing import hash_path
+from tests.support.probe import data_files
 from tests.support.proxy_client import Client
 
 pytestmark = pytest.mark.probe
@@ -50,11 +51,6 @@ def files_of(cluster, names: set[str]) -> list[str]:
                 if entry.split(".")[0] in names:
                     found.append(os.path.join(root, entry))
     return found
-
-
-def data_files(cluster) -> int:
-    return sum(1 for node in cluster.nodes for _r, _d, files in os.walk(node["devices"])
-               for f in files if f.endswith(".data"))
 
 
 def fill(cluster, container: str) -> None:

@@ -88,3 +88,9 @@ def object_dirs(cluster, client: ProbeClient, container: str, obj: str
         if os.path.isdir(hash_dir) and os.listdir(hash_dir):
             found.append((node["node"], hash_dir))
     return found
+
+
+def data_files(cluster) -> int:
+    """How many ``.data`` files (replicas and fragment archives) every device holds."""
+    return sum(1 for node in cluster.nodes for _r, _d, files in os.walk(node["devices"])
+               for f in files if f.endswith(".data"))
