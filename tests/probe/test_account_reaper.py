@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from oiofs.cli.allinone import processes
 from oiofs.common.hashing import hash_path
-from tests.support.probe import data_files
+from tests.support.probe import data_files, kill_reapers_midway
 from tests.support.proxy_client import Client
 
 pytestmark = pytest.mark.probe
@@ -93,19 +91,7 @@ def test_a_deleted_account_is_reaped_and_nothing_of_it_remains(cluster):
         assert owner.request("PUT", "/new").status == 404
 
         # a reaper killed mid-way, then passes until done
-        lay = cluster.layout
-        before = data_files(cluster)
-        procs = [subprocess.Popen(processes.daemon_argv(
-            "account-reaper", lay.server_conf(node, "account"), once=True),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for node in lay.node_numbers()]
-        deadline = time.monotonic() + 120
-        while data_files(cluster) > before - 300 and time.monotonic() < deadline \
-                and any(p.poll() is None for p in procs):
-            time.sleep(0.1)
-        for proc in procs:
-            proc.kill()
-            proc.wait()
+        kill_reapers_midway(cluster, 300)
         for _attempt in range(3):
             run(cluster, "account-reaper")
         assert data_files(cluster) == 3  # the kept object's replicas only

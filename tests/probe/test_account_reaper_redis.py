@@ -8,18 +8,18 @@ unqueues the account and lets its keys expire. Another account is left untouched
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 import pytest
 import redis
 
-from oiofs.cli.allinone import processes
 from oiofs.cli.allinone.layout import EC_POLICY_NAME
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.ring import Ring
-from tests.support.cluster import TestCluster
-from tests.support.probe import data_files, use_cluster_secret
+from tests.support.probe import (
+    data_files,
+    kill_reapers_midway,
+    running_cluster,
+    use_cluster_secret,
+)
 from tests.support.proxy_client import Client
 
 pytestmark = pytest.mark.probe
@@ -31,14 +31,10 @@ ACCOUNT = "AUTH_test2"
 @pytest.fixture(scope="module")
 def cluster():
     """A 3-node cluster (with the ec42 policy) whose accounts are in its own Redis."""
-    test_cluster = TestCluster(nodes=3, replicas=3, part_power=4, daemons=False,
-                               account_backend="redis")
-    try:
-        test_cluster.start()
+    with running_cluster(nodes=3, replicas=3, part_power=4, daemons=False,
+                         account_backend="redis") as test_cluster:
         use_cluster_secret(test_cluster)
         yield test_cluster
-    finally:
-        test_cluster.destroy()
 
 
 def container_statuses(cluster, container: str) -> list[int]:
@@ -81,19 +77,7 @@ def test_a_deleted_account_in_redis_is_reaped(cluster):
         assert store.ttl(f"account:{ACCOUNT}") == -1  # kept until reaped
 
         # a reaper killed mid-way (or done already), then passes until done
-        lay = cluster.layout
-        before = data_files(cluster)
-        procs = [subprocess.Popen(processes.daemon_argv(
-            "account-reaper", lay.server_conf(node, "account"), once=True),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for node in lay.node_numbers()]
-        deadline = time.monotonic() + 60
-        while data_files(cluster) > before - 60 and time.monotonic() < deadline \
-                and any(p.poll() is None for p in procs):
-            time.sleep(0.05)
-        for proc in procs:
-            proc.kill()
-            proc.wait()
+        kill_reapers_midway(cluster, 60)
         for _attempt in range(3):
             results = cluster.aio.run_once("account-reaper")
             assert set(results.values()) == {0}, results
