@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from oiofs.common.hashing import hash_path
-from tests.support.probe import data_files, kill_reapers_midway
+from tests.support.probe import data_files, delete_account_as_admin, kill_reapers_midway
 from tests.support.proxy_client import Client
 
 pytestmark = pytest.mark.probe
@@ -79,13 +79,7 @@ def test_a_deleted_account_is_reaped_and_nothing_of_it_remains(cluster):
 
         # only a reseller admin may delete an account
         assert owner.request("DELETE").status == 403
-        url, token = cluster.auth("admin:admin")
-        admin = Client(cluster, user=None, storage_url=url.rsplit("/", 1)[0] + "/AUTH_test2",
-                       token=token)
-        try:
-            assert admin.request("DELETE").status == 204
-        finally:
-            admin.close()
+        assert delete_account_as_admin(cluster, "AUTH_test2") == 204
         assert owner.request("HEAD").status == 410
         assert owner.request("GET").status == 410
         assert owner.request("PUT", "/new").status == 404

@@ -16,6 +16,7 @@ from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.ring import Ring
 from tests.support.probe import (
     data_files,
+    delete_account_as_admin,
     kill_reapers_midway,
     running_cluster,
     use_cluster_secret,
@@ -64,13 +65,7 @@ def test_a_deleted_account_in_redis_is_reaped(cluster):
         kept_files = 3
         assert data_files(cluster) == kept_files + OBJECTS * 3 + OBJECTS * 6
 
-        url, token = cluster.auth("admin:admin")
-        admin = Client(cluster, user=None, storage_url=url.rsplit("/", 1)[0] + "/" + ACCOUNT,
-                       token=token)
-        try:
-            assert admin.request("DELETE").status == 204
-        finally:
-            admin.close()
+        assert delete_account_as_admin(cluster, ACCOUNT) == 204
         assert owner.request("HEAD").status == 410
         assert set(store.hkeys("deleted-accounts:")) == {ACCOUNT}
         assert store.zcard(f"containers:{ACCOUNT}") == 2

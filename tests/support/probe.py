@@ -16,6 +16,7 @@ from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.hashing import hash_path, set_hash_path_secret
 from oiofs.common.ring import Ring
 from tests.support.cluster import TestCluster
+from tests.support.proxy_client import Client
 
 
 def use_cluster_secret(cluster) -> None:
@@ -132,3 +133,14 @@ def running_cluster(**kwargs) -> Iterator[TestCluster]:
         yield cluster
     finally:
         cluster.destroy()
+
+
+def delete_account_as_admin(cluster, account: str) -> int:
+    """``DELETE /v1/<account>`` by the reseller admin ``admin:admin``; its status."""
+    url, token = cluster.auth("admin:admin")
+    admin = Client(cluster, user=None, storage_url=url.rsplit("/", 1)[0] + "/" + account,
+                   token=token)
+    try:
+        return admin.request("DELETE").status
+    finally:
+        admin.close()
