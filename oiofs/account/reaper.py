@@ -24,6 +24,15 @@ deleted databases, removed by the replicators once older than ``reclaim_age`` (o
 tombstones, then container databases once the account knows their last state, then the
 account database once it lists no container), as in Swift.
 
+With ``backend = redis`` (:mod:`oiofs.account.redis_backend`) there are no local
+databases: an account DELETE queues the account in Redis's ``deleted-accounts:`` hash
+when it still lists containers, and keeps its keys until the reaper is done. Each node's
+reaper takes the queued accounts whose delay has passed and reaps the containers falling
+on the indexes its local devices have among the account's primaries (steps 2 and 3 as
+above); whichever reaper then finds the account listing no container unqueues it and lets
+its keys expire after ``deleted_account_ttl``. A node that is down leaves its share for
+later, as with sqlite.
+
 The object expirer and the reaper never fight over an object: both only delete, with
 timestamps that order them. The reaper's tombstone is newer than any ``X-Delete-At``
 already past, so an expirer coming later gets 404/409, which settles its queue row; an
@@ -42,6 +51,8 @@ import time
 from dataclasses import dataclass
 
 from oiofs.account.backend import AccountBroker
+from oiofs.account.redis_backend import RedisAccountBackend
+from oiofs.account.redis_broker import RedisAccountBroker
 from oiofs.common import runtime
 from oiofs.common.backend_protocol import (
     ACCOUNT_UPDATE,
@@ -109,22 +120,31 @@ class AccountReaper(Daemon):
     # -- a pass ----------------------------------------------------------------------------
 
     def run_once(self, **kwargs) -> ReaperStats:
-        """Reap every deleted account of this node's devices; the pass's counters."""
+        """Reap every deleted account of this node's devices (or, with ``backend =
+        redis``, this node's share of the deleted accounts in Redis); the pass's
+        counters."""
         self.stats = stats = ReaperStats()
         if str(self.conf.get("backend", "sqlite")).strip().lower() == "redis":
-            self.logger.info("%s: accounts are kept in Redis; nothing to reap here "
-                             "(docs/account-server.md)", self.name)
-            return stats
-        for dev in local_db_devices(self.account_ring, self.conf, self.logger):
-            for _part, db_file in iter_db_files(self.devices, dev["device"], "accounts"):
-                if self.stopping:
-                    break
-                try:
-                    self.reap_account_db(db_file, dev)
-                except Exception:  # one bad database must not end the pass
-                    self.logger.exception("reaping %s failed", db_file)
+            self.reap_redis_accounts()
+        else:
+            for dev in local_db_devices(self.account_ring, self.conf, self.logger):
+                for _part, db_file in iter_db_files(self.devices, dev["device"], "accounts"):
+                    if self.stopping:
+                        break
+                    try:
+                        self.reap_account_db(db_file, dev)
+                    except Exception:  # one bad database must not end the pass
+                        self.logger.exception("reaping %s failed", db_file)
         self.logger.info("%s pass: %s", self.name, stats.summary())
         return stats
+
+    def _due(self, delete_timestamp) -> bool:
+        """Count a deleted account; True once its ``delay_reaping`` has passed."""
+        self.stats.accounts += 1
+        if float(Timestamp(delete_timestamp)) + self.delay_reaping > self.clock():
+            self.stats.accounts_waiting += 1
+            return False
+        return True
 
     def reap_account_db(self, db_file: str, dev: dict) -> None:
         """Reap one local account database if it is deleted and its delay has passed."""
@@ -137,36 +157,70 @@ class AccountReaper(Daemon):
             except (DbNotFound, DbQuarantined):
                 return
             account = info["account"]
-            self.stats.accounts += 1
-            if float(Timestamp(info["delete_timestamp"])) + self.delay_reaping > self.clock():
-                self.stats.accounts_waiting += 1
+            if not self._due(info["delete_timestamp"]):
                 return
             _part, nodes = self.account_ring.get_nodes(account)
             index = primary_index(nodes, dev["device"], self.my_ips, self.bind_port)
             if index is None:
                 return  # a handoff copy: the primaries reap
-            left = 0
-            marker = ""
-            while not self.stopping:
-                rows = broker.list_containers_iter(PAGE_SIZE, marker, None, None, None)
-                if not rows:
-                    break
-                for row in rows:
-                    name = row[0]
-                    marker = name
-                    digest = hash_path(account, name, raw_digest=True)
-                    if int.from_bytes(digest[:4], "big") % len(nodes) != index:
-                        continue
-                    if not self.reap_container(account, name):
-                        left += 1
-                if len(rows) < PAGE_SIZE:
-                    break
-            if left == 0:
+            if self.reap_share(broker, account, {index}, len(nodes)) == 0:
                 self.stats.accounts_done += 1
                 self.logger.info("%s: account %s: this replica's containers are gone",
                                  self.name, account)
         finally:
             broker.close()
+
+    def reap_redis_accounts(self) -> None:
+        """``backend = redis``: reap the accounts queued in ``deleted-accounts:``.
+
+        Every account server shares the one Redis, so the work is shared as with sqlite:
+        this node reaps the containers falling on the indexes its local devices have
+        among the account's primaries. Once the account lists no container, it is
+        unqueued and left to expire (whichever node sees it empty first).
+        """
+        store = RedisAccountBackend(self.conf)
+        devices = [dev["device"] for dev in
+                   local_db_devices(self.account_ring, self.conf, self.logger)]
+        for account, delete_timestamp in sorted(store.deleted_accounts().items()):
+            if self.stopping:
+                break
+            try:
+                if not self._due(delete_timestamp):
+                    continue
+                _part, nodes = self.account_ring.get_nodes(account)
+                indexes = {index for index in (
+                    primary_index(nodes, device, self.my_ips, self.bind_port)
+                    for device in devices) if index is not None}
+                broker = RedisAccountBroker(store, account)
+                if indexes and self.reap_share(broker, account, indexes, len(nodes)):
+                    continue
+                if store.finish_reaping(account):
+                    self.stats.accounts_done += 1
+                    self.logger.info("%s: account %s: every container is gone",
+                                     self.name, account)
+            except Exception:  # one bad account must not end the pass
+                self.logger.exception("reaping account %s failed", account)
+
+    def reap_share(self, broker, account: str, indexes: set[int], replicas: int) -> int:
+        """Reap the containers ``broker`` lists whose name hash falls on one of
+        ``indexes`` (``hash % replicas``); how many of them are left for a later pass."""
+        left = 0
+        marker = ""
+        while not self.stopping:
+            rows = broker.list_containers_iter(PAGE_SIZE, marker, None, None, None)
+            if not rows:
+                break
+            for row in rows:
+                name = row[0]
+                marker = name
+                digest = hash_path(account, name, raw_digest=True)
+                if int.from_bytes(digest[:4], "big") % replicas not in indexes:
+                    continue
+                if not self.reap_container(account, name):
+                    left += 1
+            if len(rows) < PAGE_SIZE:
+                break
+        return left
 
     # -- one container ---------------------------------------------------------------------
 

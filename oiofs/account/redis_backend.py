@@ -30,6 +30,8 @@ from oiofs.common.redis_conn import RedisConnection, translate_redis_errors
 from oiofs.common.timestamp import Timestamp
 
 ACCOUNTS_KEY = "accounts:"
+#: hash ``account -> delete timestamp``: accounts marked deleted that the reaper must empty
+DELETED_ACCOUNTS_KEY = "deleted-accounts:"
 #: names S3 accepts for buckets (lower case, digits, dots and dashes, 3 to 63 long)
 BUCKETS_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -101,7 +103,7 @@ class RedisAccountBackend:
                                       "MARK_ACCOUNT_DELETED", "FLUSH_ACCOUNT",
                                       "REFRESH_ACCOUNT", "UPDATE_CONTAINER",
                                       "MERGE_METADATA", "SET_METADATA",
-                                      "LIST_CONTAINERS")}
+                                      "LIST_CONTAINERS", "FINISH_REAPING")}
 
     # --- keys -----------------------------------------------------------------------
 
@@ -241,14 +243,28 @@ class RedisAccountBackend:
                          [account_id, _ts(put_timestamp), Timestamp.now().internal])
 
     def mark_account_deleted(self, account_id: str, timestamp) -> str:
-        """``deleted``, ``already_deleted`` or ``no_account``; a deleted account and its
-        records expire after ``deleted_account_ttl``."""
+        """``deleted``, ``already_deleted`` or ``no_account``. A deleted account that lists
+        no container expires after ``deleted_account_ttl``; one that still lists some is
+        queued for the account reaper (:meth:`deleted_accounts`) and expires once
+        :meth:`finish_reaping` found it empty."""
         check_name("account", account_id)
         return self._run("MARK_ACCOUNT_DELETED",
                          [self.akey(account_id), self.zkey(account_id),
-                          *self.mkeys(account_id), ACCOUNTS_KEY],
-                         [account_id, _ts(timestamp), self.deleted_account_ttl,
-                          self.ckey(account_id, "")])
+                          *self.mkeys(account_id), ACCOUNTS_KEY, DELETED_ACCOUNTS_KEY],
+                         [account_id, _ts(timestamp), self.deleted_account_ttl])
+
+    @translate_redis_errors
+    def deleted_accounts(self) -> dict[str, str]:
+        """``{account: delete timestamp}`` of the deleted accounts the reaper must empty."""
+        return {str(k): str(v) for k, v in self.client.hgetall(DELETED_ACCOUNTS_KEY).items()}
+
+    def finish_reaping(self, account_id: str) -> bool:
+        """Unqueue a deleted account and let it expire after ``deleted_account_ttl``, if it
+        lists no container any more; True if it was unqueued."""
+        return self._run("FINISH_REAPING",
+                         [self.akey(account_id), self.zkey(account_id),
+                          *self.mkeys(account_id), DELETED_ACCOUNTS_KEY],
+                         [account_id, self.deleted_account_ttl]) == "done"
 
     # --- containers -----------------------------------------------------------------
 

@@ -12,7 +12,11 @@ Keys (``name`` is an account, ``c`` a container; neither may hold ``/``):
 * ``container:<name>/<c>``: hash ``name``, ``mtime``, ``dtime``, ``objects``, ``bytes``,
   ``damaged_objects``, ``missing_chunks``, ``policy``;
 * ``metadata:<name>`` and ``metadata-ts:<name>``: the account's metadata values and the
-  timestamp each was set at.
+  timestamp each was set at;
+* ``deleted-accounts:``: hash ``name -> delete timestamp`` of the accounts deleted through
+  the Swift protocol while they still listed containers: the account reaper's queue. Such
+  an account expires only once the reaper has emptied it (``FINISH_REAPING``); one that
+  listed nothing expires at once.
 
 Timestamps travel as decimal strings (``Timestamp.internal``) and are compared as strings
 by ``ts_cmp``, never converted to Lua numbers (doubles lose the low digits). Counters go
@@ -94,11 +98,19 @@ redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 """
 
-#: Swift's account DELETE: mark it deleted, clear its metadata, let it all expire.
-#: KEYS: account, containers, metadata, metadata-ts, accounts:
-#: ARGV: name, timestamp, expiry delay (s), container key prefix.
+EXPIRE_ACCOUNT = """
+-- let the account's hash, container listing and metadata expire after delay seconds
+local function expire_account(delay)
+  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], delay) end
+end
+"""
+
+#: Swift's account DELETE: mark it deleted and clear its metadata; let it all expire if it
+#: lists no container, else queue it for the account reaper in ``deleted-accounts:``.
+#: KEYS: account, containers, metadata, metadata-ts, accounts:, deleted-accounts:
+#: ARGV: name, timestamp, expiry delay (s).
 #: Returns ``deleted``, ``no_account`` or ``already_deleted``.
-MARK_ACCOUNT_DELETED = TS_CMP + """
+MARK_ACCOUNT_DELETED = TS_CMP + EXPIRE_ACCOUNT + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'no_account' end
 if redis.call('HGET', KEYS[1], 'status') == 'DELETED' then return 'already_deleted' end
 local current = redis.call('HGET', KEYS[1], 'delete_timestamp') or '0'
@@ -114,12 +126,22 @@ for _, key in ipairs(redis.call('HKEYS', KEYS[3])) do
   end
 end
 redis.call('HDEL', KEYS[5], ARGV[1])
-local delay = tonumber(ARGV[3])
-for _, name in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  redis.call('EXPIRE', ARGV[4] .. name, delay)
+if redis.call('ZCARD', KEYS[2]) == 0 then
+  expire_account(ARGV[3])
+else
+  redis.call('HSET', KEYS[6], ARGV[1], ARGV[2])
 end
-for i = 1, 4 do redis.call('EXPIRE', KEYS[i], delay) end
 return 'deleted'
+"""
+
+#: The reaper is done with a deleted account: once it lists no container, take it off
+#: ``deleted-accounts:`` and let it expire.  KEYS: account, containers, metadata,
+#: metadata-ts, deleted-accounts:  ARGV: name, delay.  Returns ``done`` or ``not_empty``.
+FINISH_REAPING = EXPIRE_ACCOUNT + """
+if redis.call('ZCARD', KEYS[2]) > 0 then return 'not_empty' end
+if redis.call('HGET', KEYS[1], 'status') == 'DELETED' then expire_account(ARGV[2]) end
+redis.call('HDEL', KEYS[5], ARGV[1])
+return 'done'
 """
 
 #: Forget every container of the account and zero its counters.

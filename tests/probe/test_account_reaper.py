@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from oiofs.cli.allinone import processes
 from oiofs.common.hashing import hash_path
+from tests.support.probe import data_files, delete_account_as_admin, kill_reapers_midway
 from tests.support.proxy_client import Client
 
 pytestmark = pytest.mark.probe
@@ -52,11 +51,6 @@ def files_of(cluster, names: set[str]) -> list[str]:
     return found
 
 
-def data_files(cluster) -> int:
-    return sum(1 for node in cluster.nodes for _r, _d, files in os.walk(node["devices"])
-               for f in files if f.endswith(".data"))
-
-
 def fill(cluster, container: str) -> None:
     client = Client(cluster, user="test2:tester2")
     try:
@@ -85,31 +79,13 @@ def test_a_deleted_account_is_reaped_and_nothing_of_it_remains(cluster):
 
         # only a reseller admin may delete an account
         assert owner.request("DELETE").status == 403
-        url, token = cluster.auth("admin:admin")
-        admin = Client(cluster, user=None, storage_url=url.rsplit("/", 1)[0] + "/AUTH_test2",
-                       token=token)
-        try:
-            assert admin.request("DELETE").status == 204
-        finally:
-            admin.close()
+        assert delete_account_as_admin(cluster, "AUTH_test2") == 204
         assert owner.request("HEAD").status == 410
         assert owner.request("GET").status == 410
         assert owner.request("PUT", "/new").status == 404
 
         # a reaper killed mid-way, then passes until done
-        lay = cluster.layout
-        before = data_files(cluster)
-        procs = [subprocess.Popen(processes.daemon_argv(
-            "account-reaper", lay.server_conf(node, "account"), once=True),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for node in lay.node_numbers()]
-        deadline = time.monotonic() + 120
-        while data_files(cluster) > before - 300 and time.monotonic() < deadline \
-                and any(p.poll() is None for p in procs):
-            time.sleep(0.1)
-        for proc in procs:
-            proc.kill()
-            proc.wait()
+        kill_reapers_midway(cluster, 300)
         for _attempt in range(3):
             run(cluster, "account-reaper")
         assert data_files(cluster) == 3  # the kept object's replicas only

@@ -14,8 +14,7 @@ import threading
 import pytest
 
 from oiofs.cli.allinone import processes
-from tests.support.cluster import TestCluster
-from tests.support.probe import ProbeClient
+from tests.support.probe import ProbeClient, running_cluster
 
 pytestmark = pytest.mark.probe
 
@@ -23,13 +22,9 @@ pytestmark = pytest.mark.probe
 @pytest.fixture(scope="module")
 def cluster():
     """A 3-node cluster whose accounts are in its own Redis (no background daemons)."""
-    test_cluster = TestCluster(nodes=3, replicas=3, part_power=4, daemons=False,
-                               account_backend="redis")
-    try:
-        test_cluster.start()
+    with running_cluster(nodes=3, replicas=3, part_power=4, daemons=False,
+                         account_backend="redis") as test_cluster:
         yield test_cluster
-    finally:
-        test_cluster.destroy()
 
 
 def account_counts(client: ProbeClient) -> tuple[int, int, int]:

@@ -6,10 +6,20 @@ so the tests count what B received.
 """
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from oiofs.cli.allinone import processes
+from oiofs.common.hashing import hash_path
+from oiofs.common.ring import Ring
+from oiofs.container.sync_points import row_owner
+from tests.support.probe import use_cluster_secret
 from tests.support.proxy_client import Client, unique
 from tests.support.sync_clusters import REALM, start_sync_clusters, sync_requests
 
@@ -24,6 +34,12 @@ def clusters():
     finally:
         a.destroy()
         b.destroy()
+
+
+@pytest.fixture(scope="module")
+def cluster(clusters):
+    """Cluster A, as the probe conftest's ``cluster`` (its hash secret; no extra cluster)."""
+    return clusters[0]
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +255,99 @@ def test_full_url_targets_carry_the_sync_key(clusters, clients):
     assert got.body == b"by url"
     assert got.headers["x-timestamp"] == ca.request("HEAD", f"/{name}/o").headers[
         "x-timestamp"]
+
+
+def replica_states(cluster, name: str) -> list[tuple[int, int, int, list[tuple[int, str]]]]:
+    """Per primary of container ``name`` on ``cluster``: ``(node number, sync point 1,
+    sync point 2, [(rowid, object name)])`` read from its database file."""
+    part, nodes = Ring(cluster.oiofs_dir, ring_name="container").get_nodes("AUTH_test", name)
+    by_device = {n["device"]: n for n in cluster.nodes}
+    name_hash = hash_path("AUTH_test", name)
+    states = []
+    for node in nodes:
+        where = by_device[node["device"]]
+        path = os.path.join(where["devices"], node["device"], "containers", str(part),
+                            name_hash[-3:], name_hash, name_hash + ".db")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            point1, point2 = conn.execute("SELECT x_container_sync_point1, "
+                                          "x_container_sync_point2 FROM container_stat"
+                                          ).fetchone()
+            rows = conn.execute("SELECT ROWID, name FROM object ORDER BY ROWID").fetchall()
+        finally:
+            conn.close()
+        states.append((where["node"], point1, point2, rows))
+    return states
+
+
+def test_a_daemon_killed_mid_pass_loses_nothing(clusters, clients):
+    a, b = clusters
+    ca, cb = clients
+    use_cluster_secret(a)
+    name = make_synced_pair(ca, cb)
+    total = 200
+    writers = [Client(a) for _ in range(4)]
+
+    def write(w: int) -> list[int]:
+        return [writers[w].request("PUT", f"/{name}/k{i:03d}", body=b"k%d" % i).status
+                for i in range(w, total, len(writers))]
+
+    try:
+        with ThreadPoolExecutor(len(writers)) as pool:
+            statuses = [s for part in pool.map(write, range(len(writers))) for s in part]
+    finally:
+        for writer in writers:
+            writer.close()
+    assert statuses == [201] * total
+    before = len(sync_requests(b))
+
+    # node 1's daemon as its own process, killed once 30 of its PUTs reached B: about 90
+    # rows looked at (it owns a third), so its point 1 was saved at least once (every 50)
+    victim = 1
+    proc = subprocess.Popen(processes.daemon_argv(
+        "container-sync", a.layout.server_conf(victim, "container"), once=True),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(sync_requests(b)) - before < 30 and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL  # killed mid-pass, not after it ended
+    sent = [(m, p, s) for m, p, s in sync_requests(b)[before:]]
+    assert 30 <= len(sent) < total
+    acknowledged = {p.rsplit("/", 1)[1] for m, p, s in sent if m == "PUT" and s // 100 == 2}
+
+    # the points saved by the killed replica never passed a row B had not acknowledged
+    replicas = replica_states(a, name)
+    for index, (node, point1, point2, rows) in enumerate(replicas):
+        if node != victim:
+            assert (point1, point2) == (-1, -1)  # these daemons never ran
+            continue
+        assert point1 >= 50  # saved at least once: the check below is not empty
+        done = {obj for rowid, obj in rows if rowid <= point2}
+        done |= {obj for rowid, obj in rows if rowid <= point1
+                 and row_owner("AUTH_test", name, obj, len(replicas)) == index}
+        assert done <= acknowledged, sorted(done - acknowledged)
+
+    # passes to completion: every row of A on B, same timestamps and ETags
+    sync_pass(a)
+    sync_pass(a)
+    src, dst = listing(ca, name), listing(cb, name)
+    assert len(src) == total
+    assert {k: (r["hash"], r["bytes"], r["last_modified"]) for k, r in dst.items()} == \
+        {k: (r["hash"], r["bytes"], r["last_modified"]) for k, r in src.items()}
+    for obj in ("k000", "k123", f"k{total - 1}"):
+        assert cb.request("HEAD", f"/{name}/{obj}").headers["x-timestamp"] == \
+            ca.request("HEAD", f"/{name}/{obj}").headers["x-timestamp"]
+    received = sync_requests(b)[before:]
+    # PUTs all taken (202: B had that version); a HEAD may find a row not sent yet
+    assert all(s // 100 == 2 or (m == "HEAD" and s == 404) for m, _p, s in received), \
+        [r for r in received if r[2] // 100 != 2]
+    puts = [p for m, p, _s in received if m == "PUT"]
+    assert set(puts) == {f"/v1/AUTH_test/{name}/k{i:03d}" for i in range(total)}
+    # every replica's points now cover every row
+    for _node, point1, point2, rows in replica_states(a, name):
+        assert point1 == point2 == rows[-1][0]

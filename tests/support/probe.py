@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import http.client
 import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote, urlparse
 
+from oiofs.cli.allinone import processes
 from oiofs.common.config import readconf
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.hashing import hash_path, set_hash_path_secret
 from oiofs.common.ring import Ring
+from tests.support.cluster import TestCluster
+from tests.support.proxy_client import Client
 
 
 def use_cluster_secret(cluster) -> None:
@@ -88,3 +95,52 @@ def object_dirs(cluster, client: ProbeClient, container: str, obj: str
         if os.path.isdir(hash_dir) and os.listdir(hash_dir):
             found.append((node["node"], hash_dir))
     return found
+
+
+def data_files(cluster) -> int:
+    """How many ``.data`` files (replicas and fragment archives) every device holds."""
+    return sum(1 for node in cluster.nodes for _r, _d, files in os.walk(node["devices"])
+               for f in files if f.endswith(".data"))
+
+
+def kill_reapers_midway(cluster, files_gone: int, timeout: float = 120.0) -> None:
+    """Start one ``account-reaper`` pass on every node as its own process and SIGKILL
+    them all once ``files_gone`` ``.data`` files are gone (or they ended, or
+    ``timeout``)."""
+    lay = cluster.layout
+    before = data_files(cluster)
+    procs = [subprocess.Popen(processes.daemon_argv(
+        "account-reaper", lay.server_conf(node, "account"), once=True),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for node in lay.node_numbers()]
+    deadline = time.monotonic() + timeout
+    try:
+        while data_files(cluster) > before - files_gone and time.monotonic() < deadline \
+                and any(p.poll() is None for p in procs):
+            time.sleep(0.05)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def running_cluster(**kwargs) -> Iterator[TestCluster]:
+    """A started :class:`TestCluster` (``kwargs`` as its own), destroyed afterwards."""
+    cluster = TestCluster(**kwargs)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+def delete_account_as_admin(cluster, account: str) -> int:
+    """``DELETE /v1/<account>`` by the reseller admin ``admin:admin``; its status."""
+    url, token = cluster.auth("admin:admin")
+    admin = Client(cluster, user=None, storage_url=url.rsplit("/", 1)[0] + "/" + account,
+                   token=token)
+    try:
+        return admin.request("DELETE").status
+    finally:
+        admin.close()

@@ -306,3 +306,22 @@ def test_listing_keeps_any_name(backend):
     assert backend.list_containers("acct", prefix="zzz") == []
     assert [r[0] for r in backend.list_container_rows("acct", 2, None, None, None, None,
                                                       reverse=True)] == sorted(names)[::-1][:2]
+
+
+def test_a_deleted_account_with_containers_waits_for_the_reaper(backend):
+    backend.put_account("full", ts(1))
+    backend.update_container("full", "c", ts(2), 0, 3, 30, autocreate_account=False)
+    backend.put_account("bare", ts(1))
+    assert backend.mark_account_deleted("full", ts(3)) == "deleted"
+    assert backend.mark_account_deleted("bare", ts(3)) == "deleted"
+    assert backend.deleted_accounts() == {"full": ts(3)}  # an empty one is not queued
+    assert backend.client.ttl(backend.akey("bare")) > 0
+    assert backend.client.ttl(backend.akey("full")) == -1  # kept while it lists containers
+    assert backend.finish_reaping("full") is False
+    # the reaper's container DELETE reaches the deleted account (override)
+    backend.update_container("full", "c", ts(2), ts(4), 0, 0, autocreate_account=False,
+                             override_deleted=True)
+    assert backend.finish_reaping("full") is True
+    assert backend.deleted_accounts() == {}
+    assert 0 < backend.client.ttl(backend.akey("full")) <= 604800
+    assert backend.raw_account("full")[0]["status"] == "DELETED"
