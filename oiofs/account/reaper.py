@@ -327,4 +327,4 @@ class AccountReaper(Daemon):
     def _request(self, node: dict, method: str, path: str, headers: dict) -> int | None:
         """The status of one request, or ``None`` if the node could not be reached."""
         return direct_status(node, method, path, headers, self.conn_timeout,
-                             self.node_timeout, self.logger, self.name)
+                             self.node_timeout, self.logger, self.name, self.repeats)

@@ -30,7 +30,7 @@ from typing import Any
 from oiofs.common import runtime
 from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.config import conf_float, oiofs_dir, readconf
-from oiofs.common.logger import get_logger
+from oiofs.common.logger import RepeatLimiter, get_logger
 from oiofs.common.metrics import get_metrics
 from oiofs.common.recon_cache import dump_recon_cache, recon_cache_file
 
@@ -68,6 +68,8 @@ class Daemon:
         self.logger = logger or get_logger(conf, self.name)
         self.metrics = get_metrics(conf, self.name)
         self.interval = conf_float(conf, "interval", 30.0)
+        # a node down fails every request sent to it: one warning per node per interval
+        self.repeats = RepeatLimiter(conf_float(conf, "log_repeat_interval", 10.0))
         self.stopping = False
 
     def run_once(self, **kwargs: Any) -> PassStats | None:
@@ -106,10 +108,14 @@ class Daemon:
         return {}
 
     def run_pass(self, **kwargs: Any) -> Any:
-        """``run_once``, then its stats into the recon cache of the daemon's server type
+        """``run_once``, then the repeated warnings it left out (:class:`RepeatLimiter`)
+        and its stats into the recon cache of the daemon's server type
         (``object-replicator`` -> ``object.recon``); ``run_once``'s result."""
         began = time.time()
-        result = self.run_once(**kwargs)
+        try:
+            result = self.run_once(**kwargs)
+        finally:
+            self.repeats.flush()  # the counts of the warnings left out in this pass
         entries = self.recon_entries(result, began, time.time())
         if entries:
             path = recon_cache_file(self.conf, self.name.split("-", 1)[0])

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 from oiofs.common.access_log import new_trans_id
 from oiofs.common.backend_protocol import TRANS_ID_HEADER
 from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout
+from oiofs.common.logger import RepeatLimiter, node_key
 
 DEFAULT_CONN_TIMEOUT = 0.5
 DEFAULT_RESPONSE_TIMEOUT = 10.0
@@ -147,15 +148,18 @@ def direct_request(ip: str, port: int, method: str, path: str,
 def direct_status(node: Mapping[str, Any], method: str, path: str,
                   headers: Mapping[str, object], conn_timeout: float = DEFAULT_CONN_TIMEOUT,
                   response_timeout: float = DEFAULT_RESPONSE_TIMEOUT,
-                  logger: logging.Logger | None = None, who: str = "") -> int | None:
+                  logger: logging.Logger | None = None, who: str = "",
+                  repeats: RepeatLimiter | None = None) -> int | None:
     """The status of one bodiless request to ``node``, or ``None`` if it could not be
-    reached (then logged as a warning by ``who``)."""
+    reached (then logged as a warning by ``who``, through ``repeats`` if given: one line
+    per node per interval)."""
     try:
         return direct_request(node["ip"], node["port"], method, path, headers=headers,
                               conn_timeout=conn_timeout,
                               response_timeout=response_timeout).status
     except (ConnectionTimeout, NodeTimeout, ClientException) as err:
         if logger is not None:
-            logger.warning("%s: %s %s:%s%s failed: %s", who, method, node["ip"],
-                           node["port"], path, err)
+            (repeats or RepeatLimiter(0)).log(
+                logger, logging.WARNING, node_key(node), "%s: %s %s:%s%s failed: %s", who,
+                method, node["ip"], node["port"], path, err)
         return None

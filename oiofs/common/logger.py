@@ -79,6 +79,16 @@ def log_info_line(logger: logging.Logger, line: str) -> None:
     stream.flush()
 
 
+def node_key(node: Any) -> str:
+    """``ip:port`` of a ring node (a mapping with ``ip`` and ``port``): the key under
+    which a :class:`RepeatLimiter` counts the faults of one server.
+
+    >>> node_key({"ip": "127.0.0.1", "port": 6200, "device": "d1"})
+    '127.0.0.1:6200'
+    """
+    return f"{node['ip']}:{node['port']}"
+
+
 class RepeatLimiter:
     """Lets a repeated message through at most once per ``interval`` seconds per key.
 
@@ -86,6 +96,8 @@ class RepeatLimiter:
     ``interval`` are counted, not logged, and the next one logged after the interval says
     how many were left out: ``... (repeated 41 times)``. Each process (worker) limits its
     own lines. ``interval = 0`` lets everything through. ``clock`` is for tests.
+    :meth:`flush` writes the last occurrence left out of each key with its count (a
+    daemon does at the end of each pass, so a short pass still says how many there were).
 
     >>> limiter = RepeatLimiter(10.0)
     >>> [limiter.check("node1", now=t) for t in (0.0, 1.0, 2.0, 11.0, 12.0)]
@@ -98,6 +110,8 @@ class RepeatLimiter:
         self.clock = clock
         # key -> [time of the last line written, occurrences left out since]
         self._keys: dict[str, list[float]] = {}
+        # key -> the last occurrence left out: (logger, level, msg, args)
+        self._last: dict[str, tuple[logging.Logger, int, str, tuple[object, ...]]] = {}
 
     def check(self, key: str, now: float | None = None) -> tuple[bool, int]:
         """``(log it?, occurrences left out since the last line)`` for one occurrence."""
@@ -110,6 +124,7 @@ class RepeatLimiter:
             self._keys[key] = [now, 0]
             if len(self._keys) > 10000:  # keys are node names; bound them anyway
                 self._keys = {key: self._keys[key]}
+                self._last.clear()
             return True, left_out
         state[1] += 1
         return False, 0
@@ -122,6 +137,22 @@ class RepeatLimiter:
             return
         emit, left_out = self.check(key)
         if emit:
+            self._last.pop(key, None)
             if left_out:
                 msg += f" (repeated {left_out} times)"
             logger.log(level, msg, *args)
+        else:
+            self._last[key] = (logger, level, msg, args)
+
+    def flush(self) -> None:
+        """Write the last occurrence left out of every key, with how many others were
+        left out before it; the interval of each such key starts again."""
+        last, self._last = self._last, {}
+        now = self.clock()
+        for key, (logger, level, msg, args) in last.items():
+            state = self._keys.get(key)
+            others = int(state[1]) - 1 if state else 0
+            if others:
+                msg += f" (repeated {others} times)"
+            logger.log(level, msg, *args)
+            self._keys[key] = [now, 0]

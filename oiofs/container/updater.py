@@ -21,6 +21,7 @@ rings), ``interval`` (300 s), ``concurrency`` (4 containers at once), ``conn_tim
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from oiofs.common import runtime
@@ -37,6 +38,7 @@ from oiofs.common.exceptions import (
     DbQuarantined,
     NodeTimeout,
 )
+from oiofs.common.logger import node_key
 from oiofs.common.ring import Ring
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker
@@ -171,10 +173,12 @@ class ContainerUpdater(Daemon):
                                   conn_timeout=self.conn_timeout,
                                   response_timeout=self.node_timeout)
         except (ConnectionTimeout, NodeTimeout, ClientException) as err:
-            self.logger.warning("container report to %s:%s%s failed: %s", node["ip"],
-                                node["port"], path, err)
+            self.repeats.log(self.logger, logging.WARNING, node_key(node),
+                             "container report to %s:%s%s failed: %s", node["ip"],
+                             node["port"], path, err)
             return None
         if not 200 <= resp.status < 300 and resp.status != 404:
-            self.logger.warning("container report to %s:%s%s answered %s", node["ip"],
-                                node["port"], path, resp.status)
+            self.repeats.log(self.logger, logging.WARNING, node_key(node),
+                             "container report to %s:%s%s answered %s", node["ip"],
+                             node["port"], path, resp.status)
         return resp.status

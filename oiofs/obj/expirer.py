@@ -38,6 +38,7 @@ Options (``[object-expirer]``, with ``[DEFAULT]``): ``oiofs_dir``, ``bind_ip``,
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ from oiofs.common.expiring import (
     policy_of_row,
 )
 from oiofs.common.local_devices import local_devices, whataremyips
+from oiofs.common.logger import node_key
 from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.ring import Ring
 from oiofs.common.ring.policy_rings import ObjectRings
@@ -227,16 +229,18 @@ class ObjectExpirer(Daemon):
                                   conn_timeout=self.conn_timeout,
                                   response_timeout=self.node_timeout)
         except NETWORK_ERRORS as err:
-            self.logger.warning("%s: listing %s:%s%s failed: %s", self.name, node["ip"],
-                                node["port"], path, err)
+            self.repeats.log(self.logger, logging.WARNING, node_key(node),
+                             "%s: listing %s:%s%s failed: %s", self.name, node["ip"],
+                             node["port"], path, err)
             return None
         if resp.status == 204:
             return []
         if resp.status == 404:
             return MISSING
         if resp.status != 200:
-            self.logger.warning("%s: listing %s:%s%s answered %s", self.name,
-                                node["ip"], node["port"], path, resp.status)
+            self.repeats.log(self.logger, logging.WARNING, node_key(node),
+                             "%s: listing %s:%s%s answered %s", self.name,
+                             node["ip"], node["port"], path, resp.status)
             return None
         return resp.json()
 
@@ -402,4 +406,4 @@ class ObjectExpirer(Daemon):
     def _request(self, node: dict, method: str, path: str, headers: dict) -> int | None:
         """The status of one request, or ``None`` if the node could not be reached."""
         return direct_status(node, method, path, headers, self.conn_timeout,
-                             self.node_timeout, self.logger, self.name)
+                             self.node_timeout, self.logger, self.name, self.repeats)

@@ -16,9 +16,11 @@ so the replicator can be killed at any moment.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
+from oiofs.common.logger import RepeatLimiter, node_key
 from oiofs.common.storage_policy import StoragePolicy
 from oiofs.obj import filenames
 from oiofs.obj.hashes import (
@@ -74,10 +76,13 @@ class PartitionSync:
     """Runs :class:`Job` s: hash comparison, inventory, pushes, handoff removal."""
 
     def __init__(self, client: ReplicationClient, stats: ObjectReplicationStats, logger,
-                 reclaim_age: float, full_rehash_interval: float | None):
+                 reclaim_age: float, full_rehash_interval: float | None,
+                 repeats: RepeatLimiter | None = None):
         self.client = client
         self.stats = stats
         self.logger = logger
+        # a node down fails every partition pushed to it: one line per node per interval
+        self.repeats = repeats or RepeatLimiter(0)
         self.reclaim_age = reclaim_age
         self.full_rehash_interval = full_rehash_interval
 
@@ -133,8 +138,9 @@ class PartitionSync:
                 self.stats.suffixes_synced += len(differ)
             except ReplicationError as err:
                 self.stats.failures += 1
-                self.logger.warning("object replication of %s to %s: %s", job.path,
-                                    node.get("device"), err)
+                self.repeats.log(self.logger, logging.WARNING, node_key(node),
+                                 "object replication of %s to %s: %s", job.path,
+                                 node.get("device"), err)
 
     # -- pushes ------------------------------------------------------------------------------
 
@@ -188,8 +194,9 @@ class PartitionSync:
                 acked = self._revert_to(job, node, listings, local)
             except ReplicationError as err:
                 self.stats.failures += 1
-                self.logger.warning("object replication of handoff %s to %s: %s",
-                                    job.path, node.get("device"), err)
+                self.repeats.log(self.logger, logging.WARNING, node_key(node),
+                                 "object replication of handoff %s to %s: %s",
+                                 job.path, node.get("device"), err)
                 all_acked = False
                 continue
             if acked != everything:

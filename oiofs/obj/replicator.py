@@ -169,7 +169,7 @@ class ObjectReplicator(Daemon):
                                    self.chunk_size, f"object-replicator {os.getpid()}",
                                    on_progress=heartbeat.progress)
         sync = PartitionSync(client, stats, self.logger, self.reclaim_age,
-                             self.full_rehash_interval)
+                             self.full_rehash_interval, self.repeats)
         if isinstance(devices, str):
             devices = [d for d in devices.split(",") if d]
         jobs = self.collect_jobs(devices, partitions)

@@ -43,7 +43,7 @@ from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout
 from oiofs.common.fsutils import mkdirs_durable, write_file_atomic
-from oiofs.common.logger import RepeatLimiter
+from oiofs.common.logger import node_key
 from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.ring import Ring
 from oiofs.common.storage_policy import POLICIES, StoragePolicy
@@ -125,8 +125,6 @@ class ObjectUpdater(Daemon):
         self.clock = clock
         self.sleep = sleep
         self.stats = ObjectUpdaterStats()
-        # a node down fails every update sent to it: one line per node per interval
-        self.repeats = RepeatLimiter(conf_float(conf, "log_repeat_interval", 10.0))
 
     # -- a pass ----------------------------------------------------------------------------
 
@@ -276,13 +274,13 @@ class ObjectUpdater(Daemon):
                                   conn_timeout=self.conn_timeout,
                                   response_timeout=self.node_timeout)
         except (ConnectionTimeout, NodeTimeout, ClientException) as err:
-            self.repeats.log(self.logger, logging.WARNING, f"{node['ip']}:{node['port']}",
+            self.repeats.log(self.logger, logging.WARNING, node_key(node),
                              "update %s %s:%s%s failed: %s", op, node["ip"], node["port"],
                              path, err)
             return False
         if 200 <= resp.status < 300:
             return True
-        self.repeats.log(self.logger, logging.WARNING, f"{node['ip']}:{node['port']}",
+        self.repeats.log(self.logger, logging.WARNING, node_key(node),
                          "update %s %s:%s%s answered %s", op, node["ip"], node["port"],
                          path, resp.status)
         return False

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ from oiofs.common.exceptions import (
     OiofsError,
 )
 from oiofs.common.fsutils import fsync_dir
+from oiofs.common.logger import node_key
 from oiofs.common.ring import Ring
 from oiofs.common.ring.devices import Device
 from oiofs.common.timestamp import Timestamp
@@ -232,12 +234,13 @@ class DbReplicator(Daemon, Generic[BrokerT]):
         try:
             return self.sync_with(peer, broker, info)
         except PeerDeviceUnavailable:
-            self.logger.warning("replication of %s: %s has no device", broker.db_file, peer)
+            self.repeats.log(self.logger, logging.WARNING, node_key(node),
+                             "replication of %s: %s has no device", broker.db_file, peer)
             self.stats.failures += 1
             return None
         except (ConnectionTimeout, NodeTimeout, ClientException) as err:
-            self.logger.warning("replication of %s to %s failed: %s", broker.db_file, peer,
-                                err)
+            self.repeats.log(self.logger, logging.WARNING, node_key(node),
+                             "replication of %s to %s failed: %s", broker.db_file, peer, err)
         except DbQuarantined:
             self.stats.quarantined += 1
             return False

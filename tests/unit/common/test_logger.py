@@ -80,3 +80,18 @@ def test_access_lines_are_written_with_the_logger_prefix(tmp_path):
     logger.setLevel(logging.WARNING)
     log_info_line(logger, "silenced")
     assert "silenced" not in log_file.read_text()
+
+
+def test_flush_writes_the_last_left_out_occurrence_with_its_count():
+    clock = Clock()
+    limiter = RepeatLimiter(10.0, clock=clock)
+    logger, stream = capture("flush")
+    for part in range(5):
+        limiter.log(logger, logging.WARNING, "node-a", "part %d: node a down", part)
+    limiter.log(logger, logging.WARNING, "node-b", "part %d: node b down", 9)
+    limiter.log(logger, logging.WARNING, "node-b", "part %d: node b down", 10)
+    limiter.flush()
+    limiter.flush()  # nothing left out since: nothing written
+    assert stream.getvalue().splitlines() == [
+        "part 0: node a down", "part 9: node b down",
+        "part 4: node a down (repeated 3 times)", "part 10: node b down"]
