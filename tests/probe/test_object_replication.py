@@ -7,8 +7,10 @@ the test asks for (``aio.run_once``, one real daemon process per node).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -141,3 +143,39 @@ def test_replicator_killed_mid_pass_loses_nothing(cluster, client):
         assert {node for node, _ in object_dirs(cluster, client, "repl", obj)} == primaries
         status, got = client.get("repl", obj)
         assert status == 200 and md5(got).hexdigest() == md5(body).hexdigest()
+
+
+def test_a_node_down_is_warned_about_once_per_pass_with_a_count(cluster, client):
+    """Every partition a replicator cannot push to the stopped node is one failure; the
+    log says so in two lines per process (the first, then the last with the count), not
+    one line per partition."""
+    for i in range(40):  # spread over most partitions (part power 4)
+        assert client.put("repl", f"noise-{i}", b"x") == 201
+    down = 2
+    port = cluster.layout.port(down, "object")
+    logs = {n: os.path.join(cluster.layout.log, f"object-replicator-{n}.once.log")
+            for n in cluster.layout.node_numbers() if n != down}
+    sizes = {n: os.path.getsize(path) if os.path.exists(path) else 0
+             for n, path in logs.items()}
+    cluster.stop_node(down)
+    try:
+        began = time.monotonic()
+        results = cluster.aio.run_once("object-replicator", nodes=list(logs))
+        elapsed = time.monotonic() - began
+        assert set(results.values()) == {0}, results
+    finally:
+        cluster.start_node(down)
+    occurrences = 0
+    for node, path in logs.items():
+        with open(path, encoding="utf-8") as log:
+            log.seek(sizes[node])
+            lines = [line for line in log
+                     if " WARNING object replication of " in line
+                     and f"127.0.0.1:{port}" in line]
+        # the first line, one per log_repeat_interval (10 s) and the count at the end
+        assert 1 <= len(lines) <= 2 + int(elapsed // 10), (node, lines)
+        occurrences += len(lines) + sum(
+            int(m.group(1)) for line in lines
+            if (m := re.search(r"\(repeated (\d+) times\)$", line.rstrip())))
+    # many partitions failed in all: the lines left out were counted, not lost
+    assert occurrences > 2 * len(logs), occurrences
