@@ -25,6 +25,13 @@ to the shared files once a second (:meth:`Metrics.flush`, called by a green thre
 each server worker, after each daemon pass and before a page is made), because each
 write into those files costs several microseconds. A page can thus lag up to a second
 behind the requests of another worker, and a worker killed loses its last second.
+
+Several directories in one process (``oiofs-daemon group`` runs daemons of the object,
+container and account servers, each reading its own server's directory): the client
+library keeps one process-wide directory (``PROMETHEUS_MULTIPROC_DIR``), so here each
+directory gets a value class of its own (:func:`_value_class`), and the environment names
+that directory while this module creates or writes its figures (:func:`_writing_into`).
+Each component's figures thus land in its own directory, and its server's page shows them.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ import re
 import shutil
 import tempfile
 from bisect import bisect_left
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from oiofs.common.config import conf_bool, conf_float, conf_int
@@ -53,8 +62,13 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: upper bounds of the histogram buckets (seconds): the client library's defaults
 BUCKETS = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0, 2.5, 5.0, 7.5, 10.0, math.inf)
 
+#: the client library's (process-wide) directory variable
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
 _families: dict[str, Any] = {}
 _instances: dict[str, Metrics] = {}
+# directory -> the client library's file-backed value class writing into it
+_value_classes: dict[str, Any] = {}
 
 
 def metric_method(method: str) -> str:
@@ -84,17 +98,38 @@ def _prometheus_families() -> dict[str, Any]:
     return _families
 
 
-def _use_multiprocess_dir(path: str) -> None:
-    """Put the Prometheus client in multiprocess mode, writing into ``path``.
+def _value_class(path: str) -> Any:
+    """The client library's multiprocess value class for directory ``path``: its own
+    files (one per kind and process), apart from every other directory's."""
+    klass = _value_classes.get(path)
+    if klass is None:
+        from prometheus_client import values
 
-    The library chooses its value class when it is imported, from the environment; it
-    is set here too, in case it was imported (by a parser, say) before.
+        klass = _value_classes[path] = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    return klass
+
+
+@contextmanager
+def _writing_into(path: str) -> Iterator[None]:
+    """Figures created or written in this block go to the files of directory ``path``.
+
+    The library names a file from the environment when a value is created, and again
+    for every value of a class at its first write after a fork (a worker); all values of
+    one class are written here only, within this block, so they all stay in ``path``.
     """
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     from prometheus_client import values
 
-    if not isinstance(values.ValueClass, type) or values.ValueClass.__name__ != "MmapedValue":
-        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    saved_class, saved_dir = values.ValueClass, os.environ.get(MULTIPROC_ENV)
+    values.ValueClass = _value_class(path)
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield
+    finally:
+        values.ValueClass = saved_class
+        if saved_dir is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+        else:
+            os.environ[MULTIPROC_ENV] = saved_dir
 
 
 def prune_dead_files(path: str) -> None:
@@ -134,8 +169,10 @@ class Metrics:
         key = (family, *labels)
         child = self._children.get(key)
         if child is None:
-            assert self._prom is not None
-            child = self._children[key] = self._prom[family].labels(self.server, *labels)
+            assert self._prom is not None and self.prometheus_dir is not None
+            with _writing_into(self.prometheus_dir):
+                child = self._prom[family].labels(self.server, *labels)
+            self._children[key] = child
         return child
 
     # --- what components report -------------------------------------------------------
@@ -201,20 +238,21 @@ class Metrics:
 
     def flush(self) -> None:
         """Write the figures added up since the last flush into the shared files."""
-        if self._prom is None:
+        if self._prom is None or self.prometheus_dir is None:
             return
         counts, self._counts = self._counts, {}
-        for key, amount in counts.items():
-            self._child(*key).inc(amount)
         observed, self._observed = self._observed, {}
-        for key, entry in observed.items():
-            # What Histogram.observe does for one value, for many at once: the child
-            # keeps its sum and one counter per bucket (the count is their total).
-            child = self._child(*key)
-            child._sum.inc(entry[0])
-            for index, hits in enumerate(entry[1:]):
-                if hits:
-                    child._buckets[index].inc(hits)
+        with _writing_into(self.prometheus_dir):
+            for key, amount in counts.items():
+                self._child(*key).inc(amount)
+            for key, entry in observed.items():
+                # What Histogram.observe does for one value, for many at once: the child
+                # keeps its sum and one counter per bucket (the count is their total).
+                child = self._child(*key)
+                child._sum.inc(entry[0])
+                for index, hits in enumerate(entry[1:]):
+                    if hits:
+                        child._buckets[index].inc(hits)
 
     # --- Prometheus exposition --------------------------------------------------------
 
@@ -242,7 +280,9 @@ def get_metrics(conf: dict[str, Any] | None, server: str) -> Metrics:
     """The :class:`Metrics` of component ``server`` in this process, made on first use.
 
     ``server`` is the statsd prefix and Prometheus label (``proxy-server``,
-    ``object-server``, ``object-replicator``...). Later calls get the same object.
+    ``object-server``, ``object-replicator``...). Later calls get the same object. Its
+    Prometheus figures go to its own ``prometheus_multiproc_dir`` (a temporary directory
+    of its own when that is empty), whatever other components of the process use.
     """
     metrics = _instances.get(server)
     if metrics is not None:
@@ -259,13 +299,11 @@ def get_metrics(conf: dict[str, Any] | None, server: str) -> Metrics:
     prom_dir = None
     owned = None
     if conf_bool(conf, "prometheus_enabled", False):
-        prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") if _families else None
+        prom_dir = str(conf.get("prometheus_multiproc_dir") or "").strip() or None
         if prom_dir is None:
-            prom_dir = str(conf.get("prometheus_multiproc_dir") or "").strip() or None
-            if prom_dir is None:
-                prom_dir = owned = tempfile.mkdtemp(prefix=f"oiofs-metrics-{server}-")
-            os.makedirs(prom_dir, exist_ok=True)
-            _use_multiprocess_dir(prom_dir)
+            prom_dir = owned = tempfile.mkdtemp(prefix=f"oiofs-metrics-{server}-")
+        prom_dir = os.path.abspath(prom_dir)
+        os.makedirs(prom_dir, exist_ok=True)
     metrics = Metrics(server, client, prom_dir, proxy_style=server.startswith("proxy"),
                       sample_rate=conf_float(conf, "log_statsd_default_sample_rate", 1.0))
     metrics._owned_dir = owned

@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from oiofs.cli.allinone.processes import group_alive
 from oiofs.cli.daemon import DAEMONS
@@ -74,3 +76,38 @@ def test_grouped_daemons_survive_a_dead_one_and_stop_on_sigterm(node_confs, tmp_
         status = proc.wait(timeout=30)
     assert status == 0
     assert not group_alive(proc.pid)
+
+
+def passes_on_page(port):
+    """``{daemon: passes}`` on the ``/metrics`` page of the server at ``port``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    return {sample.labels["server"]: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "oiofs_events_total" and sample.labels["event"] == "passes"}
+
+
+def test_each_grouped_daemon_counts_its_passes_on_its_own_server_page(cluster, node_confs,
+                                                                        tmp_path):
+    """One process runs daemons of three server types; each server's ``/metrics``
+    shows the passes of its own daemons, and none of another type's."""
+    confs, _cache = node_confs
+    ports = {t: cluster.layout.port(1, t) for t in ("account", "container", "object")}
+    with open(tmp_path / "group.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "oiofs.cli.daemon", "group", *confs],
+            stdout=log, stderr=log, start_new_session=True)
+    try:
+        wanted = {"account": "account-replicator", "container": "container-replicator",
+                  "object": "object-updater"}
+        wait_for(lambda: all(passes_on_page(ports[t]).get(d, 0) >= 1
+                             for t, d in wanted.items()),
+                 timeout=120, what="each server's page to count its daemon's passes")
+        for server_type, port in ports.items():
+            daemons = set(passes_on_page(port))
+            assert daemons and all(d.startswith(server_type + "-") for d in daemons), (
+                server_type, daemons)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0

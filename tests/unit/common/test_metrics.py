@@ -181,3 +181,39 @@ def test_daemon_passes_are_reported(tmp_path):
     assert any(line.startswith("pass.timing:") for line in lines)
     assert "files:3|c" in lines and "files:4|c" in lines
     assert "pass.timing:2500.000000|ms" in lines and "pass.timing:500.000000|ms" in lines
+
+
+# Two components with two directories in one process (a daemon group), then a fork (a
+# server's worker): each component's figures stay in its own directory.
+TWO_DIRS = textwrap.dedent("""
+    import os, sys
+    from oiofs.common.metrics import get_metrics
+    first, second = (get_metrics({"prometheus_enabled": "true",
+                                  "prometheus_multiproc_dir": path}, name)
+                     for path, name in ((sys.argv[1], "object-replicator"),
+                                        (sys.argv[2], "container-replicator")))
+    first.increment("passes"); second.increment("passes", 2)
+    first.flush(); second.flush()
+    pid = os.fork()
+    if pid == 0:
+        second.increment("passes", 10); second.flush()
+        first.increment("passes", 100); first.flush()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    sys.stdout.write(first.render().decode() + "#SPLIT#" + second.render().decode())
+""")
+
+
+def test_each_directory_gets_only_its_components_figures(tmp_path):
+    dirs = [tmp_path / "object", tmp_path / "container"]
+    out = subprocess.run([sys.executable, "-c", TWO_DIRS, *map(str, dirs)], check=True,
+                         capture_output=True, text=True).stdout
+    pages = [samples_of(page) for page in out.split("#SPLIT#")]
+
+    def passes(page):
+        return {dict(labels)["server"]: value for (name, labels), value in page.items()
+                if name == "oiofs_events_total"}
+
+    assert passes(pages[0]) == {"object-replicator": 101}
+    assert passes(pages[1]) == {"container-replicator": 12}
+    assert {p.name for p in dirs[0].iterdir()} == {p.name for p in dirs[1].iterdir()}
