@@ -108,14 +108,14 @@ class Daemon:
         return {}
 
     def run_pass(self, **kwargs: Any) -> Any:
-        """``run_once``, then the repeated warnings it left out (:class:`RepeatLimiter`)
-        and its stats into the recon cache of the daemon's server type
+        """``run_once``, then the repeated warnings it left out whose interval passed
+        (:class:`RepeatLimiter`) and its stats into the recon cache of the daemon's server type
         (``object-replicator`` -> ``object.recon``); ``run_once``'s result."""
         began = time.time()
         try:
             result = self.run_once(**kwargs)
         finally:
-            self.repeats.flush()  # the counts of the warnings left out in this pass
+            self.repeats.flush()  # the counts of the warnings left out, when due
         entries = self.recon_entries(result, began, time.time())
         if entries:
             path = recon_cache_file(self.conf, self.name.split("-", 1)[0])
@@ -154,7 +154,10 @@ def run_daemon(klass: type[Daemon], conf_path: str, section: str | None = None,
 
     signal.signal(signal.SIGTERM, stop)
     if once:
-        daemon.report_pass(daemon.run_pass(**kwargs))
+        try:
+            daemon.report_pass(daemon.run_pass(**kwargs))
+        finally:
+            daemon.repeats.flush(everything=True)  # the pass's counts, even if short
     else:
         daemon.run_forever(**kwargs)
     return 0

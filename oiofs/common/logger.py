@@ -96,8 +96,9 @@ class RepeatLimiter:
     ``interval`` are counted, not logged, and the next one logged after the interval says
     how many were left out: ``... (repeated 41 times)``. Each process (worker) limits its
     own lines. ``interval = 0`` lets everything through. ``clock`` is for tests.
-    :meth:`flush` writes the last occurrence left out of each key with its count (a
-    daemon does at the end of each pass, so a short pass still says how many there were).
+    :meth:`flush` writes the last occurrence left out of each key whose interval has
+    passed, with its count (a daemon does at the end of each pass; a single pass, run
+    once, writes them all, so a short pass still says how many there were).
 
     >>> limiter = RepeatLimiter(10.0)
     >>> [limiter.check("node1", now=t) for t in (0.0, 1.0, 2.0, 11.0, 12.0)]
@@ -144,13 +145,16 @@ class RepeatLimiter:
         else:
             self._last[key] = (logger, level, msg, args)
 
-    def flush(self) -> None:
-        """Write the last occurrence left out of every key, with how many others were
-        left out before it; the interval of each such key starts again."""
-        last, self._last = self._last, {}
+    def flush(self, everything: bool = False) -> None:
+        """Write the last occurrence left out of each key whose interval has passed
+        (of every key with ``everything``), with how many others were left out before
+        it; the interval of each such key starts again."""
         now = self.clock()
-        for key, (logger, level, msg, args) in last.items():
+        for key, (logger, level, msg, args) in list(self._last.items()):
             state = self._keys.get(key)
+            if state and not everything and now - state[0] < self.interval:
+                continue
+            del self._last[key]
             others = int(state[1]) - 1 if state else 0
             if others:
                 msg += f" (repeated {others} times)"

@@ -90,8 +90,15 @@ def test_flush_writes_the_last_left_out_occurrence_with_its_count():
         limiter.log(logger, logging.WARNING, "node-a", "part %d: node a down", part)
     limiter.log(logger, logging.WARNING, "node-b", "part %d: node b down", 9)
     limiter.log(logger, logging.WARNING, "node-b", "part %d: node b down", 10)
-    limiter.flush()
-    limiter.flush()  # nothing left out since: nothing written
+    limiter.flush()  # the interval has not passed: nothing yet
+    clock.now += 5
+    limiter.flush(everything=True)  # a pass run once: its counts now
+    limiter.flush(everything=True)  # nothing left out since: nothing written
+    limiter.log(logger, logging.WARNING, "node-a", "part %d: node a down", 6)
+    limiter.log(logger, logging.WARNING, "node-a", "part %d: node a down", 7)
+    clock.now += 10
+    limiter.flush()  # a daemon's pass ended after the interval
     assert stream.getvalue().splitlines() == [
         "part 0: node a down", "part 9: node b down",
-        "part 4: node a down (repeated 3 times)", "part 10: node b down"]
+        "part 4: node a down (repeated 3 times)", "part 10: node b down",
+        "part 7: node a down (repeated 1 times)"]
