@@ -7,6 +7,7 @@ replicator runs in the test process (its files are written directly).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
@@ -37,6 +38,13 @@ class Log:
     warning = _at("warning")
     error = _at("error")
     exception = _at("error")
+
+    def isEnabledFor(self, level):
+        return True
+
+    def log(self, level, msg, *args, **kwargs):
+        """As ``logging.Logger.log`` (a RepeatLimiter writes this way)."""
+        self.lines.append((logging.getLevelName(level).lower(), msg % args if args else msg))
 
     def text(self, level: str | None = None) -> str:
         return "\n".join(line for lvl, line in self.lines if level in (None, lvl))
