@@ -111,7 +111,7 @@ def test_suspend(client):
     assert (old.status, old.body) == (200, b"one")
 
 
-def test_copy_from_is_versioned_and_copy_refused(client):
+def test_copy_from_and_copy_are_versioned(client):
     name = unique("ov")
     assert client.request("PUT", f"/{name}", headers={"X-Versions-Enabled": "true"}
                           ).status == 201
@@ -126,9 +126,27 @@ def test_copy_from_is_versioned_and_copy_refused(client):
                             headers={"X-Copy-From": f"{name}/a"})
     assert copied.status == 201 and copied.headers[VID] > v1
     assert client.request("GET", f"/{name}/b").body == b"source"
-    assert client.request("COPY", f"/{name}/a", headers={"Destination": f"{name}/c"}
-                          ).status == 501
-    assert client.request("HEAD", f"/{name}/c").status == 404
+    # COPY into a versioned container is a versioned write (Swift: the copy middleware
+    # turns it into PUT with X-Copy-From), from this container and from another one
+    put(client, f"/{name}/c", b"first c")
+    copy = client.request("COPY", f"/{name}/a", headers={"Destination": f"{name}/c"})
+    assert copy.status == 201 and copy.headers[VID]
+    assert client.request("GET", f"/{name}/c").body == b"source"
+    other = unique("plain")
+    assert client.request("PUT", f"/{other}").status == 201
+    assert client.request("PUT", f"/{other}/s", body=b"from elsewhere").status == 201
+    again = client.request("COPY", f"/{other}/s", headers={"Destination": f"{name}/c"})
+    assert again.status == 201 and again.headers[VID] > copy.headers[VID]
+    assert client.request("GET", f"/{name}/c").body == b"from elsewhere"
+    rows = [r for r in versions(client, name) if r["name"] == "c"]
+    assert [r["bytes"] for r in rows] == [len(b"from elsewhere"), len(b"source"),
+                                         len(b"first c")]
+    assert client.request("GET", f"/{name}/c?version-id={copy.headers[VID]}",
+                          quote_path=False).body == b"source"
+    # a copy out of a versioned container into a plain one is an ordinary copy
+    out = client.request("COPY", f"/{name}/a", headers={"Destination": f"{other}/t"})
+    assert out.status == 201 and VID not in out.headers
+    assert client.request("GET", f"/{other}/t").body == b"source"
 
 
 def versions(client, container, query=""):

@@ -38,7 +38,6 @@ from oiofs.common.exceptions import (
     HTTPConflict,
     HTTPError,
     HTTPForbidden,
-    HTTPNotImplemented,
 )
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.controllers.base import BACKEND_HEADERS_KEY
@@ -209,7 +208,11 @@ class ObjectVersioning:
         method = environ["REQUEST_METHOD"]
         version_id = query_value(environ, "version-id")
         if method == "COPY":
-            self._refuse_copy_into_versions(environ)
+            put_parts = self._copy_as_put(environ)
+            if put_parts is not None:
+                parts = put_parts
+                version, account, container, obj = parts
+                method = "PUT"
         if method not in ("GET", "HEAD", "PUT", "DELETE", "POST") and version_id is None:
             return self.app(environ, start_response)
         info = self.proxy.cached_container_info(environ, _text(account), _text(container))
@@ -241,16 +244,29 @@ class ObjectVersioning:
             return self.put(environ, start_response, where)
         return self.delete(environ, start_response, where)
 
-    def _refuse_copy_into_versions(self, environ) -> None:
-        """501 for a ``COPY`` whose destination keeps versions (not built yet)."""
+    def _copy_as_put(self, environ) -> tuple[str, str, str, str] | None:
+        """A ``COPY`` whose destination keeps versions becomes the ``PUT`` with
+        ``X-Copy-From`` it means (Swift's copy middleware does the same), so that it is
+        versioned like any other write; returns the destination's parts, or ``None`` (the
+        copy goes on untouched). Authorization stays with the proxy, which checks the
+        rewritten request (the destination written, the source read)."""
         ends = copy_source_and_dest(environ)
         if ends is None:
-            return
-        _source, (d_acc, d_con, _d_obj) = ends
+            return None
+        (s_acc, s_con, s_obj), (d_acc, d_con, d_obj) = ends
         setting = self._setting(environ, ("", d_acc, d_con))
-        if setting is not None and setting[0]:
-            raise HTTPNotImplemented("COPY into a container with object versioning is not "
-                                     "available in this cluster; use PUT with X-Copy-From")
+        if setting is None or not setting[0]:
+            return None
+        version = environ["PATH_INFO"].split("/", 2)[1]
+        environ["REQUEST_METHOD"] = "PUT"
+        environ["PATH_INFO"] = f"/{version}/{d_acc}/{d_con}/{d_obj}"
+        environ["HTTP_X_COPY_FROM"] = quote(_text(f"/{s_con}/{s_obj}"))
+        if s_acc != d_acc:
+            environ["HTTP_X_COPY_FROM_ACCOUNT"] = s_acc
+        for key in ("HTTP_DESTINATION", "HTTP_DESTINATION_ACCOUNT", "HTTP_TRANSFER_ENCODING"):
+            environ.pop(key, None)
+        environ["CONTENT_LENGTH"] = "0"
+        return version, d_acc, d_con, d_obj
 
     def _link_of(self, environ, where: _Place):
         """``(status, version id the object links to or None)`` of the object itself."""
