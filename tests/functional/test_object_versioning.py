@@ -180,8 +180,17 @@ def test_versions_listing(client):
     assert [r["version_id"] for r in versions(client, name, "&prefix=b")] == [marker, b1]
     plain = client.request("GET", f"/{name}?versions", quote_path=False)
     assert plain.body.decode().split() == ["a", "a", "b", "b", "d/x"]
-    assert client.request("GET", f"/{name}?versions&format=xml", quote_path=False
-                          ).status == 501
+    xml = client.request("GET", f"/{name}?versions&format=xml", quote_path=False)
+    assert xml.status == 200 and xml.headers["content-type"].startswith("application/xml")
+    from lxml import etree
+
+    root = etree.fromstring(xml.body)
+    assert root.tag == "container" and root.get("name") == name
+    got = [(o.findtext("name"), o.findtext("version_id"), o.findtext("is_latest"))
+           for o in root.iter("object")]
+    assert got == [("a", a2, "true"), ("a", a1, "false"), ("b", marker, "true"),
+                   ("b", b1, "false"), ("d/x", "null", "true")]
+    assert root.find("object/hash").text == hashlib.md5(b"22").hexdigest()
 
 
 def test_post_goes_to_current_version_and_container_delete(client):

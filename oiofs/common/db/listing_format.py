@@ -323,12 +323,15 @@ def _xml_entry(record: Record, entry_tag: str, fields: tuple[str, ...],
     return entry
 
 
-def iter_xml(records: Iterable[Record], root_tag: str, root_name: str) -> Iterator[bytes]:
+def iter_xml(records: Iterable[Record], root_tag: str, root_name: str,
+             fields: tuple[str, ...] | None = None) -> Iterator[bytes]:
     """``<root_tag name="root_name">`` with one element per record, built with lxml.
 
-    ``root_tag`` is ``container`` (object entries) or ``account`` (container entries).
+    ``root_tag`` is ``container`` (object entries) or ``account`` (container entries);
+    ``fields``: the child elements of each entry, if not the root tag's usual ones.
     """
-    entry_tag, fields = XML_FIELDS[root_tag]
+    entry_tag, usual = XML_FIELDS[root_tag]
+    fields = fields or usual
     root = etree.tostring(etree.Element(root_tag, name=xml_safe(root_name)))
     # an empty element serializes as <tag name="..."/>: open and close it around entries
     head = root[:-2] + b">"

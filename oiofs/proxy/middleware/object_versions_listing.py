@@ -6,7 +6,7 @@ itself, whose rows that are not links to a version are ``null`` versions (writte
 without versioning; placed among the versions by their ``last_modified``). Rows come in
 object name order, newest version first; the first row of each name is ``is_latest``.
 ``prefix``, ``delimiter`` (``subdir`` rows), ``marker`` with ``version_marker``, ``limit``
-and the JSON and plain text formats are served (XML is 501).
+in the JSON, XML and plain text formats.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from datetime import UTC
 from urllib.parse import parse_qs, quote, unquote
 
-from oiofs.common.db.listing_format import iter_listing_body
-from oiofs.common.exceptions import HTTPNotImplemented, HTTPPreconditionFailed
+from oiofs.common.db.listing_format import iter_listing_body, iter_xml
+from oiofs.common.exceptions import HTTPPreconditionFailed
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.listing import FORMATS, listing_format
 from oiofs.proxy.middleware.object_versions import (
@@ -110,15 +110,17 @@ def merged(vrows: Iterator[Row], nrows: Iterator[Row], prefix: str, delimiter: s
     return out
 
 
+#: child elements of each object of an XML listing of versions
+XML_VERSION_FIELDS = ("name", "version_id", "is_latest", "hash", "bytes", "content_type",
+                      "last_modified")
+
+
 def list_versions(filt, environ, start_response, cparts, versions: str):
     """Answer ``GET <container>?versions`` for the filter ``filt``."""
     version, account, container = cparts
     query = environ.get("QUERY_STRING", "")
     params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
     fmt = listing_format(query, environ.get("HTTP_ACCEPT"))
-    if fmt == "xml":
-        raise HTTPNotImplemented("XML listings of versions are not available in this "
-                                 "cluster")
     try:
         limit = int(params.get("limit", MAX_LIMIT))
     except ValueError:
@@ -148,10 +150,15 @@ def list_versions(filt, environ, start_response, cparts, versions: str):
     if fmt == "json":
         body = json.dumps(rows).encode("utf-8")
         ctype = "application/json; charset=utf-8"
+    elif fmt == "xml":
+        shown = [r if "subdir" in r else {**r, "is_latest": str(r["is_latest"]).lower()}
+                 for r in rows]
+        body = b"".join(iter_xml(shown, "container", _text(container), XML_VERSION_FIELDS))
+        ctype = "application/xml; charset=utf-8"
     else:
         body = "".join(f"{r.get('subdir') or r['name']}\n" for r in rows).encode("utf-8")
         ctype = "text/plain; charset=utf-8"
-    status = "200 OK" if rows or fmt == "json" else "204 No Content"
+    status = "200 OK" if rows or fmt != "plain" else "204 No Content"
     if status.startswith("204"):
         body = b""
     start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body))),
