@@ -22,6 +22,7 @@ from tests.support.probe import (
     use_cluster_secret,
 )
 from tests.support.proxy_client import Client
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.probe
 
@@ -65,6 +66,14 @@ def test_a_deleted_account_in_redis_is_reaped(cluster):
         kept_files = 3
         assert data_files(cluster) == kept_files + OBJECTS * 3 + OBJECTS * 6
 
+        # The account learns of its containers from the container servers' updates, which
+        # a loaded server may leave to the container updater: wait until it lists both.
+        def listed():
+            if store.zcard(f"containers:{ACCOUNT}") != 2:
+                cluster.aio.run_once("container-updater")
+            return store.zcard(f"containers:{ACCOUNT}") == 2
+
+        wait_for(listed, 60, "the account to list its two containers")
         assert delete_account_as_admin(cluster, ACCOUNT) == 204
         assert owner.request("HEAD").status == 410
         assert set(store.hkeys("deleted-accounts:")) == {ACCOUNT}
