@@ -86,6 +86,13 @@ def _account_id(req: Request) -> str:
     return account
 
 
+def _container_name(body: dict) -> str:
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidServiceRequest("missing container name")
+    return name
+
+
 def _body(req: Request) -> dict:
     raw = req.get_data(cache=True)
     if not raw.strip():
@@ -211,9 +218,7 @@ class AccountService:
     def on_container_update(self, req: Request) -> Response:
         account = _account_id(req)
         body = _body(req)
-        name = body.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidServiceRequest("missing container name")
+        name = _container_name(body)
         result = self.backend.update_container(
             account, name, _number(body.get("mtime"), "mtime", "0"),
             _number(body.get("dtime"), "dtime", "0"), _int(body.get("objects"), "objects", 0),
@@ -225,9 +230,7 @@ class AccountService:
     def on_container_reset(self, req: Request) -> Response:
         account = _account_id(req)
         body = _body(req)
-        name = body.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidServiceRequest("missing container name")
+        name = _container_name(body)
         self.backend.update_container(account, name, _number(body.get("mtime"), "mtime"), 0,
                                       0, 0, autocreate_account=False,
                                       autocreate_container=False)
