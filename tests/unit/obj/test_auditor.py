@@ -13,19 +13,12 @@ from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.hashes import HASHES_INVALID
 from oiofs.obj.metadata import XATTR_NAME, read_metadata_path, write_metadata
 from tests.support.clock import Clock
+from tests.support.log_lines import LogLines as Log
 
 POLICY = POLICIES.get_by_index(0)
 NOW = time.time()
 
 
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def _log(self, msg, *args, **kwargs):
-        self.lines.append(msg % args if args else msg)
-
-    debug = info = warning = error = exception = _log
 
 
 @pytest.fixture

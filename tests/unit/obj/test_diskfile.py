@@ -24,22 +24,13 @@ from oiofs.obj import diskfile as diskfile_module
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.hashes import consolidate_invalidations
 from oiofs.obj.metadata import XATTR_NAME, write_metadata
+from tests.support.log_lines import LogLines as Log
 from tests.support.metadata import limits_metadata
 
 POLICY0 = ReplicationPolicy(0, "gold")
 POLICY1 = ReplicationPolicy(1, "silver")
 
 
-class Log:
-    """Collects what the manager logs (a real sink, not a mock of behaviour)."""
-
-    def __init__(self):
-        self.lines = []
-
-    def _log(self, msg, *args):
-        self.lines.append(msg % args)
-
-    error = warning = info = exception = _log
 
 
 @pytest.fixture(params=[True, False], ids=["threads", "inline"])

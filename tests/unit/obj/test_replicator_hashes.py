@@ -17,20 +17,13 @@ from oiofs.obj.hashes import (
     listing_hash,
     suffix_listing,
 )
+from tests.support.log_lines import LogLines as Log
 
 POLICY = ReplicationPolicy(0, "gold")
 NOW = 1_800_000_000.0
 DAY = 86400.0
 
 
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def _log(self, msg, *args):
-        self.lines.append(msg % args)
-
-    error = warning = info = exception = _log
 
 
 @pytest.fixture
