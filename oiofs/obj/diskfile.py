@@ -25,9 +25,14 @@ provides the same four classes with the same promises; the server uses nothing e
     object durable and visible (see below); leaving the ``with`` block without ``put``
     removes the temporary file. Nothing is visible under the object's name before ``put``.
 
-``DiskFileReader``
+``DiskFileReader`` (:mod:`oiofs.obj.diskfile_reader`)
     The body of a GET: a WSGI response iterable over the whole data, or over what
     ``set_range(start, stop)``/``set_ranges(layout)`` chose; ``close()`` releases the file.
+    Each block of data is checked against its stored checksum before any of it is given
+    out (:mod:`oiofs.obj.block_checksums`, option ``verify_block_checksums``): a bad one
+    quarantines the object at once and ends the body there with
+    :class:`DiskFileQuarantined`; ``check_first(offset)`` does it for the first block
+    before the response starts.
 
 The durability sequence of ``put`` (files: :mod:`oiofs.obj.filenames`, metadata encoding:
 :mod:`oiofs.obj.metadata`): write body and metadata to ``<device>/tmp/<random>``, fsync
@@ -60,20 +65,25 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.fsutils import fsync_dir, mkdirs
 from oiofs.common.hashing import hash_path
-from oiofs.common.http.multipart import ByteRangesLayout
 from oiofs.common.storage_policy import StoragePolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj import async_pending, filenames
+from oiofs.obj.block_checksums import BLOCK_SIZE, BlockHasher, BlockVerifier
+from oiofs.obj.diskfile_reader import DiskFileReader, drop_cache
 from oiofs.obj.hashes import invalidate_hash
-from oiofs.obj.metadata import read_metadata, write_metadata
+from oiofs.obj.metadata import (
+    BlockRef,
+    read_header,
+    read_metadata,
+    write_block_list,
+    write_metadata,
+)
 from oiofs.obj.quarantine import quarantine_hash_dir
 
 TMP_DIR = "tmp"
 #: bodies at least this large get their space reserved up front (fallocate): it keeps large
 #: files contiguous and fails early when the disk is full; for small ones it only costs
 FALLOCATE_MIN = 65536
-#: drop the page cache of a large object every this many bytes read or written
-DROP_CACHE_WINDOW = 8 * 1024 * 1024
 
 # What a .meta (POST) replaces: on read, these keys of the .data are dropped when a .meta
 # applies, and the .meta's are laid over what remains.
@@ -83,14 +93,6 @@ POST_KEY_PREFIXES = ("x-object-meta-", "x-object-transient-sysmeta-")
 def _post_replaceable(key: str, post_keys: frozenset[str]) -> bool:
     lower = key.lower()
     return lower.startswith(POST_KEY_PREFIXES) or lower in post_keys
-
-
-def _drop_cache(fd: int, offset: int, length: int) -> None:
-    # Large objects would push hot small objects out of the page cache.
-    try:
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-    except OSError:
-        pass
 
 
 def _make_dirs(path: str, stop_at: str) -> list[str]:
@@ -121,8 +123,9 @@ class DiskFileManager:
     from the page cache as they are read or written), ``fallocate_reserve`` (0: bytes, or a
     percentage like ``1%``, that must stay free after a PUT), ``fsync_in_threads`` (true:
     fsync, rename and directory updates of a write run in a real thread so that other
-    requests go on meanwhile), and the names of the headers a POST replaces
-    (``post_keys``, lower case, set by the server).
+    requests go on meanwhile), ``verify_block_checksums`` (true: every block a read gives
+    out is checked first), and the names of the headers a POST replaces (``post_keys``,
+    lower case, set by the server).
     """
 
     def __init__(self, conf: dict, logger, post_keys: frozenset[str] = frozenset()):
@@ -141,6 +144,7 @@ class DiskFileManager:
             raise ConfigError(f"option fallocate_reserve: {reserve!r} is not a number "
                               "of bytes or a percentage") from None
         self.fsync_in_threads = conf_bool(conf, "fsync_in_threads", True)
+        self.verify_block_checksums = conf_bool(conf, "verify_block_checksums", True)
         self.post_keys = post_keys
 
     # -- devices -------------------------------------------------------------------------
@@ -236,6 +240,8 @@ class DiskFile:
         #: after open(): the merged metadata, and the length of the data in bytes
         self.metadata: dict[str, str] = {}
         self.content_length = 0
+        #: after open(): where the data's block checksums are (``None``: an older file)
+        self.blocks: BlockRef | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -300,7 +306,7 @@ class DiskFile:
 
     def _read_data_metadata(self, fd: int, files: filenames.OnDiskFiles) -> dict[str, str]:
         try:
-            metadata, data_length = read_metadata(fd)
+            metadata, data_length, self.blocks = read_header(fd)
             if data_length is None:
                 data_length = os.fstat(fd).st_size
             if metadata.get("name") != self.name:
@@ -339,6 +345,14 @@ class DiskFile:
                 merged[key] = value
         return merged
 
+    def quarantine_bad_data(self, data_name: str, reason: str) -> NoReturn:
+        """Quarantine the object because its data file ``data_name`` was found bad while
+        being read, unless a newer write replaced that file meanwhile; then
+        :class:`DiskFileQuarantined` either way (the read cannot go on)."""
+        if data_name in filenames.list_hash_dir(self.hash_dir):
+            self._quarantine(f"{data_name}: {reason}")
+        raise DiskFileQuarantined(reason)
+
     def _quarantine(self, reason: str) -> NoReturn:
         where = quarantine_hash_dir(self.device_path, self.hash_dir, self.policy)
         self.manager.logger.error("quarantined %s (%s) to %s: %s", self.hash_dir, self.name,
@@ -351,8 +365,19 @@ class DiskFile:
         if self._fd is None:
             raise ValueError("DiskFile is not open")
         fd, self._fd = self._fd, None
+        verifier = None
+        on_corrupt = None
+        if self.blocks is not None and self.manager.verify_block_checksums:
+            verifier = BlockVerifier(fd, self.blocks.offset, self.content_length,
+                                     self.blocks.block_size)
+            data_name = self.ondisk().data
+
+            def on_corrupt(reason: str) -> NoReturn:
+                self.quarantine_bad_data(data_name or "", reason)
+
         return DiskFileReader(fd, self.content_length, self.manager.disk_chunk_size,
-                              keep_cache=self.content_length <= self.manager.keep_cache_size)
+                              keep_cache=self.content_length <= self.manager.keep_cache_size,
+                              verifier=verifier, on_corrupt=on_corrupt)
 
     def close(self) -> None:
         """Close the data file if still open (idempotent)."""
@@ -424,11 +449,11 @@ def _commit_archive(pending: str, durable: str,
         finally:
             os.close(fd)
     try:
-        metadata, data_length = read_metadata(fd)
+        metadata, data_length, blocks = read_header(fd)
         if data_length is None:
             data_length = os.fstat(fd).st_size
         metadata.update(footers)
-        write_metadata(fd, metadata, data_length)
+        write_metadata(fd, metadata, data_length, blocks)
         # the footers must be on disk before the name says the archive is durable
         os.fsync(fd)
     finally:
@@ -456,6 +481,7 @@ class DiskFileWriter:
             mkdirs(tmp_dir)
             self.fd = os.open(self.tmp_path, flags, 0o644)
         self.upload_size = 0
+        self._blocks = BlockHasher()
         self._put = False
         try:
             if size:
@@ -490,6 +516,7 @@ class DiskFileWriter:
             if err.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DiskFileNoSpace(str(err)) from err
             raise
+        self._blocks.update(chunk)
         self.upload_size += len(chunk)
 
     def put(self, metadata: dict[str, str], ext: str = filenames.DATA,
@@ -507,22 +534,26 @@ class DiskFileWriter:
                               filenames.filename(metadata["X-Timestamp"], ext,
                                                  frag_index))
         if self.manager.fsync_in_threads:
-            runtime.tpool_execute(self._make_durable, metadata, target)
+            runtime.tpool_execute(self._make_durable, metadata, target, ext)
         else:
-            self._make_durable(metadata, target)
+            self._make_durable(metadata, target, ext)
         self.close()
         invalidate_hash(diskfile.suffix_dir)
         diskfile._files = filenames.cleanup_ondisk_files(diskfile.hash_dir)
 
-    def _make_durable(self, metadata: dict[str, str], target: str) -> None:
+    def _make_durable(self, metadata: dict[str, str], target: str, ext: str) -> None:
         fd = self._open_fd()
         hash_dir = self.diskfile.hash_dir
-        write_metadata(fd, metadata, self.upload_size)
+        blocks = None
+        if ext == filenames.DATA:
+            blocks = write_block_list(fd, self.upload_size, self._blocks.packed(),
+                                      BLOCK_SIZE)
+        write_metadata(fd, metadata, self.upload_size, blocks)
         # fsync before the rename: a crash after the rename must not expose a file
         # whose data never reached the disk
         os.fsync(fd)
         if self.upload_size > self.manager.keep_cache_size:
-            _drop_cache(fd, 0, 0)
+            drop_cache(fd, 0, 0)
         created: list[str] = []
         try:
             os.rename(self.tmp_path, target)
@@ -555,64 +586,3 @@ class DiskFileWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class DiskFileReader:
-    """The body of a GET, read from disk; a WSGI response iterable (``close()`` included).
-
-    Iterating yields the whole data, or what :meth:`set_range`/:meth:`set_ranges` chose,
-    in chunks of at most ``chunk_size`` bytes, never past ``length`` (the metadata trailer,
-    if any, lies beyond). When ``keep_cache`` is false the pages read are dropped from the
-    page cache as it goes. ``close()`` releases the file descriptor.
-    """
-
-    def __init__(self, fd: int, length: int, chunk_size: int, keep_cache: bool = True):
-        self.fd: int | None = fd
-        self.length = length
-        self.chunk_size = chunk_size
-        self.keep_cache = keep_cache
-        self._range = (0, length)
-        self._layout: ByteRangesLayout | None = None
-
-    def set_range(self, start: int, stop: int) -> DiskFileReader:
-        """Serve only the bytes ``[start, stop)``; returns ``self``."""
-        self._range = (start, stop)
-        return self
-
-    def set_ranges(self, layout: ByteRangesLayout) -> DiskFileReader:
-        """Serve the multipart/byteranges body laid out by ``layout``; returns ``self``."""
-        self._layout = layout
-        return self
-
-    def __iter__(self):
-        if self.fd is None:
-            return iter(())
-        if self._layout is not None:
-            return self._layout.iter_body(self.iter_range)
-        return self.iter_range(*self._range)
-
-    def iter_range(self, start: int, stop: int):
-        """The bytes ``[start, stop)`` of the data, in chunks (closes nothing)."""
-        fd = self.fd
-        if fd is None:
-            return
-        stop = min(stop, self.length)
-        pos = dropped = start
-        chunk_size = self.chunk_size
-        while pos < stop:
-            data = os.pread(fd, min(chunk_size, stop - pos), pos)
-            if not data:
-                break  # truncated under us; the auditor will quarantine it
-            pos += len(data)
-            if not self.keep_cache and pos - dropped >= DROP_CACHE_WINDOW:
-                _drop_cache(fd, dropped, pos - dropped)
-                dropped = pos
-            yield data
-        if not self.keep_cache and pos > dropped:
-            _drop_cache(fd, dropped, pos - dropped)
-
-    def close(self) -> None:
-        """Close the file descriptor (idempotent)."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None

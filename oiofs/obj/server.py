@@ -457,19 +457,25 @@ class ObjectServer(BaseServerApp):
         if method == "HEAD":
             out["Content-Length"] = str(length)
             return WsgiResponse(200, out)
-        reader = df.reader()
         specs = parse_range_header(environ.get("HTTP_RANGE"))
         ranges = None
         if specs is not None and if_range_allows(environ.get("HTTP_IF_RANGE"), etag,
                                                  last_modified):
             ranges = ranges_to_serve(specs, length)
+        if ranges is not None and not ranges:
+            out["Content-Range"] = unsatisfied_content_range(length)
+            raise HTTPRequestedRangeNotSatisfiable(headers={key: out[key] for key in (
+                "Content-Range", "ETag", "Last-Modified", "X-Timestamp",
+                TIMESTAMP_HEADER, "Accept-Ranges")})
+        reader = df.reader()
+        try:
+            # a bad first block answers 404 (quarantined) before any header is sent, so
+            # the proxy simply asks another replica
+            reader.check_first(ranges[0][0] if ranges else 0)
+        except BaseException:
+            reader.close()
+            raise
         if ranges is not None:
-            if not ranges:
-                reader.close()
-                out["Content-Range"] = unsatisfied_content_range(length)
-                raise HTTPRequestedRangeNotSatisfiable(headers={key: out[key] for key in (
-                    "Content-Range", "ETag", "Last-Modified", "X-Timestamp",
-                    TIMESTAMP_HEADER, "Accept-Ranges")})
             if len(ranges) == 1:
                 start, stop = ranges[0]
                 out["Content-Range"] = content_range(start, stop, length)

@@ -62,7 +62,7 @@ def test_a_good_archive_passes(devices, policy):
     path = store_archive(devices, policy, os.urandom(3 * SEG + 100))
     stats = full_pass(devices)
     assert (stats.files, stats.quarantined) == (1, 0)
-    assert stats.bytes == os.path.getsize(path)
+    assert stats.bytes == read_metadata_path(path)[1]  # the data, not its checksum list
 
 
 def test_a_fragment_whose_checksum_fails_is_quarantined_even_with_a_matching_md5(
@@ -78,8 +78,9 @@ def test_a_fragment_whose_checksum_fails_is_quarantined_even_with_a_matching_md5
         data = handle.read(int(metadata["Content-Length"]))
     metadata["ETag"] = md5(data).hexdigest()  # only pyeclib's checksum can tell now
     fd = os.open(path, os.O_RDWR)
-    try:
+    try:  # and no block checksums (a file written before them), which would tell too
         write_metadata(fd, metadata, len(data))
+        os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
     stats = full_pass(devices)
@@ -92,8 +93,9 @@ def test_an_archive_whose_length_disagrees_with_its_footers_is_quarantined(devic
     metadata, _ = read_metadata_path(path)
     metadata["X-Object-Sysmeta-Ec-Content-Length"] = str(5 * SEG)
     fd = os.open(path, os.O_RDWR)
-    try:
+    try:  # a file without block checksums, as written before them
         write_metadata(fd, metadata, int(metadata["Content-Length"]))
+        os.ftruncate(fd, int(metadata["Content-Length"]))
     finally:
         os.close(fd)
     assert full_pass(devices).quarantined == 1

@@ -139,7 +139,8 @@ def data_files(cluster, obj) -> list[str]:
         for name in files:
             if name.endswith(".data"):
                 with open(os.path.join(root, name), "rb") as handle:
-                    if handle.read() == obj.encode():
+                    # the data, then its block checksum list (4 bytes: one block)
+                    if handle.read()[:-4] == obj.encode():
                         found.append(os.path.join(root, name))
     return found
 
