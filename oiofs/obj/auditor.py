@@ -8,8 +8,12 @@ its node (all directories under ``devices``, like the server serves them) in two
   passes its checksum, the name in it hashes to the directory it is in, the timestamp
   matches the file name, and a ``.data``'s size matches its ``Content-Length``. It is
   cheap and runs first, limited to ``zero_byte_files_per_second``.
-* the **full** sweep does the same and reads each ``.data`` whole, comparing its MD5 with
-  the stored ETag, limited to ``files_per_second`` and ``bytes_per_second``.
+* the **full** sweep does the same and reads each ``.data`` whole, comparing each block
+  with its stored checksum (:mod:`oiofs.obj.block_checksums`, the very checks a GET makes)
+  and its MD5 with the stored ETag, limited to ``files_per_second`` and
+  ``bytes_per_second``. A ``.data`` written before block checksums existed gets its list
+  here, once its whole data matched its MD5 (the list is appended to the file and fsynced
+  before its attribute points at it).
 
 A bad file's hash directory is renamed into quarantine (:mod:`oiofs.obj.quarantine`) and
 its suffix invalidated, so the replicator copies a good replica back from a peer. The
@@ -37,8 +41,15 @@ from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.storage_policy import POLICIES, ECPolicy, StoragePolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj import filenames
+from oiofs.obj.block_checksums import (
+    BLOCK_SIZE,
+    ENTRY_SIZE,
+    BlockHasher,
+    block_count,
+    first_difference,
+)
 from oiofs.obj.hashes import is_hash, is_suffix
-from oiofs.obj.metadata import read_metadata
+from oiofs.obj.metadata import BlockRef, append_block_list, read_header
 from oiofs.obj.quarantine import quarantine_hash_dir
 
 ZBF = "zbf"
@@ -55,6 +66,8 @@ class ObjectAuditStats:
     bytes: int = 0
     quarantined: int = 0
     errors: int = 0
+    #: older ``.data`` files given their block checksum list
+    checksums_added: int = 0
     end: float | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -70,7 +83,7 @@ class ObjectAuditStats:
                 f"bytes checked in {elapsed:.2f}s ({self.files / elapsed:.1f} files/s, "
                 f"{self.bytes / elapsed:.0f} bytes/s; limits {files_limit:g} files/s, "
                 f"{bytes_limit:g} bytes/s), {self.quarantined} quarantined, "
-                f"{self.errors} errors")
+                f"{self.errors} errors, {self.checksums_added} given block checksums")
 
 
 class _Bad(Exception):
@@ -179,7 +192,7 @@ class ObjectAuditor(Daemon):
             path = os.path.join(hash_dir, name)
             try:
                 checked = self._audit_file(path, name, os.path.basename(hash_dir), mode,
-                                           byte_limiter, policy)
+                                           byte_limiter, policy, stats)
             except FileNotFoundError:
                 continue  # replaced by a newer write meanwhile: nothing to judge
             except _Bad as bad:
@@ -197,12 +210,13 @@ class ObjectAuditor(Daemon):
             file_limiter.wait(1)
 
     def _audit_file(self, path: str, name: str, name_hash: str, mode: str,
-                    byte_limiter: RateLimiter, policy: StoragePolicy | None = None) -> int:
+                    byte_limiter: RateLimiter, policy: StoragePolicy | None = None,
+                    stats: ObjectAuditStats | None = None) -> int:
         """Check one file; the data bytes read. Raises :class:`_Bad` if it is bad."""
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             try:
-                metadata, data_length = read_metadata(fd)
+                metadata, data_length, blocks = read_header(fd)
             except DiskFileCorrupt as err:
                 raise _Bad(str(err)) from None
             object_name = metadata.get("name", "")
@@ -227,10 +241,37 @@ class ObjectAuditor(Daemon):
                 raise _Bad("no ETag")
             if mode == ZBF:
                 return 0
-            return self._check_data(fd, data_length, etag, byte_limiter,
-                                    self._fragments(policy, name, metadata, data_length))
+            hasher = BlockHasher(blocks.block_size if blocks else BLOCK_SIZE)
+            checked = self._check_data(fd, data_length, etag, byte_limiter,
+                                       self._fragments(policy, name, metadata, data_length),
+                                       hasher, blocks)
+            if blocks is None and stats is not None and \
+                    self._add_block_list(path, fd, hasher.packed(), data_length):
+                stats.checksums_added += 1
+            return checked
         finally:
             os.close(fd)
+
+    def _add_block_list(self, path: str, fd: int, packed: bytes, data_length: int) -> bool:
+        """Give the older ``.data`` open as ``fd`` (its data just checked) its block
+        checksum list; ``False`` if it cannot (replaced meanwhile, no room: it stays
+        readable as it was)."""
+        try:
+            rw_fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            before, now = os.fstat(fd), os.fstat(rw_fd)
+            if (before.st_dev, before.st_ino) != (now.st_dev, now.st_ino):
+                return False  # a newer write took the name: not the file just checked
+            append_block_list(rw_fd, packed, BLOCK_SIZE, data_length)
+            return True
+        except (OSError, DiskFileCorrupt) as err:
+            self.logger.warning("object audit cannot add block checksums to %s: %s",
+                                path, err)
+            return False
+        finally:
+            os.close(rw_fd)
 
     @staticmethod
     def _fragments(policy: StoragePolicy | None, name: str, metadata: dict[str, str],
@@ -253,9 +294,14 @@ class ObjectAuditor(Daemon):
         return policy, layout, index
 
     def _check_data(self, fd: int, length: int, etag: str, byte_limiter: RateLimiter,
-                    fragments: tuple[ECPolicy, SegmentLayout, int] | None = None) -> int:
-        """MD5 of the data against ``etag``; for a fragment archive also each fragment's
-        pyeclib checksum and index (read one fragment at a time)."""
+                    fragments: tuple[ECPolicy, SegmentLayout, int] | None = None,
+                    hasher: BlockHasher | None = None, blocks: BlockRef | None = None
+                    ) -> int:
+        """MD5 of the data against ``etag``, each block against the stored list of
+        ``blocks`` (``hasher`` computes it again, also for a file that has none); for a
+        fragment archive also each fragment's pyeclib checksum and index (read one
+        fragment at a time)."""
+        blocks_hasher = hasher if hasher is not None else BlockHasher()
         hasher = md5()
         offset = 0
         segment = 0
@@ -269,6 +315,7 @@ class ObjectAuditor(Daemon):
                 _check_fragment(fragments[0], chunk, fragments[2], segment)
                 segment += 1
             hasher.update(chunk)
+            blocks_hasher.update(chunk)
             offset += len(chunk)
             byte_limiter.wait(len(chunk))
         # large files: leave the page cache to objects that are actually read
@@ -276,6 +323,12 @@ class ObjectAuditor(Daemon):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except OSError:
             pass
+        if blocks is not None:
+            stored = os.pread(fd, block_count(length, blocks.block_size) * ENTRY_SIZE,
+                              blocks.offset)
+            bad = first_difference(stored, blocks_hasher.packed())
+            if bad is not None:
+                raise _Bad(f"block {bad} does not match its checksum")
         if hasher.hexdigest() != etag.lower():
             raise _Bad(f"MD5 {hasher.hexdigest()} does not match ETag {etag}")
         return offset

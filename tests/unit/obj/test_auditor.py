@@ -11,7 +11,7 @@ from oiofs.common.timestamp import Timestamp
 from oiofs.obj.auditor import FULL, ZBF, ObjectAuditor
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.hashes import HASHES_INVALID
-from oiofs.obj.metadata import XATTR_NAME, read_metadata_path, write_metadata
+from oiofs.obj.metadata import XATTR_NAME, read_header, read_metadata_path, write_metadata
 from tests.support.clock import Clock
 from tests.support.log_lines import LogLines as Log
 
@@ -40,6 +40,14 @@ def put(manager, obj="o", body=b"hello world", ts=NOW - 10):
                     "ETag": md5(body).hexdigest(), "Content-Length": str(len(body)),
                     "name": df.name})
     return df, os.path.join(df.hash_dir, Timestamp(ts).internal + ".data")
+
+
+def read_header_path(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return read_header(fd)
+    finally:
+        os.close(fd)
 
 
 def quarantined(devices):
@@ -160,3 +168,57 @@ def test_a_file_replaced_meanwhile_is_not_quarantined(manager, devices):
     daemon.run_once(mode=FULL)
     assert daemon.last_stats[0].quarantined == 0
     assert os.listdir(df.hash_dir) == [Timestamp(NOW - 1).internal + ".data"]
+
+
+# --- block checksums ----------------------------------------------------------------------
+
+def test_a_bad_block_is_named_even_when_the_md5_would_match(manager, devices):
+    body = os.urandom(5 * 65536)
+    _df, path = put(manager, body=body)
+    metadata, length = read_metadata_path(path)
+    swapped = body[65536:131072] + body[:65536] + body[131072:]
+    with open(path, "r+b") as handle:  # blocks 0 and 1 swapped, the ETag made to match
+        handle.write(swapped[:131072])
+    metadata["ETag"] = md5(swapped).hexdigest()
+    fd = os.open(path, os.O_RDWR)
+    try:
+        blocks = read_header_path(path).blocks
+        write_metadata(fd, metadata, length, blocks)
+    finally:
+        os.close(fd)
+    daemon = auditor(devices)
+    daemon.run_once(mode=FULL)
+    stats = daemon.last_stats[0]
+    assert stats.quarantined == 1
+    assert "block 0 does not match its checksum" in stats.problems[0]
+
+
+def test_an_older_data_file_gets_its_block_checksums_after_a_good_md5(manager, devices):
+    body = os.urandom(3 * 65536 + 10)
+    df, path = put(manager, body=body)
+    metadata, _ = read_metadata_path(path)
+    fd = os.open(path, os.O_RDWR)
+    try:  # as written before block checksums: data and inline metadata only
+        write_metadata(fd, metadata, len(body))
+        os.ftruncate(fd, len(body))
+    finally:
+        os.close(fd)
+    assert read_header_path(path).blocks is None
+    daemon = auditor(devices)
+    daemon.run_once(mode=ZBF)
+    assert daemon.last_stats[0].checksums_added == 0  # only a full check earns them
+    daemon.run_once(mode=FULL)
+    assert (daemon.last_stats[0].checksums_added, daemon.last_stats[0].quarantined) == (1, 0)
+    header = read_header_path(path)
+    assert header.metadata == metadata and header.data_length == len(body)
+    assert header.blocks is not None and header.blocks.offset == len(body)
+    # from now on reads check them, and so does the next pass (adding nothing more)
+    with df.open():
+        assert b"".join(df.reader()) == body
+    daemon.run_once(mode=FULL)
+    assert (daemon.last_stats[0].checksums_added, daemon.last_stats[0].quarantined) == (0, 0)
+    with open(path, "r+b") as handle:
+        handle.seek(2 * 65536 + 7)
+        handle.write(b"\x00" if body[2 * 65536 + 7] else b"\x01")
+    daemon.run_once(mode=FULL)
+    assert "block 2 does not match" in daemon.last_stats[0].problems[0]
