@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from oiofs.common.backend_protocol import TIMESTAMP_HEADER
+from oiofs.common.http.ranges import parse_content_range
 from oiofs.proxy.backend import Backend
 
 NEWEST_KEYS = (TIMESTAMP_HEADER.lower(), "x-timestamp")
@@ -88,9 +89,18 @@ class ReplicatedRead:
                                  self.headers, self.quorum)
 
     def resumer(self, resp, length: int | None):
-        """Fetches the rest of a body from another node after a failure."""
+        """Fetches the rest of a body from another node after a failure (a whole body,
+        or one range: a multipart/byteranges body is not resumed)."""
         etag = resp.headers.get("etag")
-        if resp.status != 200 or not etag or length is None:
+        if not etag or length is None:
+            return None
+        start = 0
+        if resp.status == 206:
+            try:
+                start = parse_content_range(resp.headers.get("content-range", ""))[0]
+            except ValueError:
+                return None  # several ranges (multipart): no one range to ask again
+        elif resp.status != 200:
             return None
         method = getattr(resp, "method", "GET")
 
@@ -98,7 +108,7 @@ class ReplicatedRead:
             if sent >= length:
                 return None
             retry = dict(self.headers)
-            retry["Range"] = f"bytes={sent}-{length - 1}"
+            retry["Range"] = f"bytes={start + sent}-{start + length - 1}"
             retry["If-Match"] = etag  # the very same version, or nothing
             retry.pop("If-None-Match", None)
             new, _node, _status = self.backend.read(self.node_iter, method, self.part,

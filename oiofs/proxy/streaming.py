@@ -8,7 +8,13 @@ half-read connection never goes back to the pool.
 from __future__ import annotations
 
 from oiofs.common.connection_pool import HTTPResponse
+from oiofs.common.exceptions import OiofsError
 from oiofs.proxy.backend import NODE_ERRORS
+
+
+class BodyCutShort(OiofsError):
+    """A backend body failed mid-way and could not be resumed: the client's connection
+    must be dropped (raised out of the response body to the WSGI server)."""
 
 
 class BackendBody:
@@ -16,9 +22,11 @@ class BackendBody:
 
     ``resume`` (optional) is called as ``resume(bytes_sent) -> HTTPResponse | None`` when
     the node fails mid-body; it may return a response carrying the rest of the body from
-    another node. Without one, or when it returns ``None``, the body ends early and the
-    client sees a short body (its ``Content-Length`` was already sent), which it can
-    detect; the proxy never pads or invents data.
+    another node. Without one, or when it returns ``None``, iterating raises
+    :class:`BodyCutShort`: the WSGI server then closes the client's connection, so the
+    client sees a body shorter than its ``Content-Length`` at once (a body that merely
+    ended would leave the kept-alive connection waiting for bytes that never come); the
+    proxy never pads or invents data.
     """
 
     __slots__ = ("resp", "chunk_size", "resume", "sent", "logger")
@@ -42,7 +50,7 @@ class BackendBody:
                 self.resp.close()
                 new = self.resume(self.sent) if self.resume is not None else None
                 if new is None:
-                    return
+                    raise BodyCutShort(f"body cut short after {self.sent} bytes") from err
                 self.resp = new
                 continue
             if not data:
