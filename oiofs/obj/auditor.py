@@ -295,13 +295,13 @@ class ObjectAuditor(Daemon):
 
     def _check_data(self, fd: int, length: int, etag: str, byte_limiter: RateLimiter,
                     fragments: tuple[ECPolicy, SegmentLayout, int] | None = None,
-                    hasher: BlockHasher | None = None, blocks: BlockRef | None = None
-                    ) -> int:
+                    block_hasher: BlockHasher | None = None,
+                    blocks: BlockRef | None = None) -> int:
         """MD5 of the data against ``etag``, each block against the stored list of
-        ``blocks`` (``hasher`` computes it again, also for a file that has none); for a
+        ``blocks`` (``block_hasher`` computes it again, also for a file that has none); for a
         fragment archive also each fragment's pyeclib checksum and index (read one
         fragment at a time)."""
-        blocks_hasher = hasher if hasher is not None else BlockHasher()
+        blocks_hasher = block_hasher if block_hasher is not None else BlockHasher()
         hasher = md5()
         offset = 0
         segment = 0

@@ -16,8 +16,14 @@ import pytest
 
 from oiofs.common.hashing import hash_path
 from oiofs.obj.block_checksums import BLOCK_SIZE
-from tests.support.object_server import T0, hash_dir_of, listdir, put_object, start_object_server
-from tests.support.servers import write_cluster_conf
+from tests.support.object_server import (
+    T0,
+    hash_dir_of,
+    listdir,
+    object_server_dirs,
+    put_object,
+    start_object_server,
+)
 
 BLOCKS = 10  # whole blocks of the test object, then a partial one
 SIZE = BLOCKS * BLOCK_SIZE + 1000
@@ -28,10 +34,7 @@ NOT_FOUND = b"<html><h1>Not Found</h1><p>The resource could not be found.</p></h
 def servers(tmp_path_factory):
     """Two object servers on one devices directory: checks on (the default) and off."""
     root = str(tmp_path_factory.mktemp("blockcsum"))
-    oiofs_dir = os.path.join(root, "etc")
-    write_cluster_conf(oiofs_dir)
-    devices = os.path.join(root, "devices")
-    os.makedirs(os.path.join(devices, "sda"))
+    oiofs_dir, devices = object_server_dirs(root)
     checking = start_object_server(root, oiofs_dir, devices)
     trusting = start_object_server(root, oiofs_dir, devices, verify_block_checksums="no")
     try:

@@ -29,13 +29,14 @@ from tests.support.object_server import (
     UPDATE_TIMEOUT,
     hash_dir_of,
     listdir,
+    object_server_dirs,
     put_object,
     raw_put,
     read_status,
     request,
     start_object_server,
 )
-from tests.support.servers import free_port, write_cluster_conf
+from tests.support.servers import free_port
 from tests.support.waiting import wait_for
 
 
@@ -85,10 +86,7 @@ class ContainerListener:
 def server(tmp_path_factory):
     """One object server for the module, with its devices directory (device ``sda``)."""
     root = str(tmp_path_factory.mktemp("objsrv"))
-    oiofs_dir = os.path.join(root, "etc")
-    write_cluster_conf(oiofs_dir)
-    devices = os.path.join(root, "devices")
-    os.makedirs(os.path.join(devices, "sda"))
+    oiofs_dir, devices = object_server_dirs(root)
     srv = start_object_server(root, oiofs_dir, devices)
     srv.devices = devices
     try:

@@ -8,7 +8,12 @@ import os
 import socket
 
 from oiofs.common.hashing import hash_path, set_hash_path_secret
-from tests.support.servers import ServerProcess, free_port, write_server_conf
+from tests.support.servers import (
+    ServerProcess,
+    free_port,
+    write_cluster_conf,
+    write_server_conf,
+)
 
 T0 = "1700000000.00000"
 T1 = "1700000001.00000"
@@ -29,6 +34,16 @@ def start_object_server(root: str, oiofs_dir: str, devices: str, **app_options) 
         {"container_update_timeout": UPDATE_TIMEOUT, "conn_timeout": 0.5,
          "node_timeout": NODE_TIMEOUT, **app_options})
     return ServerProcess("object", conf, port).start()
+
+
+def object_server_dirs(root: str) -> tuple[str, str]:
+    """Under ``root``: a cluster config directory and a devices directory with device
+    ``sda``, as object servers started by :func:`start_object_server` want them."""
+    oiofs_dir = os.path.join(root, "etc")
+    write_cluster_conf(oiofs_dir)
+    devices = os.path.join(root, "devices")
+    os.makedirs(os.path.join(devices, "sda"))
+    return oiofs_dir, devices
 
 
 def request(port: int, method: str, path: str, headers: dict | None = None,

@@ -13,7 +13,7 @@ OPTIONS = ("bind_ip", "bind_port", "workers", "client_timeout", "devices", "moun
            "oiofs_dir", "log_name", "log_level", "log_file", "log_requests",
            "container_update_timeout", "conn_timeout", "node_timeout", "disk_chunk_size",
            "network_chunk_size", "keep_cache_size", "fallocate_reserve", "fsync_in_threads",
-           "allowed_headers")
+           "allowed_headers", "verify_block_checksums")
 
 
 def test_sample_builds_the_object_server(devices):
