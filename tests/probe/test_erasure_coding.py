@@ -61,6 +61,9 @@ def test_corrupted_archive_is_never_decoded(cluster, client):
     status, got = client.get("ec", "corrupt")
     assert status == 200
     assert hashlib.md5(got).hexdigest() == hashlib.md5(body).hexdigest()
+    # their object servers found the bad blocks (block checksums on archives too) and
+    # quarantined the archives at once, before the auditor
+    assert not os.path.exists(archives[0]) and not os.path.exists(archives[1])
     status, part = client.request("GET", "/ec/corrupt",
                                   headers={"Range": f"bytes={MIB + 10}-{2 * MIB + 10}"})
     assert (status, part) == (206, body[MIB + 10:2 * MIB + 11])
