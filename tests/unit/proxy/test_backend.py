@@ -16,7 +16,7 @@ from oiofs.common.ring import Ring, RingBuilder
 from oiofs.proxy.backend import Backend, StreamingWrite
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.object_reader import ReplicatedRead
-from oiofs.proxy.streaming import BackendBody
+from oiofs.proxy.streaming import BackendBody, BodyCutShort
 
 BODY = b"0123456789" * 1000
 
@@ -70,12 +70,15 @@ class Node(http.server.BaseHTTPRequestHandler):
             self._answer(404)
         elif mode.startswith("tomb"):
             self._answer(404, headers=[("X-Backend-Timestamp", mode[4:])])
-        elif mode == "break":  # promise the whole body, send a part, hang up
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(BODY)))
+        elif mode == "break":  # promise the whole body (or range), send a part, hang up
+            start, stop = _asked_range(self.headers.get("Range"))
+            self.send_response(206 if self.headers.get("Range") else 200)
+            self.send_header("Content-Length", str(stop - start))
+            if self.headers.get("Range"):
+                self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(BODY)}")
             self.send_header("Etag", hashlib.md5(BODY).hexdigest())
             self.end_headers()
-            self.wfile.write(BODY[:3000])
+            self.wfile.write(BODY[start:start + 3000])
             self.close_connection = True
         elif mode.startswith("data"):
             rng = self.headers.get("Range")
@@ -83,13 +86,21 @@ class Node(http.server.BaseHTTPRequestHandler):
             headers = [("X-Backend-Timestamp", mode[4:] or "0000000100.00000"),
                        ("Etag", etag)]
             if rng:
-                start = int(rng.split("=")[1].split("-")[0])
+                start, stop = _asked_range(rng)
                 if self.headers.get("If-Match") not in (etag, None):
                     self._answer(412)
                     return
-                self._answer(206, BODY[start:], headers)
+                self._answer(206, BODY[start:stop], headers)
             else:
                 self._answer(200, BODY + mode[4:].encode(), headers)
+
+
+def _asked_range(value: str | None) -> tuple[int, int]:
+    """``bytes=a-b`` or ``bytes=a-`` as half-open bounds in BODY (all of it without one)."""
+    if not value:
+        return 0, len(BODY)
+    first, _, last = value.split("=")[1].partition("-")
+    return int(first), int(last) + 1 if last else len(BODY)
 
 
 class Cluster:
@@ -265,3 +276,31 @@ def test_body_broken_mid_way_is_resumed_from_another_node(cluster, backend):
     range_request = cluster.server(second).seen[-1][2]
     assert range_request["Range"] == f"bytes=3000-{len(BODY) - 1}"
     assert range_request["If-Match"] == hashlib.md5(BODY).hexdigest()
+
+
+def test_a_broken_single_range_is_resumed_with_the_rest_of_that_range(cluster, backend):
+    first, second, _ = cluster.primaries
+    cluster.server(first).mode = "break"
+    cluster.server(second).mode = "data"
+    read = ReplicatedRead(backend, cluster.ring, 0, cluster.primaries, "/a/c/o",
+                          {"Range": "bytes=1000-8999"}, 2, 6, newest=False)
+    resp, node, status = read.answer("GET")
+    assert (node["port"], status) == (first["port"], 206)
+    body = b"".join(BackendBody(resp, 1000, read.resumer(resp, resp.content_length)))
+    assert body == BODY[1000:9000]
+    assert cluster.server(second).seen[-1][2]["Range"] == "bytes=4000-8999"
+
+
+def test_a_body_that_cannot_be_resumed_is_cut_short_loudly(cluster, backend):
+    """No other node has it: the client's connection must be dropped (BodyCutShort),
+    not left waiting for the bytes its Content-Length promised."""
+    for node in cluster.primaries:
+        cluster.server(node).mode = "break"
+    read = ReplicatedRead(backend, cluster.ring, 0, cluster.primaries, "/a/c/o", {}, 2, 3,
+                          newest=False)
+    resp, _node, _status = read.answer("GET")
+    got = []
+    with pytest.raises(BodyCutShort):
+        for chunk in BackendBody(resp, 1000, read.resumer(resp, resp.content_length)):
+            got.append(chunk)
+    assert b"".join(got) == BODY[:len(b"".join(got))] and len(b"".join(got)) < len(BODY)
