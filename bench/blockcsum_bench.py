@@ -10,6 +10,13 @@ checks run. Rounds alternate the settings so that the machine's other load falls
 alike; the load average is printed with each run.
 
     python bench/blockcsum_bench.py --dir /tmp/bcsbench --rounds 3 --large-count 4
+
+``--reader-only`` measures the object layer alone, in this process and without HTTP: the
+CPU time (``time.process_time``, so the machine's other load barely counts) of reading
+one object whole through ``DiskFile.reader()`` with the checks on and off, best of
+``--rounds``::
+
+    python bench/blockcsum_bench.py --dir /tmp/bcsreader --reader-only --rounds 5
 """
 
 from __future__ import annotations
@@ -69,6 +76,50 @@ def _get_row(report: dict) -> dict:
     raise KeyError("GET")
 
 
+def reader_only(root: str, size: int, rounds: int) -> None:
+    """CPU ms to read one ``size``-byte object through the object layer, checks on/off."""
+    import hashlib
+    import logging
+    import time
+
+    from oiofs.common.storage_policy import POLICIES
+    from oiofs.common.timestamp import Timestamp
+    from oiofs.obj.diskfile import DiskFileManager
+
+    devices = os.path.join(root, "devices")
+    os.makedirs(os.path.join(devices, "sda"))
+    chunk = os.urandom(1 << 20)
+    best: dict[str, float] = {}
+    for value in SETTINGS * rounds:
+        manager = DiskFileManager({"devices": devices, "fsync_in_threads": "false",
+                                   "keep_cache_size": str(2 * size),
+                                   "verify_block_checksums": value},
+                                  logging.getLogger("bench"))
+        df = manager.get_diskfile("sda", "0", "a", "c", "o", POLICIES.get_by_index(0))
+        if not best:
+            with df.create(size) as writer:
+                hasher = hashlib.md5()
+                for _ in range(size // len(chunk)):
+                    writer.write(chunk)
+                    hasher.update(chunk)
+                writer.put({"X-Timestamp": Timestamp(time.time()).internal,
+                            "Content-Type": "application/octet-stream",
+                            "Content-Length": str(size // len(chunk) * len(chunk)),
+                            "ETag": hasher.hexdigest(), "name": df.name})
+            best = {v: float("inf") for v in SETTINGS}
+        df.open()
+        reader = df.reader()
+        began = time.process_time()
+        for _data in reader:
+            pass
+        used = time.process_time() - began
+        reader.close()
+        best[value] = min(best[value], used)
+    for value in SETTINGS:
+        print(f"verify={value}: {best[value] * 1000:.1f} ms CPU to read "
+              f"{size >> 20} MiB ({size / best[value] / 1e6:.0f} MB/s of one core)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", required=True)
@@ -76,9 +127,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--large-count", type=int, default=4)
     parser.add_argument("--large-size", default="64MiB")
+    parser.add_argument("--reader-only", action="store_true")
     args = parser.parse_args()
     if os.path.exists(args.dir):
         shutil.rmtree(args.dir)
+    if args.reader_only:
+        try:
+            reader_only(args.dir, 64 << 20, args.rounds)
+        finally:
+            shutil.rmtree(args.dir, ignore_errors=True)
+        return 0
     cluster = AllInOne(args.dir, port_base=args.port_base, proxy_workers=1, daemons=False)
     cluster.start()
     results: dict[str, list[dict]] = {value: [] for value in SETTINGS}
