@@ -19,12 +19,14 @@ accepting, finishes its requests in flight (up to ``graceful_timeout``) and exit
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 from wsgiref.types import WSGIApplication
@@ -92,13 +94,18 @@ def bind_socket(conf: dict[str, Any]) -> socket.socket:
 
 
 def serve(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any],
-          logger: logging.Logger, metrics: Metrics | None = None) -> None:
+          logger: logging.Logger, metrics: Metrics | None = None,
+          background: Callable[[], object] | None = None) -> None:
     """Serve ``app`` on ``sock`` in this process until SIGTERM/SIGINT, then drain.
 
     ``metrics`` (when enabled) are flushed to their shared files every second.
+    ``background`` is called once, before serving, to start the server's own green
+    threads (registration in the directory).
     """
     if metrics is not None and metrics.prometheus_dir:
         runtime.spawn_n(_flush_forever, metrics)
+    if background is not None:
+        background()
     pool = runtime.GreenPool(conf_int(conf, "max_clients", 1024, minimum=1))
     server = runtime.spawn(
         runtime.wsgi_server, sock, without_forbidden_bodies(app), log=_SilentLog(logger),
@@ -148,11 +155,19 @@ def _flush_forever(metrics: Metrics) -> None:
         metrics.flush()
 
 
-def run_wsgi(conf_path: str, app_name: str | None = None, server_type: str = "") -> int:
+#: ``background(conf, server_type, logger)``: what a server starts beside serving, once
+#: per server (not per worker)
+BackgroundHook = Callable[[dict[str, Any], str, logging.Logger], object]
+
+
+def run_wsgi(conf_path: str, app_name: str | None = None, server_type: str = "",
+             background: BackgroundHook | None = None) -> int:
     """Run the server described by ``conf_path`` until it is told to stop; exit status.
 
     ``server_type`` (``object``, ``proxy``...) names it in metrics; empty: from the
-    configuration file's name (``object-server.conf``).
+    configuration file's name (``object-server.conf``). ``background`` runs once per
+    server: in its only process (``workers = 0``) or in its first worker (and again in
+    the worker that replaces it), never in every worker.
     """
     runtime.monkey_patch()
     conf = load_server_conf(conf_path)
@@ -169,21 +184,25 @@ def run_wsgi(conf_path: str, app_name: str | None = None, server_type: str = "")
     sock = bind_socket(conf)
     workers = conf_int(conf, "workers", 1, minimum=0)
     logger.info("listening on %s:%s with %d worker(s)", *sock.getsockname()[:2], workers)
+    hook = None if background is None else functools.partial(background, conf, server_type,
+                                                             logger)
     try:
         if workers == 0:
-            serve(sock, app, conf, logger, metrics)
+            serve(sock, app, conf, logger, metrics, hook)
             return 0
-        return _run_workers(sock, app, conf, logger, workers, metrics)
+        return _run_workers(sock, app, conf, logger, workers, metrics, hook)
     finally:
         metrics.close()
 
 
 def _run_workers(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any],
-                 logger: logging.Logger, workers: int, metrics: Metrics) -> int:
-    children: set[int] = set()
+                 logger: logging.Logger, workers: int, metrics: Metrics,
+                 background: Callable[[], object] | None = None) -> int:
+    # pid -> worker index; worker 0 runs ``background`` (and so does its replacement)
+    children: dict[int, int] = {}
     stopping = False
 
-    def spawn_worker() -> None:
+    def spawn_worker(index: int) -> None:
         # Signals stay blocked across the fork: a SIGTERM landing in the child before it
         # set its own handlers would run the parent's handler there and leave the worker
         # running. The child unblocks them once its handlers are set (in serve); the
@@ -192,10 +211,10 @@ def _run_workers(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any]
         pid = os.fork()
         if pid == 0:
             try:
-                serve(sock, app, conf, logger, metrics)
+                serve(sock, app, conf, logger, metrics, background if index == 0 else None)
             finally:
                 os._exit(0)
-        children.add(pid)
+        children[pid] = index
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -205,12 +224,12 @@ def _run_workers(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any]
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
-                children.discard(pid)
+                children.pop(pid, None)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for _ in range(workers):
-        spawn_worker()
+    for slot in range(workers):
+        spawn_worker(slot)
     while children:
         try:
             pid, status = os.wait()
@@ -218,24 +237,28 @@ def _run_workers(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any]
             break
         except InterruptedError:
             continue
-        children.discard(pid)
+        if pid not in children:
+            continue
+        slot = children.pop(pid)
         if not stopping:
             logger.error("worker %d exited with status %d; starting another", pid, status)
             time.sleep(0.1)
-            spawn_worker()
+            spawn_worker(slot)
     sock.close()
     return 0
 
 
-def main_server(argv: list[str] | None = None) -> int:
-    """Entry point of ``oiofs-server <type> <conf>``."""
+def main_server(argv: list[str] | None = None,
+                background: BackgroundHook | None = None) -> int:
+    """Entry point of ``oiofs-server <type> <conf>`` (``background``: see
+    :func:`run_wsgi`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 2 or argv[0] in ("-h", "--help"):
-        print("usage: oiofs-server {account,account-service,container,object,proxy} <conf-file>",
-              file=sys.stderr)
+        print("usage: oiofs-server {account,account-service,container,directory,object,proxy} "
+              "<conf-file>", file=sys.stderr)
         return 2
     server_type, conf_path = argv
     if not os.path.exists(conf_path):
         print(f"oiofs-server: {conf_path} not found", file=sys.stderr)
         return 2
-    return run_wsgi(conf_path, server_type=server_type)
+    return run_wsgi(conf_path, server_type=server_type, background=background)

@@ -47,6 +47,7 @@ from oiofs.proxy.quorum import (
     read_failure_status,
     response_timestamp,
 )
+from oiofs.proxy.scores import ScoreBoard
 
 #: what a failed exchange with a node looks like
 NODE_ERRORS = (ClientException, ConnectionTimeout, NodeTimeout)
@@ -117,8 +118,10 @@ class Backend:
 
     def __init__(self, pool: ConnectionPool, limiter: ErrorLimiter, logger,
                  shuffle_reads: bool = True, metrics: Metrics | None = None,
-                 repeat_interval: float = 10.0):
+                 repeat_interval: float = 10.0, scores: ScoreBoard | None = None):
         self.pool = pool
+        #: the conscience's scores (reads prefer higher ones), when a directory is set
+        self.scores = scores
         self.limiter = limiter
         self.logger = logger
         self.shuffle_reads = shuffle_reads
@@ -291,10 +294,14 @@ class Backend:
     # --- reads ------------------------------------------------------------------------
 
     def iter_read_nodes(self, ring, part: int, primaries: list[dict], max_nodes: int):
-        """Primaries (shuffled), then handoffs; error-limited nodes only as a last resort."""
+        """Primaries (shuffled, weighted by the conscience's scores when known), then
+        handoffs; error-limited and drained nodes only as a last resort."""
         if self.shuffle_reads and len(primaries) > 1:
-            primaries = list(primaries)
-            random.shuffle(primaries)
+            if self.scores is not None:
+                primaries = self.scores.weighted_order(primaries)
+            else:
+                primaries = list(primaries)
+                random.shuffle(primaries)
         deferred = []
         count = 0
         for node in primaries:

@@ -13,12 +13,18 @@ This is what avoids Swift's blackouts: Swift skips an error-limited node for a w
 node returns is ``suppression_time`` seconds during which writes still succeed through
 handoffs.
 
+A node can also be avoided from outside: ``drained(addr)`` (the conscience's score 0,
+:mod:`oiofs.proxy.scores`) makes :meth:`ErrorLimiter.is_limited` true for every device of
+the server at ``addr`` (``ip:port``), with no probe: it stays avoided until its score
+rises.
+
 Time is passed in (``now``) so the behaviour is tested without sleeping.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 
 class _NodeState:
@@ -34,8 +40,11 @@ class ErrorLimiter:
     """Per-node error counts and suppression windows (keys are ``ip:port/device``)."""
 
     def __init__(self, limit: int = 10, interval: float = 60.0,
-                 suppression_time: float = 3.0, clock=time.monotonic):
+                 suppression_time: float = 3.0, clock=time.monotonic,
+                 drained: Callable[[str], bool] | None = None):
         self.limit = max(1, limit)
+        #: ``drained(ip:port)``: True for a server to avoid whatever its errors
+        self.drained = drained
         self.interval = interval
         self.suppression_time = suppression_time
         self.clock = clock
@@ -52,6 +61,8 @@ class ErrorLimiter:
         When a suppression window has just ended, the first caller gets ``False`` (it is
         the probe) and the window is extended for everyone else until the probe reports.
         """
+        if self.drained is not None and self.drained(key.partition("/")[0]):
+            return True
         state = self._nodes.get(key)
         if state is None or state.errors < self.limit:
             return False

@@ -55,6 +55,7 @@ class ProxyOptions:
     expose_info: bool = True
     expiring_objects_container_divisor: int = 86400
     allowed_sync_hosts: tuple[str, ...] = ("127.0.0.1",)
+    conscience_refresh_interval: float = 5.0
 
     @classmethod
     def from_conf(cls, conf: dict) -> ProxyOptions:
@@ -87,6 +88,8 @@ class ProxyOptions:
             expiring_objects_container_divisor=conf_int(
                 conf, "expiring_objects_container_divisor", 86400, minimum=1),
             allowed_sync_hosts=tuple(_words(conf.get("allowed_sync_hosts", "127.0.0.1"))),
+            conscience_refresh_interval=max(0.1, conf_float(
+                conf, "conscience_refresh_interval", 5.0)),
         )
 
     def node_count(self, replicas: int) -> int:

@@ -46,6 +46,7 @@ from oiofs.proxy.options import ProxyOptions
 from oiofs.proxy.quorum import quorum_size
 from oiofs.proxy.request import ProxyRequest, ensure_trans_id
 from oiofs.proxy.response import Response, status_line
+from oiofs.proxy.scores import make_scoreboard
 
 #: accounts no client may reach (the storage servers' auto_create_account_prefix)
 HIDDEN_ACCOUNT_PREFIX = "."
@@ -68,12 +69,15 @@ class Application(BaseServerApp):
             self.object_ring(policy.idx)  # fail at start, not at the first request
         self.pool = ConnectionPool(options.conn_timeout, options.node_timeout,
                                    options.max_idle_connections)
+        #: the conscience's scores (``directory_endpoints``), else None
+        self.scores = make_scoreboard(conf, self.logger, options.conscience_refresh_interval)
         self.limiter = ErrorLimiter(options.error_suppression_limit,
                                     options.error_suppression_interval,
-                                    options.error_suppression_time)
+                                    options.error_suppression_time,
+                                    drained=self.scores.is_drained if self.scores else None)
         self.metrics = get_metrics(conf, self.server_type)
         self.backend = Backend(self.pool, self.limiter, self.logger, options.shuffle_reads,
-                               self.metrics, options.log_repeat_interval)
+                               self.metrics, options.log_repeat_interval, self.scores)
         self.container_cache = InfoCache(options.recheck_container_existence)
         self.account_cache = InfoCache(options.recheck_account_existence)
         self.cors_policy = CorsPolicy(frozenset(options.cors_allow_origin),
