@@ -23,7 +23,7 @@ def free_port_base(nodes: int) -> int:
     candidates = server_port_candidates()
     for _ in range(200):
         base = random.randrange(candidates.start, candidates.stop - 100, 100)
-        ports = [base, base + 9] + [base + 10 * n + k for n in range(1, nodes + 1)
+        ports = [base, base + 8, base + 9] + [base + 10 * n + k for n in range(1, nodes + 1)
                                     for k in range(3)]
         if all(port_free(p) for p in ports):
             return base

@@ -18,7 +18,10 @@ import sys
 from types import ModuleType
 
 #: group name -> module implementing it
-GROUPS: dict[str, str] = {}
+GROUPS: dict[str, str] = {
+    "service": "oiofs.cli.admin.service",
+    "reference": "oiofs.cli.admin.reference",
+}
 
 
 def _group_module(name: str) -> ModuleType:

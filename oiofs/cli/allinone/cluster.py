@@ -23,6 +23,7 @@ from collections.abc import Callable
 from oiofs.cli.allinone import configs, processes
 from oiofs.cli.allinone.layout import (
     ACCOUNT_BACKENDS,
+    DIRECTORY_PROCESS,
     EC_DATA,
     EC_PARITY,
     SERVER_TYPES,
@@ -122,6 +123,7 @@ class AllInOne:
         self.build_rings()
         configs.write_server_confs(lay, workers=self.server_workers)
         configs.write_proxy_conf(lay, workers=self.proxy_workers)
+        configs.write_directory_conf(lay)
         if lay.account_backend == "redis":
             os.makedirs(lay.redis_dir, exist_ok=True)
             configs.write_redis_conf(lay)
@@ -136,6 +138,18 @@ class AllInOne:
         self.progress(f"starting redis-server for the accounts on {lay.ip}:{lay.redis_port}")
         self._start("redis-server", [server, lay.redis_conf])
         self._wait([lay.redis_port])
+
+    def start_directory(self, wait: bool = True) -> None:
+        """Start the directory (the servers register there; the proxy reads scores)."""
+        lay = self.layout
+        self.progress(f"starting the directory on {lay.ip}:{lay.directory_port}")
+        self._start(DIRECTORY_PROCESS, processes.server_argv("directory", lay.directory_conf))
+        if wait:
+            self._wait([lay.directory_port])
+
+    def stop_directory(self) -> bool:
+        """Stop the directory (the cluster keeps serving); True if it ran."""
+        return processes.stop_process(DIRECTORY_PROCESS, self.layout.run, self.layout.root)
 
     # --- processes --------------------------------------------------------------------
 
@@ -212,13 +226,15 @@ class AllInOne:
         lay = self.layout
         if lay.account_backend == "redis":
             self.start_redis()
+        self.start_directory(wait=False)
         for node in lay.node_numbers():
             self.start_node(node, wait=False)
         self.progress(f"starting the proxy on {lay.ip}:{lay.proxy_port}")
         self._start("proxy-server", processes.server_argv("proxy", lay.proxy_conf))
         ports = [lay.port(n, t) for n in lay.node_numbers() for t in SERVER_TYPES]
-        self.progress(f"waiting for {len(ports) + 1} servers to answer")
-        self._wait(ports + [lay.proxy_port])
+        ports += [lay.directory_port, lay.proxy_port]
+        self.progress(f"waiting for {len(ports)} servers to answer")
+        self._wait(ports)
         self.progress("checking the proxy's health")
         self._check_health()
         self.progress(f"cluster up in {time.monotonic() - began:.1f} s")
@@ -226,8 +242,11 @@ class AllInOne:
     def stop(self) -> list[str]:
         """Stop everything this cluster started; the names of what was running."""
         stopped = []
-        # the proxy first (no new client writes), then the daemons, then the servers
+        # the proxy first (no new client writes), then the daemons, then the servers (the
+        # directory last of them)
         names = self._with_legacy(self.layout.process_names())
+        names.remove(DIRECTORY_PROCESS)
+        names.append(DIRECTORY_PROCESS)
         servers = [n for n in names if "-server" in n and n != "proxy-server"]
         daemons = [n for n in names if n not in servers and n != "proxy-server"]
         for name in ["proxy-server"] + daemons + servers:
@@ -246,6 +265,8 @@ class AllInOne:
                 port = lay.proxy_port
             elif name == "redis-server":
                 port = lay.redis_port
+            elif name == DIRECTORY_PROCESS:
+                port = lay.directory_port
             elif "-server-" in name:
                 server_type, _, node = name.rpartition("-server-")
                 port = lay.port(int(node), server_type)

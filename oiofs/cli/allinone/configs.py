@@ -129,7 +129,38 @@ mount_check = false
 oiofs_dir = {layout.etc}
 log_name = {server_type}-server-{node}
 recon_cache_path = {layout.recon_cache(node)}
+{_directory_options(layout, layout.location(node))}\
 {_observability(layout, f"{server_type}-server-{node}")}"""
+
+
+def _directory_options(layout: Layout, location: str) -> str:
+    """The options that make a server register in the cluster's directory."""
+    return f"""\
+directory_endpoints = {layout.directory_url}
+location = {location}
+"""
+
+
+def write_directory_conf(layout: Layout) -> None:
+    """The directory's config: one process, its sqlite store under ``data/directory``."""
+    os.makedirs(os.path.dirname(layout.directory_db), exist_ok=True)
+    _write(layout.directory_conf, f"""\
+[DEFAULT]
+bind_ip = {layout.ip}
+bind_port = {layout.directory_port}
+workers = 0
+oiofs_dir = {layout.etc}
+log_name = directory-server
+{_observability(layout, "directory-server")}
+[pipeline:main]
+pipeline = directory
+
+[app:directory]
+use = egg:oiofs#directory
+store = sqlite
+db_path = {layout.directory_db}
+service_timeout = 15
+""")
 
 
 def write_server_confs(layout: Layout, workers: int = 0) -> None:
@@ -216,6 +247,7 @@ bind_port = {layout.proxy_port}
 workers = {workers}
 oiofs_dir = {layout.etc}
 log_name = proxy-server
+{_directory_options(layout, "1.0.proxy.0")}\
 {_observability(layout, "proxy-server")}
 [pipeline:main]
 pipeline = {PROXY_PIPELINE}
@@ -224,4 +256,5 @@ pipeline = {PROXY_PIPELINE}
 [app:proxy-server]
 use = egg:oiofs#proxy
 account_autocreate = true
+conscience_refresh_interval = 2
 """)

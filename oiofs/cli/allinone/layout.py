@@ -12,6 +12,8 @@ Everything lives under one directory (``--dir``)::
                                         (with d<N>: 4 nodes give its 6 fragments 8
                                         devices, so each lands on its own device)
     cache/node<N>/                      the node's recon cache (daemons' pass stats)
+    etc/directory-server.conf           the directory (conscience and references); its
+    data/directory/directory.db         sqlite store
     etc/redis.conf, data/redis/         with ``--account-backend redis``: the Redis of the
                                         accounts (its AOF file and logs)
     run/<name>.pid                      what is running, one pid file per process
@@ -19,7 +21,8 @@ Everything lives under one directory (``--dir``)::
 
 Ports: the proxy listens on ``port_base``; node N (1-based) uses ``port_base + 10*N`` for
 its object server, ``+1`` for its container server and ``+2`` for its account server;
-the accounts' Redis (``--account-backend redis``) listens on ``port_base + 9``.
+the accounts' Redis (``--account-backend redis``) listens on ``port_base + 9``, the
+directory on ``port_base + 8``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from dataclasses import dataclass
 SERVER_TYPES = ("object", "container", "account")
 ACCOUNT_BACKENDS = ("sqlite", "redis")
 REDIS_PORT_OFFSET = 9
+DIRECTORY_PORT_OFFSET = 8
+#: the process name of the directory server
+DIRECTORY_PROCESS = "directory-server"
 PORT_OFFSETS = {"object": 0, "container": 1, "account": 2}
 #: the erasure-coded policy of an all-in-one cluster: 4 data + 2 parity fragments
 EC_POLICY_NAME = "ec42"
@@ -84,6 +90,34 @@ class Layout:
     @property
     def redis_conf(self) -> str:
         return os.path.join(self.etc, "redis.conf")
+
+    @property
+    def directory_port(self) -> int:
+        """The port of the directory."""
+        return self.port_base + DIRECTORY_PORT_OFFSET
+
+    @property
+    def directory_url(self) -> str:
+        """The directory's endpoint (every server's ``directory_endpoints``)."""
+        return f"http://{self.ip}:{self.directory_port}"
+
+    @property
+    def directory_conf(self) -> str:
+        return os.path.join(self.etc, "directory-server.conf")
+
+    @property
+    def directory_db(self) -> str:
+        """The directory's sqlite store."""
+        return os.path.join(self.root, "data", "directory", "directory.db")
+
+    def location(self, node: int) -> str:
+        """The conscience location of ``node``'s servers, ``region.zone.host.device``
+        (the rings' region 1, zone ``node``).
+
+        >>> Layout(root="/tmp/x").location(2)
+        '1.2.node2.d2'
+        """
+        return f"1.{node}.node{node}.{self.device_name(node)}"
 
     @property
     def etc(self) -> str:
@@ -161,4 +195,4 @@ class Layout:
         if node:
             return names
         redis = ["redis-server"] if self.account_backend == "redis" else []
-        return ["proxy-server"] + names + redis
+        return ["proxy-server", DIRECTORY_PROCESS] + names + redis
