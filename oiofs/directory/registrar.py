@@ -8,7 +8,8 @@ green thread: one per server, in the server's first worker (or in its only proce
 * ``type`` (``object``, ``container``, ``account``, ``proxy``, ``account-service``) and
   ``addr`` (``register_addr``, else ``bind_ip:bind_port``);
 * ``tag.loc`` = ``location`` (``region.zone.host.device``; default
-  ``0.0.<hostname>.<port>``), ``tag.vers`` (the oiofs version);
+  ``0.0.<hostname>.<port>``), ``tag.vers`` (the oiofs version), ``tag.pid`` (the process
+  that registers);
 * ``stat.load`` (one-minute load average), ``stat.cpus``, ``stat.space`` (percent free on
   the fullest device under ``devices``; 100 for a server without devices);
 * ``score``, from those (:func:`~oiofs.directory.conscience.compute_score`).
@@ -81,7 +82,7 @@ class Registrar:
                 "score": compute_score(load1, cpus, free),
                 "tags": {"tag.loc": self.location, "tag.vers": __version__,
                          "stat.load": round(load1, 2), "stat.cpus": cpus,
-                         "stat.space": round(100 * free, 1)}}
+                         "stat.space": round(100 * free, 1), "tag.pid": os.getpid()}}
 
     def register_once(self) -> bool:
         """Send one registration; ``False`` (logged at most once per interval) if the

@@ -1,6 +1,8 @@
 """The server runner, on real processes: workers, restarts, graceful stop."""
 
 import http.client
+import io
+import json
 import os
 import signal
 import threading
@@ -94,3 +96,46 @@ def test_idle_server_stops_promptly_after_serving(echo_server, factory):
     assert server.proc.wait(10) == 0
     assert time.monotonic() - start < 3
     idle.close()
+
+
+def test_one_registration_per_server_not_per_worker(tmp_path, oiofs_dir):
+    """With 2 workers only one registers in the directory; when it dies its replacement
+    takes over."""
+    from werkzeug.serving import make_server
+
+    from oiofs.directory.server import DirectoryApp
+    from oiofs.directory.store import SqliteStore
+
+    app = DirectoryApp({}, store=SqliteStore(str(tmp_path / "d.db")))
+    pids: list[int] = []
+
+    def recording(environ, start_response):
+        if environ["PATH_INFO"] == "/v1/conscience/register":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            pids.append(json.loads(body)["tags"]["tag.pid"])
+            environ["wsgi.input"] = io.BytesIO(body)
+        return app(environ, start_response)
+
+    directory = make_server("127.0.0.1", 0, recording, threaded=True)
+    thread = threading.Thread(target=directory.serve_forever, daemon=True)
+    thread.start()
+    port = free_port()
+    conf = write_server_conf(
+        str(tmp_path / "echo.conf"), "call:tests.support.apps:echo_app_factory",
+        {"bind_port": port, "workers": 2, "oiofs_dir": oiofs_dir,
+         "directory_endpoints": f"http://127.0.0.1:{directory.server_port}",
+         "register_interval": "0.5"}, {"slow_seconds": "0"})
+    server = ServerProcess("echo", conf, port).start()
+    try:
+        wait_for(lambda: len(pids) >= 4, 20, "four registrations")
+        (registering,) = set(pids)  # always the same worker
+        os.kill(registering, signal.SIGKILL)
+        wait_for(lambda: pids[-1] != registering, 20, "the replacement to register")
+        seen = len(pids)
+        wait_for(lambda: len(pids) >= seen + 3, 20, "three more registrations")
+        assert len(set(pids[seen - 1:])) == 1
+    finally:
+        server.kill()
+        directory.shutdown()
+        thread.join()
+        directory.server_close()
