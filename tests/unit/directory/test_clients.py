@@ -161,3 +161,34 @@ def test_weighted_order_prefers_higher_scores():
     firsts = [board.weighted_order(nodes)[0]["port"] for _ in range(1000)]
     assert 850 <= firsts.count(1) <= 950  # 90% in theory
     assert sorted(n["port"] for n in board.weighted_order(nodes)) == [1, 2]
+
+
+def test_two_directories_on_one_redis_serve_the_same_cluster(redis_url):
+    """Registered through one instance, seen and locked through the other; a client
+    listing both keeps working when the first one stops."""
+    from oiofs.directory.store import RedisStore
+
+    conf = {"redis_url": redis_url, "redis_key_prefix": "shared:"}
+    servers, threads = [], []
+    for _ in range(2):
+        server = make_server("127.0.0.1", 0, DirectoryApp({}, store=RedisStore(conf)),
+                             threaded=True)
+        servers.append(server)
+        threads.append(threading.Thread(target=server.serve_forever, daemon=True))
+        threads[-1].start()
+    first, second = (f"http://127.0.0.1:{s.server_port}" for s in servers)
+    try:
+        ConscienceClient(endpoints=[first]).register(
+            {"type": "object", "addr": "127.0.0.1:6010", "score": 60})
+        ConscienceClient(endpoints=[second]).lock("object", "127.0.0.1:6010", 0)
+        both = ConscienceClient(endpoints=[first, second], timeout=2)
+        assert both.show("object", "127.0.0.1:6010")["score"] == 0
+        servers[0].shutdown()
+        servers[0].server_close()
+        (service,) = both.list_services("object")
+        assert service["locked"] and both.endpoints[0] == second
+    finally:
+        for server, thread in zip(servers, threads, strict=True):
+            server.shutdown()
+            thread.join()
+        servers[1].server_close()
