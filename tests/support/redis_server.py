@@ -68,3 +68,16 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def running_redis_url(tmp_path_factory):
+    """Generator for a module fixture: the URL of a real redis-server of the module's
+    own, stopped at the module's end::
+
+        redis_url = pytest.fixture(scope="module", name="redis_url")(running_redis_url)
+    """
+    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()

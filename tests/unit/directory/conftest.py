@@ -6,19 +6,13 @@ import pytest
 
 from oiofs.directory.server import DirectoryApp
 from oiofs.directory.store import RedisStore, SqliteStore
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import running_redis_url
 
 _prefixes = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    """The URL of a real redis-server of the module's own (stopped at the module's end)."""
-    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+#: the URL of a real redis-server of the module's own (stopped at the module's end)
+redis_url = pytest.fixture(scope="module", name="redis_url")(running_redis_url)
 
 
 @pytest.fixture(params=["sqlite", "redis"])
