@@ -101,29 +101,26 @@ def test_idle_server_stops_promptly_after_serving(echo_server, factory):
 def test_one_registration_per_server_not_per_worker(tmp_path, oiofs_dir):
     """With 2 workers only one registers in the directory; when it dies its replacement
     takes over."""
-    from werkzeug.serving import make_server
-
-    from oiofs.directory.server import DirectoryApp
     from oiofs.directory.store import SqliteStore
+    from tests.support.directory_server import DirectoryThread
 
-    app = DirectoryApp({}, store=SqliteStore(str(tmp_path / "d.db")))
     pids: list[int] = []
 
-    def recording(environ, start_response):
-        if environ["PATH_INFO"] == "/v1/conscience/register":
-            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            pids.append(json.loads(body)["tags"]["tag.pid"])
-            environ["wsgi.input"] = io.BytesIO(body)
-        return app(environ, start_response)
+    def recording(app):
+        def record(environ, start_response):
+            if environ["PATH_INFO"] == "/v1/conscience/register":
+                body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                pids.append(json.loads(body)["tags"]["tag.pid"])
+                environ["wsgi.input"] = io.BytesIO(body)
+            return app(environ, start_response)
+        return record
 
-    directory = make_server("127.0.0.1", 0, recording, threaded=True)
-    thread = threading.Thread(target=directory.serve_forever, daemon=True)
-    thread.start()
+    directory = DirectoryThread(SqliteStore(str(tmp_path / "d.db")), wrap=recording).start()
     port = free_port()
     conf = write_server_conf(
         str(tmp_path / "echo.conf"), "call:tests.support.apps:echo_app_factory",
         {"bind_port": port, "workers": 2, "oiofs_dir": oiofs_dir,
-         "directory_endpoints": f"http://127.0.0.1:{directory.server_port}",
+         "directory_endpoints": directory.url,
          "register_interval": "0.5"}, {"slow_seconds": "0"})
     server = ServerProcess("echo", conf, port).start()
     try:
@@ -136,6 +133,4 @@ def test_one_registration_per_server_not_per_worker(tmp_path, oiofs_dir):
         assert len(set(pids[seen - 1:])) == 1
     finally:
         server.kill()
-        directory.shutdown()
-        thread.join()
-        directory.server_close()
+        directory.stop()

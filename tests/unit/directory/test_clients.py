@@ -3,10 +3,8 @@
 
 import logging
 import random
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from oiofs.directory.client import ConscienceClient, DirectoryClient
 from oiofs.directory.errors import (
@@ -15,28 +13,18 @@ from oiofs.directory.errors import (
     ReferenceConflict,
 )
 from oiofs.directory.registrar import Registrar
-from oiofs.directory.server import DirectoryApp
 from oiofs.directory.store import SqliteStore
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.scores import ScoreBoard
+from tests.support.directory_server import DirectoryThread
 from tests.support.servers import free_port
 
 
 @pytest.fixture
 def directory(tmp_path):
-    """A directory on 127.0.0.1; yields its endpoint, stops it at the end."""
-    app = DirectoryApp({}, store=SqliteStore(str(tmp_path / "d.db")))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    endpoint = f"http://127.0.0.1:{server.server_port}"
-    try:
-        yield endpoint, server
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
-        app.store.close()
+    """A directory on 127.0.0.1 (sqlite); yields its endpoint and itself."""
+    with DirectoryThread(SqliteStore(str(tmp_path / "d.db"))) as running:
+        yield running.url, running
 
 
 def _dead_endpoint():
@@ -145,7 +133,7 @@ def test_scoreboard_drains_and_keeps_last_scores(directory):
     assert limiter.is_limited("127.0.0.1:6020/d2") is True
     assert limiter.is_limited("127.0.0.1:6010/d1") is False
     assert limiter.is_limited("127.0.0.1:6030/d3") is False  # unknown: as without
-    server.shutdown()  # the directory goes away: the last scores stay
+    server.stop()  # the directory goes away: the last scores stay
     board.client.endpoints = [_dead_endpoint()]
     assert board.refresh() is False
     assert limiter.is_limited("127.0.0.1:6020/d2") is True
@@ -169,26 +157,17 @@ def test_two_directories_on_one_redis_serve_the_same_cluster(redis_url):
     from oiofs.directory.store import RedisStore
 
     conf = {"redis_url": redis_url, "redis_key_prefix": "shared:"}
-    servers, threads = [], []
-    for _ in range(2):
-        server = make_server("127.0.0.1", 0, DirectoryApp({}, store=RedisStore(conf)),
-                             threaded=True)
-        servers.append(server)
-        threads.append(threading.Thread(target=server.serve_forever, daemon=True))
-        threads[-1].start()
-    first, second = (f"http://127.0.0.1:{s.server_port}" for s in servers)
+    servers = [DirectoryThread(RedisStore(conf)).start() for _ in range(2)]
+    first, second = (server.url for server in servers)
     try:
         ConscienceClient(endpoints=[first]).register(
             {"type": "object", "addr": "127.0.0.1:6010", "score": 60})
         ConscienceClient(endpoints=[second]).lock("object", "127.0.0.1:6010", 0)
         both = ConscienceClient(endpoints=[first, second], timeout=2)
         assert both.show("object", "127.0.0.1:6010")["score"] == 0
-        servers[0].shutdown()
-        servers[0].server_close()
+        servers[0].stop()
         (service,) = both.list_services("object")
         assert service["locked"] and both.endpoints[0] == second
     finally:
-        for server, thread in zip(servers, threads, strict=True):
-            server.shutdown()
-            thread.join()
-        servers[1].server_close()
+        for server in servers:
+            server.stop()
