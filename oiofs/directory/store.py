@@ -78,15 +78,30 @@ class SqliteStore(DirectoryStore):
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
+        # connect (and create the table) now: a bad path fails at start, not at a request
+        self._connection: sqlite3.Connection | None = self._connect()
+        self._pid = os.getpid()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This process's connection: one opened before a fork (the app is made before
+        the workers fork) must not be used by the children, so each opens its own."""
+        if self._connection is None or self._pid != os.getpid():
+            self._connection = self._connect()
+            self._pid = os.getpid()
+        return self._connection
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                             check_same_thread=False)
+        db.execute("PRAGMA journal_mode = WAL")
         # FULL: in WAL mode the log is fsynced at every commit, so a change answered is
         # on disk; NORMAL would only sync at checkpoints.
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS record (namespace TEXT NOT NULL, "
-                         "key TEXT NOT NULL, value TEXT NOT NULL, "
-                         "PRIMARY KEY (namespace, key)) WITHOUT ROWID")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("CREATE TABLE IF NOT EXISTS record (namespace TEXT NOT NULL, "
+                   "key TEXT NOT NULL, value TEXT NOT NULL, "
+                   "PRIMARY KEY (namespace, key)) WITHOUT ROWID")
+        return db
 
     def get(self, namespace: str, key: str) -> Record | None:
         row = self._db.execute("SELECT value FROM record WHERE namespace = ? AND key = ?",
@@ -100,19 +115,21 @@ class SqliteStore(DirectoryStore):
         return [_decode(value) for _key, value in rows]
 
     def update(self, namespace: str, key: str, change: Change) -> Record | None:
+        db = self._db
         # IMMEDIATE takes the write lock first: two processes cannot both read the old
-        # record and then both write.
-        self._db.execute("BEGIN IMMEDIATE")
+        # record and then both write. Nothing in between yields to another green thread
+        # of this process (sqlite calls do not), so they cannot interleave either.
+        db.execute("BEGIN IMMEDIATE")
         try:
             old = self.get(namespace, key)
             new = change(None if old is None else dict(old))
             if new is not None:
-                self._db.execute("INSERT OR REPLACE INTO record (namespace, key, value) "
-                                 "VALUES (?, ?, ?)", (namespace, key, _encode(new)))
+                db.execute("INSERT OR REPLACE INTO record (namespace, key, value) "
+                           "VALUES (?, ?, ?)", (namespace, key, _encode(new)))
         except BaseException:
-            self._db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        db.execute("COMMIT")
         return new if new is not None else old
 
     def delete(self, namespace: str, key: str) -> bool:
@@ -121,7 +138,9 @@ class SqliteStore(DirectoryStore):
         return cursor.rowcount > 0
 
     def close(self) -> None:
-        self._db.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 class RedisStore(DirectoryStore):

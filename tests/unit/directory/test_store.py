@@ -69,3 +69,23 @@ def test_sqlite_survives_reopen(tmp_path):
     first.update("reference", "X", lambda old: {"kept": True})
     first.close()
     assert SqliteStore(path).get("reference", "X") == {"kept": True}
+
+
+def test_sqlite_forked_child_uses_its_own_connection(tmp_path):
+    """A store made before a fork (the directory app is made before its workers fork)
+    works in the child, and the parent still works after the child wrote."""
+    import os
+
+    store = SqliteStore(str(tmp_path / "d.db"))
+    store.update("service", "parent", lambda old: {"by": "parent"})
+    pid = os.fork()
+    if pid == 0:  # the child: write through the inherited store, then leave at once
+        code = 1
+        try:
+            store.update("service", "child", lambda old: {"by": "child"})
+            code = 0 if store._db is not None and store._pid == os.getpid() else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [r["by"] for r in store.scan("service")] == ["child", "parent"]
