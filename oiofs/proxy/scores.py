@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from oiofs.common import runtime
+from oiofs.common.config import conf_float
 from oiofs.common.logger import RepeatLimiter
 from oiofs.directory.client import ConscienceClient, directory_endpoints
 from oiofs.directory.errors import DirectoryError
@@ -116,5 +117,5 @@ def make_scoreboard(conf: dict[str, Any], logger: logging.Logger,
         return None
     board = ScoreBoard(ConscienceClient(conf, timeout=1.0), logger, refresh_interval)
     board.refresh()
-    board.client.timeout = ConscienceClient(conf).timeout
+    board.client.timeout = conf_float(conf, "directory_timeout", 5.0)  # from now on
     return board
