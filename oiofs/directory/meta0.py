@@ -45,7 +45,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from oiofs.directory.fair_share import shares
 from oiofs.directory.locations import (
@@ -57,8 +57,8 @@ from oiofs.directory.locations import (
     service_location,
     slice_of,
 )
+from oiofs.directory.meta0_client import Meta0Client
 from oiofs.directory.meta0_errors import Meta0Error, Meta0PlacementError
-from oiofs.directory.meta0_store import Meta0FileStore, Meta0Store
 from oiofs.directory.prefixes import (
     PREFIX_DIGITS,
     check_digits,
@@ -82,67 +82,11 @@ Strategy = Callable[..., list[str]]
 _PROGRESS_EVERY = 4096
 
 
+@runtime_checkable
 class ServiceSource(Protocol):
     """What the mapping needs from the conscience."""
 
     def list_services(self, service_type: str) -> list[dict[str, Any]]: ...
-
-
-class Meta0Client:
-    """Keeps the meta0 mapping: prefix -> list of service ids.
-
-    ``Meta0Client({"meta0_path": "/etc/oiofs/meta0.json"})`` or ``Meta0Client(store=...)``
-    with any :class:`~oiofs.directory.meta0_store.Meta0Store`. Today the mapping lives in a
-    JSON file on the operator's machine; the directory service can serve the same two
-    calls later (a store that speaks HTTP), the callers do not change.
-    """
-
-    def __init__(self, conf: Mapping[str, Any] | None = None, store: Meta0Store | None = None,
-                 **_kwargs: Any):
-        if store is None:
-            path = (conf or {}).get("meta0_path")
-            if not path:
-                raise Meta0Error("Meta0Client needs a store or a meta0_path")
-            store = Meta0FileStore(str(path))
-        self.store = store
-
-    def list(self, **_kwargs: Any) -> dict[str, list[str]]:
-        """The whole mapping, prefix -> service ids (empty before the first ``force``)."""
-        return self.store.read()["mapping"]
-
-    def force(self, mapping: str | Mapping[str, Sequence[str]], replace: bool = False,
-              **_kwargs: Any) -> None:
-        """Set the services of the prefixes ``mapping`` names (a dict or its JSON text),
-        keeping the others unless ``replace``; saved durably before it returns."""
-        if isinstance(mapping, str):
-            try:
-                mapping = json.loads(mapping)
-            except ValueError as err:
-                raise Meta0Error(f"the mapping is not JSON: {err}") from None
-        if not isinstance(mapping, Mapping):
-            raise Meta0Error("the mapping must be a JSON object: prefix -> service ids")
-        clean: dict[str, list[str]] = {}
-        for pfx, ids in mapping.items():
-            if not isinstance(ids, list) or not ids \
-                    or not all(isinstance(i, str) and i for i in ids):
-                raise Meta0Error(f"prefix {pfx!r}: expected a non-empty list of service ids")
-            clean[normalize_prefix(pfx)] = list(ids)
-        doc = self.store.read()
-        if replace:
-            doc["mapping"] = {}
-        doc["mapping"].update(clean)
-        self.store.write(doc)
-
-    def list_services(self, service_type: str | None = None) -> list[dict[str, Any]]:
-        """The service descriptions recorded with the mapping (see :meth:`force_services`)."""
-        return self.store.read()["services"]
-
-    def force_services(self, services: Iterable[Mapping[str, Any]]) -> None:
-        """Record the descriptions of the mapping's services beside it, so that the
-        mapping can be shown and exported to a ring without the conscience."""
-        doc = self.store.read()
-        doc["services"] = [dict(svc) for svc in services]
-        self.store.write(doc)
 
 
 def _service_id(svc: Mapping[str, Any]) -> str:
@@ -195,8 +139,10 @@ class Meta0PrefixMapping:
         """Forget every assignment and reload the services (from ``services`` if given,
         else from the conscience client, else none)."""
         if services is None and self.conscience is not None:
-            source = getattr(self.conscience, "list_services", self.conscience)
-            services = source(self.service_type)
+            if isinstance(self.conscience, ServiceSource):
+                services = self.conscience.list_services(self.service_type)
+            else:
+                services = self.conscience(self.service_type)
         self.raw_services_by_base = {}
         self._bases_of = {}
         self._excluded = set()
@@ -229,7 +175,8 @@ class Meta0PrefixMapping:
             return str(desc.get("addr") or desc.get("id")).replace(".", "_")
         return default
 
-    def _loc(self, sid: str) -> Location:
+    def parsed_loc(self, sid: str) -> Location:
+        """A service's location as four tokens (cached)."""
         loc = self._locs.get(sid)
         if loc is None:
             loc = self._locs[sid] = self._parse_loc(sid)
@@ -312,18 +259,18 @@ class Meta0PrefixMapping:
 
     def _slice_cap(self, eligible: Sequence[str]) -> int:
         """How many replicas of one base may share a slice of the spread level."""
-        slices = {slice_of(self._loc(sid), self.level) for sid in eligible}
+        slices = {slice_of(self.parsed_loc(sid), self.level) for sid in eligible}
         return math.ceil(self.replicas / max(1, min(self.replicas, len(slices))))
 
     def _fits(self, candidate: str, others: Sequence[str], slice_cap: int) -> bool:
         """May ``candidate`` hold a base whose other replicas are ``others``?"""
         if candidate in others:
             return False
-        loc = self._loc(candidate)
+        loc = self.parsed_loc(candidate)
         mine = slice_of(loc, self.level)
         shared = 0
         for other in others:
-            other_loc = self._loc(other)
+            other_loc = self.parsed_loc(other)
             if dist_between(loc, other_loc) < self.min_dist:
                 return False
             if slice_of(other_loc, self.level) == mine:
@@ -340,7 +287,7 @@ class Meta0PrefixMapping:
                 caps[len(LEVELS) - self.min_dist] = bases
             cap = self._slice_cap(eligible) * bases
             caps[self.level] = min(caps.get(self.level, cap), cap)
-            self._targets = shares({sid: self._loc(sid) for sid in eligible},
+            self._targets = shares({sid: self.parsed_loc(sid) for sid in eligible},
                                    self.num_bases() * self.replicas, caps, bases)
         return self._targets
 
@@ -388,7 +335,7 @@ class Meta0PrefixMapping:
         self.degradation = degradation
         self._targets = None
         eligible = self._eligible()
-        slices = {slice_of(self._loc(sid), self.level) for sid in eligible}
+        slices = {slice_of(self.parsed_loc(sid), self.level) for sid in eligible}
         if len(slices) < self.replicas - degradation:
             raise Meta0PlacementError(
                 f"{len(slices)} {LEVELS[self.level]} slices hold services with a score, "
@@ -531,7 +478,7 @@ class Meta0PrefixMapping:
                          for sid in slots if sid not in self.services)
             for i, first in enumerate(slots):
                 for second in slots[i + 1:]:
-                    dist = dist_between(self._loc(first), self._loc(second))
+                    dist = dist_between(self.parsed_loc(first), self.parsed_loc(second))
                     if dist < self.min_dist:
                         found.append(f"base {base}: {first} and {second} are {dist} "
                                      f"levels apart, min_dist is {self.min_dist}")
