@@ -6,12 +6,12 @@ mapping's ``r``-th service of that base. So the mapping can be written as the cl
 container or account ring (``*.ring.gz`` that :class:`oiofs.common.ring.Ring` loads), and
 a ring read back as a mapping.
 
-Export: one ring device per service, ids given in service id order. ``ip``/``port`` come
-from the service's ``addr``; ``region`` and ``zone`` from the first two location tokens
-(as integers when every token of that level is one, else numbered 1, 2, ... in sorted
-order); the device name from the service's ``device`` key, else the last location token.
-The device ``meta`` keeps ``{"id", "loc", "score"}`` as JSON so that an import gives back
-the very same service ids, locations and scores.
+Export: one ring device per known service (holding bases or not), ids given in service
+id order. ``ip``/``port`` come from the service's ``addr``; ``region`` and ``zone`` from
+the first two location tokens (as integers when every token of that level is one, else
+numbered 1, 2, ... in sorted order); the device name from the service's ``device`` key,
+else the last location token. The device ``meta`` keeps ``{"id", "loc", "score"}`` as
+JSON so that an import gives back the very same service ids, locations and scores.
 
 Import: a device whose ``meta`` is such a document gives that service back; any other
 device becomes the service ``ip:port/device`` at location
@@ -67,7 +67,8 @@ def _numbering(tokens: set[str]) -> dict[str, int]:
 def export_ring(mapping: Meta0PrefixMapping, version: int = 0) -> RingData:
     """The ring of a complete mapping; :class:`Meta0Error` if a base lacks replicas or
     a service has no usable address or device name."""
-    used = sorted({sid for slots in mapping.raw_services_by_base.values() for sid in slots})
+    used = sorted({sid for slots in mapping.raw_services_by_base.values() for sid in slots}
+                  | set(mapping.services))
     missing = [sid for sid in used if sid not in mapping.services]
     if missing:
         raise Meta0Error(f"no description (address, location) of services {missing[:5]}")
