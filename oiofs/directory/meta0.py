@@ -129,7 +129,8 @@ class Meta0PrefixMapping:
         self.raw_services_by_base: dict[str, list[str]] = {}
         self._locs: dict[str, Location] = {}
         self._bases_of: dict[str, dict[str, None]] = {}
-        self._excluded: set[str] = set()
+        #: Services :meth:`decommission` emptied: no base goes to them any more.
+        self.decommissioned: set[str] = set()
         self._targets: dict[str, float] | None = None
         self.reset(services)
 
@@ -145,7 +146,7 @@ class Meta0PrefixMapping:
                 services = self.conscience(self.service_type)
         self.raw_services_by_base = {}
         self._bases_of = {}
-        self._excluded = set()
+        self.decommissioned = set()
         self.set_services(services or [])
 
     def set_services(self, services: Iterable[Mapping[str, Any]]) -> None:
@@ -185,7 +186,7 @@ class Meta0PrefixMapping:
     def get_score(self, svc: str) -> int:
         """The score of a service, 0 if it is unknown or decommissioned."""
         desc = self.services.get(svc)
-        if desc is None or svc in self._excluded:
+        if desc is None or svc in self.decommissioned:
             return 0
         try:
             return int(desc.get("score", 0))
@@ -439,8 +440,8 @@ class Meta0PrefixMapping:
         bases = list(self._bases_of.get(svc, ())) if bases_to_remove is None \
             else [self._check_base(b) for b in bases_to_remove]
         pick = strategy or self.find_services_less_bases
-        was_excluded = svc in self._excluded
-        self._excluded.add(svc)
+        was_excluded = svc in self.decommissioned
+        self.decommissioned.add(svc)
         self._targets = None
         moved = []
         try:
@@ -458,7 +459,7 @@ class Meta0PrefixMapping:
                     progress(done, len(bases))
         finally:
             if bases_to_remove is not None and not was_excluded:
-                self._excluded.discard(svc)
+                self.decommissioned.discard(svc)
                 self._targets = None
         return moved
 
@@ -494,16 +495,19 @@ class Meta0PrefixMapping:
 
     # --- serialization --------------------------------------------------------------
 
-    def to_json(self, bases: Iterable[str] | None = None) -> str:
-        """The mapping (or ``bases`` of it) as the JSON ``Meta0Client.force`` takes:
-        every prefix of those bases -> its service ids."""
+    def to_dict(self, bases: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """The mapping (or ``bases`` of it): every prefix of those bases -> service ids."""
         wanted = self.raw_services_by_base if bases is None else \
             {b: self.raw_services_by_base[self._check_base(b)] for b in bases}
         out: dict[str, list[str]] = {}
         for base, slots in wanted.items():
             for pfx in self.prefix_siblings(base):
-                out[pfx] = slots
-        return json.dumps(out, sort_keys=True, separators=(",", ":"))
+                out[pfx] = list(slots)
+        return out
+
+    def to_json(self, bases: Iterable[str] | None = None) -> str:
+        """:meth:`to_dict` as the JSON text ``Meta0Client.force`` takes."""
+        return json.dumps(self.to_dict(bases), sort_keys=True, separators=(",", ":"))
 
     def load_json(self, json_mapping: str | bytes, **kwargs: Any) -> None:
         """Load the mapping from the JSON text :meth:`to_json` writes."""
@@ -540,5 +544,5 @@ class Meta0PrefixMapping:
         """Save the mapping (only the ``moved`` bases, if given) through the meta0 client."""
         if self.meta0 is None:
             raise Meta0Error("no meta0 client to save the mapping to")
-        self.meta0.force(self.to_json(moved), replace=moved is None)
+        self.meta0.force(self.to_dict(moved), replace=moved is None)
 

@@ -20,6 +20,24 @@ from oiofs.directory.prefixes import normalize_prefix
 ServiceList = list[dict[str, Any]]
 
 
+def _clean_mapping(mapping: str | Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """A checked copy of a mapping given as a dict or its JSON text."""
+    if isinstance(mapping, str):
+        try:
+            mapping = json.loads(mapping)
+        except ValueError as err:
+            raise Meta0Error(f"the mapping is not JSON: {err}") from None
+    if not isinstance(mapping, Mapping):
+        raise Meta0Error("the mapping must be a JSON object: prefix -> service ids")
+    clean: dict[str, list[str]] = {}
+    for pfx, ids in mapping.items():
+        if not isinstance(ids, list) or not ids \
+                or not all(isinstance(i, str) and i for i in ids):
+            raise Meta0Error(f"prefix {pfx!r}: expected a non-empty list of service ids")
+        clean[normalize_prefix(pfx)] = list(ids)
+    return clean
+
+
 class Meta0Client:
     """Keeps the meta0 mapping: prefix -> list of service ids.
 
@@ -46,19 +64,7 @@ class Meta0Client:
               **_kwargs: Any) -> None:
         """Set the services of the prefixes ``mapping`` names (a dict or its JSON text),
         keeping the others unless ``replace``; saved durably before it returns."""
-        if isinstance(mapping, str):
-            try:
-                mapping = json.loads(mapping)
-            except ValueError as err:
-                raise Meta0Error(f"the mapping is not JSON: {err}") from None
-        if not isinstance(mapping, Mapping):
-            raise Meta0Error("the mapping must be a JSON object: prefix -> service ids")
-        clean: dict[str, list[str]] = {}
-        for pfx, ids in mapping.items():
-            if not isinstance(ids, list) or not ids \
-                    or not all(isinstance(i, str) and i for i in ids):
-                raise Meta0Error(f"prefix {pfx!r}: expected a non-empty list of service ids")
-            clean[normalize_prefix(pfx)] = list(ids)
+        clean = _clean_mapping(mapping)
         doc = self.store.read()
         if replace:
             doc["mapping"] = {}
@@ -75,3 +81,22 @@ class Meta0Client:
         doc = self.store.read()
         doc["services"] = [dict(svc) for svc in services]
         self.store.write(doc)
+
+    def settings(self) -> dict[str, Any]:
+        """The placement settings recorded with the mapping (replicas, digits, min_dist,
+        level, degradation), empty when none were."""
+        settings: dict[str, Any] = self.store.read()["settings"]
+        return settings
+
+    def force_settings(self, settings: Mapping[str, Any]) -> None:
+        """Record the placement settings the mapping was built with."""
+        doc = self.store.read()
+        doc["settings"] = dict(settings)
+        self.store.write(doc)
+
+    def force_all(self, mapping: Mapping[str, Sequence[str]],
+                  services: Iterable[Mapping[str, Any]], settings: Mapping[str, Any]) -> None:
+        """Replace the mapping, the services and the settings in one durable write."""
+        self.store.write({"mapping": _clean_mapping(mapping),
+                          "services": [dict(svc) for svc in services],
+                          "settings": dict(settings)})

@@ -3,9 +3,10 @@
 A store holds one JSON document::
 
     {"mapping": {"0000": ["svc-a", "svc-b", "svc-c"], ...},   # prefix -> service ids
-     "services": [{"id": ..., "addr": ..., "score": ..., "tags": {...}}, ...]}
+     "services": [{"id": ..., "addr": ..., "score": ..., "tags": {...}}, ...],
+     "settings": {"replicas": 3, "digits": 4, "min_dist": 1, ...}}
 
-``read()`` returns it (both keys present, empty when nothing was saved), ``write(doc)``
+``read()`` returns it (every key present, empty when nothing was saved), ``write(doc)``
 replaces it durably. :class:`Meta0FileStore` keeps it in a file: written to a temporary
 file, fsynced, renamed over the old one and the directory fsynced, so a crash leaves the
 old document or the new one. The directory service can implement the same two methods
@@ -41,14 +42,16 @@ class Meta0FileStore:
             with open(self.path, "rb") as handle:
                 doc = json.load(handle)
         except FileNotFoundError:
-            return {"mapping": {}, "services": []}
+            return {"mapping": {}, "services": [], "settings": {}}
         except (OSError, ValueError) as err:
             raise Meta0Error(f"cannot read the meta0 store {self.path}: {err}") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("mapping", {}), dict) \
-                or not isinstance(doc.get("services", []), list):
+                or not isinstance(doc.get("services", []), list) \
+                or not isinstance(doc.get("settings", {}), dict):
             raise Meta0Error(f"{self.path} is not a meta0 store")
         doc.setdefault("mapping", {})
         doc.setdefault("services", [])
+        doc.setdefault("settings", {})
         return doc
 
     def write(self, doc: dict[str, Any]) -> None:

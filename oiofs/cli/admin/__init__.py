@@ -21,6 +21,7 @@ from types import ModuleType
 GROUPS: dict[str, str] = {
     "service": "oiofs.cli.admin.service",
     "reference": "oiofs.cli.admin.reference",
+    "meta0": "oiofs.cli.admin.meta0",
 }
 
 
