@@ -383,28 +383,47 @@ class Meta0PrefixMapping:
             devs.setdefault(sid, -targets[sid])
         return devs
 
+    def _domain(self, sid: str) -> tuple[str, ...]:
+        """The domain no two replicas of a base may share (from ``min_dist``)."""
+        if not self.min_dist:
+            return ("", "", "", "", sid)
+        return self.parsed_loc(sid)[:len(LEVELS) - self.min_dist + 1]
+
     def _move_one(self, devs: dict[str, float], cap: int,
                   moved: Mapping[str, None]) -> str | None:
         """Move one base from a service above its share to one below, if any move
         lowers the imbalance, preferring a base not ``moved`` yet (so that one
-        rebalance rarely moves two replicas of a base); the base moved, or None."""
-        overs = sorted(devs, key=lambda s: -devs[s])
-        unders = [s for s in sorted(devs, key=lambda s: devs[s]) if s in self.targets()]
-        for over in overs:
-            for under in unders:
-                if devs[over] - devs[under] <= 1 + 1e-9:
-                    break
-                held = self._bases_of[over]
-                for base in itertools.chain((b for b in held if b not in moved),
-                                            (b for b in held if b in moved)):
-                    others = [s for s in self.raw_services_by_base[base] if s != over]
-                    if self._fits(under, others, cap):
-                        self._replace(base, over, under)
-                        devs[over] -= 1
-                        devs[under] += 1
-                        return base
-            if not unders or devs[over] - devs[unders[0]] <= 1 + 1e-9:
+        rebalance rarely moves two replicas of a base); the base moved, or None.
+
+        Services below their share are grouped by domain: for a base, only the domains
+        its other replicas do not use are looked at, so a hopeless pair costs little.
+        """
+        targets = self.targets()
+        by_domain: dict[tuple[str, ...], list[str]] = {}
+        for sid in sorted((s for s in devs if s in targets), key=devs.__getitem__):
+            by_domain.setdefault(self._domain(sid), []).append(sid)
+        floors = {dom: devs[members[0]] for dom, members in by_domain.items()}
+        lowest = min(floors.values(), default=math.inf)
+        for over in sorted(devs, key=lambda s: -devs[s]):
+            limit = devs[over] - 1 - 1e-9  # a move helps if the receiver is below this
+            if lowest >= limit:
                 break
+            held = self._bases_of.get(over, {})
+            for base in itertools.chain((b for b in held if b not in moved),
+                                        (b for b in held if b in moved)):
+                others = [s for s in self.raw_services_by_base[base] if s != over]
+                banned = {self._domain(s) for s in others}
+                for dom, floor in floors.items():
+                    if floor >= limit or dom in banned:
+                        continue
+                    for under in by_domain[dom]:
+                        if devs[under] >= limit:
+                            break
+                        if self._fits(under, others, cap):
+                            self._replace(base, over, under)
+                            devs[over] -= 1
+                            devs[under] += 1
+                            return base
         return None
 
     def rebalance(self, max_loops: int = 65536,
