@@ -132,6 +132,8 @@ class Meta0PrefixMapping:
         #: Services :meth:`decommission` emptied: no base goes to them any more.
         self.decommissioned: set[str] = set()
         self._targets: dict[str, float] | None = None
+        self._key_cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._keys_for: tuple[int, int] | None = None
         self.reset(services)
 
     # --- services -------------------------------------------------------------------
@@ -153,6 +155,7 @@ class Meta0PrefixMapping:
         """Replace the known service descriptions, keeping the assignments."""
         self.services = {}
         self._locs = {}
+        self._key_cache = {}
         for svc in services:
             sid = _service_id(svc)
             if sid in self.services:
@@ -263,18 +266,38 @@ class Meta0PrefixMapping:
         slices = {slice_of(self.parsed_loc(sid), self.level) for sid in eligible}
         return math.ceil(self.replicas / max(1, min(self.replicas, len(slices))))
 
+    def _keys(self, sid: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(domain, slice)`` of a service: the domain no two replicas of a base may
+        share (from ``min_dist``) and its slice of the spread level (cached)."""
+        settings = (self.min_dist, self.level)
+        if self._keys_for != settings:
+            self._key_cache, self._keys_for = {}, settings
+        keys = self._key_cache.get(sid)
+        if keys is None:
+            loc = self.parsed_loc(sid)
+            domain = loc[:len(LEVELS) - self.min_dist + 1] if self.min_dist \
+                else ("", "", "", "", sid)
+            keys = self._key_cache[sid] = (domain, slice_of(loc, self.level))
+        return keys
+
+    def _domain(self, sid: str) -> tuple[str, ...]:
+        return self._keys(sid)[0]
+
     def _fits(self, candidate: str, others: Sequence[str], slice_cap: int) -> bool:
-        """May ``candidate`` hold a base whose other replicas are ``others``?"""
+        """May ``candidate`` hold a base whose other replicas are ``others``?
+
+        Two locations are less than ``min_dist`` apart exactly when they share the
+        domain of :meth:`_keys`, so comparing domains is comparing distances.
+        """
         if candidate in others:
             return False
-        loc = self.parsed_loc(candidate)
-        mine = slice_of(loc, self.level)
+        domain, mine = self._keys(candidate)
         shared = 0
         for other in others:
-            other_loc = self.parsed_loc(other)
-            if dist_between(loc, other_loc) < self.min_dist:
+            other_domain, other_slice = self._keys(other)
+            if other_domain == domain:
                 return False
-            if slice_of(other_loc, self.level) == mine:
+            if other_slice == mine:
                 shared += 1
         return shared < slice_cap
 
@@ -382,12 +405,6 @@ class Meta0PrefixMapping:
         for sid in targets:
             devs.setdefault(sid, -targets[sid])
         return devs
-
-    def _domain(self, sid: str) -> tuple[str, ...]:
-        """The domain no two replicas of a base may share (from ``min_dist``)."""
-        if not self.min_dist:
-            return ("", "", "", "", sid)
-        return self.parsed_loc(sid)[:len(LEVELS) - self.min_dist + 1]
 
     def _move_one(self, devs: dict[str, float], cap: int,
                   moved: Mapping[str, None]) -> str | None:

@@ -231,7 +231,7 @@ def test_find_services_less_bases_keeps_known_and_picks_the_emptiest():
 # --- JSON ---------------------------------------------------------------------------
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=8)  # each example writes and parses 65,536 prefixes
 @given(shape=shapes, digits=st.integers(0, 2))
 def test_json_round_trip(shape, digits):
     services = topology(shape)
