@@ -406,8 +406,8 @@ class Meta0PrefixMapping:
             devs.setdefault(sid, -targets[sid])
         return devs
 
-    def _move_one(self, devs: dict[str, float], cap: int,
-                  moved: Mapping[str, None]) -> str | None:
+    def _move_one(self, devs: dict[str, float], cap: int, moved: Mapping[str, None],
+                  domains: Mapping[str, tuple[str, ...]]) -> str | None:
         """Move one base from a service above its share to one below, if any move
         lowers the imbalance, preferring a base not ``moved`` yet (so that one
         rebalance rarely moves two replicas of a base); the base moved, or None.
@@ -418,7 +418,7 @@ class Meta0PrefixMapping:
         targets = self.targets()
         by_domain: dict[tuple[str, ...], list[str]] = {}
         for sid in sorted((s for s in devs if s in targets), key=devs.__getitem__):
-            by_domain.setdefault(self._domain(sid), []).append(sid)
+            by_domain.setdefault(domains[sid], []).append(sid)
         floors = {dom: devs[members[0]] for dom, members in by_domain.items()}
         lowest = min(floors.values(), default=math.inf)
         for over in sorted(devs, key=lambda s: -devs[s]):
@@ -429,7 +429,7 @@ class Meta0PrefixMapping:
             for base in itertools.chain((b for b in held if b not in moved),
                                         (b for b in held if b in moved)):
                 others = [s for s in self.raw_services_by_base[base] if s != over]
-                banned = {self._domain(s) for s in others}
+                banned = {domains[s] for s in others}
                 for dom, floor in floors.items():
                     if floor >= limit or dom in banned:
                         continue
@@ -455,8 +455,9 @@ class Meta0PrefixMapping:
         devs = self._deviations()
         cap = self._slice_cap(self._eligible())
         moved: dict[str, None] = {}
+        domains = {sid: self._domain(sid) for sid in devs}  # every holder and receiver
         for loop in range(max_loops):
-            base = self._move_one(devs, cap, moved)
+            base = self._move_one(devs, cap, moved, domains)
             if base is None:
                 break
             moved[base] = None
