@@ -243,6 +243,6 @@ def run(args: argparse.Namespace) -> int:
     client = Meta0Client({"meta0_path": _store_path(args)})
     try:
         return VERBS[args.verb](args, client)
-    except (OiofsError, ValueError) as err:
+    except (OiofsError, OSError, ValueError) as err:
         say(f"Error: {err}", sys.stderr)
         return EXIT_ERROR

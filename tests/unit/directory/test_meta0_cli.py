@@ -78,6 +78,19 @@ def test_errors_are_reported_not_raised(capsys, cluster_dir):
                          str(cluster_dir / "services.json"), "--replicas", "5",
                          "--min-dist", "2", "--digits", "1")
     assert code == 2 and "min_dist" in err
+    code, _, err = admin(capsys, cluster_dir, "bootstrap", "--services",
+                         str(cluster_dir / "services.json"), "--level", "planet")
+    assert code == 2 and "unknown location level" in err
+    assert admin(capsys, cluster_dir, "bootstrap", "--services",
+                 str(cluster_dir / "services.json"), "--digits", "1")[0] == 0
+    code, _, err = admin(capsys, cluster_dir, "export-ring",
+                         str(cluster_dir / "missing" / "c.ring.gz"))
+    assert code == 2 and "No such file" in err
+    code, _, err = admin(capsys, cluster_dir, "import-ring",
+                         str(cluster_dir / "services.json"), "--force")
+    assert code == 2 and "not a gzip ring file" in err
+    code, _, err = admin(capsys, cluster_dir, "decommission", "nope")
+    assert code == 2 and "not in the mapping" in err
 
 
 def test_table_output(capsys, cluster_dir):
