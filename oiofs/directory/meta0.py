@@ -39,7 +39,6 @@ True
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import json
 import logging
@@ -47,6 +46,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from oiofs.directory.candidates import CandidatePool
 from oiofs.directory.fair_share import shares
 from oiofs.directory.locations import (
     LEVELS,
@@ -369,29 +369,18 @@ class Meta0PrefixMapping:
         self.raw_services_by_base = {}
         self._bases_of = {}
         total = self.num_bases()
-        # The choices of find_services_less_bases (least filled first, in service order
-        # among equals), with a heap: only the chosen services' fill changes per base.
+        # The choices of find_services_less_bases, base after base, without sorting
+        # every service for each: only the chosen services' fill changes.
         cap = self._slice_cap(eligible)
-        order = {sid: index for index, sid in enumerate(eligible)}
-        heap = [(self._fill(sid), order[sid], sid) for sid in eligible]
-        heapq.heapify(heap)
+        pool = CandidatePool(eligible, self._domain, self._fill)
         for done, base in enumerate(generate_prefixes(self.digits), 1):
-            chosen: list[str] = []
-            passed = []
-            while len(chosen) < self.replicas and heap:
-                entry = heapq.heappop(heap)
-                if self._fits(entry[2], chosen, cap):
-                    chosen.append(entry[2])
-                else:
-                    passed.append(entry)
+            chosen = pool.pick(self.replicas,
+                               lambda sid, others: self._fits(sid, others, cap))
             if len(chosen) < self.replicas:
                 raise Meta0PlacementError(f"no service can hold replica {len(chosen) + 1} "
                                           f"of base {base} next to {chosen}")
             self.assign_services(base, chosen)
-            for entry in passed:
-                heapq.heappush(heap, entry)
-            for sid in chosen:
-                heapq.heappush(heap, (self._fill(sid), order[sid], sid))
+            pool.put_back(chosen)
             if progress and done % _PROGRESS_EVERY == 0:
                 progress(done, total)
         if progress:
@@ -443,11 +432,41 @@ class Meta0PrefixMapping:
                             return base
         return None
 
+    def _move_two(self, devs: dict[str, float], cap: int) -> list[str]:
+        """When no single move helps: move a base from the most loaded service to a
+        third one ``w`` and another base from ``w`` to a service below its share (``w``
+        keeps its count). The bases moved, or [] if no such pair of moves exists."""
+        targets = self.targets()
+        over = max(devs, key=lambda s: devs[s])
+        limit = devs[over] - 1 - 1e-9
+        for under in sorted((s for s in targets if devs[s] < limit), key=devs.__getitem__):
+            for middle in targets:
+                if middle in (over, under):
+                    continue
+                second = next((b for b in self._bases_of.get(middle, {})
+                               if self._fits(under, [s for s in self.raw_services_by_base[b]
+                                                      if s != middle], cap)), None)
+                if second is None:
+                    continue
+                first = next((b for b in self._bases_of.get(over, {})
+                              if b != second and self._fits(
+                                  middle, [s for s in self.raw_services_by_base[b]
+                                           if s != over], cap)), None)
+                if first is None:
+                    continue
+                self._replace(first, over, middle)
+                self._replace(second, middle, under)
+                devs[over] -= 1
+                devs[under] += 1
+                return [first, second]
+        return []
+
     def rebalance(self, max_loops: int = 65536,
                   progress: Progress | None = None) -> list[str]:
         """Move bases from the services above their fair share to those below, one replica
-        at a time, until every service is within one base of its share, no single move
-        helps any more, or ``max_loops`` moves were made. Returns the bases moved (each
+        at a time (or two, through a third service, when no single move is allowed),
+        until every service is within one base of its share, no such move helps any
+        more, or ``max_loops`` moves were made. Returns the bases moved (each
         once), for :meth:`apply`.
 
         Each move lowers the sum of squared deviations from the shares, so the loop ends.
@@ -458,9 +477,10 @@ class Meta0PrefixMapping:
         domains = {sid: self._domain(sid) for sid in devs}  # every holder and receiver
         for loop in range(max_loops):
             base = self._move_one(devs, cap, moved, domains)
-            if base is None:
+            bases = [base] if base else self._move_two(devs, cap)
+            if not bases:
                 break
-            moved[base] = None
+            moved.update(dict.fromkeys(bases))
             if progress and (loop + 1) % _PROGRESS_EVERY == 0:
                 progress(loop + 1, max_loops)
         return list(moved)

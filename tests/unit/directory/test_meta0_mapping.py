@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from oiofs.directory.locations import dist_between, parse_location
@@ -105,6 +105,9 @@ def test_dist_between_counts_levels_from_the_device_up():
 
 @SETTINGS
 @given(shape=shapes, replicas=st.integers(1, 3), min_dist=st.integers(1, 4))
+# Found by hypothesis: no single move can balance it, two moves through a third can.
+@example(shape=[[[1, 2, 3]], [[1], [1, 3, 3]], [[1], [1, 1, 1], [3, 3, 3]]], replicas=2,
+         min_dist=4)
 def test_bootstrap_respects_min_dist_and_balance(shape, replicas, min_dist):
     mapping = bootstrapped(shape, replicas, min_dist)
     if mapping is None:
@@ -271,3 +274,24 @@ def test_client_keeps_the_mapping_durably(tmp_path):
     with pytest.raises(Meta0Error):
         client.force({"zz": ["x"]})
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+@settings(SETTINGS, max_examples=15)
+@given(shape=shapes, replicas=st.integers(1, 3), min_dist=st.integers(0, 3))
+def test_bootstrap_picks_as_find_services_less_bases(shape, replicas, min_dist):
+    """The bootstrap's candidate pool chooses exactly what the public picker would."""
+    fast = bootstrapped(shape, replicas, min_dist, digits=1) if min_dist else None
+    if min_dist == 0:
+        fast = Meta0PrefixMapping(None, replicas=replicas, digits=1, min_dist=0,
+                                  services=topology(shape))
+        if len(fast.services) < replicas:
+            return
+        fast.bootstrap()
+    if fast is None:
+        return
+    slow = Meta0PrefixMapping(None, replicas=replicas, digits=1, min_dist=min_dist,
+                              services=topology(shape))
+    for base in generate_prefixes(1):
+        slow.assign_services(base, slow.find_services_less_bases())
+    slow.rebalance()
+    assert slow.raw_services_by_base == fast.raw_services_by_base
