@@ -433,11 +433,15 @@ class Meta0PrefixMapping:
         return None
 
     def _move_two(self, devs: dict[str, float], cap: int) -> list[str]:
-        """When no single move helps: move a base from the most loaded service to a
-        third one ``w`` and another base from ``w`` to a service below its share (``w``
-        keeps its count). The bases moved, or [] if no such pair of moves exists."""
+        """When no single move helps and a service is more than one base off its share:
+        move a base from the most loaded service to a third one and another base from
+        that one to a service below its share (the third keeps its count). The bases
+        moved, or [] if no such pair of moves exists."""
         targets = self.targets()
         over = max(devs, key=lambda s: devs[s])
+        lowest = min((devs[s] for s in targets), default=0.0)
+        if devs[over] <= 1 + 1e-9 and lowest >= -1 - 1e-9:
+            return []  # everyone is within one base of their share: not worth a search
         limit = devs[over] - 1 - 1e-9
         for under in sorted((s for s in targets if devs[s] < limit), key=devs.__getitem__):
             for middle in targets:
