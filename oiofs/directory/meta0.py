@@ -35,6 +35,10 @@ Placement rules, for every base:
 [8]
 >>> m.check_replicas()
 True
+
+(About 600 lines: the seed's one class with its three algorithms, kept together so that
+the placement rules read in one place; its helpers live in sibling modules: prefixes,
+locations, fair_share, candidates, meta0_client, meta0_ring.)
 """
 
 from __future__ import annotations
