@@ -1,8 +1,10 @@
 """``oiofs-admin meta0 ...``: build, repair, show and export the meta0 prefix mapping.
 
-    oiofs-admin meta0 bootstrap --services services.json [--replicas 3] [--digits 4]
+    oiofs-admin meta0 bootstrap --services services.json|--from-conscience container
+                                [--replicas 3] [--digits 4]
                                 [--min-dist 1] [--level volume] [--degradation 0] [--force]
-    oiofs-admin meta0 rebalance [--services services.json] [--max-loops N]
+    oiofs-admin meta0 rebalance [--services services.json|--from-conscience container]
+                                [--max-loops N]
     oiofs-admin meta0 decommission SERVICE_ID [--base BASE ...]
     oiofs-admin meta0 show [--mapping]
     oiofs-admin meta0 export-ring container.ring.gz
@@ -10,11 +12,13 @@
 
 The mapping, the services it was built over and its settings are kept in ``--store``
 (default ``<oiofs dir>/meta0.json``). ``--services`` is a JSON list of service
-descriptions as the conscience gives them (see :mod:`oiofs.directory.meta0`); without it
-the services recorded in the store are used. A service decommissioned whole stays out of
-later rebalances (recorded in the store) until the next bootstrap. Progress goes to
-standard error, results to standard output. Exit status: 0 done, 1 done but the mapping
-breaks a placement rule or a rebalance left services off their share, 2 error.
+descriptions as the conscience gives them (see :mod:`oiofs.directory.meta0`);
+``--from-conscience TYPE`` takes them from the directory (``--directory URL``, else as
+the other groups find it); without either, the services recorded in the store are used.
+A service decommissioned whole stays out of later rebalances (recorded in the store)
+until the next bootstrap. Progress goes to standard error, results to standard output.
+Exit status: 0 done, 1 done but the mapping breaks a placement rule or a rebalance left
+services off their share, 2 error.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 import sys
 from typing import Any
 
+from oiofs.cli.admin.endpoints import NoDirectory, add_directory_option, directory_endpoints
 from oiofs.cli.admin.output import emit
 from oiofs.cli.output import say
 from oiofs.common.exceptions import OiofsError
@@ -42,10 +47,14 @@ def add_parser(subparsers: Any) -> None:
     group = subparsers.add_parser("meta0", help="the meta0 prefix mapping")
     group.add_argument("--store", default=None,
                        help="the mapping's file (default: <oiofs dir>/meta0.json)")
+    add_directory_option(group)
     verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     boot = verbs.add_parser("bootstrap", help="assign every base from scratch")
     boot.add_argument("--services", help="JSON list of service descriptions")
+    boot.add_argument("--from-conscience", metavar="TYPE",
+                      help="take the services of TYPE (container, account...) from the "
+                           "directory's conscience")
     boot.add_argument("--replicas", type=int, default=3)
     boot.add_argument("--digits", type=int, default=4, help="hex digits per base (0-4)")
     boot.add_argument("--min-dist", type=int, default=1,
@@ -59,6 +68,8 @@ def add_parser(subparsers: Any) -> None:
 
     reb = verbs.add_parser("rebalance", help="move bases towards every service's share")
     reb.add_argument("--services", help="JSON list of service descriptions (new services)")
+    reb.add_argument("--from-conscience", metavar="TYPE",
+                     help="take the services of TYPE from the directory's conscience")
     reb.add_argument("--max-loops", type=int, default=65536, help="most moves to make")
 
     dec = verbs.add_parser("decommission", help="move a service's bases elsewhere")
@@ -103,6 +114,18 @@ def _read_services(path: str) -> list[dict[str, Any]]:
     return services
 
 
+def _given_services(args: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """The services ``--services`` or ``--from-conscience`` name, else None."""
+    if getattr(args, "services", None):
+        return _read_services(args.services)
+    if getattr(args, "from_conscience", None):
+        from oiofs.directory.client import ConscienceClient
+
+        client = ConscienceClient(endpoints=directory_endpoints(args))
+        return client.list_services(args.from_conscience)
+    return None
+
+
 def _settings(mapping: Meta0PrefixMapping) -> dict[str, Any]:
     return {"replicas": mapping.replicas, "digits": mapping.digits,
             "min_dist": mapping.min_dist, "level": LEVELS[mapping.level],
@@ -110,13 +133,14 @@ def _settings(mapping: Meta0PrefixMapping) -> dict[str, Any]:
             "decommissioned": sorted(mapping.decommissioned)}
 
 
-def _load(client: Meta0Client, services_path: str | None) -> Meta0PrefixMapping:
+def _load(client: Meta0Client,
+          services: list[dict[str, Any]] | None = None) -> Meta0PrefixMapping:
     """The stored mapping over the stored (or given) services."""
     doc = client.store.read()  # one read of the whole document
     settings = doc["settings"]
     if not settings or not doc["mapping"]:
         raise Meta0Error("no mapping in the store: run bootstrap or import-ring first")
-    services = _read_services(services_path) if services_path else doc["services"]
+    services = doc["services"] if services is None else services
     mapping = Meta0PrefixMapping(client, replicas=settings["replicas"],
                                  digits=settings["digits"], min_dist=settings["min_dist"],
                                  services=services)
@@ -157,9 +181,11 @@ def _status(summary: dict[str, Any], mapping: Meta0PrefixMapping) -> int:
 
 def _bootstrap(args: argparse.Namespace, client: Meta0Client) -> int:
     _refuse_overwrite(client, args.force)
-    services = _read_services(args.services) if args.services else client.list_services()
+    services = _given_services(args)
+    if services is None:
+        services = client.list_services()
     if not services:
-        raise Meta0Error("no services: give --services FILE")
+        raise Meta0Error("no services: give --services FILE or --from-conscience TYPE")
     mapping = Meta0PrefixMapping(client, replicas=args.replicas, digits=args.digits,
                                  min_dist=args.min_dist, services=services)
     mapping.bootstrap(args.level, args.degradation,
@@ -171,7 +197,7 @@ def _bootstrap(args: argparse.Namespace, client: Meta0Client) -> int:
 
 
 def _rebalance(args: argparse.Namespace, client: Meta0Client) -> int:
-    mapping = _load(client, args.services)
+    mapping = _load(client, _given_services(args))
     moved = mapping.rebalance(args.max_loops, progress=_progress("rebalance", "moves"))
     _save(client, mapping)
     summary = _summary(mapping, moved=len(moved))
@@ -180,7 +206,7 @@ def _rebalance(args: argparse.Namespace, client: Meta0Client) -> int:
 
 
 def _decommission(args: argparse.Namespace, client: Meta0Client) -> int:
-    mapping = _load(client, None)
+    mapping = _load(client)
     if args.service not in mapping.count_pfx_by_svc():
         raise Meta0Error(f"service {args.service} is not in the mapping")
     moved = mapping.decommission(args.service, args.bases,
@@ -193,7 +219,7 @@ def _decommission(args: argparse.Namespace, client: Meta0Client) -> int:
 
 
 def _show(args: argparse.Namespace, client: Meta0Client) -> int:
-    mapping = _load(client, None)
+    mapping = _load(client)
     if args.mapping:
         emit(mapping.to_dict() if args.format == "json" else
              [{"base": b, "services": " ".join(s)}
@@ -217,7 +243,7 @@ def _show(args: argparse.Namespace, client: Meta0Client) -> int:
 
 
 def _export(args: argparse.Namespace, client: Meta0Client) -> int:
-    mapping = _load(client, None)
+    mapping = _load(client)
     ring = export_ring(mapping)
     ring.save(args.ring)
     emit({"ring": args.ring, "part_power": ring.part_power,
@@ -243,6 +269,6 @@ def run(args: argparse.Namespace) -> int:
     client = Meta0Client({"meta0_path": _store_path(args)})
     try:
         return VERBS[args.verb](args, client)
-    except (OiofsError, OSError, ValueError) as err:
+    except (OiofsError, OSError, ValueError, NoDirectory) as err:
         say(f"Error: {err}", sys.stderr)
         return EXIT_ERROR

@@ -101,3 +101,36 @@ def test_table_output(capsys, cluster_dir):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["id", "addr", "location", "score", "bases", "share"]
     assert len(lines) == 9
+
+
+def test_services_from_the_conscience(capsys, tmp_path):
+    """bootstrap and rebalance take the services from a real directory's conscience."""
+    from oiofs.directory.client import ConscienceClient
+    from oiofs.directory.store import SqliteStore
+    from tests.support.directory_server import DirectoryThread
+
+    with DirectoryThread(SqliteStore(str(tmp_path / "d.db"))) as directory:
+        conscience = ConscienceClient(endpoints=[directory.url])
+        conscience.register([{"type": "container", "addr": f"127.0.0.1:{6201 + i}",
+                              "score": 60, "tags": {"tag.loc": f"1.{i}.node{i}.d{i}"}}
+                             for i in range(4)])
+        argv = ["--directory", directory.url]
+        code, out, err = admin(capsys, tmp_path, *argv, "bootstrap", "--from-conscience",
+                               "container", "--replicas", "3", "--digits", "1",
+                               "--min-dist", "2")
+        assert code == 0, err
+        assert (out["services"], out["min_bases"], out["max_bases"]) == (4, 12, 12)
+        conscience.register({"type": "container", "addr": "127.0.0.1:6205", "score": 60,
+                             "tags": {"tag.loc": "1.5.node5.d5"}})
+        code, out, err = admin(capsys, tmp_path, *argv, "rebalance", "--from-conscience",
+                               "container")
+        assert code == 0, err
+        assert out["services"] == 5 and out["moved"] > 0
+        code, out, _ = admin(capsys, tmp_path, *argv, "show")
+        assert {row["id"]: row["bases"] for row in out["services"]}["127.0.0.1:6205"] > 0
+        ring = str(tmp_path / "container.ring.gz")
+        assert admin(capsys, tmp_path, "export-ring", ring)[0] == 0
+        assert {d["device"] for d in Ring(ring).devs} == {f"d{i}" for i in (0, 1, 2, 3, 5)}
+    code, _, err = admin(capsys, tmp_path, "--directory", directory.url, "rebalance",
+                         "--from-conscience", "container")
+    assert code == 2 and "Error" in err
