@@ -125,15 +125,17 @@ class ReplicationClient:
 
     # -- pushes ----------------------------------------------------------------------------
 
-    def push(self, node: dict, partition: int, policy: StoragePolicy, file_path: str) -> int:
+    def push(self, node: dict, partition: int, policy: StoragePolicy, file_path: str,
+             ext: str | None = None) -> int:
         """Push one local object file to the peer; its HTTP status (201 stored, 409 had
-        it or newer).
+        it or newer). ``ext`` is the kind of file (``.data``...) when its name does not
+        say (a rebuilt archive in the device's ``tmp``).
 
         Raises :class:`LocalFileBad` when the local file is corrupt, and
         :class:`ReplicationError` when the peer cannot be reached or answers an error
         other than 409.
         """
-        ext = os.path.splitext(file_path)[1]
+        ext = ext or os.path.splitext(file_path)[1]
         fd = os.open(file_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             try:
