@@ -51,7 +51,7 @@ class RebuildError(OiofsError):
     or the write's metadata does not fit the policy."""
 
 
-class _Source:
+class _RebuildSource:
     """One archive being read: its answer, node and fragment index."""
 
     __slots__ = ("resp", "node", "frag_index")
@@ -141,9 +141,9 @@ class _WriteReader:
         self.frag_index = frag_index
         self.nodes = nodes
         self.layout = layout
-        self.sources: list[_Source] = []
+        self.sources: list[_RebuildSource] = []
 
-    def _open(self, node: dict, offset: int) -> _Source | None:
+    def _open(self, node: dict, offset: int) -> _RebuildSource | None:
         """The node's archive of this write from byte ``offset``, or ``None`` (not
         there, another write, an index in use or the one being rebuilt, unreachable)."""
         rebuilder = self.rebuilder
@@ -172,7 +172,7 @@ class _WriteReader:
                 resp.headers.get("content-length") != str(archive_length - offset):
             resp.close()
             return None
-        return _Source(resp, node, int(index))
+        return _RebuildSource(resp, node, int(index))
 
     def _open_many(self, count: int, offset: int) -> None:
         """Open archives from the next nodes until ``count`` more are open or no node
@@ -194,7 +194,7 @@ class _WriteReader:
                 else:  # two nodes answered the same index at once
                     source.resp.close()
 
-    def _read_fragment(self, source: _Source, size: int) -> bytes | None:
+    def _read_fragment(self, source: _RebuildSource, size: int) -> bytes | None:
         """The next fragment of ``source`` if it reads whole and checks out."""
         parts, got = [], 0
         try:
