@@ -134,22 +134,22 @@ class ECSetup:
         return out
 
     def put_archive(self, dev: str, obj: str, body: bytes, index: int, ts: float,
-                    **extra) -> None:
-        """Store archive ``index`` of ``body`` on ``dev``, durable, with the metadata the
-        object server gives a committed archive."""
+                    durable: bool = True, **extra) -> None:
+        """Store archive ``index`` of ``body`` on ``dev`` with the metadata the object
+        server gives a committed archive (``durable``), or one whose commit never came."""
         archive = self.archives_of(body)[index]
         df = self.diskfile(dev, obj)
+        metadata = {"X-Timestamp": Timestamp(ts).internal, "Content-Type": "text/plain",
+                    "ETag": md5(archive).hexdigest(), "Content-Length": str(len(archive)),
+                    "name": df.name, "X-Object-Sysmeta-Ec-Frag-Index": str(index),
+                    "X-Object-Sysmeta-Ec-Segment-Size": str(SEGMENT),
+                    "X-Object-Sysmeta-Ec-Scheme": self.policy.scheme, **extra}
+        if durable:  # the footers come with the commit
+            metadata.update({"X-Object-Sysmeta-Ec-Etag": md5(body).hexdigest(),
+                             "X-Object-Sysmeta-Ec-Content-Length": str(len(body))})
         with df.create(len(archive)) as writer:
             writer.write(archive)
-            writer.put({"X-Timestamp": Timestamp(ts).internal, "Content-Type": "text/plain",
-                        "ETag": md5(archive).hexdigest(),
-                        "Content-Length": str(len(archive)), "name": df.name,
-                        "X-Object-Sysmeta-Ec-Frag-Index": str(index),
-                        "X-Object-Sysmeta-Ec-Segment-Size": str(SEGMENT),
-                        "X-Object-Sysmeta-Ec-Scheme": self.policy.scheme,
-                        "X-Object-Sysmeta-Ec-Etag": md5(body).hexdigest(),
-                        "X-Object-Sysmeta-Ec-Content-Length": str(len(body)), **extra},
-                       frag_index=index, durable=True)
+            writer.put(metadata, frag_index=index, durable=durable)
 
     def put(self, obj: str, body: bytes, ts: float, skip=()) -> None:
         """Store every archive of ``body`` on its slot's device, but the slots ``skip``."""

@@ -1,6 +1,7 @@
 """The object reconstructor against real object servers, on real archives and a real ring:
 rebuild of a lost archive, revert of a handoff's, tombstones, a corrupted source."""
 
+import json
 import os
 import time
 
@@ -159,3 +160,43 @@ def test_newer_write_on_the_neighbour_is_left_alone(env):
     stats = reconstruct(env, slots[0])
     assert stats.archives_rebuilt == 0 and stats.files_pushed == 0, stats
     assert env.archive(slots[1], obj)[1] == env.archives_of(newer)[1]
+
+
+def test_archive_whose_commit_was_lost_is_replaced_by_a_durable_one(env):
+    obj = "uncommitted"
+    slots = env.slots(obj)
+    env.put(obj, BODY, NOW - 60, skip={4})
+    env.put_archive(slots[4], obj, BODY, 4, NOW - 60, durable=False)
+    stats = reconstruct(env, slots[3])
+    assert stats.archives_rebuilt == 1, stats
+    ts = env.archive(slots[0], obj)[2]["X-Timestamp"]
+    assert env.files(slots[4], obj) == [f"{ts}#4#d.data"]  # the pending one is obsolete
+    assert env.archive(slots[4], obj)[1] == env.archives_of(BODY)[4]
+
+
+def test_meta_goes_to_the_neighbours(env):
+    obj = "posted"
+    slots = env.slots(obj)
+    env.put(obj, BODY, NOW - 60)
+    df = env.diskfile(slots[3], obj)
+    df.write_metadata({"X-Timestamp": f"{NOW - 30:016.5f}", "name": df.name,
+                       "X-Object-Meta-Colour": "blue"})
+    stats = reconstruct(env, slots[3])
+    assert stats.files_pushed == 2 and stats.archives_rebuilt == 0, stats
+    for slot in (2, 3, 4):
+        assert sum(name.endswith(".meta") for name in env.files(slots[slot], obj)) == 1
+    assert not any(name.endswith(".meta") for name in env.files(slots[0], obj))
+
+
+def test_pass_stats_go_to_recon_and_metrics_counters(env, tmp_path):
+    obj = "recon"
+    slots = env.slots(obj)
+    env.put(obj, BODY, NOW - 60, skip={1})
+    daemon = ObjectReconstructor(env.conf(env.node_of[slots[0]],
+                                          recon_cache_path=str(tmp_path)), logger=Log())
+    daemon.run_pass(devices=[slots[0]])
+    with open(tmp_path / "object.recon") as handle:
+        recon = json.load(handle)
+    assert recon["object_reconstruction_stats"]["archives_rebuilt"] == 1
+    assert recon["object_reconstruction_last"] >= NOW
+    assert recon["object_reconstruction_time"] >= 0
