@@ -1,7 +1,7 @@
 """A small real erasure-coded set-up for the object reconstructor's tests.
 
 Four real ``oiofs-server object`` processes on 127.0.0.1, each serving two devices
-(``d<n>a``, ``d<n>b``), and the ring of an erasure-coded policy (4 + 2, 4 KiB segments)
+(``d<n>a``, ``d<n>b``), and the ring of an erasure-coded policy (4 + 2, 4 KiB segments unless told)
 placing 6 archives over those 8 devices, one zone per server, as the all-in-one does.
 Archives are written straight to disk, encoded as the proxy's writer encodes them.
 """
@@ -23,7 +23,11 @@ from tests.support.replication import Log
 from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
 
 SEGMENT = 4096
-EC_CONF = f"""
+
+
+def ec_conf(segment: int) -> str:
+    """The ``oiofs.conf`` policies: a default replicated one and ``ec42``."""
+    return f"""
 [storage-policy:0]
 name = gold
 default = yes
@@ -33,29 +37,32 @@ name = ec42
 policy_type = erasure_coding
 ec_num_data_fragments = 4
 ec_num_parity_fragments = 2
-ec_object_segment_size = {SEGMENT}
+ec_object_segment_size = {segment}
 """
+
+
 NODES = 4
 
 
-def load_policies() -> None:
+def load_policies(segment: int = SEGMENT) -> None:
     """The test process's policies: the same as the servers' ``oiofs.conf``."""
     POLICIES.load({"storage-policy:0": {"name": "gold", "default": "yes"},
                    "storage-policy:1": {"name": "ec42", "policy_type": "erasure_coding",
                                         "ec_num_data_fragments": "4",
                                         "ec_num_parity_fragments": "2",
-                                        "ec_object_segment_size": str(SEGMENT)}})
+                                        "ec_object_segment_size": str(segment)}})
 
 
 class ECSetup:
     """Servers, ring and helpers to write, read and decode archives on disk."""
 
-    def __init__(self, root: str, part_power: int = 2):
-        load_policies()
+    def __init__(self, root: str, part_power: int = 2, segment: int = SEGMENT):
+        load_policies(segment)
+        self.segment = segment
         self.policy = POLICIES.get_by_index(1)
         self.root = root
         self.etc = os.path.join(root, "etc")
-        write_cluster_conf(self.etc, EC_CONF)
+        write_cluster_conf(self.etc, ec_conf(segment))
         self.ports = [free_port() for _ in range(NODES)]
         builder = RingBuilder(part_power, 6, 0)
         self.node_of: dict[str, int] = {}
@@ -126,7 +133,8 @@ class ECSetup:
 
     def archives_of(self, body: bytes) -> list[bytes]:
         """The 6 archives of ``body``, encoded one segment at a time (the proxy's way)."""
-        segments = [body[i:i + SEGMENT] for i in range(0, len(body), SEGMENT)] or [b""]
+        size = self.segment
+        segments = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
         out = [b""] * 6
         for segment in segments:
             for index, fragment in enumerate(self.policy.driver.encode(segment)):
@@ -142,7 +150,7 @@ class ECSetup:
         metadata = {"X-Timestamp": Timestamp(ts).internal, "Content-Type": "text/plain",
                     "ETag": md5(archive).hexdigest(), "Content-Length": str(len(archive)),
                     "name": df.name, "X-Object-Sysmeta-Ec-Frag-Index": str(index),
-                    "X-Object-Sysmeta-Ec-Segment-Size": str(SEGMENT),
+                    "X-Object-Sysmeta-Ec-Segment-Size": str(self.segment),
                     "X-Object-Sysmeta-Ec-Scheme": self.policy.scheme, **extra}
         if durable:  # the footers come with the commit
             metadata.update({"X-Object-Sysmeta-Ec-Etag": md5(body).hexdigest(),
@@ -180,7 +188,7 @@ class ECSetup:
     def decodes_with_any_k(self, archives: dict[int, bytes], body: bytes) -> bool:
         """True if every choice of 4 of the 6 ``archives`` decodes to ``body``."""
         driver = self.policy.driver
-        frag_size = len(self.archives_of(body[:SEGMENT])[0])
+        frag_size = len(self.archives_of(body[:self.segment])[0])
         for chosen in itertools.combinations(sorted(archives), 4):
             out = b""
             for start in range(0, len(archives[chosen[0]]), frag_size):
