@@ -19,7 +19,7 @@ from oiofs.common.timestamp import Timestamp
 from oiofs.obj import filenames
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.metadata import read_metadata_path
-from tests.support.replication import Log
+from tests.support.replication import Log, daemon_conf
 from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
 
 SEGMENT = 4096
@@ -107,11 +107,7 @@ class ECSetup:
 
     def conf(self, node: int, **extra) -> dict:
         """The reconstructor's configuration on server ``node``."""
-        conf = {"devices": self.devices(node), "bind_ip": "127.0.0.1",
-                "bind_port": str(self.ports[node]), "oiofs_dir": self.etc,
-                "node_timeout": "5", "http_timeout": "10"}
-        conf.update({k: str(v) for k, v in extra.items()})
-        return conf
+        return daemon_conf(self.devices(node), self.ports[node], self.etc, **extra)
 
     # -- placement -----------------------------------------------------------------------
 
