@@ -20,8 +20,9 @@ reconstructor killed at any moment leaves no half archive anywhere (only a file 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from oiofs.common import runtime
 from oiofs.common.backend_protocol import (
@@ -109,11 +110,13 @@ class ArchiveRebuilder:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             hasher = md5()
-            for fragment in read.rebuilt_fragments():
-                hasher.update(fragment)
-                view = memoryview(fragment)
-                while view:
-                    view = view[os.write(fd, view):]
+            # closing: a pass killed mid-rebuild closes the archives it was reading
+            with contextlib.closing(read.rebuilt_fragments()) as fragments:
+                for fragment in fragments:
+                    hasher.update(fragment)
+                    view = memoryview(fragment)
+                    while view:
+                        view = view[os.write(fd, view):]
             out = dict(metadata)
             out.update({EC_FRAG_INDEX: str(frag_index), "ETag": hasher.hexdigest(),
                         "Content-Length": str(layout.archive_length)})
@@ -217,7 +220,7 @@ class _WriteReader:
             return None
         return fragment
 
-    def rebuilt_fragments(self) -> Iterator[bytes]:
+    def rebuilt_fragments(self) -> Generator[bytes, None, None]:
         """Fragment ``frag_index`` of every segment, in order (closes the archives)."""
         k = self.policy.ec_ndata
         layout = self.layout
