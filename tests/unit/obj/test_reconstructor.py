@@ -3,6 +3,9 @@ rebuild of a lost archive, revert of a handoff's, tombstones, a corrupted source
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -11,6 +14,7 @@ from oiofs.common.hashing import md5
 from oiofs.obj.reconstructor import ObjectReconstructor
 from tests.support.reconstruction import SEGMENT, ECSetup
 from tests.support.replication import Log
+from tests.support.waiting import wait_for
 
 NOW = time.time()
 BODY = os.urandom(3 * SEGMENT + 123)  # 4 segments, the last one short
@@ -200,3 +204,35 @@ def test_pass_stats_go_to_recon_and_metrics_counters(env, tmp_path):
     assert recon["object_reconstruction_stats"]["archives_rebuilt"] == 1
     assert recon["object_reconstruction_last"] >= NOW
     assert recon["object_reconstruction_time"] >= 0
+
+
+def test_killed_mid_rebuild_leaves_nothing_durable(env):
+    obj = "killed"
+    slots = env.slots(obj)
+    body = os.urandom(1024 * SEGMENT)  # 1024 segments: the rebuild takes a while
+    env.put(obj, body, NOW - 60, skip={2})
+    node = env.node_of[slots[1]]
+    conf = os.path.join(env.root, "reconstructor.conf")
+    with open(conf, "w") as handle:
+        handle.write("[DEFAULT]\n" + "".join(f"{k} = {v}\n" for k, v in env.conf(node).items())
+                     + "\n[object-reconstructor]\n")
+    tmp = os.path.join(env.devices(node), slots[1], "tmp")
+    proc = subprocess.Popen([sys.executable, "-m", "oiofs.cli.daemon", "object-reconstructor",
+                             conf, "--once"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        # mid-rebuild: its scratch file is there, the neighbour has nothing yet
+        wait_for(lambda: os.path.isdir(tmp) and any(n.endswith(".rebuild")
+                                                    for n in os.listdir(tmp)),
+                 timeout=30, what="a rebuild under way", interval=0.005)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # no half archive, durable or not: nothing, or (killed while pushing, on a loaded
+    # machine) the whole archive
+    left = env.files(slots[2], obj)
+    assert left == [] or (len(left) == 1 and
+                          env.archive(slots[2], obj)[1] == env.archives_of(body)[2]), left
+    stats = reconstruct(env, slots[1])  # the next pass does what is left
+    assert stats.archives_rebuilt == (1 if left == [] else 0), stats
+    assert env.archive(slots[2], obj)[1] == env.archives_of(body)[2]
