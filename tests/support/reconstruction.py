@@ -129,6 +129,13 @@ class ECSetup:
 
     def archives_of(self, body: bytes) -> list[bytes]:
         """The 6 archives of ``body``, encoded one segment at a time (the proxy's way)."""
+        cached = getattr(self, "_last_encoded", None)
+        if cached is not None and cached[0] is body:
+            return cached[1]
+        self._last_encoded = (body, self._encode(body))
+        return self._last_encoded[1]
+
+    def _encode(self, body: bytes) -> list[bytes]:
         size = self.segment
         segments = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
         out = [b""] * 6
