@@ -167,18 +167,16 @@ class PartitionSync:
                 acked.add(name_hash)
         return acked
 
-    def _push_file(self, job: Job, node: dict, hash_dir: str, name: str,
-                   path: str | None = None) -> bool:
-        """Push the file ``name`` of ``hash_dir`` (its bytes at ``path`` if given) to
-        ``node``; False if it is gone (a newer write replaced it: next pass) or bad (then
-        the hash directory is quarantined so that a good copy comes back).
+    def _push_file(self, job: Job, node: dict, hash_dir: str, name: str) -> bool:
+        """Push the file ``name`` of ``hash_dir`` to ``node``; False if it is gone (a
+        newer write replaced it: next pass) or bad (then the hash directory is
+        quarantined so that a good copy comes back).
 
         Raises :class:`ReplicationError` when the node fails.
         """
         try:
             if self.client.push(node, job.partition, job.policy,
-                                path or os.path.join(hash_dir, name),
-                                os.path.splitext(name)[1]) == 201:
+                                os.path.join(hash_dir, name)) == 201:
                 self.stats.files_pushed += 1
             return True
         except FileNotFoundError:
@@ -247,9 +245,9 @@ class PartitionSync:
                 # the durable archives of other indexes were delivered too (a
                 # reconstructor's handoff); a newer archive still waiting for its
                 # commit was not, and stays
-                durable_others = [name for name in files.others
-                                  if (filenames.parse_filename(name) or _NOT_DURABLE).durable]
-                for name in (files.data, files.tombstone, files.meta, *durable_others):
+                delivered = {files.data, files.tombstone, files.meta,
+                             *filenames.durable_archives(files).values()}
+                for name in delivered:
                     if name:
                         try:
                             os.unlink(os.path.join(hash_dir, name))
@@ -267,9 +265,6 @@ class PartitionSync:
         if _rmdir(job.path):
             self.stats.handoffs_removed += 1
             self.logger.info("%s removed handoff partition %s", self.what, job.path)
-
-
-_NOT_DURABLE = filenames.FileName("", "", None, False)
 
 
 def _listdir(path: str) -> list[str]:
