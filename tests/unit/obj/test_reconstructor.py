@@ -236,3 +236,16 @@ def test_killed_mid_rebuild_leaves_nothing_durable(env):
     stats = reconstruct(env, slots[1])  # the next pass does what is left
     assert stats.archives_rebuilt == (1 if left == [] else 0), stats
     assert env.archive(slots[2], obj)[1] == env.archives_of(body)[2]
+
+
+def test_handoff_tombstone_goes_to_every_primary(env):
+    obj = "deleted-on-handoff"
+    slots = env.slots(obj)
+    handoff = env.handoff(obj)
+    env.put(obj, BODY, NOW - 60)
+    env.delete(handoff, obj, NOW - 30)
+    stats = reconstruct(env, handoff)
+    assert stats.files_pushed == 6 and stats.handoffs_removed == 1, stats
+    for dev in slots:
+        assert [name[-3:] for name in env.files(dev, obj)] == [".ts"], dev
+    assert env.files(handoff, obj) == []
