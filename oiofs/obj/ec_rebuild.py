@@ -95,6 +95,7 @@ class ArchiveRebuilder:
         try:
             length = int(metadata[EC_CONTENT_LENGTH])
             segment_size = int(metadata.get(EC_SEGMENT_SIZE) or policy.ec_segment_size)
+            layout = SegmentLayout.of(policy.driver, length, segment_size)
         except (KeyError, ValueError):
             raise RebuildError(f"{metadata.get('name')}: no valid "
                                f"{EC_CONTENT_LENGTH}/{EC_SEGMENT_SIZE}") from None
@@ -102,7 +103,6 @@ class ArchiveRebuilder:
         if scheme and scheme != policy.scheme:
             raise RebuildError(f"{metadata.get('name')}: written as {scheme}, the policy "
                                f"is {policy.scheme}")
-        layout = SegmentLayout.of(policy.driver, length, segment_size)
         read = _WriteReader(self, policy, partition, metadata, frag_index, nodes, layout)
         tmp_dir = os.path.join(device_path, TMP_DIR)
         os.makedirs(tmp_dir, exist_ok=True)
