@@ -8,7 +8,8 @@ what one object needs on a peer (:meth:`ReconstructionSync._push`):
   next slots. For an object whose newest write it holds durable and that the neighbour
   lacks (no archive of the neighbour's index at that timestamp, or only older files), it
   **rebuilds** the neighbour's archive from ``k`` others (:mod:`oiofs.obj.ec_rebuild`)
-  and pushes it; a tombstone or a ``.meta`` the neighbour lacks is pushed as is.
+  and pushes it, or, when the neighbour holds that archive but its commit never came,
+  sends the commit; a tombstone or a ``.meta`` the neighbour lacks is pushed as is.
 * a **handoff** partition is **reverted**: each durable archive it holds goes, as is, to
   the primary of that archive's index (tombstones and ``.meta`` files to every primary);
   once every primary has what it needs, the delivered files and the emptied directories
@@ -26,6 +27,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 
+from oiofs.common.backend_protocol import EC_CONTENT_LENGTH, EC_ETAG
 from oiofs.common.exceptions import DiskFileCorrupt
 from oiofs.common.logger import node_key
 from oiofs.common.storage_policy import ECPolicy, StoragePolicy
@@ -118,6 +120,9 @@ class ReconstructionSync(PartitionSync):
                 remote.get("ext") == filenames.TOMBSTONE or
                 index in remote.get("frags", ())))):
             return True
+        if job.primary and index in remote.get("pending", {}).get(stamp, ()) and \
+                self._commit(job, node, index, hash_dir, files):
+            return True
         held = filenames.durable_archives(files)
         if index in held:
             if self._push_file(job, node, hash_dir, held[index]):
@@ -129,17 +134,44 @@ class ReconstructionSync(PartitionSync):
             return True  # a handoff only sends back what it holds
         return self._rebuild(job, node, index, hash_dir, files)
 
-    def _rebuild(self, job: Job, node: dict, index: int, hash_dir: str,
-                 files: filenames.OnDiskFiles) -> bool:
-        """Rebuild archive ``index`` of the chosen write and push it to ``node``."""
-        assert files.data is not None and isinstance(job.policy, ECPolicy)
+    def _local_metadata(self, hash_dir: str,
+                        files: filenames.OnDiskFiles) -> dict[str, str] | None:
+        """The metadata of the chosen archive here (the write's, footers included);
+        ``None`` if it is gone (a newer write replaced it: next pass) or unreadable."""
+        assert files.data is not None
         try:
-            metadata, _length = read_metadata_path(os.path.join(hash_dir, files.data))
+            return read_metadata_path(os.path.join(hash_dir, files.data))[0]
         except FileNotFoundError:
-            return False  # replaced by a newer write meanwhile: next pass
+            return None
         except DiskFileCorrupt as err:
             self.logger.error("%s of %s: local archive %s unreadable (%s); left to the "
                               "auditor", self.what, hash_dir, files.data, err)
+            return None
+
+    def _commit(self, job: Job, node: dict, index: int, hash_dir: str,
+                files: filenames.OnDiskFiles) -> bool:
+        """``node`` holds archive ``index`` of the chosen write but its commit never
+        came: send it (the footers are this archive's); False if that did not do."""
+        metadata = self._local_metadata(hash_dir, files)
+        if metadata is None or not metadata.get(EC_ETAG):
+            return False
+        footers = {key: metadata[key] for key in (EC_ETAG, EC_CONTENT_LENGTH)
+                   if key in metadata}
+        status = self.client.commit(node, job.partition, job.policy, metadata["name"],
+                                    metadata["X-Timestamp"], index, footers)
+        if status != 201:
+            return False  # gone meanwhile: rebuilt instead
+        self.stats.archives_committed += 1
+        self.logger.info("%s committed archive %d of %s on %s", self.what, index,
+                         metadata.get("name"), node_key(node))
+        return True
+
+    def _rebuild(self, job: Job, node: dict, index: int, hash_dir: str,
+                 files: filenames.OnDiskFiles) -> bool:
+        """Rebuild archive ``index`` of the chosen write and push it to ``node``."""
+        assert isinstance(job.policy, ECPolicy)
+        metadata = self._local_metadata(hash_dir, files)
+        if metadata is None:
             return False
         # primaries in slot order (data fragments first), this node's own included, then
         # the handoffs that may hold archives after a failure

@@ -13,7 +13,8 @@ HTTP; this module answers it. Protocol (also in ``docs/backend-protocol.md``):
     ``{hash: {"ts": <timestamp>, "ext": ".data"|".ts", "meta": <timestamp>}}`` (``ts``/
     ``ext`` absent when only a ``.meta`` is there, ``meta`` absent when there is none),
     plus ``"frags": [<index>...]`` for fragment archives: the indexes held durable at
-    ``ts``.
+    ``ts``, and ``"pending": {<timestamp>: [<index>...]}``: archives of newer writes
+    still waiting for their commit.
 
 ``PUT`` (``.data``), ``POST`` (``.meta``), ``DELETE`` (``.ts``) ``/<dev>/<part>/<a>/<c>/<o>``
 with ``X-Backend-Replication: true``
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from werkzeug.wrappers import Request
 
@@ -93,9 +95,10 @@ def parse_suffixes(text: str | None) -> list[str]:
     return suffixes
 
 
-def inventory_entry(files: filenames.OnDiskFiles) -> dict[str, str | list[int]]:
-    """The inventory record of one object: its chosen files' timestamps and kind."""
-    entry: dict[str, str | list[int]] = {}
+def inventory_entry(files: filenames.OnDiskFiles) -> dict[str, Any]:
+    """The inventory record of one object: its chosen files' timestamps and kind (and
+    for fragment archives the durable indexes and those waiting for their commit)."""
+    entry: dict[str, Any] = {}
     chosen = files.data_or_ts_timestamp  # set exactly when a .data or .ts is chosen
     if chosen:
         entry["ts"] = chosen
@@ -105,6 +108,13 @@ def inventory_entry(files: filenames.OnDiskFiles) -> dict[str, str | list[int]]:
     frags = durable_frag_indexes(files)
     if frags:
         entry["frags"] = frags
+    pending: dict[str, list[int]] = {}
+    for name in files.others:
+        parsed = filenames.parse_filename(name)
+        if parsed and not parsed.durable and parsed.frag_index is not None:
+            pending.setdefault(parsed.timestamp, []).append(parsed.frag_index)
+    if pending:
+        entry["pending"] = {stamp: sorted(found) for stamp, found in pending.items()}
     return entry
 
 

@@ -63,11 +63,13 @@ class ObjectReplicationStats:
 
 @dataclass
 class ObjectReconstructionStats(ObjectReplicationStats):
-    """The replicator's counters, and the archives rebuilt (pushed to a neighbour) or
-    reverted (sent home from a handoff), the rebuilds that failed (fewer than ``k``
-    archives readable) and the archives dropped mid-rebuild for a bad fragment."""
+    """The replicator's counters, and the archives rebuilt (pushed to a neighbour),
+    committed (a neighbour's whose commit was lost) or reverted (sent home from a
+    handoff), the rebuilds that failed (fewer than ``k`` archives readable) and the
+    archives dropped mid-rebuild for a bad fragment."""
 
     archives_rebuilt: int = 0
+    archives_committed: int = 0
     archives_reverted: int = 0
     rebuild_failures: int = 0
     bad_fragments: int = 0
@@ -87,7 +89,8 @@ class ObjectReconstructionStats(ObjectReplicationStats):
                 f"({self.handoff_partitions} handoff) in {elapsed:.2f}s; "
                 f"{self.suffixes_hashed} suffixes hashed, {self.suffixes_synced} suffixes "
                 f"synced, {self.archives_rebuilt} archives rebuilt, "
-                f"{self.archives_reverted} reverted, {self.files_pushed} files pushed "
+                f"{self.archives_committed} committed, {self.archives_reverted} reverted, "
+                f"{self.files_pushed} files pushed "
                 f"({self.bytes_pushed} bytes), {self.handoffs_removed} handoff partitions "
                 f"removed, {self.rebuild_failures} rebuild failures, {self.bad_fragments} "
                 f"bad fragments, {self.quarantined} quarantined, {self.failures} failures, "

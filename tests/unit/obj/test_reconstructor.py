@@ -166,13 +166,27 @@ def test_newer_write_on_the_neighbour_is_left_alone(env):
     assert env.archive(slots[1], obj)[1] == env.archives_of(newer)[1]
 
 
-def test_archive_whose_commit_was_lost_is_replaced_by_a_durable_one(env):
+def test_archive_whose_commit_was_lost_is_committed(env):
     obj = "uncommitted"
     slots = env.slots(obj)
     env.put(obj, BODY, NOW - 60, skip={4})
     env.put_archive(slots[4], obj, BODY, 4, NOW - 60, durable=False)
     stats = reconstruct(env, slots[3])
-    assert stats.archives_rebuilt == 1, stats
+    assert stats.archives_committed == 1 and stats.archives_rebuilt == 0, stats
+    index, data, metadata = env.archive(slots[4], obj)
+    assert env.files(slots[4], obj) == [f"{metadata['X-Timestamp']}#4#d.data"]
+    assert data == env.archives_of(BODY)[4]
+    assert metadata["X-Object-Sysmeta-Ec-Etag"] == md5(BODY).hexdigest()
+    assert metadata["X-Object-Sysmeta-Ec-Content-Length"] == str(len(BODY))
+
+
+def test_uncommitted_archive_of_another_write_is_replaced(env):
+    obj = "uncommitted-older"
+    slots = env.slots(obj)
+    env.put(obj, BODY, NOW - 60, skip={4})
+    env.put_archive(slots[4], obj, b"an older write", 4, NOW - 90, durable=False)
+    stats = reconstruct(env, slots[3])
+    assert stats.archives_rebuilt == 1 and stats.archives_committed == 0, stats
     ts = env.archive(slots[0], obj)[2]["X-Timestamp"]
     assert env.files(slots[4], obj) == [f"{ts}#4#d.data"]  # the pending one is obsolete
     assert env.archive(slots[4], obj)[1] == env.archives_of(BODY)[4]

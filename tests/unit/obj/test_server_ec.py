@@ -171,3 +171,15 @@ def test_pushed_archive_needs_its_index_and_footers(client, devices):
     del bad["X-Object-Sysmeta-Ec-Etag"]
     assert push_archive(client, bad).status_code == 400
     assert listing(devices) == []
+
+
+def test_inventory_names_archives_waiting_for_their_commit(client):
+    put_archive(client)
+    commit(client)
+    put_archive(client, body=b"newer", ts=T1)
+    name_hash = hash_path("a", "c", "o")
+    resp = client.open(f"/sda/1/{name_hash[-3:]}", method="REPLICATE",
+                       headers={"X-Backend-Storage-Policy-Index": "1",
+                                "X-Backend-Replication-Op": "inventory"})
+    assert json.loads(resp.data)[name_hash] == {"ts": T0, "ext": ".data", "frags": [2],
+                                                "pending": {T1: [2]}}
