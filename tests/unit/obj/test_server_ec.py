@@ -3,12 +3,14 @@ against the object's ETag, per-archive verbs (in-process WSGI; docs/erasure-codi
 
 import json
 import os
+import time
 
 import pytest
 from werkzeug.test import Client
 
 from oiofs.common.hashing import hash_path, md5
 from oiofs.common.storage_policy import POLICIES
+from oiofs.common.timestamp import Timestamp
 from oiofs.obj import filenames
 from oiofs.obj.hashes import reclaim_hash_dir
 from oiofs.obj.server import ObjectServer
@@ -174,12 +176,15 @@ def test_pushed_archive_needs_its_index_and_footers(client, devices):
 
 
 def test_inventory_names_archives_waiting_for_their_commit(client):
-    put_archive(client)
-    commit(client)
-    put_archive(client, body=b"newer", ts=T1)
+    # recent timestamps: an inventory reclaims non-durable archives older than reclaim_age
+    now = Timestamp(time.time() - 10).internal
+    newer = Timestamp(time.time() - 5).internal
+    put_archive(client, ts=now)
+    commit(client, ts=now)
+    put_archive(client, body=b"newer", ts=newer)
     name_hash = hash_path("a", "c", "o")
     resp = client.open(f"/sda/1/{name_hash[-3:]}", method="REPLICATE",
                        headers={"X-Backend-Storage-Policy-Index": "1",
                                 "X-Backend-Replication-Op": "inventory"})
-    assert json.loads(resp.data)[name_hash] == {"ts": T0, "ext": ".data", "frags": [2],
-                                                "pending": {T1: [2]}}
+    assert json.loads(resp.data)[name_hash] == {"ts": now, "ext": ".data", "frags": [2],
+                                                "pending": {newer: [2]}}
