@@ -25,10 +25,10 @@ with ``X-Backend-Replication: true``
     and holds the footers, and it is stored durable, ``<ts>#<i>#d.data``, beside archives
     of other indexes of the same write. The metadata is stored exactly as sent
     (timestamp, ETag, content type, user metadata, ``X-Delete-At``...); no container
-    update is made. The file goes through the
-    usual temporary file, fsync, rename and directory fsync, so a push cut short is never
-    visible. Answers ``201``; ``409`` + ``X-Backend-Timestamp`` if this node already has
-    that file or a newer one (newest wins); ``422`` if the bytes do not match the ETag.
+    update is made. The file goes through the usual temporary file, fsync, rename and
+    directory fsync, so a push cut short is never visible. Answers ``201``; ``409`` +
+    ``X-Backend-Timestamp`` if this node already has that file or a newer one (newest
+    wins); ``422`` if the bytes do not match the ETag.
 
 Rehashing runs in the request's green thread rather than in a real thread: a pass over an
 in-sync partition reads two small files, and a suffix holds few objects.
