@@ -8,6 +8,7 @@ Archives are written straight to disk, encoded as the proxy's writer encodes the
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -79,16 +80,31 @@ class ECSetup:
         self.managers = [DiskFileManager({"devices": self.devices(node),
                                           "fsync_in_threads": "false"}, Log())
                          for node in range(NODES)]
-        self.servers = []
-        for node in range(NODES):
-            conf = write_server_conf(
-                os.path.join(root, f"node{node}.conf"), "egg:oiofs#object",
-                {"bind_ip": "127.0.0.1", "bind_port": self.ports[node], "workers": "0",
-                 "devices": self.devices(node), "oiofs_dir": self.etc,
-                 "log_level": "WARNING", "log_requests": "false"})
-            self.servers.append(ServerProcess("object", conf, self.ports[node]))
+        self.servers = [ServerProcess("object", self._server_conf(node), self.ports[node])
+                        for node in range(NODES)]
         for server in self.servers:
             server.start()
+
+    def _server_conf(self, node: int, **options) -> str:
+        return write_server_conf(
+            os.path.join(self.root, f"node{node}.conf"), "egg:oiofs#object",
+            {"bind_ip": "127.0.0.1", "bind_port": self.ports[node], "workers": "0",
+             "devices": self.devices(node), "oiofs_dir": self.etc,
+             "log_level": "WARNING", "log_requests": "false", **options})
+
+    @contextlib.contextmanager
+    def server_options(self, node: int, **options):
+        """Server ``node`` restarted with ``options`` for the ``with`` block (then back
+        to the defaults)."""
+        self.servers[node].stop()
+        self._server_conf(node, **options)
+        self.servers[node].start()
+        try:
+            yield
+        finally:
+            self.servers[node].stop()
+            self._server_conf(node)
+            self.servers[node].start()
 
     def devices(self, node: int) -> str:
         return os.path.join(self.root, "nodes", f"n{node}")

@@ -82,22 +82,40 @@ def test_empty_object_and_both_neighbours(env):
     assert env.decodes_with_any_k(all_archives(env, obj), b"")
 
 
-def test_corrupted_source_archive_is_not_used(env):
-    obj = "corrupt-source"
-    slots = env.slots(obj)
-    env.put(obj, BODY, NOW - 60, skip={1})
-    # flip a byte in the second segment of archive 0, read first when rebuilding 1
-    path = os.path.join(env.diskfile(slots[0], obj).hash_dir, env.files(slots[0], obj)[0])
+def _corrupt_second_segment(env, dev, obj):
+    """Flip a byte in the second segment of ``obj``'s archive on ``dev``."""
+    path = os.path.join(env.diskfile(dev, obj).hash_dir, env.files(dev, obj)[0])
     with open(path, "r+b") as handle:
         handle.seek(len(env.archives_of(BODY)[0]) // 4 + 200)
         byte = handle.read(1)
         handle.seek(-1, os.SEEK_CUR)
         handle.write(bytes([byte[0] ^ 0xFF]))
-    log = Log()
-    stats = reconstruct(env, slots[2], log)  # slot 2's previous neighbour is slot 1
+
+
+def test_corrupted_source_archive_is_not_used(env):
+    obj = "corrupt-source"
+    slots = env.slots(obj)
+    env.put(obj, BODY, NOW - 60, skip={1})
+    _corrupt_second_segment(env, slots[0], obj)  # archive 0 is read first to rebuild 1
+    # its server does not check block checksums: the bad fragment reaches the
+    # reconstructor, whose own fragment check drops that archive for another
+    with env.server_options(env.node_of[slots[0]], verify_block_checksums="false"):
+        log = Log()
+        stats = reconstruct(env, slots[2], log)  # slot 2's previous neighbour is slot 1
     assert stats.archives_rebuilt == 1 and stats.bad_fragments == 1, stats
     assert env.archive(slots[1], obj)[1] == env.archives_of(BODY)[1]
     assert "checksum" in log.text("warning")
+
+
+def test_corrupted_source_archive_refused_by_its_server(env):
+    obj = "corrupt-source-checked"
+    slots = env.slots(obj)
+    env.put(obj, BODY, NOW - 60, skip={1})
+    _corrupt_second_segment(env, slots[0], obj)
+    # with block checksums checked (the default) its server never sends it
+    stats = reconstruct(env, slots[2])
+    assert stats.archives_rebuilt == 1, stats
+    assert env.archive(slots[1], obj)[1] == env.archives_of(BODY)[1]
 
 
 def test_too_few_archives_is_a_counted_failure(env):
