@@ -29,6 +29,7 @@ DAEMONS: dict[str, str] = {
     "account-auditor": "oiofs.account.auditor:AccountAuditor",
     "account-reaper": "oiofs.account.reaper:AccountReaper",
     "object-replicator": "oiofs.obj.replicator:ObjectReplicator",
+    "object-reconstructor": "oiofs.obj.reconstructor:ObjectReconstructor",
     "object-auditor": "oiofs.obj.auditor:ObjectAuditor",
     "object-updater": "oiofs.obj.updater:ObjectUpdater",
     "object-expirer": "oiofs.obj.expirer:ObjectExpirer",

@@ -84,3 +84,19 @@ class SegmentLayout:
         start = span.first * self.fragment_size
         stop = span.last * self.fragment_size + self.fragment_len(span.last)
         return start, stop
+
+
+def fragment_problem(driver: Any, fragment: bytes, frag_index: int) -> str | None:
+    """Why ``fragment`` cannot be used as fragment ``frag_index`` of a segment (not a
+    pyeclib fragment, another index, a checksum that does not match its bytes), or
+    ``None`` when it can. Policies are built with ``inline_crc32``: every reader of
+    archives (proxy, auditor, reconstructor) checks each fragment with this."""
+    try:
+        meta = driver.get_metadata(fragment, formatted=True)
+    except Exception as err:  # pyeclib's own errors: not a fragment at all
+        return f"not a fragment ({err})"
+    if meta.get("chksum_mismatch"):
+        return "fragment checksum mismatch"
+    if meta.get("index") != frag_index:
+        return f"fragment of index {meta.get('index')}, not {frag_index}"
+    return None

@@ -11,6 +11,8 @@ pass stats the node's daemons left in the recon cache (:mod:`oiofs.common.recon_
 ``async``                   ``{"async_pending", "async_pending_last"}`` (object updater)
 ``replication/<type>``      ``replication_time``/``_stats``/``_last`` (object: also
                             ``object_replication_time``/``_last``); no type is ``object``
+``reconstruction/object``   ``object_reconstruction_time``/``_stats``/``_last`` (the
+                            object reconstructor); no type is ``object``
 ``auditor/<type>``          account, container: ``<type>_audits_passed``/``_failed``/
                             ``_since``, ``<type>_auditor_pass_completed``; object:
                             ``object_auditor_stats_ALL`` and ``_ZBF``
@@ -56,6 +58,9 @@ CACHE_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
                                    "replication_last"),
     ("replication", "object"): ("replication_time", "replication_stats", "replication_last",
                                 "object_replication_time", "object_replication_last"),
+    ("reconstruction", "object"): ("object_reconstruction_time",
+                                   "object_reconstruction_stats",
+                                   "object_reconstruction_last"),
     ("auditor", "account"): ("account_audits_passed", "account_auditor_pass_completed",
                              "account_audits_since", "account_audits_failed"),
     ("auditor", "container"): ("container_audits_passed", "container_auditor_pass_completed",
@@ -153,6 +158,8 @@ class ReconApp:
             "load": lambda _: read_load(),
             "async": lambda _: self.from_cache("async", "object"),
             "replication": lambda kind: self.from_cache("replication", kind or "object"),
+            "reconstruction": lambda kind: self.from_cache("reconstruction",
+                                                           kind or "object"),
             "auditor": lambda kind: self.from_cache("auditor", kind or ""),
             "updater": lambda kind: self.from_cache("updater", kind or ""),
             "expirer": lambda kind: self.from_cache("expirer", kind or ""),

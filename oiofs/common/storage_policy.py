@@ -200,6 +200,12 @@ class ECPolicy(StoragePolicy):
             self._fragment_size = int(info["fragment_size"])
         return self._fragment_size
 
+    @property
+    def scheme(self) -> str:
+        """The code as written in each archive's ``X-Object-Sysmeta-Ec-Scheme``:
+        ``<ec_type> <k>+<m>``."""
+        return f"{self.ec_type} {self.ec_ndata}+{self.ec_nparity}"
+
     def frag_index(self, slot: int) -> int:
         """The fragment index kept by the node of write slot ``slot``."""
         return slot % self.ec_n_unique_fragments

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from oiofs.common.backend_protocol import EC_CONTENT_LENGTH, EC_FRAG_INDEX, EC_SEGMENT_SIZE
 from oiofs.common.config import conf_bool, conf_float, conf_int
 from oiofs.common.daemon import Daemon
-from oiofs.common.ec_segments import SegmentLayout
+from oiofs.common.ec_segments import SegmentLayout, fragment_problem
 from oiofs.common.exceptions import DiskFileCorrupt
 from oiofs.common.hashing import hash_path, md5
 from oiofs.common.ratelimit import RateLimiter
@@ -358,9 +358,6 @@ def _listdir(path: str) -> list[str]:
 def _check_fragment(policy: ECPolicy, fragment: bytes, index: int, segment: int) -> None:
     """``_Bad`` unless ``fragment`` is a pyeclib fragment of index ``index`` whose checksum
     matches its bytes."""
-    try:
-        meta = policy.driver.get_metadata(fragment, formatted=True)
-    except Exception as err:  # pyeclib's own errors: not a fragment at all
-        raise _Bad(f"segment {segment}: not a fragment ({err})") from None
-    if meta.get("chksum_mismatch") or meta.get("index") != index:
-        raise _Bad(f"segment {segment}: fragment checksum mismatch or wrong index")
+    problem = fragment_problem(policy.driver, fragment, index)
+    if problem:
+        raise _Bad(f"segment {segment}: {problem}")

@@ -520,10 +520,11 @@ class DiskFileWriter:
         self.upload_size += len(chunk)
 
     def put(self, metadata: dict[str, str], ext: str = filenames.DATA,
-            frag_index: int | None = None) -> None:
+            frag_index: int | None = None, durable: bool = False) -> None:
         """Make the file durable under ``<hash dir>/<metadata['X-Timestamp']><ext>``
         (``<ts>#<frag_index>.data`` for a fragment archive, which :meth:`DiskFile.commit`
-        later marks durable).
+        later marks durable; ``<ts>#<frag_index>#d.data`` at once with ``durable``, for an
+        archive whose metadata already holds the footers: a reconstructor's push).
 
         When this returns the file is on disk and named, and survives a crash. The blocking
         part runs in a real thread when ``fsync_in_threads`` is on (one hop for all of it:
@@ -532,7 +533,7 @@ class DiskFileWriter:
         diskfile = self.diskfile
         target = os.path.join(diskfile.hash_dir,
                               filenames.filename(metadata["X-Timestamp"], ext,
-                                                 frag_index))
+                                                 frag_index, durable))
         if self.manager.fsync_in_threads:
             runtime.tpool_execute(self._make_durable, metadata, target, ext)
         else:

@@ -182,6 +182,25 @@ def select_files(names: list[str]) -> OnDiskFiles:
     return OnDiskFiles(data, meta, tombstone, obsolete, tuple(others))
 
 
+def durable_archives(files: OnDiskFiles) -> dict[int, str]:
+    """``{fragment index: file name}`` of the durable archives of the chosen write.
+
+    >>> durable_archives(select_files(
+    ...     ["1700000000.00000#1#d.data", "1700000000.00000#4#d.data"]))
+    {1: '1700000000.00000#1#d.data', 4: '1700000000.00000#4#d.data'}
+    """
+    if not files.data:
+        return {}
+    stamp = timestamp_of(files.data)
+    found = {}
+    for name in (files.data, *files.others):
+        parsed = parse_filename(name)
+        if parsed and parsed.durable and parsed.frag_index is not None and \
+                parsed.timestamp == stamp:
+            found[parsed.frag_index] = name
+    return dict(sorted(found.items()))
+
+
 def list_hash_dir(hash_dir: str) -> list[str]:
     """The names in ``hash_dir``; ``[]`` if it does not exist."""
     try:

@@ -195,16 +195,33 @@ def listing_hash(listing: dict[str, filenames.OnDiskFiles]) -> str | None:
     names, objects in hash order; ``None`` for an empty suffix.
 
     Two replicas of a suffix have the same hash exactly when they hold the same newest
-    ``.data``/``.ts`` and ``.meta`` of the same objects.
+    ``.data``/``.ts`` and ``.meta`` of the same objects; for erasure-coded archives, of
+    the same writes, durable, whatever fragment index each holds.
+
+    >>> from oiofs.obj.filenames import select_files
+    >>> a = {"0" * 32: select_files(["1700000000.00000#1#d.data"])}
+    >>> b = {"0" * 32: select_files(["1700000000.00000#4#d.data"])}
+    >>> listing_hash(a) == listing_hash(b)
+    True
     """
     if not listing:
         return None
     digest = md5()
     for name in sorted(listing):
         files = listing[name]
-        digest.update(f"{name} {files.data or files.tombstone or '-'} "
+        digest.update(f"{name} {_without_frag_index(files.data or files.tombstone or '-')} "
                       f"{files.meta or '-'}\n".encode("ascii"))
     return digest.hexdigest()
+
+
+def _without_frag_index(name: str) -> str:
+    """A fragment archive's name with its index left out (``<ts>#d.data``): the object
+    reconstructor compares the hashes of nodes holding different indexes of the same
+    writes, which must then be equal (which index a node holds is in its inventory)."""
+    if "#" not in name:
+        return name
+    stamp, _, rest = name.partition("#")
+    return f"{stamp}#{rest.partition('#')[2]}" if "#" in rest else f"{stamp}#.data"
 
 
 def hash_suffix(suffix_dir: str, reclaim_age: float = DEFAULT_RECLAIM_AGE,

@@ -18,6 +18,8 @@ import json
 import os
 
 from oiofs.common.backend_protocol import (
+    EC_COMMIT_HEADER,
+    EC_FRAG_INDEX_HEADER,
     POLICY_INDEX_HEADER,
     REPLICATION_HEADER,
     REPLICATION_META_LENGTH_HEADER,
@@ -125,15 +127,17 @@ class ReplicationClient:
 
     # -- pushes ----------------------------------------------------------------------------
 
-    def push(self, node: dict, partition: int, policy: StoragePolicy, file_path: str) -> int:
+    def push(self, node: dict, partition: int, policy: StoragePolicy, file_path: str,
+             ext: str | None = None) -> int:
         """Push one local object file to the peer; its HTTP status (201 stored, 409 had
-        it or newer).
+        it or newer). ``ext`` is the kind of file (``.data``...) when its name does not
+        say (a rebuilt archive in the device's ``tmp``).
 
         Raises :class:`LocalFileBad` when the local file is corrupt, and
         :class:`ReplicationError` when the peer cannot be reached or answers an error
         other than 409.
         """
-        ext = os.path.splitext(file_path)[1]
+        ext = ext or os.path.splitext(file_path)[1]
         fd = os.open(file_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             try:
@@ -177,6 +181,33 @@ class ReplicationClient:
         if status == 201:
             self.bytes_pushed += data_length
         return status
+
+    def commit(self, node: dict, partition: int, policy: StoragePolicy, name: str,
+               timestamp: str, frag_index: int, footers: dict[str, str]) -> int:
+        """Ask the peer to make its archive ``frag_index`` of the write at ``timestamp``
+        durable with ``footers`` (the second phase of an erasure-coded PUT, whose
+        commit the peer never got); its status (201 done, 404 no such archive there).
+
+        Raises :class:`ReplicationError` when the peer cannot be reached or answers
+        another error.
+        """
+        host, port = node_address(node)
+        parts = name[1:].split("/", 2)
+        path = backend_path(node["device"], partition, *parts)
+        headers = {POLICY_INDEX_HEADER: str(policy.idx), "X-Timestamp": timestamp,
+                   EC_FRAG_INDEX_HEADER: str(frag_index), EC_COMMIT_HEADER: "yes",
+                   "Content-Length": "0", "User-Agent": self.user_agent, **footers}
+        self.requests += 1
+        try:
+            resp = self.push_pool.request(host, port, "PUT", path, headers)
+            resp.discard()
+        except (ClientException, ConnectionTimeout, NodeTimeout) as err:
+            raise ReplicationError(f"commit {host}:{port}{path}: {err}") from None
+        finally:
+            self.on_progress()
+        if resp.status not in (201, 404):
+            raise ReplicationError(f"commit {host}:{port}{path} answered {resp.status}")
+        return resp.status
 
     def _send(self, host: str, port: int, method: str, first: bytes, fd: int, length: int,
               etag: str | None, file_path: str) -> int:

@@ -11,17 +11,24 @@ HTTP; this module answers it. Protocol (also in ``docs/backend-protocol.md``):
 ``REPLICATE /<dev>/<part>/<suf>-<suf>...`` with ``X-Backend-Replication-Op: inventory``
     Answers what this node holds in those suffixes, after cleanup and reclaim:
     ``{hash: {"ts": <timestamp>, "ext": ".data"|".ts", "meta": <timestamp>}}`` (``ts``/
-    ``ext`` absent when only a ``.meta`` is there, ``meta`` absent when there is none).
+    ``ext`` absent when only a ``.meta`` is there, ``meta`` absent when there is none),
+    plus ``"frags": [<index>...]`` for fragment archives: the indexes held durable at
+    ``ts``, and ``"pending": {<timestamp>: [<index>...]}``: archives of newer writes
+    still waiting for their commit.
 
 ``PUT`` (``.data``), ``POST`` (``.meta``), ``DELETE`` (``.ts``) ``/<dev>/<part>/<a>/<c>/<o>``
 with ``X-Backend-Replication: true``
     A replication write: the body starts with the file's on-disk metadata as JSON
     (``X-Backend-Replication-Meta-Length`` bytes), followed for a ``.data`` by the object's
-    bytes. The metadata is stored exactly as sent (timestamp, ETag, content type, user
-    metadata, ``X-Delete-At``...); no container update is made. The file goes through the
-    usual temporary file, fsync, rename and directory fsync, so a push cut short is never
-    visible. Answers ``201``; ``409`` + ``X-Backend-Timestamp`` if this node already has
-    that file or a newer one (newest wins); ``422`` if the bytes do not match the ETag.
+    bytes. In an erasure-coded policy a ``.data`` is a fragment archive pushed by the
+    object reconstructor: its metadata names its index (``X-Object-Sysmeta-Ec-Frag-Index``)
+    and holds the footers, and it is stored durable, ``<ts>#<i>#d.data``, beside archives
+    of other indexes of the same write. The metadata is stored exactly as sent
+    (timestamp, ETag, content type, user metadata, ``X-Delete-At``...); no container
+    update is made. The file goes through the usual temporary file, fsync, rename and
+    directory fsync, so a push cut short is never visible. Answers ``201``; ``409`` +
+    ``X-Backend-Timestamp`` if this node already has that file or a newer one (newest
+    wins); ``422`` if the bytes do not match the ETag.
 
 Rehashing runs in the request's green thread rather than in a real thread: a pass over an
 in-sync partition reads two small files, and a suffix holds few objects.
@@ -31,10 +38,14 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from werkzeug.wrappers import Request
 
 from oiofs.common.backend_protocol import (
+    EC_CONTENT_LENGTH,
+    EC_ETAG,
+    EC_FRAG_INDEX,
     POLICY_INDEX_HEADER,
     REPLICATION_HEADER,
     REPLICATION_META_LENGTH_HEADER,
@@ -55,7 +66,7 @@ from oiofs.common.exceptions import (
 from oiofs.common.hashing import md5
 from oiofs.common.http.body import RequestBody
 from oiofs.common.http.response import WsgiResponse
-from oiofs.common.storage_policy import POLICIES
+from oiofs.common.storage_policy import ERASURE_CODING, POLICIES
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj import filenames
 from oiofs.obj.diskfile import DiskFile, DiskFileManager
@@ -84,16 +95,33 @@ def parse_suffixes(text: str | None) -> list[str]:
     return suffixes
 
 
-def inventory_entry(files: filenames.OnDiskFiles) -> dict[str, str]:
-    """The inventory record of one object: its chosen files' timestamps and kind."""
-    entry: dict[str, str] = {}
+def inventory_entry(files: filenames.OnDiskFiles) -> dict[str, Any]:
+    """The inventory record of one object: its chosen files' timestamps and kind (and
+    for fragment archives the durable indexes and those waiting for their commit)."""
+    entry: dict[str, Any] = {}
     chosen = files.data_or_ts_timestamp  # set exactly when a .data or .ts is chosen
     if chosen:
         entry["ts"] = chosen
         entry["ext"] = filenames.DATA if files.data else filenames.TOMBSTONE
     if files.meta_timestamp:
         entry["meta"] = files.meta_timestamp
+    frags = durable_frag_indexes(files)
+    if frags:
+        entry["frags"] = frags
+    pending: dict[str, list[int]] = {}
+    for name in files.others:
+        parsed = filenames.parse_filename(name)
+        if parsed and not parsed.durable and parsed.frag_index is not None:
+            pending.setdefault(parsed.timestamp, []).append(parsed.frag_index)
+    if pending:
+        entry["pending"] = {stamp: sorted(found) for stamp, found in pending.items()}
     return entry
+
+
+def durable_frag_indexes(files: filenames.OnDiskFiles) -> list[int]:
+    """The fragment indexes of the durable archives of the chosen write, sorted (``[]``
+    for a replicated object or a tombstone)."""
+    return sorted(filenames.durable_archives(files))
 
 
 def _valid_metadata(raw: bytes) -> dict[str, str]:
@@ -181,7 +209,8 @@ class ReplicationHandler:
                 raise HTTPBadRequest("Replication metadata disagrees with the body")
         elif data_length:
             raise HTTPBadRequest("Only a .data carries a body")
-        self._check_newer(df, ext, metadata["X-Timestamp"])
+        frag_index = self._frag_index(df, ext, metadata)
+        self._check_newer(df, ext, metadata["X-Timestamp"], frag_index)
         hasher = md5()
         with df.create(size=data_length) as writer:
             for chunk in body.chunks(self.chunk_size):
@@ -189,14 +218,35 @@ class ReplicationHandler:
                 writer.write(chunk)
             if ext == filenames.DATA and hasher.hexdigest() != metadata["ETag"].lower():
                 raise HTTPUnprocessableEntity("Etag does not match the body")
-            writer.put(metadata, ext)
+            writer.put(metadata, ext, frag_index, durable=frag_index is not None)
         return WsgiResponse(201)
 
     @staticmethod
-    def _check_newer(df: DiskFile, ext: str, stamp: str) -> None:
-        """409 unless ``stamp`` would be the newest file of its kind (newest wins)."""
+    def _frag_index(df: DiskFile, ext: str, metadata: dict[str, str]) -> int | None:
+        """The fragment index of a pushed archive (erasure-coded policy, ``.data``):
+        stored durable under ``<ts>#<i>#d.data``, so its metadata must hold the index and
+        the footers (400 otherwise); ``None`` for anything else."""
+        if ext != filenames.DATA or df.policy.policy_type != ERASURE_CODING:
+            return None
+        index = metadata.get(EC_FRAG_INDEX, "")
+        if not index.isdigit() or not index.isascii() or \
+                int(index) >= getattr(df.policy, "ec_n_unique_fragments", 0):
+            raise HTTPBadRequest(f"A pushed archive needs a valid {EC_FRAG_INDEX}")
+        if not metadata.get(EC_ETAG) or not metadata.get(EC_CONTENT_LENGTH, "").isdigit():
+            raise HTTPBadRequest(f"A pushed archive needs {EC_ETAG} and {EC_CONTENT_LENGTH}")
+        return int(index)
+
+    @staticmethod
+    def _check_newer(df: DiskFile, ext: str, stamp: str,
+                     frag_index: int | None = None) -> None:
+        """409 unless ``stamp`` would be the newest file of its kind (newest wins); an
+        archive of another fragment index of the chosen write is welcome (a handoff, or a
+        node of a changed ring, may hold several)."""
         files = df.ondisk()
         current = files.data_or_ts_timestamp
+        if frag_index is not None and current == stamp and files.data and \
+                frag_index not in durable_frag_indexes(files):
+            return
         if ext == filenames.META:
             # a .meta must be newer than the .data/.ts and than any .meta already there
             newest = max(filter(None, (current, files.meta_timestamp)), default=None)

@@ -1,8 +1,9 @@
 """What a replication pass did, and the heartbeat that notices when it stops moving.
 
-:class:`ObjectReplicationStats` counts a pass's work and formats the progress and pass summary
-lines. :class:`Heartbeat` is a green thread beside the workers: every ``stats_interval`` it
-logs progress, and when nothing progressed for ``lockup_timeout`` (no request finished, no
+:class:`ObjectReplicationStats` counts a pass's work and formats the progress and pass
+summary lines (:class:`ObjectReconstructionStats` the object reconstructor's).
+:class:`Heartbeat` is a green thread beside the workers: every ``stats_interval`` it logs
+progress, and when nothing progressed for ``lockup_timeout`` (no request finished, no
 partition done) it kills the workers, so that one hung peer cannot stall replication of
 the whole node. A killed partition is simply retried at the next pass.
 """
@@ -58,6 +59,42 @@ class ObjectReplicationStats:
     def as_dict(self) -> dict:
         """The counters as a plain dict (for tests and tools)."""
         return {key: value for key, value in self.__dict__.items() if key != "start"}
+
+
+@dataclass
+class ObjectReconstructionStats(ObjectReplicationStats):
+    """The replicator's counters, and the archives rebuilt (pushed to a neighbour),
+    committed (a neighbour's whose commit was lost) or reverted (sent home from a
+    handoff), the rebuilds that failed (fewer than ``k`` archives readable) and the
+    archives dropped mid-rebuild for a bad fragment."""
+
+    archives_rebuilt: int = 0
+    archives_committed: int = 0
+    archives_reverted: int = 0
+    rebuild_failures: int = 0
+    bad_fragments: int = 0
+
+    def progress_line(self, now: float | None = None) -> str:
+        """A progress line for the log while the pass runs."""
+        elapsed = self.elapsed(now)
+        return (f"object reconstruction progress: {self.partitions}/"
+                f"{self.partitions_total} partitions in {elapsed:.1f}s, "
+                f"{self.archives_rebuilt} archives rebuilt, {self.archives_reverted} "
+                f"reverted, {self.failures} failures")
+
+    def summary_line(self, now: float | None = None) -> str:
+        """The pass summary."""
+        elapsed = self.elapsed(now)
+        return (f"object reconstruction pass done: {self.partitions} partitions checked "
+                f"({self.handoff_partitions} handoff) in {elapsed:.2f}s; "
+                f"{self.suffixes_hashed} suffixes hashed, {self.suffixes_synced} suffixes "
+                f"synced, {self.archives_rebuilt} archives rebuilt, "
+                f"{self.archives_committed} committed, {self.archives_reverted} reverted, "
+                f"{self.files_pushed} files pushed "
+                f"({self.bytes_pushed} bytes), {self.handoffs_removed} handoff partitions "
+                f"removed, {self.rebuild_failures} rebuild failures, {self.bad_fragments} "
+                f"bad fragments, {self.quarantined} quarantined, {self.failures} failures, "
+                f"{self.lockups} lockups, {self.requests} requests")
 
 
 class Heartbeat:

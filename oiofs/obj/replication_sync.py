@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from oiofs.common.logger import RepeatLimiter, node_key
 from oiofs.common.storage_policy import StoragePolicy
@@ -46,9 +46,12 @@ class Job:
     policy: StoragePolicy
     partition: int
     path: str
-    #: a primary: the other primaries; a handoff: every primary
+    #: a primary: the peers it syncs with (the replicator: the other primaries); a
+    #: handoff: every primary
     nodes: list[dict]
     primary: bool
+    #: the partition's primaries in slot order (an erasure-coded slot's fragment index)
+    part_nodes: list[dict] = field(default_factory=list)
 
 
 def files_to_push(files: filenames.OnDiskFiles, remote: dict | None) -> list[str]:
@@ -75,6 +78,9 @@ def files_to_push(files: filenames.OnDiskFiles, remote: dict | None) -> list[str
 class PartitionSync:
     """Runs :class:`Job` s: hash comparison, inventory, pushes, handoff removal."""
 
+    #: how log lines name the work
+    what = "object replication"
+
     def __init__(self, client: ReplicationClient, stats: ObjectReplicationStats, logger,
                  reclaim_age: float, full_rehash_interval: float | None,
                  repeats: RepeatLimiter | None = None):
@@ -86,6 +92,9 @@ class PartitionSync:
         self.reclaim_age = reclaim_age
         self.full_rehash_interval = full_rehash_interval
 
+    def close(self) -> None:
+        """The pass is over (nothing to release here)."""
+
     def run(self, job: Job) -> None:
         """Sync one partition; failures are counted and logged, never raised."""
         try:
@@ -96,7 +105,7 @@ class PartitionSync:
                 self._revert_handoff(job)
         except Exception:  # one bad partition must not end the pass
             self.stats.failures += 1
-            self.logger.exception("object replication of %s failed", job.path)
+            self.logger.exception("%s of %s failed", self.what, job.path)
         finally:
             self.stats.partitions += 1
 
@@ -139,7 +148,7 @@ class PartitionSync:
             except ReplicationError as err:
                 self.stats.failures += 1
                 self.repeats.log(self.logger, logging.WARNING, node_key(node),
-                                 "object replication of %s to %s: %s", job.path,
+                                 "%s of %s to %s: %s", self.what, job.path,
                                  node.get("device"), err)
 
     # -- pushes ------------------------------------------------------------------------------
@@ -153,25 +162,31 @@ class PartitionSync:
         acked = set()
         for name_hash, files in listing.items():
             hash_dir = os.path.join(job.path, name_hash[-3:], name_hash)
-            complete = True
-            for name in files_to_push(files, inventory.get(name_hash)):
-                try:
-                    if self.client.push(node, job.partition, job.policy,
-                                        os.path.join(hash_dir, name)) == 201:
-                        self.stats.files_pushed += 1
-                except FileNotFoundError:
-                    complete = False  # replaced by a newer write meanwhile: next pass
-                    break
-                except LocalFileBad as err:
-                    where = quarantine_hash_dir(job.device_path, hash_dir, job.policy)
-                    self.stats.quarantined += 1
-                    self.logger.error("object replication quarantined %s to %s: %s",
-                                      hash_dir, where, err)
-                    complete = False
-                    break
-            if complete:
+            if all(self._push_file(job, node, hash_dir, name)
+                   for name in files_to_push(files, inventory.get(name_hash))):
                 acked.add(name_hash)
         return acked
+
+    def _push_file(self, job: Job, node: dict, hash_dir: str, name: str) -> bool:
+        """Push the file ``name`` of ``hash_dir`` to ``node``; False if it is gone (a
+        newer write replaced it: next pass) or bad (then the hash directory is
+        quarantined so that a good copy comes back).
+
+        Raises :class:`ReplicationError` when the node fails.
+        """
+        try:
+            if self.client.push(node, job.partition, job.policy,
+                                os.path.join(hash_dir, name)) == 201:
+                self.stats.files_pushed += 1
+            return True
+        except FileNotFoundError:
+            return False
+        except LocalFileBad as err:
+            where = quarantine_hash_dir(job.device_path, hash_dir, job.policy)
+            self.stats.quarantined += 1
+            self.logger.error("%s quarantined %s to %s: %s", self.what, hash_dir, where,
+                              err)
+            return False
 
     # -- handoffs ----------------------------------------------------------------------------
 
@@ -195,7 +210,7 @@ class PartitionSync:
             except ReplicationError as err:
                 self.stats.failures += 1
                 self.repeats.log(self.logger, logging.WARNING, node_key(node),
-                                 "object replication of handoff %s to %s: %s",
+                                 "%s of handoff %s to %s: %s", self.what,
                                  job.path, node.get("device"), err)
                 all_acked = False
                 continue
@@ -227,7 +242,12 @@ class PartitionSync:
             suffix_dir = os.path.join(job.path, suffix)
             for name_hash, files in listing.items():
                 hash_dir = os.path.join(suffix_dir, name_hash)
-                for name in (files.data, files.tombstone, files.meta):
+                # the durable archives of other indexes were delivered too (a
+                # reconstructor's handoff); a newer archive still waiting for its
+                # commit was not, and stays
+                delivered = {files.data, files.tombstone, files.meta,
+                             *filenames.durable_archives(files).values()}
+                for name in delivered:
                     if name:
                         try:
                             os.unlink(os.path.join(hash_dir, name))
@@ -244,7 +264,7 @@ class PartitionSync:
                 pass
         if _rmdir(job.path):
             self.stats.handoffs_removed += 1
-            self.logger.info("object replication removed handoff partition %s", job.path)
+            self.logger.info("%s removed handoff partition %s", self.what, job.path)
 
 
 def _listdir(path: str) -> list[str]:

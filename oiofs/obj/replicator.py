@@ -49,6 +49,11 @@ class ObjectReplicator(Daemon):
     """
 
     name = "object-replicator"
+    stats_class = ObjectReplicationStats
+    #: the policies this daemon keeps in sync (the others are another daemon's)
+    policy_type = REPLICATION
+    #: how log lines name the work
+    what = "object replication"
 
     def __init__(self, conf: dict, logger=None):
         super().__init__(conf, logger)
@@ -92,13 +97,14 @@ class ObjectReplicator(Daemon):
         wanted_parts = {int(p) for p in partitions} if partitions else None
         jobs = []
         for policy in POLICIES:
-            if policy.policy_type != REPLICATION:
+            if policy.policy_type != self.policy_type:
                 # fragment archives copied as replicas would be wrong: erasure-coded
-                # policies are the object reconstructor's (docs/erasure-coding.md)
+                # policies are the object reconstructor's (docs/erasure-coding.md), and
+                # replicated ones the replicator's
                 if policy.idx not in self._skipped_logged:
                     self._skipped_logged.add(policy.idx)
-                    self.logger.info("object replication skips policy %s (%s): %s is "
-                                     "the reconstructor's", policy.idx, policy.name,
+                    self.logger.info("%s skips policy %s (%s): %s is another daemon's",
+                                     self.what, policy.idx, policy.name,
                                      policy.policy_type)
                 continue
             ring = self.ring(policy)
@@ -137,10 +143,21 @@ class ObjectReplicator(Daemon):
                 continue
             nodes = ring.get_part_nodes(part)
             primary = any(node["id"] == dev["id"] for node in nodes)
-            peers = [node for node in nodes if node["id"] != dev["id"]]
             jobs.append(Job(dev["device"], device_path, policy, part,
-                            os.path.join(objects_dir, name), peers, primary))
+                            os.path.join(objects_dir, name),
+                            self.sync_nodes(nodes, dev, primary), primary, nodes))
         return jobs
+
+    def sync_nodes(self, nodes: list[dict], dev: dict, primary: bool) -> list[dict]:
+        """The nodes a partition of ``dev`` is synced with, given its primaries
+        ``nodes``: every other primary (on a handoff: every primary)."""
+        return [node for node in nodes if node["id"] != dev["id"]]
+
+    def make_sync(self, client: ReplicationClient, stats: ObjectReplicationStats
+                  ) -> PartitionSync:
+        """The per-partition worker of one pass."""
+        return PartitionSync(client, stats, self.logger, self.reclaim_age,
+                             self.full_rehash_interval, self.repeats)
 
     # -- a pass ------------------------------------------------------------------------------
 
@@ -161,15 +178,14 @@ class ObjectReplicator(Daemon):
 
     def run_once(self, devices=None, partitions=None, **kwargs) -> None:
         """One pass over the local devices (or ``devices``/``partitions``), then a summary."""
-        stats = ObjectReplicationStats()
+        stats = self.stats_class()
         pool = runtime.GreenPool(self.concurrency)
         heartbeat = Heartbeat(pool, stats, self.logger, self.lockup_timeout,
                               self.stats_interval)
         client = ReplicationClient(self.conn_timeout, self.node_timeout, self.http_timeout,
-                                   self.chunk_size, f"object-replicator {os.getpid()}",
+                                   self.chunk_size, f"{self.name} {os.getpid()}",
                                    on_progress=heartbeat.progress)
-        sync = PartitionSync(client, stats, self.logger, self.reclaim_age,
-                             self.full_rehash_interval, self.repeats)
+        sync = self.make_sync(client, stats)
         if isinstance(devices, str):
             devices = [d for d in devices.split(",") if d]
         jobs = self.collect_jobs(devices, partitions)
@@ -184,10 +200,11 @@ class ObjectReplicator(Daemon):
         finally:
             heartbeat.stop()
             client.close()
+            sync.close()
         for device_path in {job.device_path for job in jobs}:
             self._clean_tmp(device_path)
-        stats.requests = client.requests
-        stats.bytes_pushed = client.bytes_pushed
+        stats.requests += client.requests
+        stats.bytes_pushed += client.bytes_pushed
         self.last_stats = stats
         self.logger.info("%s", stats.summary_line())
 

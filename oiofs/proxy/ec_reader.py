@@ -33,7 +33,7 @@ from oiofs.common.backend_protocol import (
     ETAG_IS_AT_HEADER,
 )
 from oiofs.common.connection_pool import HTTPResponse
-from oiofs.common.ec_segments import SegmentLayout, SegmentSpan
+from oiofs.common.ec_segments import SegmentLayout, SegmentSpan, fragment_problem
 from oiofs.common.exceptions import ClientException
 from oiofs.common.http.conditional import if_range_allows
 from oiofs.common.http.etag import quote_etag
@@ -262,12 +262,9 @@ class _FragmentReader:
             parts.append(data)
             got += len(data)
         fragment = b"".join(parts)
-        try:
-            meta = self.policy.driver.get_metadata(fragment, formatted=True)
-        except Exception as err:  # pyeclib: not a fragment at all
-            raise BadFragment(f"archive {archive.frag_index}: {err}") from None
-        if meta.get("chksum_mismatch") or meta.get("index") != archive.frag_index:
-            raise BadFragment(f"archive {archive.frag_index}: fragment checksum mismatch")
+        problem = fragment_problem(self.policy.driver, fragment, archive.frag_index)
+        if problem:
+            raise BadFragment(f"archive {archive.frag_index}: {problem}")
         return fragment
 
     def _replace(self, failed: _Archive, segment: int, layout: SegmentLayout,

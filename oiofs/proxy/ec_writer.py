@@ -84,7 +84,7 @@ class ECWriter:
             slot_headers.update({
                 EC_FRAG_INDEX_HEADER: str(policy.frag_index(slot)),
                 EC_SEGMENT_SIZE: str(policy.ec_segment_size),
-                EC_SCHEME: f"{policy.ec_type} {policy.ec_ndata}+{policy.ec_nparity}",
+                EC_SCHEME: policy.scheme,
                 **framing})
             headers.append(slot_headers)
         return headers, expected

@@ -50,6 +50,15 @@ class Log:
         return "\n".join(line for lvl, line in self.lines if level in (None, lvl))
 
 
+def daemon_conf(devices: str, port: int, oiofs_dir: str, **extra) -> dict:
+    """A replicator's (or reconstructor's) configuration on the server at ``port`` of
+    127.0.0.1 whose devices are under ``devices``; ``extra`` options as text."""
+    conf = {"devices": devices, "bind_ip": "127.0.0.1", "bind_port": str(port),
+            "oiofs_dir": oiofs_dir, "node_timeout": "5", "http_timeout": "10"}
+    conf.update({k: str(v) for k, v in extra.items()})
+    return conf
+
+
 class ReplicationSetup:
     """Servers for ``sda``..``sdc``, a ring over all four devices, helpers to make files."""
 
@@ -96,11 +105,7 @@ class ReplicationSetup:
 
     def conf(self, dev: str, **extra) -> dict:
         """The replicator's configuration on the node of ``dev``."""
-        conf = {"devices": self.devices(dev), "bind_ip": "127.0.0.1",
-                "bind_port": str(self.ports[dev]), "oiofs_dir": self.etc,
-                "node_timeout": "5", "http_timeout": "10"}
-        conf.update({k: str(v) for k, v in extra.items()})
-        return conf
+        return daemon_conf(self.devices(dev), self.ports[dev], self.etc, **extra)
 
     def node(self, dev: str) -> dict:
         return next(d for d in self.ring.devs if d and d["device"] == dev)

@@ -148,6 +148,10 @@ def test_daemon_stats_come_from_the_cache(node):
     assert _get(client, "/recon/expirer/object")["expired_last_pass"] == 9
     assert _get(client, "/recon/auditor/container")["container_audits_passed"] == 5
     assert _get(client, "/recon/replication/account")["replication_last"] is None
+    dump_recon_cache(recon_cache_file(conf, "object"), {"object_reconstruction_last": 7.0})
+    assert _get(client, "/recon/reconstruction") == {
+        "object_reconstruction_time": None, "object_reconstruction_stats": None,
+        "object_reconstruction_last": 7.0}
 
 
 @pytest.mark.parametrize("path", ["/recon/", "/recon/nothing", "/recon/updater/account",

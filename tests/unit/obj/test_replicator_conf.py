@@ -1,4 +1,5 @@
-"""The sample config builds the replicator and auditor and documents their options."""
+"""The sample config builds the replicator, reconstructor and auditor and documents their
+options."""
 
 import os
 import re
@@ -6,6 +7,7 @@ import re
 from oiofs.cli.daemon import DAEMONS
 from oiofs.common.config import readconf
 from oiofs.obj.auditor import ObjectAuditor
+from oiofs.obj.reconstructor import ObjectReconstructor
 from oiofs.obj.replicator import ObjectReplicator
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "etc",
@@ -15,6 +17,10 @@ OPTIONS = {
                           "http_timeout", "reclaim_age", "full_rehash_interval",
                           "handoffs_first", "lockup_timeout", "stats_interval",
                           "network_chunk_size"),
+    "object-reconstructor": ("interval", "concurrency", "conn_timeout", "node_timeout",
+                             "http_timeout", "reclaim_age", "full_rehash_interval",
+                             "handoffs_first", "lockup_timeout", "stats_interval",
+                             "network_chunk_size"),
     "object-auditor": ("interval", "files_per_second", "bytes_per_second",
                        "zero_byte_files_per_second", "disk_chunk_size"),
 }
@@ -26,6 +32,10 @@ def test_sample_sections_build_the_daemons(devices):
     replicator = ObjectReplicator(conf)
     assert (replicator.bind_port, replicator.concurrency, replicator.reclaim_age) == \
         (6200, 2, 604800)
+    conf = readconf(SAMPLE, "object-reconstructor")
+    conf["devices"] = devices
+    reconstructor = ObjectReconstructor(conf)
+    assert (reconstructor.concurrency, reconstructor.node_timeout) == (2, 10.0)
     auditor = ObjectAuditor(readconf(SAMPLE, "object-auditor"))
     assert (auditor.files_per_second, auditor.bytes_per_second) == (20, 10485760)
 
@@ -45,3 +55,4 @@ def test_every_option_is_documented_in_its_section():
 def test_daemons_are_registered():
     assert DAEMONS["object-replicator"] == "oiofs.obj.replicator:ObjectReplicator"
     assert DAEMONS["object-auditor"] == "oiofs.obj.auditor:ObjectAuditor"
+    assert DAEMONS["object-reconstructor"] == "oiofs.obj.reconstructor:ObjectReconstructor"

@@ -1,13 +1,16 @@
 """Fragment archives on the object server: two-phase PUT, durable names, conditions
 against the object's ETag, per-archive verbs (in-process WSGI; docs/erasure-coding.md)."""
 
+import json
 import os
+import time
 
 import pytest
 from werkzeug.test import Client
 
 from oiofs.common.hashing import hash_path, md5
 from oiofs.common.storage_policy import POLICIES
+from oiofs.common.timestamp import Timestamp
 from oiofs.obj import filenames
 from oiofs.obj.hashes import reclaim_hash_dir
 from oiofs.obj.server import ObjectServer
@@ -134,3 +137,54 @@ def test_old_uncommitted_archives_are_reclaimed(tmp_path):
     files = reclaim_hash_dir(str(tmp_path), reclaim_age=10, now=float(T1) + 9.5)
     assert files is not None and files.others == (f"{T1}#2.data",)
     assert sorted(os.listdir(tmp_path)) == [f"{T1}#2.data"]
+
+
+def push_archive(client, metadata, body=b"archive bytes"):
+    """A replication PUT (the reconstructor's push) of an archive with ``metadata``."""
+    raw = json.dumps(metadata).encode()
+    return client.put(PATH, data=raw + body, headers={
+        "X-Backend-Replication": "true", "X-Backend-Storage-Policy-Index": "1",
+        "X-Backend-Replication-Meta-Length": str(len(raw)), "X-Timestamp": T0})
+
+
+def archive_metadata(fi="3", **extra):
+    return {"name": "/a/c/o", "X-Timestamp": T0, "Content-Type": "text/plain",
+            "ETag": md5(b"archive bytes").hexdigest(), "Content-Length": "13",
+            "X-Object-Sysmeta-Ec-Frag-Index": fi, "X-Object-Sysmeta-Ec-Etag": OBJ_ETAG,
+            "X-Object-Sysmeta-Ec-Content-Length": "16", **extra}
+
+
+def test_pushed_archive_is_stored_durable_beside_other_indexes(client, devices):
+    put_archive(client)
+    commit(client)  # index 2 durable here
+    assert push_archive(client, archive_metadata()).status_code == 201
+    assert listing(devices) == [f"{T0}#2#d.data", f"{T0}#3#d.data"]
+    assert push_archive(client, archive_metadata()).status_code == 409  # held already
+    resp = client.open(f"/sda/1/{hash_path('a', 'c', 'o')[-3:]}", method="REPLICATE",
+                       headers={"X-Backend-Storage-Policy-Index": "1",
+                                "X-Backend-Replication-Op": "inventory"})
+    assert json.loads(resp.data)[hash_path("a", "c", "o")]["frags"] == [2, 3]
+
+
+def test_pushed_archive_needs_its_index_and_footers(client, devices):
+    assert push_archive(client, archive_metadata(fi="")).status_code == 400
+    assert push_archive(client, archive_metadata(fi="6")).status_code == 400
+    bad = archive_metadata()
+    del bad["X-Object-Sysmeta-Ec-Etag"]
+    assert push_archive(client, bad).status_code == 400
+    assert listing(devices) == []
+
+
+def test_inventory_names_archives_waiting_for_their_commit(client):
+    # recent timestamps: an inventory reclaims non-durable archives older than reclaim_age
+    now = Timestamp(time.time() - 10).internal
+    newer = Timestamp(time.time() - 5).internal
+    put_archive(client, ts=now)
+    commit(client, ts=now)
+    put_archive(client, body=b"newer", ts=newer)
+    name_hash = hash_path("a", "c", "o")
+    resp = client.open(f"/sda/1/{name_hash[-3:]}", method="REPLICATE",
+                       headers={"X-Backend-Storage-Policy-Index": "1",
+                                "X-Backend-Replication-Op": "inventory"})
+    assert json.loads(resp.data)[name_hash] == {"ts": now, "ext": ".data", "frags": [2],
+                                                "pending": {newer: [2]}}
