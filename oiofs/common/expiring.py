@@ -37,13 +37,15 @@ from __future__ import annotations
 from hashlib import md5
 from typing import NamedTuple
 
+# re-exported: one value for both queues
+from oiofs.common.system_queue import ROW_ETAG as ROW_ETAG
+
 #: the hidden account holding the queue (starts with the auto-create prefix ".")
 EXPIRING_ACCOUNT = ".expiring_objects"
 #: seconds of delete-at times per queue container
 DEFAULT_DIVISOR = 86400
 #: what a queue row records (the container server needs size, type and ETag)
 ROW_CONTENT_TYPE = "text/plain"
-ROW_ETAG = "d41d8cd98f00b204e9800998ecf8427e"  # MD5 of nothing
 POLICY_PARAM = "oiofs_policy_index"
 
 

@@ -38,14 +38,11 @@ Options (``[object-expirer]``, with ``[DEFAULT]``): ``oiofs_dir``, ``bind_ip``,
 
 from __future__ import annotations
 
-import logging
-import random
 import time
 from dataclasses import dataclass
 
 from oiofs.common import runtime
 from oiofs.common.backend_protocol import (
-    ACCOUNT_UPDATE,
     CLEAN_QUEUE_HEADER,
     CONTAINER_UPDATE,
     POLICY_INDEX_HEADER,
@@ -54,8 +51,8 @@ from oiofs.common.backend_protocol import (
 from oiofs.common.backend_protocol import majority as quorum
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.daemon import Daemon, PassStats
-from oiofs.common.direct_client import backend_path, direct_request, direct_status
-from oiofs.common.exceptions import ClientException, ConfigError, ConnectionTimeout, NodeTimeout
+from oiofs.common.direct_client import backend_path, direct_status
+from oiofs.common.exceptions import ConfigError
 from oiofs.common.expiring import (
     DEFAULT_DIVISOR,
     EXPIRING_ACCOUNT,
@@ -65,21 +62,15 @@ from oiofs.common.expiring import (
     policy_of_row,
 )
 from oiofs.common.local_devices import local_devices, whataremyips
-from oiofs.common.logger import node_key
 from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.ring import Ring
 from oiofs.common.ring.policy_rings import ObjectRings
 from oiofs.common.storage_policy import POLICIES
+from oiofs.common.system_queue import PAGE_SIZE, SystemQueue
 from oiofs.common.timestamp import Timestamp
 
-#: rows or containers asked for per listing request
-PAGE_SIZE = 1000
 #: object DELETE answers that settle a row: deleted, already gone, or rewritten since
 FINAL_STATUSES = frozenset({404, 409, 412})
-NETWORK_ERRORS = (ConnectionTimeout, NodeTimeout, ClientException)
-#: a listing of an account or container the server does not have (an empty list, but
-#: told apart from a real empty listing: another replica may have rows)
-MISSING: list[dict] = []
 
 
 @dataclass
@@ -138,6 +129,9 @@ class ObjectExpirer(Daemon):
         self.clock = clock
         self.sleep = sleep
         self.stats = ExpirerStats()
+        self.queue = SystemQueue(EXPIRING_ACCOUNT, self.account_ring, self.container_ring,
+                                 self.name, self.logger, self.repeats, self.conn_timeout,
+                                 self.node_timeout)
 
     # -- rings and shares ------------------------------------------------------------------
 
@@ -203,63 +197,12 @@ class ObjectExpirer(Daemon):
 
     def queue_containers(self) -> set[str]:
         """The queue container names any account primary lists."""
-        part, nodes = self.account_ring.get_nodes(EXPIRING_ACCOUNT)
-        names: set[str] = set()
-        for node in nodes:
-            marker = ""
-            while True:
-                rows = self._listing(node, backend_path(node["device"], part,
-                                                        EXPIRING_ACCOUNT), marker)
-                if not rows:  # failed (logged), missing, or the end
-                    break
-                names.update(row["name"] for row in rows)
-                marker = rows[-1]["name"]
-                if len(rows) < PAGE_SIZE:
-                    break
-        return names
-
-    def _listing(self, node: dict, path: str, marker: str) -> list[dict] | None:
-        """One JSON listing page from one server; ``None`` if it failed, :data:`MISSING`
-        if the server has no such account or container."""
-        try:
-            resp = direct_request(node["ip"], node["port"], "GET", path,
-                                  headers={"User-Agent": self.name},
-                                  query={"format": "json", "marker": marker,
-                                         "limit": str(PAGE_SIZE)},
-                                  conn_timeout=self.conn_timeout,
-                                  response_timeout=self.node_timeout)
-        except NETWORK_ERRORS as err:
-            self.repeats.log(self.logger, logging.WARNING, node_key(node),
-                             "%s: listing %s:%s%s failed: %s", self.name, node["ip"],
-                             node["port"], path, err)
-            return None
-        if resp.status == 204:
-            return []
-        if resp.status == 404:
-            return MISSING
-        if resp.status != 200:
-            self.repeats.log(self.logger, logging.WARNING, node_key(node),
-                             "%s: listing %s:%s%s answered %s", self.name,
-                             node["ip"], node["port"], path, resp.status)
-            return None
-        return resp.json()
+        return self.queue.containers()
 
     def list_rows(self, container: str, marker: str) -> list[dict] | None:
-        """A page of a queue container's rows after ``marker``, from the first replica
-        that answers (in random order, to spread the load); ``[]`` if no replica has the
-        container, ``None`` if none could answer."""
-        part, nodes = self.container_ring.get_nodes(EXPIRING_ACCOUNT, container)
-        nodes = list(nodes)
-        random.shuffle(nodes)
-        failed = False
-        for node in nodes:
-            path = backend_path(node["device"], part, EXPIRING_ACCOUNT, container)
-            rows = self._listing(node, path, marker)
-            if rows is None:
-                failed = True
-            elif rows is not MISSING:
-                return rows
-        return None if failed else []
+        """A page of a queue container's rows after ``marker``
+        (:meth:`~oiofs.common.system_queue.SystemQueue.list_rows`)."""
+        return self.queue.list_rows(container, marker)
 
     def process_container(self, container: str, now: float, index: int, count: int,
                           limiter: RateLimiter) -> int:
@@ -371,15 +314,7 @@ class ObjectExpirer(Daemon):
 
     def remove_row(self, container: str, name: str) -> bool:
         """Delete a row from its queue container's primaries; True once a quorum did."""
-        part, nodes = self.container_ring.get_nodes(EXPIRING_ACCOUNT, container)
-        headers = {"X-Timestamp": Timestamp.now().internal,
-                   POLICY_INDEX_HEADER: "0", "User-Agent": self.name}
-        pile = runtime.GreenPile(len(nodes))
-        for node in nodes:
-            pile.spawn(self._request, node, "DELETE", backend_path(
-                node["device"], part, EXPIRING_ACCOUNT, container, name), headers)
-        done = sum(1 for s in pile if s is not None and (200 <= s < 300 or s == 404))
-        if done >= quorum(len(nodes)):
+        if self.queue.remove_row(container, name):
             self.stats.rows_removed += 1
             return True
         return False
@@ -387,18 +322,7 @@ class ObjectExpirer(Daemon):
     def delete_container(self, container: str) -> bool:
         """Delete an empty, past queue container (telling the account); True if a quorum
         of its replicas did (a replica holding a late row answers 409 and keeps it)."""
-        part, nodes = self.container_ring.get_nodes(EXPIRING_ACCOUNT, container)
-        apart, anodes = self.account_ring.get_nodes(EXPIRING_ACCOUNT)
-        updates = deal_update_headers(ACCOUNT_UPDATE, apart, anodes, len(nodes),
-                                      quorum(len(anodes)), quorum(len(nodes)))
-        headers = {"X-Timestamp": Timestamp.now().internal, "User-Agent": self.name}
-        pile = runtime.GreenPile(len(nodes))
-        for node, update in zip(nodes, updates, strict=True):
-            pile.spawn(self._request, node, "DELETE",
-                       backend_path(node["device"], part, EXPIRING_ACCOUNT, container),
-                       dict(headers, **update))
-        done = sum(1 for s in pile if s is not None and (200 <= s < 300 or s == 404))
-        if done >= quorum(len(nodes)):
+        if self.queue.delete_container(container):
             self.stats.containers_removed += 1
             return True
         return False

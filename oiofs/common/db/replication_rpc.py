@@ -85,6 +85,9 @@ def parse_sync_info(info: object) -> dict[str, Any]:
         if not isinstance(value, kind) or isinstance(value, bool):
             raise HTTPBadRequest(f"sync: invalid {key}")
     _check_id(info["id"])
+    policy = info.get("storage_policy_index", 0)  # containers only
+    if not isinstance(policy, int) or isinstance(policy, bool) or policy < 0:
+        raise HTTPBadRequest("sync: invalid storage_policy_index")
     try:
         for key in ("created_at", "put_timestamp", "delete_timestamp"):
             Timestamp(info[key])
@@ -139,7 +142,10 @@ def merge_replica_state(broker: DatabaseBroker, info: dict[str, Any],
     """Merge a replica's metadata and timestamps (``remote``, parsed) into ``broker``.
 
     ``info`` is the broker's own replication info: nothing is written when they agree.
+    What the broker's type keeps besides (the container's storage policy) is merged
+    first, from both states as they were before this merge.
     """
+    broker.merge_remote_state(info, remote)
     metadata = remote["metadata"]
     if metadata and metadata != (json.loads(info["metadata"]) if info["metadata"] else {}):
         broker.update_metadata(metadata)
