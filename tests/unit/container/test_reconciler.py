@@ -197,7 +197,7 @@ def test_split_is_settled_queued_and_reconciled(cluster):
     container = "split"
     # replicas 1 and 2 created first with gold (0); replica 3 later with silver (1)
     split_container(cluster, container, [0, 0, 1])
-    in_gold = put_object(cluster, container, "in-gold", 0, b"gold bytes")
+    put_object(cluster, container, "in-gold", 0, b"gold bytes")
     misplaced = put_object(cluster, container, "misplaced", 1, b"silver bytes", meta="blue")
     put_object(cluster, container, "newer-in-gold", 1, b"old silver")
     newest = put_object(cluster, container, "newer-in-gold", 0, b"new gold")
@@ -268,6 +268,51 @@ def test_misplaced_deletion_is_applied_in_the_right_policy(cluster):
     assert stats.deletes == 1, stats
     assert {s for s, *_ in object_answers(cluster, container, "gone", 0)} == {404}
     assert not [r for r in queue_rows(cluster) if container in r[0]]
+
+
+class Killed(Exception):
+    """The reconciler dying at a chosen point of a move (what a SIGKILL there leaves)."""
+
+
+class DyingReconciler(ContainerReconciler):
+    """A reconciler that dies before request ``method`` in policy ``policy``."""
+
+    def __init__(self, conf, method, policy, **kwargs):
+        super().__init__(conf, **kwargs)
+        self.die_at = (method, policy)
+
+    def _object(self, method, entry, policy, *args, **kwargs):
+        if (method, policy) == self.die_at:
+            raise Killed(method)
+        return super()._object(method, entry, policy, *args, **kwargs)
+
+    def pop(self, container, name, timestamp):
+        if self.die_at == ("pop", None):
+            raise Killed("pop")
+        return super().pop(container, name, timestamp)
+
+
+@pytest.mark.parametrize("die_at", [("PUT", 0), ("DELETE", 1), ("pop", None)])
+def test_a_move_killed_at_any_step_keeps_the_row_and_the_object(cluster, die_at):
+    container = f"killed-{die_at[0].lower()}"
+    split_container(cluster, container, [0, 0, 1])
+    stamp = put_object(cluster, container, "o", 1, b"survivor")
+    replicate(cluster)
+    row = queue_object(1, ACCOUNT, container, "o")
+    conf = {"oiofs_dir": cluster["etc"], "bind_ip": "127.0.0.1",
+            "bind_port": str(cluster["ports"]["container"]), "node_timeout": "5"}
+    stats = DyingReconciler(conf, *die_at, logger=LOG).run_once()
+    assert stats.retried >= 1
+    assert row in {name for name, *_ in queue_rows(cluster)}
+    readable = [b for policy in (0, 1)
+                for s, b, *_ in object_answers(cluster, container, "o", policy) if s == 200]
+    assert readable and set(readable) == {b"survivor"}
+    # the next pass finishes the move
+    reconciler(cluster).run_once()
+    assert row not in {name for name, *_ in queue_rows(cluster)}
+    assert {(s, b, t) for s, b, t, _m in object_answers(cluster, container, "o", 0)} == {
+        (200, b"survivor", Timestamp(stamp, offset=2).internal)}
+    assert {s for s, *_ in object_answers(cluster, container, "o", 1)} == {404}
 
 
 def _account_primary(cluster):
