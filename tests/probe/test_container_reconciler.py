@@ -1,0 +1,116 @@
+"""Probe: a container created with two policies on both sides of a split (replicated on
+two replicas, erasure-coded ``ec42`` on the third, created first) is settled by the
+container replicator, and the container-reconciler moves every misplaced object into the
+winning EC policy, keeping the newest version of each, and empties the queue."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
+from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.common.reconciler_queue import MISPLACED_ACCOUNT
+from oiofs.common.ring import Ring
+from oiofs.common.storage_policy import POLICIES
+from oiofs.common.timestamp import Timestamp
+from oiofs.proxy.controllers.base import POLICY_INDEX_KEY
+from oiofs.proxy.middleware.subrequest import call, make_environ
+from oiofs.proxy.server import Application
+from tests.support.erasure import EC_INDEX, archive_files
+from tests.support.probe import ProbeClient
+
+pytestmark = pytest.mark.probe
+
+MIB = 1024 * 1024
+CONTAINER = "split"
+
+
+@pytest.fixture(scope="module")
+def side_proxy(cluster):
+    """A proxy of "the other side of the split": it writes objects in the policy it is
+    told (the environ key the reconciler uses), whatever the container says."""
+    app = Application({"oiofs_dir": cluster.oiofs_dir, "log_level": "WARNING"})
+    yield app
+    POLICIES.load({})  # the app loaded the cluster's policies into this process
+
+
+def split_container(cluster, account: str) -> None:
+    """The EC replica first (earliest: it wins), then two replicated ones."""
+    ring = Ring(cluster.oiofs_dir, ring_name="container")
+    part, nodes = ring.get_nodes(account, CONTAINER)
+    for node, policy in zip(nodes, [EC_INDEX, 0, 0], strict=True):
+        resp = direct_request(node["ip"], node["port"], "PUT",
+                              backend_path(node["device"], part, account, CONTAINER),
+                              headers={"X-Timestamp": Timestamp.now().internal,
+                                       POLICY_INDEX_HEADER: str(policy)})
+        assert resp.status == 201, resp.status
+
+
+def side_put(app, account: str, obj: str, policy: int, body: bytes) -> None:
+    env = make_environ({}, "PUT", f"/v1/{account}/{CONTAINER}/{obj}",
+                       headers={"Content-Type": "application/x-probe"}, body=body)
+    env[POLICY_INDEX_KEY] = policy
+    resp = call(app, env)
+    resp.close()
+    assert resp.status == 201, (obj, policy, resp.status)
+
+
+def replicated_statuses(cluster, account: str, obj: str) -> set[int]:
+    ring = Ring(cluster.oiofs_dir, ring_name="object")
+    part, nodes = ring.get_nodes(account, CONTAINER, obj)
+    return {direct_request(n["ip"], n["port"], "HEAD",
+                           backend_path(n["device"], part, account, CONTAINER, obj),
+                           headers={POLICY_INDEX_HEADER: "0"}).status for n in nodes}
+
+
+def queued_rows(cluster) -> list[str]:
+    rings = {t: Ring(cluster.oiofs_dir, ring_name=t) for t in ("account", "container")}
+    apart, anodes = rings["account"].get_nodes(MISPLACED_ACCOUNT)
+    containers = set()
+    for node in anodes:
+        resp = direct_request(node["ip"], node["port"], "GET",
+                              backend_path(node["device"], apart, MISPLACED_ACCOUNT),
+                              query={"format": "json"})
+        if resp.status == 200:
+            containers.update(row["name"] for row in resp.json())
+    rows = []
+    for name in containers:
+        part, nodes = rings["container"].get_nodes(MISPLACED_ACCOUNT, name)
+        for node in nodes:
+            resp = direct_request(node["ip"], node["port"], "GET",
+                                  backend_path(node["device"], part, MISPLACED_ACCOUNT, name),
+                                  query={"format": "json"})
+            if resp.status == 200:
+                rows += [row["name"] for row in resp.json()]
+    return rows
+
+
+def test_policy_split_is_reconciled_into_the_ec_policy(cluster, side_proxy):
+    client = ProbeClient(cluster)
+    client.put_container("warm-up")  # the account exists
+    account = client.account
+    split_container(cluster, account)
+    bodies = {"moved": os.urandom(MIB + MIB // 2), "newer-replicated": b"new replicated",
+              "newer-ec": os.urandom(3000), "only-ec": b"never misplaced"}
+    side_put(side_proxy, account, "moved", 0, bodies["moved"])
+    side_put(side_proxy, account, "newer-replicated", EC_INDEX, b"old ec version")
+    side_put(side_proxy, account, "newer-replicated", 0, bodies["newer-replicated"])
+    side_put(side_proxy, account, "newer-ec", 0, b"old replicated version")
+    side_put(side_proxy, account, "newer-ec", EC_INDEX, bodies["newer-ec"])
+    side_put(side_proxy, account, "only-ec", EC_INDEX, bodies["only-ec"])
+
+    for _ in range(2):  # every replica settles on ec42, a primary queues the rows
+        assert set(cluster.aio.run_once("container-replicator").values()) == {0}
+    assert len(set(queued_rows(cluster))) == 3
+    assert set(cluster.aio.run_once("container-reconciler").values()) == {0}
+
+    for obj, body in bodies.items():
+        assert client.get(CONTAINER, obj) == (200, body), obj
+        assert replicated_statuses(cluster, account, obj) == {404}, obj
+        assert sorted(archive_files(cluster, account, CONTAINER, obj)) == [0, 1, 2, 3, 4, 5]
+    status, listing = client.request("GET", f"/{CONTAINER}")
+    assert status == 200
+    assert sorted(listing.decode().split()) == sorted(bodies)
+    assert queued_rows(cluster) == []
