@@ -162,7 +162,7 @@ class ContainerReconciler(Daemon):
         self.bind_ip = conf.get("bind_ip")
         self.bind_port = conf_int(conf, "bind_port", 0)
         # the proxy in this process: no middleware, no client (see the module docstring)
-        self.app = app or Application(dict(conf, log_name=self.name), logger=self.logger)
+        self.app = app or Application(conf, logger=self.logger)
         self.queue = SystemQueue(MISPLACED_ACCOUNT, self.app.account_ring,
                                  self.app.container_ring, self.name, self.logger,
                                  self.repeats, self.conn_timeout, self.node_timeout)
