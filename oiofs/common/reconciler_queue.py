@@ -20,7 +20,7 @@ Like the expiry queue (:mod:`oiofs.common.expiring`), rows are written in policy
 read and removed with :class:`oiofs.common.system_queue.SystemQueue`.
 
 >>> queue_container(Timestamp("1700050000.12345"))
-'1700046000'
+'1700049600'
 >>> queue_object(1, "AUTH_t", "c", "a/b")
 '1:/AUTH_t/c/a/b'
 >>> parse_queue_object('1:/AUTH_t/c/a/b')
