@@ -16,12 +16,17 @@ account and container rings:
   container created or removed, the account told at once.
 
 Every write is idempotent: a row written twice, or removed twice, leaves the same state.
+
+Every node runs the daemon of a queue; :func:`handles_row` says which one handles a row
+(each node's number from :func:`queue_share`), so a row is normally handled once.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterable
+from hashlib import md5
 from typing import Any
 
 from oiofs.common import runtime
@@ -33,6 +38,7 @@ from oiofs.common.backend_protocol import (
 from oiofs.common.backend_protocol import majority as quorum
 from oiofs.common.direct_client import backend_path, direct_request, direct_status
 from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout
+from oiofs.common.local_devices import local_devices, whataremyips
 from oiofs.common.logger import RepeatLimiter, node_key
 from oiofs.common.ring import Ring
 from oiofs.common.timestamp import Timestamp
@@ -182,3 +188,50 @@ class SystemQueue:
         its replicas did (a replica holding a late row answers 409 and keeps it)."""
         headers = {"X-Timestamp": Timestamp.now().internal, "User-Agent": self.who}
         return self._to_quorum("DELETE", container, None, headers)
+
+
+# --- shares: which of the queue's daemons handles a row -----------------------------
+
+def row_owner_hash(container: str, row: str) -> int:
+    """A stable number for a queue row, the same on every node (no secret involved)."""
+    digest = md5(f"{container}/{row}".encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def handles_row(container: str, row: str, index: int, count: int, overdue: float,
+                takeover_delay: float) -> bool:
+    """True if expirer ``index`` of ``count`` should handle this row now.
+
+    Each row has one owner, ``row_hash % count``. A row still there ``takeover_delay``
+    seconds after its delete-at time (its owner is down, or far behind) is also handled by
+    the next expirer, after twice that by the next one too, and so on: nothing waits for a
+    dead node forever, and a late row is never handled by everyone at once. Handling a row
+    twice is harmless (the second DELETE answers 404 or 412 and the row goes).
+    ``takeover_delay`` <= 0 turns take-over off; ``count`` <= 1 handles everything.
+    """
+    if count <= 1:
+        return True
+    owners = 1
+    if takeover_delay > 0 and overdue > 0:
+        owners += int(overdue // takeover_delay)
+    if owners >= count:
+        return True
+    return (index - row_owner_hash(container, row)) % count < owners
+
+
+def queue_share(rings: Iterable[Ring], bind_ip: str | None, bind_port: int
+                ) -> tuple[int, int]:
+    """``(index, count)`` of this node among the servers of ``rings`` (the distinct
+    (ip, port) of their devices, in that order), for :func:`handles_row`; index -1 when
+    this node serves none of their devices."""
+    servers: set[tuple[str, int]] = set()
+    mine: set[tuple[str, int]] = set()
+    my_ips = whataremyips(bind_ip)
+    for ring in rings:
+        servers.update((d["ip"], int(d["port"])) for d in ring.devs if d)
+        mine.update((d["ip"], int(d["port"])) for d in local_devices(ring, my_ips, bind_port))
+    ordered = sorted(servers)
+    for index, server in enumerate(ordered):
+        if server in mine:
+            return index, len(ordered)
+    return -1, len(ordered)

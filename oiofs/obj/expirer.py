@@ -11,7 +11,7 @@ servers through the rings. Each pass:
 2. for each container whose time has come (its name, a time, is not in the future),
    lists its rows from one container replica that answers, page by page, and stops at
    the first row still in the future (rows sort by time);
-3. for each due row it is in charge of (:func:`oiofs.common.expiring.handles_row`),
+3. for each due row it is in charge of (:func:`oiofs.common.system_queue.handles_row`),
    sends ``DELETE`` for the object to its primaries with ``X-Timestamp: <delete_at>`` (a
    write made after that time wins), ``X-If-Delete-At: <delete_at>`` (an object rewritten
    with another expiry, or none, answers 412 and stays) and container update headers (the
@@ -57,16 +57,14 @@ from oiofs.common.expiring import (
     DEFAULT_DIVISOR,
     EXPIRING_ACCOUNT,
     QueueEntry,
-    handles_row,
     parse_queue_object,
     policy_of_row,
 )
-from oiofs.common.local_devices import local_devices, whataremyips
 from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.ring import Ring
 from oiofs.common.ring.policy_rings import ObjectRings
 from oiofs.common.storage_policy import POLICIES
-from oiofs.common.system_queue import PAGE_SIZE, SystemQueue
+from oiofs.common.system_queue import PAGE_SIZE, SystemQueue, handles_row, queue_share
 from oiofs.common.timestamp import Timestamp
 
 #: object DELETE answers that settle a row: deleted, already gone, or rewritten since
@@ -144,21 +142,8 @@ class ObjectExpirer(Daemon):
         this node serves no object device (it then handles nothing)."""
         if self.processes:
             return self.process, self.processes
-        servers: set[tuple[str, int]] = set()
-        mine: set[tuple[str, int]] = set()
-        my_ips = whataremyips(self.bind_ip)
-        for policy in POLICIES:
-            ring = self.object_ring(policy.idx)
-            if ring is None:
-                continue
-            servers.update((d["ip"], int(d["port"])) for d in ring.devs if d)
-            mine.update((d["ip"], int(d["port"]))
-                        for d in local_devices(ring, my_ips, self.bind_port))
-        ordered = sorted(servers)
-        for index, server in enumerate(ordered):
-            if server in mine:
-                return index, len(ordered)
-        return -1, len(ordered)
+        rings = [ring for ring in (self.object_ring(p.idx) for p in POLICIES) if ring]
+        return queue_share(rings, self.bind_ip, self.bind_port)
 
     # -- a pass ----------------------------------------------------------------------------
 

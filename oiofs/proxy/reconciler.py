@@ -38,7 +38,7 @@ through its internal client.
 
 Which reconciler handles a row: the container servers of the container ring are
 numbered in (ip, port) order and this node takes the rows whose hash falls on its number
-(:func:`oiofs.common.expiring.handles_row`); a row left ``takeover_delay`` seconds is
+(:func:`oiofs.common.system_queue.handles_row`); a row left ``takeover_delay`` seconds is
 taken over by the next one. With ``processes`` = N and ``process`` = i the operator sets
 the share.
 
@@ -59,8 +59,6 @@ from oiofs.common.config import conf_float, conf_int
 from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import ConfigError
-from oiofs.common.expiring import handles_row
-from oiofs.common.local_devices import local_devices, whataremyips
 from oiofs.common.policy_choice import best_policy, state_from_headers
 from oiofs.common.reconciler_queue import (
     MISPLACED_ACCOUNT,
@@ -69,7 +67,13 @@ from oiofs.common.reconciler_queue import (
     parse_queue_object,
     row_timestamp,
 )
-from oiofs.common.system_queue import NETWORK_ERRORS, PAGE_SIZE, SystemQueue
+from oiofs.common.system_queue import (
+    NETWORK_ERRORS,
+    PAGE_SIZE,
+    SystemQueue,
+    handles_row,
+    queue_share,
+)
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.controllers.base import (
     BACKEND_HEADERS_KEY,
@@ -176,14 +180,7 @@ class ContainerReconciler(Daemon):
         when this node serves no device of the container ring (it then does nothing)."""
         if self.processes:
             return self.process, self.processes
-        ring = self.app.container_ring
-        servers = sorted({(d["ip"], int(d["port"])) for d in ring.devs if d})
-        mine = {(d["ip"], int(d["port"]))
-                for d in local_devices(ring, whataremyips(self.bind_ip), self.bind_port)}
-        for index, server in enumerate(servers):
-            if server in mine:
-                return index, len(servers)
-        return -1, len(servers)
+        return queue_share([self.app.container_ring], self.bind_ip, self.bind_port)
 
     # -- a pass ----------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ in-process proxy), one pass at a time.
 from __future__ import annotations
 
 import logging
-import os
 
 import pytest
 
@@ -21,18 +20,15 @@ from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.hashing import set_hash_path_secret
 from oiofs.common.policy_choice import best_policy, remote_policy_wins
 from oiofs.common.reconciler_queue import MISPLACED_ACCOUNT, queue_container, queue_object
-from oiofs.common.ring import Ring, RingBuilder
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker
 from oiofs.container.replicator import ContainerReplicator
 from oiofs.proxy.reconciler import ContainerReconciler
-from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
+from tests.support.small_cluster import small_cluster
 
 LOG = logging.getLogger("test.container_reconciler")
-DEVICES = ("sda", "sdb", "sdc")
 ACCOUNT = "AUTH_rec"
-TYPES = ("object", "container", "account")
 POLICY_CONF = """
 [storage-policy:0]
 name = gold
@@ -46,37 +42,11 @@ name = silver
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     set_hash_path_secret("test-prefix", "test-suffix")
-    base = tmp_path_factory.mktemp("reconciler")
-    etc = str(base / "etc")
-    write_cluster_conf(etc, POLICY_CONF)
-    ports, servers, devices = {}, [], {}
-    for server_type in TYPES:
-        ports[server_type] = port = free_port()
-        rings = [server_type] if server_type != "object" else ["object", "object-1"]
-        for seed, ring_name in enumerate(rings, 1):
-            builder = RingBuilder(3, 3, 0)
-            for zone, device in enumerate(DEVICES, 1):
-                builder.add_dev({"region": 1, "zone": zone, "ip": "127.0.0.1",
-                                 "port": port, "device": device, "weight": 100})
-            builder.rebalance(seed=seed)
-            builder.get_ring().save(os.path.join(etc, f"{ring_name}.ring.gz"))
-        devices[server_type] = str(base / server_type)
-        for device in DEVICES:
-            os.makedirs(os.path.join(devices[server_type], device))
-        conf = write_server_conf(str(base / f"{server_type}.conf"), f"egg:oiofs#{server_type}", {
-            "bind_ip": "127.0.0.1", "bind_port": port, "workers": 0,
-            "devices": devices[server_type], "mount_check": "false", "oiofs_dir": etc,
-            "log_level": "WARNING"})
-        servers.append(ServerProcess(server_type, conf, port))
+    base = str(tmp_path_factory.mktemp("reconciler"))
     try:
-        for server in servers:
-            server.start()
-        rings = {t: Ring(etc, ring_name=t) for t in TYPES}
-        rings["object-1"] = Ring(etc, ring_name="object-1")
-        yield {"etc": etc, "ports": ports, "devices": devices, "rings": rings}
+        with small_cluster(base, ("object", "object-1"), POLICY_CONF) as running:
+            yield running
     finally:
-        for server in servers:
-            server.kill()
         POLICIES.load({})  # the in-process proxy loaded the cluster's policies
 
 
