@@ -36,8 +36,15 @@ from oiofs.common.backend_protocol import (
     deal_update_headers,
 )
 from oiofs.common.backend_protocol import majority as quorum
+from oiofs.common.config import conf_float, conf_int
+from oiofs.common.daemon import Daemon
 from oiofs.common.direct_client import backend_path, direct_request, direct_status
-from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout
+from oiofs.common.exceptions import (
+    ClientException,
+    ConfigError,
+    ConnectionTimeout,
+    NodeTimeout,
+)
 from oiofs.common.local_devices import local_devices, whataremyips
 from oiofs.common.logger import RepeatLimiter, node_key
 from oiofs.common.ring import Ring
@@ -235,3 +242,45 @@ def queue_share(rings: Iterable[Ring], bind_ip: str | None, bind_port: int
         if server in mine:
             return index, len(ordered)
     return -1, len(ordered)
+
+
+class QueueDaemon(Daemon):
+    """Base of the daemons that work through a :class:`SystemQueue` on every node.
+
+    Reads the options they share: ``processes``/``process`` (the operator's share; 0
+    numbers the servers of :meth:`share_rings` instead, :func:`queue_share`),
+    ``takeover_delay``, ``conn_timeout``, ``node_timeout``, ``bind_ip``/``bind_port``.
+    """
+
+    def __init__(self, conf: dict[str, Any], logger: logging.Logger | None = None):
+        super().__init__(conf, logger)
+        self.processes = conf_int(conf, "processes", 0, minimum=0)
+        self.process = conf_int(conf, "process", 0, minimum=0)
+        if self.processes and self.process >= self.processes:
+            raise ConfigError(f"process {self.process} is not below processes "
+                              f"{self.processes}")
+        self.takeover_delay = conf_float(conf, "takeover_delay", 3600.0)
+        self.conn_timeout = conf_float(conf, "conn_timeout", 0.5)
+        self.node_timeout = conf_float(conf, "node_timeout", 10.0)
+        self.bind_ip: str | None = conf.get("bind_ip")
+        self.bind_port = conf_int(conf, "bind_port", 0)
+
+    def share_rings(self) -> list[Ring]:
+        """The rings whose servers share the queue's work (subclasses)."""
+        raise NotImplementedError
+
+    def my_share(self) -> tuple[int, int]:
+        """``(index, count)``: this daemon is number ``index`` of ``count``; index -1 when
+        this node serves no device of :meth:`share_rings` (it then does nothing)."""
+        if self.processes:
+            return self.process, self.processes
+        return queue_share(self.share_rings(), self.bind_ip, self.bind_port)
+
+    def share_or_warn(self) -> tuple[int, int] | None:
+        """:meth:`my_share`, or ``None`` (logged) when this node has no share."""
+        index, count = self.my_share()
+        if index < 0:
+            self.logger.warning("%s: no device of the rings is served at %s:%s; nothing "
+                                "to do", self.name, self.bind_ip, self.bind_port)
+            return None
+        return index, count

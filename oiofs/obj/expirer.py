@@ -50,9 +50,8 @@ from oiofs.common.backend_protocol import (
 )
 from oiofs.common.backend_protocol import majority as quorum
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
-from oiofs.common.daemon import Daemon, PassStats
+from oiofs.common.daemon import PassStats
 from oiofs.common.direct_client import backend_path, direct_status
-from oiofs.common.exceptions import ConfigError
 from oiofs.common.expiring import (
     DEFAULT_DIVISOR,
     EXPIRING_ACCOUNT,
@@ -64,7 +63,7 @@ from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.ring import Ring
 from oiofs.common.ring.policy_rings import ObjectRings
 from oiofs.common.storage_policy import POLICIES
-from oiofs.common.system_queue import PAGE_SIZE, SystemQueue, handles_row, queue_share
+from oiofs.common.system_queue import PAGE_SIZE, QueueDaemon, SystemQueue, handles_row
 from oiofs.common.timestamp import Timestamp
 
 #: object DELETE answers that settle a row: deleted, already gone, or rewritten since
@@ -92,7 +91,7 @@ class ExpirerStats(PassStats):
     containers_removed: int = 0
 
 
-class ObjectExpirer(Daemon):
+class ObjectExpirer(QueueDaemon):
     """Deletes expired objects listed in the expiry queue; see the module docstring.
 
     ``clock`` gives the current time (seconds since the epoch) that rows are compared
@@ -108,18 +107,8 @@ class ObjectExpirer(Daemon):
         self.interval = conf_float(conf, "interval", 300.0)
         self.concurrency = conf_int(conf, "concurrency", 4, minimum=1)
         self.tasks_per_second = conf_float(conf, "tasks_per_second", 50.0)
-        self.processes = conf_int(conf, "processes", 0, minimum=0)
-        self.process = conf_int(conf, "process", 0, minimum=0)
-        if self.processes and self.process >= self.processes:
-            raise ConfigError(f"process {self.process} is not below processes "
-                              f"{self.processes}")
-        self.takeover_delay = conf_float(conf, "takeover_delay", 3600.0)
         self.divisor = conf_int(conf, "expiring_objects_container_divisor", DEFAULT_DIVISOR,
                                 minimum=1)
-        self.conn_timeout = conf_float(conf, "conn_timeout", 0.5)
-        self.node_timeout = conf_float(conf, "node_timeout", 10.0)
-        self.bind_ip = conf.get("bind_ip")
-        self.bind_port = conf_int(conf, "bind_port", 0)
         self.oiofs_dir = oiofs_dir(conf)
         self.account_ring = account_ring or Ring(self.oiofs_dir, ring_name="account")
         self.container_ring = container_ring or Ring(self.oiofs_dir, ring_name="container")
@@ -137,13 +126,9 @@ class ObjectExpirer(Daemon):
         """The object ring of a policy (loaded on first use); ``None`` if unknown."""
         return self._object_rings.get(policy_index)
 
-    def my_share(self) -> tuple[int, int]:
-        """``(index, count)``: this expirer is number ``index`` of ``count``; index -1 when
-        this node serves no object device (it then handles nothing)."""
-        if self.processes:
-            return self.process, self.processes
-        rings = [ring for ring in (self.object_ring(p.idx) for p in POLICIES) if ring]
-        return queue_share(rings, self.bind_ip, self.bind_port)
+    def share_rings(self) -> list[Ring]:
+        """The object rings: their object servers share the queue."""
+        return [ring for ring in (self.object_ring(p.idx) for p in POLICIES) if ring]
 
     # -- a pass ----------------------------------------------------------------------------
 
@@ -156,11 +141,10 @@ class ObjectExpirer(Daemon):
         """Handle every due queue row this expirer is in charge of; the pass's counters
         (also logged)."""
         self.stats = stats = ExpirerStats()
-        index, count = self.my_share()
-        if index < 0:
-            self.logger.warning("%s: no object device of the rings is served at %s:%s; "
-                                "nothing to do", self.name, self.bind_ip, self.bind_port)
+        share = self.share_or_warn()
+        if share is None:
             return stats
+        index, count = share
         now = self.clock()
         limiter = RateLimiter(self.tasks_per_second, sleep=self.sleep)
         names = self.queue_containers()

@@ -56,9 +56,8 @@ from typing import Any
 
 from oiofs.common import runtime
 from oiofs.common.config import conf_float, conf_int
-from oiofs.common.daemon import Daemon, PassStats
+from oiofs.common.daemon import PassStats
 from oiofs.common.direct_client import backend_path, direct_request
-from oiofs.common.exceptions import ConfigError
 from oiofs.common.policy_choice import best_policy, state_from_headers
 from oiofs.common.reconciler_queue import (
     MISPLACED_ACCOUNT,
@@ -70,9 +69,9 @@ from oiofs.common.reconciler_queue import (
 from oiofs.common.system_queue import (
     NETWORK_ERRORS,
     PAGE_SIZE,
+    QueueDaemon,
     SystemQueue,
     handles_row,
-    queue_share,
 )
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.controllers.base import (
@@ -141,7 +140,7 @@ class BodyReader:
         return data
 
 
-class ContainerReconciler(Daemon):
+class ContainerReconciler(QueueDaemon):
     """Moves the queued misplaced objects; see the module docstring.
 
     ``app`` is the in-process proxy (built from ``conf`` by default); ``clock`` gives the
@@ -155,16 +154,6 @@ class ContainerReconciler(Daemon):
         super().__init__(conf, logger)
         self.interval = conf_float(conf, "interval", 30.0)
         self.concurrency = conf_int(conf, "concurrency", 4, minimum=1)
-        self.processes = conf_int(conf, "processes", 0, minimum=0)
-        self.process = conf_int(conf, "process", 0, minimum=0)
-        if self.processes and self.process >= self.processes:
-            raise ConfigError(f"process {self.process} is not below processes "
-                              f"{self.processes}")
-        self.takeover_delay = conf_float(conf, "takeover_delay", 3600.0)
-        self.conn_timeout = conf_float(conf, "conn_timeout", 0.5)
-        self.node_timeout = conf_float(conf, "node_timeout", 10.0)
-        self.bind_ip = conf.get("bind_ip")
-        self.bind_port = conf_int(conf, "bind_port", 0)
         # the proxy in this process: no middleware, no client (see the module docstring)
         self.app = app or Application(conf, logger=self.logger)
         self.queue = SystemQueue(MISPLACED_ACCOUNT, self.app.account_ring,
@@ -175,12 +164,9 @@ class ContainerReconciler(Daemon):
 
     # -- shares ----------------------------------------------------------------------------
 
-    def my_share(self) -> tuple[int, int]:
-        """``(index, count)``: this reconciler is number ``index`` of ``count``; index -1
-        when this node serves no device of the container ring (it then does nothing)."""
-        if self.processes:
-            return self.process, self.processes
-        return queue_share([self.app.container_ring], self.bind_ip, self.bind_port)
+    def share_rings(self) -> list:
+        """The container ring: its container servers share the queue."""
+        return [self.app.container_ring]
 
     # -- a pass ----------------------------------------------------------------------------
 
@@ -192,11 +178,10 @@ class ContainerReconciler(Daemon):
         """Handle every queue row this reconciler is in charge of; the pass's counters
         (also logged)."""
         self.stats = stats = ReconcilerStats()
-        index, count = self.my_share()
-        if index < 0:
-            self.logger.warning("%s: no container device of the ring is served at %s:%s; "
-                                "nothing to do", self.name, self.bind_ip, self.bind_port)
+        share = self.share_or_warn()
+        if share is None:
             return stats
+        index, count = share
         now = self.clock()
         for container in sorted(self.queue.containers()):
             if self.stopping:
