@@ -5,12 +5,16 @@ winning EC policy, keeping the newest version of each, and empties the queue."""
 
 from __future__ import annotations
 
+import glob
 import os
+import subprocess
 
 import pytest
 
+from oiofs.cli.allinone import processes
 from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
 from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.common.hashing import hash_path
 from oiofs.common.reconciler_queue import MISPLACED_ACCOUNT
 from oiofs.common.ring import Ring
 from oiofs.common.storage_policy import POLICIES
@@ -20,6 +24,7 @@ from oiofs.proxy.middleware.subrequest import call, make_environ
 from oiofs.proxy.server import Application
 from tests.support.erasure import EC_INDEX, archive_files
 from tests.support.probe import ProbeClient
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.probe
 
@@ -36,20 +41,21 @@ def side_proxy(cluster):
     POLICIES.load({})  # the app loaded the cluster's policies into this process
 
 
-def split_container(cluster, account: str) -> None:
+def split_container(cluster, account: str, container: str = CONTAINER) -> None:
     """The EC replica first (earliest: it wins), then two replicated ones."""
     ring = Ring(cluster.oiofs_dir, ring_name="container")
-    part, nodes = ring.get_nodes(account, CONTAINER)
+    part, nodes = ring.get_nodes(account, container)
     for node, policy in zip(nodes, [EC_INDEX, 0, 0], strict=True):
         resp = direct_request(node["ip"], node["port"], "PUT",
-                              backend_path(node["device"], part, account, CONTAINER),
+                              backend_path(node["device"], part, account, container),
                               headers={"X-Timestamp": Timestamp.now().internal,
                                        POLICY_INDEX_HEADER: str(policy)})
         assert resp.status == 201, resp.status
 
 
-def side_put(app, account: str, obj: str, policy: int, body: bytes) -> None:
-    env = make_environ({}, "PUT", f"/v1/{account}/{CONTAINER}/{obj}",
+def side_put(app, account: str, obj: str, policy: int, body: bytes,
+             container: str = CONTAINER) -> None:
+    env = make_environ({}, "PUT", f"/v1/{account}/{container}/{obj}",
                        headers={"Content-Type": "application/x-probe"}, body=body)
     env[POLICY_INDEX_KEY] = policy
     resp = call(app, env)
@@ -57,11 +63,12 @@ def side_put(app, account: str, obj: str, policy: int, body: bytes) -> None:
     assert resp.status == 201, (obj, policy, resp.status)
 
 
-def replicated_statuses(cluster, account: str, obj: str) -> set[int]:
+def replicated_statuses(cluster, account: str, obj: str, container: str = CONTAINER
+                        ) -> set[int]:
     ring = Ring(cluster.oiofs_dir, ring_name="object")
-    part, nodes = ring.get_nodes(account, CONTAINER, obj)
+    part, nodes = ring.get_nodes(account, container, obj)
     return {direct_request(n["ip"], n["port"], "HEAD",
-                           backend_path(n["device"], part, account, CONTAINER, obj),
+                           backend_path(n["device"], part, account, container, obj),
                            headers={POLICY_INDEX_HEADER: "0"}).status for n in nodes}
 
 
@@ -113,4 +120,48 @@ def test_policy_split_is_reconciled_into_the_ec_policy(cluster, side_proxy):
     status, listing = client.request("GET", f"/{CONTAINER}")
     assert status == 200
     assert sorted(listing.decode().split()) == sorted(bodies)
+    assert queued_rows(cluster) == []
+
+
+def any_archive(cluster, account: str, container: str, obj: str) -> bool:
+    """True once any fragment archive of the object exists, durable or not."""
+    name_hash = hash_path(account, container, obj)
+    return bool(glob.glob(os.path.join(cluster.root, "data", "node*", "*",
+                                       f"objects-{EC_INDEX}", "*", name_hash[-3:], name_hash,
+                                       "*.data")))
+
+
+def test_reconciler_killed_mid_move_loses_nothing_and_a_rerun_finishes(cluster, side_proxy):
+    client = ProbeClient(cluster)
+    client.put_container("warm-up")
+    account, container = client.account, "killed"
+    split_container(cluster, account, container)
+    body = os.urandom(12 * MIB + 5)
+    side_put(side_proxy, account, "big", 0, body, container)
+    for _ in range(2):
+        assert set(cluster.aio.run_once("container-replicator").values()) == {0}
+    assert len(queued_rows(cluster)) >= 1
+    lay = cluster.aio.layout
+    procs = [subprocess.Popen(processes.daemon_argv("container-reconciler",
+                                                    lay.server_conf(node, "container"),
+                                                    once=True),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for node in lay.node_numbers()]
+    try:
+        # SIGKILL as soon as the move has begun writing in the EC policy
+        wait_for(lambda: any_archive(cluster, account, container, "big"), 120,
+                 "the move to start writing fragment archives")
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    in_replicated = replicated_statuses(cluster, account, "big", container) != {404}
+    if in_replicated:  # the misplaced copy is removed before the row, never after
+        assert queued_rows(cluster), "row removed while the misplaced copy is still there"
+    status, got = client.get(container, "big")
+    readable_in_ec = status == 200 and got == body
+    assert in_replicated or readable_in_ec, "the object is readable nowhere"
+    assert set(cluster.aio.run_once("container-reconciler").values()) == {0}
+    assert client.get(container, "big") == (200, body)
+    assert replicated_statuses(cluster, account, "big", container) == {404}
     assert queued_rows(cluster) == []
