@@ -18,7 +18,6 @@ from oiofs.common.backend_protocol import CONTAINER_UPDATE, POLICY_INDEX_HEADER,
 from oiofs.common.db.broker import db_dir_for
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.hashing import set_hash_path_secret
-from oiofs.common.policy_choice import best_policy, remote_policy_wins
 from oiofs.common.reconciler_queue import MISPLACED_ACCOUNT, queue_container, queue_object
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
@@ -136,29 +135,6 @@ def queue_rows(cluster):
             if resp.status == 200:
                 found.update((r["name"], r["hash"], r["content_type"]) for r in resp.json())
     return found
-
-
-# --- the policy rule ---------------------------------------------------------------------
-
-def state(put, delete="0", changed=None, count=0, policy=0):
-    return {"put_timestamp": Timestamp(put).internal,
-            "delete_timestamp": Timestamp(delete).internal,
-            "status_changed_at": Timestamp(changed or put).internal, "count": count,
-            "storage_policy_index": policy}
-
-
-def test_policy_rule_first_created_live_recreated_and_ties():
-    first, second = state(10, policy=1), state(20, policy=0)
-    assert remote_policy_wins(second, first) and not remote_policy_wins(first, second)
-    deleted = state(5, delete=30, changed=30, policy=1)
-    assert remote_policy_wins(deleted, second) and not remote_policy_wins(second, deleted)
-    recreated = state(40, delete=30, changed=40, policy=1)
-    assert remote_policy_wins(first.copy() | {"storage_policy_index": 0}, recreated)
-    assert remote_policy_wins(state(10, policy=1), state(10, policy=0))  # tie: lower index
-    assert not remote_policy_wins(state(10, policy=0), state(10, policy=1))
-    assert best_policy([second, deleted, first]) == 1
-    assert best_policy([first, second, deleted]) == 1
-    assert best_policy([]) is None
 
 
 # --- replication, queueing, reconciling ------------------------------------------------
