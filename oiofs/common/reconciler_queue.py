@@ -56,6 +56,14 @@ def queue_container(timestamp: Timestamp) -> str:
     return str(seconds // CONTAINER_SPAN * CONTAINER_SPAN)
 
 
+def queue_container_done(container: str, now: float) -> bool:
+    """True if the queue container's hour is over at ``now`` (rows of a later time go
+    elsewhere); False for a name that is not a queue container's."""
+    if not container.isdigit() or not container.isascii():
+        return False
+    return int(container) + CONTAINER_SPAN <= now
+
+
 def queue_object(policy_index: int, account: str, container: str, obj: str) -> str:
     """The queue row name of ``/account/container/obj`` stored in ``policy_index``."""
     return f"{int(policy_index)}:/{account}/{container}/{obj}"

@@ -20,7 +20,8 @@ for each row it is in charge of:
 3. for a deletion (``application/x-delete``): deletes the object in the right policy at
    the row's timestamp (a newer version there answers 409 and stays);
 4. removes the row, at its own timestamp plus one offset (a newer row for the same name,
-   queued meanwhile, survives).
+   queued meanwhile, survives); a queue container left empty once its hour has passed is
+   deleted (the replicator creates it again if it queues an old row there later).
 
 Each step is idempotent and comes after the one it depends on, so the reconciler may be
 killed at any moment: the row stays queued until the end, and the object is readable in
@@ -64,6 +65,7 @@ from oiofs.common.reconciler_queue import (
     MisplacedEntry,
     is_delete_row,
     parse_queue_object,
+    queue_container_done,
     row_timestamp,
 )
 from oiofs.common.system_queue import (
@@ -102,7 +104,9 @@ class ReconcilerStats(PassStats):
     misplaced copies removed without a move (the right policy was newer, or they had
     expired); ``deletes``: deletion rows applied; ``skipped``: rows left to another
     reconciler; ``retried``: rows left for the next pass (source not there yet, no
-    quorum...); ``invalid``: rows that are not queue rows, removed.
+    quorum...); ``already_placed``: rows whose object is in the right policy already (the
+    container's policy changed back), removed; ``invalid``: rows that are not queue rows,
+    removed.
     """
 
     containers: int = 0
@@ -187,7 +191,8 @@ class ContainerReconciler(QueueDaemon):
             if self.stopping:
                 break
             stats.containers += 1
-            if self.process_container(container, now, index, count) == 0:
+            left = self.process_container(container, now, index, count)
+            if left == 0 and queue_container_done(container, now):
                 self.queue.delete_container(container)  # 409 while a row is left
         self.logger.info("%s pass: %s", self.name, stats.summary())
         return stats

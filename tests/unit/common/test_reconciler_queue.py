@@ -8,6 +8,7 @@ from oiofs.common.reconciler_queue import (
     is_delete_row,
     parse_queue_object,
     queue_container,
+    queue_container_done,
     queue_object,
     row_content_type,
     row_etag,
@@ -47,3 +48,9 @@ def test_row_types():
         is_delete_row("text/plain")
     with pytest.raises(ValueError):
         is_delete_row(None)
+
+
+def test_a_queue_container_is_done_once_its_hour_is_over():
+    assert not queue_container_done("7200", 7200 + 3599)
+    assert queue_container_done("7200", 7200 + 3600)
+    assert not queue_container_done("not-a-time", 10**10)
