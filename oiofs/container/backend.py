@@ -368,19 +368,31 @@ class ContainerBroker(DatabaseBroker):
         return info
 
     def merge_remote_state(self, info: dict[str, Any], remote: dict[str, Any]) -> bool:
-        """Take the replica's storage policy if it wins by
-        :func:`~oiofs.common.policy_choice.remote_policy_wins`; True if it did.
+        """Take the replica's storage policy if it wins over this replica's current state
+        by :func:`~oiofs.common.policy_choice.remote_policy_wins`; True if it did.
 
         The winner's ``status_changed_at`` comes with its policy, exactly (not the newer
         of both): the next replica compared with this one must see the winning state.
         Rows of the losing policy stay, as misplaced rows for the reconciler.
         """
-        if "storage_policy_index" not in remote or not remote_policy_wins(info, remote):
+        if "storage_policy_index" not in remote:
             return False
         policy = int(remote["storage_policy_index"])
         changed_at = Timestamp(remote["status_changed_at"]).internal
         with self.get() as conn:
             conn.execute("BEGIN IMMEDIATE")
+            # compared with the state now, not ``info``: another sync may have just
+            # given this replica a better policy
+            row = conn.execute(
+                "SELECT c.put_timestamp, c.delete_timestamp, c.status_changed_at, "
+                "c.storage_policy_index, COALESCE(p.object_count, 0) FROM container_stat c "
+                "LEFT JOIN policy_stat p ON p.storage_policy_index = c.storage_policy_index"
+            ).fetchone()
+            local = dict(zip(("put_timestamp", "delete_timestamp", "status_changed_at",
+                              "storage_policy_index", "count"), row, strict=True))
+            if not remote_policy_wins(local, remote):
+                conn.execute("ROLLBACK")
+                return False
             conn.execute("INSERT OR IGNORE INTO policy_stat (storage_policy_index) VALUES (?)",
                          (policy,))
             conn.execute("UPDATE container_stat SET storage_policy_index = ?, "
@@ -388,7 +400,7 @@ class ContainerBroker(DatabaseBroker):
                          (policy, changed_at))
             conn.execute("COMMIT")
         self.logger.info("%s: storage policy %s -> %s (replica %s wins)", self.db_file,
-                         info.get("storage_policy_index"), policy, remote.get("id"))
+                         local["storage_policy_index"], policy, remote.get("id"))
         return True
 
     def reported(self, put_timestamp, delete_timestamp, object_count: int,

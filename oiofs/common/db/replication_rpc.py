@@ -85,11 +85,17 @@ def parse_sync_info(info: object) -> dict[str, Any]:
         if not isinstance(value, kind) or isinstance(value, bool):
             raise HTTPBadRequest(f"sync: invalid {key}")
     _check_id(info["id"])
-    policy = info.get("storage_policy_index", 0)  # containers only
-    if not isinstance(policy, int) or isinstance(policy, bool) or policy < 0:
-        raise HTTPBadRequest("sync: invalid storage_policy_index")
+    timestamps = ["created_at", "put_timestamp", "delete_timestamp"]
+    if "storage_policy_index" in info:  # containers: compared by policy_choice
+        policy, count = info["storage_policy_index"], info.get("count")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                   for v in (policy, count)):
+            raise HTTPBadRequest("sync: invalid storage_policy_index or count")
+        if not isinstance(info.get("status_changed_at"), str):
+            raise HTTPBadRequest("sync: invalid status_changed_at")
+        timestamps.append("status_changed_at")
     try:
-        for key in ("created_at", "put_timestamp", "delete_timestamp"):
+        for key in timestamps:
             Timestamp(info[key])
         metadata = json.loads(info["metadata"]) if info["metadata"] else {}
     except ValueError:

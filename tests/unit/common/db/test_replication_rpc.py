@@ -123,7 +123,9 @@ def test_sync_with_the_same_hash_records_the_point(client, devices):
                                          {"metadata": '{"k": "v"}'}, {"metadata": "{"},
                                          {"storage_policy_index": "1"},
                                          {"storage_policy_index": -1},
-                                         {"storage_policy_index": True}])
+                                         {"storage_policy_index": True},
+                                         {"status_changed_at": "later"},
+                                         {"status_changed_at": None}, {"count": "1"}])
 def test_sync_with_bad_info_is_400(client, devices, info_change):
     info = make_broker(devices).get_replication_info()
     assert replicate(client, ["sync", dict(info, **info_change)]).status_code == 400
