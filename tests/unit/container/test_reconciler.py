@@ -116,8 +116,9 @@ def reconciler(cluster, **options):
     return ContainerReconciler(conf, logger=LOG)
 
 
-def queue_rows(cluster):
-    """Every row of every queue container, from every replica (name, hash, type)."""
+def queue_rows(cluster, container=None):
+    """Every row of every queue container, from every replica (name, hash, type); only
+    those of objects of ``container`` if given."""
     found = set()
     rings = cluster["rings"]
     apart, anodes = rings["account"].get_nodes(MISPLACED_ACCOUNT)
@@ -134,6 +135,8 @@ def queue_rows(cluster):
                                                      name), query={"format": "json"})
             if resp.status == 200:
                 found.update((r["name"], r["hash"], r["content_type"]) for r in resp.json())
+    if container is not None:
+        found = {row for row in found if f"/{ACCOUNT}/{container}/" in row[0]}
     return found
 
 
@@ -151,7 +154,7 @@ def test_split_is_settled_queued_and_reconciled(cluster):
     stats = replicate(cluster)
     assert [b.storage_policy_index for b in container_brokers(cluster, container)] == [0, 0, 0]
     assert stats.misplaced_queued >= 2
-    rows = queue_rows(cluster)
+    rows = queue_rows(cluster, container)
     assert {(name, kind) for name, _h, kind in rows} == {
         (queue_object(1, ACCOUNT, container, "misplaced"), "application/x-put"),
         (queue_object(1, ACCOUNT, container, "newer-in-gold"), "application/x-put")}
@@ -166,7 +169,7 @@ def test_split_is_settled_queued_and_reconciled(cluster):
 
     stats = reconciler(cluster).run_once()
     assert (stats.moved, stats.cleaned, stats.rows_removed) == (1, 1, 2), stats
-    assert queue_rows(cluster) == set()
+    assert queue_rows(cluster, container) == set()
     moved = object_answers(cluster, container, "misplaced", 0)
     assert {(s, b, m) for s, b, _t, m in moved} == {(200, b"silver bytes", "blue")}
     assert {t for _s, _b, t, _m in moved} == {Timestamp(misplaced, offset=2).internal}
@@ -184,7 +187,7 @@ def test_split_is_settled_queued_and_reconciled(cluster):
     # change nothing; a second reconciler pass leaves everything as it is
     replicate(cluster)
     reconciler(cluster).run_once()
-    assert queue_rows(cluster) == set()
+    assert queue_rows(cluster, container) == set()
     for broker in container_brokers(cluster, container):
         listed = [row[0] for row in broker.list_objects_iter(10, "", None, None, None,
                                                              storage_policy_index=0)]
@@ -213,7 +216,48 @@ def test_misplaced_deletion_is_applied_in_the_right_policy(cluster):
     stats = reconciler(cluster).run_once()
     assert stats.deletes == 1, stats
     assert {s for s, *_ in object_answers(cluster, container, "gone", 0)} == {404}
-    assert not [r for r in queue_rows(cluster) if container in r[0]]
+    assert not queue_rows(cluster, container)
+
+
+def test_a_newer_deletion_in_the_right_policy_wins_over_the_misplaced_object(cluster):
+    container = "deleted-since"
+    split_container(cluster, container, [0, 0, 1])
+    put_object(cluster, container, "o", 1, b"misplaced")
+    # the user deleted the object later, on the winning side
+    part, nodes = cluster["rings"]["object"].get_nodes(ACCOUNT, container, "o")
+    for node in nodes:
+        request(node, "DELETE", backend_path(node["device"], part, ACCOUNT, container, "o"),
+                headers={"X-Timestamp": Timestamp.now().internal, POLICY_INDEX_HEADER: "0"})
+    replicate(cluster)
+    stats = reconciler(cluster).run_once()
+    assert stats.moved == 0 and stats.cleaned >= 1, stats
+    assert {s for s, *_ in object_answers(cluster, container, "o", 0)} == {404}
+    assert {s for s, *_ in object_answers(cluster, container, "o", 1)} == {404}
+    assert not queue_rows(cluster, container)
+
+
+def test_a_row_newer_than_its_object_waits_for_replication(cluster):
+    container = "not-there-yet"
+    split_container(cluster, container, [0, 0, 1])
+    put_object(cluster, container, "o", 1, b"older copy")
+    # the container heard of a newer write that no object server of policy 1 has yet
+    newer = Timestamp.now()
+    cpart, cnodes = cluster["rings"]["container"].get_nodes(ACCOUNT, container)
+    for node in cnodes:
+        resp = request(node, "PUT", backend_path(node["device"], cpart, ACCOUNT, container, "o"),
+                       headers={"X-Timestamp": newer.internal, POLICY_INDEX_HEADER: "1",
+                                "X-Size": "5", "X-Content-Type": "text/plain",
+                                "X-Etag": "d41d8cd98f00b204e9800998ecf8427e"})
+        assert resp.status == 201
+    replicate(cluster)
+    row = (queue_object(1, ACCOUNT, container, "o"), newer.internal, "application/x-put")
+    assert row in queue_rows(cluster)
+    stats = reconciler(cluster).run_once()
+    assert stats.retried >= 1 and stats.moved == 0, stats
+    assert row in queue_rows(cluster)  # still queued
+    assert {(s, b) for s, b, *_ in object_answers(cluster, container, "o", 1)} == {
+        (200, b"older copy")}  # nothing deleted
+    assert {s for s, *_ in object_answers(cluster, container, "o", 0)} == {404}
 
 
 class Killed(Exception):
