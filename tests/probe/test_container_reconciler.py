@@ -1,7 +1,8 @@
 """Probe: a container created with two policies on both sides of a split (replicated on
-two replicas, erasure-coded ``ec42`` on the third, created first) is settled by the
-container replicator, and the container-reconciler moves every misplaced object into the
-winning EC policy, keeping the newest version of each, and empties the queue."""
+some replicas, erasure-coded ``ec42`` on the others) is settled by the container
+replicator, and the container-reconciler moves every misplaced object into the winning
+policy (EC or replicated), keeping the newest version of each, and empties the queue; a
+reconciler SIGKILLed mid-move loses nothing."""
 
 from __future__ import annotations
 
@@ -41,11 +42,13 @@ def side_proxy(cluster):
     POLICIES.load({})  # the app loaded the cluster's policies into this process
 
 
-def split_container(cluster, account: str, container: str = CONTAINER) -> None:
-    """The EC replica first (earliest: it wins), then two replicated ones."""
+def split_container(cluster, account: str, container: str = CONTAINER,
+                    policies: tuple[int, ...] = (EC_INDEX, 0, 0)) -> None:
+    """Replica i created with ``policies[i]``, in that order (by default the EC replica
+    first: it wins, being the first creation; then two replicated ones)."""
     ring = Ring(cluster.oiofs_dir, ring_name="container")
     part, nodes = ring.get_nodes(account, container)
-    for node, policy in zip(nodes, [EC_INDEX, 0, 0], strict=True):
+    for node, policy in zip(nodes, policies, strict=True):
         resp = direct_request(node["ip"], node["port"], "PUT",
                               backend_path(node["device"], part, account, container),
                               headers={"X-Timestamp": Timestamp.now().internal,
@@ -120,6 +123,23 @@ def test_policy_split_is_reconciled_into_the_ec_policy(cluster, side_proxy):
     status, listing = client.request("GET", f"/{CONTAINER}")
     assert status == 200
     assert sorted(listing.decode().split()) == sorted(bodies)
+    assert queued_rows(cluster) == []
+
+
+def test_objects_of_the_losing_ec_side_are_moved_into_the_replicated_policy(cluster,
+                                                                            side_proxy):
+    client = ProbeClient(cluster)
+    client.put_container("warm-up")
+    account, container = client.account, "split-back"
+    split_container(cluster, account, container, (0, EC_INDEX, EC_INDEX))  # replicated wins
+    body = os.urandom(MIB + MIB // 2)
+    side_put(side_proxy, account, "from-ec", EC_INDEX, body, container)
+    for _ in range(2):
+        assert set(cluster.aio.run_once("container-replicator").values()) == {0}
+    assert set(cluster.aio.run_once("container-reconciler").values()) == {0}
+    assert client.get(container, "from-ec") == (200, body)
+    assert replicated_statuses(cluster, account, "from-ec", container) == {200}
+    assert archive_files(cluster, account, container, "from-ec") == {}
     assert queued_rows(cluster) == []
 
 
