@@ -7,8 +7,9 @@ container's in the hidden account ``.misplaced_objects``
 for each row it is in charge of:
 
 1. finds the container's policy as its replicas settle it: a ``HEAD`` to every container
-   primary, the winner picked by :func:`oiofs.common.policy_choice.best_policy`. A row
-   whose object is in that policy already is only removed;
+   primary (once a pass per container), the winner picked by
+   :func:`oiofs.common.policy_choice.best_policy`. A row whose object is in that policy
+   already is only removed;
 2. for an object (``application/x-put``): reads it from the policy it is in (newest
    replica); if that copy is older than the row, the row waits for replication. Unless
    the right policy already holds a version at least as new, it writes the object there,
@@ -165,6 +166,8 @@ class ContainerReconciler(QueueDaemon):
                                  self.repeats, self.conn_timeout, self.node_timeout)
         self.clock = clock
         self.stats = ReconcilerStats()
+        #: the policy of each container seen in this pass (looked up once a pass)
+        self._policies: dict[tuple[str, str], int] = {}
 
     # -- shares ----------------------------------------------------------------------------
 
@@ -182,6 +185,7 @@ class ContainerReconciler(QueueDaemon):
         """Handle every queue row this reconciler is in charge of; the pass's counters
         (also logged)."""
         self.stats = stats = ReconcilerStats()
+        self._policies = {}
         share = self.share_or_warn()
         if share is None:
             return stats
@@ -272,13 +276,19 @@ class ContainerReconciler(QueueDaemon):
 
     def container_policy(self, account: str, container: str) -> int | None:
         """The policy the container's replicas settle on (``None`` if none answered
-        with its state)."""
+        with its state); asked once a pass per container."""
+        known = self._policies.get((account, container))
+        if known is not None:
+            return known
         part, nodes = self.app.container_ring.get_nodes(account, container)
         pile = runtime.GreenPile(max(len(nodes), 1))
         for node in nodes:
             pile.spawn(self._head_container, node,
                        backend_path(node["device"], part, account, container))
-        return best_policy([state for state in pile if state is not None])
+        policy = best_policy([state for state in pile if state is not None])
+        if policy is not None:
+            self._policies[(account, container)] = policy
+        return policy
 
     def _head_container(self, node: dict, path: str) -> dict | None:
         try:
