@@ -33,16 +33,8 @@ from oiofs.common.hashing import set_hash_path_secret
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.replicator import ContainerReplicator
 from oiofs.proxy.reconciler import ContainerReconciler
-from tests.support.small_cluster import small_cluster
+from tests.support.small_cluster import TWO_POLICIES, small_cluster
 
-POLICIES = """
-[storage-policy:0]
-name = gold
-default = yes
-
-[storage-policy:1]
-name = silver
-"""
 ACCOUNT, CONTAINER = "AUTH_bench", "split"
 
 
@@ -57,7 +49,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     log = logging.getLogger("bench.reconciler")
     with tempfile.TemporaryDirectory() as base, \
-            small_cluster(base, ("object", "object-1"), POLICIES) as cluster:
+            small_cluster(base, ("object", "object-1"), TWO_POLICIES) as cluster:
         rings = cluster["rings"]
         cpart, cnodes = rings["container"].get_nodes(ACCOUNT, CONTAINER)
         for node, policy in zip(cnodes, (0, 0, 1), strict=True):

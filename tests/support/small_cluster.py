@@ -16,6 +16,15 @@ from oiofs.common.ring import Ring, RingBuilder
 from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
 
 DEVICES = ("sda", "sdb", "sdc")
+#: ``cluster_conf`` of two replicated policies (their rings: ``object``, ``object-1``)
+TWO_POLICIES = """
+[storage-policy:0]
+name = gold
+default = yes
+
+[storage-policy:1]
+name = silver
+"""
 TYPES = ("object", "container", "account")
 
 

@@ -24,18 +24,10 @@ from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker
 from oiofs.container.replicator import ContainerReplicator
 from oiofs.proxy.reconciler import ContainerReconciler
-from tests.support.small_cluster import small_cluster
+from tests.support.small_cluster import TWO_POLICIES, small_cluster
 
 LOG = logging.getLogger("test.container_reconciler")
 ACCOUNT = "AUTH_rec"
-POLICY_CONF = """
-[storage-policy:0]
-name = gold
-default = yes
-
-[storage-policy:1]
-name = silver
-"""
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +35,7 @@ def cluster(tmp_path_factory):
     set_hash_path_secret("test-prefix", "test-suffix")
     base = str(tmp_path_factory.mktemp("reconciler"))
     try:
-        with small_cluster(base, ("object", "object-1"), POLICY_CONF) as running:
+        with small_cluster(base, ("object", "object-1"), TWO_POLICIES) as running:
             yield running
     finally:
         POLICIES.load({})  # the in-process proxy loaded the cluster's policies
