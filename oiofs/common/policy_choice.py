@@ -18,7 +18,8 @@ The rule compares two replica states (``put_timestamp``, ``delete_timestamp``,
    which the clients of that container saw first;
 4. on equal status-change times, the lower policy index wins (so every pair agrees).
 
-As in Swift, except the tie-break of rule 4 (Swift keeps each side's own policy on a tie).
+Rules 1-3 follow Swift's; rule 4 is ours (without it, two replicas with equal times could
+each keep their own policy).
 
 >>> old = {"put_timestamp": "1", "delete_timestamp": "0", "status_changed_at": "1",
 ...        "count": 0, "storage_policy_index": 1}
