@@ -26,6 +26,7 @@ DAEMONS: dict[str, str] = {
     "container-updater": "oiofs.container.updater:ContainerUpdater",
     "container-auditor": "oiofs.container.auditor:ContainerAuditor",
     "container-sync": "oiofs.container.sync:ContainerSync",
+    "container-reconciler": "oiofs.proxy.reconciler:ContainerReconciler",
     "account-auditor": "oiofs.account.auditor:AccountAuditor",
     "account-reaper": "oiofs.account.reaper:AccountReaper",
     "object-replicator": "oiofs.obj.replicator:ObjectReplicator",

@@ -21,8 +21,9 @@ with an async pending on failure. The row's content type also carries the object
 policy index when it is not 0 (``text/plain;oiofs_policy_index=1``): queue rows are all
 written in policy 0, and the expirer must know which object ring to use.
 
-Every node runs an expirer; :func:`handles_row` decides which one deletes a row (see its
-docstring), so a row is normally handled once, and handling it twice is harmless.
+Every node runs an expirer; :func:`~oiofs.common.system_queue.handles_row` decides which
+one deletes a row (see its docstring), so a row is normally handled once, and handling it
+twice is harmless.
 
 >>> queue_container(1700050000, 86400)
 '1700006400'
@@ -34,8 +35,11 @@ QueueEntry(delete_at=1700050000, account='AUTH_t', container='c', obj='a/b')
 
 from __future__ import annotations
 
-from hashlib import md5
 from typing import NamedTuple
+
+# re-exported: one value and one sharing rule for both queues
+from oiofs.common.system_queue import ROW_ETAG as ROW_ETAG
+from oiofs.common.system_queue import handles_row as handles_row
 
 #: the hidden account holding the queue (starts with the auto-create prefix ".")
 EXPIRING_ACCOUNT = ".expiring_objects"
@@ -43,7 +47,6 @@ EXPIRING_ACCOUNT = ".expiring_objects"
 DEFAULT_DIVISOR = 86400
 #: what a queue row records (the container server needs size, type and ETag)
 ROW_CONTENT_TYPE = "text/plain"
-ROW_ETAG = "d41d8cd98f00b204e9800998ecf8427e"  # MD5 of nothing
 POLICY_PARAM = "oiofs_policy_index"
 
 
@@ -99,30 +102,3 @@ def policy_of_row(content_type: str | None) -> int:
                 raise ValueError(f"bad {POLICY_PARAM} in {content_type!r}")
             return int(value)
     return 0
-
-
-def row_hash(container: str, row: str) -> int:
-    """A stable number for a queue row, the same on every node (no secret involved)."""
-    digest = md5(f"{container}/{row}".encode(), usedforsecurity=False).digest()
-    return int.from_bytes(digest[:8], "big")
-
-
-def handles_row(container: str, row: str, index: int, count: int, overdue: float,
-                takeover_delay: float) -> bool:
-    """True if expirer ``index`` of ``count`` should handle this row now.
-
-    Each row has one owner, ``row_hash % count``. A row still there ``takeover_delay``
-    seconds after its delete-at time (its owner is down, or far behind) is also handled by
-    the next expirer, after twice that by the next one too, and so on: nothing waits for a
-    dead node forever, and a late row is never handled by everyone at once. Handling a row
-    twice is harmless (the second DELETE answers 404 or 412 and the row goes).
-    ``takeover_delay`` <= 0 turns take-over off; ``count`` <= 1 handles everything.
-    """
-    if count <= 1:
-        return True
-    owners = 1
-    if takeover_delay > 0 and overdue > 0:
-        owners += int(overdue // takeover_delay)
-    if owners >= count:
-        return True
-    return (index - row_hash(container, row)) % count < owners

@@ -25,6 +25,7 @@ from oiofs.common.db.broker import ZERO_TIMESTAMP, DatabaseBroker, zero_like
 from oiofs.common.db.connection import SQLITE_ARG_LIMIT, row_hash, xor_hashes
 from oiofs.common.db.listing import list_with_rules
 from oiofs.common.db.listing_format import extract_swift_bytes
+from oiofs.common.policy_choice import remote_policy_wins
 from oiofs.common.timestamp import Timestamp
 
 DELETED_CONTENT_TYPE = "application/deleted"
@@ -341,17 +342,66 @@ class ContainerBroker(DatabaseBroker):
                                 ).fetchone()[0]
 
     def set_storage_policy_index(self, policy_index: int, timestamp=None) -> None:
-        """Give the container another policy; ``status_changed_at`` moves to ``timestamp``."""
+        """Give the container another policy; ``status_changed_at`` moves to ``timestamp``.
+
+        Every row is looked at again for the reconciler (rows of the old policy are
+        misplaced now).
+        """
         ts = Timestamp(timestamp).internal if timestamp else Timestamp.now().internal
         with self.get() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT OR IGNORE INTO policy_stat (storage_policy_index) VALUES (?)",
                          (int(policy_index),))
             conn.execute("UPDATE container_stat SET storage_policy_index = ?, "
-                         "status_changed_at = max(?, status_changed_at) "
-                         "WHERE storage_policy_index <> ?",
+                         "status_changed_at = max(?, status_changed_at), "
+                         "reconciler_sync_point = -1 WHERE storage_policy_index <> ?",
                          (int(policy_index), ts, int(policy_index)))
             conn.execute("COMMIT")
+
+    def get_replication_info(self) -> dict[str, Any]:
+        """The common replication info plus the container's ``storage_policy_index``
+        (replicas that disagree pick one, :mod:`oiofs.common.policy_choice`)."""
+        info = super().get_replication_info()
+        with self.get() as conn:
+            info["storage_policy_index"] = conn.execute(
+                "SELECT storage_policy_index FROM container_stat").fetchone()[0]
+        return info
+
+    def merge_remote_state(self, info: dict[str, Any], remote: dict[str, Any]) -> bool:
+        """Take the replica's storage policy if it wins over this replica's current state
+        by :func:`~oiofs.common.policy_choice.remote_policy_wins`; True if it did.
+
+        The winner's ``status_changed_at`` comes with its policy, exactly (not the newer
+        of both): the next replica compared with this one must see the winning state.
+        Rows of the losing policy stay, as misplaced rows for the reconciler.
+        """
+        if "storage_policy_index" not in remote:
+            return False
+        policy = int(remote["storage_policy_index"])
+        changed_at = Timestamp(remote["status_changed_at"]).internal
+        with self.get() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            # compared with the state now, not ``info``: another sync may have just
+            # given this replica a better policy
+            row = conn.execute(
+                "SELECT c.put_timestamp, c.delete_timestamp, c.status_changed_at, "
+                "c.storage_policy_index, COALESCE(p.object_count, 0) FROM container_stat c "
+                "LEFT JOIN policy_stat p ON p.storage_policy_index = c.storage_policy_index"
+            ).fetchone()
+            local = dict(zip(("put_timestamp", "delete_timestamp", "status_changed_at",
+                              "storage_policy_index", "count"), row, strict=True))
+            if not remote_policy_wins(local, remote):
+                conn.execute("ROLLBACK")
+                return False
+            conn.execute("INSERT OR IGNORE INTO policy_stat (storage_policy_index) VALUES (?)",
+                         (policy,))
+            conn.execute("UPDATE container_stat SET storage_policy_index = ?, "
+                         "status_changed_at = ?, reconciler_sync_point = -1",
+                         (policy, changed_at))
+            conn.execute("COMMIT")
+        self.logger.info("%s: storage policy %s -> %s (replica %s wins)", self.db_file,
+                         local["storage_policy_index"], policy, remote.get("id"))
+        return True
 
     def reported(self, put_timestamp, delete_timestamp, object_count: int,
                  bytes_used: int) -> None:
@@ -388,6 +438,16 @@ class ContainerBroker(DatabaseBroker):
                 "storage_policy_index <> (SELECT storage_policy_index FROM container_stat) "
                 "ORDER BY ROWID LIMIT ?", (start, count)).fetchall()
         return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def get_reconciler_sync(self) -> int:
+        """The ROWID up to which misplaced rows were queued for the reconciler (-1)."""
+        with self.get() as conn:
+            return conn.execute("SELECT reconciler_sync_point FROM container_stat"
+                                ).fetchone()[0]
+
+    def update_reconciler_sync(self, point: int) -> None:
+        """Record that the misplaced rows up to ROWID ``point`` are queued."""
+        self._set_stat("reconciler_sync_point = ?", "1", (int(point),))
 
     # --- listing ----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ servers through the rings. Each pass:
 2. for each container whose time has come (its name, a time, is not in the future),
    lists its rows from one container replica that answers, page by page, and stops at
    the first row still in the future (rows sort by time);
-3. for each due row it is in charge of (:func:`oiofs.common.expiring.handles_row`),
+3. for each due row it is in charge of (:func:`oiofs.common.system_queue.handles_row`),
    sends ``DELETE`` for the object to its primaries with ``X-Timestamp: <delete_at>`` (a
    write made after that time wins), ``X-If-Delete-At: <delete_at>`` (an object rewritten
    with another expiry, or none, answers 412 and stays) and container update headers (the
@@ -38,14 +38,11 @@ Options (``[object-expirer]``, with ``[DEFAULT]``): ``oiofs_dir``, ``bind_ip``,
 
 from __future__ import annotations
 
-import logging
-import random
 import time
 from dataclasses import dataclass
 
 from oiofs.common import runtime
 from oiofs.common.backend_protocol import (
-    ACCOUNT_UPDATE,
     CLEAN_QUEUE_HEADER,
     CONTAINER_UPDATE,
     POLICY_INDEX_HEADER,
@@ -53,33 +50,24 @@ from oiofs.common.backend_protocol import (
 )
 from oiofs.common.backend_protocol import majority as quorum
 from oiofs.common.config import conf_float, conf_int, oiofs_dir
-from oiofs.common.daemon import Daemon, PassStats
-from oiofs.common.direct_client import backend_path, direct_request, direct_status
-from oiofs.common.exceptions import ClientException, ConfigError, ConnectionTimeout, NodeTimeout
+from oiofs.common.daemon import PassStats
+from oiofs.common.direct_client import backend_path, direct_status
 from oiofs.common.expiring import (
     DEFAULT_DIVISOR,
     EXPIRING_ACCOUNT,
     QueueEntry,
-    handles_row,
     parse_queue_object,
     policy_of_row,
 )
-from oiofs.common.local_devices import local_devices, whataremyips
-from oiofs.common.logger import node_key
 from oiofs.common.ratelimit import RateLimiter
 from oiofs.common.ring import Ring
 from oiofs.common.ring.policy_rings import ObjectRings
 from oiofs.common.storage_policy import POLICIES
+from oiofs.common.system_queue import PAGE_SIZE, QueueDaemon, SystemQueue, handles_row
 from oiofs.common.timestamp import Timestamp
 
-#: rows or containers asked for per listing request
-PAGE_SIZE = 1000
 #: object DELETE answers that settle a row: deleted, already gone, or rewritten since
 FINAL_STATUSES = frozenset({404, 409, 412})
-NETWORK_ERRORS = (ConnectionTimeout, NodeTimeout, ClientException)
-#: a listing of an account or container the server does not have (an empty list, but
-#: told apart from a real empty listing: another replica may have rows)
-MISSING: list[dict] = []
 
 
 @dataclass
@@ -103,7 +91,7 @@ class ExpirerStats(PassStats):
     containers_removed: int = 0
 
 
-class ObjectExpirer(Daemon):
+class ObjectExpirer(QueueDaemon):
     """Deletes expired objects listed in the expiry queue; see the module docstring.
 
     ``clock`` gives the current time (seconds since the epoch) that rows are compared
@@ -119,18 +107,8 @@ class ObjectExpirer(Daemon):
         self.interval = conf_float(conf, "interval", 300.0)
         self.concurrency = conf_int(conf, "concurrency", 4, minimum=1)
         self.tasks_per_second = conf_float(conf, "tasks_per_second", 50.0)
-        self.processes = conf_int(conf, "processes", 0, minimum=0)
-        self.process = conf_int(conf, "process", 0, minimum=0)
-        if self.processes and self.process >= self.processes:
-            raise ConfigError(f"process {self.process} is not below processes "
-                              f"{self.processes}")
-        self.takeover_delay = conf_float(conf, "takeover_delay", 3600.0)
         self.divisor = conf_int(conf, "expiring_objects_container_divisor", DEFAULT_DIVISOR,
                                 minimum=1)
-        self.conn_timeout = conf_float(conf, "conn_timeout", 0.5)
-        self.node_timeout = conf_float(conf, "node_timeout", 10.0)
-        self.bind_ip = conf.get("bind_ip")
-        self.bind_port = conf_int(conf, "bind_port", 0)
         self.oiofs_dir = oiofs_dir(conf)
         self.account_ring = account_ring or Ring(self.oiofs_dir, ring_name="account")
         self.container_ring = container_ring or Ring(self.oiofs_dir, ring_name="container")
@@ -138,6 +116,9 @@ class ObjectExpirer(Daemon):
         self.clock = clock
         self.sleep = sleep
         self.stats = ExpirerStats()
+        self.queue = SystemQueue(EXPIRING_ACCOUNT, self.account_ring, self.container_ring,
+                                 self.name, self.logger, self.repeats, self.conn_timeout,
+                                 self.node_timeout)
 
     # -- rings and shares ------------------------------------------------------------------
 
@@ -145,26 +126,9 @@ class ObjectExpirer(Daemon):
         """The object ring of a policy (loaded on first use); ``None`` if unknown."""
         return self._object_rings.get(policy_index)
 
-    def my_share(self) -> tuple[int, int]:
-        """``(index, count)``: this expirer is number ``index`` of ``count``; index -1 when
-        this node serves no object device (it then handles nothing)."""
-        if self.processes:
-            return self.process, self.processes
-        servers: set[tuple[str, int]] = set()
-        mine: set[tuple[str, int]] = set()
-        my_ips = whataremyips(self.bind_ip)
-        for policy in POLICIES:
-            ring = self.object_ring(policy.idx)
-            if ring is None:
-                continue
-            servers.update((d["ip"], int(d["port"])) for d in ring.devs if d)
-            mine.update((d["ip"], int(d["port"]))
-                        for d in local_devices(ring, my_ips, self.bind_port))
-        ordered = sorted(servers)
-        for index, server in enumerate(ordered):
-            if server in mine:
-                return index, len(ordered)
-        return -1, len(ordered)
+    def share_rings(self) -> list[Ring]:
+        """The object rings: their object servers share the queue."""
+        return [ring for ring in (self.object_ring(p.idx) for p in POLICIES) if ring]
 
     # -- a pass ----------------------------------------------------------------------------
 
@@ -177,11 +141,10 @@ class ObjectExpirer(Daemon):
         """Handle every due queue row this expirer is in charge of; the pass's counters
         (also logged)."""
         self.stats = stats = ExpirerStats()
-        index, count = self.my_share()
-        if index < 0:
-            self.logger.warning("%s: no object device of the rings is served at %s:%s; "
-                                "nothing to do", self.name, self.bind_ip, self.bind_port)
+        share = self.share_or_warn()
+        if share is None:
             return stats
+        index, count = share
         now = self.clock()
         limiter = RateLimiter(self.tasks_per_second, sleep=self.sleep)
         names = self.queue_containers()
@@ -203,63 +166,12 @@ class ObjectExpirer(Daemon):
 
     def queue_containers(self) -> set[str]:
         """The queue container names any account primary lists."""
-        part, nodes = self.account_ring.get_nodes(EXPIRING_ACCOUNT)
-        names: set[str] = set()
-        for node in nodes:
-            marker = ""
-            while True:
-                rows = self._listing(node, backend_path(node["device"], part,
-                                                        EXPIRING_ACCOUNT), marker)
-                if not rows:  # failed (logged), missing, or the end
-                    break
-                names.update(row["name"] for row in rows)
-                marker = rows[-1]["name"]
-                if len(rows) < PAGE_SIZE:
-                    break
-        return names
-
-    def _listing(self, node: dict, path: str, marker: str) -> list[dict] | None:
-        """One JSON listing page from one server; ``None`` if it failed, :data:`MISSING`
-        if the server has no such account or container."""
-        try:
-            resp = direct_request(node["ip"], node["port"], "GET", path,
-                                  headers={"User-Agent": self.name},
-                                  query={"format": "json", "marker": marker,
-                                         "limit": str(PAGE_SIZE)},
-                                  conn_timeout=self.conn_timeout,
-                                  response_timeout=self.node_timeout)
-        except NETWORK_ERRORS as err:
-            self.repeats.log(self.logger, logging.WARNING, node_key(node),
-                             "%s: listing %s:%s%s failed: %s", self.name, node["ip"],
-                             node["port"], path, err)
-            return None
-        if resp.status == 204:
-            return []
-        if resp.status == 404:
-            return MISSING
-        if resp.status != 200:
-            self.repeats.log(self.logger, logging.WARNING, node_key(node),
-                             "%s: listing %s:%s%s answered %s", self.name,
-                             node["ip"], node["port"], path, resp.status)
-            return None
-        return resp.json()
+        return self.queue.containers()
 
     def list_rows(self, container: str, marker: str) -> list[dict] | None:
-        """A page of a queue container's rows after ``marker``, from the first replica
-        that answers (in random order, to spread the load); ``[]`` if no replica has the
-        container, ``None`` if none could answer."""
-        part, nodes = self.container_ring.get_nodes(EXPIRING_ACCOUNT, container)
-        nodes = list(nodes)
-        random.shuffle(nodes)
-        failed = False
-        for node in nodes:
-            path = backend_path(node["device"], part, EXPIRING_ACCOUNT, container)
-            rows = self._listing(node, path, marker)
-            if rows is None:
-                failed = True
-            elif rows is not MISSING:
-                return rows
-        return None if failed else []
+        """A page of a queue container's rows after ``marker``
+        (:meth:`~oiofs.common.system_queue.SystemQueue.list_rows`)."""
+        return self.queue.list_rows(container, marker)
 
     def process_container(self, container: str, now: float, index: int, count: int,
                           limiter: RateLimiter) -> int:
@@ -371,15 +283,7 @@ class ObjectExpirer(Daemon):
 
     def remove_row(self, container: str, name: str) -> bool:
         """Delete a row from its queue container's primaries; True once a quorum did."""
-        part, nodes = self.container_ring.get_nodes(EXPIRING_ACCOUNT, container)
-        headers = {"X-Timestamp": Timestamp.now().internal,
-                   POLICY_INDEX_HEADER: "0", "User-Agent": self.name}
-        pile = runtime.GreenPile(len(nodes))
-        for node in nodes:
-            pile.spawn(self._request, node, "DELETE", backend_path(
-                node["device"], part, EXPIRING_ACCOUNT, container, name), headers)
-        done = sum(1 for s in pile if s is not None and (200 <= s < 300 or s == 404))
-        if done >= quorum(len(nodes)):
+        if self.queue.remove_row(container, name):
             self.stats.rows_removed += 1
             return True
         return False
@@ -387,18 +291,7 @@ class ObjectExpirer(Daemon):
     def delete_container(self, container: str) -> bool:
         """Delete an empty, past queue container (telling the account); True if a quorum
         of its replicas did (a replica holding a late row answers 409 and keeps it)."""
-        part, nodes = self.container_ring.get_nodes(EXPIRING_ACCOUNT, container)
-        apart, anodes = self.account_ring.get_nodes(EXPIRING_ACCOUNT)
-        updates = deal_update_headers(ACCOUNT_UPDATE, apart, anodes, len(nodes),
-                                      quorum(len(anodes)), quorum(len(nodes)))
-        headers = {"X-Timestamp": Timestamp.now().internal, "User-Agent": self.name}
-        pile = runtime.GreenPile(len(nodes))
-        for node, update in zip(nodes, updates, strict=True):
-            pile.spawn(self._request, node, "DELETE",
-                       backend_path(node["device"], part, EXPIRING_ACCOUNT, container),
-                       dict(headers, **update))
-        done = sum(1 for s in pile if s is not None and (200 <= s < 300 or s == 404))
-        if done >= quorum(len(nodes)):
+        if self.queue.delete_container(container):
             self.stats.containers_removed += 1
             return True
         return False

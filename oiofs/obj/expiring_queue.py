@@ -39,9 +39,7 @@ from oiofs.common.expiring import (
     row_content_type,
 )
 from oiofs.common.ring import Ring
-
-#: queue rows live in policy 0 whatever the object's policy (see common.expiring)
-QUEUE_POLICY = "0"
+from oiofs.common.system_queue import QUEUE_POLICY
 
 
 class QueueUpdate(NamedTuple):

@@ -196,6 +196,11 @@ use = egg:oiofs#{server_type}
 
 #: options the all-in-one gives its daemons: short passes, so a laptop cluster heals fast
 DAEMON_OPTIONS = {"interval": "30", "log_level": "INFO"}  # INFO: pass summaries
+#: options of one daemon beside those (one line per daemon that needs its own)
+DAEMON_EXTRA_OPTIONS: dict[str, dict[str, str]] = {
+    # a stopped node's share of the misplaced objects is taken over after 5 minutes
+    "container-reconciler": {"takeover_delay": "300"},
+}
 
 
 def _daemon_sections(server_type: str, node: int) -> str:
@@ -205,7 +210,8 @@ def _daemon_sections(server_type: str, node: int) -> str:
     text = ""
     for name in daemons_of(server_type):
         text += f"\n[{name}]\nlog_name = {name}-{node}\n"
-        text += "".join(f"{k} = {v}\n" for k, v in DAEMON_OPTIONS.items())
+        options = dict(DAEMON_OPTIONS, **DAEMON_EXTRA_OPTIONS.get(name, {}))
+        text += "".join(f"{k} = {v}\n" for k, v in options.items())
     return text
 
 

@@ -546,6 +546,15 @@ class DatabaseBroker:
             "status": info.get("status") or "",
         }
 
+    def merge_remote_state(self, info: dict[str, Any], remote: dict[str, Any]) -> bool:
+        """Merge what a subclass keeps of a replica's state besides its metadata and
+        timestamps (a container's storage policy); True if anything changed here.
+
+        ``info`` is our replication info, ``remote`` the replica's (both as they were
+        before this sync). Nothing by default.
+        """
+        return False
+
     def merge_timestamps(self, created_at: TimestampValue, put_timestamp: TimestampValue,
                          delete_timestamp: TimestampValue,
                          deleted_status: bool = False) -> bool:

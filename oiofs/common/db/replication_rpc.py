@@ -85,8 +85,17 @@ def parse_sync_info(info: object) -> dict[str, Any]:
         if not isinstance(value, kind) or isinstance(value, bool):
             raise HTTPBadRequest(f"sync: invalid {key}")
     _check_id(info["id"])
+    timestamps = ["created_at", "put_timestamp", "delete_timestamp"]
+    if "storage_policy_index" in info:  # containers: compared by policy_choice
+        policy, count = info["storage_policy_index"], info.get("count")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                   for v in (policy, count)):
+            raise HTTPBadRequest("sync: invalid storage_policy_index or count")
+        if not isinstance(info.get("status_changed_at"), str):
+            raise HTTPBadRequest("sync: invalid status_changed_at")
+        timestamps.append("status_changed_at")
     try:
-        for key in ("created_at", "put_timestamp", "delete_timestamp"):
+        for key in timestamps:
             Timestamp(info[key])
         metadata = json.loads(info["metadata"]) if info["metadata"] else {}
     except ValueError:
@@ -139,7 +148,10 @@ def merge_replica_state(broker: DatabaseBroker, info: dict[str, Any],
     """Merge a replica's metadata and timestamps (``remote``, parsed) into ``broker``.
 
     ``info`` is the broker's own replication info: nothing is written when they agree.
+    What the broker's type keeps besides (the container's storage policy) is merged
+    first, from both states as they were before this merge.
     """
+    broker.merge_remote_state(info, remote)
     metadata = remote["metadata"]
     if metadata and metadata != (json.loads(info["metadata"]) if info["metadata"] else {}):
         broker.update_metadata(metadata)

@@ -25,6 +25,8 @@ each, with its partition's primaries from the ring:
    A **handoff** database (this device is not one of the primaries, or the partition is
    not the right one) is pushed to every primary, and removed here once every one of
    them acknowledged and nothing changed meanwhile.
+4. A primary database then goes to :meth:`DbReplicator.after_replication` (containers
+   queue their misplaced objects for the reconciler there).
 
 Every step is complete on its own or repeated by the next pass, so the daemon may be
 killed at any moment. Each pass ends with one summary line.
@@ -102,6 +104,7 @@ class DbReplicationStats(PassStats):
     quarantined: int = 0
     failures: int = 0
     requests: int = 0
+    misplaced_queued: int = 0  # containers: rows queued for the reconciler
 
 
 class DbReplicator(Daemon, Generic[BrokerT]):
@@ -204,8 +207,13 @@ class DbReplicator(Daemon, Generic[BrokerT]):
                 results.append(ok)
             if all(results):
                 self._reclaim(broker, now)
+            self.after_replication(broker, info)
         finally:
             broker.close()
+
+    def after_replication(self, broker: BrokerT, info: dict[str, Any]) -> None:
+        """What a subclass does with a primary database once it was synced with its
+        peers (the container replicator queues misplaced objects). Nothing here."""
 
     def _reclaimable(self, info: dict[str, Any], now: float) -> bool:
         """Deleted (no rows, deleted after its last PUT) for longer than reclaim_age."""

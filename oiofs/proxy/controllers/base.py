@@ -40,6 +40,11 @@ BACKEND_HEADERS_KEY = "oiofs.backend_headers"
 #: container_sync filter only): object PUT and DELETE use it instead of the time now, so
 #: both clusters agree on which version is newest
 SYNC_TIMESTAMP_KEY = "oiofs.sync_timestamp"
+#: environ key: the storage policy index an object request reads or writes instead of
+#: the container's (set only in-process, by the container-reconciler moving an object
+#: between policies; clients cannot set environ keys); its answers keep every backend
+#: header (``X-Backend-Timestamp``...)
+POLICY_INDEX_KEY = "oiofs.policy_index"
 #: environ key: true when the auth filter knows the user is a reseller admin (the only
 #: users who may set account quotas)
 RESELLER_REQUEST_KEY = "oiofs.reseller_request"

@@ -7,6 +7,7 @@ writes through the container-update headers set here.
 
 from __future__ import annotations
 
+import copy
 import mimetypes
 import time
 
@@ -41,6 +42,7 @@ from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS
 from oiofs.proxy.controllers.base import (
     BACKEND_HEADERS_KEY,
+    POLICY_INDEX_KEY,
     SHOW_SYSMETA_KEY,
     Controller,
     metadata_headers,
@@ -116,6 +118,10 @@ class ObjectController(Controller):
             if info.status == 404:
                 raise HTTPNotFound()
             raise HTTPServiceUnavailable()
+        forced = req.environ.get(POLICY_INDEX_KEY)
+        if forced is not None and int(forced) != info.policy_index:
+            info = copy.copy(info)  # the cached one stays the container's
+            info.policy_index = int(forced)
         return info
 
     def write_target(self, req, info, account: str, container: str, obj: str,
@@ -201,6 +207,8 @@ class ObjectController(Controller):
                 raise HTTPServiceUnavailable()
             # Swift v1 clients get the object's ETag bare, as on PUT (backends quote it)
             skip = BACKEND_PREFIXES if environ.get(SHOW_SYSMETA_KEY) else SKIP_PREFIXES
+            if environ.get(POLICY_INDEX_KEY) is not None:
+                skip = ()
             out = [(k, v.strip('"')) if k.lower() == "etag" else (k, v)
                    for k, v in pass_headers(resp.items, skip)]
             if req.method == "HEAD":

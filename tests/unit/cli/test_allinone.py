@@ -41,6 +41,11 @@ def test_prepare_writes_configs_and_keeps_secret(tmp_path, monkeypatch):
     proxy.read(aio.layout.proxy_conf)
     assert proxy["filter:tempauth"]["user_test_tester"] == "testing .admin"
     assert proxy["filter:tempauth"]["user_test_tester3"] == "testing3"
+    container = configparser.ConfigParser(interpolation=None)
+    container.read(aio.layout.server_conf(1, "container"))
+    assert container["container-reconciler"]["interval"] == "30"  # short passes
+    assert container["container-reconciler"]["takeover_delay"] == "300"
+    assert "takeover_delay" not in container["container-replicator"]
 
 
 def test_saved_layout_wins_over_new_flags(tmp_path, monkeypatch):

@@ -28,59 +28,30 @@ from oiofs.common.expiring import (
     queue_object,
 )
 from oiofs.common.hashing import set_hash_path_secret
-from oiofs.common.ring import Ring, RingBuilder
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.updater import ContainerUpdater
 from oiofs.obj.expirer import ObjectExpirer
 from oiofs.proxy.controllers.obj import delete_at_update_headers
-from tests.support.servers import ServerProcess, free_port, write_cluster_conf, write_server_conf
+from tests.support.small_cluster import small_cluster
 from tests.support.waiting import wait_for
 
 LOG = logging.getLogger("test.object_expirer")
-DEVICES = ("sda", "sdb", "sdc")
 ACCOUNT, CONTAINER = "AUTH_exp", "box"
-TYPES = ("object", "container", "account")
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     # module fixtures run before the autouse function fixture that sets the test secret
     set_hash_path_secret("test-prefix", "test-suffix")
-    base = tmp_path_factory.mktemp("expirer")
-    etc = str(base / "etc")
-    write_cluster_conf(etc)
-    ports, servers, devices = {}, [], {}
-    for server_type in TYPES:
-        ports[server_type] = port = free_port()
-        builder = RingBuilder(3, 3, 0)
-        for zone, device in enumerate(DEVICES, 1):
-            builder.add_dev({"region": 1, "zone": zone, "ip": "127.0.0.1", "port": port,
-                             "device": device, "weight": 100})
-        builder.rebalance(seed=1)
-        builder.get_ring().save(os.path.join(etc, f"{server_type}.ring.gz"))
-        devices[server_type] = str(base / server_type)
-        for device in DEVICES:
-            os.makedirs(os.path.join(devices[server_type], device))
-        conf = write_server_conf(str(base / f"{server_type}.conf"), f"egg:oiofs#{server_type}", {
-            "bind_ip": "127.0.0.1", "bind_port": port, "workers": 0,
-            "devices": devices[server_type], "mount_check": "false", "oiofs_dir": etc,
-            "log_level": "WARNING"})
-        servers.append(ServerProcess(server_type, conf, port))
-    try:
-        for server in servers:
-            server.start()
-        rings = {t: Ring(etc, ring_name=t) for t in TYPES}
+    with small_cluster(str(tmp_path_factory.mktemp("expirer"))) as running:
+        rings = running["rings"]
         part, nodes = rings["container"].get_nodes(ACCOUNT, CONTAINER)
         for node in nodes:
             direct_request(node["ip"], node["port"], "PUT",
                            backend_path(node["device"], part, ACCOUNT, CONTAINER),
                            headers={"X-Timestamp": Timestamp.now().internal},
                            expect_success=True)
-        yield {"etc": etc, "ports": ports, "devices": devices, "rings": rings,
-               "servers": dict(zip(TYPES, servers, strict=True))}
-    finally:
-        for server in servers:
-            server.kill()
+        yield running
 
 
 def write(cluster, method, obj, delete_at=None, body=b"data", **extra):

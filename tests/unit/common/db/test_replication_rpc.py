@@ -91,6 +91,26 @@ def test_sync_merges_metadata_and_timestamps_and_answers_the_point(client, devic
     assert broker.get_info()["put_timestamp"] == Timestamp(5000).internal
 
 
+def test_sync_takes_the_winning_policy_and_answers_the_state_before(client, devices):
+    broker = make_broker(devices, objects=["o"])
+    info = broker.get_replication_info()
+    assert info["storage_policy_index"] == 0
+    # a replica created earlier with policy 1: it wins (the first creation)
+    earlier = Timestamp(float(Timestamp(info["status_changed_at"])) - 1).internal
+    remote = dict(info, id="remote-id", storage_policy_index=1, status_changed_at=earlier)
+    answer = replicate(client, ["sync", remote]).get_json()
+    assert answer["storage_policy_index"] == 0  # what the sender compares with
+    assert broker.storage_policy_index == 1
+    assert broker.get_info()["status_changed_at"] == earlier
+    assert broker.get_reconciler_sync() == -1
+    assert [row["name"] for row in broker.get_misplaced_since(-1, 10)] == ["o"]
+    # a later replica with policy 0 does not take it back
+    later = dict(remote, storage_policy_index=0,
+                 status_changed_at=Timestamp(float(Timestamp(earlier)) + 0.5).internal)
+    replicate(client, ["sync", later])
+    assert broker.storage_policy_index == 1
+
+
 def test_sync_with_the_same_hash_records_the_point(client, devices):
     broker = make_broker(devices, objects=["o", "p"])
     info = dict(broker.get_replication_info(), id="twin", max_row=12)
@@ -100,7 +120,12 @@ def test_sync_with_the_same_hash_records_the_point(client, devices):
 
 @pytest.mark.parametrize("info_change", [{"max_row": "1"}, {"id": ""}, {"hash": None},
                                          {"put_timestamp": "yesterday"},
-                                         {"metadata": '{"k": "v"}'}, {"metadata": "{"}])
+                                         {"metadata": '{"k": "v"}'}, {"metadata": "{"},
+                                         {"storage_policy_index": "1"},
+                                         {"storage_policy_index": -1},
+                                         {"storage_policy_index": True},
+                                         {"status_changed_at": "later"},
+                                         {"status_changed_at": None}, {"count": "1"}])
 def test_sync_with_bad_info_is_400(client, devices, info_change):
     info = make_broker(devices).get_replication_info()
     assert replicate(client, ["sync", dict(info, **info_change)]).status_code == 400

@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import logging
 import os
+import types
 
 import pytest
 
@@ -19,6 +20,7 @@ from oiofs.common.metrics import OPTIONS as METRICS_OPTIONS
 from oiofs.container.auditor import ContainerAuditor
 from oiofs.container.replicator import ContainerReplicator
 from oiofs.container.updater import ContainerUpdater
+from oiofs.proxy.reconciler import ContainerReconciler
 
 ETC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "etc")
 #: options that come from [DEFAULT], documented there
@@ -63,6 +65,7 @@ def documented(sample: str, section: str) -> dict[str, str]:
     ("container-server.conf.sample", ContainerAuditor),
     ("account-server.conf.sample", AccountReplicator),
     ("account-server.conf.sample", AccountAuditor),
+    ("container-server.conf.sample", ContainerReconciler),
 ])
 def test_every_option_is_documented_and_builds(sample, klass):
     options = documented(sample, klass.name)
@@ -70,6 +73,9 @@ def test_every_option_is_documented_and_builds(sample, klass):
     logger = logging.getLogger("test.conf")
     if klass is ContainerUpdater:
         daemon = klass(conf, logger=logger, container_ring=object(), account_ring=object())
+    elif klass is ContainerReconciler:  # its in-process proxy reads the proxy's options
+        app = types.SimpleNamespace(account_ring=object(), container_ring=object())
+        daemon = klass(conf, logger=logger, app=app)
     else:
         daemon = klass(conf, logger=logger, ring=object())
     undocumented = conf.asked - set(options) - FROM_DEFAULT
