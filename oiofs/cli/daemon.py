@@ -32,6 +32,7 @@ DAEMONS: dict[str, str] = {
     "object-auditor": "oiofs.obj.auditor:ObjectAuditor",
     "object-updater": "oiofs.obj.updater:ObjectUpdater",
     "object-expirer": "oiofs.obj.expirer:ObjectExpirer",
+    "db-indexer": "oiofs.directory.indexer:Meta2Indexer",
 }
 
 GROUP = "group"
