@@ -233,3 +233,37 @@ def test_proxy_cache_flush_and_status(admin, swift):
     with pytest.raises(AdminError) as err:
         admin.proxy_set_live_config(config={"error_suppression_limit": 0})
     assert err.value.http_status == 400
+
+
+def test_oiofs_admin_commands(admin_cluster, admin, swift, capsys):
+    from oiofs.cli.admin import main
+
+    make_container(swift, "cli", 3)
+    etc = ["--oiofs-dir", admin_cluster.oiofs_dir]
+    assert main([*etc, "-f", "json", "base", "status", "AUTH_test", "cli"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["in_sync"] and len(status["peers"]) == 3
+    assert main([*etc, "base", "vacuum", "AUTH_test", "cli"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].split()[:4] == ["replica", "status", "size_before",
+                                               "size_after"]
+    assert "vacuum_base: 3/3 replicas" in err
+    assert main([*etc, "-f", "json", "base", "props", "AUTH_test", "cli", "--set",
+                 "X-Container-Meta-Team=blue"]) == 0
+    assert json.loads(capsys.readouterr().out)["properties"] == {
+        "X-Container-Meta-Team": "blue"}
+    assert main([*etc, "base", "props", "AUTH_test", "cli", "--set", "Bad=1"]) == 1
+    assert "400" in capsys.readouterr().err
+    proxy = admin_cluster.proxy_url.split("//", 1)[1]
+    assert main([*etc, "config", "set", proxy, "error_suppression_interval=30"]) == 0
+    capsys.readouterr()
+    assert main([*etc, "-f", "json", "config", "get", proxy]) == 0
+    assert json.loads(capsys.readouterr().out)["error_suppression_interval"] == 30
+    assert main([*etc, "cache", "flush", proxy]) == 0
+    assert main([*etc, "-f", "json", "cache", "status", proxy]) == 0
+    capsys.readouterr()
+    _part, nodes = admin.locate("container", "AUTH_test", "cli")
+    for node in admin_cluster.nodes:
+        Meta2Indexer({"devices": node["devices"]}).run_once()
+    assert main([*etc, "-f", "json", "volume", "bases", replica_id(nodes[0])]) == 0
+    assert "cli" in {b["container"] for b in json.loads(capsys.readouterr().out)}

@@ -21,6 +21,10 @@ from types import ModuleType
 GROUPS: dict[str, str] = {
     "service": "oiofs.cli.admin.service",
     "reference": "oiofs.cli.admin.reference",
+    "base": "oiofs.cli.admin.base",
+    "config": "oiofs.cli.admin.config",
+    "cache": "oiofs.cli.admin.cache",
+    "volume": "oiofs.cli.admin.volume",
 }
 
 
