@@ -94,6 +94,8 @@ class LiveConfig:
 
     def __init__(self, size: int = PAGE_SIZE):
         self._page = mmap.mmap(-1, size)
+        # the sequence number as an 8-byte cell: one index per request (no unpacking)
+        self._seq = memoryview(self._page)[:8].cast("Q")
         # a lock made before the fork is shared by the workers (a POSIX semaphore): two
         # workers never write the page at once; readers never take it (sequence check)
         self._lock = multiprocessing.get_context("fork").Lock()
@@ -143,7 +145,7 @@ class LiveConfig:
     def refresh(self) -> None:
         """Apply what another worker changed since this one last looked (cheap if
         nothing did); call it at the start of every request."""
-        if _HEAD.unpack_from(self._page, 0)[0] == self._seen:
+        if self._seq[0] == self._seen:
             return
         seq, state = self._read_state()
         self._apply(state)

@@ -175,10 +175,14 @@ class AdminClient:
 
     def remove_base(self, service_type: str = "container", account: str = "",
                     reference: str | None = None, cid: str | None = None,
-                    service_id: str | Iterable[str] | None = None, **kwargs: Any
-                    ) -> dict[str, dict[str, Any]]:
-        """Remove the base's replicas (all, or those of ``service_id``). A primary's
-        replica comes back at the next replication pass while another primary has one."""
+                    service_id: str | Iterable[str] | None = None,
+                    all_replicas: bool = False, **kwargs: Any) -> dict[str, dict[str, Any]]:
+        """Remove the replicas of ``service_id``. A primary's replica comes back at the
+        next replication pass while another primary has one. Removing every replica
+        (the base is gone, and its account still lists it) needs ``all_replicas=True``."""
+        if not service_id and not all_replicas:
+            raise ValueError("remove_base: name the replicas (service_id), or pass "
+                             "all_replicas=True to remove the base everywhere")
         return self._each_replica("remove", service_type, account, reference, service_id)
 
     def vacuum_base(self, service_type: str = "container", account: str = "",
