@@ -111,7 +111,12 @@ class AdminClient:
         return part, list(nodes)
 
     def _targets(self, service_type: str, account: str, reference: str | None,
-                 service_id: str | Iterable[str] | None) -> tuple[int, list[Device]]:
+                 service_id: str | Iterable[str] | None, cid: str | None = None
+                 ) -> tuple[int, list[Device]]:
+        if cid:
+            # a seed container id is a hash: the name it came from cannot be found back
+            raise ValueError("cid is not supported: name the base by account and "
+                             "reference")
         part, nodes = self.locate(service_type, account, reference)
         if service_id:
             ids = [service_id] if isinstance(service_id, str) else list(service_id)
@@ -149,8 +154,9 @@ class AdminClient:
 
     def _each_replica(self, op: str, service_type: str, account: str,
                       reference: str | None, service_id: str | Iterable[str] | None,
-                      args: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-        part, nodes = self._targets(service_type, account, reference, service_id)
+                      args: dict[str, Any] | None = None, cid: str | None = None
+                      ) -> dict[str, dict[str, Any]]:
+        part, nodes = self._targets(service_type, account, reference, service_id, cid)
         results: dict[str, dict[str, Any]] = {}
         for node in nodes:
             try:
@@ -171,7 +177,7 @@ class AdminClient:
                  service_id: str | Iterable[str] | None = None, **kwargs: Any
                  ) -> dict[str, dict[str, Any]]:
         """Ask each replica whether it holds the base (200 with its info, 404)."""
-        return self._each_replica("info", service_type, account, reference, service_id)
+        return self._each_replica("info", service_type, account, reference, service_id, cid=cid)
 
     def remove_base(self, service_type: str = "container", account: str = "",
                     reference: str | None = None, cid: str | None = None,
@@ -183,21 +189,21 @@ class AdminClient:
         if not service_id and not all_replicas:
             raise ValueError("remove_base: name the replicas (service_id), or pass "
                              "all_replicas=True to remove the base everywhere")
-        return self._each_replica("remove", service_type, account, reference, service_id)
+        return self._each_replica("remove", service_type, account, reference, service_id, cid=cid)
 
     def vacuum_base(self, service_type: str = "container", account: str = "",
                     reference: str | None = None, cid: str | None = None,
                     service_id: str | Iterable[str] | None = None, **kwargs: Any
                     ) -> dict[str, dict[str, Any]]:
         """Vacuum every replica (each its own: there is no master); sizes before/after."""
-        return self._each_replica("vacuum", service_type, account, reference, service_id)
+        return self._each_replica("vacuum", service_type, account, reference, service_id, cid=cid)
 
     def get_properties(self, service_type: str = "container", account: str = "",
                        reference: str | None = None, cid: str | None = None,
                        service_id: str | Iterable[str] | None = None, **kwargs: Any
                        ) -> dict[str, Any]:
         """System info and metadata of the first replica that answers."""
-        part, nodes = self._targets(service_type, account, reference, service_id)
+        part, nodes = self._targets(service_type, account, reference, service_id, cid)
         last: AdminError | None = None
         for node in nodes:
             try:
@@ -217,7 +223,7 @@ class AdminClient:
         """Set user/system metadata (``X-Container-Meta-*``, ``-Sysmeta-*``) on every
         replica (one timestamp per replica; the newest wins when they replicate)."""
         return self._each_replica("set_properties", service_type, account, reference,
-                                  service_id, {"properties": dict(properties or {})})
+                                  service_id, {"properties": dict(properties or {})}, cid=cid)
 
     def copy_base_to(self, service_type: str = "container", account: str = "",
                      reference: str | None = None, cid: str | None = None,
@@ -226,8 +232,11 @@ class AdminClient:
         """Copy the base to ``svc_to`` (``ip:port/device``) from ``service_id`` or, by
         default, the most up to date replica; verified before it is used."""
         svc_from = service_id or self.election_status(
-            service_type, account, reference)["most_up_to_date"]
-        return self.copy_base_from(service_type, account, reference, svc_from=svc_from,
+            service_type, account, reference, cid)["most_up_to_date"]
+        if not svc_from:
+            raise AdminError("no replica of this base answers: nothing to copy",
+                             http_status=404)
+        return self.copy_base_from(service_type, account, reference, cid, svc_from=svc_from,
                                    svc_to=svc_to)
 
     def copy_base_from(self, service_type: str = "container", account: str = "",
@@ -239,7 +248,7 @@ class AdminClient:
             raise ValueError("copy_base_from needs svc_from")
         source = parse_replica_id(svc_from)
         target = parse_replica_id(svc_to or service_id or "")
-        part, _nodes = self.locate(service_type, account, reference)
+        part, _nodes = self._targets(service_type, account, reference, None, cid)
         result: dict[str, Any] = self.base_request(
             source, part, service_type, account, reference, "copy_to",
             {"node": {k: target[k] for k in ("ip", "port", "device")}})
@@ -249,7 +258,8 @@ class AdminClient:
                   reference: str | None = None, cid: str | None = None,
                   service_id: str | Iterable[str] | None = None, **kwargs: Any) -> Any:
         """501 from the server: the ring names a base's peers."""
-        return self._each_replica("set_peers", service_type, account, reference, service_id)
+        return self._each_replica("set_peers", service_type, account, reference,
+                                  service_id, cid=cid)
 
     # --- "elections": the replicas of a base ---------------------------------------------
 
@@ -264,7 +274,7 @@ class AdminClient:
         equals, the newest put/delete timestamps; ``in_sync`` when every primary answered
         with the same hash (the same rows).
         """
-        peers = self.has_base(service_type, account, reference, service_id=service_id)
+        peers = self.has_base(service_type, account, reference, cid, service_id)
         alive = {rid: r["body"] for rid, r in peers.items() if r["status"] == 200}
         best = max(alive, key=lambda rid: (
             alive[rid]["count"], alive[rid]["max_row"], alive[rid]["put_timestamp"],
@@ -278,7 +288,7 @@ class AdminClient:
                       service_id: str | Iterable[str] | None = None, **kwargs: Any
                       ) -> dict[str, int]:
         """Every replica answers: ``{id: status}`` (0: unreachable)."""
-        peers = self.has_base(service_type, account, reference, service_id=service_id)
+        peers = self.has_base(service_type, account, reference, cid, service_id)
         return {rid: r["status"] for rid, r in peers.items()}
 
     def election_sync(self, service_type: str = "container", account: str = "",
@@ -286,21 +296,21 @@ class AdminClient:
                       service_id: str | Iterable[str] | None = None, **kwargs: Any
                       ) -> dict[str, dict[str, Any]]:
         """Each replica replicates with its peers now (the replicator's pass for it)."""
-        return self._each_replica("sync", service_type, account, reference, service_id)
+        return self._each_replica("sync", service_type, account, reference, service_id, cid=cid)
 
     def election_debug(self, service_type: str = "container", account: str = "",
                        reference: str | None = None, cid: str | None = None,
                        service_id: str | Iterable[str] | None = None, **kwargs: Any) -> Any:
         """501 from the server: no elections in oiofs."""
         return self._each_replica("election_debug", service_type, account, reference,
-                                  service_id)
+                                  service_id, cid=cid)
 
     def election_leave(self, service_type: str = "container", account: str = "",
                        reference: str | None = None, cid: str | None = None,
                        service_id: str | Iterable[str] | None = None, **kwargs: Any) -> Any:
         """501 from the server: no elections in oiofs."""
         return self._each_replica("election_leave", service_type, account, reference,
-                                  service_id)
+                                  service_id, cid=cid)
 
     # --- services ------------------------------------------------------------------------
 

@@ -19,8 +19,9 @@ from tests.support.proxy_client import Client
 @pytest.fixture(scope="module")
 def admin_cluster():
     cluster = TestCluster(nodes=4, replicas=3, part_power=4, proxy_workers=2,
-                          daemons=False, server_workers=2).start()
+                          daemons=False, server_workers=2)
     try:
+        cluster.start()  # inside: a failed start still removes its directory
         yield cluster
     finally:
         cluster.destroy()
@@ -92,10 +93,19 @@ def test_properties(admin, swift):
         admin.set_properties("container", "AUTH_test", "props",
                              properties={"X-Object-Meta-Nope": "x"})
     assert err.value.http_status == 400
+    # an account base: its replicas in the account ring
+    account = admin.get_properties("account", "AUTH_test")
+    assert account["system"]["container_count"] >= 1
+    vacuumed = admin.vacuum_base("account", "AUTH_test")
+    assert [r["status"] for r in vacuumed.values()] == [200, 200, 200]
 
 
 def test_meaningless_verbs_answer_501(admin, swift):
     make_container(swift, "e501", 1)
+    with pytest.raises(ValueError, match="cid"):  # a seed container id: refused loudly
+        admin.has_base("container", "AUTH_test", "e501", cid="0123ABCD")
+    with pytest.raises(ValueError, match="all_replicas"):
+        admin.remove_base("container", "AUTH_test", "e501")
     for call in (admin.set_peers, admin.election_leave, admin.election_debug):
         with pytest.raises(AdminError) as err:
             call("container", "AUTH_test", "e501")
