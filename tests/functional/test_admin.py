@@ -11,9 +11,11 @@ from oiofs.directory.admin_client import AdminClient, AdminError, replica_id
 from oiofs.directory.indexer import Meta2Indexer, collect_volume_bases
 from oiofs.directory.meta2 import Meta2Database, MoveRefused
 from oiofs.directory.meta2_rebuilder import Meta2Rebuilder
+from oiofs.directory.meta2_rebuilder import main as rebuilder_main
 from tests.support.cluster import TestCluster
 from tests.support.probe import use_cluster_secret
 from tests.support.proxy_client import Client
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +166,7 @@ def test_move_from_a_handoff_to_its_primary(admin, swift):
     assert listing(swift, "mov") == before
 
 
-def test_volume_index_and_rebuilder(admin_cluster, admin, swift):
+def test_volume_index_and_rebuilder(admin_cluster, admin, swift, tmp_path, capsys):
     before = make_container(swift, "idx", 5)
     for node in admin_cluster.nodes:
         stats = Meta2Indexer({"devices": node["devices"]}).run_once()
@@ -174,7 +176,9 @@ def test_volume_index_and_rebuilder(admin_cluster, admin, swift):
     lost_id = replica_id(lost)
     bases, unreachable = collect_volume_bases(admin, "container", lost_id)
     assert not unreachable
-    held = {name for name in ("idx", "vac", "props", "e501", "reb", "mov")
+    existing = [name for name in ("idx", "vac", "props", "e501", "reb", "mov", "cli")
+                if swift.request("HEAD", f"/{name}").status == 204]
+    held = {name for name in existing
             if lost_id in {replica_id(n) for n in admin.locate("container", "AUTH_test",
                                                                 name)[1]}}
     assert "idx" in held
@@ -193,6 +197,14 @@ def test_volume_index_and_rebuilder(admin_cluster, admin, swift):
     assert admin.has_base("container", "AUTH_test", "idx",
                           service_id=lost_id)[lost_id]["status"] == 200
     assert listing(swift, "idx") == before
+    # the command, on a list of bases
+    admin.remove_base("container", "AUTH_test", "idx", service_id=lost_id)
+    todo = tmp_path / "bases.txt"
+    todo.write_text("AUTH_test/idx\n")
+    assert rebuilder_main(["--oiofs-dir", admin_cluster.oiofs_dir, "--input-file",
+                           str(todo), "--workers", "1"]) == 0
+    assert "1/1 bases, 1 replicas rebuilt, 0 failed" in capsys.readouterr().err
+    assert admin.election_status("container", "AUTH_test", "idx")["in_sync"]
 
 
 def test_live_config_reaches_every_worker(admin, swift):
@@ -214,6 +226,30 @@ def test_live_config_reaches_every_worker(admin, swift):
     assert err.value.http_status == 400
     assert admin.service_flush_cache(svc)["done"] == "flush_cache"
     assert admin.service_reload_lb(svc)["done"] == "reload_lb"
+
+
+def test_live_log_level_takes_effect_without_restart(admin_cluster, admin):
+    node = admin_cluster.nodes[1]
+    svc = f"127.0.0.1:{node['container_port']}"
+    log_path = os.path.join(admin_cluster.layout.log,
+                            f"container-server-{node['node']}.log")
+
+    def access_lines():
+        with open(log_path, errors="replace") as handle:
+            return sum(1 for line in handle if " ADMIN / " in line)
+
+    admin.service_get_info(svc)
+    admin.service_set_live_config(svc, {"log_level": "WARNING"})
+    try:
+        quiet = access_lines()
+        for _ in range(6):  # on their own connections: both workers
+            admin.service_get_info(svc)
+        assert access_lines() == quiet  # INFO access lines are no longer written
+    finally:
+        admin.service_set_live_config(svc, {"log_level": "INFO"})
+    for _ in range(6):
+        admin.service_get_info(svc)
+    wait_for(lambda: access_lines() >= quiet + 6, 10, "access lines at INFO again")
 
 
 def test_proxy_live_ratelimit_takes_effect_without_restart(admin, swift):
