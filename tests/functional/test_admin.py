@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from oiofs.common.direct_client import direct_request
 from oiofs.directory.admin_client import AdminClient, AdminError, replica_id
 from oiofs.directory.indexer import Meta2Indexer, collect_volume_bases
 from oiofs.directory.meta2 import Meta2Database, MoveRefused
@@ -230,26 +231,29 @@ def test_live_config_reaches_every_worker(admin, swift):
 
 def test_live_log_level_takes_effect_without_restart(admin_cluster, admin):
     node = admin_cluster.nodes[1]
-    svc = f"127.0.0.1:{node['container_port']}"
+    port = node["container_port"]
+    svc = f"127.0.0.1:{port}"
     log_path = os.path.join(admin_cluster.layout.log,
                             f"container-server-{node['node']}.log")
 
-    def access_lines():
-        with open(log_path, errors="replace") as handle:
-            return sum(1 for line in handle if " ADMIN / " in line)
+    def requests(tag):  # each on its own connection: both workers answer
+        for i in range(6):
+            direct_request("127.0.0.1", port, "ADMIN", "/", {
+                "X-Backend-Admin-Op": "info", "X-Trans-Id": f"tx{tag}{i}"},
+                expect_success=True)
 
-    admin.service_get_info(svc)
+    def access_lines(tag):
+        with open(log_path, errors="replace") as handle:
+            return sum(1 for line in handle if f" tx{tag}" in line)
+
     admin.service_set_live_config(svc, {"log_level": "WARNING"})
     try:
-        quiet = access_lines()
-        for _ in range(6):  # on their own connections: both workers
-            admin.service_get_info(svc)
-        assert access_lines() == quiet  # INFO access lines are no longer written
+        requests("quiet")
     finally:
         admin.service_set_live_config(svc, {"log_level": "INFO"})
-    for _ in range(6):
-        admin.service_get_info(svc)
-    wait_for(lambda: access_lines() >= quiet + 6, 10, "access lines at INFO again")
+    requests("loud")
+    wait_for(lambda: access_lines("loud") == 6, 10, "access lines at INFO again")
+    assert access_lines("quiet") == 0  # none written at WARNING, in either worker
 
 
 def test_proxy_live_ratelimit_takes_effect_without_restart(admin, swift):
