@@ -58,6 +58,7 @@ from oiofs.common.exceptions import (
     NodeTimeout,
 )
 from oiofs.common.hashing import hash_path
+from oiofs.common.ring import Ring
 from oiofs.common.ring.devices import Device
 from oiofs.common.timestamp import Timestamp
 
@@ -112,7 +113,7 @@ class DbAdminRpc:
         self.conn_timeout = conf_float(app.conf, "conn_timeout", 0.5)
         self.node_timeout = conf_float(app.conf, "node_timeout", 10.0)
         self._pool: ConnectionPool | None = None
-        self._replicator: DbReplicator[Any] | None = None
+        self._ring: Ring | None = None
 
     @property
     def pool(self) -> ConnectionPool:
@@ -120,16 +121,16 @@ class DbAdminRpc:
             self._pool = ConnectionPool(self.conn_timeout, self.node_timeout, max_idle=4)
         return self._pool
 
-    @property
     def replicator(self) -> DbReplicator[Any]:
-        """This server's replicator (made on first use: its ring, our devices)."""
-        if self._replicator is None:
-            self._replicator = self.app.replicator_class(self.app.conf, self.logger)
-        return self._replicator
+        """A replicator of this server's databases for one ``sync`` (its own counters
+        and connections; the ring, read on first use, is shared by all)."""
+        rep = self.app.replicator_class(self.app.conf, self.logger, ring=self._ring)
+        self._ring = rep.ring
+        return rep
 
     def reload_ring(self) -> bool:
         """Reread the ring now if it was loaded (True if a new one was)."""
-        return self._replicator is not None and self._replicator.ring.reload()
+        return self._ring is not None and self._ring.reload()
 
     def handle(self, req: Request, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """The answer to one base operation (raises HTTP errors)."""
@@ -228,15 +229,16 @@ class DbAdminRpc:
 
     def op_sync(self, broker: DatabaseBroker, where: dict[str, Any],
                 args: dict[str, Any]) -> dict[str, Any]:
-        rep = self.replicator
+        rep = self.replicator()
         rep.ring.reload()
         dev: Device = next((d for d in local_db_devices(rep.ring, self.app.conf)
                             if d["device"] == where["device"]),
                            {"id": -1, "device": where["device"]})
-        rep.stats = stats = type(rep.stats)()
-        rep.replicate_db(dev, where["partition"], broker.db_file)
-        rep.pool.close_all()
-        return dict(where, primary=dev["id"] != -1, **stats.counters())
+        try:
+            rep.replicate_db(dev, where["partition"], broker.db_file)
+        finally:
+            rep.pool.close_all()
+        return dict(where, primary=dev["id"] != -1, **rep.stats.counters())
 
 
 def _vacuum(db_file: str, timeout: float) -> None:
