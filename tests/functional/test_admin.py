@@ -96,6 +96,10 @@ def test_properties(admin, swift):
         admin.set_properties("container", "AUTH_test", "props",
                              properties={"X-Object-Meta-Nope": "x"})
     assert err.value.http_status == 400
+    with pytest.raises(AdminError) as err:  # a client's limits hold here too
+        admin.set_properties("container", "AUTH_test", "props",
+                             properties={"X-Container-Meta-Big": "x" * 300})
+    assert err.value.http_status == 400 and b"longer than 256" in err.value.http_body
     # an account base: its replicas in the account ring
     account = admin.get_properties("account", "AUTH_test")
     assert account["system"]["container_count"] >= 1

@@ -43,6 +43,7 @@ from werkzeug.wrappers import Request
 from oiofs.common import runtime
 from oiofs.common.config import conf_float
 from oiofs.common.connection_pool import ConnectionPool
+from oiofs.common.constraints import check_metadata
 from oiofs.common.db.broker import DatabaseBroker
 from oiofs.common.db.removal import remove_db
 from oiofs.common.db.replication_client import ReplicationPeer, make_snapshot
@@ -193,7 +194,10 @@ class DbAdminRpc:
                 raise HTTPBadRequest(f"only X-{kind.title()}-Meta-* and "
                                      f"X-{kind.title()}-Sysmeta-* text properties can be set")
             updates[name] = [value, stamp]
-        broker.update_metadata(updates)
+        # the limits of a client's POST: each item, then the merged whole
+        check_metadata([(_as_wsgi(k), _as_wsgi(v)) for k, (v, _ts) in updates.items()],
+                       kind)
+        broker.update_metadata(updates, getattr(self.app, "validate_metadata", None))
         return self.op_get_properties(broker, where, args)
 
     def op_copy_to(self, broker: DatabaseBroker, where: dict[str, Any],
@@ -239,6 +243,11 @@ class DbAdminRpc:
         finally:
             rep.pool.close_all()
         return dict(where, primary=dev["id"] != -1, **rep.stats.counters())
+
+
+def _as_wsgi(text: str) -> str:
+    # the limits count bytes, as on a request's headers
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def _vacuum(db_file: str, timeout: float) -> None:
