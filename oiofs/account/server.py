@@ -30,8 +30,10 @@ from oiofs.account.redis_backend import (
     RedisAccountBackend,
 )
 from oiofs.account.redis_broker import RedisAccountBroker
+from oiofs.account.replicator import AccountReplicator
 from oiofs.common import constraints
 from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
+from oiofs.common.base_app import request_path
 from oiofs.common.constraints import LIMITS
 from oiofs.common.db.listing_format import (
     QueryParams,
@@ -82,9 +84,11 @@ class AccountServer(DbServerApp[AccountBroker]):
     """WSGI server of the account databases on this node's devices."""
 
     server_type = "account-server"
-    allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST", "REPLICATE"})
+    allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST", "REPLICATE",
+                                 "ADMIN"})
     datadir = "accounts"
     broker_class = AccountBroker
+    replicator_class = AccountReplicator
 
     def __init__(self, conf: dict, logger=None):
         super().__init__(conf, logger)
@@ -121,6 +125,13 @@ class AccountServer(DbServerApp[AccountBroker]):
         if self.redis_store is not None:
             raise HTTPNotImplemented("Accounts are kept in Redis: nothing to replicate")
         return super().REPLICATE(req)
+
+    def ADMIN(self, req: Request) -> Response:
+        """An operator's request; base operations refused with ``backend = redis`` (the
+        accounts are not sqlite bases on this node's devices)."""
+        if self.redis_store is not None and request_path(req) not in ("", "/"):
+            raise HTTPNotImplemented("Accounts are kept in Redis: no base on this device")
+        return super().ADMIN(req)
 
     # --- helpers ------------------------------------------------------------------------
 

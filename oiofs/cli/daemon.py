@@ -34,14 +34,20 @@ DAEMONS: dict[str, str] = {
     "object-auditor": "oiofs.obj.auditor:ObjectAuditor",
     "object-updater": "oiofs.obj.updater:ObjectUpdater",
     "object-expirer": "oiofs.obj.expirer:ObjectExpirer",
+    "db-indexer": "oiofs.directory.indexer:Meta2Indexer",
 }
+
+#: daemons whose name does not start with the server type whose config holds their
+#: section (the seed's name kept): that server type
+DAEMON_HOMES: dict[str, str] = {"db-indexer": "container"}
 
 GROUP = "group"
 
 
 def daemons_of(server_type: str) -> list[str]:
     """Names of the daemons that run beside ``server_type`` servers."""
-    return sorted(name for name in DAEMONS if name.startswith(server_type + "-"))
+    return sorted(name for name in DAEMONS if name.startswith(server_type + "-")
+                  or DAEMON_HOMES.get(name) == server_type)
 
 
 def unknown_daemon(name: str) -> str:

@@ -52,6 +52,9 @@ REPLICATION_OP_HEADER = "X-Backend-Replication-Op"
 REPLICATION_META_LENGTH_HEADER = "X-Backend-Replication-Meta-Length"
 #: the sender's database id on a whole-database replication upload
 REPLICATION_ID_HEADER = "X-Backend-Replication-Id"
+#: the operation of an ``ADMIN`` request (``docs/directory.md``, "Admin"); its arguments
+#: are the JSON object of the body
+ADMIN_OP_HEADER = "X-Backend-Admin-Op"
 #: ``no`` on the expirer's object DELETE: the expirer removes the queue row itself
 CLEAN_QUEUE_HEADER = "X-Backend-Clean-Expiring-Object-Queue"
 

@@ -216,5 +216,6 @@ HTTPUnprocessableEntity = _http_error("HTTPUnprocessableEntity", 422, "Unprocess
 HTTPClientDisconnect = _http_error("HTTPClientDisconnect", 499, "Client Disconnect")
 HTTPInternalServerError = _http_error("HTTPInternalServerError", 500, "Internal Server Error")
 HTTPNotImplemented = _http_error("HTTPNotImplemented", 501, "Not Implemented")
+HTTPBadGateway = _http_error("HTTPBadGateway", 502, "Bad Gateway")
 HTTPServiceUnavailable = _http_error("HTTPServiceUnavailable", 503, "Service Unavailable")
 HTTPInsufficientStorage = _http_error("HTTPInsufficientStorage", 507, "Insufficient Storage")

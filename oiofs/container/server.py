@@ -8,6 +8,8 @@ Verbs on ``/<device>/<partition>/<account>/<container>[/<object>]``:
 * ``DELETE`` container (204; 409 if it still holds objects) or object row (204).
 * ``HEAD``/``GET`` container: stats and metadata headers; ``GET`` adds the listing.
 * ``POST`` container: merge metadata and move the put timestamp (``Last-Modified``), 204.
+* ``ADMIN``: an operator's request (:class:`~oiofs.common.db.server.DbServerApp`,
+  ``docs/directory.md``).
 * ``REPLICATE /<device>/<partition>/<hash>``: a replicator's request
   (:mod:`oiofs.common.db.replication_rpc`, ``docs/db-replication.md``).
 
@@ -57,6 +59,7 @@ from oiofs.common.exceptions import (
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import ContainerBroker
+from oiofs.container.replicator import ContainerReplicator
 
 
 def gen_resp_headers(info: dict, is_deleted: bool = False) -> dict:
@@ -83,9 +86,11 @@ class ContainerServer(DbServerApp[ContainerBroker]):
     """WSGI server of the container databases on this node's devices."""
 
     server_type = "container-server"
-    allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST", "REPLICATE"})
+    allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST", "REPLICATE",
+                                 "ADMIN"})
     datadir = "containers"
     broker_class = ContainerBroker
+    replicator_class = ContainerReplicator
 
     def __init__(self, conf: dict, logger=None):
         super().__init__(conf, logger)

@@ -68,6 +68,15 @@ class InfoCache:
         _COUNTER.pack_into(self._gens, offset, (value + 1) & 0xFFFFFFFFFFFFFFFF)
         self._entries.pop(key, None)
 
+    def clear_local(self) -> None:
+        """Forget every entry of this worker (the admin ``flush_cache``, fired in each)."""
+        self._entries.clear()
+
+    def status(self) -> dict:
+        """This worker's entry count and the TTL, for the admin ``cache_status``."""
+        return {"entries": len(self._entries), "ttl": self.ttl,
+                "max_entries": self.max_entries}
+
     def invalidate_local(self, key: str) -> None:
         """Forget ``key`` in this worker only (the next lookup asks the servers)."""
         self._entries.pop(key, None)

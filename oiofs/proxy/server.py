@@ -14,8 +14,10 @@ container/account info caches (whose invalidation counters stay shared across wo
 
 from __future__ import annotations
 
+import logging
 import os
 
+from oiofs.common.admin_service import RELOAD_LB
 from oiofs.common.base_app import BaseServerApp
 from oiofs.common.cluster_config import load_cluster_config
 from oiofs.common.connection_pool import ConnectionPool
@@ -30,6 +32,13 @@ from oiofs.common.exceptions import (
     HTTPServiceUnavailable,
     NodeTimeout,
     RingError,
+)
+from oiofs.common.live_config import (
+    LiveConfig,
+    parse_log_level,
+    parse_non_negative,
+    parse_positive_int,
+    set_logger_level,
 )
 from oiofs.common.metrics import get_metrics
 from oiofs.common.ring import Ring
@@ -85,6 +94,33 @@ class Application(BaseServerApp):
         self.account_controller = AccountController(self)
         self.container_controller = ContainerController(self)
         self.object_controller = ObjectController(self)
+        self.live_config = self._make_live_config()
+
+    def _make_live_config(self) -> LiveConfig:
+        """The settings an operator may change at run time in every worker (``admin``
+        filter, ``docs/directory.md``); filters add theirs (``register_live_settings``)."""
+        live = LiveConfig()
+        live.add("log_level", parse_log_level,
+                 lambda: logging.getLevelName(self.logger.getEffectiveLevel()),
+                 lambda v: set_logger_level(self.logger, v))
+        limiter, pool = self.limiter, self.pool
+        live.add("error_suppression_limit", parse_positive_int, lambda: limiter.limit,
+                 lambda v: setattr(limiter, "limit", v))
+        live.add("error_suppression_interval", parse_non_negative, lambda: limiter.interval,
+                 lambda v: setattr(limiter, "interval", v))
+        live.add("conn_timeout", parse_non_negative, lambda: pool.conn_timeout,
+                 lambda v: setattr(pool, "conn_timeout", v))
+        live.add("node_timeout", parse_non_negative, lambda: pool.node_timeout,
+                 lambda v: setattr(pool, "node_timeout", v))
+        live.on_event("flush_account_cache", self.account_cache.clear_local)
+        live.on_event("flush_container_cache", self.container_cache.clear_local)
+        live.on_event(RELOAD_LB, self.reload_rings)
+        return live
+
+    def reload_rings(self) -> None:
+        """Reread every ring file now (they are also reread on their own timer)."""
+        for ring in (self.account_ring, self.container_ring, *self._object_rings.values()):
+            ring.reload()
 
     # --- cluster ----------------------------------------------------------------------
 
@@ -158,6 +194,7 @@ class Application(BaseServerApp):
             return Response.from_error(HTTPInternalServerError())
 
     def __call__(self, environ, start_response):
+        self.live_config.refresh()
         trans_id = ensure_trans_id(environ, self.options.trans_id_suffix)
         resp = self.handle_request(environ, trans_id)
         headers = resp.headers

@@ -37,12 +37,13 @@ class TestCluster:
 
     def __init__(self, nodes: int = 4, replicas: int = 3, part_power: int = 6,
                  proxy_workers: int = 1, daemons: bool = True,
-                 account_backend: str = "sqlite"):
+                 account_backend: str = "sqlite", server_workers: int = 0):
         self.root = tempfile.mkdtemp(prefix="oiofs-cluster-")
         self.aio = AllInOne(self.root, nodes=nodes, replicas=replicas,
                             port_base=free_port_base(nodes), part_power=part_power,
                             proxy_workers=proxy_workers, daemons=daemons,
-                            account_backend=account_backend)
+                            account_backend=account_backend,
+                            server_workers=server_workers)
         self.layout = self.aio.layout
 
     def start(self) -> TestCluster:
@@ -67,7 +68,8 @@ class TestCluster:
         fresh = AllInOne(tempfile.mkdtemp(prefix="oiofs-cluster-"), nodes=lay.nodes,
                          replicas=lay.replicas, port_base=free_port_base(lay.nodes),
                          part_power=lay.part_power, proxy_workers=self.aio.proxy_workers,
-                         daemons=self.aio.daemons, account_backend=lay.account_backend)
+                         daemons=self.aio.daemons, account_backend=lay.account_backend,
+                         server_workers=self.aio.server_workers)
         shutil.rmtree(self.root, ignore_errors=True)
         self.root, self.aio, self.layout = fresh.layout.root, fresh, fresh.layout
 

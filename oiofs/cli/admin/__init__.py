@@ -22,6 +22,10 @@ GROUPS: dict[str, str] = {
     "service": "oiofs.cli.admin.service",
     "reference": "oiofs.cli.admin.reference",
     "meta0": "oiofs.cli.admin.meta0",
+    "base": "oiofs.cli.admin.base",
+    "config": "oiofs.cli.admin.config",
+    "cache": "oiofs.cli.admin.cache",
+    "volume": "oiofs.cli.admin.volume",
 }
 
 

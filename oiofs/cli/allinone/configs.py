@@ -16,7 +16,7 @@ from oiofs.common.storage_policy import PREFERRED_EC_TYPES, available_ec_types
 
 #: the proxy's pipeline, in Swift's order (docs/middleware.md)
 PROXY_PIPELINE = " ".join((
-    "gatekeeper", "healthcheck", "crossdomain", "list_endpoints", "domain_remap",
+    "admin", "gatekeeper", "healthcheck", "crossdomain", "list_endpoints", "domain_remap",
     "container_sync", "bulk", "tempurl", "ratelimit", "tempauth", "formpost", "staticweb",
     "account_quotas", "container_quotas", "slo", "dlo", "versioned_writes",
     "object_versioning", "symlink",

@@ -42,7 +42,6 @@ database and pass), ``reclaim_age`` (604800 s), ``conn_timeout`` (0.5 s),
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import time
@@ -55,6 +54,7 @@ from oiofs.common.config import conf_float, conf_int, oiofs_dir
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.daemon import Daemon, PassStats
 from oiofs.common.db.broker import BrokerT, zero_like
+from oiofs.common.db.removal import remove_db
 from oiofs.common.db.replication_client import (
     PeerDeviceUnavailable,
     ReplicationPeer,
@@ -73,11 +73,9 @@ from oiofs.common.exceptions import (
     DbError,
     DbNotFound,
     DbQuarantined,
-    LockTimeout,
     NodeTimeout,
     OiofsError,
 )
-from oiofs.common.fsutils import fsync_dir
 from oiofs.common.logger import node_key
 from oiofs.common.ring import Ring
 from oiofs.common.ring.devices import Device
@@ -340,65 +338,11 @@ class DbReplicator(Daemon, Generic[BrokerT]):
                 self.logger.info("removed handoff %s: every primary has it", broker.db_file)
 
     def remove_db(self, broker: BrokerT, expected_max_row: int) -> bool:
-        """Remove a database that has nothing left to give; False if it changed since.
-
-        Under the pending file's lock (no update can be queued) and sqlite's write lock (no
-        merge can run), the database must have no queued updates and the same last row
-        as when it was replicated. The db file goes first: once it is gone the database
-        no longer exists, whatever a crash leaves of its directory.
-        """
-        pending = broker.pending_file
-        try:
-            fd = os.open(pending, os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:
-            return False
-        try:
-            deadline = time.monotonic() + 10.0
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise LockTimeout(f"{pending} stays locked") from None
-                    time.sleep(0.01)
-            if os.fstat(fd).st_size:
-                return False  # updates arrived after the pass looked
-            with broker.get() as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if broker._max_row(conn) != expected_max_row:
-                        return False
-                    os.unlink(broker.db_file)
-                    fsync_dir(broker.db_dir)
-                    # unlinked under the lock: a writer waiting for it sees the file is
-                    # gone (see PendingFile.add) instead of appending to a lost file
-                    os.unlink(pending)
-                finally:
-                    conn.execute("ROLLBACK")
-        except (DbError, LockTimeout) as err:
-            self.logger.warning("cannot remove %s now: %s", broker.db_file, err)
-            return False
-        finally:
-            os.close(fd)
-            broker.close()
-        _remove_leftovers(broker.db_dir)
-        return True
+        """Remove a database that has nothing left to give; False if it changed since
+        (:func:`oiofs.common.db.removal.remove_db`)."""
+        return remove_db(broker, expected_max_row, self.logger)
 
 
 def _device_of(db_file: str) -> str:
     """The device name of a db file ``<devices>/<dev>/<datadir>/<part>/<sfx>/<hash>/f``."""
     return db_file.rsplit(os.sep, 6)[-6]
-
-
-def _remove_leftovers(db_dir: str) -> None:
-    """Remove what is left of a removed database's directory (and an empty suffix dir)."""
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(db_dir):
-            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                os.unlink(os.path.join(db_dir, name))
-    for directory in (db_dir, os.path.dirname(db_dir)):
-        try:
-            os.rmdir(directory)
-        except OSError:
-            break  # not empty (another database of the suffix), or already gone

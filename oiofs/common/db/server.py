@@ -10,10 +10,18 @@ Options read here (every one in ``[app:...]`` or ``[DEFAULT]``): ``devices``
 ``auto_create_account_prefix`` (``.``), ``db_preallocation`` (false), ``broker_cache_size``
 (64 open databases per worker), ``db_busy_timeout`` (25 s), ``pending_cap`` (131072
 bytes), ``fsync_in_threads`` (true: pending-file fsyncs run in a real thread).
+
+The ``ADMIN`` verb (``docs/directory.md``, "Admin"): on ``/`` the service operations of
+:class:`~oiofs.common.admin_service.ServiceAdmin` (live settings ``log_level``,
+``conn_timeout``, ``node_timeout``; ``flush_cache`` closes every worker's cached brokers;
+``reload_lb`` rereads the ring of the base operations; ``volume_index``: the index of
+bases of every volume, ``oiofs.directory.indexer``), on a base's path the operations of
+:class:`~oiofs.common.db.admin_rpc.DbAdminRpc`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections import OrderedDict
@@ -23,6 +31,14 @@ from typing import Any, Generic
 from werkzeug.wrappers import Request, Response
 
 from oiofs.common import runtime
+from oiofs.common.admin_service import (
+    FLUSH_CACHE,
+    JSON_TYPE,
+    RELOAD_LB,
+    ServiceAdmin,
+    json_body,
+    read_admin_request,
+)
 from oiofs.common.base_app import BaseServerApp, request_path
 from oiofs.common.config import conf_bool, conf_float, conf_int
 from oiofs.common.constraints import (
@@ -30,8 +46,11 @@ from oiofs.common.constraints import (
     split_path,
     valid_timestamp,
 )
+from oiofs.common.db.admin_rpc import DbAdminRpc
 from oiofs.common.db.broker import BrokerT, db_dir_for
 from oiofs.common.db.replication_rpc import ReplicationRpc
+from oiofs.common.db.replicator import DbReplicator
+from oiofs.common.db.volume_index import read_indexes
 from oiofs.common.exceptions import (
     DbAlreadyExists,
     DbLockTimeout,
@@ -45,6 +64,12 @@ from oiofs.common.exceptions import (
     HTTPNotFound,
     HTTPServiceUnavailable,
     LockTimeout,
+)
+from oiofs.common.live_config import (
+    LiveConfig,
+    parse_log_level,
+    parse_non_negative,
+    set_logger_level,
 )
 from oiofs.common.timestamp import Timestamp
 
@@ -109,6 +134,8 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
     #: ``containers`` or ``accounts``
     datadir = ""
     broker_class: type[BrokerT]  # set by each server
+    #: the replicator of these databases (``sync`` and ``reload_lb`` admin operations)
+    replicator_class: type[DbReplicator[Any]]
 
     def __init__(self, conf: dict[str, Any], logger: logging.Logger | None = None):
         super().__init__(conf, logger)
@@ -124,6 +151,30 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
         self._brokers: OrderedDict[tuple[str, str, str, str | None], BrokerT] = OrderedDict()
         self.fsync = _tpool_fsync if conf_bool(conf, "fsync_in_threads", True) else os.fsync
         self.replication_rpc = ReplicationRpc(self)
+        self.admin_rpc = DbAdminRpc(self)
+        self.live_config = self._make_live_config()
+        self.service_admin = ServiceAdmin(self.server_type, self.live_config,
+                                          conf_int(conf, "workers", 1, minimum=0),
+                                          lambda: {"devices": self.devices,
+                                                   "cached_brokers": len(self._brokers)})
+
+    def _make_live_config(self) -> LiveConfig:
+        """The settings an operator may change at run time (made before the fork)."""
+        live = LiveConfig()
+        live.add("log_level", parse_log_level, lambda: logging.getLevelName(
+            self.logger.getEffectiveLevel()), lambda v: set_logger_level(self.logger, v))
+        for name in ("conn_timeout", "node_timeout"):
+            live.add(name, parse_non_negative, functools.partial(getattr, self, name),
+                     functools.partial(setattr, self, name))
+        live.on_event(FLUSH_CACHE, self.flush_brokers)
+        live.on_event(RELOAD_LB, self.admin_rpc.reload_ring)
+        return live
+
+    def flush_brokers(self) -> None:
+        """Close and forget this worker's cached brokers."""
+        while self._brokers:
+            _key, broker = self._brokers.popitem()
+            broker.close()
 
     # --- errors ---------------------------------------------------------------------
 
@@ -143,6 +194,24 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
         return None
 
     # --- requests ---------------------------------------------------------------------
+
+    def handle(self, req: Request) -> Response:
+        """Apply live settings changed by another worker, then dispatch ``req``."""
+        self.live_config.refresh()
+        return super().handle(req)
+
+    def ADMIN(self, req: Request) -> Response:
+        """An operator's request (``docs/directory.md``, "Admin"): service operations on
+        ``/``, base operations on a base's path."""
+        op, args = read_admin_request(req.environ)
+        if request_path(req) in ("", "/"):
+            if op == "volume_index":
+                return Response(json_body(read_indexes(self.devices)), status=200,
+                                content_type=JSON_TYPE)
+            result = self.service_admin.handle(op, args)
+        else:
+            result = self.admin_rpc.handle(req, op, args)
+        return Response(json_body(result), status=200, content_type=JSON_TYPE)
 
     def REPLICATE(self, req: Request) -> Response:
         """A database replicator's request (``docs/backend-protocol.md``, REPLICATE)."""

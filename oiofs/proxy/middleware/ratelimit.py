@@ -30,6 +30,7 @@ from typing import Any
 import eventlet
 
 from oiofs.common.config import conf_float, conf_int
+from oiofs.common.live_config import parse_non_negative
 from oiofs.common.logger import get_logger
 from oiofs.common.shared_rate import MaxSleepExceeded, SharedRateTable
 from oiofs.proxy.controllers.info import register_info
@@ -106,6 +107,22 @@ class RateLimit:
             "max_sleep_time_seconds": self.max_sleep,
             "container_ratelimits": [list(p) for p in self.container_points],
             "container_listing_ratelimits": [list(p) for p in self.listing_points]})
+
+    def register_live_settings(self, live) -> None:
+        """Add ``account_ratelimit`` and ``max_sleep_time_seconds`` to the proxy's live
+        settings (the ``admin`` filter calls this before the workers fork)."""
+        def set_account_rate(value: float) -> None:
+            self.account_rate = value
+            self.active = bool(self.account_rate > 0 or self.container_points or
+                               self.listing_points or self.blacklist)
+
+        def set_max_sleep(value: float) -> None:
+            self.max_sleep = self.table.max_sleep = value
+
+        live.add("account_ratelimit", parse_non_negative, lambda: self.account_rate,
+                 set_account_rate)
+        live.add("max_sleep_time_seconds", parse_non_negative, lambda: self.max_sleep,
+                 set_max_sleep)
 
     def __call__(self, environ, start_response):
         if not self.active:

@@ -33,7 +33,7 @@ def test_sample_loads():
     auth = TempAuth(lambda env, start: [], dict(parser.items("filter:tempauth")))
     assert "test:tester" in auth.users
     pipeline = parser.get("pipeline:main", "pipeline").split()
-    assert pipeline[:2] == ["gatekeeper", "healthcheck"]
+    assert pipeline[:3] == ["admin", "gatekeeper", "healthcheck"]
     assert pipeline == PROXY_PIPELINE.split()  # the all-in-one runs the sample's pipeline
     for name in pipeline[:-1]:
         assert parser.get(f"filter:{name}", "use") == f"egg:oiofs#{name}"
