@@ -129,7 +129,8 @@ def test_allinone_from_the_wheel_outside_the_checkout(fresh_env, tmp_path):
         for log in (state / "log").glob("*-server*.log"):
             assert str(CHECKOUT / "oiofs") not in log.read_text(errors="replace")
         servers = [argv for argv in command_lines() if str(state) in " ".join(argv)]
-        assert len({argv[-1] for argv in servers}) == 3 * 3 + 1, servers  # +workers
+        # one config per server: 3 per node, the proxy, the directory (workers share theirs)
+        assert len({argv[-1] for argv in servers}) == 3 * 3 + 2, servers
         assert all(argv[0].startswith(str(venv)) for argv in servers), servers
     finally:
         subprocess.run([str(a) for a in [*command[:1], "stop", *command[1:]]], cwd=tmp_path,
