@@ -1,6 +1,6 @@
 """Backend fan-out against real HTTP servers placed by a real ring: quorum writes,
 handoffs for refused or failing primaries, reads with failover, X-Newest, streaming PUT,
-and resuming a body that breaks mid-way."""
+resuming a body that breaks mid-way, and reads checked against a quorum."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import threading
 
 import pytest
 
+from oiofs.common import runtime
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.ring import Ring, RingBuilder
 from oiofs.proxy.backend import Backend, StreamingWrite
+from oiofs.proxy.checked_read import read_checked
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.object_reader import ReplicatedRead
 from oiofs.proxy.streaming import BackendBody, BodyCutShort
@@ -73,6 +75,7 @@ class Node(http.server.BaseHTTPRequestHandler):
         elif mode == "break":  # promise the whole body (or range), send a part, hang up
             start, stop = _asked_range(self.headers.get("Range"))
             self.send_response(206 if self.headers.get("Range") else 200)
+            self.send_header("X-Backend-Timestamp", "0000000100.00000")
             self.send_header("Content-Length", str(stop - start))
             if self.headers.get("Range"):
                 self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(BODY)}")
@@ -93,6 +96,8 @@ class Node(http.server.BaseHTTPRequestHandler):
                 self._answer(206, BODY[start:stop], headers)
             else:
                 self._answer(200, BODY + mode[4:].encode(), headers)
+
+    do_HEAD = do_GET
 
 
 def _asked_range(value: str | None) -> tuple[int, int]:
@@ -304,3 +309,71 @@ def test_a_body_that_cannot_be_resumed_is_cut_short_loudly(cluster, backend):
         for chunk in BackendBody(resp, 1000, read.resumer(resp, resp.content_length)):
             got.append(chunk)
     assert b"".join(got) == BODY[:len(b"".join(got))] and len(b"".join(got)) < len(BODY)
+
+
+# --- read-your-writes: the first node's answer checked against a quorum (checked_read) --
+
+def checked(cluster, backend, method="GET", headers=None):
+    nodes = backend.iter_read_nodes(cluster.ring, 0, cluster.primaries, 6)
+    return read_checked(backend, nodes, method, 0, "/a/c/o", headers or {}, 2, 2)
+
+
+def test_checked_read_asks_two_nodes_and_serves_the_first_when_newest(cluster, backend):
+    a, b, c = cluster.primaries
+    cluster.server(a).mode = "data0000000300.00000"
+    cluster.server(b).mode = "data0000000100.00000"
+    resp, node, status = checked(cluster, backend, headers={"Range": "bytes=0-1"})
+    assert (status, node["port"]) == (206, a["port"])
+    assert [seen[0] for seen in cluster.server(a).seen] == ["GET"]
+    [(method, _, check_headers, _)] = cluster.server(b).seen
+    assert method == "HEAD" and "Range" not in check_headers  # the replica's state
+    assert cluster.server(c).seen == []
+
+
+def test_checked_read_serves_a_newer_copy_from_the_node_holding_it(cluster, backend):
+    a, b, _ = cluster.primaries
+    cluster.server(a).mode = "data0000000100.00000"  # missed the overwrite
+    cluster.server(b).mode = "data0000000300.00000"
+    resp, node, status = checked(cluster, backend)
+    assert (status, node["port"]) == (200, b["port"])
+    assert resp.read_all().endswith(b"0000000300.00000")
+    assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD", "GET"]
+
+
+def test_checked_read_finds_the_copy_a_missing_node_lacks(cluster, backend):
+    a, b, _ = cluster.primaries
+    cluster.server(a).mode = "missing"  # was down during the PUT
+    cluster.server(b).mode = "data"
+    resp, node, status = checked(cluster, backend)
+    assert (status, node["port"]) == (200, b["port"])
+    assert resp.read_all().startswith(BODY)
+
+
+@pytest.mark.parametrize("stale", [0, 1])
+def test_checked_read_never_resurrects_a_deleted_object(cluster, backend, stale):
+    nodes = cluster.primaries[:2]
+    cluster.server(nodes[stale]).mode = "data0000000100.00000"  # missed the DELETE
+    cluster.server(nodes[1 - stale]).mode = "tomb0000000200.00000"
+    resp, _node, status = checked(cluster, backend)
+    assert (resp, status) == (None, 404)
+    # the stale replica is sent the tombstone, in the background
+    seen = cluster.server(nodes[stale]).seen
+    for _ in range(200):
+        if any(s[0] == "DELETE" for s in seen):
+            break
+        runtime.sleep(0.01)
+    [delete] = [s for s in seen if s[0] == "DELETE"]
+    assert delete[2]["X-Timestamp"] == "0000000200.00000"
+
+
+def test_checked_read_replaces_a_failed_node_and_looks_past_404s(cluster, backend):
+    a, b, c = cluster.primaries
+    cluster.server(a).mode = "missing"
+    cluster.server(b).mode = "fail"
+    cluster.server(c).mode = "missing"
+    cluster.server(cluster.handoff).mode = "data"
+    resp, node, status = checked(cluster, backend)
+    assert (status, node["port"]) == (200, cluster.handoff["port"])
+    cluster.server(cluster.handoff).mode = "tomb0000000050.00000"
+    cluster.server(c).mode = "fail"
+    assert checked(cluster, backend)[2] == 404
