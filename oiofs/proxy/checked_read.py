@@ -55,7 +55,9 @@ def check_headers_of(headers: dict) -> dict:
     return {k: v for k, v in headers.items() if k.lower() not in CONDITIONAL_HEADERS}
 
 
-class _Answer:
+class CheckedAnswer:
+    """One node's open answer in a checked read, and whether it is the first node's."""
+
     __slots__ = ("resp", "node", "first", "stamp")
 
     def __init__(self, resp: HTTPResponse, node: dict, first: bool):
@@ -70,11 +72,15 @@ class _Answer:
         return self.resp.status != 404
 
 
-def _ask(backend: Backend, nodes: Iterator[dict], method: str, part: int, suffix: str,
-         headers: dict, check_headers: dict, wanted: int, statuses: list[int]
-         ) -> list[_Answer]:
-    """Up to ``wanted`` answers (the first node's first), failed nodes replaced."""
-    answers: list[_Answer] = []
+def ask_quorum(backend: Backend, nodes: Iterator[dict], method: str, part: int,
+               suffix: str, headers: dict, check_headers: dict, wanted: int,
+               statuses: list[int], query: str = "") -> list[CheckedAnswer]:
+    """Up to ``wanted`` open answers, all requests sent before any answer is read: the
+    first node gets ``method`` with ``headers`` (and ``query``), the others ``HEAD`` with
+    ``check_headers``; a node that fails is replaced by the next one of ``nodes`` in the
+    same role (its 503 added to ``statuses``, as every answer's status is). The first
+    node's answer, when there is one, comes first."""
+    answers: list[CheckedAnswer] = []
     roles = [True] + [False] * (wanted - 1)
     while roles:
         batch = []
@@ -85,7 +91,8 @@ def _ask(backend: Backend, nodes: Iterator[dict], method: str, part: int, suffix
             batch.append((node, first))
         if not batch:
             break
-        requests = [(node, method if first else "HEAD", node_path(node, part, suffix),
+        requests = [(node, method if first else "HEAD",
+                     node_path(node, part, suffix, query if first else ""),
                      headers if first else check_headers) for node, first in batch]
         roles = []
         for (node, first), resp in zip(batch, backend.request_many(requests), strict=True):
@@ -94,7 +101,7 @@ def _ask(backend: Backend, nodes: Iterator[dict], method: str, part: int, suffix
                 roles.append(first)
                 continue
             statuses.append(resp.status)
-            answers.append(_Answer(resp, node, first))
+            answers.append(CheckedAnswer(resp, node, first))
     answers.sort(key=lambda a: not a.first)  # the first node wins ties
     return answers
 
@@ -111,7 +118,7 @@ def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int
     """
     node_iter = iter(nodes)
     statuses: list[int] = []
-    answers = _ask(backend, node_iter, method, part, suffix, headers,
+    answers = ask_quorum(backend, node_iter, method, part, suffix, headers,
                    check_headers_of(headers), max(1, wanted), statuses)
     choice = pick_newest([(200 if a.has_copy else 404, a.stamp) for a in answers])
     tombstone = max((a.stamp for a in answers if not a.has_copy and a.stamp is not None),
@@ -148,7 +155,7 @@ def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int
     return resp, node, status
 
 
-def _repair_deleted(backend: Backend, stale: list[_Answer], part: int, suffix: str,
+def _repair_deleted(backend: Backend, stale: list[CheckedAnswer], part: int, suffix: str,
                     headers: dict, tombstone: Timestamp) -> None:
     """Send the tombstone to replicas still holding an older copy (in the background)."""
     if not stale:

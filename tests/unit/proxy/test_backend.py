@@ -15,6 +15,7 @@ from oiofs.common import runtime
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.ring import Ring, RingBuilder
 from oiofs.proxy.backend import Backend, StreamingWrite
+from oiofs.proxy.checked_listing import read_listing_checked
 from oiofs.proxy.checked_read import read_checked
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.object_reader import ReplicatedRead
@@ -83,6 +84,8 @@ class Node(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(BODY[start:start + 3000])
             self.close_connection = True
+        elif mode.startswith("rows"):  # a container replica: its rows hash and listing
+            self._answer(200, mode[4:].encode(), [("X-Backend-Rows-Hash", mode[4:])])
         elif mode.startswith("data"):
             rng = self.headers.get("Range")
             etag = hashlib.md5(BODY).hexdigest()
@@ -377,3 +380,52 @@ def test_checked_read_replaces_a_failed_node_and_looks_past_404s(cluster, backen
     cluster.server(cluster.handoff).mode = "tomb0000000050.00000"
     cluster.server(c).mode = "fail"
     assert checked(cluster, backend)[2] == 404
+
+
+# --- listings a quorum of container replicas agrees on (checked_listing) ----------------
+
+def listing(cluster, backend):
+    nodes = backend.iter_read_nodes(cluster.ring, 0, cluster.primaries, 6)
+    resp, status = read_listing_checked(backend, nodes, "GET", 0, "/a/c", {}, 2, 3,
+                                        "format=json")
+    return (resp.read_all() if resp is not None else None), status
+
+
+def test_listing_of_a_replica_a_quorum_agrees_with_is_served(cluster, backend):
+    a, b, c = cluster.primaries
+    for node in (a, b):
+        cluster.server(node).mode = "rowsaaa"
+    cluster.server(c).mode = "rowsold"
+    assert listing(cluster, backend) == (b"aaa", 200)
+    assert cluster.server(a).seen[0][:2] == ("GET", f"/{a['device']}/0/a/c?format=json")
+    assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD"]
+    assert cluster.server(c).seen == []  # two agreeing replicas are enough
+
+
+def test_listing_of_a_replica_behind_the_others_is_not_served(cluster, backend):
+    a, b, c = cluster.primaries
+    cluster.server(a).mode = "rowsold"  # was down while objects changed
+    cluster.server(b).mode = "rowsnew"
+    cluster.server(c).mode = "rowsnew"
+    assert listing(cluster, backend) == (b"new", 200)
+    cluster.server(a).mode = "missing"  # was down when the container was made
+    assert listing(cluster, backend) == (b"new", 200)
+
+
+def test_listing_of_a_container_a_quorum_lacks_is_404(cluster, backend):
+    a, b, c = cluster.primaries
+    cluster.server(a).mode = "rowsold"  # missed the container's deletion
+    cluster.server(b).mode = "missing"
+    cluster.server(c).mode = "missing"
+    assert listing(cluster, backend) == (None, 404)
+
+
+def test_listing_without_a_quorum_serves_the_first_answer(cluster, backend):
+    a, b, c = cluster.primaries
+    cluster.server(a).mode = "rowsone"
+    cluster.server(b).mode = "rowstwo"
+    cluster.server(c).mode = "fail"
+    cluster.server(cluster.handoff).mode = "missing"
+    assert listing(cluster, backend) == (b"one", 200)
+    # the replica that disagreed was asked again before giving up
+    assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD", "HEAD", "HEAD"]
