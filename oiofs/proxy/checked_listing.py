@@ -17,6 +17,9 @@ hold the same rows. The container servers send it on GET and HEAD
   disagree); a quorum of 404s answers 404;
 * replicas that do not agree yet are asked again (``RECHECKS`` times): ones that differ
   only by updates in flight agree a few milliseconds later;
+* replicas this proxy saw failing within ``error_suppression_interval`` (60 s) are
+  asked last: a replica back from an outage is the one behind, and under a steady flow
+  of writes the replicas may disagree at every instant;
 * when no quorum agrees even so, or the first answer is
   neither 2xx nor 404 (a refused query: the request's own fault), the first node's answer
   is served, as before.
@@ -26,6 +29,7 @@ Swift reads a listing from one replica; it differs from oiofs here.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable
 
@@ -33,6 +37,7 @@ from oiofs.common.backend_protocol import ROWS_HASH_HEADER
 from oiofs.common.connection_pool import HTTPResponse
 from oiofs.proxy.backend import Backend, node_path
 from oiofs.proxy.checked_read import ask_quorum
+from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.quorum import read_failure_status
 
 _HASH_KEY = ROWS_HASH_HEADER.lower()
@@ -57,6 +62,12 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
     """A container's answer that a quorum of replicas agrees on (module docstring):
     ``(response, status)``, the response still open, or ``(None, 404|503)``."""
     node_iter = iter(nodes)
+    # replicas this proxy saw failing lately go last: back from an outage, they are
+    # the ones behind, which matters when writes in flight keep a quorum from agreeing
+    limiter = backend.limiter
+    first_nodes = sorted(itertools.islice(node_iter, replicas),
+                         key=lambda node: limiter.recently_failed(ErrorLimiter.key(node)))
+    node_iter = itertools.chain(first_nodes, node_iter)
     statuses: list[int] = []
     answers = ask_quorum(backend, node_iter, method, part, suffix, headers, headers,
                          max(1, quorum), statuses, query)

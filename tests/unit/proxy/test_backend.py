@@ -429,3 +429,14 @@ def test_listing_without_a_quorum_serves_the_first_answer(cluster, backend):
     assert listing(cluster, backend) == (b"one", 200)
     # the replica that disagreed was asked again before giving up
     assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD", "HEAD", "HEAD"]
+
+
+def test_listing_asks_a_replica_that_failed_lately_last(cluster, backend):
+    a, b, c = cluster.primaries
+    cluster.server(a).mode = "rowsold"  # back from an outage, behind the others
+    cluster.server(b).mode = "rowsnew1"  # b and c differ by an update in flight
+    cluster.server(c).mode = "rowsnew2"
+    backend.node_error(a, "refused", fatal=True)
+    backend.node_ok(a)
+    assert listing(cluster, backend) == (b"new1", 200)
+    assert [seen[0] for seen in cluster.server(a).seen] == ["HEAD", "HEAD", "HEAD"]
