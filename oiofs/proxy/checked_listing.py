@@ -92,12 +92,13 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
         asked += 1
         others += _head_votes(backend, [node], part, suffix, headers, statuses)
     for _ in range(RECHECKS):
-        if not others or _best(mine, others)[1] >= quorum:
+        if not any(vote for _, vote in others) or _best(mine, others)[1] >= quorum:
             break
         # no quorum yet: replicas differing only by updates in flight agree a few
         # milliseconds later, so ask them again
-        others = _head_votes(backend, [node for node, _ in others], part, suffix,
-                             headers, statuses)
+        # (not a node that failed: a node that hangs would make the client wait again)
+        others = _head_votes(backend, [node for node, vote in others if vote is not None],
+                             part, suffix, headers, statuses)
     holders = {vote: node for node, vote in reversed(others) if vote is not None}
     votes = Counter([mine] + [vote for _, vote in others if vote is not None])
     winner, count = votes.most_common(1)[0]

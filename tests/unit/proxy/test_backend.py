@@ -427,8 +427,9 @@ def test_listing_without_a_quorum_serves_the_first_answer(cluster, backend):
     cluster.server(c).mode = "fail"
     cluster.server(cluster.handoff).mode = "missing"
     assert listing(cluster, backend) == (b"one", 200)
-    # the replica that disagreed was asked again before giving up
+    # the replica that disagreed was asked again before giving up, the failed one not
     assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD", "HEAD", "HEAD"]
+    assert len(cluster.server(c).seen) == 1
 
 
 def test_listing_asks_a_replica_that_failed_lately_last(cluster, backend):
