@@ -316,6 +316,13 @@ def test_a_body_that_cannot_be_resumed_is_cut_short_loudly(cluster, backend):
 
 # --- read-your-writes: the first node's answer checked against a quorum (checked_read) --
 
+def set_modes(cluster, *modes, handoff=None):
+    """Set the answers of the primaries (in ring order) and of the first handoff."""
+    for node, mode in zip(cluster.primaries, modes, strict=False):
+        cluster.server(node).mode = mode
+    if handoff is not None:
+        cluster.server(cluster.handoff).mode = handoff
+
 def checked(cluster, backend, method="GET", headers=None):
     nodes = backend.iter_read_nodes(cluster.ring, 0, cluster.primaries, 6)
     return read_checked(backend, nodes, method, 0, "/a/c/o", headers or {}, 2, 2)
@@ -370,15 +377,10 @@ def test_checked_read_never_resurrects_a_deleted_object(cluster, backend, stale)
 
 
 def test_checked_read_replaces_a_failed_node_and_looks_past_404s(cluster, backend):
-    a, b, c = cluster.primaries
-    cluster.server(a).mode = "missing"
-    cluster.server(b).mode = "fail"
-    cluster.server(c).mode = "missing"
-    cluster.server(cluster.handoff).mode = "data"
+    set_modes(cluster, "missing", "fail", "missing", handoff="data")
     resp, node, status = checked(cluster, backend)
     assert (status, node["port"]) == (200, cluster.handoff["port"])
-    cluster.server(cluster.handoff).mode = "tomb0000000050.00000"
-    cluster.server(c).mode = "fail"
+    set_modes(cluster, "missing", "fail", "fail", handoff="tomb0000000050.00000")
     assert checked(cluster, backend)[2] == 404
 
 
@@ -403,29 +405,20 @@ def test_listing_of_a_replica_a_quorum_agrees_with_is_served(cluster, backend):
 
 
 def test_listing_of_a_replica_behind_the_others_is_not_served(cluster, backend):
-    a, b, c = cluster.primaries
-    cluster.server(a).mode = "rowsold"  # was down while objects changed
-    cluster.server(b).mode = "rowsnew"
-    cluster.server(c).mode = "rowsnew"
+    set_modes(cluster, "rowsold", "rowsnew", "rowsnew")  # the first was down meanwhile
     assert listing(cluster, backend) == (b"new", 200)
-    cluster.server(a).mode = "missing"  # was down when the container was made
+    set_modes(cluster, "missing")  # was down when the container was made
     assert listing(cluster, backend) == (b"new", 200)
 
 
 def test_listing_of_a_container_a_quorum_lacks_is_404(cluster, backend):
-    a, b, c = cluster.primaries
-    cluster.server(a).mode = "rowsold"  # missed the container's deletion
-    cluster.server(b).mode = "missing"
-    cluster.server(c).mode = "missing"
+    set_modes(cluster, "rowsold", "missing", "missing")  # the first missed the deletion
     assert listing(cluster, backend) == (None, 404)
 
 
 def test_listing_without_a_quorum_serves_the_first_answer(cluster, backend):
-    a, b, c = cluster.primaries
-    cluster.server(a).mode = "rowsone"
-    cluster.server(b).mode = "rowstwo"
-    cluster.server(c).mode = "fail"
-    cluster.server(cluster.handoff).mode = "missing"
+    _, b, c = cluster.primaries
+    set_modes(cluster, "rowsone", "rowstwo", "fail", handoff="missing")
     assert listing(cluster, backend) == (b"one", 200)
     # the replica that disagreed was asked again before giving up, the failed one not
     assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD", "HEAD", "HEAD"]
@@ -433,10 +426,9 @@ def test_listing_without_a_quorum_serves_the_first_answer(cluster, backend):
 
 
 def test_listing_asks_a_replica_that_failed_lately_last(cluster, backend):
-    a, b, c = cluster.primaries
-    cluster.server(a).mode = "rowsold"  # back from an outage, behind the others
-    cluster.server(b).mode = "rowsnew1"  # b and c differ by an update in flight
-    cluster.server(c).mode = "rowsnew2"
+    a = cluster.primaries[0]
+    # the first is back from an outage, behind; the others differ by an update in flight
+    set_modes(cluster, "rowsold", "rowsnew1", "rowsnew2")
     backend.node_error(a, "refused", fatal=True)
     backend.node_ok(a)
     assert listing(cluster, backend) == (b"new1", 200)
