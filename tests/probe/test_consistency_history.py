@@ -8,7 +8,8 @@ no read may return a version older than one acknowledged before it began, no del
 object may come back, listings show exactly the acknowledged objects.
 
 The cluster runs no background daemons (probe conftest), so nothing repairs the node
-that came back but the proxy's reads themselves.
+that came back but the proxy's reads themselves (a replica found holding an object
+deleted since is sent the tombstone: the last test).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pytest
 
 from tests.support.consistency import Nemesis, Target, Workload, make_client
 from tests.support.history import check, summary
+from tests.support.probe import ProbeClient, primary_status
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.probe
 
@@ -75,3 +78,25 @@ def test_reads_see_every_acknowledged_write_and_delete(history):
 def test_listings_show_exactly_the_acknowledged_objects(history):
     found, text = anomalies_of(history, LISTING_ANOMALIES)
     assert not found, f"{summary(found)} in {len(history)} operations:\n{text}"
+
+
+def test_a_read_sends_the_tombstone_to_a_replica_that_missed_the_delete(cluster):
+    client = ProbeClient(cluster)
+    client.put_container("repair")
+    assert client.put("repair", "gone", b"old bytes") == 201
+    wait_for(lambda: set(primary_status(client, "repair", "gone").values()) == {200}, 10,
+             "every primary to hold the object")
+    down = client.primaries("repair", "gone")[0]["node"]
+    cluster.kill_node(down)
+    try:
+        assert client.delete("repair", "gone") == 204
+    finally:
+        cluster.start_node(down)
+    assert primary_status(client, "repair", "gone")[down] == 200  # it missed the DELETE
+
+    def repaired():
+        assert client.get("repair", "gone")[0] == 404  # never the old bytes meanwhile
+        return primary_status(client, "repair", "gone")[down] == 404
+
+    wait_for(repaired, 30, "a read to send the tombstone to the stale replica",
+             interval=0.2)
