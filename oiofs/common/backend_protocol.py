@@ -44,6 +44,9 @@ DATA_TIMESTAMP_HEADER = "X-Backend-Data-Timestamp"
 PUT_TIMESTAMP_HEADER = "X-Backend-Put-Timestamp"
 DELETE_TIMESTAMP_HEADER = "X-Backend-Delete-Timestamp"
 STATUS_CHANGED_AT_HEADER = "X-Backend-Status-Changed-At"
+#: a container's rows hash (XOR of its rows' hashes, deleted rows included): replicas
+#: with the same value hold the same rows (the proxy compares it on listings)
+ROWS_HASH_HEADER = "X-Backend-Rows-Hash"
 #: ``true`` on an object replicator's PUT/POST/DELETE: store the file exactly as sent
 REPLICATION_HEADER = "X-Backend-Replication"
 #: the operation of an object ``REPLICATE`` (``inventory``; hashes when absent)

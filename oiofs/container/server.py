@@ -28,6 +28,7 @@ from oiofs.common.backend_protocol import (
     POLICY_DEFAULT_HEADER,
     POLICY_INDEX_HEADER,
     PUT_TIMESTAMP_HEADER,
+    ROWS_HASH_HEADER,
     STATUS_CHANGED_AT_HEADER,
     TIMESTAMP_HEADER,
     parse_update_targets,
@@ -78,6 +79,7 @@ def gen_resp_headers(info: dict, is_deleted: bool = False) -> dict:
             "X-Container-Bytes-Used": str(info.get("bytes_used", 0)),
             "X-Timestamp": Timestamp(info.get("created_at") or 0).normal,
             "X-PUT-Timestamp": Timestamp(info.get("put_timestamp") or 0).normal,
+            ROWS_HASH_HEADER: str(info.get("hash") or ""),
         })
     return headers
 

@@ -321,13 +321,16 @@ class Backend:
             yield node
 
     def read(self, nodes, method: str, part: int, suffix: str, headers: dict,
-             quorum: int, query: str = "") -> tuple[HTTPResponse | None, dict | None, int]:
+             quorum: int, query: str = "", statuses: list[int] | None = None
+             ) -> tuple[HTTPResponse | None, dict | None, int]:
         """The first good answer from ``nodes`` (an iterable, e.g. :meth:`iter_read_nodes`).
 
         Good is anything but a node fault or a 404. Returns ``(response, node, status)``:
         an open response and its node, or ``(None, None, status)`` with 404 or 503.
+        ``statuses`` (extended in place) holds the answers of nodes asked before, which
+        count towards that 404 or 503.
         """
-        statuses = []
+        statuses = [] if statuses is None else statuses
         for node in nodes:
             resp = self.request_one(node, method, node_path(node, part, suffix, query),
                                     headers)

@@ -49,6 +49,8 @@ class ErrorLimiter:
         self.suppression_time = suppression_time
         self.clock = clock
         self._nodes: dict[str, _NodeState] = {}
+        #: when each node last failed (kept after it recovers; one entry per node)
+        self._last_fault: dict[str, float] = {}
 
     @staticmethod
     def key(node: dict) -> str:
@@ -78,6 +80,7 @@ class ErrorLimiter:
         ``fatal`` (connection refused) suppresses at once.
         """
         now = self.clock() if now is None else now
+        self._last_fault[key] = now
         state = self._nodes.get(key)
         if state is None:
             state = self._nodes[key] = _NodeState()
@@ -89,6 +92,15 @@ class ErrorLimiter:
             state.suppressed_until = now + self.suppression_time
             return True
         return False
+
+    def recently_failed(self, key: str, now: float | None = None) -> bool:
+        """True if the node had a fault within the last ``interval`` seconds, even if
+        it answers again: back from an outage, its copies may be behind."""
+        last = self._last_fault.get(key)
+        if last is None:
+            return False
+        now = self.clock() if now is None else now
+        return now - last <= self.interval
 
     def success(self, key: str) -> None:
         """The node answered: forget its errors (cheap when it had none)."""

@@ -6,22 +6,23 @@ container's policy type (``ObjectController.reader_for``) and has one interface,
 next answer to try (a node's open response, or something that behaves like one) and
 whose :meth:`~ObjectRead.resumer` may fetch the rest of a body that failed mid-way.
 
-* :class:`ReplicatedRead`: one node at a time, primaries shuffled then handoffs; the
-  first good answer wins (``X-Newest``: every primary, the newest wins); a body that
-  fails is resumed from another node with ``Range`` and ``If-Match``.
+* :class:`ReplicatedRead`: primaries shuffled then handoffs; the first node's answer is
+  checked against a ``HEAD`` of a quorum of replicas and the newest wins
+  (:mod:`oiofs.proxy.checked_read`; ``X-Newest``: every primary); a body that fails is
+  resumed from another node with ``Range`` and ``If-Match``.
 * :class:`~oiofs.proxy.ec_reader.ECRead`: ``k`` fragment archives decoded
   (:mod:`oiofs.proxy.ec_reader`); it replaces failing nodes itself.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Protocol
 
-from oiofs.common.backend_protocol import TIMESTAMP_HEADER
 from oiofs.common.http.ranges import parse_content_range
 from oiofs.proxy.backend import Backend
-
-NEWEST_KEYS = (TIMESTAMP_HEADER.lower(), "x-timestamp")
+from oiofs.proxy.checked_read import KEYS as NEWEST_KEYS
+from oiofs.proxy.checked_read import read_checked
 
 
 class ObjectAnswer(Protocol):
@@ -77,16 +78,19 @@ class ReplicatedRead:
         self.quorum = quorum
         self.newest = newest
         self.node_iter = backend.iter_read_nodes(ring, part, nodes, max_nodes)
+        #: nodes the check found holding the version served: resumed from first
+        self.same_copy: list[dict] = []
 
     def answer(self, method: str):
-        """The first good answer of the nodes not tried yet (:class:`ObjectRead`)."""
+        """The newest answer of a quorum of the nodes not tried yet (:class:`ObjectRead`,
+        :mod:`oiofs.proxy.checked_read`)."""
         if self.newest:
-            self.newest = False  # a retry takes the first good answer
+            self.newest = False  # a retry takes the checked answer
             return self.backend.read_newest(self.node_iter, method, self.part, self.suffix,
                                             self.headers, self.quorum, self.replicas, "",
                                             NEWEST_KEYS)
-        return self.backend.read(self.node_iter, method, self.part, self.suffix,
-                                 self.headers, self.quorum)
+        return read_checked(self.backend, self.node_iter, method, self.part, self.suffix,
+                            self.headers, self.quorum, self.quorum, self.same_copy)
 
     def resumer(self, resp, length: int | None):
         """Fetches the rest of a body from another node after a failure (a whole body,
@@ -111,8 +115,10 @@ class ReplicatedRead:
             retry["Range"] = f"bytes={start + sent}-{start + length - 1}"
             retry["If-Match"] = etag  # the very same version, or nothing
             retry.pop("If-None-Match", None)
-            new, _node, _status = self.backend.read(self.node_iter, method, self.part,
-                                                    self.suffix, retry, 1)
+            nodes = itertools.chain(self.same_copy, self.node_iter)
+            self.same_copy = []  # each node is tried once
+            new, _node, _status = self.backend.read(nodes, method, self.part, self.suffix,
+                                                    retry, 1)
             if new is not None and new.status == 206:
                 return new
             if new is not None:

@@ -16,6 +16,7 @@ from oiofs.common.backend_protocol import PUT_TIMESTAMP_HEADER, TRANS_ID_HEADER
 from oiofs.common.exceptions import HTTPError, HTTPMethodNotAllowed, HTTPUnauthorized
 from oiofs.common.http.header_names import title_case
 from oiofs.common.timestamp import Timestamp
+from oiofs.proxy.checked_listing import read_listing_checked
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
 from oiofs.proxy.request import ProxyRequest
 from oiofs.proxy.response import Response
@@ -217,12 +218,13 @@ class Controller:
     # --- account and container reads ---------------------------------------------------
 
     def read_db(self, req: ProxyRequest, ring, part: int, nodes: list, suffix: str,
-                query: str):
+                query: str, checked: bool = False):
         """HEAD/GET an account or container from its nodes: ``(resp, status)``.
 
         The client's ``Accept`` is passed on; with ``X-Newest`` every primary is asked and
-        the newest answer wins. ``resp`` is ``None`` when no node answered well, and
-        ``status`` then says how they failed.
+        the newest answer wins; ``checked`` (containers) serves an answer whose rows a
+        quorum of replicas agrees on (:mod:`oiofs.proxy.checked_listing`). ``resp`` is
+        ``None`` when no node answered well, and ``status`` then says how they failed.
         """
         headers = self.backend_headers(req)
         accept = req.environ.get("HTTP_ACCEPT")
@@ -235,6 +237,9 @@ class Controller:
             resp, _node, status = self.backend.read_newest(
                 node_iter, req.method, part, suffix, headers, quorum, len(nodes), query,
                 DB_NEWEST_KEYS)
+        elif checked:
+            resp, status = read_listing_checked(self.backend, node_iter, req.method, part,
+                                                suffix, headers, quorum, len(nodes), query)
         else:
             resp, _node, status = self.backend.read(node_iter, req.method, part, suffix,
                                                     headers, quorum, query)

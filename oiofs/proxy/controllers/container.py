@@ -63,7 +63,7 @@ class ContainerController(Controller):
         cache_key = f"{account}/{container}"
         generation = self.app.container_cache.generation(cache_key)  # before the read
         resp, status = self.read_db(req, ring, part, nodes,
-                                    quoted_suffix(account, container), query)
+                                    quoted_suffix(account, container), query, checked=True)
         if resp is None:
             if status == 404:
                 self.app.container_cache.invalidate(cache_key)

@@ -1,6 +1,6 @@
 """Backend fan-out against real HTTP servers placed by a real ring: quorum writes,
 handoffs for refused or failing primaries, reads with failover, X-Newest, streaming PUT,
-and resuming a body that breaks mid-way."""
+resuming a body that breaks mid-way, and reads checked against a quorum."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import threading
 
 import pytest
 
+from oiofs.common import runtime
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.ring import Ring, RingBuilder
 from oiofs.proxy.backend import Backend, StreamingWrite
+from oiofs.proxy.checked_listing import read_listing_checked
+from oiofs.proxy.checked_read import read_checked
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.object_reader import ReplicatedRead
 from oiofs.proxy.streaming import BackendBody, BodyCutShort
@@ -73,6 +76,7 @@ class Node(http.server.BaseHTTPRequestHandler):
         elif mode == "break":  # promise the whole body (or range), send a part, hang up
             start, stop = _asked_range(self.headers.get("Range"))
             self.send_response(206 if self.headers.get("Range") else 200)
+            self.send_header("X-Backend-Timestamp", "0000000100.00000")
             self.send_header("Content-Length", str(stop - start))
             if self.headers.get("Range"):
                 self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(BODY)}")
@@ -80,6 +84,8 @@ class Node(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(BODY[start:start + 3000])
             self.close_connection = True
+        elif mode.startswith("rows"):  # a container replica: its rows hash and listing
+            self._answer(200, mode[4:].encode(), [("X-Backend-Rows-Hash", mode[4:])])
         elif mode.startswith("data"):
             rng = self.headers.get("Range")
             etag = hashlib.md5(BODY).hexdigest()
@@ -93,6 +99,8 @@ class Node(http.server.BaseHTTPRequestHandler):
                 self._answer(206, BODY[start:stop], headers)
             else:
                 self._answer(200, BODY + mode[4:].encode(), headers)
+
+    do_HEAD = do_GET
 
 
 def _asked_range(value: str | None) -> tuple[int, int]:
@@ -304,3 +312,124 @@ def test_a_body_that_cannot_be_resumed_is_cut_short_loudly(cluster, backend):
         for chunk in BackendBody(resp, 1000, read.resumer(resp, resp.content_length)):
             got.append(chunk)
     assert b"".join(got) == BODY[:len(b"".join(got))] and len(b"".join(got)) < len(BODY)
+
+
+# --- read-your-writes: the first node's answer checked against a quorum (checked_read) --
+
+def set_modes(cluster, *modes, handoff=None):
+    """Set the answers of the primaries (in ring order) and of the first handoff."""
+    for node, mode in zip(cluster.primaries, modes, strict=False):
+        cluster.server(node).mode = mode
+    if handoff is not None:
+        cluster.server(cluster.handoff).mode = handoff
+
+def checked(cluster, backend, method="GET", headers=None):
+    nodes = backend.iter_read_nodes(cluster.ring, 0, cluster.primaries, 6)
+    return read_checked(backend, nodes, method, 0, "/a/c/o", headers or {}, 2, 2)
+
+
+def test_checked_read_asks_two_nodes_and_serves_the_first_when_newest(cluster, backend):
+    a, b, c = cluster.primaries
+    cluster.server(a).mode = "data0000000300.00000"
+    cluster.server(b).mode = "data0000000100.00000"
+    resp, node, status = checked(cluster, backend, headers={"Range": "bytes=0-1"})
+    assert (status, node["port"]) == (206, a["port"])
+    assert [seen[0] for seen in cluster.server(a).seen] == ["GET"]
+    [(method, _, check_headers, _)] = cluster.server(b).seen
+    assert method == "HEAD" and "Range" not in check_headers  # the replica's state
+    assert cluster.server(c).seen == []
+
+
+def test_checked_read_serves_a_newer_copy_from_the_node_holding_it(cluster, backend):
+    a, b, _ = cluster.primaries
+    cluster.server(a).mode = "data0000000100.00000"  # missed the overwrite
+    cluster.server(b).mode = "data0000000300.00000"
+    resp, node, status = checked(cluster, backend)
+    assert (status, node["port"]) == (200, b["port"])
+    assert resp.read_all().endswith(b"0000000300.00000")
+    assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD", "GET"]
+
+
+def test_checked_read_finds_the_copy_a_missing_node_lacks(cluster, backend):
+    a, b, _ = cluster.primaries
+    cluster.server(a).mode = "missing"  # was down during the PUT
+    cluster.server(b).mode = "data"
+    resp, node, status = checked(cluster, backend)
+    assert (status, node["port"]) == (200, b["port"])
+    assert resp.read_all().startswith(BODY)
+
+
+@pytest.mark.parametrize("stale", [0, 1])
+def test_checked_read_never_resurrects_a_deleted_object(cluster, backend, stale):
+    nodes = cluster.primaries[:2]
+    cluster.server(nodes[stale]).mode = "data0000000100.00000"  # missed the DELETE
+    cluster.server(nodes[1 - stale]).mode = "tomb0000000200.00000"
+    resp, _node, status = checked(cluster, backend)
+    assert (resp, status) == (None, 404)
+    # the stale replica is sent the tombstone, in the background
+    seen = cluster.server(nodes[stale]).seen
+    for _ in range(200):
+        if any(s[0] == "DELETE" for s in seen):
+            break
+        runtime.sleep(0.01)
+    [delete] = [s for s in seen if s[0] == "DELETE"]
+    assert delete[2]["X-Timestamp"] == "0000000200.00000"
+
+
+def test_checked_read_replaces_a_failed_node_and_looks_past_404s(cluster, backend):
+    set_modes(cluster, "missing", "fail", "missing", handoff="data")
+    resp, node, status = checked(cluster, backend)
+    assert (status, node["port"]) == (200, cluster.handoff["port"])
+    set_modes(cluster, "missing", "fail", "fail", handoff="tomb0000000050.00000")
+    assert checked(cluster, backend)[2] == 404
+
+
+# --- listings a quorum of container replicas agrees on (checked_listing) ----------------
+
+def listing(cluster, backend):
+    nodes = backend.iter_read_nodes(cluster.ring, 0, cluster.primaries, 6)
+    resp, status = read_listing_checked(backend, nodes, "GET", 0, "/a/c", {}, 2, 3,
+                                        "format=json")
+    return (resp.read_all() if resp is not None else None), status
+
+
+def test_listing_of_a_replica_a_quorum_agrees_with_is_served(cluster, backend):
+    a, b, c = cluster.primaries
+    for node in (a, b):
+        cluster.server(node).mode = "rowsaaa"
+    cluster.server(c).mode = "rowsold"
+    assert listing(cluster, backend) == (b"aaa", 200)
+    assert cluster.server(a).seen[0][:2] == ("GET", f"/{a['device']}/0/a/c?format=json")
+    assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD"]
+    assert cluster.server(c).seen == []  # two agreeing replicas are enough
+
+
+def test_listing_of_a_replica_behind_the_others_is_not_served(cluster, backend):
+    set_modes(cluster, "rowsold", "rowsnew", "rowsnew")  # the first was down meanwhile
+    assert listing(cluster, backend) == (b"new", 200)
+    set_modes(cluster, "missing")  # was down when the container was made
+    assert listing(cluster, backend) == (b"new", 200)
+
+
+def test_listing_of_a_container_a_quorum_lacks_is_404(cluster, backend):
+    set_modes(cluster, "rowsold", "missing", "missing")  # the first missed the deletion
+    assert listing(cluster, backend) == (None, 404)
+
+
+def test_listing_without_a_quorum_serves_the_first_answer(cluster, backend):
+    _, b, c = cluster.primaries
+    set_modes(cluster, "rowsone", "rowstwo", "fail", handoff="missing")
+    assert listing(cluster, backend) == (b"one", 200)
+    # the replica that disagreed was asked again before giving up, the failed one not
+    assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD", "HEAD", "HEAD"]
+    assert len(cluster.server(c).seen) == 1
+
+
+def test_listing_asks_a_replica_that_failed_lately_last(cluster, backend):
+    a = cluster.primaries[0]
+    # the first is back from an outage, behind; the others differ by an update in flight
+    set_modes(cluster, "rowsold", "rowsnew1", "rowsnew2")
+    backend.node_error(a, "refused", fatal=True)
+    backend.node_ok(a)
+    assert listing(cluster, backend) == (b"new1", 200)
+    assert [seen[0] for seen in cluster.server(a).seen] == ["HEAD", "HEAD", "HEAD"]

@@ -76,3 +76,13 @@ def test_other_nodes_unaffected():
 def test_key_from_ring_node():
     assert ErrorLimiter.key({"ip": "10.0.0.1", "port": 6200, "device": "d1"}) == \
         "10.0.0.1:6200/d1"
+
+
+def test_a_node_that_failed_stays_recently_failed_for_interval_after_it_recovers():
+    lim = make(interval=60.0)
+    assert not lim.recently_failed(KEY, now=0.5)
+    lim.error(KEY, now=1.0, fatal=True)
+    lim.success(KEY)  # back, and used in full again
+    assert not lim.is_limited(KEY, now=2.0)
+    assert lim.recently_failed(KEY, now=61.0)
+    assert not lim.recently_failed(KEY, now=61.5)

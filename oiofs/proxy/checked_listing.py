@@ -1,0 +1,149 @@
+"""Read-your-writes for container listings: serve a listing a quorum of replicas agrees on.
+
+Object servers tell every container replica of each PUT and DELETE; a replica that was
+down misses those updates (async pendings wait for the updater) and, once back, lists
+objects deleted since or misses new ones. Each container database keeps a *rows hash*
+(the XOR of its rows' hashes, deleted rows included): two replicas with the same hash
+hold the same rows. The container servers send it on GET and HEAD
+(``X-Backend-Rows-Hash``), so :func:`read_listing_checked`:
+
+* sends the client's ``GET``/``HEAD`` to the first node and a ``HEAD`` to the others of
+  a quorum at once (:func:`oiofs.proxy.checked_read.ask_quorum`);
+* serves the first node's answer when a quorum (itself included) has its hash: every
+  acknowledged object write reached a quorum of container replicas, and any two quorums
+  share one, so that state holds every acknowledged write;
+* else asks the remaining primaries, one ``HEAD`` each, until a quorum agrees on a hash,
+  and serves the listing of a node holding it (one more request, only while replicas
+  disagree); a quorum of 404s answers 404;
+* replicas that do not agree yet are asked again (``RECHECKS`` times): ones that differ
+  only by updates in flight agree a few milliseconds later;
+* replicas this proxy saw failing within ``error_suppression_interval`` (60 s) are
+  asked last: a replica back from an outage is the one behind, and under a steady flow
+  of writes the replicas may disagree at every instant;
+* when no quorum agrees even so, or the first answer is
+  neither 2xx nor 404 (a refused query: the request's own fault), the first node's answer
+  is served, as before.
+
+Swift reads a listing from one replica; it differs from oiofs here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable
+
+from oiofs.common.backend_protocol import ROWS_HASH_HEADER
+from oiofs.common.connection_pool import HTTPResponse
+from oiofs.proxy.backend import Backend, node_path
+from oiofs.proxy.checked_read import ask_quorum
+from oiofs.proxy.error_limiter import ErrorLimiter
+from oiofs.proxy.quorum import read_failure_status
+
+_HASH_KEY = ROWS_HASH_HEADER.lower()
+#: the vote of a replica that has no such container
+MISSING = "404"
+#: how many times replicas that do not agree yet are asked again
+RECHECKS = 2
+
+
+def _vote(status: int, headers: dict) -> str | None:
+    """What a replica's answer says about the container's rows (``None``: no opinion)."""
+    if status == 404:
+        return MISSING
+    if 200 <= status < 300:
+        return headers.get(_HASH_KEY) or None
+    return None
+
+
+def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int,
+                         suffix: str, headers: dict, quorum: int, replicas: int,
+                         query: str = "") -> tuple[HTTPResponse | None, int]:
+    """A container's answer that a quorum of replicas agrees on (module docstring):
+    ``(response, status)``, the response still open, or ``(None, 404|503)``."""
+    node_iter = iter(nodes)
+    # replicas this proxy saw failing lately go last: back from an outage, they are
+    # the ones behind, which matters when writes in flight keep a quorum from agreeing
+    limiter = backend.limiter
+    first_nodes = sorted(itertools.islice(node_iter, replicas),
+                         key=lambda node: limiter.recently_failed(ErrorLimiter.key(node)))
+    node_iter = itertools.chain(first_nodes, node_iter)
+    statuses: list[int] = []
+    answers = ask_quorum(backend, node_iter, method, part, suffix, headers, headers,
+                         max(1, quorum), statuses, query)
+    first = answers[0] if answers and answers[0].first else None
+    for answer in answers:
+        if answer is not first:
+            answer.resp.discard()
+    if first is None:  # no node answered the listing itself: the next ones may
+        resp, _node, status = backend.read(node_iter, method, part, suffix, headers,
+                                           quorum, query, statuses)
+        return resp, status
+    mine = _vote(first.resp.status, first.resp.headers)
+    if mine is None:
+        return first.resp, first.resp.status
+    others = [(a.node, _vote(a.resp.status, a.resp.headers))
+              for a in answers if a is not first]
+    asked = len(answers)
+    while _best(mine, others)[1] < quorum and asked < replicas:
+        node = next(node_iter, None)
+        if node is None:
+            break
+        asked += 1
+        others += _head_votes(backend, [node], part, suffix, headers, statuses)
+    for _ in range(RECHECKS):
+        if not any(vote for _, vote in others) or _best(mine, others)[1] >= quorum:
+            break
+        # no quorum yet: replicas differing only by updates in flight agree a few
+        # milliseconds later, so ask them again
+        # (not a node that failed: a node that hangs would make the client wait again)
+        others = _head_votes(backend, [node for node, vote in others if vote is not None],
+                             part, suffix, headers, statuses)
+    holders = {vote: node for node, vote in reversed(others) if vote is not None}
+    votes = Counter([mine] + [vote for _, vote in others if vote is not None])
+    winner, count = votes.most_common(1)[0]
+    agreed = winner if count >= quorum else None
+    if agreed == MISSING:
+        first.resp.discard()
+        return None, 404
+    if mine != MISSING and agreed in (None, mine):
+        return first.resp, first.resp.status
+    # the first node is behind, or lacks the container: ask a node holding the agreed
+    # rows (any rows, when no quorum agrees)
+    target = agreed or next((vote for vote in votes if vote != MISSING), None)
+    resp = None
+    if target is not None:
+        node = holders[target]
+        resp = backend.request_one(node, method, node_path(node, part, suffix, query),
+                                   headers)
+        if resp is not None and 200 <= resp.status < 300:
+            first.resp.discard()
+            return resp, resp.status
+        statuses.append(503 if resp is None else resp.status)
+        if resp is not None:
+            resp.discard()
+    if mine != MISSING:
+        return first.resp, first.resp.status
+    first.resp.discard()
+    return None, read_failure_status(statuses, quorum)
+
+
+def _best(mine: str, others: list[tuple[dict, str | None]]) -> tuple[str, int]:
+    """The most common vote and how many replicas gave it."""
+    votes = Counter([mine] + [vote for _, vote in others if vote is not None])
+    return votes.most_common(1)[0]
+
+
+def _head_votes(backend: Backend, nodes: list[dict], part: int, suffix: str,
+                headers: dict, statuses: list[int]) -> list[tuple[dict, str | None]]:
+    """``(node, vote)`` of a ``HEAD`` of each of ``nodes``, sent all at once."""
+    requests = [(node, "HEAD", node_path(node, part, suffix), headers) for node in nodes]
+    result: list[tuple[dict, str | None]] = []
+    for node, resp in zip(nodes, backend.request_many(requests), strict=True):
+        statuses.append(503 if resp is None else resp.status)
+        vote = None
+        if resp is not None:
+            vote = _vote(resp.status, resp.headers)
+            resp.discard()
+        result.append((node, vote))
+    return result

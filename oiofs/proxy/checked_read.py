@@ -1,0 +1,173 @@
+"""Read-your-writes for replicated objects: a GET checked against a HEAD of other replicas.
+
+A write is acknowledged once a quorum of replicas stored it; a replica that was down
+(or missed the write for any reason) keeps its older version, or its copy of an object
+deleted since, until the replicator comes by. A read that asked that one replica alone
+would serve the old state. So :func:`read_checked` asks ``wanted`` replicas at once (a
+quorum: 2 of 3), any two quorums sharing a replica:
+
+* the first node gets the client's request (``GET`` or ``HEAD``, with its ``Range`` and
+  conditions), each other one a plain ``HEAD``, all sent before any answer is read, so
+  the check costs the time of one request, not two;
+* a node that fails is replaced by the next node (same role), as in :meth:`Backend.read`;
+* the newest state among the answers wins (:func:`oiofs.proxy.quorum.pick_newest`, by
+  ``X-Backend-Timestamp``, which counts a ``.meta`` of a POST and a tombstone): the
+  first node's answer when it is the newest (also on a tie), else a 404 when a
+  tombstone is newer than every copy, else the newer copy is fetched from the node that
+  holds it (one more request, only while replicas disagree);
+* a replica found holding a copy older than a tombstone is sent that tombstone (a
+  ``DELETE`` with the tombstone's timestamp, in the background, answer ignored), so it
+  stops disagreeing before the replicator's pass. A replica with an older copy is left to
+  the replicator: the proxy never holds the object's metadata as stored.
+* when no replica asked has a copy (404s, failures), the remaining nodes (primaries,
+  then handoffs) are asked one at a time as before; a copy found there is served unless
+  a tombstone seen earlier is newer.
+
+Swift's readers do not do this (Swift reads one replica unless ``X-Newest``; its error
+limiting keeps a node that failed out of reads for a minute instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from oiofs.common import runtime
+from oiofs.common.backend_protocol import TIMESTAMP_HEADER
+from oiofs.common.connection_pool import HTTPResponse
+from oiofs.common.timestamp import Timestamp
+from oiofs.proxy.backend import Backend, node_path
+from oiofs.proxy.quorum import pick_newest, response_timestamp
+
+#: the answer headers compared (the newest of them counts; object servers send both)
+KEYS = (TIMESTAMP_HEADER.lower(), "x-timestamp")
+#: client headers a check ``HEAD`` leaves out: it asks for the replica's state, whatever
+#: the client's range or conditions
+CONDITIONAL_HEADERS = frozenset(("range", "if-range", "if-match", "if-none-match",
+                                 "if-modified-since", "if-unmodified-since"))
+
+
+def check_headers_of(headers: dict) -> dict:
+    """The headers of a check ``HEAD``: ``headers`` without ranges and conditions.
+
+    >>> check_headers_of({"X-Trans-Id": "tx", "Range": "bytes=0-1", "If-Match": "x"})
+    {'X-Trans-Id': 'tx'}
+    """
+    return {k: v for k, v in headers.items() if k.lower() not in CONDITIONAL_HEADERS}
+
+
+class CheckedAnswer:
+    """One node's open answer in a checked read, and whether it is the first node's."""
+
+    __slots__ = ("resp", "node", "first", "stamp")
+
+    def __init__(self, resp: HTTPResponse, node: dict, first: bool):
+        self.resp = resp
+        self.node = node
+        self.first = first
+        self.stamp: Timestamp | None = response_timestamp(resp.headers, KEYS)
+
+    @property
+    def has_copy(self) -> bool:
+        """Any answer but 404 says the replica holds the object (a 304 or 412 too)."""
+        return self.resp.status != 404
+
+
+def ask_quorum(backend: Backend, nodes: Iterator[dict], method: str, part: int,
+               suffix: str, headers: dict, check_headers: dict, wanted: int,
+               statuses: list[int], query: str = "") -> list[CheckedAnswer]:
+    """Up to ``wanted`` open answers, all requests sent before any answer is read: the
+    first node gets ``method`` with ``headers`` (and ``query``), the others ``HEAD`` with
+    ``check_headers``; a node that fails is replaced by the next one of ``nodes`` in the
+    same role (its 503 added to ``statuses``, as every answer's status is). The first
+    node's answer, when there is one, comes first."""
+    answers: list[CheckedAnswer] = []
+    roles = [True] + [False] * (wanted - 1)
+    while roles:
+        batch = []
+        for first in roles:
+            node = next(nodes, None)
+            if node is None:
+                break
+            batch.append((node, first))
+        if not batch:
+            break
+        requests = [(node, method if first else "HEAD",
+                     node_path(node, part, suffix, query if first else ""),
+                     headers if first else check_headers) for node, first in batch]
+        roles = []
+        for (node, first), resp in zip(batch, backend.request_many(requests), strict=True):
+            if resp is None:
+                statuses.append(503)
+                roles.append(first)
+                continue
+            statuses.append(resp.status)
+            answers.append(CheckedAnswer(resp, node, first))
+    answers.sort(key=lambda a: not a.first)  # the first node wins ties
+    return answers
+
+
+def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int,
+                 suffix: str, headers: dict, quorum: int, wanted: int,
+                 same_copy: list[dict] | None = None
+                 ) -> tuple[HTTPResponse | None, dict | None, int]:
+    """The newest answer among ``wanted`` replicas (module docstring), still open for
+    streaming: ``(response, node, status)``, or ``(None, None, 404|503)``.
+
+    ``same_copy`` (extended in place) gets the other nodes found holding the very version
+    served: the first place to resume a body that breaks.
+    """
+    node_iter = iter(nodes)
+    statuses: list[int] = []
+    answers = ask_quorum(backend, node_iter, method, part, suffix, headers,
+                   check_headers_of(headers), max(1, wanted), statuses)
+    choice = pick_newest([(200 if a.has_copy else 404, a.stamp) for a in answers])
+    tombstone = max((a.stamp for a in answers if not a.has_copy and a.stamp is not None),
+                    default=None)
+    chosen = answers[choice] if choice is not None else None
+    for answer in answers:
+        if answer is not chosen or not answer.first:
+            answer.resp.discard()
+    if tombstone is not None and chosen is None:
+        _repair_deleted(backend, [a for a in answers if a.has_copy], part, suffix, headers,
+                        tombstone)
+    if same_copy is not None and chosen is not None:
+        same_copy.extend(a.node for a in answers
+                         if a is not chosen and a.has_copy and a.stamp == chosen.stamp)
+    if chosen is not None and chosen.first:
+        return chosen.resp, chosen.node, chosen.resp.status
+    if chosen is not None:  # a newer copy than the first node's: fetch it from its node
+        resp = backend.request_one(chosen.node, method,
+                                   node_path(chosen.node, part, suffix), headers)
+        if resp is not None and resp.status != 404:
+            return resp, chosen.node, resp.status
+        if resp is not None:
+            resp.discard()
+    elif any(a.has_copy for a in answers):
+        return None, None, 404  # deleted after every copy seen was written
+    # no copy among the replicas asked: look further, one node at a time
+    resp, node, status = backend.read(node_iter, method, part, suffix, headers, quorum,
+                                      statuses=statuses)
+    if resp is not None and tombstone is not None:
+        found = response_timestamp(resp.headers, KEYS)
+        if found is None or found < tombstone:
+            resp.discard()
+            return None, None, 404
+    return resp, node, status
+
+
+def _repair_deleted(backend: Backend, stale: list[CheckedAnswer], part: int, suffix: str,
+                    headers: dict, tombstone: Timestamp) -> None:
+    """Send the tombstone to replicas still holding an older copy (in the background)."""
+    if not stale:
+        return
+    base = check_headers_of(headers)
+    base["X-Timestamp"] = tombstone.internal
+    requests = [(a.node, "DELETE", node_path(a.node, part, suffix), base) for a in stale]
+
+    def send() -> None:
+        for resp in backend.request_many(requests):
+            if resp is not None:
+                resp.discard()
+
+    runtime.spawn_n(send)
+
