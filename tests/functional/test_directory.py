@@ -79,6 +79,36 @@ def test_every_server_registers_with_a_score(cluster, conscience):
     assert len([s for s in conscience.list_services("proxy")]) == 1
 
 
+def _score_reads(cluster) -> int:
+    """How many times the directory served the list of scores (the proxy's reads)."""
+    path = os.path.join(cluster.layout.log, "directory-server.log")
+    with open(path, errors="replace") as log:
+        return sum(1 for line in log if "/v1/conscience/list" in line)
+
+
+def test_idle_proxy_follows_a_lock_before_its_next_request(cluster, client, conscience,
+                                                           container):
+    """The proxy refreshes its scores in the background: locked while the proxy is idle,
+    the node gets nothing from the very first requests that follow."""
+    lay = cluster.layout
+    drained = [(t, f"{lay.ip}:{lay.port(DRAINED, t)}") for t in ("object", "container")]
+    _batch(client, container)
+    assert _drained_hits(cluster, container) > 0  # it served before the drain
+    try:
+        for service_type, addr in drained:
+            assert conscience.lock(service_type, addr, 0)["score"] == 0
+        # no request now; two reads done after the lock (one may have been under way)
+        reads = _score_reads(cluster)
+        wait_for(lambda: _score_reads(cluster) >= reads + 2, timeout=30, interval=0.2,
+                 what="the idle proxy to read the scores again")
+        assert _batch_misses_drained(cluster, client, container)
+    finally:
+        for service_type, addr in drained:
+            conscience.unlock(service_type, addr)
+    wait_for(lambda: not _batch_misses_drained(cluster, client, container), timeout=30,
+             interval=0.2, what="the unlocked node to get requests again")
+
+
 def test_drained_node_gets_no_traffic_even_with_the_directory_down(cluster, client,
                                                                    conscience, container):
     lay = cluster.layout
@@ -102,7 +132,7 @@ def test_drained_node_gets_no_traffic_even_with_the_directory_down(cluster, clie
         assert processes.kill_process("directory-server", lay.run, lay.root)
 
         def proxy_noticed():
-            # scores are refreshed by the requests that find them stale
+            # the proxy's own green thread tries to refresh; requests still succeed
             assert client.request("HEAD", f"/{container}").status == 204
             with open(proxy_log, errors="replace") as log:
                 return sum(1 for line in log if "cannot read scores" in line) > seen
