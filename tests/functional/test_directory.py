@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from oiofs.cli.allinone import processes
+from oiofs.common.ring import Ring
 from oiofs.directory.client import ConscienceClient
 from tests.support.waiting import wait_for
 
@@ -107,6 +108,42 @@ def test_idle_proxy_follows_a_lock_before_its_next_request(cluster, client, cons
             conscience.unlock(service_type, addr)
     wait_for(lambda: not _batch_misses_drained(cluster, client, container), timeout=30,
              interval=0.2, what="the unlocked node to get requests again")
+
+
+def _object_rows_put(cluster, node: int, container: str) -> int:
+    """Object rows (``PUT /<dev>/<part>/<account>/<container>/<obj>``) the container
+    server of ``node`` was sent for ``container``: the updates after object writes."""
+    path = os.path.join(cluster.layout.log, f"container-server-{node}.log")
+    with open(path, errors="replace") as log:
+        return sum(1 for line in log if " PUT /" in line and f"/{container}/" in line)
+
+
+def test_drained_container_server_gets_no_updates_from_new_puts(cluster, client,
+                                                               conscience):
+    """The proxy names a handoff instead of a drained container replica in the update
+    headers it gives the object servers, as it does for its own requests."""
+    lay = cluster.layout
+    addr = f"{lay.ip}:{lay.port(DRAINED, 'container')}"
+    ring = Ring(cluster.oiofs_dir, ring_name="container")
+    name = next(n for n in (f"upd-{uuid.uuid4().hex[:8]}" for _ in range(100))
+                if any(node["port"] == lay.port(DRAINED, "container")
+                       for node in ring.get_nodes("AUTH_test", n)[1]))
+    try:
+        assert conscience.lock("container", addr, 0)["score"] == 0
+        reads = _score_reads(cluster)
+        wait_for(lambda: _score_reads(cluster) >= reads + 2, timeout=30, interval=0.2,
+                 what="the proxy to read the scores again")
+        assert client.request("PUT", f"/{name}").status == 201  # on a handoff, not DRAINED
+        names = sorted(f"o-{i:02d}" for i in range(BATCH))
+        for obj in names:
+            assert client.request("PUT", f"/{name}/{obj}", body=b"x").status == 201
+        assert _object_rows_put(cluster, DRAINED, name) == 0
+        assert sum(_object_rows_put(cluster, n, name) for n in lay.node_numbers()) >= \
+            2 * BATCH  # a quorum of the container's replicas heard of every object
+        listing = client.request("GET", f"/{name}")
+        assert listing.status == 200 and listing.body.decode().split() == names
+    finally:
+        conscience.unlock("container", addr)
 
 
 def test_drained_node_gets_no_traffic_even_with_the_directory_down(cluster, client,
