@@ -29,6 +29,7 @@ from oiofs.directory.errors import (
     InvalidRequest,
     error_for_status,
 )
+from oiofs.directory.meta0_packed import pack, unpack
 
 
 def directory_endpoints(conf: dict[str, Any]) -> list[str]:
@@ -261,3 +262,18 @@ class DirectoryClient(_HTTPDirectory):
         """Delete the named properties (every one when ``properties`` is empty)."""
         self.request("POST", "/v1/reference/del_properties",
                      _ref(account, reference, cid), properties or [])
+
+
+class Meta0DirectoryStore(_HTTPDirectory):
+    """The meta0 document kept by the directory: a
+    :class:`~oiofs.directory.meta0_store.Meta0Store` for ``Meta0Client(store=...)``,
+    sent and received packed (:mod:`oiofs.directory.meta0_packed`)."""
+
+    def read(self) -> dict[str, Any]:
+        """The document (every key present, empty when nothing was saved)."""
+        _status, body = self.request("GET", "/v1/meta0")
+        return unpack(body)
+
+    def write(self, doc: dict[str, Any]) -> None:
+        """Replace the document (stored durably by the directory before it answers)."""
+        self.request("PUT", "/v1/meta0", body=pack(doc))

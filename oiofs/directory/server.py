@@ -30,6 +30,9 @@ JSON in and out. Services are named by ``type`` and ``addr``, references by ``ac
 ``POST /v1/reference/set_properties``          body ``{"properties": {}}``
                                                ``[?flush=1]``; 204
 ``POST /v1/reference/del_properties``          body ``[keys]`` (nothing or ``[]``: all); 204
+``GET /v1/meta0``                              the meta0 document, packed
+                                               (:mod:`oiofs.directory.meta0_packed`)
+``PUT /v1/meta0``                              body: a packed document, checked; 204
 =============================================  ============================================
 
 Errors are ``{"status": n, "message": "...", "error": "<class>"}`` with the status of
@@ -53,12 +56,17 @@ from oiofs.common.logger import get_logger
 from oiofs.common.redis_conn import RedisUnavailable
 from oiofs.directory.conscience import Conscience
 from oiofs.directory.errors import DirectoryError, InvalidRequest
+from oiofs.directory.meta0_errors import Meta0Error
+from oiofs.directory.meta0_packed import EMPTY, META0_KEY, META0_NAMESPACE, unpack
 from oiofs.directory.references import ReferenceBook, resolve_cid
 from oiofs.directory.store import DirectoryStore, StoreBusy, make_store
 
 #: low-level errors of the stores, answered 503 (the store is down or too busy)
 _UNAVAILABLE = (RedisUnavailable, StoreBusy, sqlite3.OperationalError)
 MAX_BODY = 1 << 20
+#: a packed meta0 document: a few hundred kB for 65,536 prefixes, far more with many
+#: services in the descriptions
+MAX_META0_BODY = 32 << 20
 
 _ROUTES = Map([Rule("/status", endpoint="status", methods=["GET"])] + [
     Rule(f"/v1/conscience/{name}", endpoint=f"cs_{name}", methods=methods)
@@ -70,17 +78,19 @@ _ROUTES = Map([Rule("/status", endpoint="status", methods=["GET"])] + [
                           ("show", ["GET"]), ("link", ["POST"]), ("renew", ["POST"]),
                           ("unlink", ["POST"]), ("force", ["POST"]),
                           ("get_properties", ["POST"]), ("set_properties", ["POST"]),
-                          ("del_properties", ["POST"]))])
+                          ("del_properties", ["POST"]))] + [
+    Rule("/v1/meta0", endpoint="meta0_get", methods=["GET"]),
+    Rule("/v1/meta0", endpoint="meta0_put", methods=["PUT"])])
 
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status=status, mimetype="application/json")
 
 
-def _body(req: Request) -> Any:
+def _body(req: Request, limit: int = MAX_BODY) -> Any:
     """The request's JSON body (``None`` when empty)."""
-    if (req.content_length or 0) > MAX_BODY:
-        raise InvalidRequest(f"body larger than {MAX_BODY} bytes")
+    if (req.content_length or 0) > limit:
+        raise InvalidRequest(f"body larger than {limit} bytes")
     raw = req.get_data(cache=True)
     if not raw.strip():
         return None
@@ -249,6 +259,21 @@ class DirectoryApp:
 
     def on_ref_del_properties(self, req: Request) -> Response:
         self.references.del_properties(self._cid(req), _keys(_body(req)))
+        return Response(status=204)
+
+
+    # --- meta0 ------------------------------------------------------------------------
+
+    def on_meta0_get(self, req: Request) -> Response:
+        return _json(self.store.get(META0_NAMESPACE, META0_KEY) or EMPTY)
+
+    def on_meta0_put(self, req: Request) -> Response:
+        packed = _body(req, MAX_META0_BODY)
+        try:
+            unpack(packed)  # only a well-formed document is kept
+        except Meta0Error as err:
+            raise InvalidRequest(f"meta0: {err}") from None
+        self.store.update(META0_NAMESPACE, META0_KEY, lambda _old: packed)
         return Response(status=204)
 
 

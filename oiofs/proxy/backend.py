@@ -208,11 +208,8 @@ class Backend:
                 node = next(handoffs, None)
             return None, None
 
-        started = []
-        for slot, node in enumerate(primaries):
-            if self.limiter.is_limited(ErrorLimiter.key(node)):
-                node = next(handoffs, node)  # no handoff left: try the primary anyway
-            started.append(start_at(node, slot))
+        started = [start_at(self._avoid(node, handoffs), slot)
+                   for slot, node in enumerate(primaries)]
         results: list[T | None] = []
         for slot, (node, conn) in enumerate(started):
             result = None
@@ -223,6 +220,22 @@ class Backend:
                 node, conn = start_at(next(handoffs, None), slot)
             results.append(result)
         return results
+
+    def _avoid(self, node: dict, handoffs: Iterator[dict]) -> dict:
+        """``node``, or the next of ``handoffs`` in its place when ``node`` is
+        error-limited or drained (``node`` itself when no handoff is left: the last
+        resort)."""
+        if self.limiter.is_limited(ErrorLimiter.key(node)):
+            return next(handoffs, node)
+        return node
+
+    def update_nodes(self, ring, part: int, primaries: list[dict]) -> list[dict]:
+        """The replicas of partition ``part`` that the storage servers should update
+        after a write (the container replicas of an object, named in the update
+        headers): ``primaries`` with the rule of the proxy's own writes, each
+        error-limited or drained one replaced by the next handoff the ring gives."""
+        handoffs = HandoffIter(ring, part, self.limiter, len(primaries))
+        return [self._avoid(node, handoffs) for node in primaries]
 
     def write(self, ring, part: int, primaries: list[dict], method: str, suffix: str,
               headers_list: list[dict], body: bytes | None = None) -> list[Answer]:

@@ -2,8 +2,9 @@
 
 With ``directory_endpoints`` set, each proxy worker keeps the scores of every registered
 service by address (``ip:port``) and refreshes them every ``conscience_refresh_interval``
-seconds (5) in a green thread started by the request that finds them stale (a request
-never waits for the directory). What the backend does with them:
+seconds (5) from a green thread of its own (:meth:`ScoreBoard.start`), whether requests
+come or not: an idle proxy's first request sees scores at most one interval old, and no
+request ever waits for (or checks on) the directory. What the backend does with them:
 
 * a node whose server scores 0 (silent past the conscience's timeout, or locked at 0 by
   an operator) is *avoided* like an error-limited node (:mod:`oiofs.proxy.error_limiter`):
@@ -20,9 +21,9 @@ the conscience does not know is treated as it would be without a directory.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from oiofs.common import runtime
@@ -41,17 +42,17 @@ class ScoreBoard:
     """Scores by ``ip:port``, as last read from the conscience."""
 
     def __init__(self, client: ConscienceClient, logger: logging.Logger,
-                 refresh_interval: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None):
+                 refresh_interval: float = 5.0, rng: random.Random | None = None):
         self.client = client
         self.logger = logger
         self.refresh_interval = refresh_interval
-        self.clock = clock
         self.rng = rng or random.Random()
         self.scores: dict[str, int] = {}
-        self._fetched_at: float | None = None
-        self._refreshing = False
+        #: ``time.monotonic()`` of the last successful read (``None``: never read)
+        self.fetched_at: float | None = None
+        #: the process whose green thread refreshes the scores (``None``: stopped)
+        self._owner_pid: int | None = None
+        self._fork_hook = False
         self.repeats = RepeatLimiter(refresh_interval)
 
     def refresh(self) -> bool:
@@ -63,9 +64,6 @@ class ScoreBoard:
                              "cannot read scores from the directory (keeping the last "
                              "known): %s", err)
             return False
-        finally:
-            self._fetched_at = self.clock()
-            self._refreshing = False
         scores: dict[str, int] = {}
         for service in services:
             addr = service.get("addr")
@@ -73,30 +71,51 @@ class ScoreBoard:
                 # two services at one address: the lower score counts
                 scores[addr] = min(int(service.get("score", 0)), scores.get(addr, 100))
         self.scores = scores
+        self.fetched_at = time.monotonic()
         return True
 
-    def _maybe_refresh(self) -> None:
-        if self._refreshing:
+    def start(self) -> None:
+        """Refresh every ``refresh_interval`` seconds from a green thread of this process,
+        and of every process forked from it from now on (each proxy worker has its own:
+        the thread copied by a fork stops at its next wake-up, the child starts a fresh
+        one). Idempotent per process."""
+        if self._owner_pid == os.getpid():
             return
-        if (self._fetched_at is not None
-                and self.clock() - self._fetched_at < self.refresh_interval):
-            return
-        self._refreshing = True
-        runtime.spawn_n(self.refresh)
+        self._owner_pid = pid = os.getpid()
+        runtime.spawn_n(self._refresh_forever, pid)
+        if not self._fork_hook:
+            self._fork_hook = True
+            os.register_at_fork(after_in_child=self._restart_after_fork)
+
+    def stop(self) -> None:
+        """Stop refreshing (the thread ends at its next wake-up); the scores stay."""
+        self._owner_pid = None
+
+    def _restart_after_fork(self) -> None:
+        if self._owner_pid is not None:  # not stopped: the child refreshes on its own
+            self.start()
+
+    def _refresh_forever(self, pid: int) -> None:
+        while True:
+            runtime.sleep(self.refresh_interval)
+            if self._owner_pid != pid or os.getpid() != pid:
+                return  # stopped, or a copy made by a fork (the child runs its own)
+            try:
+                self.refresh()
+            except Exception:  # never let the thread die: old scores would stay forever
+                self.logger.exception("refreshing the conscience scores")
 
     def score(self, addr: str) -> int | None:
         """The score of the server at ``addr`` (``None``: unknown)."""
-        self._maybe_refresh()
         return self.scores.get(addr)
 
     def is_drained(self, addr: str) -> bool:
         """True if the server at ``addr`` scores 0: requests should avoid it."""
-        return self.score(addr) == 0
+        return self.scores.get(addr) == 0
 
     def weighted_order(self, nodes: list[N]) -> list[N]:
         """``nodes`` in a random order where a higher score tends to come first (each
         node's chance of being first is proportional to its score)."""
-        self._maybe_refresh()
         if not self.scores:
             shuffled = list(nodes)
             self.rng.shuffle(shuffled)
@@ -112,10 +131,11 @@ class ScoreBoard:
 def make_scoreboard(conf: dict[str, Any], logger: logging.Logger,
                     refresh_interval: float) -> ScoreBoard | None:
     """The proxy's :class:`ScoreBoard` if ``conf`` names a directory (first read now, best
-    effort, within one second), else ``None``."""
+    effort, within one second; then refreshed in the background), else ``None``."""
     if not directory_endpoints(conf):
         return None
     board = ScoreBoard(ConscienceClient(conf, timeout=1.0), logger, refresh_interval)
     board.refresh()
     board.client.timeout = conf_float(conf, "directory_timeout", 5.0)  # from now on
+    board.start()
     return board

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from oiofs.cli.allinone import processes
+from oiofs.common.ring import Ring
 from oiofs.directory.client import ConscienceClient
 from tests.support.waiting import wait_for
 
@@ -79,6 +80,72 @@ def test_every_server_registers_with_a_score(cluster, conscience):
     assert len([s for s in conscience.list_services("proxy")]) == 1
 
 
+def _score_reads(cluster) -> int:
+    """How many times the directory served the list of scores (the proxy's reads)."""
+    path = os.path.join(cluster.layout.log, "directory-server.log")
+    with open(path, errors="replace") as log:
+        return sum(1 for line in log if "/v1/conscience/list" in line)
+
+
+def test_idle_proxy_follows_a_lock_before_its_next_request(cluster, client, conscience,
+                                                           container):
+    """The proxy refreshes its scores in the background: locked while the proxy is idle,
+    the node gets nothing from the very first requests that follow."""
+    lay = cluster.layout
+    drained = [(t, f"{lay.ip}:{lay.port(DRAINED, t)}") for t in ("object", "container")]
+    _batch(client, container)
+    assert _drained_hits(cluster, container) > 0  # it served before the drain
+    try:
+        for service_type, addr in drained:
+            assert conscience.lock(service_type, addr, 0)["score"] == 0
+        # no request now; two reads done after the lock (one may have been under way)
+        reads = _score_reads(cluster)
+        wait_for(lambda: _score_reads(cluster) >= reads + 2, timeout=30, interval=0.2,
+                 what="the idle proxy to read the scores again")
+        assert _batch_misses_drained(cluster, client, container)
+    finally:
+        for service_type, addr in drained:
+            conscience.unlock(service_type, addr)
+    wait_for(lambda: not _batch_misses_drained(cluster, client, container), timeout=30,
+             interval=0.2, what="the unlocked node to get requests again")
+
+
+def _object_rows_put(cluster, node: int, container: str) -> int:
+    """Object rows (``PUT /<dev>/<part>/<account>/<container>/<obj>``) the container
+    server of ``node`` was sent for ``container``: the updates after object writes."""
+    path = os.path.join(cluster.layout.log, f"container-server-{node}.log")
+    with open(path, errors="replace") as log:
+        return sum(1 for line in log if " PUT /" in line and f"/{container}/" in line)
+
+
+def test_drained_container_server_gets_no_updates_from_new_puts(cluster, client,
+                                                               conscience):
+    """The proxy names a handoff instead of a drained container replica in the update
+    headers it gives the object servers, as it does for its own requests."""
+    lay = cluster.layout
+    addr = f"{lay.ip}:{lay.port(DRAINED, 'container')}"
+    ring = Ring(cluster.oiofs_dir, ring_name="container")
+    name = next(n for n in (f"upd-{uuid.uuid4().hex[:8]}" for _ in range(100))
+                if any(node["port"] == lay.port(DRAINED, "container")
+                       for node in ring.get_nodes("AUTH_test", n)[1]))
+    try:
+        assert conscience.lock("container", addr, 0)["score"] == 0
+        reads = _score_reads(cluster)
+        wait_for(lambda: _score_reads(cluster) >= reads + 2, timeout=30, interval=0.2,
+                 what="the proxy to read the scores again")
+        assert client.request("PUT", f"/{name}").status == 201  # on a handoff, not DRAINED
+        names = sorted(f"o-{i:02d}" for i in range(BATCH))
+        for obj in names:
+            assert client.request("PUT", f"/{name}/{obj}", body=b"x").status == 201
+        assert _object_rows_put(cluster, DRAINED, name) == 0
+        assert sum(_object_rows_put(cluster, n, name) for n in lay.node_numbers()) >= \
+            2 * BATCH  # a quorum of the container's replicas heard of every object
+        listing = client.request("GET", f"/{name}")
+        assert listing.status == 200 and listing.body.decode().split() == names
+    finally:
+        conscience.unlock("container", addr)
+
+
 def test_drained_node_gets_no_traffic_even_with_the_directory_down(cluster, client,
                                                                    conscience, container):
     lay = cluster.layout
@@ -102,7 +169,7 @@ def test_drained_node_gets_no_traffic_even_with_the_directory_down(cluster, clie
         assert processes.kill_process("directory-server", lay.run, lay.root)
 
         def proxy_noticed():
-            # scores are refreshed by the requests that find them stale
+            # the proxy's own green thread tries to refresh; requests still succeed
             assert client.request("HEAD", f"/{container}").status == 204
             with open(proxy_log, errors="replace") as log:
                 return sum(1 for line in log if "cannot read scores" in line) > seen

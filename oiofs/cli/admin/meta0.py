@@ -11,7 +11,8 @@
     oiofs-admin meta0 import-ring container.ring.gz [--min-dist 1] [--force]
 
 The mapping, the services it was built over and its settings are kept in ``--store``
-(default ``<oiofs dir>/meta0.json``). ``--services`` is a JSON list of service
+(default ``<oiofs dir>/meta0.json``; ``--store directory``: by the directory service found
+through ``--directory``, as the other groups find it). ``--services`` is a JSON list of service
 descriptions as the conscience gives them (see :mod:`oiofs.directory.meta0`);
 ``--from-conscience TYPE`` takes them from the directory (``--directory URL``, else as
 the other groups find it); without either, the services recorded in the store are used.
@@ -40,13 +41,16 @@ from oiofs.directory.meta0_errors import Meta0Error
 from oiofs.directory.meta0_ring import export_ring, import_ring
 
 EXIT_OK, EXIT_WARNING, EXIT_ERROR = 0, 1, 2
+#: ``--store directory``: the mapping kept by the directory service
+DIRECTORY_STORE = "directory"
 
 
 def add_parser(subparsers: Any) -> None:
     """Add ``meta0`` and its verbs."""
     group = subparsers.add_parser("meta0", help="the meta0 prefix mapping")
     group.add_argument("--store", default=None,
-                       help="the mapping's file (default: <oiofs dir>/meta0.json)")
+                       help="the mapping's file (default: <oiofs dir>/meta0.json), or "
+                            "'directory': the directory's (see --directory)")
     add_directory_option(group)
     verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
 
@@ -90,11 +94,16 @@ def add_parser(subparsers: Any) -> None:
     imp.add_argument("--force", action="store_true", help="replace an existing mapping")
 
 
-def _store_path(args: argparse.Namespace) -> str:
+def _client(args: argparse.Namespace) -> Meta0Client:
+    """The client of the store ``--store`` names: the directory's with ``directory``."""
+    if args.store == DIRECTORY_STORE:
+        from oiofs.directory.client import Meta0DirectoryStore
+
+        return Meta0Client(store=Meta0DirectoryStore(endpoints=directory_endpoints(args)))
     if args.store:
-        return str(args.store)
+        return Meta0Client({"meta0_path": str(args.store)})
     base = args.oiofs_dir or os.environ.get("OIOFS_DIR") or "/etc/oiofs"
-    return os.path.join(base, "meta0.json")
+    return Meta0Client({"meta0_path": os.path.join(base, "meta0.json")})
 
 
 def _progress(verb: str, what: str) -> Any:
@@ -266,9 +275,8 @@ VERBS = {"bootstrap": _bootstrap, "rebalance": _rebalance, "decommission": _deco
 
 def run(args: argparse.Namespace) -> int:
     """Run one ``meta0`` verb; errors go to standard error with exit status 2."""
-    client = Meta0Client({"meta0_path": _store_path(args)})
     try:
-        return VERBS[args.verb](args, client)
+        return VERBS[args.verb](args, _client(args))
     except (OiofsError, OSError, ValueError, NoDirectory) as err:
         say(f"Error: {err}", sys.stderr)
         return EXIT_ERROR

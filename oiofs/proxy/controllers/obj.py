@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import mimetypes
 import time
+from collections.abc import Callable
+from typing import Any
 
 from oiofs.common.backend_protocol import (
     BACKEND_PREFIX,
@@ -77,17 +79,24 @@ BACKEND_PREFIXES = (BACKEND_PREFIX,)
 
 mimetypes.init()
 
+#: ``(ring, part, primaries) -> nodes``: which replicas a write's updates go to
+PickNodes = Callable[[Any, int, list[dict]], list[dict]]
+
 
 def delete_at_update_headers(delete_at: int | None, slots: int, container_ring=None,
-                             divisor: int = DEFAULT_DIVISOR) -> list[dict]:
+                             divisor: int = DEFAULT_DIVISOR,
+                             pick: PickNodes | None = None) -> list[dict]:
     """Per object replica: where its object server records the object in the expiry
     queue (``X-Delete-At-Container``, ``-Host``, ``-Device``, ``-Partition``; see
     :mod:`oiofs.common.expiring`). Empty dicts when there is no ``delete_at``.
+    ``pick(ring, part, primaries)`` chooses the queue's nodes (default: the primaries).
     """
     if not delete_at or container_ring is None:
         return [{} for _ in range(slots)]
     container = queue_container(delete_at, divisor)
     part, nodes = container_ring.get_nodes(EXPIRING_ACCOUNT, container)
+    if pick is not None:
+        nodes = pick(container_ring, part, nodes)
     headers = deal_update_headers(DELETE_AT_UPDATE, part, nodes, slots,
                                   quorum_size(len(nodes)), quorum_size(slots))
     for slot in headers:
@@ -130,11 +139,15 @@ class ObjectController(Controller):
         per slot, the container replicas (and expiry queue replicas) it must update.
 
         Enough container updates are dealt that, even if only a quorum of object writes
-        succeed, a quorum of container replicas hears of the object.
+        succeed, a quorum of container replicas hears of the object. A container replica
+        the proxy avoids (error-limited, or drained by the conscience) is not named: the
+        next handoff of the container ring is, as for the proxy's own writes.
         """
         ring = self.app.object_ring(info.policy_index)
         part, nodes = ring.get_nodes(account, container, obj)
-        cpart, cnodes = self.app.container_ring.get_nodes(account, container)
+        cring = self.app.container_ring
+        cpart, cnodes = cring.get_nodes(account, container)
+        cnodes = self.backend.update_nodes(cring, cpart, cnodes)
         updates = deal_update_headers(CONTAINER_UPDATE, cpart, cnodes, len(nodes),
                                       self.app.quorum(len(cnodes)),
                                       self.app.quorum(len(nodes)))
@@ -182,7 +195,8 @@ class ObjectController(Controller):
     def _queue_headers(self, delete_at: str, slots: int) -> list[dict]:
         """Expiry queue headers for a write setting ``X-Delete-At: delete_at``."""
         return delete_at_update_headers(int(delete_at), slots, self.app.container_ring,
-                                        self.options.expiring_objects_container_divisor)
+                                        self.options.expiring_objects_container_divisor,
+                                        self.backend.update_nodes)
 
     # --- reads --------------------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 
 import logging
 import random
+import time
 
 import pytest
 
+from oiofs.common import runtime
 from oiofs.directory.client import ConscienceClient, DirectoryClient
 from oiofs.directory.errors import (
     DirectoryUnavailable,
@@ -140,10 +142,39 @@ def test_scoreboard_drains_and_keeps_last_scores(directory):
     assert board.scores["127.0.0.1:6010"] == 80
 
 
+def test_scoreboard_refreshes_in_the_background_without_requests(directory):
+    """Once started, the board follows a lock with nobody asking it anything; with
+    the directory gone it keeps the last scores; stopped, it reads no more."""
+    endpoint, server = directory
+    cs = ConscienceClient(endpoints=[endpoint])
+    cs.register({"type": "object", "addr": "127.0.0.1:6010", "score": 80})
+    board = ScoreBoard(ConscienceClient(endpoints=[endpoint], timeout=1),
+                       logging.getLogger("test-scores"), refresh_interval=0.1)
+    assert board.refresh() is True and board.scores == {"127.0.0.1:6010": 80}
+    board.start()
+    board.start()  # idempotent: still one thread
+    try:
+        cs.lock("object", "127.0.0.1:6010", 0)
+        _yield_until(lambda: board.scores.get("127.0.0.1:6010") == 0)
+        server.stop()
+        read_at = board.fetched_at
+        runtime.sleep(0.5)  # several failed refreshes
+        assert board.fetched_at == read_at and board.is_drained("127.0.0.1:6010")
+    finally:
+        board.stop()
+
+
+def _yield_until(predicate, timeout=10.0):
+    """Give the hub (the board's green thread) the hand until ``predicate()``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the board did not refresh"
+        runtime.sleep(0.05)
+
+
 def test_weighted_order_prefers_higher_scores():
     board = ScoreBoard(ConscienceClient(endpoints=["http://127.0.0.1:1"]),
                        logging.getLogger("test-scores"), rng=random.Random(7))
-    board._fetched_at = board.clock()  # no refresh attempted
     board.scores = {"127.0.0.1:1": 90, "127.0.0.1:2": 10}
     nodes = [{"ip": "127.0.0.1", "port": 1}, {"ip": "127.0.0.1", "port": 2}]
     firsts = [board.weighted_order(nodes)[0]["port"] for _ in range(1000)]
