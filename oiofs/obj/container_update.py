@@ -6,6 +6,11 @@ The proxy names the container replicas in ``X-Container-Host`` (``ip:port``),
 is durable, :meth:`ContainerUpdateSender.update` sends ``PUT``/``DELETE /d/p/a/c/o`` to every
 replica at once in green threads, waits up to ``update_timeout`` for them, and returns
 either way: a slow container server never holds a client's response longer than that.
+Updates go over kept-alive connections (one :class:`~oiofs.common.connection_pool.
+ConnectionPool` per sender): a small PUT no longer pays a TCP connect, an accept and a new
+green thread on the container server for each of its three updates. An update found on a
+connection the container server had closed while idle is sent again on a fresh one (it
+is timestamped, so a second delivery changes nothing).
 An update that fails - error status, timeout, refused connection - calls ``save_pending``
 (once per write, even when several fail) to leave an async pending for the updater; an
 update still running when the wait ends does so by itself later if it fails.
@@ -19,7 +24,8 @@ from typing import NamedTuple
 
 from oiofs.common import runtime
 from oiofs.common.backend_protocol import UpdateTarget
-from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.common.connection_pool import ConnectionPool
+from oiofs.common.direct_client import backend_path
 from oiofs.common.exceptions import OiofsError
 from oiofs.common.logger import RepeatLimiter
 
@@ -46,6 +52,7 @@ class ContainerUpdateSender:
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
         self.update_timeout = update_timeout
+        self.pool = ConnectionPool(conn_timeout, node_timeout)
         # a container server down fails every update: one line per server per interval
         self.repeats = RepeatLimiter(repeat_interval)
 
@@ -92,9 +99,9 @@ class ContainerUpdateSender:
               headers: dict[str, str], failed: Callable[[], None]) -> None:
         path = backend_path(target.device, target.partition, account, container, obj)
         try:
-            resp = direct_request(target.ip, target.port, op, path, headers=headers,
-                                  conn_timeout=self.conn_timeout,
-                                  response_timeout=self.node_timeout)
+            resp = self.pool.request(target.ip, target.port, op, path,
+                                     {**headers, "Content-Length": "0"})
+            resp.discard()  # reads the small answer to its end: the connection is reused
         except (OiofsError, OSError, runtime.Timeout) as err:
             self.repeats.log(self.logger, logging.WARNING, f"{target.ip}:{target.port}",
                              "container update %s %s:%s%s failed: %s", op, target.ip,

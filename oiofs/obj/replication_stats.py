@@ -24,6 +24,8 @@ class ObjectReplicationStats:
     partitions_total: int = 0
     partitions: int = 0
     handoff_partitions: int = 0
+    #: primaries left alone: unchanged since every peer was seen to agree (recently)
+    partitions_unchanged: int = 0
     suffixes_hashed: int = 0
     suffixes_synced: int = 0
     files_pushed: int = 0
@@ -49,7 +51,8 @@ class ObjectReplicationStats:
         """The pass summary: what was checked, hashed, synced, pushed, removed, failed."""
         elapsed = self.elapsed(now)
         return (f"object replication pass done: {self.partitions} partitions checked "
-                f"({self.handoff_partitions} handoff) in {elapsed:.2f}s "
+                f"({self.handoff_partitions} handoff, {self.partitions_unchanged} "
+                f"unchanged) in {elapsed:.2f}s "
                 f"({self.partitions / elapsed:.1f}/s); {self.suffixes_hashed} suffixes "
                 f"hashed, {self.suffixes_synced} suffixes synced, {self.files_pushed} files "
                 f"pushed ({self.bytes_pushed} bytes), {self.handoffs_removed} handoff "

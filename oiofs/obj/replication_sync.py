@@ -6,6 +6,12 @@ every file the peer lacks or has older (:func:`files_to_push`), then asks the pe
 rehash them. Pushes only go one way: a peer with newer files pushes them back at its own
 pass.
 
+A primary whose suffix hashes have not changed since a pass in which every peer answered
+with the same hashes is left alone (no REPLICATE) until that agreement is older than
+``sync_check_interval``: pushes only carry what *this* node has, and it has nothing new,
+so only a peer that lost files could need it, and that is caught at the next check. This
+makes a pass over a quiet node cost two small file reads per partition.
+
 A handoff partition is pushed to every primary. Once each primary has acknowledged each
 object (same suffix hash, a push stored, or a ``409`` saying it has that file or newer),
 exactly the files that were acknowledged are unlinked, then the emptied directories and
@@ -16,8 +22,10 @@ so the replicator can be killed at any moment.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 
 from oiofs.common.logger import RepeatLimiter, node_key
@@ -83,8 +91,13 @@ class PartitionSync:
 
     def __init__(self, client: ReplicationClient, stats: ObjectReplicationStats, logger,
                  reclaim_age: float, full_rehash_interval: float | None,
-                 repeats: RepeatLimiter | None = None):
+                 repeats: RepeatLimiter | None = None, sync_check_interval: float = 0.0,
+                 agreed: dict[tuple, tuple[str, float]] | None = None):
         self.client = client
+        #: primaries seen in agreement with every peer: key -> (signature, when); kept by
+        #: the daemon from pass to pass
+        self.agreed = {} if agreed is None else agreed
+        self.sync_check_interval = sync_check_interval
         self.stats = stats
         self.logger = logger
         # a node down fails every partition pushed to it: one line per node per interval
@@ -119,10 +132,25 @@ class PartitionSync:
 
     # -- primaries ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _signature(job: Job, local: dict[str, str]) -> str:
+        """What must not change for a partition to be left alone: its hashes and peers."""
+        text = repr((sorted(local.items()), sorted(node["id"] for node in job.nodes)))
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
     def _sync_primary(self, job: Job) -> None:
         local = self._hashes(job)
         if not local:
             return  # nothing here to push; the peers push what they have at their pass
+        key = (job.device, job.policy.idx, job.partition)
+        now = time.monotonic()
+        seen = self.agreed.pop(key, None)
+        if seen is not None and now - seen[1] < self.sync_check_interval and \
+                seen[0] == self._signature(job, local):
+            self.agreed[key] = seen
+            self.stats.partitions_unchanged += 1
+            return
+        agreeing = 0
         rehashed: set[str] = set()
         listings: dict[str, dict] = {}
         for node in job.nodes:
@@ -137,6 +165,7 @@ class PartitionSync:
                     rehashed.update(fresh)
                     differ = [s for s in differ if s in local and remote.get(s) != local[s]]
                 if not differ:
+                    agreeing += 1
                     continue
                 inventory = self.client.inventory(node, job.partition, job.policy, differ)
                 for suffix in differ:
@@ -150,6 +179,8 @@ class PartitionSync:
                 self.repeats.log(self.logger, logging.WARNING, node_key(node),
                                  "%s of %s to %s: %s", self.what, job.path,
                                  node.get("device"), err)
+        if agreeing == len(job.nodes) and self.sync_check_interval > 0:
+            self.agreed[key] = (self._signature(job, local), now)
 
     # -- pushes ------------------------------------------------------------------------------
 

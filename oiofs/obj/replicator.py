@@ -18,7 +18,9 @@ Options (section ``[object-replicator]`` of ``object-server.conf``, ``[DEFAULT]`
 ``devices``, ``mount_check``, ``bind_ip``, ``bind_port``, ``oiofs_dir``, ``interval`` (30),
 ``concurrency`` (2), ``conn_timeout`` (0.5), ``node_timeout`` (10), ``http_timeout`` (60),
 ``reclaim_age`` (604800), ``full_rehash_interval`` (86400), ``handoffs_first`` (false),
-``lockup_timeout`` (1800), ``stats_interval`` (300), ``network_chunk_size`` (65536).
+``lockup_timeout`` (1800), ``stats_interval`` (300), ``network_chunk_size`` (65536),
+``sync_check_interval`` (300: how long a primary partition unchanged since every peer
+agreed is left alone; 0 asks the peers at every pass, as Swift does).
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class ObjectReplicator(Daemon):
         self.node_timeout = conf_float(conf, "node_timeout", 10.0)
         self.http_timeout = conf_float(conf, "http_timeout", 60.0)
         self.chunk_size = conf_int(conf, "network_chunk_size", 65536, minimum=1)
+        self.sync_check_interval = conf_float(conf, "sync_check_interval", 300.0)
+        #: primary partitions seen in agreement with their peers (see replication_sync)
+        self.agreed: dict[tuple, tuple[str, float]] = {}
         self._rings: dict[int, Ring] = {}
         self._skipped_logged: set[int] = set()
         self.last_stats: ObjectReplicationStats | None = None
@@ -157,7 +162,8 @@ class ObjectReplicator(Daemon):
                   ) -> PartitionSync:
         """The per-partition worker of one pass."""
         return PartitionSync(client, stats, self.logger, self.reclaim_age,
-                             self.full_rehash_interval, self.repeats)
+                             self.full_rehash_interval, self.repeats,
+                             self.sync_check_interval, self.agreed)
 
     # -- a pass ------------------------------------------------------------------------------
 

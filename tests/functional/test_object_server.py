@@ -266,6 +266,56 @@ def test_container_updates(server, listener, obj):
     assert not os.path.exists(os.path.join(pending_dir, name_hash[-3:]))
 
 
+class KeepAliveListener:
+    """A raw HTTP/1.1 server that keeps connections open: counts connections and requests
+    (every request it gets has no body and is answered 201)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.requests: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn, conn.makefile("rb") as reader:
+            while True:
+                line = reader.readline()
+                if not line:
+                    return
+                self.requests.append(line.decode("latin-1").split()[1])
+                while reader.readline() not in (b"\r\n", b""):
+                    pass
+                conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+
+    def close(self):
+        self.sock.close()
+
+
+def test_container_updates_reuse_their_connection(server):
+    listener = KeepAliveListener()
+    try:
+        for i, ts in enumerate((T0, T1, T2)):
+            assert put_object(server.port, f"/sda/3/a/c/keep{i}", b"x", ts,
+                              **container_headers(listener.port)) == 201
+            wait_for(lambda n=i: len(listener.requests) > n, what=f"update {i}")
+        assert listener.requests == [f"/sdc/9/a/c/keep{i}" for i in range(3)]
+        assert listener.connections == 1
+    finally:
+        listener.close()
+
+
 def pending_path(server, obj: str, ts: str) -> str:
     name_hash = hash_path("a", "c", obj)
     return os.path.join(server.devices, "sda", "async_pending", name_hash[-3:],

@@ -48,6 +48,7 @@ from oiofs.common.constraints import (
 )
 from oiofs.common.db.admin_rpc import DbAdminRpc
 from oiofs.common.db.broker import BrokerT, db_dir_for
+from oiofs.common.db.group_fsync import GroupFsync
 from oiofs.common.db.replication_rpc import ReplicationRpc
 from oiofs.common.db.replicator import DbReplicator
 from oiofs.common.db.volume_index import read_indexes
@@ -149,7 +150,10 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
         self.db_busy_timeout = conf_float(conf, "db_busy_timeout", 25.0)
         self.pending_cap = conf_int(conf, "pending_cap", 131072, minimum=1024)
         self._brokers: OrderedDict[tuple[str, str, str, str | None], BrokerT] = OrderedDict()
-        self.fsync = _tpool_fsync if conf_bool(conf, "fsync_in_threads", True) else os.fsync
+        #: concurrent appends to one pending file share one fsync (in a real thread)
+        self.fsync: Callable[[int], None] = (
+            GroupFsync(_tpool_fsync) if conf_bool(conf, "fsync_in_threads", True)
+            else os.fsync)
         self.replication_rpc = ReplicationRpc(self)
         self.admin_rpc = DbAdminRpc(self)
         self.live_config = self._make_live_config()

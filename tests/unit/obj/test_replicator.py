@@ -6,6 +6,7 @@ import time
 import pytest
 
 from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.obj.hashes import HASHES_FILE
 from oiofs.obj.metadata import XATTR_NAME
 from oiofs.obj.replicator import ObjectReplicator
 from tests.support.replication import POLICY, Log, ReplicationSetup
@@ -78,7 +79,7 @@ def test_in_sync_pass_only_compares_hashes(env):
     for obj in objs:
         for dev in PRIMARIES:
             env.put(dev, obj, NOW - 40)
-    daemon = replicator(env, "sda")
+    daemon = replicator(env, "sda", sync_check_interval="0")
     daemon.run_once()
     first = daemon.last_stats
     assert first.files_pushed == 0 and first.failures == 0
@@ -89,6 +90,35 @@ def test_in_sync_pass_only_compares_hashes(env):
     # one REPLICATE per peer per partition, nothing hashed, nothing pushed
     assert second.requests == 2 * parts
     assert (second.suffixes_hashed, second.suffixes_synced, second.files_pushed) == (0, 0, 0)
+
+
+def test_unchanged_partitions_in_agreement_are_left_alone_for_a_while(env):
+    obj, _ = env.name_placed(PRIMARIES, prefix="quiet")
+    for dev in PRIMARIES:
+        env.put(dev, obj, NOW - 40)
+    daemon = replicator(env, "sda", sync_check_interval="1.5")
+    daemon.run_once()
+    parts = daemon.last_stats.partitions
+    assert daemon.last_stats.requests == 2 * parts and parts >= 1
+    daemon.run_once()  # nothing changed here: nobody asked
+    assert (daemon.last_stats.requests, daemon.last_stats.partitions_unchanged) == (0, parts)
+    # a peer loses its copy: noticed once the agreement is older than the interval
+    hash_dir = _diskfile(env, "sdb", obj).hash_dir
+    for name in env.files("sdb", obj):
+        os.unlink(os.path.join(hash_dir, name))
+    # and its cached hashes with them (a replaced disk has none)
+    os.unlink(os.path.join(os.path.dirname(os.path.dirname(hash_dir)), HASHES_FILE))
+    time.sleep(1.6)
+    daemon.run_once()
+    assert daemon.last_stats.files_pushed == 1
+    assert env.files("sdb", obj) == env.files("sda", obj)
+    # a local change is compared at the next pass, whatever the interval
+    daemon = replicator(env, "sda", sync_check_interval="3600")
+    daemon.run_once()
+    other, _ = env.name_placed(PRIMARIES, prefix="quiet2")
+    env.put("sda", other, NOW - 30)
+    daemon.run_once()
+    assert daemon.last_stats.files_pushed == 2
 
 
 def test_tombstone_and_meta_propagate_newest_wins(env):

@@ -16,7 +16,7 @@ OPTIONS = {
     "object-replicator": ("interval", "concurrency", "conn_timeout", "node_timeout",
                           "http_timeout", "reclaim_age", "full_rehash_interval",
                           "handoffs_first", "lockup_timeout", "stats_interval",
-                          "network_chunk_size"),
+                          "network_chunk_size", "sync_check_interval"),
     "object-reconstructor": ("interval", "concurrency", "conn_timeout", "node_timeout",
                              "http_timeout", "reclaim_age", "full_rehash_interval",
                              "handoffs_first", "lockup_timeout", "stats_interval",

@@ -37,7 +37,8 @@ def test_in_sync_pass_is_cheap(env, capsys):
             env.put(node["device"], obj, now, b"x" * 16)
     written = time.monotonic() - start
     log = Log()
-    daemon = ObjectReplicator(env.conf("sda"), logger=log)
+    # every pass compares (the default leaves agreed, unchanged partitions alone)
+    daemon = ObjectReplicator(env.conf("sda", sync_check_interval="0"), logger=log)
     start = time.monotonic()
     daemon.run_once()
     first, first_time = daemon.last_stats, time.monotonic() - start
@@ -55,3 +56,9 @@ def test_in_sync_pass_is_cheap(env, capsys):
     # in sync: one REPLICATE per peer per partition, nothing hashed, nothing listed
     assert second.requests == 2 * second.partitions
     assert second.suffixes_hashed == second.suffixes_synced == second.files_pushed == 0
+    # with the default, the pass after one in agreement asks nobody
+    daemon = ObjectReplicator(env.conf("sda"), logger=log)
+    daemon.run_once()
+    daemon.run_once()
+    assert daemon.last_stats.requests == 0
+    assert daemon.last_stats.partitions_unchanged == second.partitions

@@ -1,0 +1,85 @@
+"""One fsync for the appends that pile up on one file: group commit for pending files.
+
+Every row update a container (or account) server acknowledges is first appended to its
+database's pending file and fsynced (:mod:`oiofs.common.db.pending`). Under load many
+green threads of one server append to the same file at once (the three updates of
+every PUT into one container land on the same three databases), and each paid its own
+fsync, handed to a real thread and back. :class:`GroupFsync` lets them share: an fsync
+that *starts* after an append was written makes that append durable, so a green thread
+whose append is covered by an fsync already running waits for the next one to finish,
+and one thread runs that next fsync for every append that arrived meanwhile.
+
+Durability does not change: :meth:`GroupFsync.__call__` returns only once an fsync that
+began after the caller's bytes were written has succeeded. If that fsync fails, every
+caller it was meant to cover runs its own again (and the error reaches whoever sees it).
+
+It is for green threads of one OS thread (a server's hub); the fsync itself may run in
+a real thread (``fsync``, e.g. :func:`oiofs.common.runtime.tpool_execute` of
+:func:`os.fsync`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from oiofs.common import runtime
+
+
+class _FileSyncs:
+    """The fsync state of one file (one inode)."""
+
+    __slots__ = ("asked", "done", "flight", "users")
+
+    def __init__(self) -> None:
+        #: tickets handed out (one per caller); ``done``: the highest ticket made durable
+        self.asked = 0
+        self.done = 0
+        #: set when the fsync running now ends (``None`` when none runs)
+        self.flight: Any = None
+        #: callers between their ticket and their return (the state is dropped at 0)
+        self.users = 0
+
+
+class GroupFsync:
+    """``fsync(fd)`` shared by concurrent callers on the same file; see the module."""
+
+    def __init__(self, fsync: Callable[[int], None] = os.fsync):
+        self._fsync = fsync
+        self._files: dict[tuple[int, int], _FileSyncs] = {}
+        #: real fsyncs run (for tests and measurements)
+        self.fsyncs = 0
+
+    def __call__(self, fd: int) -> None:
+        """Return once the bytes written to ``fd`` before this call are on disk."""
+        st = os.fstat(fd)
+        key = (st.st_dev, st.st_ino)
+        state = self._files.get(key)
+        if state is None:
+            state = self._files[key] = _FileSyncs()
+        state.asked += 1
+        ticket = state.asked
+        state.users += 1
+        try:
+            while state.done < ticket:
+                if state.flight is not None:
+                    state.flight.wait()  # it may have started before our write: not ours
+                    continue
+                self._run(state, fd)
+        finally:
+            state.users -= 1
+            if state.users == 0:
+                del self._files[key]
+
+    def _run(self, state: _FileSyncs, fd: int) -> None:
+        """One fsync for every ticket handed out so far."""
+        covers = state.asked
+        flight = state.flight = runtime.Event()
+        try:
+            self.fsyncs += 1
+            self._fsync(fd)
+            state.done = max(state.done, covers)
+        finally:
+            state.flight = None
+            flight.send(None)
