@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import os
 
+import eventlet
+
 from oiofs.common.admin_service import RELOAD_LB
 from oiofs.common.base_app import BaseServerApp
 from oiofs.common.cluster_config import load_cluster_config
@@ -118,9 +120,13 @@ class Application(BaseServerApp):
         return live
 
     def reload_rings(self) -> None:
-        """Reread every ring file now (they are also reread on their own timer)."""
+        """Reread every ring file now (they are also reread on their own timer), and the
+        conscience's scores (in the background: the request that carried the event does
+        not wait for the directory)."""
         for ring in (self.account_ring, self.container_ring, *self._object_rings.values()):
             ring.reload()
+        if self.scores is not None:
+            eventlet.spawn_n(self.scores.refresh)
 
     # --- cluster ----------------------------------------------------------------------
 
