@@ -12,8 +12,16 @@ surviving volumes, filtered by the ring to the partitions the lost device is a p
 of, list its bases (:func:`bases_of_volume`, ``oiofs-admin volume bases``). Each db
 server serves its volumes' indexes to the ``volume_index`` admin operation.
 
+When the configuration names a directory (``directory_endpoints``), each pass also
+publishes every volume as a *reference* (seed: a volume is a reference linked to its
+index): account ``_volumes``, reference ``<addr>/<device>`` (``addr`` as the server
+registers itself, :func:`~oiofs.directory.registrar.service_addr`), linked (type
+``db-index``) to the db server that serves its index, with the properties ``bases`` (how
+many), ``updated`` (the pass's time) and ``index`` (the file's path). A directory that
+cannot be reached is logged and the pass goes on: the index file is what counts.
+
 Options (section ``[db-indexer]`` of ``container-server.conf``, with ``[DEFAULT]``):
-``devices``, ``interval`` (300 s), ``db_busy_timeout`` (25 s).
+``devices``, ``interval`` (300 s), ``db_busy_timeout`` (25 s), ``directory_endpoints``.
 """
 
 from __future__ import annotations
@@ -33,9 +41,15 @@ from oiofs.common.db.replication_walk import iter_db_files
 from oiofs.common.db.volume_index import index_path
 from oiofs.common.exceptions import DbError
 from oiofs.common.fsutils import write_file_atomic
+from oiofs.directory.client import DirectoryClient, directory_endpoints
+from oiofs.directory.errors import DirectoryError
+from oiofs.directory.registrar import service_addr
 
 #: base type -> the data directory of its databases
 DATADIRS = {"container": "containers", "account": "accounts"}
+#: the account of the volumes' references in the directory, and their link type
+VOLUMES_ACCOUNT = "_volumes"
+INDEX_LINK_TYPE = "db-index"
 
 
 class Meta2IndexingWorker:
@@ -146,8 +160,28 @@ class Meta2Indexer(Daemon):
             stats.volumes += 1
             stats.bases += len(worker.bases)
             stats.errors += worker.errors
+        if directory_endpoints(self.conf):
+            self.publish(workers)
         self.logger.info("%s pass: %s", self.name, stats.summary())
         return stats
+
+    def publish(self, workers: list[Meta2IndexingWorker]) -> None:
+        """Record every volume as a reference in the directory (module docstring)."""
+        addr = service_addr(self.conf)
+        try:
+            client = DirectoryClient(self.conf, timeout=conf_float(
+                self.conf, "directory_timeout", 5.0))
+            for worker in workers:
+                reference = f"{addr}/{worker.device}"
+                properties = {"bases": str(len(worker.bases)), "updated": f"{time.time():.5f}",
+                              "index": index_path(worker.devices, worker.device)}
+                if not client.create(VOLUMES_ACCOUNT, reference, properties=properties):
+                    client.set_properties(VOLUMES_ACCOUNT, reference, properties=properties)
+                client.force(VOLUMES_ACCOUNT, reference, INDEX_LINK_TYPE,
+                             {"host": addr, "seq": 1, "args": worker.device}, replace=True)
+        except (DirectoryError, OSError, ValueError) as err:
+            self.logger.warning("%s: cannot publish the volumes in the directory: %s",
+                                self.name, err)
 
 
 def bases_of_volume(device_id: int, ring: Any, indexes: Iterable[dict[str, Any]],

@@ -54,6 +54,17 @@ def free_fraction(devices: str | None) -> float:
     return min(fractions, default=1.0)
 
 
+def service_addr(conf: dict[str, Any]) -> str:
+    """The address a server is known by in the directory: ``register_addr``, else
+    ``bind_ip:bind_port``.
+
+    >>> service_addr({"bind_ip": "127.0.0.1", "bind_port": "6201"})
+    '127.0.0.1:6201'
+    """
+    port = conf.get("bind_port", "0")
+    return conf.get("register_addr") or f"{conf.get('bind_ip', '127.0.0.1')}:{port}"
+
+
 class Registrar:
     """Builds this server's record and sends it to the conscience."""
 
@@ -66,7 +77,7 @@ class Registrar:
         timeout = min(conf_float(conf, "directory_timeout", 5.0), self.interval)
         self.client = client or ConscienceClient(conf, timeout=timeout)
         port = conf.get("bind_port", "0")
-        self.addr = conf.get("register_addr") or f"{conf.get('bind_ip', '127.0.0.1')}:{port}"
+        self.addr = service_addr(conf)
         self.location = conf.get("location") or f"0.0.{socket.gethostname()}.{port}"
         self.devices = conf.get("devices") if server_type in (
             "object", "container", "account") else None
