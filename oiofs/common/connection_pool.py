@@ -87,7 +87,7 @@ class HTTPConnection:
 
     # --- writing ----------------------------------------------------------------------
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes | memoryview) -> None:
         """Send bytes; ``NodeTimeout`` or ``ClientException`` on failure."""
         try:
             self.sock.sendall(data)
@@ -101,7 +101,7 @@ class HTTPConnection:
             raise ClientException(f"send to {self.host}:{self.port}: {err}",
                                   http_host=self.host, http_port=self.port) from None
 
-    def send_chunk(self, data: bytes) -> None:
+    def send_chunk(self, data: bytes | memoryview) -> None:
         """Send one piece of a chunked body (``b''`` ends the body)."""
         if data:
             self.send(b"%x\r\n%s\r\n" % (len(data), data))

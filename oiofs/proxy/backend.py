@@ -479,7 +479,7 @@ class StreamingWrite:
         """Send a piece of the body to every writer; how many writers are still alive."""
         return self.send_each(lambda _slot: chunk)
 
-    def send_each(self, chunk_of: Callable[[int], bytes]) -> int:
+    def send_each(self, chunk_of: Callable[[int], bytes | memoryview]) -> int:
         """Send each writer its own piece, ``chunk_of(slot)`` (erasure coding: fragment
         *i* goes to slot *i*); how many writers are still alive."""
         alive = []

@@ -137,10 +137,12 @@ class ECWriter:
         whole fragment (256 KiB for 1 MiB and k=4) would fill a node's socket buffer and
         keep the others waiting, while small pieces keep every node busy at once."""
         policy, step = self.policy, self.chunk_size
-        by_slot = [fragments[policy.frag_index(slot)] for slot in range(len(target.nodes))]
+        # memoryviews: a piece is a view, not a copy of the fragment's bytes
+        by_slot = [memoryview(fragments[policy.frag_index(slot)])
+                   for slot in range(len(target.nodes))]
         for offset in range(0, len(by_slot[0]), step):
 
-            def piece(slot: int, start: int = offset) -> bytes:
+            def piece(slot: int, start: int = offset) -> memoryview:
                 return by_slot[slot][start:start + step]
 
             if writer.send_each(piece) < target.quorum:

@@ -3,6 +3,7 @@ every object verb, ranges, conditions, copies across policies, SLO segments, the
 on disk (docs/erasure-coding.md). Faults (nodes down, corrupted archives) are in
 tests/probe/test_erasure_coding.py."""
 
+import glob
 import hashlib
 import json
 import os
@@ -12,6 +13,7 @@ import pytest
 from tests.support.erasure import EC_POLICY, archive_files
 from tests.support.probe import use_cluster_secret
 from tests.support.proxy_client import unique
+from tests.support.waiting import wait_for
 
 MIB = 1024 * 1024
 
@@ -176,3 +178,26 @@ def test_bytes_on_disk_are_about_one_and_a_half(cluster, client, ec_container, b
     assert sorted(archives) == [0, 1, 2, 3, 4, 5]
     on_disk = sum(os.path.getsize(p) for p in archives.values())
     assert 1.5 <= on_disk / len(big) < 1.55
+
+
+def container_updates(cluster, method: str, container: str, obj: str) -> int:
+    """How many ``method`` updates of ``container/obj`` the container servers logged."""
+    needle = f"/{container}/{obj} HTTP"
+    count = 0
+    for path in glob.glob(os.path.join(cluster.layout.log, "container-server-*.log")):
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            count += sum(1 for line in handle if f" {method} /" in line and needle in line)
+    return count
+
+
+def test_container_updates_one_per_replica_for_a_put(cluster, client, ec_container):
+    # Swift's count (Qc + Ro - Qo): with 6 archives of which k + 1 = 5 must commit,
+    # 3 updates (one per container replica) still reach a quorum of 2 replicas whichever
+    # 5 commit; a DELETE, decided by a majority (4), needs one more.
+    obj = unique("updates")
+    assert client.request("PUT", f"/{ec_container}/{obj}", body=b"x" * 5000).status == 201
+    assert wait_for(lambda: container_updates(cluster, "PUT", ec_container, obj) >= 3)
+    assert client.request("DELETE", f"/{ec_container}/{obj}").status == 204
+    assert wait_for(lambda: container_updates(cluster, "DELETE", ec_container, obj) >= 4)
+    # every commit (and each node's update) was answered before the client's 201
+    assert container_updates(cluster, "PUT", ec_container, obj) == 3

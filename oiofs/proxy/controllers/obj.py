@@ -134,31 +134,35 @@ class ObjectController(Controller):
         return info
 
     def write_target(self, req, info, account: str, container: str, obj: str,
-                     base: dict) -> WriteTarget:
+                     base: dict, body: bool = True) -> WriteTarget:
         """Where a write of ``/account/container/obj`` goes, with ``base`` headers plus,
         per slot, the container replicas (and expiry queue replicas) it must update.
 
-        Enough container updates are dealt that, even if only a quorum of object writes
-        succeed, a quorum of container replicas hears of the object. A container replica
-        the proxy avoids (error-limited, or drained by the conscience) is not named: the
-        next handoff of the container ring is, as for the proxy's own writes.
+        The write's quorum is the policy's for a body (PUT, copy: ``k + 1`` archives for
+        erasure coding) and a majority for a bodiless write (``body=False``: POST,
+        DELETE). Enough container updates are dealt that, even if only that quorum of
+        object writes succeed, a quorum of container replicas hears of the object (as
+        Swift: ``Qc + Ro - Qo``, at least one per container replica; 3 for an ``ec42``
+        PUT, 4 for its DELETE, 3 for 3 replicas). A container replica the proxy avoids
+        (error-limited, or drained by the conscience) is not named: the next handoff of
+        the container ring is, as for the proxy's own writes.
         """
         ring = self.app.object_ring(info.policy_index)
         part, nodes = ring.get_nodes(account, container, obj)
+        quorum = self.policy_of(info).quorum(len(nodes)) if body else \
+            self.app.quorum(len(nodes))
         cring = self.app.container_ring
         cpart, cnodes = cring.get_nodes(account, container)
         cnodes = self.backend.update_nodes(cring, cpart, cnodes)
         updates = deal_update_headers(CONTAINER_UPDATE, cpart, cnodes, len(nodes),
-                                      self.app.quorum(len(cnodes)),
-                                      self.app.quorum(len(nodes)))
+                                      self.app.quorum(len(cnodes)), quorum)
         delete_at = base.get("X-Delete-At")
         if delete_at:
             for update, queue in zip(updates, self._queue_headers(delete_at, len(nodes)),
                                      strict=True):
                 update.update(queue)
         return WriteTarget(ring, part, nodes, quoted_suffix(account, container, obj),
-                           [dict(base, **upd) for upd in updates],
-                           self.policy_of(info).quorum(len(nodes)))
+                           [dict(base, **upd) for upd in updates], quorum)
 
     @staticmethod
     def policy_of(info):
@@ -188,9 +192,9 @@ class ObjectController(Controller):
         """A bodiless write (POST, DELETE) to every slot; the client's answer."""
         answers = self.backend.write(target.ring, target.part, target.nodes, method,
                                      target.suffix, target.headers)
-        # a majority, whatever the policy: each node's file is a whole tombstone or .meta
-        return self._answer(best_status([a.status for a in answers],
-                                        self.app.quorum(len(target.nodes))))
+        # a majority, whatever the policy (write_target(body=False)): each node's file
+        # is a whole tombstone or .meta
+        return self._answer(best_status([a.status for a in answers], target.quorum))
 
     def _queue_headers(self, delete_at: str, slots: int) -> list[dict]:
         """Expiry queue headers for a write setting ``X-Delete-At: delete_at``."""
@@ -309,7 +313,8 @@ class ObjectController(Controller):
         headers[POLICY_INDEX_HEADER] = str(info.policy_index)
         base = self.backend_headers(req, **headers)
         return self._write_all(
-            self.write_target(req, info, req.account, req.container, req.obj, base), "POST")
+            self.write_target(req, info, req.account, req.container, req.obj, base,
+                              body=False), "POST")
 
     def DELETE(self, req):
         """Delete the object (204; 404 if there was none)."""
@@ -321,8 +326,8 @@ class ObjectController(Controller):
         if if_delete_at is not None:
             base["X-If-Delete-At"] = if_delete_at
         return self._write_all(
-            self.write_target(req, info, req.account, req.container, req.obj, base),
-            "DELETE")
+            self.write_target(req, info, req.account, req.container, req.obj, base,
+                              body=False), "DELETE")
 
     def COPY(self, req):
         """Copy this object to ``Destination`` (``container/object``)."""
