@@ -2,9 +2,10 @@
 
 Against a running all-in-one (``--dir``, best started with ``--no-daemons``), ``--rounds``
 rounds; in each, every policy of ``--policies`` in turn (alternating, so that a change of
-the machine's load hits both alike) gets ``--objects`` PUTs of ``--size`` bytes, one at a
-time, into a container of that policy. The CPU of each role's processes (proxy, object,
-container, account servers; ``run/*.pid`` and their children) is read from ``/proc``
+the machine's load hits both alike) gets ``--objects`` PUTs of ``--size`` bytes,
+``--concurrency`` at once (default one at a time), into a container of that policy.
+The CPU of each role's processes (proxy, object, container, account servers;
+``run/*.pid`` and their children) is read from ``/proc``
 around each policy's PUTs; the CPU ms per PUT is printed per round and, at the end, the
 median over the rounds. The objects are deleted afterwards (not measured).
 
@@ -19,14 +20,13 @@ import argparse
 import os
 import statistics
 import sys
-import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from smallput_bench import role_meters, sample  # noqa: E402
+from smallput_bench import role_meters, run_threads, sample  # noqa: E402
 
 from oiofs.bench.client import BenchClient, authenticate  # noqa: E402
 
@@ -47,21 +47,23 @@ def body_of(pattern: bytes, size: int):
 
 
 def one_policy(client: BenchClient, meters, policy: str, objects: int, size: int,
-               pattern: bytes) -> tuple[dict[str, float], float]:
-    """PUT ``objects`` objects into a new container of ``policy``; (CPU s per role, wall
-    seconds). The objects and the container are deleted afterwards."""
+               pattern: bytes, concurrency: int) -> tuple[dict[str, float], float]:
+    """PUT ``objects`` objects into a new container of ``policy``, ``concurrency`` at
+    once; (CPU s per role, wall seconds). The objects and the container are deleted
+    afterwards."""
     container = f"ecput-{policy}-{uuid.uuid4().hex[:8]}"
     reply = client.request("PUT", container, headers={"X-Storage-Policy": policy})
     if reply.status not in (201, 202):
         raise RuntimeError(f"container PUT answered {reply.status}")
-    before = sample(meters)
-    start = time.monotonic()
-    for i in range(objects):
+
+    def put(i: int) -> None:
         reply = client.request("PUT", container, f"o{i}", body=body_of(pattern, size),
                                length=size)
         if reply.status != 201:
             raise RuntimeError(f"PUT answered {reply.status}")
-    wall = time.monotonic() - start
+
+    before = sample(meters)
+    wall = run_threads(objects, concurrency, put)
     after = sample(meters)
     for i in range(objects):
         client.request("DELETE", container, f"o{i}")
@@ -77,6 +79,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--objects", type=int, default=2, help="PUTs per policy and round")
     parser.add_argument("--size", type=int, default=64 << 20)
+    parser.add_argument("--concurrency", type=int, default=1, help="PUTs at once")
     args = parser.parse_args()
     meters = role_meters(os.path.join(args.dir, "run"))
     _endpoint, conn = authenticate(f"http://127.0.0.1:{args.port}/auth/v1.0",
@@ -88,7 +91,7 @@ def main() -> int:
     for round_no in range(args.rounds):
         for policy in policies:
             used, wall = one_policy(client, meters, policy, args.objects, args.size,
-                                    pattern)
+                                    pattern, args.concurrency)
             per_put = {role: cpu * 1000 / args.objects for role, cpu in used.items()}
             per_put["total"] = sum(per_put.values())
             results[policy].append(per_put)

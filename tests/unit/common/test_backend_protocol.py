@@ -40,6 +40,21 @@ def test_a_quorum_of_slots_reaches_a_quorum_of_nodes():
         assert sum(trio) >= 2
 
 
+def test_erasure_coded_put_one_update_per_container_replica():
+    # ec42: 6 archives, k + 1 = 5 must commit; 3 container replicas, quorum 2. Swift's
+    # Qc + Ro - Qo = 3 updates, one per replica, and any 5 committed slots still name 2
+    # distinct replicas.
+    headers = deal_update_headers("X-Container", 1, nodes(3), 6, 2, 5)
+    named = [set(h["X-Container-Device"].split(",")) if h else set() for h in headers]
+    assert sum(len(n) for n in named) == 3
+    assert set().union(*named) == {"d0", "d1", "d2"}
+    for five in combinations(named, 5):
+        assert len(set().union(*five)) >= 2
+    # a DELETE of the same object is decided by a majority (4 of 6): one more update
+    headers = deal_update_headers("X-Container", 1, nodes(3), 6, 2, 4)
+    assert sum(len(h["X-Container-Device"].split(",")) for h in headers if h) == 4
+
+
 def test_no_nodes_no_headers():
     assert deal_update_headers("X-Delete-At", 1, [], 3, 0, 2) == [{}, {}, {}]
     assert deal_update_headers("X-Delete-At", 1, nodes(3), 0, 2, 0) == []
