@@ -124,6 +124,20 @@ def merge_object_item(new: dict, existing: dict | None) -> dict | None:
     return row
 
 
+def object_record(name: str, timestamp, size: int, content_type: str, etag: str,
+                  deleted: int = 0, storage_policy_index: int = 0,
+                  ctype_timestamp=None, meta_timestamp=None) -> dict:
+    """An object row as :meth:`ContainerBroker.put_records` takes it."""
+    return {
+        "name": name, "created_at": Timestamp(timestamp).internal, "size": int(size),
+        "content_type": content_type, "etag": etag, "deleted": 1 if deleted else 0,
+        "storage_policy_index": int(storage_policy_index),
+        "ctype_timestamp": Timestamp(ctype_timestamp).internal if ctype_timestamp
+        else None,
+        "meta_timestamp": Timestamp(meta_timestamp).internal if meta_timestamp else None,
+    }
+
+
 class ContainerBroker(DatabaseBroker):
     """The database of one container: object rows, per-policy stats, metadata."""
 
@@ -184,14 +198,8 @@ class ContainerBroker(DatabaseBroker):
                    deleted: int = 0, storage_policy_index: int = 0,
                    ctype_timestamp=None, meta_timestamp=None) -> None:
         """Durably queue an object row (a PUT, or a deletion with ``deleted=1``)."""
-        self.put_record({
-            "name": name, "created_at": Timestamp(timestamp).internal, "size": int(size),
-            "content_type": content_type, "etag": etag, "deleted": 1 if deleted else 0,
-            "storage_policy_index": int(storage_policy_index),
-            "ctype_timestamp": Timestamp(ctype_timestamp).internal if ctype_timestamp
-            else None,
-            "meta_timestamp": Timestamp(meta_timestamp).internal if meta_timestamp else None,
-        })
+        self.put_record(object_record(name, timestamp, size, content_type, etag, deleted,
+                                      storage_policy_index, ctype_timestamp, meta_timestamp))
 
     def delete_object(self, name: str, timestamp, storage_policy_index: int = 0) -> None:
         """Durably queue the deletion of an object at ``timestamp``."""

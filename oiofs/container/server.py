@@ -6,6 +6,8 @@ Verbs on ``/<device>/<partition>/<account>/<container>[/<object>]``:
   account servers named in ``X-Account-Host/-Device/-Partition``; ``PUT`` object: queue an
   object row (one fsynced append to the pending file), 201.
 * ``DELETE`` container (204; 409 if it still holds objects) or object row (204).
+* ``UPDATE`` container: several object rows at once, from an object server whose
+  updates piled up (:mod:`oiofs.common.update_batch`): one fsynced append, 202.
 * ``HEAD``/``GET`` container: stats and metadata headers; ``GET`` adds the listing.
 * ``POST`` container: merge metadata and move the put timestamp (``Last-Modified``), 204.
 * ``ADMIN``: an operator's request (:class:`~oiofs.common.db.server.DbServerApp`,
@@ -19,6 +21,8 @@ stores ``X-Versions-Location``/``X-History-Location``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
 
@@ -54,12 +58,21 @@ from oiofs.common.exceptions import (
     DbAlreadyExists,
     HTTPBadRequest,
     HTTPConflict,
+    HTTPLengthRequired,
     HTTPNotFound,
+    HTTPRequestEntityTooLarge,
     NodeTimeout,
 )
+from oiofs.common.http.body import RequestBody
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
-from oiofs.container.backend import ContainerBroker
+from oiofs.common.update_batch import MAX_BATCH_BYTES, UPDATE_METHOD, decode_batch
+from oiofs.container.backend import (
+    DELETED_CONTENT_TYPE,
+    DELETED_ETAG,
+    ContainerBroker,
+    object_record,
+)
 from oiofs.container.replicator import ContainerReplicator
 
 
@@ -89,7 +102,7 @@ class ContainerServer(DbServerApp[ContainerBroker]):
 
     server_type = "container-server"
     allowed_methods = frozenset({"PUT", "DELETE", "HEAD", "GET", "POST", "REPLICATE",
-                                 "ADMIN"})
+                                 "ADMIN", UPDATE_METHOD})
     datadir = "containers"
     broker_class = ContainerBroker
     replicator_class = ContainerReplicator
@@ -106,10 +119,14 @@ class ContainerServer(DbServerApp[ContainerBroker]):
 
     # --- helpers ------------------------------------------------------------------------
 
-    @staticmethod
-    def requested_policy_index(req: Request) -> int | None:
+    @classmethod
+    def requested_policy_index(cls, req: Request) -> int | None:
         """The ``X-Backend-Storage-Policy-Index`` of the request; 400 if unknown."""
-        value = req.headers.get(POLICY_INDEX_HEADER)
+        return cls._policy_index(req.headers.get(POLICY_INDEX_HEADER))
+
+    @staticmethod
+    def _policy_index(value: str | None) -> int | None:
+        """A policy index header's value as a number (``None`` if absent); 400 if unknown."""
         if value is None:
             return None
         value = value.strip()
@@ -252,26 +269,70 @@ class ContainerServer(DbServerApp[ContainerBroker]):
         return Response(status=201 if created else 202,
                         headers={POLICY_INDEX_HEADER: str(broker.storage_policy_index)})
 
-    def _put_object(self, req: Request, device: str, part: str, account: str, container: str,
-                    obj: str, timestamp: Timestamp, policy_index: int) -> Response:
-        headers = req.headers
-        size = headers.get("X-Size", "")
+    @staticmethod
+    def _object_row(get: Callable[[str], str | None], op: str, obj: str,
+                    timestamp: Timestamp, policy_index: int) -> dict:
+        """The row an object ``PUT`` or ``DELETE`` records, from its headers (``get``
+        looks one up by its lower-case name); 400 if one is missing or invalid."""
+        if op == "DELETE":
+            return object_record(obj, timestamp, 0, DELETED_CONTENT_TYPE, DELETED_ETAG, 1,
+                                 policy_index)
+        size = get("x-size") or ""
         if not size.isdigit() or not size.isascii():
             raise HTTPBadRequest("Missing or invalid X-Size")
-        content_type = headers.get("X-Content-Type")
-        etag = headers.get("X-Etag")
+        content_type = get("x-content-type")
+        etag = get("x-etag")
         if content_type is None or etag is None:
             raise HTTPBadRequest("Missing X-Content-Type or X-Etag")
-        ctype_ts = headers.get("X-Content-Type-Timestamp")
-        meta_ts = headers.get("X-Meta-Timestamp")
-        extra = [constraints.valid_timestamp(v) if v else None for v in (ctype_ts, meta_ts)]
+        extra = [constraints.valid_timestamp(v) if v else None
+                 for v in (get("x-content-type-timestamp"), get("x-meta-timestamp"))]
+        return object_record(obj, timestamp, int(size), header_to_str(content_type),
+                             header_to_str(etag), 0, policy_index, extra[0], extra[1])
+
+    def _put_object(self, req: Request, device: str, part: str, account: str, container: str,
+                    obj: str, timestamp: Timestamp, policy_index: int) -> Response:
+        record = self._object_row(req.headers.get, "PUT", obj, timestamp, policy_index)
         broker = self.get_broker(device, part, account, container)
         self._maybe_autocreate(broker, timestamp, account, policy_index)
         if broker.is_deleted():
             raise HTTPNotFound("Container not found")
-        broker.put_object(obj, timestamp, int(size), header_to_str(content_type),
-                          header_to_str(etag), 0, policy_index, extra[0], extra[1])
+        broker.put_records([record])
         return Response(status=201)
+
+    def UPDATE(self, req: Request) -> Response:
+        """Record several object rows of one container at once (:mod:`oiofs.common.
+        update_batch`): one fsynced append for all, then 202. 404 if the container does
+        not exist, or is deleted and a row is a PUT (as each single request would be)."""
+        device, part, account, container = self.split_db_path(req, 4, 4)
+        length = req.content_length
+        if length is None:
+            raise HTTPLengthRequired()
+        if length > MAX_BATCH_BYTES:
+            raise HTTPRequestEntityTooLarge()
+        try:
+            rows = decode_batch(RequestBody.of(req.environ, length).read_exact(length))
+        except ValueError as err:
+            raise HTTPBadRequest(f"Invalid UPDATE body: {err}") from None
+        records = []
+        first: tuple[Timestamp, int] | None = None
+        for row in rows:
+            if "\x00" in row.obj:
+                raise HTTPBadRequest("Invalid object name in a row")
+            constraints.check_name_lengths(None, None, row.obj)
+            headers = {name.lower(): value for name, value in row.headers.items()}
+            timestamp = constraints.valid_timestamp(headers.get("x-timestamp"))
+            policy_index = self._policy_index(headers.get(POLICY_INDEX_HEADER.lower())) or 0
+            first = first or (timestamp, policy_index)
+            records.append(self._object_row(headers.get, row.op, row.obj, timestamp,
+                                            policy_index))
+        broker = self.get_broker(device, part, account, container)
+        if first is not None:
+            self._maybe_autocreate(broker, first[0], account, first[1])
+        if not broker.exists() or (broker.is_deleted() and any(
+                row.op == "PUT" for row in rows)):
+            raise HTTPNotFound("Container not found")
+        broker.put_records(records)
+        return Response(status=202)
 
     def DELETE(self, req: Request) -> Response:
         """Delete a container (empty only) or record an object's deletion."""
@@ -283,7 +344,8 @@ class ContainerServer(DbServerApp[ContainerBroker]):
             self._maybe_autocreate(broker, timestamp, account, policy_index)
             if not broker.exists():
                 raise HTTPNotFound("Container not found")
-            broker.delete_object(obj, timestamp, policy_index)
+            broker.put_records([self._object_row(req.headers.get, "DELETE", obj, timestamp,
+                                                 policy_index)])
             return Response(status=204)
         if not broker.exists():
             raise HTTPNotFound("Container not found")

@@ -388,9 +388,17 @@ class DatabaseBroker:
 
         Raises :class:`DbNotFound` if there is no database.
         """
+        self.put_records([record])
+
+    def put_records(self, records: list[dict[str, Any]]) -> None:
+        """Durably queue several row updates at once: one fsynced append for all.
+
+        Raises :class:`DbNotFound` if there is no database.
+        """
         if not self.exists():
             raise DbNotFound(f"DB {self.db_file} does not exist")
-        self._pending.add(self._record_to_entry(record), self._merge_entries)
+        self._pending.add_many([self._record_to_entry(record) for record in records],
+                               self._merge_entries)
         self._log_bad_entries()
 
     def _merge_entries(self, entries: list[Any]) -> None:

@@ -108,7 +108,15 @@ class PendingFile:
         When the file plus this entry would pass ``cap`` bytes, the file's entries and this
         one are merged into sqlite in one transaction instead, and the file is emptied.
         """
-        data = encode_entry(entry)
+        self.add_many([entry], merge)
+
+    def add_many(self, entries: list[Any], merge: Callable[[list[Any]], None]) -> None:
+        """Record several ``entries`` durably together, as :meth:`add` does one: one
+        append and one fsync for all of them (a batch of rows, ``UPDATE``), or one merge
+        when they would pass the cap."""
+        if not entries:
+            return
+        data = b"".join(encode_entry(entry) for entry in entries)
         fd = self._open()
         try:
             appended = False
@@ -129,9 +137,8 @@ class PendingFile:
                         raise
                     appended = True
                 else:
-                    entries, self.last_bad_entries = decode_entries(_read_all(fd))
-                    entries.append(entry)
-                    merge(entries)
+                    waiting, self.last_bad_entries = decode_entries(_read_all(fd))
+                    merge(waiting + list(entries))
                     # Emptying need not be fsynced: if the truncation is lost in a crash,
                     # the entries are merged again, and merging is idempotent.
                     os.ftruncate(fd, 0)

@@ -127,6 +127,73 @@ def test_object_put_needs_its_headers(client, ts, missing):
     assert client.put("/sda/1/a/c/o", headers=headers).status_code == expected
 
 
+def update_rows(client, rows, path="/sda/1/a/c"):
+    body = json.dumps(rows).encode("utf-8")
+    return client.open(path, method="UPDATE", data=body,
+                       headers={"Content-Type": "application/json"})
+
+
+def row(op, name, timestamp, size=3, **headers):
+    if op == "PUT":
+        headers = {"X-Size": str(size), "X-Content-Type": "text/plain", "X-Etag": "etag",
+                   **headers}
+    return {"op": op, "obj": name, "headers": {"X-Timestamp": timestamp, **headers}}
+
+
+def test_update_records_several_rows_at_once(client, ts, devices):
+    assert update_rows(client, [row("PUT", "o", ts())]).status_code == 404  # no container
+    put_container(client, ts)
+    put_object(client, ts, "gone")
+    resp = update_rows(client, [
+        row("PUT", "a1", ts(), size=5),
+        row("PUT", "h\u00e9/\u2603", ts(), size=7, **{
+            "X-Content-Type": "text/x".encode().decode("latin-1")}),
+        row("DELETE", "gone", ts()),
+    ])
+    assert resp.status_code == 202
+    # acknowledged once in the pending file (durable), merged into sqlite on the reads below
+    broker = ContainerBroker(os.path.join(
+        db_dir_for(devices, "sda", "containers", "1", "a", "c")[1]))
+    with open(broker.db_file + ".pending", "rb") as pending:
+        assert pending.read().count(b":") == 4  # the single PUT's entry, then the batch's
+    listing = json.loads(client.get("/sda/1/a/c?format=json").data)
+    assert [(r["name"], r["bytes"]) for r in listing] == [("a1", 5), ("h\u00e9/\u2603", 7)]
+    head = client.head("/sda/1/a/c")
+    assert (head.headers["X-Container-Object-Count"],
+            head.headers["X-Container-Bytes-Used"]) == ("2", "12")
+
+
+def test_update_is_refused_whole_when_a_row_is_bad(client, ts):
+    put_container(client, ts)
+    good = row("PUT", "ok", ts())
+    for rows in ([good, row("PUT", "o", ts(), **{"X-Size": "x"})],
+                 [good, row("PUT", "o", "not-a-time")],
+                 [good, {"op": "POST", "obj": "o", "headers": {}}],
+                 [good, row("PUT", "", ts())],
+                 [good, row("PUT", "x" * 2000, ts())],
+                 []):
+        assert update_rows(client, rows).status_code == 400, rows
+    assert client.open("/sda/1/a/c", method="UPDATE", data=b"{not json").status_code == 400
+    assert client.open("/sda/1/a/c", method="UPDATE", data=b"[]" + b" " * (2 << 20)) \
+        .status_code == 413
+    assert client.head("/sda/1/a/c").headers["X-Container-Object-Count"] == "0"
+
+
+def test_update_on_a_deleted_container(client, ts):
+    put_container(client, ts)
+    assert client.delete("/sda/1/a/c", headers={"X-Timestamp": ts()}).status_code == 204
+    assert update_rows(client, [row("PUT", "o", ts())]).status_code == 404
+    # deletions alone are recorded, as a single DELETE of a row would be
+    assert update_rows(client, [row("DELETE", "o", ts())]).status_code == 202
+
+
+def test_update_autocreates_internal_containers(client, ts):
+    path = "/sda/1/.expiring_objects/1700000000"
+    assert update_rows(client, [row("PUT", "1700000000-a/c/o", ts(), size=0)],
+                       path=path).status_code == 202
+    assert client.head(path).headers["X-Container-Object-Count"] == "1"
+
+
 def test_delete_container(client, ts):
     assert client.delete("/sda/1/a/c", headers={"X-Timestamp": ts()}).status_code == 404
     put_container(client, ts)
