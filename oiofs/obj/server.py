@@ -43,7 +43,7 @@ from oiofs.common.base_app import (
     header_text,
     request_path,
 )
-from oiofs.common.config import conf_float, conf_int, conf_list
+from oiofs.common.config import conf_bool, conf_float, conf_int, conf_list
 from oiofs.common.constraints import (
     check_content_length,
     check_delete_headers,
@@ -180,7 +180,8 @@ class ObjectServer(BaseServerApp):
         self.manager = DiskFileManager(conf, self.logger, post_keys=self.post_keys)
         self.manager.check_xattr_support()
         self.update_sender = ContainerUpdateSender(
-            self.logger, self.conn_timeout, self.node_timeout, self.container_update_timeout)
+            self.logger, self.conn_timeout, self.node_timeout, self.container_update_timeout,
+            batching=conf_bool(conf, "container_update_batching", True))
         self.user_agent = f"object-server {os.getpid()}"
         # rows of the expiry queue, sent beside the container updates
         self.expiring_queue = ExpiringQueue(conf, self.logger)

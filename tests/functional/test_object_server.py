@@ -43,13 +43,16 @@ from tests.support.waiting import wait_for
 class ContainerListener:
     """A tiny real HTTP server standing for container servers: records every request.
 
-    ``status`` is what it answers; ``delay`` how long it takes to answer.
+    ``status`` is what it answers (``update_status``, if set, to ``UPDATE``); ``delay``
+    how long it takes to answer; ``gate``, if set, holds the first request until set.
     """
 
     def __init__(self):
         self.requests: list[dict] = []
         self.status = 201
+        self.update_status: int | None = None
         self.delay = 0.0
+        self.gate: threading.Event | None = None
         listener = self
 
         class QuietHandler(WSGIRequestHandler):
@@ -59,13 +62,20 @@ class ContainerListener:
         def app(environ, start_response):
             if listener.delay:
                 time.sleep(listener.delay)
+            if listener.gate is not None and not listener.requests:
+                listener.gate.wait(10)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            method = environ["REQUEST_METHOD"]
             listener.requests.append({
-                "method": environ["REQUEST_METHOD"],
+                "method": method,
                 "path": environ["PATH_INFO"].encode("latin-1").decode("utf-8"),
                 "headers": {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
                             if k.startswith("HTTP_")},
+                "body": environ["wsgi.input"].read(length) if length else b"",
             })
-            start_response(f"{listener.status} X", [("Content-Length", "0")])
+            status = listener.update_status if method == "UPDATE" and \
+                listener.update_status else listener.status
+            start_response(f"{status} X", [("Content-Length", "0")])
             return [b""]
 
         self.server = make_server("127.0.0.1", 0, app, handler_class=QuietHandler)
@@ -314,6 +324,65 @@ def test_container_updates_reuse_their_connection(server):
         assert listener.connections == 1
     finally:
         listener.close()
+
+
+def put_together(server, listener, names: list[str], ts: str) -> None:
+    """PUT ``names`` at once while the listener holds the first container update: the
+    updates of the others pile up behind it in the object server."""
+    listener.gate = threading.Event()
+    statuses: list[int] = []
+    threads = [threading.Thread(target=lambda n=name: statuses.append(put_object(
+        server.port, f"/sda/3/a/c/{n}", b"abc", ts, **container_headers(listener.port))))
+        for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    listener.gate.set()  # every PUT was answered: the waiting updates are all queued
+    assert statuses == [201] * len(names)
+
+
+def test_container_updates_that_pile_up_go_as_one_update(server, listener):
+    names = [f"pile{i}" for i in range(6)]
+    listener.status = 202
+    put_together(server, listener, names, T0)
+    requests = wait_for(lambda: len(listener.requests) >= 2 and listener.requests,
+                        what="the updates")
+    first, batch = requests[0], requests[1]
+    assert first["method"] == "PUT" and first["path"].startswith("/sdc/9/a/c/pile")
+    assert (batch["method"], batch["path"]) == ("UPDATE", "/sdc/9/a/c")
+    rows = json.loads(batch["body"])
+    assert sorted([first["path"].rsplit("/", 1)[1]] + [r["obj"] for r in rows]) == names
+    for row in rows:
+        assert row["op"] == "PUT"
+        assert row["headers"]["X-Size"] == "3"
+        assert row["headers"]["X-Timestamp"] == T0
+        assert row["headers"]["X-Etag"] == md5(b"abc").hexdigest()
+    time.sleep(0.2)  # nothing else comes, and nothing was left for the updater
+    assert len(listener.requests) == 2
+    assert not any(os.path.exists(pending_path(server, name, T0)) for name in names)
+
+
+def test_piled_up_updates_go_one_by_one_to_a_server_without_update(server, listener):
+    names = [f"old{i}" for i in range(4)]
+    listener.update_status = 405
+    put_together(server, listener, names, T0)
+    requests = wait_for(lambda: len(listener.requests) >= 5 and listener.requests,
+                        what="the updates")
+    assert [r["method"] for r in requests] == ["PUT", "UPDATE", "PUT", "PUT", "PUT"]
+    assert sorted(r["path"] for r in requests if r["method"] == "PUT") == \
+        [f"/sdc/9/a/c/{name}" for name in names]
+    assert not any(os.path.exists(pending_path(server, name, T0)) for name in names)
+
+
+def test_a_failed_batch_leaves_an_async_pending_per_row(server, listener):
+    names = [f"fail{i}" for i in range(4)]
+    listener.status = 503
+    put_together(server, listener, names, T0)
+    for name in names:
+        wait_for(lambda n=name: os.path.exists(pending_path(server, n, T0)),
+                 what=f"the async pending of {name}")
+    assert [r["method"] for r in listener.requests] == ["PUT", "UPDATE"]
 
 
 def pending_path(server, obj: str, ts: str) -> str:
