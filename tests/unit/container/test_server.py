@@ -147,7 +147,7 @@ def test_update_records_several_rows_at_once(client, ts, devices):
     resp = update_rows(client, [
         row("PUT", "a1", ts(), size=5),
         row("PUT", "h\u00e9/\u2603", ts(), size=7, **{
-            "X-Content-Type": "text/x".encode().decode("latin-1")}),
+            "X-Content-Type": "text/\u00e9".encode().decode("latin-1")}),  # as WSGI
         row("DELETE", "gone", ts()),
     ])
     assert resp.status_code == 202
@@ -157,7 +157,8 @@ def test_update_records_several_rows_at_once(client, ts, devices):
     with open(broker.db_file + ".pending", "rb") as pending:
         assert pending.read().count(b":") == 4  # the single PUT's entry, then the batch's
     listing = json.loads(client.get("/sda/1/a/c?format=json").data)
-    assert [(r["name"], r["bytes"]) for r in listing] == [("a1", 5), ("h\u00e9/\u2603", 7)]
+    assert [(r["name"], r["bytes"], r["content_type"]) for r in listing] == [
+        ("a1", 5, "text/plain"), ("h\u00e9/\u2603", 7, "text/\u00e9")]
     head = client.head("/sda/1/a/c")
     assert (head.headers["X-Container-Object-Count"],
             head.headers["X-Container-Bytes-Used"]) == ("2", "12")
