@@ -52,6 +52,31 @@ def test_over_the_cap_everything_is_merged_at_once_and_the_file_emptied(tmp_path
     assert pending.size() == 0
 
 
+def test_add_many_appends_all_entries_with_one_fsync(tmp_path):
+    synced = []
+
+    def fsync(fd):
+        synced.append(os.fstat(fd).st_size)
+        os.fsync(fd)
+
+    pending = PendingFile(str(tmp_path / "x.db.pending"), fsync=fsync)
+    batch = [["a"], ["b"], ["c"]]
+    pending.add_many(batch, merge=lambda entries: pytest.fail("no merge below the cap"))
+    pending.add_many([], merge=lambda entries: pytest.fail("nothing to add"))
+    with open(pending.path, "rb") as handle:
+        assert decode_entries(handle.read()) == (batch, 0)
+    assert synced == [sum(len(encode_entry(e)) for e in batch)]
+
+
+def test_add_many_over_the_cap_merges_the_file_and_the_batch(tmp_path):
+    merged = []
+    pending = PendingFile(str(tmp_path / "x.db.pending"), cap=100)
+    pending.add(["waiting"], merge=merged.append)
+    pending.add_many([[i, "y" * 20] for i in range(4)], merge=merged.append)
+    assert merged == [[["waiting"]] + [[i, "y" * 20] for i in range(4)]]
+    assert pending.size() == 0
+
+
 def test_flush_merges_then_empties(tmp_path):
     pending = PendingFile(str(tmp_path / "x.db.pending"))
     assert pending.flush(lambda entries: pytest.fail("nothing to merge")) == 0
