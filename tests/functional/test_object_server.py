@@ -326,9 +326,10 @@ def test_container_updates_reuse_their_connection(server):
         listener.close()
 
 
-def put_together(server, listener, names: list[str], ts: str) -> None:
+def put_together(server, listener, names: list[str], ts: str, expect: int) -> list[dict]:
     """PUT ``names`` at once while the listener holds the first container update: the
-    updates of the others pile up behind it in the object server."""
+    updates of the others pile up behind it in the object server. The first ``expect``
+    requests the listener got."""
     listener.gate = threading.Event()
     statuses: list[int] = []
     threads = [threading.Thread(target=lambda n=name: statuses.append(put_object(
@@ -340,15 +341,14 @@ def put_together(server, listener, names: list[str], ts: str) -> None:
         thread.join(10)
     listener.gate.set()  # every PUT was answered: the waiting updates are all queued
     assert statuses == [201] * len(names)
+    return wait_for(lambda: len(listener.requests) >= expect and listener.requests[:expect],
+                    what="the updates")
 
 
 def test_container_updates_that_pile_up_go_as_one_update(server, listener):
     names = [f"pile{i}" for i in range(6)]
     listener.status = 202
-    put_together(server, listener, names, T0)
-    requests = wait_for(lambda: len(listener.requests) >= 2 and listener.requests,
-                        what="the updates")
-    first, batch = requests[0], requests[1]
+    first, batch = put_together(server, listener, names, T0, expect=2)
     assert first["method"] == "PUT" and first["path"].startswith("/sdc/9/a/c/pile")
     assert (batch["method"], batch["path"]) == ("UPDATE", "/sdc/9/a/c")
     rows = json.loads(batch["body"])
@@ -366,9 +366,7 @@ def test_container_updates_that_pile_up_go_as_one_update(server, listener):
 def test_piled_up_updates_go_one_by_one_to_a_server_without_update(server, listener):
     names = [f"old{i}" for i in range(4)]
     listener.update_status = 405
-    put_together(server, listener, names, T0)
-    requests = wait_for(lambda: len(listener.requests) >= 5 and listener.requests,
-                        what="the updates")
+    requests = put_together(server, listener, names, T0, expect=5)
     assert [r["method"] for r in requests] == ["PUT", "UPDATE", "PUT", "PUT", "PUT"]
     assert sorted(r["path"] for r in requests if r["method"] == "PUT") == \
         [f"/sdc/9/a/c/{name}" for name in names]
@@ -378,7 +376,7 @@ def test_piled_up_updates_go_one_by_one_to_a_server_without_update(server, liste
 def test_a_failed_batch_leaves_an_async_pending_per_row(server, listener):
     names = [f"fail{i}" for i in range(4)]
     listener.status = 503
-    put_together(server, listener, names, T0)
+    put_together(server, listener, names, T0, expect=2)
     for name in names:
         wait_for(lambda n=name: os.path.exists(pending_path(server, n, T0)),
                  what=f"the async pending of {name}")

@@ -24,15 +24,18 @@ def test_a_torn_entry_spoils_only_itself():
     assert bad == 1
 
 
-def test_add_appends_and_fsyncs_each_entry(tmp_path):
-    synced = []
-
-    # a spy around the real fsync: whether data reached the platter cannot be observed
+def fsync_spy(synced: list[int]):
+    """A spy around the real fsync (whether data reached the platter cannot be observed):
+    records the file's size at each call."""
     def fsync(fd):
         synced.append(os.fstat(fd).st_size)
         os.fsync(fd)
+    return fsync
 
-    pending = PendingFile(str(tmp_path / "x.db.pending"), fsync=fsync)
+
+def test_add_appends_and_fsyncs_each_entry(tmp_path):
+    synced: list[int] = []
+    pending = PendingFile(str(tmp_path / "x.db.pending"), fsync=fsync_spy(synced))
     pending.add(["a"], merge=lambda entries: pytest.fail("no merge below the cap"))
     pending.add(["b"], merge=lambda entries: pytest.fail("no merge below the cap"))
     with open(pending.path, "rb") as handle:
@@ -53,13 +56,8 @@ def test_over_the_cap_everything_is_merged_at_once_and_the_file_emptied(tmp_path
 
 
 def test_add_many_appends_all_entries_with_one_fsync(tmp_path):
-    synced = []
-
-    def fsync(fd):
-        synced.append(os.fstat(fd).st_size)
-        os.fsync(fd)
-
-    pending = PendingFile(str(tmp_path / "x.db.pending"), fsync=fsync)
+    synced: list[int] = []
+    pending = PendingFile(str(tmp_path / "x.db.pending"), fsync=fsync_spy(synced))
     batch = [["a"], ["b"], ["c"]]
     pending.add_many(batch, merge=lambda entries: pytest.fail("no merge below the cap"))
     pending.add_many([], merge=lambda entries: pytest.fail("nothing to add"))
