@@ -49,8 +49,13 @@ STATUS_CHANGED_AT_HEADER = "X-Backend-Status-Changed-At"
 ROWS_HASH_HEADER = "X-Backend-Rows-Hash"
 #: ``true`` on an object replicator's PUT/POST/DELETE: store the file exactly as sent
 REPLICATION_HEADER = "X-Backend-Replication"
-#: the operation of an object ``REPLICATE`` (``inventory``; hashes when absent)
+#: the operation of an object ``REPLICATE`` (``inventory``, ``push``; hashes when absent)
 REPLICATION_OP_HEADER = "X-Backend-Replication-Op"
+#: the replicas an object ``REPLICATE`` with the ``push`` op sends its files to: a JSON
+#: list of ring devices (``ip``, ``port``, ``device``, and ``replication_ip``/``_port``)
+PUSH_TO_HEADER = "X-Backend-Push-To"
+#: the ``X-Backend-Replication-Op`` of a proxy asking a replica to push one object
+REPLICATION_OP_PUSH = "push"
 #: the length of the on-disk metadata leading a replication write's body
 REPLICATION_META_LENGTH_HEADER = "X-Backend-Replication-Meta-Length"
 #: the sender's database id on a whole-database replication upload

@@ -8,8 +8,8 @@ no read may return a version older than one acknowledged before it began, no del
 object may come back, listings show exactly the acknowledged objects.
 
 The cluster runs no background daemons (probe conftest), so nothing repairs the node
-that came back but the proxy's reads themselves (a replica found holding an object
-deleted since is sent the tombstone: the last test).
+that came back but the proxy's reads themselves (a replica found behind is sent the
+newest object or tombstone by the replica holding it: the last tests).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 
 from tests.support.consistency import Nemesis, Target, Workload, make_client
 from tests.support.history import check, summary
+from oiofs.common.direct_client import backend_path, direct_request
 from tests.support.probe import ProbeClient, primary_status
 from tests.support.waiting import wait_for
 
@@ -99,4 +100,46 @@ def test_a_read_sends_the_tombstone_to_a_replica_that_missed_the_delete(cluster)
         return primary_status(client, "repair", "gone")[down] == 404
 
     wait_for(repaired, 30, "a read to send the tombstone to the stale replica",
+             interval=0.2)
+
+
+def replica_state(client: ProbeClient, container: str, obj: str, node: int
+                  ) -> tuple[int, bytes, str | None]:
+    """``(status, body, X-Object-Meta-Color)`` of a direct GET on the primary ``node``."""
+    part = client.part(container, obj)
+    device = next(n for n in client.primaries(container, obj) if n["node"] == node)
+    resp = direct_request(device["ip"], device["port"], "GET",
+                          backend_path(device["device"], part, client.account, container,
+                                       obj))
+    return resp.status, resp.body, resp.headers.get("x-object-meta-color")
+
+
+@pytest.mark.parametrize("missed", ["overwrite", "first-write"])
+def test_a_read_pushes_the_newest_copy_to_a_replica_left_behind(cluster, missed):
+    """A primary that was down during an overwrite and a POST (or during the object's
+    first PUT) gets the newest .data and .meta from a read, with no replicator pass."""
+    client = ProbeClient(cluster)
+    client.put_container("repair")
+    obj = f"behind-{missed}"
+    down = client.primaries("repair", obj)[0]["node"]
+    if missed == "overwrite":
+        assert client.put("repair", obj, b"old bytes") == 201
+        wait_for(lambda: set(primary_status(client, "repair", obj).values()) == {200},
+                 10, "every primary to hold the object")
+    cluster.kill_node(down)
+    try:
+        assert client.put("repair", obj, b"new bytes") == 201
+        assert client.request("POST", f"/repair/{obj}",
+                              headers={"X-Object-Meta-Color": "blue"})[0] == 202
+    finally:
+        cluster.start_node(down)
+    before = replica_state(client, "repair", obj, down)
+    assert before[0] == (200 if missed == "overwrite" else 404)  # it missed the writes
+    assert before[1:] != (b"new bytes", "blue")
+
+    def repaired():
+        assert client.get("repair", obj) == (200, b"new bytes")  # never the old state
+        return replica_state(client, "repair", obj, down) == (200, b"new bytes", "blue")
+
+    wait_for(repaired, 30, "a read to push the newest copy to the replica left behind",
              interval=0.2)
