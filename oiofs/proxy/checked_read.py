@@ -120,13 +120,14 @@ def ask_quorum(backend: Backend, nodes: Iterator[dict], method: str, part: int,
 
 def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int,
                  suffix: str, headers: dict, quorum: int, wanted: int,
-                 same_copy: list[dict] | None = None
+                 same_copy: list[dict] | None = None, repair_stale: bool = True
                  ) -> tuple[HTTPResponse | None, dict | None, int]:
     """The newest answer among ``wanted`` replicas (module docstring), still open for
     streaming: ``(response, node, status)``, or ``(None, None, 404|503)``.
 
     ``same_copy`` (extended in place) gets the other nodes found holding the very version
-    served: the first place to resume a body that breaks.
+    served: the first place to resume a body that breaks. ``repair_stale=False`` leaves
+    replicas found behind alone (fragment archives are the reconstructor's).
     """
     node_iter = iter(nodes)
     statuses: list[int] = []
@@ -139,13 +140,8 @@ def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int
     for answer in answers:
         if answer is not chosen or not answer.first:
             answer.resp.discard()
-    if chosen is not None and chosen.stamp is not None:
-        repair(backend, chosen, stale_answers(answers, chosen.stamp, True), part, suffix,
-               headers)
-    elif tombstone is not None:
-        holder = next(a for a in answers if not a.has_copy and a.stamp == tombstone)
-        repair(backend, holder, stale_answers(answers, tombstone, False), part, suffix,
-               headers)
+    if repair_stale:
+        _repair_found(backend, answers, chosen, tombstone, part, suffix, headers)
     if same_copy is not None and chosen is not None:
         same_copy.extend(a.node for a in answers
                          if a is not chosen and a.has_copy and a.stamp == chosen.stamp)
@@ -169,6 +165,20 @@ def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int
             resp.discard()
             return None, None, 404
     return resp, node, status
+
+
+def _repair_found(backend: Backend, answers: list[CheckedAnswer],
+                  chosen: CheckedAnswer | None, tombstone: Timestamp | None, part: int,
+                  suffix: str, headers: dict) -> None:
+    """Repair the replicas behind the newest state the answers show: the copy served,
+    else the newest tombstone."""
+    if chosen is not None and chosen.stamp is not None:
+        repair(backend, chosen, stale_answers(answers, chosen.stamp, True), part, suffix,
+               headers)
+    elif chosen is None and tombstone is not None:
+        holder = next(a for a in answers if not a.has_copy and a.stamp == tombstone)
+        repair(backend, holder, stale_answers(answers, tombstone, False), part, suffix,
+               headers)
 
 
 def stale_answers(answers: list[CheckedAnswer], newest: Timestamp,

@@ -19,9 +19,9 @@ import threading
 
 import pytest
 
+from oiofs.common.direct_client import backend_path, direct_request
 from tests.support.consistency import Nemesis, Target, Workload, make_client
 from tests.support.history import check, summary
-from oiofs.common.direct_client import backend_path, direct_request
 from tests.support.probe import ProbeClient, primary_status
 from tests.support.waiting import wait_for
 
