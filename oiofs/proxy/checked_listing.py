@@ -41,6 +41,7 @@ from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.quorum import read_failure_status
 
 _HASH_KEY = ROWS_HASH_HEADER.lower()
+_PUT_KEY = "x-put-timestamp"
 #: the vote of a replica that has no such container
 MISSING = "404"
 #: how many times replicas that do not agree yet are asked again
@@ -48,11 +49,20 @@ RECHECKS = 2
 
 
 def _vote(status: int, headers: dict) -> str | None:
-    """What a replica's answer says about the container's rows (``None``: no opinion)."""
+    """What a replica's answer says about the database's rows and put timestamp (which a
+    container POST moves too: replicas agreeing on it have the same metadata writes);
+    ``None``: no opinion.
+
+    >>> _vote(200, {"x-backend-rows-hash": "ab12", "x-put-timestamp": "1.00000"})
+    'ab12@1.00000'
+    >>> _vote(404, {}), _vote(503, {}), _vote(204, {})
+    ('404', None, None)
+    """
     if status == 404:
         return MISSING
     if 200 <= status < 300:
-        return headers.get(_HASH_KEY) or None
+        rows = headers.get(_HASH_KEY)
+        return f"{rows}@{headers.get(_PUT_KEY, '')}" if rows else None
     return None
 
 
