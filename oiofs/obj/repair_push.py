@@ -7,19 +7,20 @@ its files to that replica now, instead of leaving it to the replicator's next pa
 
 ``REPLICATE /<dev>/<part>/<a>/<c>/<o>`` with ``X-Backend-Replication-Op: push`` and
 ``X-Backend-Push-To: [{"ip", "port", "device", "replication_ip"?, "replication_port"?}]``
-    For each replica named: its inventory of the object's suffix, then the files it
-    lacks or holds older (the ``.data`` or ``.ts``, then a ``.meta``), pushed exactly as
-    the replicator pushes them (:meth:`~oiofs.obj.replication_client.ReplicationClient.
-    push`: replication writes, newest wins, so a push that crosses a newer write is
-    refused by the replica with 409 and changes nothing). Answers ``200`` with JSON
-    ``{"<ip>:<port>/<device>": <status>}``: the last push's status (201 stored, 409 it had
-    it or newer), 200 when nothing was needed, 503 when the replica failed, 500 when the
-    local file is bad (the auditor or replicator deals with it). ``404`` when this node
-    holds nothing of the object; ``400`` for a bad list; erasure-coded policies are
-    refused (``400``): a fragment archive is the reconstructor's.
+    Answers ``202`` at once and then, in a green thread of its own, for each replica
+    named: its inventory of the object's suffix, then the files it lacks or holds older
+    (the ``.data`` or ``.ts``, then a ``.meta``), pushed exactly as the replicator pushes
+    them (:meth:`~oiofs.obj.replication_client.ReplicationClient.push`: replication
+    writes, newest wins, so a push that crosses a newer write is refused by the replica
+    with 409 and changes nothing). A replica that fails or a local file that is bad is
+    logged and left to the replicator (and the auditor). ``404`` when this node holds
+    nothing of the object; ``400`` for a bad list, and for erasure-coded policies (a
+    fragment archive is the reconstructor's); ``429`` when ``MAX_IN_FLIGHT`` repairs are
+    running already in this worker (a replica far behind is the replicator's work).
 
-The pushes run in the request's green thread: the proxy sends the request in the
-background and never waits for it on a client's behalf.
+Answering before pushing keeps the proxy's request short whatever the replica does (a
+replica frozen mid-outage makes a push wait its timeouts), so the proxy never counts a
+slow push as a fault of this node.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import os
 
 from werkzeug.wrappers import Request
 
+from oiofs.common import runtime
 from oiofs.common.backend_protocol import PUSH_TO_HEADER
-from oiofs.common.exceptions import HTTPBadRequest, HTTPNotFound
+from oiofs.common.exceptions import HTTPBadRequest, HTTPNotFound, HTTPTooManyRequests
 from oiofs.common.http.response import WsgiResponse
 from oiofs.common.storage_policy import ERASURE_CODING
 from oiofs.obj.diskfile import DiskFile
@@ -39,6 +41,8 @@ from oiofs.obj.replication_sync import files_to_push
 
 #: at most this many replicas in one push request
 MAX_TARGETS = 8
+#: at most this many repairs running at once in one object-server worker
+MAX_IN_FLIGHT = 16
 
 
 def parse_targets(text: str | None) -> list[dict]:
@@ -76,21 +80,34 @@ class RepairPusher:
     def __init__(self, client: ReplicationClient, logger):
         self.client = client
         self.logger = logger
+        self.in_flight = 0
 
     def push(self, df: DiskFile, partition: str, req: Request) -> WsgiResponse:
-        """Send ``df``'s files to the replicas named by the request that lack them."""
+        """Start sending ``df``'s files to the replicas named by the request that lack
+        them; ``202`` once started."""
         if df.policy.policy_type == ERASURE_CODING:
             raise HTTPBadRequest("An erasure-coded archive is the reconstructor's to push")
         targets = parse_targets(req.headers.get(PUSH_TO_HEADER))
         files = df.ondisk()
         if not files.data_or_ts_timestamp and not files.meta_timestamp:
             raise HTTPNotFound()
-        answer = {f"{node['ip']}:{node['port']}/{node['device']}":
-                  self._push_to(df, int(partition), node, files) for node in targets}
-        body = json.dumps(answer, separators=(",", ":")).encode("ascii")
-        return WsgiResponse(200, {"Content-Type": "application/json"}, body)
+        if self.in_flight >= MAX_IN_FLIGHT:
+            raise HTTPTooManyRequests("Too many repairs running")
+        self.in_flight += 1
+        runtime.spawn_n(self._push_all, df, int(partition), targets, files)
+        return WsgiResponse(202)
 
-    def _push_to(self, df: DiskFile, partition: int, node: dict, files) -> int:
+    def _push_all(self, df: DiskFile, partition: int, targets: list[dict], files) -> None:
+        try:
+            for node in targets:
+                self.push_to(df, partition, node, files)
+        finally:
+            self.in_flight -= 1
+
+    def push_to(self, df: DiskFile, partition: int, node: dict, files) -> int:
+        """Push what ``node`` lacks of ``files``: the last push's status (201 stored, 409
+        it had that or newer), 200 when nothing was needed, 503 when the node failed,
+        500 when the local file is bad."""
         suffix = df.name_hash[-3:]
         try:
             remote = self.client.inventory(node, partition, df.policy, [suffix])

@@ -195,6 +195,7 @@ class ObjectServer(BaseServerApp):
         # pushes of one object asked by a proxy (oiofs.obj.repair_push)
         self.repair = RepairPusher(
             ReplicationClient(self.conn_timeout, self.node_timeout,
+                              http_timeout=self.node_timeout,
                               chunk_size=self.network_chunk_size,
                               user_agent=self.user_agent), self.logger)
 
