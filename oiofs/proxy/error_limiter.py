@@ -139,11 +139,21 @@ class ErrorLimiter:
     def recently_failed(self, key: str, now: float | None = None) -> bool:
         """True if the node had a fault within the last ``interval`` seconds, even if
         it answers again: back from an outage, its copies may be behind."""
+        return self.last_fault(key, now) is not None
+
+    def last_fault(self, key: str, now: float | None = None) -> float | None:
+        """When the node last failed, if within the last ``interval`` seconds."""
         last = self._last_fault.get(key)
         if last is None:
-            return False
+            return None
         now = self.clock() if now is None else now
-        return now - last <= self.interval
+        return last if now - last <= self.interval else None
+
+    def fault_order(self, key: str, now: float | None = None) -> float:
+        """A sort key putting the nodes that failed latest last (never: first): of
+        nodes back from outages, the one back last is the furthest behind."""
+        last = self.last_fault(key, now)
+        return float("-inf") if last is None else last
 
     def success(self, key: str) -> None:
         """The node answered: forget its errors (cheap when it had none)."""

@@ -103,3 +103,12 @@ def test_a_fault_seen_by_one_forked_worker_counts_in_the_others():
     assert not limiter.is_limited(key)  # the error counts stay per worker
     clock[0] += 61
     assert not limiter.recently_failed(key)
+
+
+def test_fault_order_puts_the_node_that_failed_latest_last():
+    lim = make()
+    lim.error("a", now=10.0)
+    lim.error("b", now=20.0)
+    order = sorted(["b", "never", "a"], key=lambda key: lim.fault_order(key, now=30.0))
+    assert order == ["never", "a", "b"]
+    assert lim.fault_order("a", now=71.0) == float("-inf")  # past the interval
