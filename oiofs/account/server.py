@@ -32,7 +32,7 @@ from oiofs.account.redis_backend import (
 from oiofs.account.redis_broker import RedisAccountBroker
 from oiofs.account.replicator import AccountReplicator
 from oiofs.common import constraints
-from oiofs.common.backend_protocol import POLICY_INDEX_HEADER
+from oiofs.common.backend_protocol import POLICY_INDEX_HEADER, ROWS_HASH_HEADER
 from oiofs.common.base_app import request_path
 from oiofs.common.constraints import LIMITS
 from oiofs.common.db.listing_format import (
@@ -152,6 +152,8 @@ class AccountServer(DbServerApp[AccountBroker]):
             "X-PUT-Timestamp": Timestamp(info["put_timestamp"]).normal,
             "Content-Type": content_type + "; charset=utf-8",
         }
+        if info.get("hash"):  # the proxy compares replicas with it (none with Redis)
+            headers[ROWS_HASH_HEADER] = str(info["hash"])
         for index, stats in broker.get_policy_stats().items():
             policy = POLICIES.get_by_index(index)
             if policy is None:

@@ -49,8 +49,13 @@ STATUS_CHANGED_AT_HEADER = "X-Backend-Status-Changed-At"
 ROWS_HASH_HEADER = "X-Backend-Rows-Hash"
 #: ``true`` on an object replicator's PUT/POST/DELETE: store the file exactly as sent
 REPLICATION_HEADER = "X-Backend-Replication"
-#: the operation of an object ``REPLICATE`` (``inventory``; hashes when absent)
+#: the operation of an object ``REPLICATE`` (``inventory``, ``push``; hashes when absent)
 REPLICATION_OP_HEADER = "X-Backend-Replication-Op"
+#: the replicas an object ``REPLICATE`` with the ``push`` op sends its files to: a JSON
+#: list of ring devices (``ip``, ``port``, ``device``, and ``replication_ip``/``_port``)
+PUSH_TO_HEADER = "X-Backend-Push-To"
+#: the ``X-Backend-Replication-Op`` of a proxy asking a replica to push one object
+REPLICATION_OP_PUSH = "push"
 #: the length of the on-disk metadata leading a replication write's body
 REPLICATION_META_LENGTH_HEADER = "X-Backend-Replication-Meta-Length"
 #: the sender's database id on a whole-database replication upload
@@ -102,8 +107,8 @@ class UpdateTarget(NamedTuple):
 
 
 def deal_update_headers(prefix: str, part: int, nodes: list[dict[str, Any]], slots: int,
-                        node_quorum: int = 0, slot_quorum: int | None = None
-                        ) -> list[dict[str, str]]:
+                        node_quorum: int = 0, slot_quorum: int | None = None,
+                        copies: int = 1) -> list[dict[str, str]]:
     """Per write slot (one of the ``slots`` nodes written to): the update headers naming
     which of ``nodes`` (the replicas to update, all of partition ``part``) it must tell.
 
@@ -112,10 +117,17 @@ def deal_update_headers(prefix: str, part: int, nodes: list[dict[str, Any]], slo
     tell gets ``{}``. Every node is dealt at least once, round-robin over the slots. With
     quorums, more updates are dealt so that even if only ``slot_quorum`` slots succeed,
     ``node_quorum`` nodes still hear of the write (the defaults deal each node once).
+    With ``copies`` each node is dealt to that many different slots (at most ``slots``):
+    ``slots - slot_quorum + 1`` copies tell every node even if only ``slot_quorum``
+    slots succeed, whichever they are.
 
     >>> nodes = [{"ip": "10.0.0.1", "port": 6201, "device": "d1"}]
     >>> deal_update_headers("X-Container", 7, nodes, 2, 1, 2)[0]["X-Container-Host"]
     '10.0.0.1:6201'
+    >>> nodes = [{"ip": "10.0.0.1", "port": 1, "device": d} for d in ("a", "b", "c")]
+    >>> [h["X-Account-Device"] for h in deal_update_headers("X-Account", 7, nodes, 3,
+    ...                                                     copies=2)]
+    ['a,c', 'b,a', 'c,b']
     """
     headers: list[dict[str, str]] = [{} for _ in range(slots)]
     if not nodes or not slots:
@@ -123,10 +135,11 @@ def deal_update_headers(prefix: str, part: int, nodes: list[dict[str, Any]], slo
     if slot_quorum is None:
         slot_quorum = slots
     host_key, device_key = f"{prefix}-Host", f"{prefix}-Device"
-    updates = max(node_quorum + slots - slot_quorum, len(nodes))
+    updates = max(node_quorum + slots - slot_quorum, len(nodes) * min(copies, slots))
     for i in range(updates):
         node = nodes[i % len(nodes)]
-        slot = headers[i % slots]
+        # each round over the nodes starts one slot further: a node's copies differ
+        slot = headers[(i + i // len(nodes)) % slots]
         host = f"{node['ip']}:{node['port']}"
         if slot:
             slot[host_key] += "," + host

@@ -213,6 +213,7 @@ HTTPUnsupportedMediaType = _http_error("HTTPUnsupportedMediaType", 415,
 HTTPRequestedRangeNotSatisfiable = _http_error("HTTPRequestedRangeNotSatisfiable", 416,
                                                "Requested Range Not Satisfiable")
 HTTPUnprocessableEntity = _http_error("HTTPUnprocessableEntity", 422, "Unprocessable Entity")
+HTTPTooManyRequests = _http_error("HTTPTooManyRequests", 429, "Too Many Requests")
 HTTPClientDisconnect = _http_error("HTTPClientDisconnect", 499, "Client Disconnect")
 HTTPInternalServerError = _http_error("HTTPInternalServerError", 500, "Internal Server Error")
 HTTPNotImplemented = _http_error("HTTPNotImplemented", 501, "Not Implemented")

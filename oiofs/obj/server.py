@@ -33,6 +33,8 @@ from oiofs.common.backend_protocol import (
     ETAG_IS_AT_HEADER,
     POLICY_INDEX_HEADER,
     REPLICATION_HEADER,
+    REPLICATION_OP_HEADER,
+    REPLICATION_OP_PUSH,
     TIMESTAMP_HEADER,
     environ_key,
     parse_update_targets,
@@ -98,6 +100,8 @@ from oiofs.obj.expiring_queue import ExpiringQueue
 from oiofs.obj.filenames import DATA, META, TOMBSTONE
 from oiofs.obj.hashes import DEFAULT_RECLAIM_AGE
 from oiofs.obj.metadata import stored_text, to_wsgi
+from oiofs.obj.repair_push import RepairPusher
+from oiofs.obj.replication_client import ReplicationClient
 from oiofs.obj.replication_server import ReplicationHandler, is_replication
 
 #: headers a client may set on an object besides X-Object-Meta-* (stored, served back)
@@ -189,6 +193,12 @@ class ObjectServer(BaseServerApp):
         self.replication = ReplicationHandler(
             self.manager, conf_float(conf, "reclaim_age", DEFAULT_RECLAIM_AGE),
             self.network_chunk_size, self.logger)
+        # pushes of one object asked by a proxy (oiofs.obj.repair_push)
+        self.repair = RepairPusher(
+            ReplicationClient(self.conn_timeout, self.node_timeout,
+                              http_timeout=self.node_timeout,
+                              chunk_size=self.network_chunk_size,
+                              user_agent=self.user_agent), self.logger)
 
     # -- errors, in one place --------------------------------------------------------------
 
@@ -581,7 +591,12 @@ class ObjectServer(BaseServerApp):
     # -- REPLICATE -----------------------------------------------------------------------
 
     def REPLICATE(self, req: Request) -> WsgiResponse:
-        """Suffix hashes or a suffix inventory for the replicator (replication_server)."""
+        """Suffix hashes or a suffix inventory for the replicator (replication_server), or
+        one object's files pushed to replicas a proxy found behind (repair_push)."""
+        if req.headers.get(REPLICATION_OP_HEADER) == REPLICATION_OP_PUSH:
+            target = self._target(req)
+            partition = request_path(req).split("/", 3)[2]
+            return self.repair.push(target.df, partition, req)
         return self.replication.replicate(req)
 
     # -- container updates ------------------------------------------------------------

@@ -18,8 +18,12 @@ hold the same rows. The container servers send it on GET and HEAD
 * replicas that do not agree yet are asked again (``RECHECKS`` times): ones that differ
   only by updates in flight agree a few milliseconds later;
 * replicas this proxy saw failing within ``error_suppression_interval`` (60 s) are
-  asked last: a replica back from an outage is the one behind, and under a steady flow
-  of writes the replicas may disagree at every instant;
+  asked last, the one that failed latest last of all: a replica back from an outage is
+  the one behind, and under a steady flow of writes the replicas may disagree at every
+  instant;
+* the answer served is replaced by that of a replica seen with a newer put timestamp
+  (a container PUT or POST moves it; a replica that missed one has old metadata and
+  ACLs), whatever the rows say;
 * when no quorum agrees even so, or the first answer is
   neither 2xx nor 404 (a refused query: the request's own fault), the first node's answer
   is served, as before.
@@ -36,11 +40,12 @@ from collections.abc import Iterable
 from oiofs.common.backend_protocol import ROWS_HASH_HEADER
 from oiofs.common.connection_pool import HTTPResponse
 from oiofs.proxy.backend import Backend, node_path
-from oiofs.proxy.checked_read import ask_quorum
+from oiofs.proxy.checked_read import CheckedAnswer, ask_quorum
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.quorum import read_failure_status
 
 _HASH_KEY = ROWS_HASH_HEADER.lower()
+_PUT_KEY = "x-put-timestamp"
 #: the vote of a replica that has no such container
 MISSING = "404"
 #: how many times replicas that do not agree yet are asked again
@@ -48,12 +53,25 @@ RECHECKS = 2
 
 
 def _vote(status: int, headers: dict) -> str | None:
-    """What a replica's answer says about the container's rows (``None``: no opinion)."""
+    """What a replica's answer says about the database's rows (``None``: no opinion).
+
+    >>> _vote(200, {"x-backend-rows-hash": "ab12"})
+    'ab12'
+    >>> _vote(404, {}), _vote(503, {}), _vote(204, {})
+    ('404', None, None)
+    """
     if status == 404:
         return MISSING
     if 200 <= status < 300:
         return headers.get(_HASH_KEY) or None
     return None
+
+
+def _put_stamp(status: int, headers: dict) -> str:
+    """A live replica's put timestamp (a container PUT or POST moves it: the newest
+    holds the newest metadata), ``""`` for any other answer. Normal form, fixed width:
+    compared as text."""
+    return headers.get(_PUT_KEY, "") if 200 <= status < 300 else ""
 
 
 def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int,
@@ -66,7 +84,7 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
     # the ones behind, which matters when writes in flight keep a quorum from agreeing
     limiter = backend.limiter
     first_nodes = sorted(itertools.islice(node_iter, replicas),
-                         key=lambda node: limiter.recently_failed(ErrorLimiter.key(node)))
+                         key=lambda node: limiter.fault_order(ErrorLimiter.key(node)))
     node_iter = itertools.chain(first_nodes, node_iter)
     statuses: list[int] = []
     answers = ask_quorum(backend, node_iter, method, part, suffix, headers, headers,
@@ -82,6 +100,8 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
     mine = _vote(first.resp.status, first.resp.headers)
     if mine is None:
         return first.resp, first.resp.status
+    puts = {ErrorLimiter.key(a.node): (a.node, _put_stamp(a.resp.status, a.resp.headers))
+            for a in answers}
     others = [(a.node, _vote(a.resp.status, a.resp.headers))
               for a in answers if a is not first]
     asked = len(answers)
@@ -90,7 +110,7 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
         if node is None:
             break
         asked += 1
-        others += _head_votes(backend, [node], part, suffix, headers, statuses)
+        others += _head_votes(backend, [node], part, suffix, headers, statuses, puts)
     for _ in range(RECHECKS):
         if not any(vote for _, vote in others) or _best(mine, others)[1] >= quorum:
             break
@@ -98,7 +118,7 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
         # milliseconds later, so ask them again
         # (not a node that failed: a node that hangs would make the client wait again)
         others = _head_votes(backend, [node for node, vote in others if vote is not None],
-                             part, suffix, headers, statuses)
+                             part, suffix, headers, statuses, puts)
     holders = {vote: node for node, vote in reversed(others) if vote is not None}
     votes = Counter([mine] + [vote for _, vote in others if vote is not None])
     winner, count = votes.most_common(1)[0]
@@ -107,7 +127,8 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
         first.resp.discard()
         return None, 404
     if mine != MISSING and agreed in (None, mine):
-        return first.resp, first.resp.status
+        return _newest_metadata(backend, first, puts, method, part, suffix, headers,
+                                query)
     # the first node is behind, or lacks the container: ask a node holding the agreed
     # rows (any rows, when no quorum agrees)
     target = agreed or next((vote for vote in votes if vote != MISSING), None)
@@ -123,9 +144,30 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
         if resp is not None:
             resp.discard()
     if mine != MISSING:
-        return first.resp, first.resp.status
+        return _newest_metadata(backend, first, puts, method, part, suffix, headers,
+                                query)
     first.resp.discard()
     return None, read_failure_status(statuses, quorum)
+
+
+def _newest_metadata(backend: Backend, first: CheckedAnswer,
+                     puts: dict[str, tuple[dict, str]], method: str, part: int,
+                     suffix: str, headers: dict, query: str
+                     ) -> tuple[HTTPResponse | None, int]:
+    """``first``'s open answer, unless a replica seen has a newer put timestamp (the
+    first one missed a container PUT or POST: its metadata, ACLs included, are old):
+    then that replica's answer, the rows being the same or as good a choice."""
+    mine = _put_stamp(first.resp.status, first.resp.headers)
+    node, newest = max(puts.values(), key=lambda item: item[1])
+    if newest <= mine:
+        return first.resp, first.resp.status
+    resp = backend.request_one(node, method, node_path(node, part, suffix, query), headers)
+    if resp is not None and 200 <= resp.status < 300:
+        first.resp.discard()
+        return resp, resp.status
+    if resp is not None:
+        resp.discard()
+    return first.resp, first.resp.status
 
 
 def _best(mine: str, others: list[tuple[dict, str | None]]) -> tuple[str, int]:
@@ -135,8 +177,10 @@ def _best(mine: str, others: list[tuple[dict, str | None]]) -> tuple[str, int]:
 
 
 def _head_votes(backend: Backend, nodes: list[dict], part: int, suffix: str,
-                headers: dict, statuses: list[int]) -> list[tuple[dict, str | None]]:
-    """``(node, vote)`` of a ``HEAD`` of each of ``nodes``, sent all at once."""
+                headers: dict, statuses: list[int], puts: dict[str, tuple[dict, str]]
+                ) -> list[tuple[dict, str | None]]:
+    """``(node, vote)`` of a ``HEAD`` of each of ``nodes``, sent all at once (and each
+    answer's put timestamp into ``puts``)."""
     requests = [(node, "HEAD", node_path(node, part, suffix), headers) for node in nodes]
     result: list[tuple[dict, str | None]] = []
     for node, resp in zip(nodes, backend.request_many(requests), strict=True):
@@ -144,6 +188,7 @@ def _head_votes(backend: Backend, nodes: list[dict], part: int, suffix: str,
         vote = None
         if resp is not None:
             vote = _vote(resp.status, resp.headers)
+            puts[ErrorLimiter.key(node)] = (node, _put_stamp(resp.status, resp.headers))
             resp.discard()
         result.append((node, vote))
     return result

@@ -15,10 +15,12 @@ quorum: 2 of 3), any two quorums sharing a replica:
   first node's answer when it is the newest (also on a tie), else a 404 when a
   tombstone is newer than every copy, else the newer copy is fetched from the node that
   holds it (one more request, only while replicas disagree);
-* a replica found holding a copy older than a tombstone is sent that tombstone (a
-  ``DELETE`` with the tombstone's timestamp, in the background, answer ignored), so it
-  stops disagreeing before the replicator's pass. A replica with an older copy is left to
-  the replicator: the proxy never holds the object's metadata as stored.
+* a replica found behind the newest state (an older copy or tombstone, a copy of an
+  object deleted since, or for a primary no copy at all) is repaired at once, in the
+  background: the replica holding the newest state is asked to push its files to it
+  (:func:`repair`, :mod:`oiofs.obj.repair_push`; the replicator's own push, so the
+  object's metadata goes exactly as stored), so it stops disagreeing before the
+  replicator's pass. The client's answer never waits for it.
 * when no replica asked has a copy (404s, failures), the remaining nodes (primaries,
   then handoffs) are asked one at a time as before; a copy found there is served unless
   a tombstone seen earlier is newer.
@@ -29,15 +31,25 @@ limiting keeps a node that failed out of reads for a minute instead).
 
 from __future__ import annotations
 
+import json
+import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 from oiofs.common import runtime
-from oiofs.common.backend_protocol import TIMESTAMP_HEADER
+from oiofs.common.backend_protocol import (
+    PUSH_TO_HEADER,
+    REPLICATION_OP_HEADER,
+    REPLICATION_OP_PUSH,
+    TIMESTAMP_HEADER,
+)
 from oiofs.common.connection_pool import HTTPResponse
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import Backend, node_path
 from oiofs.proxy.quorum import pick_newest, response_timestamp
 
+#: what a push request tells of each replica to push to
+PUSHED_NODE_KEYS = ("ip", "port", "device", "replication_ip", "replication_port")
 #: the answer headers compared (the newest of them counts; object servers send both)
 KEYS = (TIMESTAMP_HEADER.lower(), "x-timestamp")
 #: client headers a check ``HEAD`` leaves out: it asks for the replica's state, whatever
@@ -108,13 +120,14 @@ def ask_quorum(backend: Backend, nodes: Iterator[dict], method: str, part: int,
 
 def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int,
                  suffix: str, headers: dict, quorum: int, wanted: int,
-                 same_copy: list[dict] | None = None
+                 same_copy: list[dict] | None = None, repair_stale: bool = True
                  ) -> tuple[HTTPResponse | None, dict | None, int]:
     """The newest answer among ``wanted`` replicas (module docstring), still open for
     streaming: ``(response, node, status)``, or ``(None, None, 404|503)``.
 
     ``same_copy`` (extended in place) gets the other nodes found holding the very version
-    served: the first place to resume a body that breaks.
+    served: the first place to resume a body that breaks. ``repair_stale=False`` leaves
+    replicas found behind alone (fragment archives are the reconstructor's).
     """
     node_iter = iter(nodes)
     statuses: list[int] = []
@@ -127,9 +140,8 @@ def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int
     for answer in answers:
         if answer is not chosen or not answer.first:
             answer.resp.discard()
-    if tombstone is not None and chosen is None:
-        _repair_deleted(backend, [a for a in answers if a.has_copy], part, suffix, headers,
-                        tombstone)
+    if repair_stale:
+        _repair_found(backend, answers, chosen, tombstone, part, suffix, headers)
     if same_copy is not None and chosen is not None:
         same_copy.extend(a.node for a in answers
                          if a is not chosen and a.has_copy and a.stamp == chosen.stamp)
@@ -155,19 +167,81 @@ def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int
     return resp, node, status
 
 
-def _repair_deleted(backend: Backend, stale: list[CheckedAnswer], part: int, suffix: str,
-                    headers: dict, tombstone: Timestamp) -> None:
-    """Send the tombstone to replicas still holding an older copy (in the background)."""
-    if not stale:
+def _repair_found(backend: Backend, answers: list[CheckedAnswer],
+                  chosen: CheckedAnswer | None, tombstone: Timestamp | None, part: int,
+                  suffix: str, headers: dict) -> None:
+    """Repair the replicas behind the newest state the answers show: the copy served,
+    else the newest tombstone."""
+    if chosen is not None and chosen.stamp is not None:
+        repair(backend, chosen, stale_answers(answers, chosen.stamp, True), part, suffix,
+               headers)
+    elif chosen is None and tombstone is not None:
+        holder = next(a for a in answers if not a.has_copy and a.stamp == tombstone)
+        repair(backend, holder, stale_answers(answers, tombstone, False), part, suffix,
+               headers)
+
+
+def stale_answers(answers: list[CheckedAnswer], newest: Timestamp,
+                  has_copy: bool) -> list[CheckedAnswer]:
+    """The answers of replicas behind ``newest`` (a copy when ``has_copy``, else a
+    tombstone): an older copy or tombstone, or for a copy also a primary holding nothing;
+    never a failed node's (5xx) nor a handoff's 404."""
+    stale = []
+    for answer in answers:
+        if answer.resp.status >= 500:
+            continue
+        if answer.stamp is not None:
+            if answer.stamp < newest:
+                stale.append(answer)
+        elif has_copy and not answer.has_copy and "handoff_index" not in answer.node:
+            stale.append(answer)
+    return stale
+
+
+class RecentRepairs:
+    """The repairs this worker asked lately (``(path, stamp)``), so that a hot object read
+    many times while a replica is behind is repaired once per ``period`` seconds."""
+
+    def __init__(self, size: int = 1024, period: float = 5.0):
+        self.size = size
+        self.period = period
+        self._asked: OrderedDict[tuple, float] = OrderedDict()
+
+    def first_ask(self, key: tuple) -> bool:
+        """True (and remembered) unless ``key`` was asked within ``period``."""
+        now = time.monotonic()
+        asked = self._asked.get(key)
+        if asked is not None and now - asked < self.period:
+            return False
+        self._asked[key] = now
+        self._asked.move_to_end(key)
+        while len(self._asked) > self.size:
+            self._asked.popitem(last=False)
+        return True
+
+
+RECENT_REPAIRS = RecentRepairs()
+
+
+def repair(backend: Backend, source: CheckedAnswer, stale: list[CheckedAnswer], part: int,
+           suffix: str, headers: dict) -> None:
+    """Ask ``source`` (the replica holding the newest state) to push its files to the
+    ``stale`` replicas, in the background (``REPLICATE`` with the ``push`` op,
+    :mod:`oiofs.obj.repair_push`); the answer is not waited for."""
+    if not stale or source.stamp is None or \
+            not RECENT_REPAIRS.first_ask((source.node["device"], part, suffix,
+                                          source.stamp.internal)):
         return
-    base = check_headers_of(headers)
-    base["X-Timestamp"] = tombstone.internal
-    requests = [(a.node, "DELETE", node_path(a.node, part, suffix), base) for a in stale]
+    push = check_headers_of(headers)
+    push[REPLICATION_OP_HEADER] = REPLICATION_OP_PUSH
+    push[PUSH_TO_HEADER] = json.dumps(
+        [{key: a.node[key] for key in PUSHED_NODE_KEYS if key in a.node} for a in stale],
+        separators=(",", ":"))
+    node = source.node
 
     def send() -> None:
-        for resp in backend.request_many(requests):
-            if resp is not None:
-                resp.discard()
+        resp = backend.request_one(node, "REPLICATE", node_path(node, part, suffix), push)
+        if resp is not None:
+            resp.discard()
 
     runtime.spawn_n(send)
-

@@ -5,12 +5,15 @@
 ``headers``, ``items``, ``read``...), so the object controller and the copy code use it as
 they use a replicated object's node answer (``docs/erasure-coding.md``):
 
-* **HEAD** asks one node (any holder of a durable archive) and shows the object's length
-  and ETag from the archive's system metadata.
+* **HEAD** asks ``n - quorum_size(n) + 1`` nodes at once (3 of 6: any set of nodes that
+  acknowledged a PUT, POST or DELETE holds one of them) and shows the newest state among
+  them (:func:`oiofs.proxy.checked_read.read_checked`; a newer tombstone answers 404),
+  with the object's length and ETag from the archive's system metadata.
 * **GET** asks ``k`` nodes at once, data fragments first (slot *i* holds fragment *i*),
   and keeps the archives of the newest timestamp that ``k`` distinct fragment indexes
   agree on, asking more nodes (other primaries, then handoffs) while it has fewer. It then
-  reads one fragment of each archive per segment, checks each fragment's pyeclib
+  shows the metadata of the archive with the newest ``.meta`` (a POST may have missed
+  some); it reads one fragment of each archive per segment, checks each fragment's pyeclib
   checksum, decodes the segment and sends the bytes asked for. A node that fails, sends a
   fragment whose checksum does not match, or holds another timestamp is replaced by
   another node's fragment of the same write, also in the middle of the body.
@@ -47,8 +50,9 @@ from oiofs.common.http.ranges import (
 from oiofs.common.storage_policy import ECPolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.backend import NODE_ERRORS, Backend, HandoffIter, node_path
+from oiofs.proxy.checked_read import read_checked
 from oiofs.proxy.error_limiter import ErrorLimiter
-from oiofs.proxy.quorum import read_failure_status
+from oiofs.proxy.quorum import quorum_size, read_failure_status, response_timestamp
 
 _DROPPED = frozenset(("content-length", "etag", "content-range", "transfer-encoding"))
 _EC_PREFIX = EC_SYSMETA_PREFIX.lower()
@@ -357,9 +361,13 @@ class ECReader:
         if_range = headers.pop("If-Range", None)
         nodes = self.node_order(ring, part, primaries, max_nodes)
         if method == "HEAD" or byte_range is not None:
-            resp, _node, status = self.backend.read(
-                nodes, "HEAD", part, suffix, headers,
-                self.policy.quorum(self.policy.node_count))
+            # checked against enough archives to meet every acknowledged write (a POST
+            # or DELETE has quorum_size(n) of them), the newest state wins
+            count = self.policy.node_count
+            resp, _node, status = read_checked(
+                self.backend, nodes, "HEAD", part, suffix, headers,
+                self.policy.quorum(count), count - quorum_size(count) + 1,
+                repair_stale=False)
             if resp is None:
                 return None, status
             if method == "HEAD" or resp.status != 200:
@@ -435,7 +443,10 @@ class ECReader:
         if fragments.timestamp is None:
             fragments.close()
             return None, fragments.failure_status()
-        first = fragments.archives[0].resp
+        # the answer's metadata is the newest of the archives' (a POST may have missed
+        # some of them); the length and ETag are the same on every archive of a write
+        first = max((archive.resp for archive in fragments.archives),
+                    key=lambda resp: response_timestamp(resp.headers) or Timestamp(0))
         total = int(first.headers.get(EC_CONTENT_LENGTH.lower(), "0"))
         layout = SegmentLayout.of(self.policy.driver, total, self.policy.ec_segment_size)
         if byte_range is None:

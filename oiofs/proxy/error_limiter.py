@@ -19,12 +19,55 @@ the server at ``addr`` (``ip:port``), with no probe: it stays avoided until its 
 rises.
 
 Time is passed in (``now``) so the behaviour is tested without sleeping.
+
+When each node last failed (:meth:`ErrorLimiter.recently_failed`: reads ask a replica
+back from an outage last) is kept in anonymous shared memory made before the workers
+fork (:class:`SharedFaultTimes`), so a fault seen by one worker counts in all of them;
+the error counts and suppression windows stay per worker.
 """
 
 from __future__ import annotations
 
+import mmap
+import struct
 import time
+import zlib
 from collections.abc import Callable
+
+_FAULT = struct.Struct("=Qd")  # key fingerprint, time of the last fault
+
+
+class SharedFaultTimes:
+    """``key -> time of its last fault``, one slot per key hash, in a page shared by the
+    processes forked after it was made. A key whose slot another key took since is
+    forgotten (4096 slots for the few hundred devices of a cluster); no lock: a reader
+    that meets a slot being written sees another key's fingerprint, and no fault."""
+
+    def __init__(self, slots: int = 4096):
+        self.slots = slots
+        self._mem = mmap.mmap(-1, slots * _FAULT.size)  # MAP_SHARED | MAP_ANONYMOUS
+
+    def _slot(self, key: str) -> tuple[int, int]:
+        data = key.encode("utf-8", "surrogateescape")
+        fingerprint = (zlib.crc32(data) << 32 | zlib.adler32(data)) or 1
+        return (fingerprint % self.slots) * _FAULT.size, fingerprint
+
+    def set(self, key: str, when: float) -> None:
+        """Record a fault of ``key`` at ``when``."""
+        offset, fingerprint = self._slot(key)
+        _FAULT.pack_into(self._mem, offset, fingerprint, when)
+
+    def get(self, key: str) -> float | None:
+        """When ``key`` last failed, if known.
+
+        >>> times = SharedFaultTimes(8)
+        >>> times.set("10.0.0.1:6200/d1", 12.5)
+        >>> times.get("10.0.0.1:6200/d1"), times.get("10.0.0.2:6200/d1")
+        (12.5, None)
+        """
+        offset, fingerprint = self._slot(key)
+        owner, when = _FAULT.unpack_from(self._mem, offset)
+        return when if owner == fingerprint else None
 
 
 class _NodeState:
@@ -49,8 +92,8 @@ class ErrorLimiter:
         self.suppression_time = suppression_time
         self.clock = clock
         self._nodes: dict[str, _NodeState] = {}
-        #: when each node last failed (kept after it recovers; one entry per node)
-        self._last_fault: dict[str, float] = {}
+        #: when each node last failed (kept after it recovers), shared by the workers
+        self._last_fault = SharedFaultTimes()
 
     @staticmethod
     def key(node: dict) -> str:
@@ -80,7 +123,7 @@ class ErrorLimiter:
         ``fatal`` (connection refused) suppresses at once.
         """
         now = self.clock() if now is None else now
-        self._last_fault[key] = now
+        self._last_fault.set(key, now)
         state = self._nodes.get(key)
         if state is None:
             state = self._nodes[key] = _NodeState()
@@ -96,11 +139,21 @@ class ErrorLimiter:
     def recently_failed(self, key: str, now: float | None = None) -> bool:
         """True if the node had a fault within the last ``interval`` seconds, even if
         it answers again: back from an outage, its copies may be behind."""
+        return self.last_fault(key, now) is not None
+
+    def last_fault(self, key: str, now: float | None = None) -> float | None:
+        """When the node last failed, if within the last ``interval`` seconds."""
         last = self._last_fault.get(key)
         if last is None:
-            return False
+            return None
         now = self.clock() if now is None else now
-        return now - last <= self.interval
+        return last if now - last <= self.interval else None
+
+    def fault_order(self, key: str, now: float | None = None) -> float:
+        """A sort key putting the nodes that failed latest last (never: first): of
+        nodes back from outages, the one back last is the furthest behind."""
+        last = self.last_fault(key, now)
+        return float("-inf") if last is None else last
 
     def success(self, key: str) -> None:
         """The node answered: forget its errors (cheap when it had none)."""

@@ -8,17 +8,22 @@ no read may return a version older than one acknowledged before it began, no del
 object may come back, listings show exactly the acknowledged objects.
 
 The cluster runs no background daemons (probe conftest), so nothing repairs the node
-that came back but the proxy's reads themselves (a replica found holding an object
-deleted since is sent the tombstone: the last test).
+that came back but the proxy's reads themselves (a replica found behind is sent the
+newest object or tombstone by the replica holding it: the last tests).
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import random
 import threading
+import time
 
 import pytest
 
+from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.common.ring import Ring
 from tests.support.consistency import Nemesis, Target, Workload, make_client
 from tests.support.history import check, summary
 from tests.support.probe import ProbeClient, primary_status
@@ -100,3 +105,103 @@ def test_a_read_sends_the_tombstone_to_a_replica_that_missed_the_delete(cluster)
 
     wait_for(repaired, 30, "a read to send the tombstone to the stale replica",
              interval=0.2)
+
+
+def replica_state(client: ProbeClient, container: str, obj: str, node: int
+                  ) -> tuple[int, bytes, str | None]:
+    """``(status, body, X-Object-Meta-Color)`` of a direct GET on the primary ``node``."""
+    part = client.part(container, obj)
+    device = next(n for n in client.primaries(container, obj) if n["node"] == node)
+    resp = direct_request(device["ip"], device["port"], "GET",
+                          backend_path(device["device"], part, client.account, container,
+                                       obj))
+    return resp.status, resp.body, resp.headers.get("x-object-meta-color")
+
+
+@pytest.mark.parametrize("missed", ["overwrite", "first-write"])
+def test_a_read_pushes_the_newest_copy_to_a_replica_left_behind(cluster, missed):
+    """A primary that was down during an overwrite and a POST (or during the object's
+    first PUT) gets the newest .data and .meta from a read, with no replicator pass."""
+    client = ProbeClient(cluster)
+    client.put_container("repair")
+    obj = f"behind-{missed}"
+    down = client.primaries("repair", obj)[0]["node"]
+    if missed == "overwrite":
+        assert client.put("repair", obj, b"old bytes") == 201
+        wait_for(lambda: set(primary_status(client, "repair", obj).values()) == {200},
+                 10, "every primary to hold the object")
+    cluster.kill_node(down)
+    try:
+        assert client.put("repair", obj, b"new bytes") == 201
+        assert client.request("POST", f"/repair/{obj}",
+                              headers={"X-Object-Meta-Color": "blue"})[0] == 202
+    finally:
+        cluster.start_node(down)
+    before = replica_state(client, "repair", obj, down)
+    assert before[0] == (200 if missed == "overwrite" else 404)  # it missed the writes
+    assert before[1:] != (b"new bytes", "blue")
+
+    def repaired():
+        assert client.get("repair", obj) == (200, b"new bytes")  # never the old state
+        return replica_state(client, "repair", obj, down) == (200, b"new bytes", "blue")
+
+    wait_for(repaired, 30, "a read to push the newest copy to the replica left behind",
+             interval=0.2)
+
+
+def _db_primaries(cluster, client: ProbeClient, ring_name: str, *names: str) -> set[int]:
+    """The all-in-one nodes of the primaries of an account or container."""
+    ring = Ring(cluster.oiofs_dir, ring_name=ring_name)
+    by_port = {port: n["node"] for n in cluster.nodes
+               for port in (n.get(f"{ring_name}_port"),) if port}
+    return {by_port[dev["port"]] for dev in ring.get_nodes(client.account, *names)[1]}
+
+
+def _proxy(client: ProbeClient, method: str, path: str, token: bool = True
+           ) -> tuple[int, dict[str, str], bytes]:
+    """``(status, headers with lower-case names, body)`` of a request through the proxy
+    (``path`` already quoted, after the storage URL)."""
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=30)
+    try:
+        conn.request(method, client.base + path,
+                     headers={"X-Auth-Token": client.token} if token else {})
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+    finally:
+        conn.close()
+
+
+def test_account_and_container_reads_after_a_node_missed_the_writes(cluster):
+    """A node holding the account and the containers misses a container PUT, POST (with
+    a read ACL) and DELETE; once it is back, the account listing, the container HEADs
+    and the container info the proxy caches (ACL, existence) show every write."""
+    client = ProbeClient(cluster)
+    for name in ("meta-c", "doomed-c"):
+        client.put_container(name)
+    assert client.put("meta-c", "o", b"x") == 201
+    down = min(_db_primaries(cluster, client, "account")
+               & _db_primaries(cluster, client, "container", "meta-c")
+               & _db_primaries(cluster, client, "container", "doomed-c")
+               or _db_primaries(cluster, client, "container", "meta-c"))
+    assert _proxy(client, "GET", "/meta-c/o", token=False)[0] == 401  # info cached
+    cluster.kill_node(down)
+    try:
+        client.put_container("fresh-c")
+        assert client.request("POST", "/meta-c", headers={
+            "X-Container-Meta-Color": "blue", "X-Container-Read": ".r:*"})[0] == 204
+        assert client.request("DELETE", "/doomed-c")[0] == 204
+    finally:
+        cluster.start_node(down)
+    time.sleep(4)  # past error_suppression_time: the node is asked again at once
+    for _ in range(8):
+        status, _, body = _proxy(client, "GET", "?format=json")
+        names = {item["name"] for item in json.loads(body)}
+        assert status == 200 and "fresh-c" in names and "doomed-c" not in names, names
+        status, _ = client.request("HEAD", "/doomed-c")
+        assert status == 404
+        assert client.request("PUT", "/doomed-c/o", b"x")[0] == 404
+        headers = _proxy(client, "HEAD", "/meta-c")[1]
+        assert headers.get("x-container-meta-color") == "blue", headers
+        assert _proxy(client, "GET", "/meta-c/o", token=False)[0] == 200
+

@@ -88,7 +88,7 @@ class AccountController(Controller):
         ring = self.app.account_ring
         part, nodes = ring.get_nodes(req.account)
         resp, status = self.read_db(req, ring, part, nodes, quoted_suffix(req.account),
-                                    query)
+                                    query, checked=True)
         if resp is None:
             if status == 404 and self._deleted(req, part, nodes):
                 raise HTTPGone()  # as Swift: deleted, until the reaper and reclaim are done

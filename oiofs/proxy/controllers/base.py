@@ -170,11 +170,13 @@ class Controller:
         generation = cache.generation(key)
         ring = self.app.container_ring
         part, nodes = ring.get_nodes(account, container)
-        resp, _node, status = self.backend.read(
-            self.backend.iter_read_nodes(ring, part, nodes,
-                                         self.options.node_count(len(nodes))),
-            "HEAD", part, quoted_suffix(account, container),
-            self.backend_headers(req), self.app.quorum(len(nodes)))
+        # the state a quorum of replicas agrees on: a replica that missed the
+        # container's PUT, POST (ACLs, policy...) or DELETE is outvoted
+        resp, status = read_listing_checked(
+            self.backend, self.backend.iter_read_nodes(ring, part, nodes,
+                                                       self.options.node_count(len(nodes))),
+            "HEAD", part, quoted_suffix(account, container), self.backend_headers(req),
+            self.app.quorum(len(nodes)), len(nodes))
         if resp is not None:
             info = ContainerInfo.from_headers(resp.status, resp.headers)
             resp.discard()
@@ -222,8 +224,8 @@ class Controller:
         """HEAD/GET an account or container from its nodes: ``(resp, status)``.
 
         The client's ``Accept`` is passed on; with ``X-Newest`` every primary is asked and
-        the newest answer wins; ``checked`` (containers) serves an answer whose rows a
-        quorum of replicas agrees on (:mod:`oiofs.proxy.checked_listing`). ``resp`` is
+        the newest answer wins; ``checked`` serves an answer whose rows (and put
+        timestamp) a quorum of replicas agrees on (:mod:`oiofs.proxy.checked_listing`). ``resp`` is
         ``None`` when no node answered well, and ``status`` then says how they failed.
         """
         headers = self.backend_headers(req)

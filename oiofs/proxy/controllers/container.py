@@ -149,9 +149,13 @@ class ContainerController(Controller):
         headers["X-Timestamp"] = Timestamp.now().internal
         if with_account_updates:
             apart, anodes = self.app.account_ring.get_nodes(account)
-            # each account replica is told by one container server
-            headers_list = [dict(headers, **upd) for upd in
-                            deal_update_headers(ACCOUNT_UPDATE, apart, anodes, len(nodes))]
+            # every account replica is told by enough container servers that it hears
+            # of every acknowledged write, even if only a quorum of container replicas
+            # took it (a handoff answers a DELETE 404: it has no database to tell of)
+            slot_quorum = self.app.quorum(len(nodes))
+            headers_list = [dict(headers, **upd) for upd in deal_update_headers(
+                ACCOUNT_UPDATE, apart, anodes, len(nodes), slot_quorum=slot_quorum,
+                copies=len(nodes) - slot_quorum + 1)]
         else:
             headers_list = [headers] * len(nodes)
         answers = self.backend.write(ring, part, nodes, method,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import logging
 import threading
 
@@ -63,6 +64,7 @@ class Node(http.server.BaseHTTPRequestHandler):
         self._answer(201, headers=[("Etag", hashlib.md5(body).hexdigest())])
 
     do_DELETE = do_PUT
+    do_REPLICATE = do_PUT  # a repair push asked of this node (checked_read.repair)
 
     def do_GET(self):
         self._record()
@@ -366,14 +368,17 @@ def test_checked_read_never_resurrects_a_deleted_object(cluster, backend, stale)
     cluster.server(nodes[1 - stale]).mode = "tomb0000000200.00000"
     resp, _node, status = checked(cluster, backend)
     assert (resp, status) == (None, 404)
-    # the stale replica is sent the tombstone, in the background
-    seen = cluster.server(nodes[stale]).seen
+    # the replica holding the tombstone is asked to push it to the stale one, in the
+    # background
+    seen = cluster.server(nodes[1 - stale]).seen
     for _ in range(200):
-        if any(s[0] == "DELETE" for s in seen):
+        if any(s[0] == "REPLICATE" for s in seen):
             break
         runtime.sleep(0.01)
-    [delete] = [s for s in seen if s[0] == "DELETE"]
-    assert delete[2]["X-Timestamp"] == "0000000200.00000"
+    [push] = [s for s in seen if s[0] == "REPLICATE"]
+    assert push[2]["X-Backend-Replication-Op"] == "push"
+    assert [target["device"] for target in json.loads(push[2]["X-Backend-Push-To"])] \
+        == [nodes[stale]["device"]]
 
 
 def test_checked_read_replaces_a_failed_node_and_looks_past_404s(cluster, backend):

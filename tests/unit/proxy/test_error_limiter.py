@@ -1,5 +1,7 @@
 """Error limiting: faults suppress a node briefly, a probe brings it back (time driven)."""
 
+import os
+
 from oiofs.proxy.error_limiter import ErrorLimiter
 
 KEY = "127.0.0.1:6200/sda"
@@ -86,3 +88,27 @@ def test_a_node_that_failed_stays_recently_failed_for_interval_after_it_recovers
     assert not lim.is_limited(KEY, now=2.0)
     assert lim.recently_failed(KEY, now=61.0)
     assert not lim.recently_failed(KEY, now=61.5)
+
+
+def test_a_fault_seen_by_one_forked_worker_counts_in_the_others():
+    clock = [100.0]
+    limiter = ErrorLimiter(limit=5, interval=60.0, clock=lambda: clock[0])
+    key = "127.0.0.1:6200/d1"
+    pid = os.fork()
+    if pid == 0:  # the other worker sees the node fail
+        limiter.error(key)
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert limiter.recently_failed(key)
+    assert not limiter.is_limited(key)  # the error counts stay per worker
+    clock[0] += 61
+    assert not limiter.recently_failed(key)
+
+
+def test_fault_order_puts_the_node_that_failed_latest_last():
+    lim = make()
+    lim.error("a", now=10.0)
+    lim.error("b", now=20.0)
+    order = sorted(["b", "never", "a"], key=lambda key: lim.fault_order(key, now=30.0))
+    assert order == ["never", "a", "b"]
+    assert lim.fault_order("a", now=71.0) == float("-inf")  # past the interval
