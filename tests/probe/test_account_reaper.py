@@ -86,8 +86,13 @@ def test_a_deleted_account_is_reaped_and_nothing_of_it_remains(cluster):
 
         # a reaper killed mid-way, then passes until done
         kill_reapers_midway(cluster, 300)
-        for _attempt in range(3):
+        # Passes until done: usually the first finishes; one full-suite run under load
+        # still had 7 files after three (a pass leaves what it could not delete to the
+        # next), so up to six.
+        for _attempt in range(6):
             run(cluster, "account-reaper")
+            if data_files(cluster) == 3:
+                break
         assert data_files(cluster) == 3  # the kept object's replicas only
 
         # the replicators reclaim tombstones and deleted databases past reclaim_age
