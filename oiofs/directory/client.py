@@ -58,6 +58,8 @@ class _HTTPDirectory:
                                      "http://host:port")
         self.timeout = timeout if timeout is not None else conf_float(
             conf, "directory_timeout", 5.0)
+        #: sent as ``User-Agent`` (the directory's access log shows who asked)
+        self.user_agent = "oiofs-directory-client"
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None,
                 body: Any = None) -> tuple[int, Any]:
@@ -88,7 +90,9 @@ class _HTTPDirectory:
         conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80,
                                           timeout=self.timeout)
         try:
-            headers = {"Content-Type": "application/json"} if data is not None else {}
+            headers = {"User-Agent": self.user_agent}
+            if data is not None:
+                headers["Content-Type"] = "application/json"
             conn.request(method, target, body=data, headers=headers)
             resp = conn.getresponse()
             return resp.status, resp.read()

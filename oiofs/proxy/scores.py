@@ -57,6 +57,8 @@ class ScoreBoard:
 
     def refresh(self) -> bool:
         """Read every service's score now; ``False`` (the old scores kept) on failure."""
+        # who reads, in the directory's access log: each worker refreshes on its own
+        self.client.user_agent = f"oiofs-proxy-scores/{os.getpid()}"
         try:
             services = self.client.list_services()
         except (DirectoryError, OSError, ValueError) as err:

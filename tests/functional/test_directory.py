@@ -80,11 +80,43 @@ def test_every_server_registers_with_a_score(cluster, conscience):
     assert len([s for s in conscience.list_services("proxy")]) == 1
 
 
-def _score_reads(cluster) -> int:
-    """How many times the directory served the list of scores (the proxy's reads)."""
+def _proxy_pids(cluster) -> set[int]:
+    """The pids of the proxy's process group (its master and workers)."""
+    leader = processes.read_pid(cluster.layout.run, "proxy-server", cluster.layout.root)
+    assert leader, "the proxy runs"
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == leader:
+                    pids.add(int(entry))
+            except OSError:
+                continue  # ended meanwhile
+    return pids
+
+
+def _score_reads(cluster) -> dict[int, int]:
+    """How many times the directory served the list of scores to each process of the
+    proxy (the daemons' internal proxies read it too: they do not count)."""
+    pids = _proxy_pids(cluster)
+    reads = dict.fromkeys(pids, 0)
     path = os.path.join(cluster.layout.log, "directory-server.log")
     with open(path, errors="replace") as log:
-        return sum(1 for line in log if "/v1/conscience/list" in line)
+        for line in log:
+            if "/v1/conscience/list" in line and "oiofs-proxy-scores/" in line:
+                pid = int(line.split("oiofs-proxy-scores/")[1].split()[0])
+                if pid in reads:
+                    reads[pid] += 1
+    return reads
+
+
+def _every_proxy_process_read_twice(cluster, before: dict[int, int]) -> bool:
+    """True once every proxy process that refreshes the scores (each worker; the master
+    only reads them once, at start) has read them twice since ``before`` (one read may
+    have been under way when it was taken)."""
+    now = _score_reads(cluster)
+    readers = [pid for pid, count in now.items() if count > before.get(pid, 0)]
+    return bool(readers) and all(now[pid] >= before.get(pid, 0) + 2 for pid in readers)
 
 
 def test_idle_proxy_follows_a_lock_before_its_next_request(cluster, client, conscience,
@@ -100,8 +132,8 @@ def test_idle_proxy_follows_a_lock_before_its_next_request(cluster, client, cons
             assert conscience.lock(service_type, addr, 0)["score"] == 0
         # no request now; two reads done after the lock (one may have been under way)
         reads = _score_reads(cluster)
-        wait_for(lambda: _score_reads(cluster) >= reads + 2, timeout=30, interval=0.2,
-                 what="the idle proxy to read the scores again")
+        wait_for(lambda: _every_proxy_process_read_twice(cluster, reads), timeout=30,
+                 interval=0.2, what="the idle proxy to read the scores again")
         assert _batch_misses_drained(cluster, client, container)
     finally:
         for service_type, addr in drained:
@@ -131,8 +163,8 @@ def test_drained_container_server_gets_no_updates_from_new_puts(cluster, client,
     try:
         assert conscience.lock("container", addr, 0)["score"] == 0
         reads = _score_reads(cluster)
-        wait_for(lambda: _score_reads(cluster) >= reads + 2, timeout=30, interval=0.2,
-                 what="the proxy to read the scores again")
+        wait_for(lambda: _every_proxy_process_read_twice(cluster, reads), timeout=30,
+                 interval=0.2, what="the proxy to read the scores again")
         assert client.request("PUT", f"/{name}").status == 201  # on a handoff, not DRAINED
         names = sorted(f"o-{i:02d}" for i in range(BATCH))
         for obj in names:
