@@ -11,6 +11,7 @@ import pytest
 from oiofs.cli.allinone import processes
 from oiofs.common.ring import Ring
 from oiofs.directory.client import ConscienceClient
+from tests.support.scores import score_reads
 from tests.support.waiting import wait_for
 
 DRAINED = 2  # the node drained in these tests
@@ -80,34 +81,8 @@ def test_every_server_registers_with_a_score(cluster, conscience):
     assert len([s for s in conscience.list_services("proxy")]) == 1
 
 
-def _proxy_pids(cluster) -> set[int]:
-    """The pids of the proxy's process group (its master and workers)."""
-    leader = processes.read_pid(cluster.layout.run, "proxy-server", cluster.layout.root)
-    assert leader, "the proxy runs"
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.getpgid(int(entry)) == leader:
-                    pids.add(int(entry))
-            except OSError:
-                continue  # ended meanwhile
-    return pids
-
-
 def _score_reads(cluster) -> dict[int, int]:
-    """How many times the directory served the list of scores to each process of the
-    proxy (the daemons' internal proxies read it too: they do not count)."""
-    pids = _proxy_pids(cluster)
-    reads = dict.fromkeys(pids, 0)
-    path = os.path.join(cluster.layout.log, "directory-server.log")
-    with open(path, errors="replace") as log:
-        for line in log:
-            if "/v1/conscience/list" in line and "oiofs-proxy-scores/" in line:
-                pid = int(line.split("oiofs-proxy-scores/")[1].split()[0])
-                if pid in reads:
-                    reads[pid] += 1
-    return reads
+    return score_reads(cluster.layout)
 
 
 def _every_proxy_process_read_twice(cluster, before: dict[int, int]) -> bool:

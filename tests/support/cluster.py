@@ -10,10 +10,12 @@ import http.client
 import random
 import shutil
 import tempfile
+import time
 
 from oiofs.cli.allinone import AllInOne, processes
 from oiofs.cli.allinone.cluster import AllInOneError
 from oiofs.cli.allinone.layout import SERVER_TYPES
+from tests.support.scores import wait_proxy_sees_node
 from tests.support.servers import port_free, server_port_candidates
 from tests.support.waiting import wait_for
 
@@ -115,7 +117,11 @@ class TestCluster:
         self.aio.kill_node(node)
 
     def start_node(self, node: int) -> None:
+        """Start ``node`` and return once the proxy knows it is back (else, for a few
+        seconds, it may take the node for down and write to handoffs instead)."""
+        started_at = time.time()
         self.aio.start_node(node)
+        wait_proxy_sees_node(self.layout, node, started_at)
 
     def kill_proxy(self) -> None:
         """SIGKILL the proxy: every client connection is cut mid-flight, as in a crash."""
