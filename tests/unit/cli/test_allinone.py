@@ -159,5 +159,18 @@ def test_stop_also_stops_daemons_started_one_per_process(tmp_path):
     pid = processes.start_process("object-replicator-1", marker_argv, lay.run, lay.log,
                                   marker=lay.root)
     assert processes.group_alive(pid)
+    # Once in a CI run, stop() found no such process running (cause not found: the
+    # process was alive just before). Say what became of it if that happens again.
+    running = processes.read_pid(lay.run, "object-replicator-1", lay.root)
+    if running != pid:
+        with open(os.path.join(lay.log, "object-replicator-1.log"), errors="replace") as log:
+            output = log.read()
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                state = handle.read()
+        except OSError as err:
+            state = str(err)
+        pytest.fail(f"the started process is not seen running: read_pid={running}, "
+                    f"/proc/{pid}/stat: {state!r}, its output: {output!r}")
     assert "object-replicator-1" in aio.stop()
     wait_for(lambda: not processes.group_alive(pid), what="the legacy daemon to stop")
