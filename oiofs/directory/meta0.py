@@ -1,5 +1,9 @@
 """The meta0 prefix mapping: which services hold each base, spread over locations.
 
+(Past 600 lines on purpose: ``Meta0PrefixMapping`` is the seed's one class with this whole
+surface; its helpers already live in :mod:`~oiofs.directory.prefixes`,
+:mod:`~oiofs.directory.locations` and :mod:`~oiofs.directory.fair_share`.)
+
 ``Meta0PrefixMapping`` keeps, for every base (see :mod:`oiofs.directory.prefixes`), the
 ordered list of ``replicas`` service ids holding it, and the algorithms that build and
 repair it: :meth:`~Meta0PrefixMapping.bootstrap`, :meth:`~Meta0PrefixMapping.rebalance`,

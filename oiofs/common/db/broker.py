@@ -22,6 +22,10 @@ which sorts like the timestamps themselves.
 
 A broker may be kept and reused across requests: it holds one cached connection and
 reopens it when the file is replaced (checked by inode on each use).
+
+Past 600 lines on purpose: the stat, metadata, pending-merge, replication-sync and reclaim
+methods all work inside the transactions of the one cached connection this class owns;
+split over modules they would each need that discipline again.
 """
 
 from __future__ import annotations
