@@ -47,6 +47,14 @@ STATUS_CHANGED_AT_HEADER = "X-Backend-Status-Changed-At"
 #: a container's rows hash (XOR of its rows' hashes, deleted rows included): replicas
 #: with the same value hold the same rows (the proxy compares it on listings)
 ROWS_HASH_HEADER = "X-Backend-Rows-Hash"
+#: ``true`` on a proxy's container ``GET``: the listing form for merging replicas that
+#: disagree (``docs/backend-protocol.md``): a JSON list of the raw rows in the range,
+#: deleted rows included, each with its encoded timestamps and ``deleted`` flag; no
+#: delimiter or path (the proxy applies those rules to the merged rows)
+INCLUDE_DELETED_HEADER = "X-Backend-Include-Deleted"
+#: ``true`` with :data:`INCLUDE_DELETED_HEADER`: the lower bound of the range (``marker``,
+#: or ``end_marker`` when ``reverse``) is inclusive: a row of exactly that name is listed
+LOWER_INCLUSIVE_HEADER = "X-Backend-Lower-Inclusive"
 #: ``true`` on an object replicator's PUT/POST/DELETE: store the file exactly as sent
 REPLICATION_HEADER = "X-Backend-Replication"
 #: the operation of an object ``REPLICATE`` (``inventory``, ``push``; hashes when absent)

@@ -467,14 +467,46 @@ class ContainerBroker(DatabaseBroker):
         ``last_modified`` is the internal form of the newest of the row's timestamps.
         Subdir rows are ``(subdir, '0', 0, None, '')``. Rules: :mod:`oiofs.common.db.listing`.
         """
+        rows = self._list_rows(limit, marker, end_marker, prefix, delimiter, path,
+                               storage_policy_index, reverse, False, False)
+        return [row if row[3] is None or ("+" not in row[1] and "-" not in row[1])
+                else (row[0], decode_timestamps(row[1])[2].internal) + tuple(row[2:5])
+                for row in rows]
+
+    def list_rows_with_deleted(self, limit: int, marker: str | None,
+                               end_marker: str | None, prefix: str | None,
+                               storage_policy_index: int = 0, reverse: bool = False,
+                               lower_inclusive: bool = False) -> list:
+        """Raw rows ``(name, created_at, size, content_type, etag, deleted)`` in name
+        order, deleted rows included (a proxy merging replicas that disagree needs the
+        newest timestamp of each name: :mod:`oiofs.proxy.merged_listing`).
+
+        ``created_at`` is the encoded form (:func:`encode_timestamps`), the content type
+        keeps its ``swift_bytes``. The range rules are the listing's without a delimiter;
+        ``lower_inclusive`` makes the lower bound (``marker``, or ``end_marker`` when
+        ``reverse``) inclusive.
+        """
+        return self._list_rows(limit, marker, end_marker, prefix, None, None,
+                               storage_policy_index, reverse, True, lower_inclusive)
+
+    def _list_rows(self, limit: int, marker: str | None, end_marker: str | None,
+                   prefix: str | None, delimiter: str | None, path: str | None,
+                   storage_policy_index: int, reverse: bool, with_deleted: bool,
+                   lower_inclusive: bool) -> list:
+        """The listing rules over one snapshot: live rows with the listing's columns, or
+        every row with ``deleted`` too."""
         self.commit_pending()
+        columns = "name, created_at, size, content_type, etag"
+        if with_deleted:
+            columns += ", deleted"
         with self.get() as conn:
 
-            def fetch(lower, inclusive, upper, count, descending):
-                sql = ["SELECT name, created_at, size, content_type, etag FROM object "
-                       "WHERE deleted = 0"]
-                args: list = []
+            def query(deleted, lower, inclusive, upper, count, descending):
+                # one range of the (deleted, name) index
+                sql = [f"SELECT {columns} FROM object WHERE deleted = ?"]
+                args: list = [deleted]
                 if lower is not None:
+                    inclusive = inclusive or lower_inclusive
                     sql.append("AND name >= ?" if inclusive else "AND name > ?")
                     args.append(lower)
                 if upper is not None:
@@ -487,18 +519,25 @@ class ContainerBroker(DatabaseBroker):
                 args += [storage_policy_index, count]
                 return conn.execute(" ".join(sql), args).fetchall()
 
+            def fetch(lower, inclusive, upper, count, descending):
+                rows = query(0, lower, inclusive, upper, count, descending)
+                if not with_deleted:
+                    return rows
+                # the live and the deleted rows: two index ranges, merged by name
+                rows += query(1, lower, inclusive, upper, count, descending)
+                rows.sort(key=lambda row: row[0], reverse=descending)
+                return rows[:count]
+
             conn.execute("BEGIN")  # one consistent snapshot for all the range queries
             try:
-                rows = list_with_rules(fetch, limit, marker, end_marker, prefix, delimiter,
-                                       path, reverse, _subdir_row)
+                return list_with_rules(fetch, limit, marker, end_marker, prefix, delimiter,
+                                       path, reverse, subdir_row)
             finally:
                 conn.execute("COMMIT")
-        return [row if row[3] is None or ("+" not in row[1] and "-" not in row[1])
-                else (row[0], decode_timestamps(row[1])[2].internal) + tuple(row[2:5])
-                for row in rows]
 
 
-def _subdir_row(name: str) -> tuple:
+def subdir_row(name: str) -> tuple:
+    """The listing row of a subdir entry."""
     return (name, "0", 0, None, "")
 
 

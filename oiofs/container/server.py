@@ -29,6 +29,8 @@ from werkzeug.wrappers import Request, Response
 from oiofs.common import constraints, runtime
 from oiofs.common.backend_protocol import (
     DELETE_TIMESTAMP_HEADER,
+    INCLUDE_DELETED_HEADER,
+    LOWER_INCLUSIVE_HEADER,
     POLICY_DEFAULT_HEADER,
     POLICY_INDEX_HEADER,
     PUT_TIMESTAMP_HEADER,
@@ -37,10 +39,13 @@ from oiofs.common.backend_protocol import (
     TIMESTAMP_HEADER,
     parse_update_targets,
 )
-from oiofs.common.config import conf_bool
+from oiofs.common.config import conf_bool, config_true_value
 from oiofs.common.db.listing_format import (
+    RAW_ROW_KEYS,
+    ListingParams,
     QueryParams,
     get_listing_content_type,
+    iter_json,
     iter_listing_body,
     max_listing_limit,
     object_row_to_record,
@@ -387,6 +392,8 @@ class ContainerServer(DbServerApp[ContainerBroker]):
         info, deleted = broker.get_info_is_deleted()
         if deleted:
             raise HTTPNotFound(headers=gen_resp_headers(info, True))
+        if config_true_value(req.headers.get(INCLUDE_DELETED_HEADER, "")):
+            return self._raw_rows(req, broker, info, listing)
         rows = broker.list_objects_iter(
             listing.limit, listing.marker, listing.end_marker, listing.prefix,
             listing.delimiter, listing.path, storage_policy_index=info["storage_policy_index"],
@@ -397,6 +404,24 @@ class ContainerServer(DbServerApp[ContainerBroker]):
         body = iter_listing_body(map(object_row_to_record, rows), content_type, "container",
                                  container)
         return Response(body, status=200, headers=headers)
+
+    def _raw_rows(self, req: Request, broker: ContainerBroker, info: dict,
+                  listing: ListingParams) -> Response:
+        """The backend-only listing form (``X-Backend-Include-Deleted: true``, sent by a
+        proxy merging replicas that disagree): every row in the range, deleted ones
+        included, as JSON objects with ``name``, ``created_at`` (encoded timestamps),
+        ``size``, ``content_type``, ``etag`` and ``deleted``; 400 with a delimiter or
+        path (the proxy applies those rules to the merged rows)."""
+        if listing.delimiter is not None or listing.path is not None:
+            raise HTTPBadRequest(f"No delimiter or path with {INCLUDE_DELETED_HEADER}")
+        rows = broker.list_rows_with_deleted(
+            listing.limit, listing.marker, listing.end_marker, listing.prefix,
+            storage_policy_index=info["storage_policy_index"], reverse=listing.reverse,
+            lower_inclusive=config_true_value(
+                req.headers.get(LOWER_INCLUSIVE_HEADER, "")))
+        headers = self._listing_headers(broker, info, "application/json")
+        records = (dict(zip(RAW_ROW_KEYS, row, strict=True)) for row in rows)
+        return Response(iter_json(records), status=200, headers=headers)
 
     def POST(self, req: Request) -> Response:
         """Merge the container's metadata and move its put timestamp (204), or 404."""

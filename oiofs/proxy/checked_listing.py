@@ -24,9 +24,12 @@ hold the same rows. The container servers send it on GET and HEAD
 * the answer served is replaced by that of a replica seen with a newer put timestamp
   (a container PUT or POST moves it; a replica that missed one has old metadata and
   ACLs), whatever the rows say;
-* when no quorum agrees even so, or the first answer is
-  neither 2xx nor 404 (a refused query: the request's own fault), the first node's answer
-  is served, as before.
+* when no quorum agrees even so, a ``GET`` is answered with the listing merged from
+  the replicas asked that hold the container (:mod:`oiofs.proxy.merged_listing`: the
+  newest row of each name wins), if they make a quorum with those that answered 404;
+* when that cannot be done (too few replicas answered, one failed during the merge, a
+  ``HEAD``), or the first answer is neither 2xx nor 404 (a refused query: the request's
+  own fault), the first node's answer is served, as before.
 
 Swift reads a listing from one replica; it differs from oiofs here.
 """
@@ -42,6 +45,7 @@ from oiofs.common.connection_pool import HTTPResponse
 from oiofs.proxy.backend import Backend, node_path
 from oiofs.proxy.checked_read import CheckedAnswer, ask_quorum
 from oiofs.proxy.error_limiter import ErrorLimiter
+from oiofs.proxy.merged_listing import MergedAnswer, MergeFailed, merged_listing
 from oiofs.proxy.quorum import read_failure_status
 
 _HASH_KEY = ROWS_HASH_HEADER.lower()
@@ -76,7 +80,7 @@ def _put_stamp(status: int, headers: dict) -> str:
 
 def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int,
                          suffix: str, headers: dict, quorum: int, replicas: int,
-                         query: str = "") -> tuple[HTTPResponse | None, int]:
+                         query: str = "") -> tuple[HTTPResponse | MergedAnswer | None, int]:
     """A container's answer that a quorum of replicas agrees on (module docstring):
     ``(response, status)``, the response still open, or ``(None, 404|503)``."""
     node_iter = iter(nodes)
@@ -126,6 +130,11 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
     if agreed == MISSING:
         first.resp.discard()
         return None, 404
+    if agreed is None and method == "GET":
+        merged = _merge(backend, first, mine, others, part, suffix, headers, quorum, query)
+        if merged is not None:
+            first.resp.discard()
+            return merged, merged.status
     if mine != MISSING and agreed in (None, mine):
         return _newest_metadata(backend, first, puts, method, part, suffix, headers,
                                 query)
@@ -168,6 +177,27 @@ def _newest_metadata(backend: Backend, first: CheckedAnswer,
     if resp is not None:
         resp.discard()
     return first.resp, first.resp.status
+
+
+def _merge(backend: Backend, first: CheckedAnswer, mine: str,
+           others: list[tuple[dict, str | None]], part: int, suffix: str, headers: dict,
+           quorum: int, query: str) -> MergedAnswer | None:
+    """The listing merged from the replicas that answered with rows
+    (:mod:`oiofs.proxy.merged_listing`), when they and the primaries that answered 404
+    make a quorum; ``None`` when they do not, or when one fails during the merge."""
+    holders = ([first.node] if mine != MISSING else []) + \
+        [node for node, vote in others if vote not in (None, MISSING)]
+    # a primary without the container never took a write of it; a handoff's 404 says
+    # nothing of the primaries' writes
+    missing = sum(vote == MISSING and "handoff_index" not in node
+                  for node, vote in [(first.node, mine)] + others)
+    if not holders or len(holders) + missing < quorum:
+        return None
+    try:
+        return merged_listing(backend, holders, part, suffix, headers, query, [first.resp])
+    except MergeFailed as err:
+        backend.logger.warning("listing merge of %s failed: %s", suffix, err)
+        return None
 
 
 def _best(mine: str, others: list[tuple[dict, str | None]]) -> tuple[str, int]:

@@ -42,6 +42,10 @@ LISTING_CONTENT_TYPES = ["text/plain", "application/json", "application/xml", "t
 #: records per chunk of a streamed body
 CHUNK_RECORDS = 500
 
+#: the keys of a raw object row in the backend-only listing form that includes deleted
+#: rows (``X-Backend-Include-Deleted``), in the order the container broker returns them
+RAW_ROW_KEYS = ("name", "created_at", "size", "content_type", "etag", "deleted")
+
 #: one entry of a listing as JSON shows it (``name``, ``bytes``... or ``subdir``)
 Record: TypeAlias = dict[str, Any]
 

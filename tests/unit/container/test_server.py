@@ -392,3 +392,52 @@ def test_corrupt_database_answers_500_then_404(client, ts, devices):
         handle.write(b"not a database" * 500)
     assert client.get("/sda/1/a/c").status_code == 500
     assert client.get("/sda/1/a/c").status_code == 404
+
+
+# --- the backend-only raw form a proxy merges replicas with -------------------------------
+
+RAW = {"X-Backend-Include-Deleted": "true"}
+
+
+def test_raw_rows_include_deleted_rows_with_their_timestamps(client, ts):
+    put_container(client, ts)
+    for name in ("a", "b", "c", "d"):
+        put_object(client, ts, name)
+    deleted_at = ts()
+    client.delete("/sda/1/a/c/b", headers={"X-Timestamp": deleted_at})
+    plain = client.get("/sda/1/a/c?format=json")
+    assert [r["name"] for r in json.loads(plain.data)] == ["a", "c", "d"]
+    resp = client.get("/sda/1/a/c?limit=3&marker=a", headers=RAW)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("application/json")
+    rows = json.loads(resp.data)
+    assert [(r["name"], r["deleted"]) for r in rows] == [("b", 1), ("c", 0), ("d", 0)]
+    assert rows[0]["created_at"] == deleted_at
+    assert set(rows[1]) == {"name", "created_at", "size", "content_type", "etag", "deleted"}
+    assert resp.headers["X-Backend-Rows-Hash"]  # the usual container headers too
+
+
+def test_raw_rows_bounds_reverse_and_inclusive_lower_bound(client, ts):
+    put_container(client, ts)
+    for name in ("a", "b", "c", "d"):
+        put_object(client, ts, name)
+    client.delete("/sda/1/a/c/c", headers={"X-Timestamp": ts()})
+
+    def names(query, **headers):
+        resp = client.get(f"/sda/1/a/c?{query}", headers={**RAW, **headers})
+        return [r["name"] for r in json.loads(resp.data)]
+
+    assert names("marker=b&end_marker=d") == ["c"]
+    assert names("marker=b&end_marker=d", **{"X-Backend-Lower-Inclusive": "true"}) == \
+        ["b", "c"]
+    assert names("reverse=on&marker=d&end_marker=a") == ["c", "b"]
+    assert names("reverse=on&marker=d&end_marker=a",
+                 **{"X-Backend-Lower-Inclusive": "true"}) == ["c", "b", "a"]
+    assert names("prefix=c") == ["c"]
+
+
+def test_raw_rows_refuse_a_delimiter(client, ts):
+    put_container(client, ts)
+    assert client.get("/sda/1/a/c?delimiter=/", headers=RAW).status_code == 400
+    assert client.get("/sda/1/a/c?path=x", headers=RAW).status_code == 400
+    assert client.get("/sda/1/a/c?delimiter=/").status_code == 204  # the usual form

@@ -86,6 +86,17 @@ class Node(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(BODY[start:start + 3000])
             self.close_connection = True
+        elif mode.startswith("rows") and self.headers.get("X-Backend-Include-Deleted"):
+            # a container replica's raw rows (the merge of replicas that disagree): one
+            # row named after its rows hash; "noraw" replicas fail to give them
+            if mode.endswith("noraw"):
+                self._answer(503)
+                return
+            row = {"name": mode[4:], "created_at": "0000000001.00000", "size": 1,
+                   "content_type": "text/plain", "etag": "e", "deleted": 0}
+            self._answer(200, json.dumps([row]).encode(),
+                         [("X-Backend-Rows-Hash", mode[4:]),
+                          ("Content-Type", "application/json; charset=utf-8")])
         elif mode.startswith("rows"):  # a container replica: its rows hash and listing
             self._answer(200, mode[4:].encode(), [("X-Backend-Rows-Hash", mode[4:])])
         elif mode.startswith("data"):
@@ -421,20 +432,33 @@ def test_listing_of_a_container_a_quorum_lacks_is_404(cluster, backend):
     assert listing(cluster, backend) == (None, 404)
 
 
-def test_listing_without_a_quorum_serves_the_first_answer(cluster, backend):
-    _, b, c = cluster.primaries
+def test_listing_without_a_quorum_is_merged_from_the_replicas(cluster, backend):
+    a, b, c = cluster.primaries
     set_modes(cluster, "rowsone", "rowstwo", "fail", handoff="missing")
-    assert listing(cluster, backend) == (b"one", 200)
-    # the replica that disagreed was asked again before giving up, the failed one not
-    assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD", "HEAD", "HEAD"]
+    body, status = listing(cluster, backend)
+    assert status == 200
+    assert [r["name"] for r in json.loads(body)] == ["one", "two"]
+    # the replica that disagreed was asked again before the merge, the failed one not
+    assert [seen[0] for seen in cluster.server(b).seen] == ["HEAD", "HEAD", "HEAD", "GET"]
+    assert cluster.server(b).seen[-1][2]["X-Backend-Include-Deleted"] == "true"
+    assert [seen[0] for seen in cluster.server(a).seen] == ["GET", "GET"]
     assert len(cluster.server(c).seen) == 1
+
+
+def test_listing_without_a_quorum_nor_a_merge_serves_the_first_answer(cluster, backend):
+    # a replica fails to give its raw rows: no merge, the first answer as before
+    set_modes(cluster, "rowsone", "rowstwonoraw", "fail", handoff="missing")
+    assert listing(cluster, backend) == (b"one", 200)
+    # one replica holding rows is not a quorum: no merge is tried
+    set_modes(cluster, "rowsone", "fail", "fail", handoff="fail")
+    assert listing(cluster, backend) == (b"one", 200)
 
 
 def test_listing_asks_a_replica_that_failed_lately_last(cluster, backend):
     a = cluster.primaries[0]
     # the first is back from an outage, behind; the others differ by an update in flight
-    set_modes(cluster, "rowsold", "rowsnew1", "rowsnew2")
+    set_modes(cluster, "rowsoldnoraw", "rowsnew1noraw", "rowsnew2noraw")
     backend.node_error(a, "refused", fatal=True)
     backend.node_ok(a)
-    assert listing(cluster, backend) == (b"new1", 200)
-    assert [seen[0] for seen in cluster.server(a).seen] == ["HEAD", "HEAD", "HEAD"]
+    assert listing(cluster, backend) == (b"new1noraw", 200)
+    assert [seen[0] for seen in cluster.server(a).seen][:3] == ["HEAD", "HEAD", "HEAD"]

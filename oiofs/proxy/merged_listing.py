@@ -1,0 +1,275 @@
+"""A container listing merged from several replicas, while they disagree (issue 15).
+
+:mod:`oiofs.proxy.checked_listing` serves the listing of a replica whose rows a quorum
+shares. Under a steady flow of writes after outages (no updater running) no quorum may
+agree at any instant; then the listing is built here from the rows of every replica
+asked that holds the container (at least a quorum with those that answered 404):
+
+* each replica is asked for its *raw* rows (``X-Backend-Include-Deleted: true``,
+  :data:`~oiofs.common.backend_protocol.INCLUDE_DELETED_HEADER`): deleted rows included,
+  each with its encoded timestamps;
+* for each name the rows are merged as the container replicator would merge them
+  (:func:`oiofs.container.backend.merge_object_item`: the newest data, content-type and
+  metadata timestamps win, each for its fields); a name whose newest row is a deletion
+  is left out. Every acknowledged object write reached a quorum of container replicas
+  (its container updates are dealt that way), any two quorums share a replica, so the
+  merge holds the write, and the newest timestamp tells whether it is deleted;
+* pages: a replica that returned a full page (``count`` rows) may hold more rows past
+  its last name, so only the names up to the smallest such last name (the largest, in
+  a reverse listing) are certain: those are kept, and the replicas cut short are asked
+  for their next page until ``count`` live names are certain or every replica is
+  exhausted. A page served is thus exactly the merged state's, never short;
+* prefix, marker, end_marker, delimiter, path, reverse and limit are applied by
+  :func:`oiofs.common.db.listing.list_with_rules` over the merged rows, with the merge
+  as its range query: a subdir is shown when a live merged row lies under it, so one
+  that only a stale replica shows (an object deleted meanwhile) is not;
+* the answer's headers (metadata, ACLs, counts) are those of the answer with the newest
+  put timestamp; the counts remain one replica's (eventually consistent, as in Swift).
+
+The merge is sans-IO (:class:`MergedRows`, over an :data:`Ask` callable);
+:func:`merged_listing` does the requests. Swift reads a listing from one replica.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
+from urllib.parse import unquote, urlencode
+
+from oiofs.common.backend_protocol import INCLUDE_DELETED_HEADER, LOWER_INCLUSIVE_HEADER
+from oiofs.common.db.listing import Row, list_with_rules
+from oiofs.common.db.listing_format import (
+    RAW_ROW_KEYS,
+    QueryParams,
+    get_listing_content_type,
+    iter_listing_body,
+    max_listing_limit,
+    object_row_to_record,
+    parse_listing_params,
+)
+from oiofs.common.exceptions import OiofsError
+from oiofs.container.backend import decode_timestamps, merge_object_item, subdir_row
+from oiofs.proxy.backend import Backend, node_path
+
+#: ``ask(queries, count, reverse)``: for each ``(replica, lower, lower_inclusive,
+#: upper)`` the replica's raw rows (dicts, ``RAW_ROW_KEYS``) with ``lower < name``
+#: (``<=`` if inclusive; no bound if ``None``) and ``name < upper``, at most ``count``,
+#: in name order (descending when ``reverse``)
+Query: TypeAlias = tuple[int, str | None, bool, str | None]
+Ask = Callable[[list[Query], int, bool], list[list[dict]]]
+_RAW_KEYS = frozenset(RAW_ROW_KEYS)
+#: bytes allowed per raw row of a page read (names up to 1 KiB, content types, ETags)
+ROW_BYTES = 4096
+
+
+class MergeFailed(OiofsError):
+    """A replica merged failed to answer a page: the merge cannot be trusted."""
+
+
+def merge_rows(rows: Sequence[dict]) -> dict:
+    """One name's rows from several replicas, merged as the replicator would merge them:
+    each group of fields from the row with the newest timestamp for it.
+
+    >>> old = {"name": "o", "created_at": "0000000001.00000", "size": 1,
+    ...        "content_type": "t", "etag": "e", "deleted": 0}
+    >>> gone = dict(old, created_at="0000000002.00000", size=0, deleted=1)
+    >>> merge_rows([old, gone])["deleted"], merge_rows([gone, old])["deleted"]
+    (1, 1)
+    """
+    merged = rows[0]
+    for row in rows[1:]:
+        if row["created_at"] == merged["created_at"]:
+            continue  # the same row (the usual case: replicas mostly agree)
+        newer = merge_object_item(row, dict(merged, storage_policy_index=0))
+        if newer is not None:
+            merged = newer
+    return merged
+
+
+def listing_row(row: dict) -> tuple:
+    """The listing row ``(name, last_modified, size, content_type, etag)`` of a merged
+    raw row, as :meth:`ContainerBroker.list_objects_iter` gives it."""
+    stamp = row["created_at"]
+    if "+" in stamp or "-" in stamp:
+        stamp = decode_timestamps(stamp)[2].internal
+    return (row["name"], stamp, row["size"], row["content_type"], row["etag"])
+
+
+class MergedRows:
+    """The merged live rows of ``replicas`` replicas, as a listing's range query."""
+
+    def __init__(self, ask: Ask, replicas: int):
+        self.ask = ask
+        self.replicas = replicas
+        #: raw rows fetched, merged rows served (figures for the caller's log)
+        self.fetched = 0
+        self.pages = 0
+
+    def fetch(self, lower: str | None, inclusive: bool, upper: str | None, count: int,
+              reverse: bool) -> list[Row]:
+        """At most ``count`` merged live rows in the range, in name order: the contract
+        of :data:`oiofs.common.db.listing.Fetch`."""
+        if count <= 0:
+            return []
+        bounds: list[Query] = [(i, lower, inclusive, upper) for i in range(self.replicas)]
+        buffers: list[list[dict]] = [[] for _ in range(self.replicas)]
+        last: list[str | None] = [None] * self.replicas  # None: exhausted
+        asking = list(range(self.replicas))
+        result: list[Row] = []
+        while True:
+            if asking:
+                pages = self.ask([bounds[i] for i in asking], count, reverse)
+                self.pages += len(asking)
+                for i, page in zip(asking, pages, strict=True):
+                    self.fetched += len(page)
+                    buffers[i] = page
+                    if len(page) < count:
+                        last[i] = None
+                        continue
+                    last[i] = page[-1]["name"]
+                    _, low, incl, high = bounds[i]
+                    bounds[i] = (i, low, incl, last[i]) if reverse \
+                        else (i, last[i], False, high)
+            cut = [name for name in last if name is not None]
+            # names past the edge of a page cut short are not certain yet
+            edge = (max(cut) if reverse else min(cut)) if cut else None
+            by_name: dict[str, list[dict]] = {}
+            for i in range(self.replicas):
+                buffer = buffers[i]
+                taken = 0
+                for row in buffer:
+                    if edge is not None and (row["name"] < edge if reverse
+                                             else row["name"] > edge):
+                        break
+                    by_name.setdefault(row["name"], []).append(row)
+                    taken += 1
+                buffers[i] = buffer[taken:]
+            for name in sorted(by_name, reverse=reverse):
+                merged = merge_rows(by_name[name])
+                if not merged["deleted"]:
+                    result.append(listing_row(merged))
+            if edge is None or len(result) >= count:
+                return result[:count]
+            asking = [i for i in range(self.replicas)
+                      if last[i] is not None and not buffers[i]]
+
+
+class MergedAnswer:
+    """A merged listing as the proxy relays a backend answer: ``status``, ``headers``
+    (lower-case keys), ``items``, and a body known in full (a listing page, at most
+    ``container_listing_limit`` entries)."""
+
+    def __init__(self, status: int, items: list[tuple[str, str]], body: bytes):
+        self.status = status
+        self.items = items
+        self.headers = {name.lower(): value for name, value in items}
+        self._body = body
+        self._offset = 0
+
+    def getheader(self, name: str, default: str | None = None) -> str | None:
+        """A header's value by case-insensitive name."""
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def content_length(self) -> int:
+        """Bytes of body still to come."""
+        return len(self._body) - self._offset
+
+    def read(self, size: int = 65536) -> bytes:
+        """Up to ``size`` bytes of body; ``b''`` at its end."""
+        data = self._body[self._offset:self._offset + size]
+        self._offset += len(data)
+        return data
+
+    def read_all(self, limit: int = 1 << 30) -> bytes:
+        """The rest of the body."""
+        return self.read(len(self._body))
+
+    def discard(self, limit: int = 0) -> None:
+        """Drop the body (no connection behind it)."""
+        self._offset = len(self._body)
+
+    close = discard
+
+
+def _range_query(lower: str | None, inclusive: bool, upper: str | None, count: int,
+                 reverse: bool) -> tuple[str, bool]:
+    """The query string of a raw rows request for a range, and whether it needs
+    :data:`LOWER_INCLUSIVE_HEADER`.
+
+    >>> _range_query("a", True, "b", 10, False)
+    ('limit=10&marker=a&end_marker=b', True)
+    >>> _range_query(None, False, "b", 5, True)
+    ('limit=5&marker=b&reverse=on', False)
+    """
+    params: list[tuple[str, str]] = [("limit", str(count))]
+    first, second = (upper, lower) if reverse else (lower, upper)
+    if first is not None:
+        params.append(("marker", first))
+    if second is not None:
+        params.append(("end_marker", second))
+    if reverse:
+        params.append(("reverse", "on"))
+    return urlencode(params), inclusive and lower is not None
+
+
+def merged_listing(backend: Backend, nodes: list[dict], part: int, suffix: str,
+                   headers: dict, query: str, answers: list[Any]) -> MergedAnswer:
+    """The client's listing (``query``, ``Accept`` in ``headers``) merged from the raw
+    rows of ``nodes``; its headers from the answer with the newest put timestamp among
+    ``answers`` (open or read container answers, their heads only) and the pages read.
+    :class:`MergeFailed` when a node fails to answer a page."""
+    params = QueryParams(query)
+    listing = parse_listing_params(params, max_listing_limit("container"))
+    content_type = get_listing_content_type(params, headers.get("Accept"))
+    heads = [(a.headers, a.items) for a in answers if 200 <= a.status < 300]
+    raw_headers = {k: v for k, v in headers.items() if k.lower() != "accept"}
+    raw_headers[INCLUDE_DELETED_HEADER] = "true"
+
+    def ask(queries: list[Query], count: int, reverse: bool) -> list[list[dict]]:
+        requests = []
+        for i, lower, inclusive, upper in queries:
+            text, lower_inclusive = _range_query(lower, inclusive, upper, count, reverse)
+            sent = dict(raw_headers)
+            if lower_inclusive:
+                sent[LOWER_INCLUSIVE_HEADER] = "true"
+            requests.append((nodes[i], "GET", node_path(nodes[i], part, suffix, text),
+                             sent))
+        pages = []
+        for (node, _, path, _), resp in zip(requests, backend.request_many(requests),
+                                            strict=True):
+            if resp is None or resp.status != 200:
+                if resp is not None:
+                    resp.discard()
+                raise MergeFailed(f"{node['ip']}:{node['port']}{path}: "
+                                  f"{'failed' if resp is None else resp.status}")
+            heads.append((resp.headers, resp.items))
+            try:
+                page = json.loads(resp.read_all(limit=count * ROW_BYTES + 1024))
+            except (OSError, OiofsError, ValueError) as err:
+                raise MergeFailed(f"{node['ip']}:{node['port']}{path}: {err}") from err
+            # a server that does not know the raw form sends its usual listing
+            if not isinstance(page, list) or not all(
+                    isinstance(row, dict) and row.keys() >= _RAW_KEYS for row in page):
+                raise MergeFailed(f"{node['ip']}:{node['port']}{path}: not raw rows")
+            pages.append(page)
+        return pages
+
+    rows = MergedRows(ask, len(nodes))
+    found = list_with_rules(rows.fetch, listing.limit, listing.marker, listing.end_marker,
+                            listing.prefix, listing.delimiter, listing.path,
+                            listing.reverse, subdir_row)
+    if not heads:
+        raise MergeFailed("no container answer to take the headers from")
+    _, items = max(heads, key=lambda head: head[0].get("x-put-timestamp", ""))
+    out = [(k, v) for k, v in items
+           if k.lower() not in ("content-type", "content-length", "transfer-encoding")]
+    out.append(("Content-Type", content_type + "; charset=utf-8"))
+    if not found and content_type == "text/plain":
+        out.append(("Content-Length", "0"))
+        return MergedAnswer(204, out, b"")
+    body = b"".join(iter_listing_body(map(object_row_to_record, found), content_type,
+                                      "container", unquote(suffix.rsplit("/", 1)[-1])))
+    out.append(("Content-Length", str(len(body))))
+    return MergedAnswer(200, out, body)
