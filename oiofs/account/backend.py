@@ -22,9 +22,11 @@ import uuid
 from oiofs.common.db.broker import ZERO_TIMESTAMP, DatabaseBroker, zero_like
 from oiofs.common.db.connection import SQLITE_ARG_LIMIT, row_hash, xor_hashes
 from oiofs.common.db.listing import list_with_rules
+from oiofs.common.db.range_query import range_fetch
 from oiofs.common.timestamp import Timestamp
 
-_ROW_FIELDS = ("name", "put_timestamp", "delete_timestamp", "object_count", "bytes_used",
+#: the columns of a container row, as the raw listing form sends them
+ROW_FIELDS = ("name", "put_timestamp", "delete_timestamp", "object_count", "bytes_used",
                "deleted", "storage_policy_index")
 
 
@@ -40,7 +42,7 @@ class AccountBroker(DatabaseBroker):
     db_type = "account"
     db_contains_type = "container"
     db_reclaim_timestamp = "delete_timestamp"
-    item_columns = _ROW_FIELDS
+    item_columns = ROW_FIELDS
 
     def _initialize(self, conn: sqlite3.Connection, put_timestamp: str, **kwargs) -> None:
         if self.account is None:
@@ -89,7 +91,7 @@ class AccountBroker(DatabaseBroker):
                          "storage_policy_index": int(storage_policy_index)})
 
     def _record_to_entry(self, record: dict) -> list:
-        return [record[field] for field in _ROW_FIELDS]
+        return [record[field] for field in ROW_FIELDS]
 
     def _entry_to_record(self, entry: list) -> dict:
         name, put_ts, delete_ts, objects, size, deleted, policy = entry
@@ -104,14 +106,14 @@ class AccountBroker(DatabaseBroker):
         for start in range(0, len(names), SQLITE_ARG_LIMIT):
             chunk = names[start:start + SQLITE_ARG_LIMIT]
             for row in conn.execute(
-                    "SELECT ROWID, " + ", ".join(_ROW_FIELDS) + " FROM container "
+                    "SELECT ROWID, " + ", ".join(ROW_FIELDS) + " FROM container "
                     f"WHERE deleted IN (0, 1) AND name IN ({','.join('?' * len(chunk))})",
                     chunk):
-                current[row[1]] = dict(zip(("ROWID",) + _ROW_FIELDS, row, strict=True))
+                current[row[1]] = dict(zip(("ROWID",) + ROW_FIELDS, row, strict=True))
         stored = dict(current)
         changed: dict[str, dict] = {}
         for item in items:
-            merged = _merge_container_item(item, current.get(item["name"]))
+            merged = merge_container_item(item, current.get(item["name"]))
             if merged is not None:
                 current[item["name"]] = changed[item["name"]] = merged
         if not changed:
@@ -130,8 +132,8 @@ class AccountBroker(DatabaseBroker):
             conn.executemany("DELETE FROM container WHERE ROWID = ?",
                              [(row["ROWID"],) for row in gone])
         conn.executemany(
-            "INSERT INTO container (" + ", ".join(_ROW_FIELDS) + ") VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [tuple(row[f] for f in _ROW_FIELDS) for row in changed.values()])
+            "INSERT INTO container (" + ", ".join(ROW_FIELDS) + ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [tuple(row[f] for f in ROW_FIELDS) for row in changed.values()])
         self._apply_stats(conn, stats, hash_delta)
 
     @staticmethod
@@ -153,12 +155,12 @@ class AccountBroker(DatabaseBroker):
 
     def _reclaim_rows(self, conn, age_timestamp: str, batch: int) -> int:
         rows = conn.execute(
-            "SELECT ROWID, " + ", ".join(_ROW_FIELDS) + " FROM container WHERE deleted = 1 "
+            "SELECT ROWID, " + ", ".join(ROW_FIELDS) + " FROM container WHERE deleted = 1 "
             "AND delete_timestamp < ? LIMIT ?", (age_timestamp, batch)).fetchall()
         if rows:
             hash_delta = 0
             for row in rows:
-                record = dict(zip(("ROWID",) + _ROW_FIELDS, row, strict=True))
+                record = dict(zip(("ROWID",) + ROW_FIELDS, row, strict=True))
                 hash_delta ^= row_hash(record["name"], _row_key(record))
             conn.executemany("DELETE FROM container WHERE ROWID = ?", [(r[0],) for r in rows])
             self._apply_stats(conn, {}, hash_delta)
@@ -227,37 +229,40 @@ class AccountBroker(DatabaseBroker):
         """Container rows ``(name, object_count, bytes_used, put_timestamp, 0)`` in name
         order, subdirs as ``(subdir, 0, 0, '0', 1)``. Rules: :mod:`oiofs.common.db.listing`.
         """
+        return self._list_rows("name, object_count, bytes_used, put_timestamp, 0", limit,
+                               marker, end_marker, prefix, delimiter, reverse, False, False)
+
+    def list_rows_with_deleted(self, limit: int, marker: str | None,
+                               end_marker: str | None, prefix: str | None,
+                               reverse: bool = False, lower_inclusive: bool = False) -> list:
+        """Raw container rows (the columns of ``ROW_FIELDS``) in name order, deleted rows
+        included (a proxy merging replicas that disagree needs each name's newest put and
+        delete timestamps: :mod:`oiofs.proxy.merged_listing`). The range rules are the
+        listing's without a delimiter; ``lower_inclusive`` makes the lower bound
+        (``marker``, or ``end_marker`` when ``reverse``) inclusive."""
+        return self._list_rows(", ".join(ROW_FIELDS), limit, marker, end_marker, prefix,
+                               None, reverse, True, lower_inclusive)
+
+    def _list_rows(self, columns: str, limit: int, marker: str | None,
+                   end_marker: str | None, prefix: str | None, delimiter: str | None,
+                   reverse: bool, with_deleted: bool, lower_inclusive: bool) -> list:
         self.commit_pending()
         with self.get() as conn:
-
-            def fetch(lower, inclusive, upper, count, descending):
-                sql = ["SELECT name, object_count, bytes_used, put_timestamp, 0 "
-                       "FROM container WHERE deleted = 0"]
-                args: list = []
-                if lower is not None:
-                    sql.append("AND name >= ?" if inclusive else "AND name > ?")
-                    args.append(lower)
-                if upper is not None:
-                    sql.append("AND name < ?")
-                    args.append(upper)
-                sql.append("ORDER BY name DESC LIMIT ?" if descending
-                           else "ORDER BY name LIMIT ?")
-                args.append(count)
-                return conn.execute(" ".join(sql), args).fetchall()
-
+            fetch = range_fetch(conn, "container", columns, with_deleted, lower_inclusive)
             conn.execute("BEGIN")  # one consistent snapshot for all the range queries
             try:
                 return list_with_rules(fetch, limit, marker, end_marker, prefix, delimiter,
-                                       None, reverse, _subdir_row)
+                                       None, reverse, subdir_row)
             finally:
                 conn.execute("COMMIT")
 
 
-def _subdir_row(name: str) -> tuple:
+def subdir_row(name: str) -> tuple:
+    """The listing row of a subdir entry."""
     return (name, 0, 0, "0", 1)
 
 
-def _merge_container_item(new: dict, existing: dict | None) -> dict | None:
+def merge_container_item(new: dict, existing: dict | None) -> dict | None:
     """The row after a report ``new`` arrives over ``existing``; ``None`` if unchanged.
 
     The newest put and delete timestamps are kept, and the row is deleted when its delete
@@ -266,7 +271,7 @@ def _merge_container_item(new: dict, existing: dict | None) -> dict | None:
     newer put or delete than anything in the report: a stale report arriving late must not
     bring a deleted container back. (Swift always takes the report's counts.)
     """
-    row = {field: new.get(field) for field in _ROW_FIELDS}
+    row = {field: new.get(field) for field in ROW_FIELDS}
     row["storage_policy_index"] = int(row["storage_policy_index"] or 0)
     if existing is not None:
         for field in ("put_timestamp", "delete_timestamp", "object_count", "bytes_used"):
@@ -285,6 +290,6 @@ def _merge_container_item(new: dict, existing: dict | None) -> dict | None:
     row["bytes_used"] = int(row["bytes_used"] or 0)
     row["deleted"] = 1 if (Timestamp(row["delete_timestamp"]) > Timestamp(
         row["put_timestamp"]) and zero_like(row["object_count"])) else 0
-    if existing is not None and all(row[f] == existing[f] for f in _ROW_FIELDS):
+    if existing is not None and all(row[f] == existing[f] for f in ROW_FIELDS):
         return None
     return row

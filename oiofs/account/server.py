@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
-from oiofs.account.backend import AccountBroker
+from oiofs.account.backend import ROW_FIELDS, AccountBroker
 from oiofs.account.redis_backend import (
     MetadataLimitExceeded,
     NoSuchAccount,
@@ -43,7 +43,12 @@ from oiofs.common.db.listing_format import (
     max_listing_limit,
     parse_listing_params,
 )
-from oiofs.common.db.server import DbServerApp, metadata_limits_validator
+from oiofs.common.db.server import (
+    DbServerApp,
+    metadata_limits_validator,
+    raw_rows_response,
+    wants_raw_rows,
+)
 from oiofs.common.exceptions import (
     ConfigError,
     DbAlreadyExists,
@@ -242,6 +247,11 @@ class AccountServer(DbServerApp[AccountBroker]):
         listing = parse_listing_params(params, max_listing_limit("account"))
         content_type = get_listing_content_type(params, req.headers.get("Accept"))
         account, broker = self._read_broker(req)
+        if wants_raw_rows(req):
+            if not isinstance(broker, AccountBroker):
+                raise HTTPNotImplemented("Accounts are kept in Redis: no replicas to merge")
+            return raw_rows_response(req, listing, broker.list_rows_with_deleted,
+                                     ROW_FIELDS, self._response_headers(broker, content_type))
         headers = self._response_headers(broker, content_type)
         rows = broker.list_containers_iter(listing.limit, listing.marker, listing.end_marker,
                                            listing.prefix, listing.delimiter, listing.reverse)

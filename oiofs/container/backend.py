@@ -25,6 +25,7 @@ from oiofs.common.db.broker import ZERO_TIMESTAMP, DatabaseBroker, zero_like
 from oiofs.common.db.connection import SQLITE_ARG_LIMIT, row_hash, xor_hashes
 from oiofs.common.db.listing import list_with_rules
 from oiofs.common.db.listing_format import extract_swift_bytes
+from oiofs.common.db.range_query import range_fetch
 from oiofs.common.policy_choice import remote_policy_wins
 from oiofs.common.timestamp import Timestamp
 
@@ -500,34 +501,8 @@ class ContainerBroker(DatabaseBroker):
         if with_deleted:
             columns += ", deleted"
         with self.get() as conn:
-
-            def query(deleted, lower, inclusive, upper, count, descending):
-                # one range of the (deleted, name) index
-                sql = [f"SELECT {columns} FROM object WHERE deleted = ?"]
-                args: list = [deleted]
-                if lower is not None:
-                    inclusive = inclusive or lower_inclusive
-                    sql.append("AND name >= ?" if inclusive else "AND name > ?")
-                    args.append(lower)
-                if upper is not None:
-                    sql.append("AND name < ?")
-                    args.append(upper)
-                sql.append("AND storage_policy_index = ? ORDER BY name")
-                if descending:
-                    sql.append("DESC")
-                sql.append("LIMIT ?")
-                args += [storage_policy_index, count]
-                return conn.execute(" ".join(sql), args).fetchall()
-
-            def fetch(lower, inclusive, upper, count, descending):
-                rows = query(0, lower, inclusive, upper, count, descending)
-                if not with_deleted:
-                    return rows
-                # the live and the deleted rows: two index ranges, merged by name
-                rows += query(1, lower, inclusive, upper, count, descending)
-                rows.sort(key=lambda row: row[0], reverse=descending)
-                return rows[:count]
-
+            fetch = range_fetch(conn, "object", columns, with_deleted, lower_inclusive,
+                                "AND storage_policy_index = ?", (storage_policy_index,))
             conn.execute("BEGIN")  # one consistent snapshot for all the range queries
             try:
                 return list_with_rules(fetch, limit, marker, end_marker, prefix, delimiter,

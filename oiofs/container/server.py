@@ -22,6 +22,7 @@ stores ``X-Versions-Location``/``X-History-Location``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
@@ -29,8 +30,6 @@ from werkzeug.wrappers import Request, Response
 from oiofs.common import constraints, runtime
 from oiofs.common.backend_protocol import (
     DELETE_TIMESTAMP_HEADER,
-    INCLUDE_DELETED_HEADER,
-    LOWER_INCLUSIVE_HEADER,
     POLICY_DEFAULT_HEADER,
     POLICY_INDEX_HEADER,
     PUT_TIMESTAMP_HEADER,
@@ -39,13 +38,11 @@ from oiofs.common.backend_protocol import (
     TIMESTAMP_HEADER,
     parse_update_targets,
 )
-from oiofs.common.config import conf_bool, config_true_value
+from oiofs.common.config import conf_bool
 from oiofs.common.db.listing_format import (
     RAW_ROW_KEYS,
-    ListingParams,
     QueryParams,
     get_listing_content_type,
-    iter_json,
     iter_listing_body,
     max_listing_limit,
     object_row_to_record,
@@ -55,6 +52,8 @@ from oiofs.common.db.server import (
     DbServerApp,
     header_to_str,
     metadata_limits_validator,
+    raw_rows_response,
+    wants_raw_rows,
 )
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.exceptions import (
@@ -392,8 +391,12 @@ class ContainerServer(DbServerApp[ContainerBroker]):
         info, deleted = broker.get_info_is_deleted()
         if deleted:
             raise HTTPNotFound(headers=gen_resp_headers(info, True))
-        if config_true_value(req.headers.get(INCLUDE_DELETED_HEADER, "")):
-            return self._raw_rows(req, broker, info, listing)
+        if wants_raw_rows(req):
+            return raw_rows_response(
+                req, listing, functools.partial(broker.list_rows_with_deleted,
+                                                storage_policy_index=info[
+                                                    "storage_policy_index"]),
+                RAW_ROW_KEYS, self._listing_headers(broker, info, "application/json"))
         rows = broker.list_objects_iter(
             listing.limit, listing.marker, listing.end_marker, listing.prefix,
             listing.delimiter, listing.path, storage_policy_index=info["storage_policy_index"],
@@ -404,24 +407,6 @@ class ContainerServer(DbServerApp[ContainerBroker]):
         body = iter_listing_body(map(object_row_to_record, rows), content_type, "container",
                                  container)
         return Response(body, status=200, headers=headers)
-
-    def _raw_rows(self, req: Request, broker: ContainerBroker, info: dict,
-                  listing: ListingParams) -> Response:
-        """The backend-only listing form (``X-Backend-Include-Deleted: true``, sent by a
-        proxy merging replicas that disagree): every row in the range, deleted ones
-        included, as JSON objects with ``name``, ``created_at`` (encoded timestamps),
-        ``size``, ``content_type``, ``etag`` and ``deleted``; 400 with a delimiter or
-        path (the proxy applies those rules to the merged rows)."""
-        if listing.delimiter is not None or listing.path is not None:
-            raise HTTPBadRequest(f"No delimiter or path with {INCLUDE_DELETED_HEADER}")
-        rows = broker.list_rows_with_deleted(
-            listing.limit, listing.marker, listing.end_marker, listing.prefix,
-            storage_policy_index=info["storage_policy_index"], reverse=listing.reverse,
-            lower_inclusive=config_true_value(
-                req.headers.get(LOWER_INCLUSIVE_HEADER, "")))
-        headers = self._listing_headers(broker, info, "application/json")
-        records = (dict(zip(RAW_ROW_KEYS, row, strict=True)) for row in rows)
-        return Response(iter_json(records), status=200, headers=headers)
 
     def POST(self, req: Request) -> Response:
         """Merge the container's metadata and move its put timestamp (204), or 404."""

@@ -25,8 +25,9 @@ hold the same rows. The container servers send it on GET and HEAD
   (a container PUT or POST moves it; a replica that missed one has old metadata and
   ACLs), whatever the rows say;
 * when no quorum agrees even so, a ``GET`` is answered with the listing merged from
-  the replicas asked that hold the container (:mod:`oiofs.proxy.merged_listing`: the
-  newest row of each name wins), if they make a quorum with those that answered 404;
+  the replicas asked that hold the container (or account) (:mod:`oiofs.proxy.
+  merged_listing`: the newest row of each name wins), if they make a quorum with the
+  primaries that answered 404;
 * when that cannot be done (too few replicas answered, one failed during the merge, a
   ``HEAD``), or the first answer is neither 2xx nor 404 (a refused query: the request's
   own fault), the first node's answer is served, as before.
@@ -45,7 +46,13 @@ from oiofs.common.connection_pool import HTTPResponse
 from oiofs.proxy.backend import Backend, node_path
 from oiofs.proxy.checked_read import CheckedAnswer, ask_quorum
 from oiofs.proxy.error_limiter import ErrorLimiter
-from oiofs.proxy.merged_listing import MergedAnswer, MergeFailed, merged_listing
+from oiofs.proxy.merged_listing import (
+    CONTAINER_ROWS,
+    MergedAnswer,
+    MergeFailed,
+    RowKind,
+    merged_listing,
+)
 from oiofs.proxy.quorum import read_failure_status
 
 _HASH_KEY = ROWS_HASH_HEADER.lower()
@@ -80,8 +87,10 @@ def _put_stamp(status: int, headers: dict) -> str:
 
 def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int,
                          suffix: str, headers: dict, quorum: int, replicas: int,
-                         query: str = "") -> tuple[HTTPResponse | MergedAnswer | None, int]:
-    """A container's answer that a quorum of replicas agrees on (module docstring):
+                         query: str = "", rows: RowKind = CONTAINER_ROWS
+                         ) -> tuple[HTTPResponse | MergedAnswer | None, int]:
+    """A container's answer that a quorum of replicas agrees on (module docstring), or
+    an account's with ``rows`` :data:`~oiofs.proxy.merged_listing.ACCOUNT_ROWS`:
     ``(response, status)``, the response still open, or ``(None, 404|503)``."""
     node_iter = iter(nodes)
     # replicas this proxy saw failing lately go last: back from an outage, they are
@@ -131,7 +140,8 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
         first.resp.discard()
         return None, 404
     if agreed is None and method == "GET":
-        merged = _merge(backend, first, mine, others, part, suffix, headers, quorum, query)
+        merged = _merge(backend, first, mine, others, part, suffix, headers, quorum, query,
+                        rows)
         if merged is not None:
             first.resp.discard()
             return merged, merged.status
@@ -181,7 +191,7 @@ def _newest_metadata(backend: Backend, first: CheckedAnswer,
 
 def _merge(backend: Backend, first: CheckedAnswer, mine: str,
            others: list[tuple[dict, str | None]], part: int, suffix: str, headers: dict,
-           quorum: int, query: str) -> MergedAnswer | None:
+           quorum: int, query: str, rows: RowKind) -> MergedAnswer | None:
     """The listing merged from the replicas that answered with rows
     (:mod:`oiofs.proxy.merged_listing`), when they and the primaries that answered 404
     make a quorum; ``None`` when they do not, or when one fails during the merge."""
@@ -194,7 +204,8 @@ def _merge(backend: Backend, first: CheckedAnswer, mine: str,
     if not holders or len(holders) + missing < quorum:
         return None
     try:
-        return merged_listing(backend, holders, part, suffix, headers, query, [first.resp])
+        return merged_listing(backend, holders, part, suffix, headers, query, [first.resp],
+                              rows)
     except MergeFailed as err:
         backend.logger.warning("listing merge of %s failed: %s", suffix, err)
         return None

@@ -26,6 +26,13 @@ asked that holds the container (at least a quorum with those that answered 404):
 * the answer's headers (metadata, ACLs, counts) are those of the answer with the newest
   put timestamp; the counts remain one replica's (eventually consistent, as in Swift).
 
+Account listings merge the same way (:data:`ACCOUNT_ROWS`): the raw rows of account
+servers are container rows with their put and delete timestamps, merged as the account
+replicator merges them (:func:`oiofs.account.backend.merge_container_item`); a container
+whose newest timestamp is its deletion (and that holds no objects) is left out. Its
+object and byte counts are those of the newest report, ties going to the replica asked
+last (eventually consistent, as in Swift).
+
 The merge is sans-IO (:class:`MergedRows`, over an :data:`Ask` callable);
 :func:`merged_listing` does the requests. Swift reads a listing from one replica.
 """
@@ -34,14 +41,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 from urllib.parse import unquote, urlencode
 
+from oiofs.account import backend as account_db
 from oiofs.common.backend_protocol import INCLUDE_DELETED_HEADER, LOWER_INCLUSIVE_HEADER
 from oiofs.common.db.listing import Row, list_with_rules
 from oiofs.common.db.listing_format import (
     RAW_ROW_KEYS,
     QueryParams,
+    Record,
+    account_row_to_record,
     get_listing_content_type,
     iter_listing_body,
     max_listing_limit,
@@ -49,7 +59,7 @@ from oiofs.common.db.listing_format import (
     parse_listing_params,
 )
 from oiofs.common.exceptions import OiofsError
-from oiofs.container.backend import decode_timestamps, merge_object_item, subdir_row
+from oiofs.container import backend as container_db
 from oiofs.proxy.backend import Backend, node_path
 
 #: ``ask(queries, count, reverse)``: for each ``(replica, lower, lower_inclusive,
@@ -58,7 +68,6 @@ from oiofs.proxy.backend import Backend, node_path
 #: in name order (descending when ``reverse``)
 Query: TypeAlias = tuple[int, str | None, bool, str | None]
 Ask = Callable[[list[Query], int, bool], list[list[dict]]]
-_RAW_KEYS = frozenset(RAW_ROW_KEYS)
 #: bytes allowed per raw row of a page read (names up to 1 KiB, content types, ETags)
 ROW_BYTES = 4096
 
@@ -68,8 +77,9 @@ class MergeFailed(OiofsError):
 
 
 def merge_rows(rows: Sequence[dict]) -> dict:
-    """One name's rows from several replicas, merged as the replicator would merge them:
-    each group of fields from the row with the newest timestamp for it.
+    """One object name's rows from several container replicas, merged as the
+    replicator would merge them: each group of fields from the row with the newest
+    timestamp for it.
 
     >>> old = {"name": "o", "created_at": "0000000001.00000", "size": 1,
     ...        "content_type": "t", "etag": "e", "deleted": 0}
@@ -81,7 +91,7 @@ def merge_rows(rows: Sequence[dict]) -> dict:
     for row in rows[1:]:
         if row["created_at"] == merged["created_at"]:
             continue  # the same row (the usual case: replicas mostly agree)
-        newer = merge_object_item(row, dict(merged, storage_policy_index=0))
+        newer = container_db.merge_object_item(row, dict(merged, storage_policy_index=0))
         if newer is not None:
             merged = newer
     return merged
@@ -89,19 +99,67 @@ def merge_rows(rows: Sequence[dict]) -> dict:
 
 def listing_row(row: dict) -> tuple:
     """The listing row ``(name, last_modified, size, content_type, etag)`` of a merged
-    raw row, as :meth:`ContainerBroker.list_objects_iter` gives it."""
+    raw object row, as :meth:`ContainerBroker.list_objects_iter` gives it."""
     stamp = row["created_at"]
     if "+" in stamp or "-" in stamp:
-        stamp = decode_timestamps(stamp)[2].internal
+        stamp = container_db.decode_timestamps(stamp)[2].internal
     return (row["name"], stamp, row["size"], row["content_type"], row["etag"])
+
+
+def merge_account_rows(rows: Sequence[dict]) -> dict:
+    """One container name's rows from several account replicas, merged as the account
+    replicator would merge them: the newest put and delete timestamps, deleted when the
+    delete is newer and the container holds no objects.
+
+    >>> made = {"name": "c", "put_timestamp": "0000000001.00000", "deleted": 0,
+    ...         "delete_timestamp": "0000000000.00000", "object_count": 0,
+    ...         "bytes_used": 0, "storage_policy_index": 0}
+    >>> gone = dict(made, delete_timestamp="0000000002.00000", deleted=1)
+    >>> merge_account_rows([made, gone])["deleted"], merge_account_rows([gone, made])["deleted"]
+    (1, 1)
+    """
+    merged = rows[0]
+    for row in rows[1:]:
+        newer = account_db.merge_container_item(row, merged)
+        if newer is not None:
+            merged = newer
+    return merged
+
+
+def account_listing_row(row: dict) -> tuple:
+    """The listing row ``(name, object_count, bytes_used, put_timestamp, 0)`` of a merged
+    raw container row, as :meth:`AccountBroker.list_containers_iter` gives it."""
+    return (row["name"], row["object_count"], row["bytes_used"], row["put_timestamp"], 0)
+
+
+class RowKind(NamedTuple):
+    """How the raw rows of one kind of listing merge and show."""
+
+    #: ``container`` (object rows) or ``account`` (container rows): limit, XML root tag
+    kind: str
+    #: the keys of a raw row
+    keys: frozenset[str]
+    merge: Callable[[Sequence[dict]], dict]
+    listing_row: Callable[[dict], tuple]
+    subdir_row: Callable[[str], tuple]
+    record: Callable[[Sequence[Any]], Record]
+
+
+CONTAINER_ROWS = RowKind("container", frozenset(RAW_ROW_KEYS), merge_rows, listing_row,
+                         container_db.subdir_row, object_row_to_record)
+ACCOUNT_ROWS = RowKind("account", frozenset(account_db.ROW_FIELDS), merge_account_rows,
+                       account_listing_row, account_db.subdir_row, account_row_to_record)
+#: by the proxy controller's ``server_type``
+ROW_KINDS = {"container": CONTAINER_ROWS, "account": ACCOUNT_ROWS}
 
 
 class MergedRows:
     """The merged live rows of ``replicas`` replicas, as a listing's range query."""
 
-    def __init__(self, ask: Ask, replicas: int):
+    def __init__(self, ask: Ask, replicas: int, rows: RowKind = CONTAINER_ROWS):
         self.ask = ask
         self.replicas = replicas
+        self.rows = rows
         #: raw rows fetched, merged rows served (figures for the caller's log)
         self.fetched = 0
         self.pages = 0
@@ -146,9 +204,9 @@ class MergedRows:
                     taken += 1
                 buffers[i] = buffer[taken:]
             for name in sorted(by_name, reverse=reverse):
-                merged = merge_rows(by_name[name])
+                merged = self.rows.merge(by_name[name])
                 if not merged["deleted"]:
-                    result.append(listing_row(merged))
+                    result.append(self.rows.listing_row(merged))
             if edge is None or len(result) >= count:
                 return result[:count]
             asking = [i for i in range(self.replicas)
@@ -215,13 +273,15 @@ def _range_query(lower: str | None, inclusive: bool, upper: str | None, count: i
 
 
 def merged_listing(backend: Backend, nodes: list[dict], part: int, suffix: str,
-                   headers: dict, query: str, answers: list[Any]) -> MergedAnswer:
+                   headers: dict, query: str, answers: list[Any],
+                   rows: RowKind = CONTAINER_ROWS) -> MergedAnswer:
     """The client's listing (``query``, ``Accept`` in ``headers``) merged from the raw
-    rows of ``nodes``; its headers from the answer with the newest put timestamp among
-    ``answers`` (open or read container answers, their heads only) and the pages read.
-    :class:`MergeFailed` when a node fails to answer a page."""
+    rows of ``nodes`` (container or account servers, by ``rows``); its headers from the
+    answer with the newest put timestamp among ``answers`` (open or read answers, their
+    heads only) and the pages read. :class:`MergeFailed` when a node fails to answer a
+    page."""
     params = QueryParams(query)
-    listing = parse_listing_params(params, max_listing_limit("container"))
+    listing = parse_listing_params(params, max_listing_limit(rows.kind))
     content_type = get_listing_content_type(params, headers.get("Accept"))
     heads = [(a.headers, a.items) for a in answers if 200 <= a.status < 300]
     raw_headers = {k: v for k, v in headers.items() if k.lower() != "accept"}
@@ -251,15 +311,17 @@ def merged_listing(backend: Backend, nodes: list[dict], part: int, suffix: str,
                 raise MergeFailed(f"{node['ip']}:{node['port']}{path}: {err}") from err
             # a server that does not know the raw form sends its usual listing
             if not isinstance(page, list) or not all(
-                    isinstance(row, dict) and row.keys() >= _RAW_KEYS for row in page):
+                    isinstance(row, dict) and row.keys() >= rows.keys for row in page):
                 raise MergeFailed(f"{node['ip']}:{node['port']}{path}: not raw rows")
             pages.append(page)
         return pages
 
-    rows = MergedRows(ask, len(nodes))
-    found = list_with_rules(rows.fetch, listing.limit, listing.marker, listing.end_marker,
-                            listing.prefix, listing.delimiter, listing.path,
-                            listing.reverse, subdir_row)
+    merged = MergedRows(ask, len(nodes), rows)
+    # an account listing has no ``path``
+    path = listing.path if rows is CONTAINER_ROWS else None
+    found = list_with_rules(merged.fetch, listing.limit, listing.marker,
+                            listing.end_marker, listing.prefix, listing.delimiter, path,
+                            listing.reverse, rows.subdir_row)
     if not heads:
         raise MergeFailed("no container answer to take the headers from")
     _, items = max(heads, key=lambda head: head[0].get("x-put-timestamp", ""))
@@ -269,7 +331,7 @@ def merged_listing(backend: Backend, nodes: list[dict], part: int, suffix: str,
     if not found and content_type == "text/plain":
         out.append(("Content-Length", "0"))
         return MergedAnswer(204, out, b"")
-    body = b"".join(iter_listing_body(map(object_row_to_record, found), content_type,
-                                      "container", unquote(suffix.rsplit("/", 1)[-1])))
+    body = b"".join(iter_listing_body(map(rows.record, found), content_type, rows.kind,
+                                      unquote(suffix.rsplit("/", 1)[-1])))
     out.append(("Content-Length", str(len(body))))
     return MergedAnswer(200, out, body)

@@ -238,16 +238,21 @@ def test_a_listing_no_quorum_of_replicas_agrees_on_is_merged(cluster):
     client = ProbeClient(cluster)
     part, replicas = _container_replicas(cluster, client, "merged")
 
+    statuses: list[int] = []
+
     def on_every_primary() -> bool:
         # a primary the proxy still avoids after an earlier test's outage gets no
         # database (a handoff does): PUT again until every primary holds one
         client.put_container("merged")
-        return all(direct_request(dev["ip"], dev["port"], "HEAD", backend_path(
-            dev["device"], part, client.account, "merged")).status == 204
-            for _, dev in replicas)
+        statuses[:] = [direct_request(dev["ip"], dev["port"], "HEAD", backend_path(
+            dev["device"], part, client.account, "merged")).status for _, dev in replicas]
+        return statuses == [204] * len(replicas)
 
-    wait_for(on_every_primary, 20, "every container primary to hold the container",
-             interval=1)
+    try:
+        wait_for(on_every_primary, 60, "every container primary to hold the container",
+                 interval=1)
+    except AssertionError as err:
+        raise AssertionError(f"{err}: HEADs answered {statuses}") from None
     for name in ("keep", "old1", "old2", "dir/old"):
         assert client.put("merged", name, b"x") == 201
     phases = [("x1", "old1"), ("x2", "dir/old"), ("x3", "old2")]

@@ -39,8 +39,9 @@ from oiofs.common.admin_service import (
     json_body,
     read_admin_request,
 )
+from oiofs.common.backend_protocol import INCLUDE_DELETED_HEADER, LOWER_INCLUSIVE_HEADER
 from oiofs.common.base_app import BaseServerApp, request_path
-from oiofs.common.config import conf_bool, conf_float, conf_int
+from oiofs.common.config import conf_bool, conf_float, conf_int, config_true_value
 from oiofs.common.constraints import (
     LIMITS,
     split_path,
@@ -49,6 +50,7 @@ from oiofs.common.constraints import (
 from oiofs.common.db.admin_rpc import DbAdminRpc
 from oiofs.common.db.broker import BrokerT, db_dir_for
 from oiofs.common.db.group_fsync import GroupFsync
+from oiofs.common.db.listing_format import ListingParams, iter_json
 from oiofs.common.db.replication_rpc import ReplicationRpc
 from oiofs.common.db.replicator import DbReplicator
 from oiofs.common.db.volume_index import read_indexes
@@ -310,3 +312,27 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
                                 or key.lower() in extra_headers):
                 headers[str_to_wsgi(key)] = str_to_wsgi(value)
         return headers
+
+
+def wants_raw_rows(req: Request) -> bool:
+    """True for the backend-only listing form a proxy merges replicas with
+    (``X-Backend-Include-Deleted: true``, docs/backend-protocol.md)."""
+    return config_true_value(req.headers.get(INCLUDE_DELETED_HEADER, ""))
+
+
+def raw_rows_response(req: Request, listing: ListingParams,
+                      list_rows: Callable[..., list[Any]], keys: tuple[str, ...],
+                      headers: dict[str, str]) -> Response:
+    """The raw form's answer: every row of the range, deleted ones included, as JSON
+    objects with ``keys`` (the columns ``list_rows`` returns), with ``headers`` (the
+    usual listing headers, the content type set here). ``list_rows(limit, marker,
+    end_marker, prefix, reverse=..., lower_inclusive=...)`` is the broker's; 400 with a
+    delimiter or path (the proxy applies those rules to the merged rows)."""
+    if listing.delimiter is not None or listing.path is not None:
+        raise HTTPBadRequest(f"No delimiter or path with {INCLUDE_DELETED_HEADER}")
+    rows = list_rows(listing.limit, listing.marker, listing.end_marker, listing.prefix,
+                     reverse=listing.reverse, lower_inclusive=config_true_value(
+                         req.headers.get(LOWER_INCLUSIVE_HEADER, "")))
+    headers["Content-Type"] = "application/json; charset=utf-8"
+    records = (dict(zip(keys, row, strict=True)) for row in rows)
+    return Response(iter_json(records), status=200, headers=headers)

@@ -18,6 +18,7 @@ from oiofs.common.http.header_names import title_case
 from oiofs.common.timestamp import Timestamp
 from oiofs.proxy.checked_listing import read_listing_checked
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
+from oiofs.proxy.merged_listing import ROW_KINDS
 from oiofs.proxy.request import ProxyRequest
 from oiofs.proxy.response import Response
 from oiofs.proxy.streaming import BackendBody
@@ -241,7 +242,8 @@ class Controller:
                 DB_NEWEST_KEYS)
         elif checked:
             resp, status = read_listing_checked(self.backend, node_iter, req.method, part,
-                                                suffix, headers, quorum, len(nodes), query)
+                                                suffix, headers, quorum, len(nodes), query,
+                                                ROW_KINDS[self.server_type])
         else:
             resp, _node, status = self.backend.read(node_iter, req.method, part, suffix,
                                                     headers, quorum, query)

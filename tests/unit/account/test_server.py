@@ -212,3 +212,30 @@ def test_report_to_deleted_account_needs_override(client, ts):
     assert report(client, ts, "c", objects=1).status_code == 404
     assert report(client, ts, "c", objects=1,
                   **{"X-Account-Override-Deleted": "yes"}).status_code == 201
+
+
+def test_raw_rows_for_a_merging_proxy(client, ts, backend_conf):
+    """The backend-only form (X-Backend-Include-Deleted): deleted container rows too,
+    with their put and delete timestamps; refused with the Redis backend (one store:
+    account servers never disagree)."""
+    client.put("/sda/1/a", headers={"X-Timestamp": ts()})
+    for name in ("a", "b", "c"):
+        assert report(client, ts, name).status_code == 201
+    gone = ts()
+    assert report(client, ts, "b", put="0", delete=gone).status_code == 204
+    raw = {"X-Backend-Include-Deleted": "true"}
+    resp = client.get("/sda/1/a?marker=a", headers=raw)
+    if backend_conf["backend"] == "redis":
+        assert resp.status_code == 501
+        return
+    assert resp.status_code == 200
+    rows = json.loads(resp.data)
+    assert [(r["name"], r["deleted"]) for r in rows] == [("b", 1), ("c", 0)]
+    assert rows[0]["delete_timestamp"] == gone
+    assert set(rows[0]) == {"name", "put_timestamp", "delete_timestamp", "object_count",
+                            "bytes_used", "deleted", "storage_policy_index"}
+    inclusive = client.get("/sda/1/a?marker=c&end_marker=a&reverse=on",
+                           headers={**raw, "X-Backend-Lower-Inclusive": "true"})
+    assert [r["name"] for r in json.loads(inclusive.data)] == ["b", "a"]
+    assert client.get("/sda/1/a?delimiter=-", headers=raw).status_code == 400
+    assert client.get("/sda/1/a").data == b"a\nc\n"  # the usual form

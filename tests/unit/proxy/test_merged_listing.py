@@ -11,7 +11,7 @@ import pytest
 from oiofs.common.db.listing import list_with_rules
 from oiofs.common.timestamp import Timestamp
 from oiofs.container.backend import encode_timestamps, subdir_row
-from oiofs.proxy.merged_listing import MergedRows, listing_row, merge_rows
+from oiofs.proxy.merged_listing import ACCOUNT_ROWS, MergedRows, listing_row, merge_rows
 
 
 def raw(name, stamp, deleted=0, size=1, etag="e", ctype="text/plain", created_at=None):
@@ -178,3 +178,27 @@ def test_the_merge_lists_what_the_merged_state_lists(seed):
         seen += page
         marker = page[-1][0]
     assert seen == whole, params
+
+
+# --- account listings: container rows with put and delete timestamps ----------------------
+
+def container_row(name, put, delete=0, objects=0):
+    return {"name": name, "put_timestamp": Timestamp(put).internal,
+            "delete_timestamp": Timestamp(delete).internal, "object_count": objects,
+            "bytes_used": objects * 10, "storage_policy_index": 0,
+            "deleted": int(delete > put and not objects)}
+
+
+def test_account_rows_merge_by_put_and_delete_timestamps():
+    stale = [container_row("doomed", 1), container_row("meta", 1, objects=1)]
+    fresh = [container_row("doomed", 1, delete=3), container_row("fresh", 2),
+             container_row("meta", 1, objects=1)]
+    replicas = Replicas(stale, fresh)
+    rows = list_with_rules(MergedRows(replicas, 2, ACCOUNT_ROWS).fetch, 100, "", None,
+                           None, None, None, False, ACCOUNT_ROWS.subdir_row)
+    assert rows == [("fresh", 0, 0, Timestamp(2).internal, 0),
+                    ("meta", 1, 10, Timestamp(1).internal, 0)]
+    # a container made again after its deletion is listed
+    again = Replicas([container_row("c", 5)], [container_row("c", 1, delete=3)])
+    assert names(list_with_rules(MergedRows(again, 2, ACCOUNT_ROWS).fetch, 100, "", None,
+                                 None, "/", None, True, ACCOUNT_ROWS.subdir_row)) == ["c"]
