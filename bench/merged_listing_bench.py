@@ -6,7 +6,7 @@ One real container server (one worker) holds five copies of one container on fiv
 devices: ``sdb``, ``sdd`` and ``sde`` the same rows; ``sda`` missed 50 deletions,
 ``sdc`` missed 20 new objects and holds 10 older versions. This process plays the proxy
 (``read_listing_checked`` over the real backend client) and counts its own CPU time,
-the backend requests it sent, and the container server's CPU time (``/proc``).
+the backend requests it sent, and the container server's CPU time (``oiofs.bench.cpu``).
 
     python bench/merged_listing_bench.py --rounds 20
 """
@@ -24,6 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from oiofs.bench.cpu import CpuMeter  # noqa: E402
 from oiofs.common.connection_pool import ConnectionPool  # noqa: E402
 from oiofs.common.timestamp import Timestamp  # noqa: E402
 from oiofs.proxy.backend import Backend  # noqa: E402
@@ -51,23 +52,6 @@ class CountingBackend(Backend):
     def request_many(self, requests):
         self.requests += len(requests)
         return super().request_many(requests)
-
-
-def group_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of every process in ``pid``'s process group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pid:  # the process group
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
 
 
 def fill(port: int) -> None:
@@ -102,7 +86,8 @@ def fill(port: int) -> None:
 def measure(backend: CountingBackend, nodes: list[dict], rounds: int, pid: int) -> dict:
     """Per listing: proxy CPU ms, container server CPU ms, backend requests, wall ms."""
     backend.requests = 0
-    cpu, server, wall = time.process_time(), group_cpu(pid), time.perf_counter()
+    meter = CpuMeter([pid])
+    cpu, server, wall = time.process_time(), meter.sample(), time.perf_counter()
     size = 0
     for _ in range(rounds):
         resp, status = read_listing_checked(backend, iter(nodes), "GET", 1, "/a/c", {}, 2,
@@ -110,7 +95,7 @@ def measure(backend: CountingBackend, nodes: list[dict], rounds: int, pid: int) 
         assert status == 200 and resp is not None, status
         size = len(resp.read_all(limit=1 << 24))
     return {"proxy_cpu_ms": round((time.process_time() - cpu) * 1000 / rounds, 2),
-            "server_cpu_ms": round((group_cpu(pid) - server) * 1000 / rounds, 2),
+            "server_cpu_ms": round((meter.sample() - server) * 1000 / rounds, 2),
             "wall_ms": round((time.perf_counter() - wall) * 1000 / rounds, 2),
             "requests": backend.requests / rounds, "body_bytes": size}
 

@@ -11,14 +11,18 @@ asked that holds the container (at least a quorum with those that answered 404):
 * for each name the rows are merged as the container replicator would merge them
   (:func:`oiofs.container.backend.merge_object_item`: the newest data, content-type and
   metadata timestamps win, each for its fields); a name whose newest row is a deletion
-  is left out. Every acknowledged object write reached a quorum of container replicas
-  (its container updates are dealt that way), any two quorums share a replica, so the
-  merge holds the write, and the newest timestamp tells whether it is deleted;
-* pages: a replica that returned a full page (``count`` rows) may hold more rows past
-  its last name, so only the names up to the smallest such last name (the largest, in
-  a reverse listing) are certain: those are kept, and the replicas cut short are asked
-  for their next page until ``count`` live names are certain or every replica is
-  exhausted. A page served is thus exactly the merged state's, never short;
+  is left out. An acknowledged object write's container updates are dealt so that a
+  quorum of container replicas is named, and any two quorums share a replica, so the
+  merge of a quorum holds the write and the newest timestamp tells whether it is
+  deleted, as long as at most ``replicas - quorum`` of those updates failed (the
+  object server does not wait for them: docs/proxy.md); every replica that answers is
+  merged, not just a quorum, so a row that reached one answering replica is listed;
+* pages: a replica that returned a full page (``count`` rows, at most
+  :data:`PAGE_ROWS`) may hold more rows past its last name, so only the names up to
+  the smallest such last name (the largest, in a reverse listing) are certain: those
+  are kept, and the replicas cut short are asked for their next page until ``count``
+  live names are certain or every replica is exhausted. A page served is thus exactly
+  the merged state's, never short;
 * prefix, marker, end_marker, delimiter, path, reverse and limit are applied by
   :func:`oiofs.common.db.listing.list_with_rules` over the merged rows, with the merge
   as its range query: a subdir is shown when a live merged row lies under it, so one
@@ -68,6 +72,9 @@ from oiofs.proxy.backend import Backend, node_path
 #: in name order (descending when ``reverse``)
 Query: TypeAlias = tuple[int, str | None, bool, str | None]
 Ask = Callable[[list[Query], int, bool], list[list[dict]]]
+#: raw rows asked of a replica at most per request: a delimiter listing jumps past each
+#: subdir with a new range, so rows fetched past the first member are wasted
+PAGE_ROWS = 1000
 #: bytes allowed per raw row of a page read (names up to 1 KiB, content types, ETags)
 ROW_BYTES = 4096
 
@@ -156,10 +163,12 @@ ROW_KINDS = {"container": CONTAINER_ROWS, "account": ACCOUNT_ROWS}
 class MergedRows:
     """The merged live rows of ``replicas`` replicas, as a listing's range query."""
 
-    def __init__(self, ask: Ask, replicas: int, rows: RowKind = CONTAINER_ROWS):
+    def __init__(self, ask: Ask, replicas: int, rows: RowKind = CONTAINER_ROWS,
+                 page_rows: int = PAGE_ROWS):
         self.ask = ask
         self.replicas = replicas
         self.rows = rows
+        self.page_rows = page_rows
         #: raw rows fetched, merged rows served (figures for the caller's log)
         self.fetched = 0
         self.pages = 0
@@ -170,6 +179,7 @@ class MergedRows:
         of :data:`oiofs.common.db.listing.Fetch`."""
         if count <= 0:
             return []
+        page_rows = min(count, self.page_rows)
         bounds: list[Query] = [(i, lower, inclusive, upper) for i in range(self.replicas)]
         buffers: list[list[dict]] = [[] for _ in range(self.replicas)]
         last: list[str | None] = [None] * self.replicas  # None: exhausted
@@ -177,12 +187,12 @@ class MergedRows:
         result: list[Row] = []
         while True:
             if asking:
-                pages = self.ask([bounds[i] for i in asking], count, reverse)
+                pages = self.ask([bounds[i] for i in asking], page_rows, reverse)
                 self.pages += len(asking)
                 for i, page in zip(asking, pages, strict=True):
                     self.fetched += len(page)
                     buffers[i] = page
-                    if len(page) < count:
+                    if len(page) < page_rows:
                         last[i] = None
                         continue
                     last[i] = page[-1]["name"]
