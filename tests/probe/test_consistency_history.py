@@ -9,7 +9,9 @@ object may come back, listings show exactly the acknowledged objects.
 
 The cluster runs no background daemons (probe conftest), so nothing repairs the node
 that came back but the proxy's reads themselves (a replica found behind is sent the
-newest object or tombstone by the replica holding it: the last tests).
+newest object or tombstone by the replica holding it: the repair tests), and listings
+stay right because the proxy merges the replicas' rows when no quorum of them agrees
+(the merge tests, last: every container or account replica misses some writes).
 """
 
 from __future__ import annotations
