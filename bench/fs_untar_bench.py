@@ -27,9 +27,9 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.fs_mount_bench import make_tree  # noqa: E402
+from bench.fs_mount_bench import make_tree, mount, unmount  # noqa: E402
 
-PROTO = "bench/fs_pyfuse3_proto.py"
+PROTO = os.path.join(ROOT, "bench", "fs_pyfuse3_proto.py")
 VARIANTS = {
     # the shipped mount (mfusepy, libfuse's high-level API)
     "oiofs-mount": ["-m", "oiofs.fs.mount", "--foreground"],
@@ -68,15 +68,8 @@ def run(variant: str, work: str, tarball: str, sums: dict[str, str],
     if count and PROTO in cmd:
         cmd.append("--count")
     log_path = os.path.join(work, f"{variant}.log")
-    log = open(log_path, "ab")
-    log_start = os.path.getsize(log_path)
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": ROOT})
-    deadline = time.monotonic() + 60
-    while not os.path.ismount(mnt):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{variant}: mount failed (see {work}/{variant}.log)")
-        time.sleep(0.05)
+    log_start = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+    proc = mount(cmd, mnt, log_path)
     load = os.getloadavg()[0]
     cpu0, start = cpu_seconds(proc.pid), time.monotonic()
     tar = subprocess.Popen(["tar", "-xf", tarball, "-C", mnt])
@@ -85,8 +78,7 @@ def run(variant: str, work: str, tarball: str, sums: dict[str, str],
     cpu = cpu_seconds(proc.pid) - cpu0
     if status:
         raise SystemExit(f"{variant}: tar failed ({status})")
-    subprocess.run(["fusermount3", "-u", mnt], check=True)
-    proc.wait(3600)
+    unmount(proc, mnt)
     stored = time.monotonic() - start
     bad = 0
     if "--memory" not in cmd:
