@@ -371,6 +371,23 @@ def count_calls(ops: Any, names: tuple[str, ...]) -> collections.Counter[str]:
     return counts
 
 
+def keep_thread_states() -> None:
+    """Make every thread that calls into mfusepy's wrapper keep its Python thread state."""
+    import ctypes
+    import threading
+
+    kept = threading.local()
+    wrapper = mfusepy.FUSE._wrapper
+
+    def keeping(self, func, *args, **kwargs):
+        if not getattr(kept, "done", False):
+            ctypes.pythonapi.PyGILState_Ensure()  # never released: the state stays
+            kept.done = True
+        return wrapper(self, func, *args, **kwargs)
+
+    mfusepy.FUSE._wrapper = keeping
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("mountpoint")
@@ -383,6 +400,13 @@ def main() -> int:
                         help="count the operations and print the counts at exit")
     parser.add_argument("--single-thread", action="store_true",
                         help="mfusepy: libfuse's single-threaded loop (-s)")
+    parser.add_argument("--max-threads", type=int, default=0,
+                        help="mfusepy: libfuse's max_threads for its multi-threaded loop "
+                             "(0: libfuse's default)")
+    parser.add_argument("--keep-thread-states", action="store_true",
+                        help="mfusepy: each libfuse worker thread keeps its Python thread "
+                             "state across callbacks (else ctypes makes and frees one per "
+                             "callback)")
     parser.add_argument("--attr-timeout", type=float, default=1.0)
     parser.add_argument("--writeback", action="store_true",
                         help="let the kernel cache writes (FUSE_CAP_WRITEBACK_CACHE)")
@@ -399,9 +423,12 @@ def main() -> int:
     counts = count_calls(ops, PATH_OPS) if args.count else None
     try:
         if args.binding == "mfusepy":
+            if args.keep_thread_states:
+                keep_thread_states()
             mfusepy.FUSE(ops, args.mountpoint, foreground=True, raw_fi=True, fsname="oiofs",
                          attr_timeout=args.attr_timeout, entry_timeout=args.attr_timeout,
-                         negative_timeout=0, nothreads=args.single_thread)
+                         negative_timeout=0, nothreads=args.single_thread,
+                         **({"max_threads": args.max_threads} if args.max_threads else {}))
         else:
             serve_pyfuse3(ops, args, args.count)
     finally:

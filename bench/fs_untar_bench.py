@@ -38,6 +38,8 @@ VARIANTS = {
     # as the mount) or pyfuse3 (libfuse's low-level API)
     "mfusepy": [PROTO, "--binding", "mfusepy"],
     "mfusepy-st": [PROTO, "--binding", "mfusepy", "--single-thread"],
+    "mfusepy-mt1": [PROTO, "--binding", "mfusepy", "--max-threads", "1"],
+    "mfusepy-keep": [PROTO, "--binding", "mfusepy", "--keep-thread-states"],
     "pyfuse3": [PROTO],
     "pyfuse3-t60": [PROTO, "--attr-timeout", "60"],
     "pyfuse3-wb": [PROTO, "--writeback"],
