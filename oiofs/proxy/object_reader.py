@@ -69,8 +69,12 @@ class ReplicatedRead:
     """Reads a replicated object from one node at a time (module docstring)."""
 
     def __init__(self, backend: Backend, ring, part: int, nodes: list[dict], suffix: str,
-                 headers: dict, quorum: int, max_nodes: int, newest: bool):
+                 headers: dict, quorum: int, max_nodes: int, newest: bool,
+                 checked: bool = True):
         self.backend = backend
+        #: how many replicas a read compares: a quorum (read-your-writes), or 1 with the
+        #: proxy's ``read_checks = false`` (one replica, as Swift reads)
+        self.wanted = quorum if checked else 1
         self.part = part
         self.replicas = len(nodes)
         self.suffix = suffix
@@ -90,7 +94,7 @@ class ReplicatedRead:
                                             self.headers, self.quorum, self.replicas, "",
                                             NEWEST_KEYS)
         return read_checked(self.backend, self.node_iter, method, self.part, self.suffix,
-                            self.headers, self.quorum, self.quorum, self.same_copy)
+                            self.headers, self.quorum, self.wanted, self.same_copy)
 
     def resumer(self, resp, length: int | None):
         """Fetches the rest of a body from another node after a failure (a whole body,

@@ -48,6 +48,7 @@ class ProxyOptions:
     max_idle_connections: int = 32
     request_node_count: tuple[int, int] = (0, 2)
     shuffle_reads: bool = True
+    read_checks: bool = True
     cors_allow_origin: tuple[str, ...] = ()
     cors_expose_headers: tuple[str, ...] = ()
     trans_id_suffix: str = ""
@@ -79,6 +80,7 @@ class ProxyOptions:
             max_idle_connections=conf_int(conf, "max_idle_connections", 32, minimum=0),
             request_node_count=_node_count(conf.get("request_node_count")),
             shuffle_reads=conf_bool(conf, "shuffle_reads", True),
+            read_checks=conf_bool(conf, "read_checks", True),
             cors_allow_origin=tuple(_words(conf.get("cors_allow_origin"))),
             cors_expose_headers=tuple(h.lower() for h in
                                       _words(conf.get("cors_expose_headers"))),

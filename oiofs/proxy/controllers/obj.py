@@ -355,7 +355,7 @@ def _replicated_read(ctrl: ObjectController, policy, ring, part, nodes, suffix, 
                      newest) -> ObjectRead:
     return ReplicatedRead(ctrl.backend, ring, part, nodes, suffix, headers,
                           ctrl.app.quorum(len(nodes)), ctrl.options.node_count(len(nodes)),
-                          newest)
+                          newest, checked=ctrl.options.read_checks)
 
 
 def _ec_read(ctrl: ObjectController, policy, ring, part, nodes, suffix, headers,

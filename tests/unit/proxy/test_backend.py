@@ -400,6 +400,25 @@ def test_checked_read_replaces_a_failed_node_and_looks_past_404s(cluster, backen
     assert checked(cluster, backend)[2] == 404
 
 
+def test_read_checks_off_asks_one_replica_as_swift_does(cluster, backend):
+    """The proxy's ``read_checks = false``: one replica answers, even a stale one (the
+    price of the saved request); on, the same replicas give the newer copy."""
+    a, b, c = cluster.primaries
+    cluster.server(a).mode = "data0000000100.00000"  # missed the overwrite
+    cluster.server(b).mode = "data0000000300.00000"
+    read = ReplicatedRead(backend, cluster.ring, 0, cluster.primaries, "/a/c/o", {}, 2, 6,
+                          newest=False, checked=False)
+    resp, node, status = read.answer("GET")
+    assert (status, node["port"]) == (200, a["port"])
+    assert resp.read_all().endswith(b"0000000100.00000")
+    assert cluster.server(b).seen == [] and cluster.server(c).seen == []
+    read = ReplicatedRead(backend, cluster.ring, 0, cluster.primaries, "/a/c/o", {}, 2, 6,
+                          newest=False)
+    resp, node, status = read.answer("GET")
+    assert (status, node["port"]) == (200, b["port"])
+    assert resp.read_all().endswith(b"0000000300.00000")
+
+
 # --- listings a quorum of container replicas agrees on (checked_listing) ----------------
 
 def listing(cluster, backend):
