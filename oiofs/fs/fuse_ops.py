@@ -37,6 +37,7 @@ import mfusepy
 from oiofs.fs import paths
 from oiofs.fs.caching_store import INLINE_MAX, CachingStore
 from oiofs.fs.errors import StoreError
+from oiofs.fs.fuse_threads import kept_threads
 
 LOG = logging.getLogger("oiofs.fs.mount")
 SPECIAL_DIR = "/.oiofs"
@@ -103,6 +104,7 @@ def render_stats(store: CachingStore) -> bytes:
         f"writers: {store.get_number_of_writers()}",
         f"time_since_heartbeat_s: {store.get_time_since_heartbeat():.1f}",
         f"status: {store.get_status_information()}",
+        f"fuse_threads: {kept_threads()}",
     ]
     for name, stats in sorted(store.get_exception_stats().items()):
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stats.lasttime))

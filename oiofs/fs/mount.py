@@ -91,9 +91,8 @@ def default_cache_dir(args: argparse.Namespace) -> str:
 
 
 def run_foreground(args: argparse.Namespace) -> int:
-    import mfusepy
-
     from oiofs.fs.fuse_ops import OiofsOperations
+    from oiofs.fs.fuse_threads import KeptStateFUSE
 
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="oiofs-mount %(levelname)s %(message)s")
@@ -105,9 +104,9 @@ def run_foreground(args: argparse.Namespace) -> int:
                  cache_size_mb=args.cache_size, max_writer_threads=args.writers,
                  listing_ttl=args.listing_ttl)
     ops = OiofsOperations(cache, args.unmount_timeout)
-    mfusepy.FUSE(ops, mountpoint, foreground=True, raw_fi=True, fsname="oiofs",
-                 attr_timeout=args.attr_timeout, entry_timeout=args.attr_timeout,
-                 negative_timeout=0)
+    KeptStateFUSE(ops, mountpoint, foreground=True, raw_fi=True, fsname="oiofs",
+                  attr_timeout=args.attr_timeout, entry_timeout=args.attr_timeout,
+                  negative_timeout=0)
     return 0
 
 

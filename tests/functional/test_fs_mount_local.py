@@ -123,6 +123,36 @@ def test_stats_config_and_refusals(dirs):
         assert open(m.path("g"), "rb").read() == b"x" * 1000
 
 
+def test_fuse_threads_keep_their_state_and_stay_few(dirs):
+    """Each libfuse worker thread keeps its Python thread state (oiofs/fs/fuse_threads.py):
+    under 16 concurrent clients the threads that did so stay few (libfuse keeps its
+    workers; at most 10), so no state is left behind by threads that come and go."""
+    import threading
+
+    backing = str(dirs / "backing")
+    with mounted(str(dirs / "mnt"), "--local", backing,
+                 "--cache-dir", str(dirs / "cache")) as m:
+        for i in range(16):
+            with open(m.path(f"f{i}"), "wb") as f:
+                f.write(b"y" * 5000)
+
+        def client(i):
+            for _ in range(100):
+                os.stat(m.path(f"f{i}"))
+                with open(m.path(f"f{i}"), "rb") as f:
+                    assert f.read() == b"y" * 5000
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stats = dict(line.split(": ", 1) for line in
+                     open(m.path(".oiofs/stats")).read().splitlines()
+                     if ": " in line and not line.startswith("exception"))
+        assert 1 <= int(stats["fuse_threads"]) <= 12, stats["fuse_threads"]
+
+
 def test_chunking_mount_packs_small_files(dirs):
     backing, mnt, cache = str(dirs / "backing"), str(dirs / "mnt"), str(dirs / "cache")
     with mounted(mnt, "--local", backing, "--cache-dir", cache, "--chunking") as m:

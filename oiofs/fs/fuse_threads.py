@@ -1,0 +1,54 @@
+"""libfuse's worker threads, each keeping its Python thread state from call to call.
+
+mfusepy's operations are ctypes callbacks that libfuse calls from its own worker threads,
+threads Python did not start. For such a thread ctypes makes a Python thread state when a
+callback arrives and frees it when the callback returns, on every FUSE request: measured
+on an untar, about a quarter of the mount's CPU (docs/benchmarks.md, "The FUSE binding").
+:class:`KeptStateFUSE` has the first callback of each thread take the thread state once
+more (``PyGILState_Ensure``) and never give it back, so the state lives as long as the
+thread and every later callback reuses it.
+
+The states kept are bounded by libfuse's threads: since libfuse 3.12 its multi-threaded
+loop keeps idle worker threads (``max_idle_threads`` is unlimited unless set) and runs at
+most ``max_threads`` (10) of them. A worker thread that ended would leave its state
+behind (a few kilobytes): :func:`kept_threads` counts them, and the tests check that the
+count stays bounded.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import Any
+
+import mfusepy
+
+_kept = threading.local()
+_count_lock = threading.Lock()
+_kept_count = 0
+
+
+def keep_thread_state() -> None:
+    """Make the calling thread's Python thread state outlive the current callback
+    (once per thread; later calls cost one attribute lookup)."""
+    global _kept_count
+    if getattr(_kept, "done", False):
+        return
+    ctypes.pythonapi.PyGILState_Ensure()  # never released: the state stays
+    _kept.done = True
+    with _count_lock:
+        _kept_count += 1
+
+
+def kept_threads() -> int:
+    """How many threads have kept their state so far (main thread included)."""
+    return _kept_count
+
+
+class KeptStateFUSE(mfusepy.FUSE):
+    """``mfusepy.FUSE`` whose callbacks keep their thread's Python state (module
+    docstring)."""
+
+    def _wrapper(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        keep_thread_state()
+        return super()._wrapper(func, *args, **kwargs)
