@@ -17,7 +17,9 @@ for each row it is in charge of:
    deletes the misplaced copy with a tombstone at the source's timestamp **plus offset
    1** (newer than the copy it removes, older than the moved copy, and older than any
    later write: offsets order events that share one time). A misplaced object that has
-   expired is only deleted;
+   expired is only deleted. "Holds a version" means a GET opens it: an erasure-coded
+   copy that a killed move made durable on fewer than ``k`` nodes shows in a HEAD but
+   cannot be read, so the copy is written again one offset after it;
 3. for a deletion (``application/x-delete``): deletes the object in the right policy at
    the row's timestamp (a newer version there answers 409 and stays);
 4. removes the row, at its own timestamp plus one offset (a newer row for the same name,
@@ -373,8 +375,13 @@ class ContainerReconciler(QueueDaemon):
         dest.close()
         dest_ts = self._timestamp(dest) if dest.status // 100 == 2 else None
         if dest_ts is not None and dest_ts >= copy_ts:
-            self.stats.cleaned += 1
-            return True
+            if self._readable(entry, right, dest_ts):
+                self.stats.cleaned += 1
+                return True
+            # A version there that a HEAD sees but a GET cannot read: an earlier move
+            # killed while it committed an erasure-coded copy (fewer than k archives made
+            # durable). Write the copy again, just after it, so that it wins.
+            copy_ts = Timestamp(dest_ts, offset=1)
         kept = {name: value for name, value in headers.items()
                 if name in _KEPT_NAMES or name.startswith(_KEPT_PREFIXES)}
         if headers.get("etag"):
@@ -394,6 +401,16 @@ class ContainerReconciler(QueueDaemon):
         self.logger.warning("%s: %s: PUT in policy %s answered %s", self.name, who, right,
                             resp.status)
         return False
+
+    def _readable(self, entry: MisplacedEntry, policy: int, timestamp: Timestamp) -> bool:
+        """True if a GET in ``policy`` opens the object's version ``timestamp`` (or a
+        newer one); the body is not read."""
+        resp = self._object("GET", entry, policy, {"X-Newest": "true"})
+        try:
+            stamp = self._timestamp(resp) if resp.status == 200 else None
+            return stamp is not None and stamp >= timestamp
+        finally:
+            resp.close()
 
     def apply_delete(self, entry: MisplacedEntry, right: int, queued_at: Timestamp) -> bool:
         """Apply a misplaced deletion in policy ``right`` at its own time; True once

@@ -20,7 +20,7 @@ from oiofs.common.reconciler_queue import MISPLACED_ACCOUNT
 from oiofs.common.ring import Ring
 from oiofs.common.storage_policy import POLICIES
 from oiofs.common.timestamp import Timestamp
-from oiofs.proxy.controllers.base import POLICY_INDEX_KEY
+from oiofs.proxy.controllers.base import POLICY_INDEX_KEY, SYNC_TIMESTAMP_KEY
 from oiofs.proxy.middleware.subrequest import call, make_environ
 from oiofs.proxy.server import Application
 from tests.support.erasure import EC_INDEX, archive_files
@@ -149,6 +149,54 @@ def any_archive(cluster, account: str, container: str, obj: str) -> bool:
     return bool(glob.glob(os.path.join(cluster.root, "data", "node*", "*",
                                        f"objects-{EC_INDEX}", "*", name_hash[-3:], name_hash,
                                        "*.data")))
+
+
+def test_a_half_committed_move_is_written_again_not_taken_for_done(cluster, side_proxy):
+    """A move killed while it committed the erasure-coded copy leaves it durable on fewer
+    than k nodes: a HEAD sees it, a GET cannot read it. The next pass must write the copy
+    again (one offset later) before it deletes the misplaced copy (seen in CI: the object
+    answered 404 after the rerun)."""
+    client = ProbeClient(cluster)
+    client.put_container("warm-up")
+    account, container = client.account, "half-committed"
+    split_container(cluster, account, container)
+    body = os.urandom(2 * MIB + 7)
+    side_put(side_proxy, account, "obj", 0, body, container)
+    ring = Ring(cluster.oiofs_dir, ring_name="object")
+    part, nodes = ring.get_nodes(account, container, "obj")
+    head = direct_request(nodes[0]["ip"], nodes[0]["port"], "HEAD",
+                          backend_path(nodes[0]["device"], part, account, container, "obj"),
+                          headers={POLICY_INDEX_HEADER: "0"})
+    source_ts = Timestamp(head.headers["x-timestamp"])
+    # the copy an earlier move wrote at the source's time plus offset 2, then made durable
+    # on two nodes only (the others keep their archives uncommitted)
+    env = make_environ({}, "PUT", f"/v1/{account}/{container}/obj",
+                       headers={"Content-Type": "application/x-probe"}, body=body)
+    env[POLICY_INDEX_KEY] = EC_INDEX
+    env[SYNC_TIMESTAMP_KEY] = Timestamp(source_ts, offset=2).internal
+    resp = call(side_proxy, env)
+    resp.close()
+    assert resp.status == 201
+    archives = archive_files(cluster, account, container, "obj")
+    assert sorted(archives) == [0, 1, 2, 3, 4, 5]
+    for index in (2, 3, 4, 5):
+        path = archives[index]
+        os.rename(path, path.replace("#d.data", ".data"))
+    def ec_get_status() -> int:
+        env = make_environ({}, "GET", f"/v1/{account}/{container}/obj")
+        env[POLICY_INDEX_KEY] = EC_INDEX
+        got = call(side_proxy, env)
+        got.close()
+        return got.status
+
+    assert ec_get_status() == 404  # two durable archives of six: unreadable
+    for _ in range(2):
+        assert set(cluster.aio.run_once("container-replicator").values()) == {0}
+    assert len(queued_rows(cluster)) >= 1
+    assert set(cluster.aio.run_once("container-reconciler").values()) == {0}
+    assert client.get(container, "obj") == (200, body)
+    assert ec_get_status() == 200
+    assert replicated_statuses(cluster, account, "obj", container) == {404}
 
 
 def test_reconciler_killed_mid_move_loses_nothing_and_a_rerun_finishes(cluster, side_proxy):
