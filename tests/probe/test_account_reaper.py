@@ -77,6 +77,12 @@ def test_a_deleted_account_is_reaped_and_nothing_of_it_remains(cluster):
             assert owner.request("HEAD", f"/{name}").headers[
                 "x-container-object-count"] == str(OBJECTS)
 
+        # The reaper finds objects through container listings: a container update a
+        # loaded object server left to the updater (an async pending) would hide its
+        # object from them (seen in CI: 2 files left). Deliver those first, as the
+        # running daemons would.
+        run(cluster, "object-updater")
+
         # only a reseller admin may delete an account
         assert owner.request("DELETE").status == 403
         assert delete_account_as_admin(cluster, "AUTH_test2") == 204
