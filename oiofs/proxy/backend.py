@@ -148,6 +148,7 @@ class Backend:
 
     def _send(self, node: dict, method: str, path: str, headers: dict,
               body: bytes | None, fresh: bool = False) -> HTTPConnection | None:
+        self.limiter.sending(ErrorLimiter.key(node))  # the probe, if its window ended
         try:
             return self.pool.send_request(node["ip"], node["port"], method, path, headers,
                                           body, fresh)

@@ -3,10 +3,18 @@
 Only faults of the node count (it refused or timed out, answered 5xx or 507), never the
 client's own 4xx. When a node collects ``limit`` errors, each within ``interval`` seconds of
 the previous one, it is *suppressed*: requests go to other nodes (handoffs) for
-``suppression_time`` seconds. After that one request is let through as a probe while the
-others still avoid the node; if the probe works the node is back in full at once, if it
-fails the node is suppressed for another ``suppression_time``. A node that is down for sure
-(it refuses connections) is suppressed at its first error: there is nothing to wait for.
+``suppression_time`` seconds. After that the node is offered again, and the first request
+actually sent to it is the probe: the others avoid the node while it is in flight; if the
+probe works the node is back in full at once, if it fails the node is suppressed for another
+``suppression_time``. A node that is down for sure (it refuses connections) is suppressed at
+its first error: there is nothing to wait for.
+
+Asking whether a node is limited (:meth:`ErrorLimiter.is_limited`) changes nothing; only
+sending to it (:meth:`ErrorLimiter.sending`) starts the probe. Reads ask about every replica
+to order them and then send to a few: had the question itself claimed the probe, as it once
+did, a read ordering the nodes at the end of each window would extend it without sending
+anything, and under steady traffic a node back from an outage stayed avoided for good
+(seen in a probe: a container primary got no container PUT for a minute).
 
 This is what avoids Swift's blackouts: Swift skips an error-limited node for a whole
 ``error_suppression_interval`` (60 s) even after it is back. Here the worst case after a
@@ -101,10 +109,10 @@ class ErrorLimiter:
         return f"{node['ip']}:{node['port']}/{node['device']}"
 
     def is_limited(self, key: str, now: float | None = None) -> bool:
-        """True if requests should avoid the node now.
+        """True if requests should avoid the node now (a question: it changes nothing).
 
-        When a suppression window has just ended, the first caller gets ``False`` (it is
-        the probe) and the window is extended for everyone else until the probe reports.
+        ``False`` again once a suppression window has ended; the first request then sent
+        to the node is the probe (:meth:`sending`).
         """
         if self.drained is not None and self.drained(key.partition("/")[0]):
             return True
@@ -112,10 +120,18 @@ class ErrorLimiter:
         if state is None or state.errors < self.limit:
             return False
         now = self.clock() if now is None else now
-        if now < state.suppressed_until:
-            return True
-        state.suppressed_until = now + self.suppression_time  # this caller probes
-        return False
+        return now < state.suppressed_until
+
+    def sending(self, key: str, now: float | None = None) -> None:
+        """A request is being sent to the node. If its suppression window has ended, this
+        request is the probe: the node is avoided by everyone else until it reports
+        (:meth:`success` or :meth:`error`), for at most another ``suppression_time``."""
+        state = self._nodes.get(key)
+        if state is None or state.errors < self.limit:
+            return
+        now = self.clock() if now is None else now
+        if now >= state.suppressed_until:
+            state.suppressed_until = now + self.suppression_time
 
     def error(self, key: str, now: float | None = None, fatal: bool = False) -> bool:
         """Count a fault of the node; True if it is now suppressed.

@@ -13,7 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from oiofs.common.hashing import hash_path
-from tests.support.probe import data_files, delete_account_as_admin, kill_reapers_midway
+from tests.support.probe import (
+    data_file_report,
+    data_files,
+    delete_account_as_admin,
+    kill_reapers_midway,
+)
 from tests.support.proxy_client import Client
 
 pytestmark = pytest.mark.probe
@@ -99,7 +104,7 @@ def test_a_deleted_account_is_reaped_and_nothing_of_it_remains(cluster):
             run(cluster, "account-reaper")
             if data_files(cluster) == 3:
                 break
-        assert data_files(cluster) == 3  # the kept object's replicas only
+        assert data_files(cluster) == 3, data_file_report(cluster)  # the kept object's only
 
         # the replicators reclaim tombstones and deleted databases past reclaim_age
         for daemon in ("object-replicator", "container-replicator", "account-replicator"):

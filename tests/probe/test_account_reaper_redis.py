@@ -15,6 +15,7 @@ from oiofs.cli.allinone.layout import EC_POLICY_NAME
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.ring import Ring
 from tests.support.probe import (
+    data_file_report,
     data_files,
     delete_account_as_admin,
     kill_reapers_midway,
@@ -96,7 +97,8 @@ def test_a_deleted_account_in_redis_is_reaped(cluster):
             if not store.hkeys("deleted-accounts:"):
                 break
 
-        assert data_files(cluster) == kept_files  # every object of both policies is gone
+        # every object of both policies is gone
+        assert data_files(cluster) == kept_files, data_file_report(cluster)
         for name in containers:
             assert container_statuses(cluster, name) == [404, 404, 404], name
         assert store.hkeys("deleted-accounts:") == []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import threading
 import time
@@ -26,6 +27,7 @@ import pytest
 
 from oiofs.common.direct_client import backend_path, direct_request
 from oiofs.common.ring import Ring
+from oiofs.directory.client import ConscienceClient
 from tests.support.consistency import Nemesis, Target, Workload, make_client
 from tests.support.history import check, summary
 from tests.support.probe import ProbeClient, primary_status
@@ -219,6 +221,25 @@ def _container_replicas(cluster, client: ProbeClient, container: str
     return part, [(by_port[dev["port"]], dev) for dev in devices]
 
 
+def _why_missed(cluster, devices: list[dict]) -> str:
+    """What the directory and the proxy's log say of the container servers of
+    ``devices`` (for a failure message: why did the proxy's PUTs not reach them?)."""
+    conscience = ConscienceClient(endpoints=[cluster.layout.directory_url], timeout=5)
+    addrs = {f"{dev['ip']}:{dev['port']}" for dev in devices}
+    try:
+        seen = [s for s in conscience.list_services() if s.get("addr") in addrs]
+    except Exception as err:  # a diagnostic never hides the failure it explains
+        seen = [f"directory unreadable: {err!r}"]
+    lines: list[str] = []
+    log = os.path.join(cluster.layout.log, "proxy-server.log")
+    if os.path.exists(log):
+        with open(log, errors="replace") as handle:
+            lines = [line.rstrip() for line in handle
+                     if any(f":{dev['port']}" in line for dev in devices)
+                     ][-15:]
+    return f"directory: {seen}; proxy log about them: {lines}"
+
+
 def _replica_listing(client: ProbeClient, part: int, device: dict, container: str
                      ) -> list[str]:
     """The names one container replica lists (a direct GET)."""
@@ -255,7 +276,10 @@ def test_a_listing_no_quorum_of_replicas_agrees_on_is_merged(cluster):
         wait_for(on_every_primary, 60, "every container primary to hold the container",
                  interval=1)
     except AssertionError as err:
-        raise AssertionError(f"{err}: HEADs answered {statuses}") from None
+        missing = [dev for (_, dev), status in zip(replicas, statuses, strict=True)
+                   if status != 204]
+        raise AssertionError(f"{err}: HEADs answered {statuses}; "
+                             f"{_why_missed(cluster, missing)}") from None
     for name in ("keep", "old1", "old2", "dir/old"):
         assert client.put("merged", name, b"x") == 201
     phases = [("x1", "old1"), ("x2", "dir/old"), ("x3", "old2")]

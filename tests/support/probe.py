@@ -103,6 +103,31 @@ def data_files(cluster) -> int:
                for f in files if f.endswith(".data"))
 
 
+def data_file_report(cluster) -> list[str]:
+    """Each ``.data`` file as ``device/objects[-N]/part/suffix/hash/name``, marked
+    ``(handoff)`` when its device is not a primary of its partition (for failure
+    messages: a handoff copy is reached only by replication, not by the primaries'
+    requests)."""
+    rings: dict[str, Ring] = {}
+    report = []
+    for node in cluster.nodes:
+        for root, _dirs, files in os.walk(node["devices"]):
+            for name in files:
+                if not name.endswith(".data"):
+                    continue
+                rel = os.path.relpath(os.path.join(root, name), node["devices"])
+                device, kind, part = rel.split(os.sep)[:3]
+                ring_name = "object" if kind == "objects" else f"object-{kind[8:]}"
+                if ring_name not in rings:
+                    rings[ring_name] = Ring(cluster.oiofs_dir, ring_name=ring_name)
+                primaries = {(d["port"], d["device"]) for d in
+                             rings[ring_name].get_part_nodes(int(part))}
+                port = node.get("object_port")
+                mark = "" if (port, device) in primaries else " (handoff)"
+                report.append(f"node {node['node']}: {rel}{mark}")
+    return report
+
+
 def kill_reapers_midway(cluster, files_gone: int, timeout: float = 120.0) -> None:
     """Start one ``account-reaper`` pass on every node as its own process and SIGKILL
     them all once ``files_gone`` ``.data`` files are gone (or they ended, or

@@ -27,16 +27,37 @@ def test_limit_reached_suppresses_for_suppression_time_only():
     assert lim.error(KEY, now=3.0)  # third error: suppressed
     assert lim.is_limited(KEY, now=3.5)
     assert lim.is_limited(KEY, now=5.9)
-    # Window over: exactly one caller probes, the others still avoid the node.
+    # Window over: offered again; the first request sent is the probe, and the others
+    # avoid the node while it is in flight.
     assert not lim.is_limited(KEY, now=6.1)
-    assert lim.is_limited(KEY, now=6.2)
+    assert not lim.is_limited(KEY, now=6.15)  # asking claims nothing
+    lim.sending(KEY, now=6.2)
+    assert lim.is_limited(KEY, now=6.3)
+    assert lim.is_limited(KEY, now=9.1)
+    assert not lim.is_limited(KEY, now=9.3)  # the probe never reported: offered again
+
+
+def test_asking_about_a_node_without_sending_never_keeps_it_suppressed():
+    # Reads ask about every replica to order them, then send to a few: a node back
+    # from an outage must still get the next write sent to it.
+    lim = make()
+    for t in (1.0, 2.0, 3.0):
+        lim.error(KEY, now=t)
+    for t in (6.5, 9.6, 12.7, 15.8):  # a read orders the nodes at each window's end
+        lim.is_limited(KEY, now=t)
+    assert not lim.is_limited(KEY, now=15.9)  # so the write's turn: sent as the probe
+    lim.sending(KEY, now=15.9)
+    lim.success(KEY)
+    assert not lim.is_limited(KEY, now=16.0)
+    assert lim.errors(KEY) == 0
 
 
 def test_successful_probe_restores_the_node_at_once():
     lim = make()
     for t in (1.0, 2.0, 3.0):
         lim.error(KEY, now=t)
-    assert not lim.is_limited(KEY, now=6.5)  # the probe
+    assert not lim.is_limited(KEY, now=6.5)
+    lim.sending(KEY, now=6.5)  # the probe
     lim.success(KEY)
     assert not lim.is_limited(KEY, now=6.6)
     assert lim.errors(KEY) == 0
@@ -47,6 +68,7 @@ def test_failed_probe_suppresses_again():
     for t in (1.0, 2.0, 3.0):
         lim.error(KEY, now=t)
     assert not lim.is_limited(KEY, now=6.5)
+    lim.sending(KEY, now=6.5)
     assert lim.error(KEY, now=6.6)
     assert lim.is_limited(KEY, now=9.0)
     assert not lim.is_limited(KEY, now=9.7)
