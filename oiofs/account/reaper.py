@@ -9,10 +9,13 @@ and, for every deleted one whose deletion is older than ``delay_reaping`` second
 1. lists the account's containers from the local database; the account's primaries
    share the work: the replica at index ``i`` among them reaps the containers whose
    name hash falls on ``i`` (``hash % replicas``), as Swift shares it;
-2. for each container, lists its objects page by page from one container replica that
-   answers (the container's storage policy from the same answer) and sends ``DELETE``
-   with a current ``X-Timestamp`` to every primary of each object (with container
-   update headers, so the container rows go too); a quorum of 2xx/404 is done;
+2. for each container, lists its objects page by page from every container replica
+   that answers, as one sorted union (a replica that missed some object updates must
+   not hide those objects; the storage policy from the first answer), and sends
+   ``DELETE`` with a current ``X-Timestamp`` to every primary of each object (with
+   container update headers, so the container rows go too); a primary that failed is
+   asked once more; a quorum of 2xx/404 is done (a primary that missed the DELETE gets
+   the tombstone from the object replicator, as after any write);
 3. once a container listing comes back empty, sends ``DELETE`` for the container to its
    primaries, with account update headers and ``X-Account-Override-Deleted: yes`` (the
    deleted account still records the container as deleted). A replica still holding a
@@ -253,9 +256,12 @@ class AccountReaper(Daemon):
 
     def _list_objects(self, account: str, container: str, part: int, nodes: list
                       ) -> tuple[int, list[str]] | None:
-        """``(policy index, first page of object names)`` from the first container replica
-        that answers; ``(0, [])`` if none has the container; ``None`` if none answered."""
+        """``(policy index, first page of object names)``, the page merged from every
+        container replica that answers (the policy from the first); ``(0, [])`` if none
+        has the container; ``None`` if none answered."""
         missing = 0
+        policy: int | None = None
+        names: set[str] = set()
         for node in nodes:
             try:
                 resp = direct_request(node["ip"], node["port"], "GET", backend_path(
@@ -272,10 +278,14 @@ class AccountReaper(Daemon):
                 continue
             if resp.status not in (200, 204):
                 continue
-            policy = int(resp.headers.get(POLICY_INDEX_HEADER) or 0)
-            names = [row["name"] for row in resp.json()] if resp.status == 200 else []
-            return policy, names
-        return (0, []) if missing == len(nodes) else None
+            if policy is None:
+                policy = int(resp.headers.get(POLICY_INDEX_HEADER) or 0)
+            if resp.status == 200:
+                names.update(row["name"] for row in resp.json())
+        if policy is None:
+            return (0, []) if missing == len(nodes) else None
+        # each name of the merged first page is in the first page of a replica holding it
+        return policy, sorted(names)[:PAGE_SIZE]
 
     def reap_object(self, account: str, container: str, obj: str, policy: int) -> bool:
         """Delete one object on its primaries (and its container rows); True once a
@@ -292,11 +302,20 @@ class AccountReaper(Daemon):
                                       quorum(len(cnodes)), quorum(len(nodes)))
         base = {"X-Timestamp": Timestamp.now().internal, POLICY_INDEX_HEADER: str(policy),
                 "User-Agent": self.name}
-        pile = runtime.GreenPile(len(nodes))
-        for node, update in zip(nodes, updates, strict=True):
-            pile.spawn(self._request, node, "DELETE", backend_path(
-                node["device"], part, account, container, obj), dict(base, **update))
-        done = sum(1 for s in pile if s is not None and (200 <= s < 300 or s == 404))
+        requests = [(node, backend_path(node["device"], part, account, container, obj),
+                     dict(base, **update)) for node, update in zip(nodes, updates,
+                                                                   strict=True)]
+        statuses: list[int | None] = [None] * len(requests)
+        for _attempt in range(2):  # a node that failed is asked once more (busy a moment)
+            pile = runtime.GreenPile(len(requests))
+            todo = [i for i, status in enumerate(statuses) if not _deleted(status)]
+            for i in todo:
+                pile.spawn(self._request, requests[i][0], "DELETE", *requests[i][1:])
+            for i, status in zip(todo, pile, strict=True):
+                statuses[i] = status
+            if all(_deleted(status) for status in statuses):
+                break
+        done = sum(1 for status in statuses if _deleted(status))
         if done >= quorum(len(nodes)):
             self.stats.objects_deleted += 1
             return True
@@ -328,3 +347,8 @@ class AccountReaper(Daemon):
         """The status of one request, or ``None`` if the node could not be reached."""
         return direct_status(node, method, path, headers, self.conn_timeout,
                              self.node_timeout, self.logger, self.name, self.repeats)
+
+
+def _deleted(status: int | None) -> bool:
+    """True if an object ``DELETE`` answered that the object is gone there."""
+    return status is not None and (200 <= status < 300 or status == 404)

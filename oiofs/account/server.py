@@ -279,6 +279,13 @@ class AccountServer(DbServerApp[AccountBroker]):
         timestamp = self.request_timestamp(req)
         broker = self.get_broker(device, part, account)
         if broker.is_deleted():
+            # This very DELETE (same timestamp), taken already: by another account server
+            # sharing the one Redis, which the proxy asked at the same moment (seen
+            # under load: two of three answered 404 and the client got 404), or by this
+            # server for a request sent again. Either way it is done: 204.
+            if broker.exists() and broker.is_status_deleted() and \
+                    Timestamp(broker.get_info()["delete_timestamp"]) == timestamp:
+                return Response(status=204, headers={"X-Account-Status": "Deleted"})
             raise self._deleted_error(broker)
         broker.delete_db(timestamp)
         return Response(status=204, headers={"X-Account-Status": "Deleted"})

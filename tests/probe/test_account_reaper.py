@@ -104,7 +104,11 @@ def test_a_deleted_account_is_reaped_and_nothing_of_it_remains(cluster):
             run(cluster, "account-reaper")
             if data_files(cluster) == 3:
                 break
-        assert data_files(cluster) == 3, data_file_report(cluster)  # the kept object's only
+        # A primary that missed a reaper's DELETE (a quorum is enough; seen under load: one
+        # replica left) gets the tombstone from the object replicator, as after any write.
+        if data_files(cluster) != 3:
+            run(cluster, "object-replicator")
+        assert data_files(cluster) == 3, "\n".join(data_file_report(cluster))  # kept only
 
         # the replicators reclaim tombstones and deleted databases past reclaim_age
         for daemon in ("object-replicator", "container-replicator", "account-replicator"):

@@ -248,12 +248,6 @@ def _replica_listing(client: ProbeClient, part: int, device: dict, container: st
     return resp.body.decode().split()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "failed once in a CI dry run at the end of session 20 (cause not captured; its helper "
-    "had seen its three-outage setup fail twice before fixing it). The merge itself is "
-    "also checked by tests/unit/proxy/test_merged_listing.py and, strictly, by "
-    "test_listings_show_exactly_the_acknowledged_objects. Kept running so that its result "
-    "shows in every report."))
 def test_a_listing_no_quorum_of_replicas_agrees_on_is_merged(cluster):
     """Three outages, a different container replica down in each, no updater: every
     replica misses some object PUTs and DELETEs and no two hold the same rows. The

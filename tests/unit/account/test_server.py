@@ -77,6 +77,23 @@ def test_account_lifecycle(client, ts):
     assert client.post("/sda/1/a", headers={"X-Timestamp": ts()}).status_code == 404
 
 
+def test_the_same_delete_taken_twice_is_204_both_times(devices, redis_url, ts):
+    # Three account servers share one Redis, and the proxy sends them one DELETE (one
+    # X-Timestamp) at once: each must answer 204, whichever marked the account first.
+    # A later DELETE (another timestamp) still finds it deleted: 404.
+    redis.Redis.from_url(redis_url).flushdb()
+    servers = [Client(app_factory({"devices": devices}, mount_check="false",
+                                  log_requests="false", backend="redis",
+                                  redis_url=redis_url)) for _ in range(3)]
+    assert servers[0].put("/sda/1/a", headers={"X-Timestamp": ts()}).status_code == 201
+    stamp = ts()
+    for server in servers:
+        resp = server.delete("/sda/1/a", headers={"X-Timestamp": stamp})
+        assert resp.status_code == 204
+        assert resp.headers["X-Account-Status"] == "Deleted"
+    assert servers[1].delete("/sda/1/a", headers={"X-Timestamp": ts()}).status_code == 404
+
+
 def test_container_reports_and_stats(client, ts):
     assert report(client, ts, "c1", objects=1).status_code == 404  # no account
     client.put("/sda/1/a", headers={"X-Timestamp": ts()})
