@@ -111,6 +111,9 @@ class DatabaseBroker:
                                     pending_cap, fsync)
         self._conn: sqlite3.Connection | None = None
         self._conn_key: tuple[int, int] | None = None
+        # (the database file's stat key, is_deleted) of the last is_deleted() query;
+        # dropped whenever this broker uses its connection (see is_deleted)
+        self._deleted_cache: tuple[tuple[int, ...], bool] | None = None
 
     @property
     def pending_timeout(self) -> float:
@@ -158,6 +161,7 @@ class DatabaseBroker:
         database (:class:`DbQuarantined`), lock contention raises :class:`DbLockTimeout`,
         a full disk :class:`DiskFileNoSpace`.
         """
+        self._deleted_cache = None  # this use may change what is_deleted() answers
         conn = self._connection()
         try:
             yield conn
@@ -270,12 +274,33 @@ class DatabaseBroker:
         raise NotImplementedError
 
     def is_deleted(self) -> bool:
-        """True if there is no database, or it is marked deleted (see subclasses)."""
+        """True if there is no database, or it is marked deleted (see subclasses).
+
+        Asked once per object row a container server records, so the answer is kept
+        while the database file stays the same (inode, size, modification and change
+        times) and this broker did not use its connection since: a query costs sqlite's
+        file locks and a read of the header, a ``stat`` much less. Since Linux 6.13 a write
+        after a ``stat`` always gets a new modification time; on older kernels a change
+        another process commits within the same clock tick (a few milliseconds) after the
+        query, without changing the size, may be seen late: the row being recorded could
+        then land in a just-deleted container's pending file, as it already can when that
+        deletion commits between this check and the append.
+        """
+        try:
+            st = os.stat(self.db_file)
+        except FileNotFoundError:
+            return True
+        key = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        cached = self._deleted_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
         try:
             with self.get() as conn:
-                return self._is_deleted(conn)
+                deleted = self._is_deleted(conn)
         except DbNotFound:
             return True
+        self._deleted_cache = (key, deleted)
+        return deleted
 
     def empty(self) -> bool:
         """True if the database holds no live rows."""

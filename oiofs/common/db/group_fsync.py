@@ -16,11 +16,23 @@ caller it was meant to cover runs its own again (and the error reaches whoever s
 It is for green threads of one OS thread (a server's hub); the fsync itself may run in
 a real thread (``fsync``, e.g. :func:`oiofs.common.runtime.tpool_execute` of
 :func:`os.fsync`).
+
+Inline while the disk is fast (``inline``): handing an fsync to a real thread and back
+costs about 150 us of CPU (queue, futexes, the GIL, the hub's wake-up pipe), as much as
+the fsync itself on a fast disk, and a container update pays it once per row. With
+``inline`` given, an fsync runs there, in the hub's own thread, blocking the process for
+its duration; an inline fsync that took longer than ``inline_limit`` (a slow or busy
+disk, where blocking would hold up every other request of the worker) sends the fsyncs
+of the next ``slow_period`` seconds to the real thread (``fsync``), after which inline
+is tried again. Appends that arrive while a fsync runs in a thread still share it; inline
+ones cannot (the hub is blocked), but under load the object servers' coalesced
+``UPDATE`` batches rows before they reach here.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -45,11 +57,19 @@ class _FileSyncs:
 class GroupFsync:
     """``fsync(fd)`` shared by concurrent callers on the same file; see the module."""
 
-    def __init__(self, fsync: Callable[[int], None] = os.fsync):
+    def __init__(self, fsync: Callable[[int], None] = os.fsync,
+                 inline: Callable[[int], None] | None = None, inline_limit: float = 0.01,
+                 slow_period: float = 10.0):
         self._fsync = fsync
+        self._inline = inline
+        self.inline_limit = inline_limit
+        self.slow_period = slow_period
+        #: ``time.monotonic()`` until which fsyncs go to ``fsync`` (after a slow inline one)
+        self._threads_until = 0.0
         self._files: dict[tuple[int, int], _FileSyncs] = {}
-        #: real fsyncs run (for tests and measurements)
+        #: real fsyncs run, and how many of them inline (for tests and measurements)
         self.fsyncs = 0
+        self.inline_fsyncs = 0
 
     def __call__(self, fd: int) -> None:
         """Return once the bytes written to ``fd`` before this call are on disk."""
@@ -78,8 +98,22 @@ class GroupFsync:
         flight = state.flight = runtime.Event()
         try:
             self.fsyncs += 1
-            self._fsync(fd)
+            self._sync(fd)
             state.done = max(state.done, covers)
         finally:
             state.flight = None
             flight.send(None)
+
+    def _sync(self, fd: int) -> None:
+        """One fsync: inline while the disk is fast (see the module), else ``fsync``."""
+        if self._inline is None or time.monotonic() < self._threads_until:
+            self._fsync(fd)
+            return
+        self.inline_fsyncs += 1
+        began = time.monotonic()
+        try:
+            self._inline(fd)
+        finally:
+            ended = time.monotonic()
+            if ended - began > self.inline_limit:
+                self._threads_until = ended + self.slow_period

@@ -9,7 +9,8 @@ Options read here (every one in ``[app:...]`` or ``[DEFAULT]``): ``devices``
 (``/srv/node``), ``mount_check`` (true), ``conn_timeout`` (0.5 s), ``node_timeout`` (3 s),
 ``auto_create_account_prefix`` (``.``), ``db_preallocation`` (false), ``broker_cache_size``
 (64 open databases per worker), ``db_busy_timeout`` (25 s), ``pending_cap`` (131072
-bytes), ``fsync_in_threads`` (true: pending-file fsyncs run in a real thread).
+bytes), ``fsync_in_threads`` (``auto``: pending-file fsyncs run inline while the disk is
+fast, in a real thread after a slow one; :func:`pending_fsync`), ``fsync_inline_limit``.
 
 The ``ADMIN`` verb (``docs/directory.md``, "Admin"): on ``/`` the service operations of
 :class:`~oiofs.common.admin_service.ServiceAdmin` (live settings ``log_level``,
@@ -131,6 +132,24 @@ def _tpool_fsync(fd: int) -> None:
     runtime.tpool_execute(os.fsync, fd)
 
 
+def pending_fsync(conf: dict[str, Any]) -> Callable[[int], None]:
+    """The fsync of pending-file appends ``fsync_in_threads`` asks for.
+
+    ``auto`` (the default): in the worker's own thread while the disk is fast, in a
+    real thread for a while after an fsync took longer than ``fsync_inline_limit``
+    seconds (0.01), see :mod:`oiofs.common.db.group_fsync`; ``true``: always in a real
+    thread; ``false``: always inline. Concurrent appends to one file share an fsync
+    in the first two cases.
+    """
+    mode = str(conf.get("fsync_in_threads", "auto")).strip().lower()
+    if mode == "auto":
+        return GroupFsync(_tpool_fsync, inline=os.fsync,
+                          inline_limit=conf_float(conf, "fsync_inline_limit", 0.01))
+    if conf_bool(conf, "fsync_in_threads", True):
+        return GroupFsync(_tpool_fsync)
+    return os.fsync
+
+
 class DbServerApp(BaseServerApp, Generic[BrokerT]):
     """Base of the container and account WSGI servers."""
 
@@ -152,10 +171,7 @@ class DbServerApp(BaseServerApp, Generic[BrokerT]):
         self.db_busy_timeout = conf_float(conf, "db_busy_timeout", 25.0)
         self.pending_cap = conf_int(conf, "pending_cap", 131072, minimum=1024)
         self._brokers: OrderedDict[tuple[str, str, str, str | None], BrokerT] = OrderedDict()
-        #: concurrent appends to one pending file share one fsync (in a real thread)
-        self.fsync: Callable[[int], None] = (
-            GroupFsync(_tpool_fsync) if conf_bool(conf, "fsync_in_threads", True)
-            else os.fsync)
+        self.fsync = pending_fsync(conf)
         self.replication_rpc = ReplicationRpc(self)
         self.admin_rpc = DbAdminRpc(self)
         self.live_config = self._make_live_config()

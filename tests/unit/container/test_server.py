@@ -66,7 +66,7 @@ def test_app_factory_reads_options(devices):
     assert isinstance(app, ContainerServer)
     assert app.node_timeout == 7.0 and app.mount_check is False
     assert "x-versions-location" in app.save_headers
-    assert app.fsync is not os.fsync  # fsyncs run in a thread by default
+    assert app.fsync is not os.fsync  # a GroupFsync by default (inline while the disk is fast)
     plain = app_factory({"devices": devices}, fsync_in_threads="false", pending_cap="4096")
     assert plain.fsync is os.fsync and plain.pending_cap == 4096
 

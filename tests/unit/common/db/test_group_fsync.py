@@ -1,9 +1,14 @@
 """GroupFsync: concurrent appends to one real file share fsyncs, never one begun too early."""
 
 import os
+import time
+
+import pytest
 
 from oiofs.common import runtime
+from oiofs.common.config import ConfigError
 from oiofs.common.db.group_fsync import GroupFsync
+from oiofs.common.db.server import pending_fsync
 
 
 class SlowFsync:
@@ -90,3 +95,50 @@ def test_different_files_do_not_wait_for_each_other(tmp_path):
         pool.spawn(append_and_sync, str(tmp_path / f"p{i}"), group, disk, 0.0, returned)
     pool.waitall()
     assert returned == [True] * count and group.fsyncs == count
+
+
+class TimedFsync:
+    """An fsync that blocks for ``seconds`` (as an inline one does), noting what it covers
+    in ``disk`` as the threaded one does."""
+
+    def __init__(self, disk: SlowFsync, seconds: float):
+        self.disk = disk
+        self.seconds = seconds
+        self.calls = 0
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        self.disk.began.append(self.disk.written)
+        os.fsync(fd)
+        time.sleep(self.seconds)
+
+
+def test_inline_while_fast_then_threads_for_a_while_after_a_slow_one(tmp_path):
+    disk = SlowFsync()
+    inline = TimedFsync(disk, 0.0)
+    group = GroupFsync(disk, inline=inline, inline_limit=0.05, slow_period=1.0)
+    path = str(tmp_path / "pending")
+    returned, _ = run(path, group, disk, 3, 0.03)
+    assert returned == [True] * 3
+    assert (inline.calls, len(disk.began), group.inline_fsyncs) == (3, 3, 3)
+    inline.seconds = 0.08  # the disk turns slow: this fsync still counts, the next go away
+    run(path, group, disk, 1, 0.0)
+    returned, _ = run(path, group, disk, 2, 0.03)
+    assert returned == [True] * 2  # covered by the threaded fsyncs
+    assert inline.calls == 4 and 5 <= len(disk.began) <= 6  # 1 or 2 threaded ones
+    began = len(disk.began)
+    time.sleep(1.0)  # the slow period is over: inline is tried again
+    inline.seconds = 0.0
+    run(path, group, disk, 1, 0.0)
+    assert inline.calls == 5 and len(disk.began) == began + 1
+
+
+def test_pending_fsync_modes():
+    assert pending_fsync({"fsync_in_threads": "false"}) is os.fsync
+    threads = pending_fsync({"fsync_in_threads": "true"})
+    assert isinstance(threads, GroupFsync) and threads._inline is None
+    auto = pending_fsync({"fsync_inline_limit": "0.5"})
+    assert isinstance(auto, GroupFsync) and auto._inline is os.fsync
+    assert auto.inline_limit == 0.5
+    with pytest.raises(ConfigError):
+        pending_fsync({"fsync_in_threads": "perhaps"})
