@@ -6,7 +6,8 @@ with the layers of ``oiofs.common.wsgi.serve`` added one at a time (``--variants
 
 ``eventlet``  eventlet's server and ``HttpProtocol`` as they come, the trivial app
 ``protocol``  our ``runtime.HttpProtocol`` and ``serve``'s server options
-``guard``     + ``without_forbidden_bodies``
+``guard``     + ``without_forbidden_bodies`` (``serve`` used it before the protocol did
+              its work; ``--no-guard`` leaves it out of the variants below)
 ``reqlog``    + ``RequestLog`` (access line at INFO to a file, no metrics)
 ``recon``     + ``ReconMiddleware``
 ``base``      the app a ``BaseServerApp`` whose ``PUT`` answers ``WsgiResponse(201)``
@@ -64,7 +65,7 @@ def _base_app(devices: str):
     return BenchServer({"devices": devices})
 
 
-def serve(variant: str, port: int, log_file: str) -> None:
+def serve(variant: str, port: int, log_file: str, guard: bool = True) -> None:
     """Serve ``variant`` on 127.0.0.1:``port`` until killed."""
     from oiofs.common import runtime
     runtime.monkey_patch()
@@ -87,7 +88,7 @@ def serve(variant: str, port: int, log_file: str) -> None:
         app = ReconMiddleware(app, {"devices": os.path.dirname(log_file)})
     if index >= VARIANTS.index("reqlog"):
         app = RequestLog(app, conf, logger, get_metrics({}, "bench-server"), "container")
-    if index >= VARIANTS.index("guard"):
+    if variant == "guard" or (guard and index > VARIANTS.index("guard")):
         app = without_forbidden_bodies(app)
     if variant == "eventlet":
         eventlet.wsgi.server(sock, app, log_output=False, debug=False)
@@ -145,7 +146,8 @@ def run_variant(variant: str, args, tmp: str, port: int) -> tuple[float, float]:
     """(server CPU us per request, requests per second) of one run."""
     log_file = os.path.join(tmp, f"{variant}.log")
     proc = subprocess.Popen([sys.executable, __file__, "--serve", variant, "--port",
-                             str(port), "--log-file", log_file],
+                             str(port), "--log-file", log_file]
+                            + (["--no-guard"] if args.no_guard else []),
                             env=dict(os.environ, PYTHONPATH=ROOT, PYTHONWARNINGS="ignore"))
     try:
         deadline = time.time() + 20
@@ -190,9 +192,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--body", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-guard", action="store_true",
+                        help="no without_forbidden_bodies in reqlog, recon and base")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.log_file)
+        serve(args.serve, args.port, args.log_file, guard=not args.no_guard)
         return 0
     variants = args.variants.split(",")
     results: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}

@@ -63,12 +63,21 @@ def new_trans_id(suffix: str = "") -> str:
 
 
 def _field(value: object) -> str:
-    """One token: ``-`` for nothing, else the value percent-encoded where needed."""
+    """One token: ``-`` for nothing, else the value percent-encoded where needed.
+
+    >>> _field('object-server 12'), _field('a%"b'), _field("é")
+    ('object-server%2012', 'a%25%22b', '%C3%A9')
+    """
     if value is None or value == "":
         return "-"
     text = str(value)
     if _PLAIN(text):
         return text
+    if text.isascii() and text.isprintable():
+        # the only printable ASCII characters quote() encodes with _SAFE: the same
+        # result without its per-character loop (user agents hold a space)
+        return text.replace("%", "%25").replace(" ", "%20").replace('"', "%22").replace(
+            "\\", "%5C")
     return quote(text.encode("utf-8", "surrogateescape"), safe=_SAFE)
 
 

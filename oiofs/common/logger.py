@@ -53,6 +53,19 @@ class _Second:
     text = ""
 
 
+class _Pid:
+    """This process's id, asked once (``os.getpid`` is a system call each time)."""
+
+    pid = os.getpid()
+
+
+def _reset_pid() -> None:
+    _Pid.pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_reset_pid)
+
+
 def log_info_line(logger: logging.Logger, line: str) -> None:
     """Write ``line`` at INFO as ``logger`` would, without the cost of a log record.
 
@@ -74,7 +87,7 @@ def log_info_line(logger: logging.Logger, line: str) -> None:
         _Second.text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
         _Second.second = second
     stream = handlers[0].stream  # type: ignore[attr-defined]
-    stream.write(f"{_Second.text},{int((now - second) * 1000):03d} {name}[{os.getpid()}] "
+    stream.write(f"{_Second.text},{int((now - second) * 1000):03d} {name}[{_Pid.pid}] "
                  f"INFO {line}\n")
     stream.flush()
 

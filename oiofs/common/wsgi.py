@@ -39,7 +39,6 @@ from oiofs.common.config import (
     load_wsgi_app,
     oiofs_dir,
 )
-from oiofs.common.http.bodiless import without_forbidden_bodies
 from oiofs.common.logger import get_logger
 from oiofs.common.metrics import Metrics, get_metrics, prune_dead_files
 from oiofs.common.request_log import RequestLog
@@ -108,7 +107,8 @@ def serve(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any],
         background()
     pool = runtime.GreenPool(conf_int(conf, "max_clients", 1024, minimum=1))
     server = runtime.spawn(
-        runtime.wsgi_server, sock, without_forbidden_bodies(app), log=_SilentLog(logger),
+        # runtime.HttpProtocol sends no body where HTTP forbids one
+        runtime.wsgi_server, sock, app, log=_SilentLog(logger),
         custom_pool=pool, keepalive=True, log_output=False,
         socket_timeout=conf_int(conf, "client_timeout", 60), minimum_chunk_size=4096,
         debug=False, capitalize_response_headers=False, protocol=runtime.HttpProtocol)

@@ -1,12 +1,15 @@
-"""The one place that keeps bodies off answers that must not have one.
+"""What keeps bodies off answers that must not have one.
 
 HTTP forbids a body after the headers of an answer to ``HEAD`` and of any ``1xx``, ``204``
 or ``304`` answer (RFC 9110 6.4.1). A keep-alive client reads no body there, so any byte
 sent after those headers is taken as the start of the next answer on the connection (Go
 clients such as rclone log "Unsolicited response received on idle HTTP channel" and the
-next request fails). eventlet's server writes whatever the application yields, so every
-oiofs server is wrapped in :func:`without_forbidden_bodies`: handlers, middlewares and
-error paths may build their answers without thinking of ``HEAD``.
+next request fails). eventlet's server writes whatever the application yields; oiofs
+servers run with :class:`oiofs.common.runtime.HttpProtocol`, whose answer path applies
+:func:`body_forbidden` itself (once per request, with no wrapper around the application),
+so handlers, middlewares and error paths may build their answers without thinking of
+``HEAD``. :func:`without_forbidden_bodies` does the same as a WSGI wrapper, for an
+application served by anything else.
 
 Headers are left alone: a ``HEAD`` answer keeps the ``Content-Length`` a ``GET`` would
 have had, as HTTP allows.

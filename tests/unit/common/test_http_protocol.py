@@ -146,3 +146,102 @@ def test_ambiguous_framing_refused_without_body_after_head(port, method, framing
     assert b" 400 " in raw[:20]
     if method == b"HEAD":
         assert raw.endswith(b"\r\n\r\n")  # nothing after the headers
+
+
+# --- the environ and the answer path (runtime.HttpProtocol's own, eventlet's semantics) ---
+
+def capturing_app(environ, start_response):
+    """Answers ``/<status>[/lazy]``: the status, a body even where none may be sent
+    (``lazy``: started while iterating); records the environ."""
+    parts = environ["PATH_INFO"].split("/")
+    status = int(parts[1]) if parts[1].isdigit() else 200
+    CAPTURED.append(dict(environ))
+    line = f"{status} Whatever"
+    if parts[-1] == "lazy":
+        def lazy():
+            start_response(line, [("X-Lazy", "yes")])
+            yield b"lazy body"
+        return lazy()
+    start_response(line, [("Content-Length", "4")])
+    return [b"body"]
+
+
+CAPTURED: list = []
+
+
+def serve_in_thread(app_, protocol):
+    ready = threading.Event()
+    holder = {}
+
+    def serve():
+        sock = runtime.listen(("127.0.0.1", 0))
+        holder["port"] = sock.getsockname()[1]
+        ready.set()
+        runtime.wsgi_server(sock, app_, log=logging.getLogger("test-http"), log_output=False,
+                            protocol=protocol)
+
+    threading.Thread(target=serve, daemon=True).start()
+    ready.wait(10)
+    return holder["port"]
+
+
+@pytest.fixture(scope="module")
+def ports():
+    import eventlet.wsgi
+    return {"ours": serve_in_thread(capturing_app, runtime.HttpProtocol),
+            "eventlet": serve_in_thread(capturing_app, eventlet.wsgi.HttpProtocol)}
+
+
+def read_answers(sock, count):
+    """Read ``count`` answers with Content-Length or none (HEAD/204); the raw bytes."""
+    received = b""
+    sock.settimeout(5)
+    while received.count(b"\r\n\r\n") < count:
+        received += sock.recv(65536)
+    return received
+
+
+def test_environ_is_eventlets(ports):
+    request = (b"PUT /a/b%20c/%C3%A9?x=1&y HTTP/1.1\r\nHost: h\r\nX-Trans-Id: tx1\r\n"
+               b"X-Object-Meta-A: 1\r\nx-object-meta-a: 2\r\nX_Under: no\r\n"
+               b"Content-Type: text/x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+    environs = {}
+    for name, port in ports.items():
+        CAPTURED.clear()
+        exchange(port, request)
+        environs[name] = CAPTURED[0]
+    ignored = ("wsgi.input", "eventlet.input", "eventlet.set_idle", "REMOTE_PORT",
+               "SERVER_PORT")  # two servers, two connections
+    ours, theirs = ({k: v for k, v in env.items() if k not in ignored}
+                    for env in (environs["ours"], environs["eventlet"]))
+    assert ours == theirs
+    assert ours["HTTP_X_OBJECT_META_A"] == "1,2" and "HTTP_X_UNDER" not in ours
+    assert ours["PATH_INFO"] == "/a/b c/\xc3\xa9" and ours["QUERY_STRING"] == "x=1&y"
+    assert environs["ours"]["wsgi.input"].content_length == 3
+
+
+@pytest.mark.parametrize("path", [b"/200", b"/204", b"/304", b"/204/lazy", b"/200/lazy"])
+def test_no_body_where_forbidden_and_the_connection_stays_usable(ports, path):
+    method = b"HEAD" if path.startswith(b"/200") else b"GET"
+    with socket.create_connection(("127.0.0.1", ports["ours"]), timeout=5) as sock:
+        sock.sendall(method + b" " + path + b" HTTP/1.1\r\nHost: h\r\n\r\n"
+                     b"GET /201 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    first, _, second = received.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 " + path.split(b"/")[1])
+    assert b"Transfer-Encoding" not in first  # no chunked framing for a bodyless answer
+    # nothing of the first body: the next bytes are the second answer
+    assert second.startswith(b"HTTP/1.1 201 ") and second.endswith(b"\r\n\r\nbody")
+
+
+def test_lazy_body_is_chunked_and_date_sent(ports):
+    raw = exchange(ports["ours"], b"GET /200/lazy HTTP/1.1\r\nHost: h\r\n"
+                                  b"Connection: close\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head and b"\r\nDate: " in head
+    assert body == b"9\r\nlazy body\r\n0\r\n\r\n"
