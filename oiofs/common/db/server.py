@@ -136,15 +136,15 @@ def pending_fsync(conf: dict[str, Any]) -> Callable[[int], None]:
     """The fsync of pending-file appends ``fsync_in_threads`` asks for.
 
     ``auto`` (the default): in the worker's own thread while the disk is fast, in a
-    real thread for a while after an fsync took longer than ``fsync_inline_limit``
-    seconds (0.01), see :mod:`oiofs.common.db.group_fsync`; ``true``: always in a real
+    real thread for a while once the inline fsyncs took ``fsync_inline_limit`` seconds
+    (0.02) on average, see :mod:`oiofs.common.db.group_fsync`; ``true``: always in a real
     thread; ``false``: always inline. Concurrent appends to one file share an fsync
     in the first two cases.
     """
     mode = str(conf.get("fsync_in_threads", "auto")).strip().lower()
     if mode == "auto":
         return GroupFsync(_tpool_fsync, inline=os.fsync,
-                          inline_limit=conf_float(conf, "fsync_inline_limit", 0.01))
+                          inline_limit=conf_float(conf, "fsync_inline_limit", 0.02))
     if conf_bool(conf, "fsync_in_threads", True):
         return GroupFsync(_tpool_fsync)
     return os.fsync
