@@ -26,9 +26,9 @@ its duration. When the moving average of the inline fsyncs' durations passes
 of the worker too long), the fsyncs of the next ``slow_period`` seconds go to the real
 thread (``fsync``), after which inline is tried again. An average, not each fsync: on a
 busy shared disk single fsyncs of 10-15 ms come every few seconds (measured here: p50 3
-ms, p90 10 ms, p99 14 ms at a load average of 20). Appends that arrive while a fsync runs in a thread still share it; inline
-ones cannot (the hub is blocked), but under load the object servers' coalesced
-``UPDATE`` batches rows before they reach here.
+ms, p90 10 ms, p99 14 ms at a load average of 20). Appends that arrive while an fsync
+runs in a thread still share it; inline ones cannot (the hub is blocked), but under load
+the object servers' coalesced ``UPDATE`` batches rows before they reach here.
 """
 
 from __future__ import annotations
