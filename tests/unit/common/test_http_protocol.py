@@ -24,8 +24,8 @@ def app(environ, start_response):
     return [out]
 
 
-@pytest.fixture(scope="module")
-def port():
+def serve_in_thread(app_, protocol):
+    """Serve ``app_`` with ``protocol`` in an OS thread of its own; the port."""
     ready = threading.Event()
     holder = {}
 
@@ -33,12 +33,17 @@ def port():
         sock = runtime.listen(("127.0.0.1", 0))
         holder["port"] = sock.getsockname()[1]
         ready.set()
-        runtime.wsgi_server(sock, app, log=logging.getLogger("test-http"), log_output=False,
-                            protocol=runtime.HttpProtocol)
+        runtime.wsgi_server(sock, app_, log=logging.getLogger("test-http"), log_output=False,
+                            protocol=protocol)
 
     threading.Thread(target=serve, daemon=True).start()
     ready.wait(10)
     return holder["port"]
+
+
+@pytest.fixture(scope="module")
+def port():
+    return serve_in_thread(app, runtime.HttpProtocol)
 
 
 def exchange(port, data, then=None):
@@ -167,22 +172,6 @@ def capturing_app(environ, start_response):
 
 
 CAPTURED: list = []
-
-
-def serve_in_thread(app_, protocol):
-    ready = threading.Event()
-    holder = {}
-
-    def serve():
-        sock = runtime.listen(("127.0.0.1", 0))
-        holder["port"] = sock.getsockname()[1]
-        ready.set()
-        runtime.wsgi_server(sock, app_, log=logging.getLogger("test-http"), log_output=False,
-                            protocol=protocol)
-
-    threading.Thread(target=serve, daemon=True).start()
-    ready.wait(10)
-    return holder["port"]
 
 
 @pytest.fixture(scope="module")
