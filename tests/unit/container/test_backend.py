@@ -239,3 +239,20 @@ def test_listing_10000_objects_is_one_fast_indexed_query(broker):
     elapsed = time.perf_counter() - start
     assert [r[0] for r in rows] == sorted(names)
     assert elapsed < 1.0, f"listing 10000 rows took {elapsed:.3f}s"
+
+
+def test_is_deleted_is_kept_until_the_file_or_this_broker_changes_it(broker):
+    assert broker.is_deleted() is False
+    before = broker._deleted_cache
+    assert broker.is_deleted() is False and broker._deleted_cache is before  # no query
+    # another broker (another worker or daemon) deletes the container: the file changes.
+    # (20 ms apart, so that even a kernel with coarse file times shows a new one.)
+    time.sleep(0.02)
+    other = ContainerBroker(broker.db_file, account="a", container="c")
+    other.delete_db(ts(5))
+    assert broker.is_deleted() is True
+    # this broker's own writes drop what it kept at once
+    broker.update_put_timestamp(ts(6))
+    assert broker._deleted_cache is None and broker.is_deleted() is False
+    os.unlink(broker.db_file)
+    assert broker.is_deleted() is True
