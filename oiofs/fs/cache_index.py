@@ -60,6 +60,9 @@ CREATE INDEX IF NOT EXISTS entries_dirty ON entries (dirty, modified);
 #: ``Entry.file`` of a row whose data is inline (in the index, not in a file)
 INLINE = ""
 
+#: sqlite's own checkpoint, a backstop when no heartbeat runs (about 40 MB of WAL)
+AUTOCHECKPOINT_PAGES = 10000
+
 COLUMNS = ("path", "parent", "file", "dirty", "generation", "size", "modified", "updated",
            "accessed", "remote_modified", "in_store")
 
@@ -104,16 +107,41 @@ class CacheIndex:
         self._db.executescript(SCHEMA)
         if "data" not in {row[1] for row in self._db.execute("PRAGMA table_info(entries)")}:
             self._db.execute("ALTER TABLE entries ADD COLUMN data BLOB")  # older cache dirs
+        # Checkpoints run in the heartbeat (checkpoint_some), on a connection of their
+        # own: sqlite's automatic one would fsync inside a file's close(). The automatic
+        # one stays as a backstop for a process with no heartbeat, past ~40 MB.
+        self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+        self._checkpointer: sqlite3.Connection | None = None
+        self._commits = 0               # commits since the last checkpoint_some
+        self._last_checkpoint = time.monotonic()
+        self._pending: dict[str, Entry] = {}   # rows of new files, not in sqlite yet
         self._entries: dict[str, Entry] = {row.path: row for row in self._rows("")}
         self.total_size = sum(row.size for row in self._entries.values())
 
+    def _execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        """Run ``sql`` on the index (lock held), pending rows written first so that it
+        sees and changes them like any other."""
+        if self._pending:
+            for entry in list(self._pending.values()):
+                self._insert(entry, None)
+            self._pending.clear()
+        return self._db.execute(sql, args)
+
+    def _insert(self, entry: Entry, data: bytes | None) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}, data) VALUES "
+            f"({', '.join('?' * (len(COLUMNS) + 1))})",
+            (entry.path, entry.parent, entry.file, int(entry.dirty), entry.generation,
+             entry.size, entry.modified, entry.updated, entry.accessed,
+             entry.remote_modified, int(entry.in_store), data))
+
     def _scalar(self, sql: str, args: tuple = ()) -> int:
         with self._lock:
-            return self._db.execute(sql, args).fetchone()[0]
+            return self._execute(sql, args).fetchone()[0]
 
     def _rows(self, sql: str, args: tuple = ()) -> list[Entry]:
         with self._lock:
-            rows = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM entries {sql}",
+            rows = self._execute(f"SELECT {', '.join(COLUMNS)} FROM entries {sql}",
                                     args).fetchall()
         return [Entry(*row) for row in rows]
 
@@ -138,14 +166,14 @@ class CacheIndex:
             target = os.path.join(self.data_dir, name)
             with open(target, "wb") as out:
                 out.write(self._inline_data(path))
-            self._db.execute("UPDATE entries SET file = ?, data = NULL WHERE path = ?",
+            self._execute("UPDATE entries SET file = ?, data = NULL WHERE path = ?",
                              (name, path))
             self._commit()
             cached.file = name
             return target
 
     def _inline_data(self, path: str) -> bytes:
-        row = self._db.execute("SELECT data FROM entries WHERE path = ?", (path,)).fetchone()
+        row = self._execute("SELECT data FROM entries WHERE path = ?", (path,)).fetchone()
         return bytes(row[0]) if row and row[0] is not None else b""
 
     def inline_content(self, path: str) -> bytes | None:
@@ -179,6 +207,12 @@ class CacheIndex:
         entry = self._entries.get(path)
         return copy.copy(entry) if entry is not None else None
 
+    def peek(self, path: str) -> Entry | None:
+        """``path``'s row itself, not a copy (no allocation: the lookup of every
+        ``getattr``). Read it at once and never change it; another thread may change
+        its fields at any time."""
+        return self._entries.get(path)
+
     def children(self, directory: str) -> list[Entry]:
         """Cached entries directly inside ``directory``."""
         return self._rows("WHERE parent = ?", (directory,))
@@ -200,7 +234,7 @@ class CacheIndex:
         """Per directory, its dirty files of at most ``max_size`` bytes:
         (directory, count, total size, oldest change)."""
         with self._lock:
-            return self._db.execute(
+            return self._execute(
                 "SELECT parent, COUNT(*), SUM(size), MIN(modified) FROM entries "
                 "WHERE dirty = 1 AND size <= ? GROUP BY parent", (max_size,)).fetchall()
 
@@ -225,29 +259,31 @@ class CacheIndex:
     def _commit(self) -> None:
         if self._db.in_transaction:
             self._db.execute("COMMIT")
+            self._commits += 1
 
     def put(self, entry: Entry, *, commit: bool = True, data: bytes | None = None) -> None:
         """Insert or replace ``entry``; keeps :attr:`total_size` current.
 
-        ``commit=False`` leaves the row in an open transaction that the next change of
-        any row commits (a file being created: its row and its data are then committed
-        together when it is closed, one commit instead of two). ``data``: the content of
-        an inline row (``entry.file`` empty).
+        ``commit=False`` keeps the row in memory only (a file being created): it reaches
+        sqlite with its data when it is closed (:meth:`store_inline`, one statement and
+        one commit), or before any other statement on the index. Until then a killed
+        process loses it, as it loses a file not closed yet. ``data``: the content of an
+        inline row (``entry.file`` empty).
         """
         with self._lock:
-            if not commit and not self._db.in_transaction:
-                self._db.execute("BEGIN")
             old = self._entries.get(entry.path)
-            self._db.execute(
-                f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}, data) VALUES "
-                f"({', '.join('?' * (len(COLUMNS) + 1))})",
-                (entry.path, entry.parent, entry.file, int(entry.dirty), entry.generation,
-                 entry.size, entry.modified, entry.updated, entry.accessed,
-                 entry.remote_modified, int(entry.in_store), data))
+            self._pending.pop(entry.path, None)
+            if commit:
+                if self._pending:
+                    self._execute("SELECT 1")   # pending rows first, in this transaction
+                if not self._db.in_transaction:
+                    self._db.execute("BEGIN")
+                self._insert(entry, data)
+                self._commit()
+            else:
+                self._pending[entry.path] = copy.copy(entry)
             self._entries[entry.path] = copy.copy(entry)
             self.total_size += entry.size - (old.size if old else 0)
-            if commit:
-                self._commit()
 
     def new_entry(self, path: str, *, dirty: bool, size: int = 0,
                   remote_modified: float = 0.0, in_store: bool = False,
@@ -266,7 +302,7 @@ class CacheIndex:
         sets = ", ".join(f"{name} = ?" for name in fields)
         with self._lock:
             cached = self._entries.get(path)
-            self._db.execute(f"UPDATE entries SET {sets} WHERE path = ?",
+            self._execute(f"UPDATE entries SET {sets} WHERE path = ?",
                              (*fields.values(), path))
             self._commit()
             if cached is None:
@@ -296,12 +332,20 @@ class CacheIndex:
                 with open(os.path.join(self.data_dir, cached.file), "wb") as out:
                     out.write(data)
                 data = None
-            if data is None:
-                self._db.execute(
+            if data is not None and self._pending.pop(path, None) is not None:
+                # A new file closed for the first time: its row with its data, one statement.
+                row = copy.copy(cached)
+                row.dirty, row.generation, row.size = True, cached.generation + 1, size
+                row.modified = row.accessed = now
+                if not self._db.in_transaction:
+                    self._db.execute("BEGIN")
+                self._insert(row, data)
+            elif data is None:
+                self._execute(
                     "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "
                     "modified = ?, accessed = ? WHERE path = ?", (size, now, now, path))
             else:
-                self._db.execute(
+                self._execute(
                     "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "
                     "modified = ?, accessed = ?, data = ? WHERE path = ?",
                     (size, now, now, data, path))
@@ -315,7 +359,7 @@ class CacheIndex:
         """Mark ``path`` clean if its generation is still ``generation``; True if it was."""
         now = time.time()
         with self._lock:
-            cur = self._db.execute(
+            cur = self._execute(
                 "UPDATE entries SET dirty = 0, updated = ?, remote_modified = ?, "
                 "in_store = 1 WHERE path = ? AND generation = ?",
                 (now, remote_modified, path, generation))
@@ -335,7 +379,7 @@ class CacheIndex:
         """
         with self._lock:
             self.remove(new)
-            self._db.execute(
+            self._execute(
                 "UPDATE entries SET path = ?, parent = ?, dirty = ?, in_store = ?, "
                 "generation = generation + 1 WHERE path = ?",
                 (new, paths.parent(new), int(dirty), int(not dirty), old))
@@ -353,7 +397,8 @@ class CacheIndex:
             old = self._entries.pop(path, None)
             if old is None:
                 return None
-            self._db.execute("DELETE FROM entries WHERE path = ?", (path,))
+            self._pending.pop(path, None)
+            self._execute("DELETE FROM entries WHERE path = ?", (path,))
             self._commit()
             self.total_size -= old.size
         if old.file:
@@ -367,7 +412,28 @@ class CacheIndex:
         """Make every committed change durable on disk (fsync of the WAL and database)."""
         with self._lock:
             self._commit()
-            self._db.execute("PRAGMA wal_checkpoint(FULL)")
+            self._execute("PRAGMA wal_checkpoint(FULL)")
+
+    def checkpoint_some(self, min_commits: int = 200, max_age: float = 5.0) -> bool:
+        """Copy the WAL into the database (sqlite's passive checkpoint) when at least
+        ``min_commits`` commits, or any commit ``max_age`` seconds ago, are not in it yet.
+
+        Called by the heartbeat; runs on a connection of its own, without the index's
+        lock, so closes and lookups go on meanwhile. Durability does not depend on it:
+        committed rows survive a killed process in the WAL. True when it ran.
+        """
+        now = time.monotonic()
+        if not self._commits or (self._commits < min_commits
+                                 and now - self._last_checkpoint < max_age):
+            return False
+        self._commits = 0
+        self._last_checkpoint = now
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(os.path.join(self.cache_dir, "index.db"),
+                                                 check_same_thread=False,
+                                                 isolation_level=None)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return True
 
     def remove_orphans(self) -> tuple[int, list[str]]:
         """Reconcile rows and files after a crash.
@@ -389,7 +455,7 @@ class CacheIndex:
                 if row.dirty:
                     lost.append(row.path)
                 with self._lock:
-                    self._db.execute("DELETE FROM entries WHERE path = ?", (row.path,))
+                    self._execute("DELETE FROM entries WHERE path = ?", (row.path,))
                     self._commit()
                     self._entries.pop(row.path, None)
                     self.total_size -= row.size
@@ -397,5 +463,8 @@ class CacheIndex:
 
     def close(self) -> None:
         with self._lock:
+            self._execute("SELECT 1")     # pending rows are written
             self._commit()
             self._db.close()
+            if self._checkpointer is not None:
+                self._checkpointer.close()

@@ -178,7 +178,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
         paths.check(path)
         if path == "/":
             return dir_metadata()
-        entry = self.index.get(path)
+        entry = self.index.peek(path)
         if entry is not None:
             return self._entry_meta(entry)
         meta = self._remote_meta(path)

@@ -184,20 +184,22 @@ class OiofsOperations(mfusepy.Operations):
 
     @translated
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
-        if path == SPECIAL_DIR:
-            return self._stat(True, 0, self.mounted_at)
-        if self._is_special(path):
-            content = self._special(path)
-            if content is None:
-                raise mfusepy.FuseOSError(errno.ENOENT)
-            return self._stat(False, len(content), time.time()) | {"st_mode": stat.S_IFREG
-                                                                   | 0o444}
+        if path.startswith(SPECIAL_DIR) and self._is_special(path):
+            return self._special_stat(path)
         meta = self.store.get_metadata(path)
         size = meta["bytes"]
         buffered = self._buffered.get(path)
         if buffered is not None and buffered.buffer is not None:
             size = len(buffered.buffer)
         return self._stat(meta["is_dir"], size, meta["modified"] or self.mounted_at)
+
+    def _special_stat(self, path: str) -> dict[str, Any]:
+        if path == SPECIAL_DIR:
+            return self._stat(True, 0, self.mounted_at)
+        content = self._special(path)
+        if content is None:
+            raise mfusepy.FuseOSError(errno.ENOENT)
+        return self._stat(False, len(content), time.time()) | {"st_mode": stat.S_IFREG | 0o444}
 
     @translated
     def readdir(self, path: str, fh: Any) -> list[str]:
@@ -219,23 +221,29 @@ class OiofsOperations(mfusepy.Operations):
         return {"f_bsize": bsize, "f_frsize": bsize, "f_blocks": total // bsize,
                 "f_bfree": free // bsize, "f_bavail": free // bsize, "f_namemax": 255}
 
+    # The three attribute changes tar makes for every file it extracts. They answer from
+    # what they are given, with no lookup: libfuse calls getattr right after each one
+    # (which reports a path that is gone), and the kernel only sends them for a path it
+    # has just looked up.
+
     @translated
     def chmod(self, path: str, mode: int) -> int:
-        is_dir = self.getattr(path)["st_mode"] & stat.S_IFDIR
+        if self._is_special(path):
+            is_dir = path == SPECIAL_DIR
+        else:
+            is_dir = self.store.get_metadata(path)["is_dir"]
         if stat.S_IMODE(mode) != (DIR_MODE if is_dir else FILE_MODE):
             raise mfusepy.FuseOSError(errno.EPERM)
         return 0
 
     @translated
     def chown(self, path: str, uid: int, gid: int) -> int:
-        self.getattr(path)
         if uid not in (-1, self.uid, 0xFFFFFFFF) or gid not in (-1, self.gid, 0xFFFFFFFF):
             raise mfusepy.FuseOSError(errno.EPERM)
         return 0
 
     @translated
     def utimens(self, path: str, times: Any = None) -> int:
-        self.getattr(path)
         return 0
 
     # --- namespace ------------------------------------------------------------------
