@@ -23,12 +23,15 @@ mfusepy's generic loop costs a few microseconds per call, and tar makes about si
 from __future__ import annotations
 
 import ctypes
+import functools
+import logging
 import threading
 from typing import Any
 
 import mfusepy
 
 _kept = threading.local()
+_DEBUG = functools.partial(logging.getLogger("fuse").isEnabledFor, logging.DEBUG)
 _count_lock = threading.Lock()
 _kept_count = 0
 
@@ -72,11 +75,27 @@ def fill_stat(st: Any, attrs: dict[str, Any]) -> None:
 
 class KeptStateFUSE(mfusepy.FUSE):
     """``mfusepy.FUSE`` whose callbacks keep their thread's Python state and fill
-    ``stat`` directly (module docstring)."""
+    ``stat`` directly (module docstring). A callback that fails with an errno returns it
+    at once; other failures (and every failure with debug logging on) go through
+    mfusepy's handling as before."""
 
     def _wrapper(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        keep_thread_state()
-        return super()._wrapper(func, *args, **kwargs)
+        if not getattr(_kept, "done", False):
+            keep_thread_state()
+        try:
+            return func(*args, **kwargs) or 0
+        except mfusepy.FuseOSError as exc:      # the usual failure: an errno to report
+            if exc.errno > 0 and not _DEBUG() and func.__name__ != "init":
+                return -exc.errno
+            failure: BaseException = exc
+        except BaseException as exc:            # mfusepy's own handling, below
+            failure = exc
+
+        def again(*_: Any, **__: Any) -> Any:
+            raise failure
+
+        again.__name__ = func.__name__          # mfusepy logs and reports it as before
+        return super()._wrapper(again)
 
     def fgetattr(self, path: bytes | None, buf: Any, fip: Any) -> int:
         ctypes.memset(buf, 0, _STAT_SIZE)
