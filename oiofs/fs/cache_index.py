@@ -15,9 +15,16 @@ Small files written through the mount keep their data *inline*, in the row itsel
 is empty, the bytes are in the ``data`` column): creating a file on the cache's disk costs
 more than the rest of a small write together, and one row holds everything. Whoever needs
 a real file for an inline row gets one from :meth:`CacheIndex.data_path` (written out once,
-same content); uploads read either kind through :meth:`CacheIndex.open_data`. The row of
-a file being created may wait in an open transaction (:meth:`CacheIndex.put` with
-``commit=False``) and be committed with its data, one commit per small file.
+same content); uploads read either kind through :meth:`CacheIndex.open_data`.
+
+The row of a file being created waits in memory (:meth:`CacheIndex.put` with
+``commit=False``); when the file is closed, its row and data are appended to the close
+log (:mod:`oiofs.fs.close_log`, one ``write``: a killed process keeps it) and reach sqlite
+in one transaction with the others at the next statement on the index or the next
+heartbeat (:meth:`CacheIndex.write_logged`). A new index replays what a killed process
+left in the log. sqlite's checkpoints (copying the WAL into the database, with two
+``fsync``) run in the heartbeat on a connection of their own
+(:meth:`CacheIndex.checkpoint_some`), never inside a ``close()``.
 
 A row's ``generation`` grows with every change of the data: a writer that uploaded
 generation *g* marks the row clean only if it is still *g*, so a change made during an
@@ -37,6 +44,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from oiofs.fs import paths
+from oiofs.fs.close_log import CloseLog
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -115,17 +123,54 @@ class CacheIndex:
         self._commits = 0               # commits since the last checkpoint_some
         self._last_checkpoint = time.monotonic()
         self._pending: dict[str, Entry] = {}   # rows of new files, not in sqlite yet
+        # Rows of new files closed, in the close log and not in sqlite yet, with data.
+        self._logged: dict[str, tuple[Entry, bytes]] = {}
+        self._log = CloseLog(os.path.join(self.cache_dir, "closes.log"))
+        if not self._log.empty:
+            self._replay_log()
         self._entries: dict[str, Entry] = {row.path: row for row in self._rows("")}
         self.total_size = sum(row.size for row in self._entries.values())
 
+    def _replay_log(self) -> None:
+        """Write the rows of a close log a killed process left into sqlite (a row
+        already there with a later generation wins: a log that outlived a power loss)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            for fields, data in self._log.records():
+                entry = Entry(*fields)
+                row = self._db.execute("SELECT generation FROM entries WHERE path = ?",
+                                       (entry.path,)).fetchone()
+                if row is None or row[0] < entry.generation:
+                    self._insert(entry, data)
+            self._commit()
+            self._log.clear(sync=True)
+
     def _execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        """Run ``sql`` on the index (lock held), pending rows written first so that it
-        sees and changes them like any other."""
-        if self._pending:
-            for entry in list(self._pending.values()):
-                self._insert(entry, None)
-            self._pending.clear()
+        """Run ``sql`` on the index (lock held), the rows kept in memory written first
+        so that it sees and changes them like any other."""
+        if self._pending or self._logged:
+            self._write_rows()
         return self._db.execute(sql, args)
+
+    def _write_rows(self) -> None:
+        """Write the rows of new files (open ones, and closed ones from the close log)
+        into sqlite, one transaction, then empty the close log."""
+        self._commit()
+        self._db.execute("BEGIN")
+        for entry in self._pending.values():
+            self._insert(entry, None)
+        for entry, data in self._logged.values():
+            self._insert(entry, data)
+        self._commit()
+        self._pending.clear()
+        self._logged.clear()
+        self._log.clear()
+
+    def write_logged(self) -> None:
+        """Move the closed files' rows from the close log into sqlite (heartbeat)."""
+        with self._lock:
+            if self._logged:
+                self._write_rows()
 
     def _insert(self, entry: Entry, data: bytes | None) -> None:
         self._db.execute(
@@ -264,18 +309,18 @@ class CacheIndex:
     def put(self, entry: Entry, *, commit: bool = True, data: bytes | None = None) -> None:
         """Insert or replace ``entry``; keeps :attr:`total_size` current.
 
-        ``commit=False`` keeps the row in memory only (a file being created): it reaches
-        sqlite with its data when it is closed (:meth:`store_inline`, one statement and
-        one commit), or before any other statement on the index. Until then a killed
-        process loses it, as it loses a file not closed yet. ``data``: the content of an
-        inline row (``entry.file`` empty).
+        ``commit=False`` keeps the row in memory only (a file being created): when it is
+        closed (:meth:`store_inline`) the row and its data go to the close log, and into
+        sqlite with the next statement on the index or the next heartbeat. Until that
+        close a killed process loses it, as it loses a file not closed yet. ``data``: the
+        content of an inline row (``entry.file`` empty).
         """
         with self._lock:
             old = self._entries.get(entry.path)
             self._pending.pop(entry.path, None)
             if commit:
-                if self._pending:
-                    self._execute("SELECT 1")   # pending rows first, in this transaction
+                if self._pending or self._logged:
+                    self._write_rows()          # rows kept in memory first
                 if not self._db.in_transaction:
                     self._db.execute("BEGIN")
                 self._insert(entry, data)
@@ -332,14 +377,15 @@ class CacheIndex:
                 with open(os.path.join(self.data_dir, cached.file), "wb") as out:
                     out.write(data)
                 data = None
-            if data is not None and self._pending.pop(path, None) is not None:
-                # A new file closed for the first time: its row with its data, one statement.
+            if data is not None and (path in self._pending or path in self._logged):
+                # A new file closed: its row and data to the close log, one write.
                 row = copy.copy(cached)
                 row.dirty, row.generation, row.size = True, cached.generation + 1, size
                 row.modified = row.accessed = now
-                if not self._db.in_transaction:
-                    self._db.execute("BEGIN")
-                self._insert(row, data)
+                self._log.append(tuple(getattr(row, c) for c in COLUMNS), data)
+                self._pending.pop(path, None)
+                self._logged[path] = (row, data)
+                self._commits += 1
             elif data is None:
                 self._execute(
                     "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "
@@ -409,10 +455,13 @@ class CacheIndex:
         return old
 
     def checkpoint(self) -> None:
-        """Make every committed change durable on disk (fsync of the WAL and database)."""
+        """Make every committed change durable on disk (fsync of the WAL and database),
+        and every closed file's row (the close log's rows are written first; the emptied
+        log is synced, so that no stale record comes back after a power loss)."""
         with self._lock:
             self._commit()
             self._execute("PRAGMA wal_checkpoint(FULL)")
+            self._log.clear(sync=True)
 
     def checkpoint_some(self, min_commits: int = 200, max_age: float = 5.0) -> bool:
         """Copy the WAL into the database (sqlite's passive checkpoint) when at least
@@ -422,6 +471,7 @@ class CacheIndex:
         lock, so closes and lookups go on meanwhile. Durability does not depend on it:
         committed rows survive a killed process in the WAL. True when it ran.
         """
+        self.write_logged()
         now = time.monotonic()
         if not self._commits or (self._commits < min_commits
                                  and now - self._last_checkpoint < max_age):
@@ -463,8 +513,9 @@ class CacheIndex:
 
     def close(self) -> None:
         with self._lock:
-            self._execute("SELECT 1")     # pending rows are written
+            self._execute("SELECT 1")     # rows kept in memory are written
             self._commit()
             self._db.close()
+            self._log.close()
             if self._checkpointer is not None:
                 self._checkpointer.close()
