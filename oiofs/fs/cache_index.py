@@ -363,8 +363,9 @@ class CacheIndex:
 
     def store_inline(self, path: str, data: bytes) -> bool:
         """Make ``data`` the content of ``path`` (a row created inline), recorded as a
-        change (dirty, next generation) in one commit; written to the row's file if it was
-        given one meanwhile. False if ``path`` has no row."""
+        change (dirty, next generation): one append to the close log for a new file's
+        row, one commit otherwise; written to the row's file if it was given one
+        meanwhile. False if ``path`` has no row."""
         return self._changed(path, len(data), data)
 
     def _changed(self, path: str, size: int, data: bytes | None) -> bool:

@@ -353,7 +353,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
 
     def save_inline(self, path: str, data: bytes) -> None:
         """``data`` is now the content of ``path``, a file created inline and still open
-        (kept in the index: one commit; it survives a killed process)."""
+        (kept in the index, through its close log: it survives a killed process)."""
         self.index.store_inline(path, data)
         self.last_write = time.time()
 

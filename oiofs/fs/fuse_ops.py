@@ -3,12 +3,12 @@
 Open files are the cache's local files: reads and writes are ``pread``/``pwrite`` on them,
 so the mount runs at local-disk speed and the writers upload behind it. A file *created*
 through the mount starts in memory instead (``INLINE_MAX`` bytes at most): its data goes
-into the cache index in one commit when it is closed, so writing a small file creates no
-file on the cache's disk (the costliest step of a small write). It moves to a cached file
-as soon as it grows past the limit, is fsynced, or the path is opened, truncated or
-renamed by anyone else while it is open. A small file the cache holds inline is read from
-a snapshot taken at open (close-to-open consistency, as NFS). Store errors become errnos
-in one place (:func:`errno_of`). ``/.oiofs/stats`` and ``/.oiofs/config`` are
+into the cache index when it is closed (one append to its close log), so writing a small
+file creates no file on the cache's disk (the costliest step of a small write). It moves
+to a cached file as soon as it grows past the limit, is fsynced, or the path is opened,
+truncated or renamed by anyone else while it is open. A small file the cache holds inline
+is read from a snapshot taken at open (close-to-open consistency, as NFS). Store errors
+become errnos in one place (:func:`errno_of`). ``/.oiofs/stats`` and ``/.oiofs/config`` are
 read-only files made from the store's statistics and options.
 
 What is not supported is refused, never faked: permissions are fixed (files 0644,
