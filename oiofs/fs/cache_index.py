@@ -75,6 +75,17 @@ COLUMNS = ("path", "parent", "file", "dirty", "generation", "size", "modified", 
            "accessed", "remote_modified", "in_store")
 
 
+INSERT = (f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}, data) VALUES "
+          f"({', '.join('?' * (len(COLUMNS) + 1))})")
+
+
+def _values(entry: Entry, data: bytes | None) -> tuple:
+    """The parameters of :data:`INSERT` for ``entry`` and its inline ``data``."""
+    return (entry.path, entry.parent, entry.file, int(entry.dirty), entry.generation,
+            entry.size, entry.modified, entry.updated, entry.accessed,
+            entry.remote_modified, int(entry.in_store), data)
+
+
 @dataclass
 class Entry:
     """One cached path.
@@ -157,10 +168,8 @@ class CacheIndex:
         into sqlite, one transaction, then empty the close log."""
         self._commit()
         self._db.execute("BEGIN")
-        for entry in self._pending.values():
-            self._insert(entry, None)
-        for entry, data in self._logged.values():
-            self._insert(entry, data)
+        self._db.executemany(INSERT, [_values(entry, None) for entry in self._pending.values()])
+        self._db.executemany(INSERT, [_values(e, data) for e, data in self._logged.values()])
         self._commit()
         self._pending.clear()
         self._logged.clear()
@@ -173,12 +182,7 @@ class CacheIndex:
                 self._write_rows()
 
     def _insert(self, entry: Entry, data: bytes | None) -> None:
-        self._db.execute(
-            f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}, data) VALUES "
-            f"({', '.join('?' * (len(COLUMNS) + 1))})",
-            (entry.path, entry.parent, entry.file, int(entry.dirty), entry.generation,
-             entry.size, entry.modified, entry.updated, entry.accessed,
-             entry.remote_modified, int(entry.in_store), data))
+        self._db.execute(INSERT, _values(entry, data))
 
     def _scalar(self, sql: str, args: tuple = ()) -> int:
         with self._lock:
