@@ -100,6 +100,13 @@ def mount(cmd: list[str], mnt: str, log: str) -> subprocess.Popen:
     return proc
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def unmount(proc: subprocess.Popen, mnt: str) -> None:
     subprocess.run(["fusermount3", "-u", mnt], check=True)
     proc.wait(3600)
@@ -112,9 +119,11 @@ def run_tool(tool: str, auth: str, work: str, tarball: str, sums: dict[str, str]
     cmd = mount_cmd(tool, auth, container, mnt, os.path.join(work, f"cache-{tool}-1"))
     proc = mount(cmd, mnt, os.path.join(work, f"{tool}.log"))
     log.mark()
-    start = time.monotonic()
+    out["load1"] = os.getloadavg()[0]
+    cpu, start = cpu_seconds(proc.pid), time.monotonic()
     subprocess.run(["tar", "-xf", tarball, "-C", mnt], check=True)
     out["untar_s"] = time.monotonic() - start
+    out["untar_mount_cpu_s"] = round(cpu_seconds(proc.pid) - cpu, 2)
     if tool == "rclone":
         # rclone uploads in the background and does not wait for it on unmount: wait
         # until the container holds every file (and directory marker, if any).

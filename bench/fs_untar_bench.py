@@ -10,6 +10,10 @@ everything and exited after ``fusermount3 -u``. Every file is checked against th
 after each run (through the backing directory).
 
     python bench/fs_untar_bench.py --dir /tmp/untarbench --files 10000 --rounds 3
+
+``--baseline NAME=DIR`` (repeatable) adds the variant ``NAME``: the ``oiofs-mount`` of
+another checkout (``DIR`` holds its ``oiofs/`` package, e.g. ``git archive COMMIT oiofs |
+tar -x -C DIR``), to compare a change with the code before it, interleaved.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.fs_mount_bench import make_tree, mount, unmount  # noqa: E402
+from bench.fs_mount_bench import cpu_seconds, make_tree, mount, unmount  # noqa: E402
 
 PROTO = os.path.join(ROOT, "bench", "fs_pyfuse3_proto.py")
 VARIANTS = {
@@ -52,11 +56,11 @@ VARIANTS = {
 DEFAULT = "oiofs-mount,pyfuse3,pyfuse3-wb,mem-mfusepy,mem-pyfuse3,mem-pyfuse3-wb"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def baseline_cmd(root: str) -> list[str]:
+    """``oiofs-mount --foreground`` from the checkout ``root`` (ahead of this one)."""
+    code = (f"import sys; sys.path.insert(0, {root!r}); from oiofs.fs.mount import main; "
+            "sys.exit(main())")
+    return ["-c", code, "--foreground"]
 
 
 def run(variant: str, work: str, tarball: str, sums: dict[str, str],
@@ -110,9 +114,14 @@ def main() -> None:
     parser.add_argument("--dirs", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variants", default=DEFAULT, help=f"of {', '.join(VARIANTS)}")
+    parser.add_argument("--baseline", metavar="NAME=DIR", action="append", default=[],
+                        help="variant NAME: the oiofs-mount of the checkout DIR")
     parser.add_argument("--count", action="store_true",
                         help="count the operations each prototype variant runs")
     args = parser.parse_args()
+    for item in args.baseline:
+        name, _, root = item.partition("=")
+        VARIANTS[name] = baseline_cmd(os.path.abspath(root))
     os.makedirs(args.dir, exist_ok=True)
     tarball = os.path.join(args.dir, "tree.tar")
     sums = make_tree(tarball, args.files, args.dirs)

@@ -15,9 +15,16 @@ Small files written through the mount keep their data *inline*, in the row itsel
 is empty, the bytes are in the ``data`` column): creating a file on the cache's disk costs
 more than the rest of a small write together, and one row holds everything. Whoever needs
 a real file for an inline row gets one from :meth:`CacheIndex.data_path` (written out once,
-same content); uploads read either kind through :meth:`CacheIndex.open_data`. The row of
-a file being created may wait in an open transaction (:meth:`CacheIndex.put` with
-``commit=False``) and be committed with its data, one commit per small file.
+same content); uploads read either kind through :meth:`CacheIndex.open_data`.
+
+The row of a file being created waits in memory (:meth:`CacheIndex.put` with
+``commit=False``); when the file is closed, its row and data are appended to the close
+log (:mod:`oiofs.fs.close_log`, one ``write``: a killed process keeps it) and reach sqlite
+in one transaction with the others at the next statement on the index or the next
+heartbeat (:meth:`CacheIndex.write_logged`). A new index replays what a killed process
+left in the log. sqlite's checkpoints (copying the WAL into the database, with two
+``fsync``) run in the heartbeat on a connection of their own
+(:meth:`CacheIndex.checkpoint_some`), never inside a ``close()``.
 
 A row's ``generation`` grows with every change of the data: a writer that uploaded
 generation *g* marks the row clean only if it is still *g*, so a change made during an
@@ -37,6 +44,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from oiofs.fs import paths
+from oiofs.fs.close_log import CloseLog
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -60,8 +68,22 @@ CREATE INDEX IF NOT EXISTS entries_dirty ON entries (dirty, modified);
 #: ``Entry.file`` of a row whose data is inline (in the index, not in a file)
 INLINE = ""
 
+#: sqlite's own checkpoint, a backstop when no heartbeat runs (about 40 MB of WAL)
+AUTOCHECKPOINT_PAGES = 10000
+
 COLUMNS = ("path", "parent", "file", "dirty", "generation", "size", "modified", "updated",
            "accessed", "remote_modified", "in_store")
+
+
+INSERT = (f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}, data) VALUES "
+          f"({', '.join('?' * (len(COLUMNS) + 1))})")
+
+
+def _values(entry: Entry, data: bytes | None) -> tuple:
+    """The parameters of :data:`INSERT` for ``entry`` and its inline ``data``."""
+    return (entry.path, entry.parent, entry.file, int(entry.dirty), entry.generation,
+            entry.size, entry.modified, entry.updated, entry.accessed,
+            entry.remote_modified, int(entry.in_store), data)
 
 
 @dataclass
@@ -104,16 +126,71 @@ class CacheIndex:
         self._db.executescript(SCHEMA)
         if "data" not in {row[1] for row in self._db.execute("PRAGMA table_info(entries)")}:
             self._db.execute("ALTER TABLE entries ADD COLUMN data BLOB")  # older cache dirs
+        # Checkpoints run in the heartbeat (checkpoint_some), on a connection of their
+        # own: sqlite's automatic one would fsync inside a file's close(). The automatic
+        # one stays as a backstop for a process with no heartbeat, past ~40 MB.
+        self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+        self._checkpointer: sqlite3.Connection | None = None
+        self._commits = 0               # commits since the last checkpoint_some
+        self._last_checkpoint = time.monotonic()
+        self._pending: dict[str, Entry] = {}   # rows of new files, not in sqlite yet
+        # Rows of new files closed, in the close log and not in sqlite yet, with data.
+        self._logged: dict[str, tuple[Entry, bytes]] = {}
+        self._log = CloseLog(os.path.join(self.cache_dir, "closes.log"))
+        if not self._log.empty:
+            self._replay_log()
         self._entries: dict[str, Entry] = {row.path: row for row in self._rows("")}
         self.total_size = sum(row.size for row in self._entries.values())
 
+    def _replay_log(self) -> None:
+        """Write the rows of a close log a killed process left into sqlite (a row
+        already there with a later generation wins: a log that outlived a power loss)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            for fields, data in self._log.records():
+                entry = Entry(*fields)
+                row = self._db.execute("SELECT generation FROM entries WHERE path = ?",
+                                       (entry.path,)).fetchone()
+                if row is None or row[0] < entry.generation:
+                    self._insert(entry, data)
+            self._commit()
+            self._log.clear(sync=True)
+
+    def _execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        """Run ``sql`` on the index (lock held), the rows kept in memory written first
+        so that it sees and changes them like any other."""
+        if self._pending or self._logged:
+            self._write_rows()
+        return self._db.execute(sql, args)
+
+    def _write_rows(self) -> None:
+        """Write the rows of new files (open ones, and closed ones from the close log)
+        into sqlite, one transaction, then empty the close log."""
+        self._commit()
+        self._db.execute("BEGIN")
+        self._db.executemany(INSERT, [_values(entry, None) for entry in self._pending.values()])
+        self._db.executemany(INSERT, [_values(e, data) for e, data in self._logged.values()])
+        self._commit()
+        self._pending.clear()
+        self._logged.clear()
+        self._log.clear()
+
+    def write_logged(self) -> None:
+        """Move the closed files' rows from the close log into sqlite (heartbeat)."""
+        with self._lock:
+            if self._logged:
+                self._write_rows()
+
+    def _insert(self, entry: Entry, data: bytes | None) -> None:
+        self._db.execute(INSERT, _values(entry, data))
+
     def _scalar(self, sql: str, args: tuple = ()) -> int:
         with self._lock:
-            return self._db.execute(sql, args).fetchone()[0]
+            return self._execute(sql, args).fetchone()[0]
 
     def _rows(self, sql: str, args: tuple = ()) -> list[Entry]:
         with self._lock:
-            rows = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM entries {sql}",
+            rows = self._execute(f"SELECT {', '.join(COLUMNS)} FROM entries {sql}",
                                     args).fetchall()
         return [Entry(*row) for row in rows]
 
@@ -138,14 +215,14 @@ class CacheIndex:
             target = os.path.join(self.data_dir, name)
             with open(target, "wb") as out:
                 out.write(self._inline_data(path))
-            self._db.execute("UPDATE entries SET file = ?, data = NULL WHERE path = ?",
+            self._execute("UPDATE entries SET file = ?, data = NULL WHERE path = ?",
                              (name, path))
             self._commit()
             cached.file = name
             return target
 
     def _inline_data(self, path: str) -> bytes:
-        row = self._db.execute("SELECT data FROM entries WHERE path = ?", (path,)).fetchone()
+        row = self._execute("SELECT data FROM entries WHERE path = ?", (path,)).fetchone()
         return bytes(row[0]) if row and row[0] is not None else b""
 
     def inline_content(self, path: str) -> bytes | None:
@@ -179,6 +256,12 @@ class CacheIndex:
         entry = self._entries.get(path)
         return copy.copy(entry) if entry is not None else None
 
+    def peek(self, path: str) -> Entry | None:
+        """``path``'s row itself, not a copy (no allocation: the lookup of every
+        ``getattr``). Read it at once and never change it; another thread may change
+        its fields at any time."""
+        return self._entries.get(path)
+
     def children(self, directory: str) -> list[Entry]:
         """Cached entries directly inside ``directory``."""
         return self._rows("WHERE parent = ?", (directory,))
@@ -200,7 +283,7 @@ class CacheIndex:
         """Per directory, its dirty files of at most ``max_size`` bytes:
         (directory, count, total size, oldest change)."""
         with self._lock:
-            return self._db.execute(
+            return self._execute(
                 "SELECT parent, COUNT(*), SUM(size), MIN(modified) FROM entries "
                 "WHERE dirty = 1 AND size <= ? GROUP BY parent", (max_size,)).fetchall()
 
@@ -225,29 +308,31 @@ class CacheIndex:
     def _commit(self) -> None:
         if self._db.in_transaction:
             self._db.execute("COMMIT")
+            self._commits += 1
 
     def put(self, entry: Entry, *, commit: bool = True, data: bytes | None = None) -> None:
         """Insert or replace ``entry``; keeps :attr:`total_size` current.
 
-        ``commit=False`` leaves the row in an open transaction that the next change of
-        any row commits (a file being created: its row and its data are then committed
-        together when it is closed, one commit instead of two). ``data``: the content of
-        an inline row (``entry.file`` empty).
+        ``commit=False`` keeps the row in memory only (a file being created): when it is
+        closed (:meth:`store_inline`) the row and its data go to the close log, and into
+        sqlite with the next statement on the index or the next heartbeat. Until that
+        close a killed process loses it, as it loses a file not closed yet. ``data``: the
+        content of an inline row (``entry.file`` empty).
         """
         with self._lock:
-            if not commit and not self._db.in_transaction:
-                self._db.execute("BEGIN")
             old = self._entries.get(entry.path)
-            self._db.execute(
-                f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}, data) VALUES "
-                f"({', '.join('?' * (len(COLUMNS) + 1))})",
-                (entry.path, entry.parent, entry.file, int(entry.dirty), entry.generation,
-                 entry.size, entry.modified, entry.updated, entry.accessed,
-                 entry.remote_modified, int(entry.in_store), data))
+            self._pending.pop(entry.path, None)
+            if commit:
+                if self._pending or self._logged:
+                    self._write_rows()          # rows kept in memory first
+                if not self._db.in_transaction:
+                    self._db.execute("BEGIN")
+                self._insert(entry, data)
+                self._commit()
+            else:
+                self._pending[entry.path] = copy.copy(entry)
             self._entries[entry.path] = copy.copy(entry)
             self.total_size += entry.size - (old.size if old else 0)
-            if commit:
-                self._commit()
 
     def new_entry(self, path: str, *, dirty: bool, size: int = 0,
                   remote_modified: float = 0.0, in_store: bool = False,
@@ -266,7 +351,7 @@ class CacheIndex:
         sets = ", ".join(f"{name} = ?" for name in fields)
         with self._lock:
             cached = self._entries.get(path)
-            self._db.execute(f"UPDATE entries SET {sets} WHERE path = ?",
+            self._execute(f"UPDATE entries SET {sets} WHERE path = ?",
                              (*fields.values(), path))
             self._commit()
             if cached is None:
@@ -282,8 +367,9 @@ class CacheIndex:
 
     def store_inline(self, path: str, data: bytes) -> bool:
         """Make ``data`` the content of ``path`` (a row created inline), recorded as a
-        change (dirty, next generation) in one commit; written to the row's file if it was
-        given one meanwhile. False if ``path`` has no row."""
+        change (dirty, next generation): one append to the close log for a new file's
+        row, one commit otherwise; written to the row's file if it was given one
+        meanwhile. False if ``path`` has no row."""
         return self._changed(path, len(data), data)
 
     def _changed(self, path: str, size: int, data: bytes | None) -> bool:
@@ -296,12 +382,21 @@ class CacheIndex:
                 with open(os.path.join(self.data_dir, cached.file), "wb") as out:
                     out.write(data)
                 data = None
-            if data is None:
-                self._db.execute(
+            if data is not None and (path in self._pending or path in self._logged):
+                # A new file closed: its row and data to the close log, one write.
+                row = copy.copy(cached)
+                row.dirty, row.generation, row.size = True, cached.generation + 1, size
+                row.modified = row.accessed = now
+                self._log.append(tuple(getattr(row, c) for c in COLUMNS), data)
+                self._pending.pop(path, None)
+                self._logged[path] = (row, data)
+                self._commits += 1
+            elif data is None:
+                self._execute(
                     "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "
                     "modified = ?, accessed = ? WHERE path = ?", (size, now, now, path))
             else:
-                self._db.execute(
+                self._execute(
                     "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "
                     "modified = ?, accessed = ?, data = ? WHERE path = ?",
                     (size, now, now, data, path))
@@ -315,7 +410,7 @@ class CacheIndex:
         """Mark ``path`` clean if its generation is still ``generation``; True if it was."""
         now = time.time()
         with self._lock:
-            cur = self._db.execute(
+            cur = self._execute(
                 "UPDATE entries SET dirty = 0, updated = ?, remote_modified = ?, "
                 "in_store = 1 WHERE path = ? AND generation = ?",
                 (now, remote_modified, path, generation))
@@ -335,7 +430,7 @@ class CacheIndex:
         """
         with self._lock:
             self.remove(new)
-            self._db.execute(
+            self._execute(
                 "UPDATE entries SET path = ?, parent = ?, dirty = ?, in_store = ?, "
                 "generation = generation + 1 WHERE path = ?",
                 (new, paths.parent(new), int(dirty), int(not dirty), old))
@@ -353,7 +448,8 @@ class CacheIndex:
             old = self._entries.pop(path, None)
             if old is None:
                 return None
-            self._db.execute("DELETE FROM entries WHERE path = ?", (path,))
+            self._pending.pop(path, None)
+            self._execute("DELETE FROM entries WHERE path = ?", (path,))
             self._commit()
             self.total_size -= old.size
         if old.file:
@@ -364,10 +460,35 @@ class CacheIndex:
         return old
 
     def checkpoint(self) -> None:
-        """Make every committed change durable on disk (fsync of the WAL and database)."""
+        """Make every committed change durable on disk (fsync of the WAL and database),
+        and every closed file's row (the close log's rows are written first; the emptied
+        log is synced, so that no stale record comes back after a power loss)."""
         with self._lock:
             self._commit()
-            self._db.execute("PRAGMA wal_checkpoint(FULL)")
+            self._execute("PRAGMA wal_checkpoint(FULL)")
+            self._log.clear(sync=True)
+
+    def checkpoint_some(self, min_commits: int = 200, max_age: float = 5.0) -> bool:
+        """Copy the WAL into the database (sqlite's passive checkpoint) when at least
+        ``min_commits`` commits, or any commit ``max_age`` seconds ago, are not in it yet.
+
+        Called by the heartbeat; runs on a connection of its own, without the index's
+        lock, so closes and lookups go on meanwhile. Durability does not depend on it:
+        committed rows survive a killed process in the WAL. True when it ran.
+        """
+        self.write_logged()
+        now = time.monotonic()
+        if not self._commits or (self._commits < min_commits
+                                 and now - self._last_checkpoint < max_age):
+            return False
+        self._commits = 0
+        self._last_checkpoint = now
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(os.path.join(self.cache_dir, "index.db"),
+                                                 check_same_thread=False,
+                                                 isolation_level=None)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return True
 
     def remove_orphans(self) -> tuple[int, list[str]]:
         """Reconcile rows and files after a crash.
@@ -389,7 +510,7 @@ class CacheIndex:
                 if row.dirty:
                     lost.append(row.path)
                 with self._lock:
-                    self._db.execute("DELETE FROM entries WHERE path = ?", (row.path,))
+                    self._execute("DELETE FROM entries WHERE path = ?", (row.path,))
                     self._commit()
                     self._entries.pop(row.path, None)
                     self.total_size -= row.size
@@ -397,5 +518,9 @@ class CacheIndex:
 
     def close(self) -> None:
         with self._lock:
+            self._execute("SELECT 1")     # rows kept in memory are written
             self._commit()
             self._db.close()
+            self._log.close()
+            if self._checkpointer is not None:
+                self._checkpointer.close()

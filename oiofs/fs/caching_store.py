@@ -178,7 +178,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
         paths.check(path)
         if path == "/":
             return dir_metadata()
-        entry = self.index.get(path)
+        entry = self.index.peek(path)
         if entry is not None:
             return self._entry_meta(entry)
         meta = self._remote_meta(path)
@@ -353,7 +353,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
 
     def save_inline(self, path: str, data: bytes) -> None:
         """``data`` is now the content of ``path``, a file created inline and still open
-        (kept in the index: one commit; it survives a killed process)."""
+        (kept in the index, through its close log: it survives a killed process)."""
         self.index.store_inline(path, data)
         self.last_write = time.time()
 

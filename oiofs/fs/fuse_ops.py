@@ -3,12 +3,12 @@
 Open files are the cache's local files: reads and writes are ``pread``/``pwrite`` on them,
 so the mount runs at local-disk speed and the writers upload behind it. A file *created*
 through the mount starts in memory instead (``INLINE_MAX`` bytes at most): its data goes
-into the cache index in one commit when it is closed, so writing a small file creates no
-file on the cache's disk (the costliest step of a small write). It moves to a cached file
-as soon as it grows past the limit, is fsynced, or the path is opened, truncated or
-renamed by anyone else while it is open. A small file the cache holds inline is read from
-a snapshot taken at open (close-to-open consistency, as NFS). Store errors become errnos
-in one place (:func:`errno_of`). ``/.oiofs/stats`` and ``/.oiofs/config`` are
+into the cache index when it is closed (one append to its close log), so writing a small
+file creates no file on the cache's disk (the costliest step of a small write). It moves
+to a cached file as soon as it grows past the limit, is fsynced, or the path is opened,
+truncated or renamed by anyone else while it is open. A small file the cache holds inline
+is read from a snapshot taken at open (close-to-open consistency, as NFS). Store errors
+become errnos in one place (:func:`errno_of`). ``/.oiofs/stats`` and ``/.oiofs/config`` are
 read-only files made from the store's statistics and options.
 
 What is not supported is refused, never faked: permissions are fixed (files 0644,
@@ -184,20 +184,22 @@ class OiofsOperations(mfusepy.Operations):
 
     @translated
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
-        if path == SPECIAL_DIR:
-            return self._stat(True, 0, self.mounted_at)
-        if self._is_special(path):
-            content = self._special(path)
-            if content is None:
-                raise mfusepy.FuseOSError(errno.ENOENT)
-            return self._stat(False, len(content), time.time()) | {"st_mode": stat.S_IFREG
-                                                                   | 0o444}
+        if path.startswith(SPECIAL_DIR) and self._is_special(path):
+            return self._special_stat(path)
         meta = self.store.get_metadata(path)
         size = meta["bytes"]
         buffered = self._buffered.get(path)
         if buffered is not None and buffered.buffer is not None:
             size = len(buffered.buffer)
         return self._stat(meta["is_dir"], size, meta["modified"] or self.mounted_at)
+
+    def _special_stat(self, path: str) -> dict[str, Any]:
+        if path == SPECIAL_DIR:
+            return self._stat(True, 0, self.mounted_at)
+        content = self._special(path)
+        if content is None:
+            raise mfusepy.FuseOSError(errno.ENOENT)
+        return self._stat(False, len(content), time.time()) | {"st_mode": stat.S_IFREG | 0o444}
 
     @translated
     def readdir(self, path: str, fh: Any) -> list[str]:
@@ -219,23 +221,29 @@ class OiofsOperations(mfusepy.Operations):
         return {"f_bsize": bsize, "f_frsize": bsize, "f_blocks": total // bsize,
                 "f_bfree": free // bsize, "f_bavail": free // bsize, "f_namemax": 255}
 
+    # The three attribute changes tar makes for every file it extracts. They answer from
+    # what they are given, with no lookup: libfuse calls getattr right after each one
+    # (which reports a path that is gone), and the kernel only sends them for a path it
+    # has just looked up.
+
     @translated
     def chmod(self, path: str, mode: int) -> int:
-        is_dir = self.getattr(path)["st_mode"] & stat.S_IFDIR
+        if self._is_special(path):
+            is_dir = path == SPECIAL_DIR
+        else:
+            is_dir = self.store.get_metadata(path)["is_dir"]
         if stat.S_IMODE(mode) != (DIR_MODE if is_dir else FILE_MODE):
             raise mfusepy.FuseOSError(errno.EPERM)
         return 0
 
     @translated
     def chown(self, path: str, uid: int, gid: int) -> int:
-        self.getattr(path)
         if uid not in (-1, self.uid, 0xFFFFFFFF) or gid not in (-1, self.gid, 0xFFFFFFFF):
             raise mfusepy.FuseOSError(errno.EPERM)
         return 0
 
     @translated
     def utimens(self, path: str, times: Any = None) -> int:
-        self.getattr(path)
         return 0
 
     # --- namespace ------------------------------------------------------------------

@@ -16,6 +16,8 @@ def check(path: str) -> str:
         raise InvalidPathValueError(f"not an absolute path: {path!r}")
     if path == "/":
         return path
+    if "//" not in path and "/." not in path and "\x00" not in path and path[-1] != "/":
+        return path     # the usual case, checked without splitting (every FUSE call)
     if "\x00" in path or path.endswith("/"):
         raise InvalidPathValueError(f"invalid path: {path!r}")
     for part in path[1:].split("/"):

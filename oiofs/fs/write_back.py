@@ -188,6 +188,7 @@ class WriteBack:
         while not self._stop.is_set():
             try:
                 self.run_once()
+                self.index.checkpoint_some()
             except Exception as exc:  # keep the heartbeat alive
                 self.stats.add_exception(exc)
                 LOG.exception("heartbeat failed")

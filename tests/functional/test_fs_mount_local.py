@@ -217,3 +217,42 @@ def test_new_files_kept_in_memory_behave_like_files(dirs):
     for name, data in expected.items():
         assert open(os.path.join(backing, name), "rb").read() == data, name
     assert not os.path.exists(os.path.join(backing, "moving"))
+
+
+def test_untar_then_kill_keeps_every_closed_file_with_real_times(dirs):
+    """tar's sequence per file (create, writes, fchown, fchmod, close, utimensat) through
+    the mount: the attributes read back are real (times of today, not of 1970), and a
+    mount killed right after ``tar`` returns loses none of the files it closed (their
+    index rows are written at close; the heartbeat's checkpoints are not needed)."""
+    import subprocess
+    import tarfile
+    import time
+
+    backing, mnt, cache = str(dirs / "backing"), str(dirs / "mnt"), str(dirs / "cache")
+    src = dirs / "src"
+    files = {}
+    for i in range(300):
+        name = f"d{i % 3}/f{i}"
+        files[name] = os.urandom(1 + (i * 977) % 20000)   # inline and cache-file sizes
+        os.makedirs(src / f"d{i % 3}", exist_ok=True)
+        (src / name).write_bytes(files[name])
+    with tarfile.open(dirs / "t.tar", "w") as tar:
+        for d in range(3):
+            tar.add(src / f"d{d}", arcname=f"d{d}")
+    with mounted(mnt, "--local", backing, "--cache-dir", cache,
+                 "--upload-delay", "3600") as m:
+        started = time.time()
+        subprocess.run(["tar", "-xf", str(dirs / "t.tar"), "-C", mnt], check=True)
+        st = os.stat(m.path("d1/f1"))
+        assert st.st_size == len(files["d1/f1"])
+        assert started - 120 < st.st_mtime < time.time() + 120, st.st_mtime
+        assert os.stat(m.path("d1")).st_mtime > started - 3600
+        os.chown(m.path("d1/f1"), os.getuid(), os.getgid())   # its owner: accepted
+        with pytest.raises(PermissionError):
+            os.chown(m.path("d1/f1"), os.getuid() + 1, -1)       # another: refused
+        m.kill()
+    with mounted(mnt, "--local", backing, "--cache-dir", cache):
+        pass                                  # the remount uploads, the unmount waits
+    for name, data in files.items():
+        with open(os.path.join(backing, name), "rb") as f:
+            assert f.read() == data, name
