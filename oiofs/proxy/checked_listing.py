@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from oiofs.common.backend_protocol import ROWS_HASH_HEADER
 from oiofs.common.connection_pool import HTTPResponse
@@ -78,6 +78,26 @@ def _vote(status: int, headers: dict) -> str | None:
     return None
 
 
+def existence_vote(status: int, headers: dict) -> str | None:
+    """What a replica's answer says about the container's existence only (``None``: no
+    opinion): the vote of a container's *info* (policy, ACLs, metadata) for an object
+    request, where rows that differ by updates in flight do not matter. On a container
+    taking writes the rows hashes of its replicas differ at almost every instant, and
+    voting on them cost each info fetch up to nine ``HEAD``s (each of which also merges
+    the replica's pending rows into sqlite).
+
+    >>> existence_vote(204, {"x-backend-rows-hash": "ab12"}), existence_vote(404, {})
+    ('live', '404')
+    >>> existence_vote(503, {}) is None
+    True
+    """
+    if status == 404:
+        return MISSING
+    if 200 <= status < 300:
+        return "live"
+    return None
+
+
 def _put_stamp(status: int, headers: dict) -> str:
     """A live replica's put timestamp (a container PUT or POST moves it: the newest
     holds the newest metadata), ``""`` for any other answer. Normal form, fixed width:
@@ -87,11 +107,16 @@ def _put_stamp(status: int, headers: dict) -> str:
 
 def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int,
                          suffix: str, headers: dict, quorum: int, replicas: int,
-                         query: str = "", rows: RowKind = CONTAINER_ROWS
+                         query: str = "", rows: RowKind = CONTAINER_ROWS,
+                         vote: Callable[[int, dict], str | None] = _vote
                          ) -> tuple[HTTPResponse | MergedAnswer | None, int]:
     """A container's answer that a quorum of replicas agrees on (module docstring), or
     an account's with ``rows`` :data:`~oiofs.proxy.merged_listing.ACCOUNT_ROWS`:
-    ``(response, status)``, the response still open, or ``(None, 404|503)``."""
+    ``(response, status)``, the response still open, or ``(None, 404|503)``.
+
+    ``vote`` says what the replicas must agree on: their rows (the default), or with
+    :func:`existence_vote` only whether the container exists (the newest put timestamp
+    still wins the metadata)."""
     node_iter = iter(nodes)
     # replicas this proxy saw failing lately go last: back from an outage, they are
     # the ones behind, which matters when writes in flight keep a quorum from agreeing
@@ -110,12 +135,12 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
         resp, _node, status = backend.read(node_iter, method, part, suffix, headers,
                                            quorum, query, statuses)
         return resp, status
-    mine = _vote(first.resp.status, first.resp.headers)
+    mine = vote(first.resp.status, first.resp.headers)
     if mine is None:
         return first.resp, first.resp.status
     puts = {ErrorLimiter.key(a.node): (a.node, _put_stamp(a.resp.status, a.resp.headers))
             for a in answers}
-    others = [(a.node, _vote(a.resp.status, a.resp.headers))
+    others = [(a.node, vote(a.resp.status, a.resp.headers))
               for a in answers if a is not first]
     asked = len(answers)
     while _best(mine, others)[1] < quorum and asked < replicas:
@@ -123,15 +148,15 @@ def read_listing_checked(backend: Backend, nodes: Iterable[dict], method: str, p
         if node is None:
             break
         asked += 1
-        others += _head_votes(backend, [node], part, suffix, headers, statuses, puts)
+        others += _head_votes(backend, [node], part, suffix, headers, statuses, puts, vote)
     for _ in range(RECHECKS):
         if not any(vote for _, vote in others) or _best(mine, others)[1] >= quorum:
             break
         # no quorum yet: replicas differing only by updates in flight agree a few
         # milliseconds later, so ask them again
         # (not a node that failed: a node that hangs would make the client wait again)
-        others = _head_votes(backend, [node for node, vote in others if vote is not None],
-                             part, suffix, headers, statuses, puts)
+        others = _head_votes(backend, [node for node, v in others if v is not None],
+                             part, suffix, headers, statuses, puts, vote)
     holders = {vote: node for node, vote in reversed(others) if vote is not None}
     votes = Counter([mine] + [vote for _, vote in others if vote is not None])
     winner, count = votes.most_common(1)[0]
@@ -218,7 +243,8 @@ def _best(mine: str, others: list[tuple[dict, str | None]]) -> tuple[str, int]:
 
 
 def _head_votes(backend: Backend, nodes: list[dict], part: int, suffix: str,
-                headers: dict, statuses: list[int], puts: dict[str, tuple[dict, str]]
+                headers: dict, statuses: list[int], puts: dict[str, tuple[dict, str]],
+                vote: Callable[[int, dict], str | None] = _vote
                 ) -> list[tuple[dict, str | None]]:
     """``(node, vote)`` of a ``HEAD`` of each of ``nodes``, sent all at once (and each
     answer's put timestamp into ``puts``)."""
@@ -226,10 +252,10 @@ def _head_votes(backend: Backend, nodes: list[dict], part: int, suffix: str,
     result: list[tuple[dict, str | None]] = []
     for node, resp in zip(nodes, backend.request_many(requests), strict=True):
         statuses.append(503 if resp is None else resp.status)
-        vote = None
+        said = None
         if resp is not None:
-            vote = _vote(resp.status, resp.headers)
+            said = vote(resp.status, resp.headers)
             puts[ErrorLimiter.key(node)] = (node, _put_stamp(resp.status, resp.headers))
             resp.discard()
-        result.append((node, vote))
+        result.append((node, said))
     return result

@@ -16,7 +16,7 @@ from oiofs.common.backend_protocol import PUT_TIMESTAMP_HEADER, TRANS_ID_HEADER
 from oiofs.common.exceptions import HTTPError, HTTPMethodNotAllowed, HTTPUnauthorized
 from oiofs.common.http.header_names import title_case
 from oiofs.common.timestamp import Timestamp
-from oiofs.proxy.checked_listing import read_listing_checked
+from oiofs.proxy.checked_listing import existence_vote, read_listing_checked
 from oiofs.proxy.container_info import AccountInfo, ContainerInfo
 from oiofs.proxy.merged_listing import ROW_KINDS
 from oiofs.proxy.request import ProxyRequest
@@ -172,12 +172,13 @@ class Controller:
         ring = self.app.container_ring
         part, nodes = ring.get_nodes(account, container)
         # the state a quorum of replicas agrees on: a replica that missed the
-        # container's PUT, POST (ACLs, policy...) or DELETE is outvoted
+        # container's PUT, POST (ACLs, policy...) or DELETE is outvoted; their rows
+        # need not agree (object requests use none of them)
         resp, status = read_listing_checked(
             self.backend, self.backend.iter_read_nodes(ring, part, nodes,
                                                        self.options.node_count(len(nodes))),
             "HEAD", part, quoted_suffix(account, container), self.backend_headers(req),
-            self.app.quorum(len(nodes)), len(nodes))
+            self.app.quorum(len(nodes)), len(nodes), vote=existence_vote)
         if resp is not None:
             info = ContainerInfo.from_headers(resp.status, resp.headers)
             resp.discard()

@@ -16,7 +16,7 @@ from oiofs.common import runtime
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.ring import Ring, RingBuilder
 from oiofs.proxy.backend import Backend, StreamingWrite
-from oiofs.proxy.checked_listing import read_listing_checked
+from oiofs.proxy.checked_listing import existence_vote, read_listing_checked
 from oiofs.proxy.checked_read import read_checked
 from oiofs.proxy.error_limiter import ErrorLimiter
 from oiofs.proxy.object_reader import ReplicatedRead
@@ -481,3 +481,21 @@ def test_listing_asks_a_replica_that_failed_lately_last(cluster, backend):
     backend.node_ok(a)
     assert listing(cluster, backend) == (b"new1noraw", 200)
     assert [seen[0] for seen in cluster.server(a).seen][:3] == ["HEAD", "HEAD", "HEAD"]
+
+
+def test_a_container_info_needs_its_replicas_to_agree_on_existence_not_rows(cluster,
+                                                                            backend):
+    # Every replica differs by object updates in flight: the info (policy, ACLs) of an
+    # object request is read from two HEADs, not rechecked until the rows agree.
+    set_modes(cluster, "rowsone", "rowstwo", "rowsthree")
+    nodes = backend.iter_read_nodes(cluster.ring, 0, cluster.primaries, 6)
+    resp, status = read_listing_checked(backend, nodes, "HEAD", 0, "/a/c", {}, 2, 3,
+                                        vote=existence_vote)
+    assert status == 200 and resp is not None
+    resp.discard()
+    assert sum(len(cluster.server(node).seen) for node in cluster.primaries) == 2
+    # a quorum lacking the container still answers 404
+    set_modes(cluster, "rowsold", "missing", "missing")
+    nodes = backend.iter_read_nodes(cluster.ring, 0, cluster.primaries, 6)
+    assert read_listing_checked(backend, nodes, "HEAD", 0, "/a/c", {}, 2, 3,
+                                vote=existence_vote) == (None, 404)
