@@ -96,23 +96,30 @@ def _post_replaceable(key: str, post_keys: frozenset[str]) -> bool:
 
 
 def _make_dirs(path: str, stop_at: str) -> list[str]:
-    """Create ``path`` and its missing parents below ``stop_at``; the ones that were missing.
+    """Create ``path`` and its missing parents below ``stop_at``; the ones that were missing,
+    parents first.
 
     Unlike :func:`oiofs.common.fsutils.mkdirs_durable` this does not fsync: the writer
     fsyncs the new directories' parents itself, after the rename, to pay for one journal
-    commit instead of one per level.
+    commit instead of one per level. It tries ``mkdir`` first and climbs only when the
+    parent is missing too: one call when just the hash directory is new. A directory a
+    concurrent writer made first counts as missing: its parent is fsynced all the same.
     """
-    missing = []
-    current = path
-    while current != stop_at and not os.path.isdir(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory)
-        except FileExistsError:
-            pass  # a concurrent writer made it first: its parent is fsynced all the same
-    return missing
+    try:
+        os.mkdir(path)
+        return [path]
+    except FileExistsError:
+        return [path]
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        if parent == stop_at or len(parent) <= len(stop_at):
+            raise
+    created = _make_dirs(parent, stop_at)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+    return [*created, path]
 
 
 class DiskFileManager:
@@ -131,6 +138,7 @@ class DiskFileManager:
     def __init__(self, conf: dict, logger, post_keys: frozenset[str] = frozenset()):
         self.logger = logger
         self.devices = conf.get("devices", "/srv/node")
+        self._devices_prefix = os.path.join(self.devices, "")  # with one trailing slash
         self.mount_check = conf_bool(conf, "mount_check", False)
         self.disk_chunk_size = conf_int(conf, "disk_chunk_size", 65536, minimum=1)
         self.keep_cache_size = conf_int(conf, "keep_cache_size", 5 * 1024 * 1024, minimum=0)
@@ -152,7 +160,7 @@ class DiskFileManager:
     def device_path(self, device: str) -> str:
         """The path of ``device``; :class:`DiskFileDeviceUnavailable` if ``mount_check``
         is on and it is not a mount point."""
-        path = os.path.join(self.devices, device)
+        path = self._devices_prefix + device  # one checked path segment: no join needed
         if self.mount_check and not os.path.ismount(path):
             raise DiskFileDeviceUnavailable(f"{path} is not mounted")
         return path
@@ -236,6 +244,8 @@ class DiskFile:
                            f"{partition}/{self.name_hash[-3:]}")
         self.hash_dir = f"{self.suffix_dir}/{self.name_hash}"
         self._files: filenames.OnDiskFiles | None = None
+        #: the last listing found no hash directory (a write then makes it before renaming)
+        self._dir_missing = False
         self._fd: int | None = None
         #: after open(): the merged metadata, and the length of the data in bytes
         self.metadata: dict[str, str] = {}
@@ -248,7 +258,13 @@ class DiskFile:
     def ondisk(self) -> filenames.OnDiskFiles:
         """The files that describe the object now (one directory listing, cached)."""
         if self._files is None:
-            self._files = filenames.select_files(filenames.list_hash_dir(self.hash_dir))
+            try:
+                names = os.listdir(self.hash_dir)
+                self._dir_missing = False
+            except (FileNotFoundError, NotADirectoryError):
+                names = []
+                self._dir_missing = True
+            self._files = filenames.select_files(names)
         return self._files
 
     @property
@@ -279,9 +295,11 @@ class DiskFile:
     def _open(self, current_time: float | None, replication: bool) -> None:
         try:
             names = os.listdir(self.hash_dir)
+            self._dir_missing = False
         except (FileNotFoundError, NotADirectoryError):
             self.manager.check_device(self.device_path)
             self._files = filenames.select_files([])
+            self._dir_missing = True
             raise DiskFileNotExist(self.name) from None
         files = self._files = filenames.select_files(names)
         if files.tombstone:
@@ -471,8 +489,8 @@ class DiskFileWriter:
         self.diskfile = diskfile
         manager = diskfile.manager
         self.manager = manager
-        tmp_dir = os.path.join(diskfile.device_path, TMP_DIR)
-        self.tmp_path = os.path.join(tmp_dir, os.urandom(12).hex())
+        tmp_dir = f"{diskfile.device_path}/{TMP_DIR}"
+        self.tmp_path = f"{tmp_dir}/{os.urandom(12).hex()}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
             self.fd: int | None = os.open(self.tmp_path, flags, 0o644)
@@ -527,24 +545,39 @@ class DiskFileWriter:
         archive whose metadata already holds the footers: a reconstructor's push).
 
         When this returns the file is on disk and named, and survives a crash. The blocking
-        part runs in a real thread when ``fsync_in_threads`` is on (one hop for all of it:
-        a hop costs more CPU than the calls it wraps).
+        part runs in a real thread when ``fsync_in_threads`` is on (one hop for all of it,
+        the cleanup of obsolete files included: a hop costs more CPU than the calls it
+        wraps, and an unlink may wait for the filesystem's journal).
         """
         diskfile = self.diskfile
-        target = os.path.join(diskfile.hash_dir,
-                              filenames.filename(metadata["X-Timestamp"], ext,
-                                                 frag_index, durable))
+        name = filenames.filename(metadata["X-Timestamp"], ext, frag_index, durable)
         if self.manager.fsync_in_threads:
-            runtime.tpool_execute(self._make_durable, metadata, target, ext)
+            files = runtime.tpool_execute(self._put_blocking, metadata, name, ext)
         else:
-            self._make_durable(metadata, target, ext)
+            files = self._put_blocking(metadata, name, ext)
         self.close()
-        invalidate_hash(diskfile.suffix_dir)
-        diskfile._files = filenames.cleanup_ondisk_files(diskfile.hash_dir)
+        diskfile._files = files
+        diskfile._dir_missing = False
 
-    def _make_durable(self, metadata: dict[str, str], target: str, ext: str) -> None:
+    def _put_blocking(self, metadata: dict[str, str], name: str,
+                      ext: str) -> filenames.OnDiskFiles:
+        """:meth:`put`'s disk calls: the durable write, the suffix marked changed, the
+        obsolete files unlinked; the files that describe the object now."""
+        diskfile = self.diskfile
+        # the listing this request made before writing (its conflict check), if any
+        before = diskfile._files
+        self._make_durable(metadata, name, ext, before is not None and diskfile._dir_missing)
+        invalidate_hash(diskfile.suffix_dir)
+        return filenames.cleanup_after_write(diskfile.hash_dir, before, name)
+
+    def _make_durable(self, metadata: dict[str, str], name: str, ext: str,
+                      make_dirs: bool) -> None:
+        """The blocking part of :meth:`put`; ``make_dirs``: the hash directory was not
+        there when the object was listed, so it is made before the rename rather than
+        after a rename that fails."""
         fd = self._open_fd()
         hash_dir = self.diskfile.hash_dir
+        target = f"{hash_dir}/{name}"
         blocks = None
         if ext == filenames.DATA:
             blocks = write_block_list(fd, self.upload_size, self._blocks.packed(),
@@ -556,9 +589,13 @@ class DiskFileWriter:
         if self.upload_size > self.manager.keep_cache_size:
             drop_cache(fd, 0, 0)
         created: list[str] = []
+        if make_dirs:
+            created = _make_dirs(hash_dir, self.diskfile.device_path)
         try:
             os.rename(self.tmp_path, target)
         except FileNotFoundError:
+            if created:
+                raise
             created = _make_dirs(hash_dir, self.diskfile.device_path)
             os.rename(self.tmp_path, target)
         self._put = True
