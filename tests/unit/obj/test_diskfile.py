@@ -20,7 +20,7 @@ from oiofs.common.hashing import md5
 from oiofs.common.http.multipart import ByteRangesLayout
 from oiofs.common.storage_policy import ReplicationPolicy
 from oiofs.common.timestamp import Timestamp
-from oiofs.obj import diskfile as diskfile_module
+from oiofs.obj import diskfile_writer
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.hashes import consolidate_invalidations
 from oiofs.obj.metadata import XATTR_NAME, write_metadata
@@ -250,7 +250,7 @@ def test_fallocate_reserve(devices):
 
 
 def test_large_bodies_are_preallocated(manager):
-    body = os.urandom(diskfile_module.FALLOCATE_MIN * 2)
+    body = os.urandom(diskfile_writer.FALLOCATE_MIN * 2)
     put(manager, body=body)
     assert read_all(manager)[1] == body
 
@@ -278,8 +278,8 @@ def test_xattr_probe_needs_the_devices_directory(tmp_path):
 
 def test_new_directories_are_made_and_their_parents_fsynced(manager, devices, monkeypatch):
     synced = []
-    real_fsync_dir = diskfile_module.fsync_dir
-    monkeypatch.setattr(diskfile_module, "fsync_dir",
+    real_fsync_dir = diskfile_writer.fsync_dir
+    monkeypatch.setattr(diskfile_writer, "fsync_dir",
                         lambda path: (synced.append(path), real_fsync_dir(path)))
     # a new device: objects, partition, suffix and hash directories made
     df = put(manager)
