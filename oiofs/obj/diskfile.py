@@ -20,7 +20,7 @@ provides the same four classes with the same promises; the server uses nothing e
     tombstone; ``commit(timestamp, frag_index, footers)`` makes a fragment archive durable
     (erasure coding, ``docs/erasure-coding.md``).
 
-``DiskFileWriter``
+``DiskFileWriter`` (:mod:`oiofs.obj.diskfile_writer`)
     ``write(chunk)`` appends body bytes to a temporary file; ``put(metadata)`` makes the
     object durable and visible (see below); leaving the ``with`` block without ``put``
     removes the temporary file. Nothing is visible under the object's name before ``put``.
@@ -63,27 +63,22 @@ from oiofs.common.exceptions import (
     DiskFileQuarantined,
     DiskFileXattrNotSupported,
 )
-from oiofs.common.fsutils import fsync_dir, mkdirs
+from oiofs.common.fsutils import fsync_dir
 from oiofs.common.hashing import hash_path
 from oiofs.common.storage_policy import StoragePolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj import async_pending, filenames
-from oiofs.obj.block_checksums import BLOCK_SIZE, BlockHasher, BlockVerifier
-from oiofs.obj.diskfile_reader import DiskFileReader, drop_cache
+from oiofs.obj.block_checksums import BlockVerifier
+from oiofs.obj.diskfile_reader import DiskFileReader
+from oiofs.obj.diskfile_writer import DiskFileWriter
 from oiofs.obj.hashes import invalidate_hash
 from oiofs.obj.metadata import (
     BlockRef,
     read_header,
     read_metadata,
-    write_block_list,
     write_metadata,
 )
 from oiofs.obj.quarantine import quarantine_hash_dir
-
-TMP_DIR = "tmp"
-#: bodies at least this large get their space reserved up front (fallocate): it keeps large
-#: files contiguous and fails early when the disk is full; for small ones it only costs
-FALLOCATE_MIN = 65536
 
 # What a .meta (POST) replaces: on read, these keys of the .data are dropped when a .meta
 # applies, and the .meta's are laid over what remains.
@@ -93,26 +88,6 @@ POST_KEY_PREFIXES = ("x-object-meta-", "x-object-transient-sysmeta-")
 def _post_replaceable(key: str, post_keys: frozenset[str]) -> bool:
     lower = key.lower()
     return lower.startswith(POST_KEY_PREFIXES) or lower in post_keys
-
-
-def _make_dirs(path: str, stop_at: str) -> list[str]:
-    """Create ``path`` and its missing parents below ``stop_at``; the ones that were missing.
-
-    Unlike :func:`oiofs.common.fsutils.mkdirs_durable` this does not fsync: the writer
-    fsyncs the new directories' parents itself, after the rename, to pay for one journal
-    commit instead of one per level.
-    """
-    missing = []
-    current = path
-    while current != stop_at and not os.path.isdir(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory)
-        except FileExistsError:
-            pass  # a concurrent writer made it first: its parent is fsynced all the same
-    return missing
 
 
 class DiskFileManager:
@@ -131,6 +106,7 @@ class DiskFileManager:
     def __init__(self, conf: dict, logger, post_keys: frozenset[str] = frozenset()):
         self.logger = logger
         self.devices = conf.get("devices", "/srv/node")
+        self._devices_prefix = os.path.join(self.devices, "")  # with one trailing slash
         self.mount_check = conf_bool(conf, "mount_check", False)
         self.disk_chunk_size = conf_int(conf, "disk_chunk_size", 65536, minimum=1)
         self.keep_cache_size = conf_int(conf, "keep_cache_size", 5 * 1024 * 1024, minimum=0)
@@ -152,7 +128,7 @@ class DiskFileManager:
     def device_path(self, device: str) -> str:
         """The path of ``device``; :class:`DiskFileDeviceUnavailable` if ``mount_check``
         is on and it is not a mount point."""
-        path = os.path.join(self.devices, device)
+        path = self._devices_prefix + device  # one checked path segment: no join needed
         if self.mount_check and not os.path.ismount(path):
             raise DiskFileDeviceUnavailable(f"{path} is not mounted")
         return path
@@ -236,6 +212,8 @@ class DiskFile:
                            f"{partition}/{self.name_hash[-3:]}")
         self.hash_dir = f"{self.suffix_dir}/{self.name_hash}"
         self._files: filenames.OnDiskFiles | None = None
+        #: the last listing found no hash directory (a write then makes it before renaming)
+        self._dir_missing = False
         self._fd: int | None = None
         #: after open(): the merged metadata, and the length of the data in bytes
         self.metadata: dict[str, str] = {}
@@ -248,7 +226,13 @@ class DiskFile:
     def ondisk(self) -> filenames.OnDiskFiles:
         """The files that describe the object now (one directory listing, cached)."""
         if self._files is None:
-            self._files = filenames.select_files(filenames.list_hash_dir(self.hash_dir))
+            try:
+                names = os.listdir(self.hash_dir)
+                self._dir_missing = False
+            except (FileNotFoundError, NotADirectoryError):
+                names = []
+                self._dir_missing = True
+            self._files = filenames.select_files(names)
         return self._files
 
     @property
@@ -279,9 +263,11 @@ class DiskFile:
     def _open(self, current_time: float | None, replication: bool) -> None:
         try:
             names = os.listdir(self.hash_dir)
+            self._dir_missing = False
         except (FileNotFoundError, NotADirectoryError):
             self.manager.check_device(self.device_path)
             self._files = filenames.select_files([])
+            self._dir_missing = True
             raise DiskFileNotExist(self.name) from None
         files = self._files = filenames.select_files(names)
         if files.tombstone:
@@ -462,128 +448,3 @@ def _commit_archive(pending: str, durable: str,
     # fsync the directory, or the rename (the commit itself) may be lost in a crash
     fsync_dir(os.path.dirname(durable))
     return metadata
-
-
-class DiskFileWriter:
-    """Writes one new object file through a temporary file; see :meth:`put`."""
-
-    def __init__(self, diskfile: DiskFile, size: int | None):
-        self.diskfile = diskfile
-        manager = diskfile.manager
-        self.manager = manager
-        tmp_dir = os.path.join(diskfile.device_path, TMP_DIR)
-        self.tmp_path = os.path.join(tmp_dir, os.urandom(12).hex())
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        try:
-            self.fd: int | None = os.open(self.tmp_path, flags, 0o644)
-        except FileNotFoundError:
-            manager.check_device(diskfile.device_path)  # never create a missing device
-            mkdirs(tmp_dir)
-            self.fd = os.open(self.tmp_path, flags, 0o644)
-        self.upload_size = 0
-        self._blocks = BlockHasher()
-        self._put = False
-        try:
-            if size:
-                manager.check_reserve(self.fd, size)
-            if size and size >= FALLOCATE_MIN:
-                try:
-                    os.posix_fallocate(self.fd, 0, size)
-                except OSError as err:
-                    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-                        raise DiskFileNoSpace(str(err)) from err
-                    if err.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
-                        raise
-        except BaseException:
-            self.close()
-            raise
-
-    def _open_fd(self) -> int:
-        """The temporary file's descriptor; ``ValueError`` once the writer is closed."""
-        if self.fd is None:
-            raise ValueError("the object writer is closed")
-        return self.fd
-
-    def write(self, chunk: bytes) -> None:
-        """Append ``chunk`` to the temporary file."""
-        fd = self._open_fd()
-        view = memoryview(chunk)
-        try:
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-        except OSError as err:
-            if err.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise DiskFileNoSpace(str(err)) from err
-            raise
-        self._blocks.update(chunk)
-        self.upload_size += len(chunk)
-
-    def put(self, metadata: dict[str, str], ext: str = filenames.DATA,
-            frag_index: int | None = None, durable: bool = False) -> None:
-        """Make the file durable under ``<hash dir>/<metadata['X-Timestamp']><ext>``
-        (``<ts>#<frag_index>.data`` for a fragment archive, which :meth:`DiskFile.commit`
-        later marks durable; ``<ts>#<frag_index>#d.data`` at once with ``durable``, for an
-        archive whose metadata already holds the footers: a reconstructor's push).
-
-        When this returns the file is on disk and named, and survives a crash. The blocking
-        part runs in a real thread when ``fsync_in_threads`` is on (one hop for all of it:
-        a hop costs more CPU than the calls it wraps).
-        """
-        diskfile = self.diskfile
-        target = os.path.join(diskfile.hash_dir,
-                              filenames.filename(metadata["X-Timestamp"], ext,
-                                                 frag_index, durable))
-        if self.manager.fsync_in_threads:
-            runtime.tpool_execute(self._make_durable, metadata, target, ext)
-        else:
-            self._make_durable(metadata, target, ext)
-        self.close()
-        invalidate_hash(diskfile.suffix_dir)
-        diskfile._files = filenames.cleanup_ondisk_files(diskfile.hash_dir)
-
-    def _make_durable(self, metadata: dict[str, str], target: str, ext: str) -> None:
-        fd = self._open_fd()
-        hash_dir = self.diskfile.hash_dir
-        blocks = None
-        if ext == filenames.DATA:
-            blocks = write_block_list(fd, self.upload_size, self._blocks.packed(),
-                                      BLOCK_SIZE)
-        write_metadata(fd, metadata, self.upload_size, blocks)
-        # fsync before the rename: a crash after the rename must not expose a file
-        # whose data never reached the disk
-        os.fsync(fd)
-        if self.upload_size > self.manager.keep_cache_size:
-            drop_cache(fd, 0, 0)
-        created: list[str] = []
-        try:
-            os.rename(self.tmp_path, target)
-        except FileNotFoundError:
-            created = _make_dirs(hash_dir, self.diskfile.device_path)
-            os.rename(self.tmp_path, target)
-        self._put = True
-        # fsync the directory, or the rename itself may be lost in a crash
-        fsync_dir(hash_dir)
-        # and the parent of every directory just created, or a crash could lose the new
-        # directory with the file in it. After the fsync above these cost little: one
-        # journal commit already carried the mkdirs and the rename together.
-        for directory in created:
-            fsync_dir(os.path.dirname(directory))
-
-    def close(self) -> None:
-        """Close the temporary file; unlink it unless :meth:`put` succeeded (idempotent)."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        if not self._put:
-            try:
-                os.unlink(self.tmp_path)
-            except FileNotFoundError:
-                pass
-            self._put = True  # nothing left to clean
-
-    def __enter__(self) -> DiskFileWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

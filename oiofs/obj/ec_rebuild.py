@@ -40,7 +40,7 @@ from oiofs.common.ec_segments import SegmentLayout, fragment_problem
 from oiofs.common.exceptions import ClientException, ConnectionTimeout, NodeTimeout, OiofsError
 from oiofs.common.hashing import md5
 from oiofs.common.storage_policy import ECPolicy
-from oiofs.obj.diskfile import TMP_DIR
+from oiofs.obj.diskfile_writer import TMP_DIR
 from oiofs.obj.metadata import write_metadata
 from oiofs.obj.replication_client import node_address
 

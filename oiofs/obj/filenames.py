@@ -138,6 +138,12 @@ class OnDiskFiles(NamedTuple):
         """The newest timestamp of the chosen files (internal form), or ``None``."""
         return self.meta_timestamp or self.data_or_ts_timestamp
 
+    @property
+    def names(self) -> list[str]:
+        """Every name of ours the listing held (chosen, obsolete and kept beside)."""
+        chosen = [name for name in (self.data, self.meta, self.tombstone) if name]
+        return [*chosen, *self.obsolete, *self.others]
+
 
 def select_files(names: list[str]) -> OnDiskFiles:
     """Choose the files that describe the object among a hash directory's ``names``."""
@@ -215,7 +221,27 @@ def cleanup_ondisk_files(hash_dir: str) -> OnDiskFiles:
     Unlinks are not fsynced: if a crash brings an obsolete file back it is still obsolete,
     and the next write or the replicator removes it again.
     """
-    files = select_files(list_hash_dir(hash_dir))
+    return _unlink_obsolete(hash_dir, select_files(list_hash_dir(hash_dir)))
+
+
+def cleanup_after_write(hash_dir: str, before: OnDiskFiles | None,
+                        written: str) -> OnDiskFiles:
+    """:func:`cleanup_ondisk_files` after the file ``written`` was renamed into
+    ``hash_dir``, without listing the directory again when ``before`` is the listing the
+    writer made before its write (``None``: list it).
+
+    Safe with concurrent writers: a file is obsolete once a newer one is on disk, and
+    files unknown to ``before`` can only make more files obsolete, never fewer, so what
+    is unlinked here is obsolete on disk too. What a concurrent writer added after
+    ``before`` is not looked at: an obsolete file it leaves is removed by the next write
+    of the object or by the replicator's suffix hashing, as after a crash.
+    """
+    if before is None:
+        return cleanup_ondisk_files(hash_dir)
+    return _unlink_obsolete(hash_dir, select_files([written, *before.names]))
+
+
+def _unlink_obsolete(hash_dir: str, files: OnDiskFiles) -> OnDiskFiles:
     for name in files.obsolete:
         try:
             os.unlink(os.path.join(hash_dir, name))

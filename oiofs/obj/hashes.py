@@ -44,8 +44,8 @@ HASHES_INVALID = "hashes.invalid"
 
 def invalidate_hash(suffix_dir: str) -> None:
     """Record that ``suffix_dir`` (``.../<partition>/<suffix>``) changed."""
-    partition_dir, suffix = os.path.split(suffix_dir)
-    fd = os.open(os.path.join(partition_dir, HASHES_INVALID),
+    partition_dir, _, suffix = suffix_dir.rpartition("/")
+    fd = os.open(f"{partition_dir}/{HASHES_INVALID}",
                  os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
     try:
         # held for microseconds by consolidation: waiting for it is cheaper than retrying

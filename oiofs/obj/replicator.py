@@ -35,7 +35,7 @@ from oiofs.common.exceptions import RingLoadError
 from oiofs.common.local_devices import local_devices, whataremyips
 from oiofs.common.ring import Ring
 from oiofs.common.storage_policy import POLICIES, REPLICATION, StoragePolicy
-from oiofs.obj.diskfile import TMP_DIR
+from oiofs.obj.diskfile_writer import TMP_DIR
 from oiofs.obj.hashes import DEFAULT_RECLAIM_AGE
 from oiofs.obj.replication_client import ReplicationClient
 from oiofs.obj.replication_stats import Heartbeat, ObjectReplicationStats

@@ -20,7 +20,7 @@ from oiofs.common.hashing import md5
 from oiofs.common.http.multipart import ByteRangesLayout
 from oiofs.common.storage_policy import ReplicationPolicy
 from oiofs.common.timestamp import Timestamp
-from oiofs.obj import diskfile as diskfile_module
+from oiofs.obj import diskfile_writer
 from oiofs.obj.diskfile import DiskFileManager
 from oiofs.obj.hashes import consolidate_invalidations
 from oiofs.obj.metadata import XATTR_NAME, write_metadata
@@ -250,7 +250,7 @@ def test_fallocate_reserve(devices):
 
 
 def test_large_bodies_are_preallocated(manager):
-    body = os.urandom(diskfile_module.FALLOCATE_MIN * 2)
+    body = os.urandom(diskfile_writer.FALLOCATE_MIN * 2)
     put(manager, body=body)
     assert read_all(manager)[1] == body
 
@@ -274,3 +274,36 @@ def test_xattr_probe_refuses_a_filesystem_without_user_xattrs(devices, monkeypat
 def test_xattr_probe_needs_the_devices_directory(tmp_path):
     with pytest.raises(ConfigError):
         DiskFileManager({"devices": str(tmp_path / "nope")}, Log()).check_xattr_support()
+
+
+def test_new_directories_are_made_and_their_parents_fsynced(manager, devices, monkeypatch):
+    synced = []
+    real_fsync_dir = diskfile_writer.fsync_dir
+    monkeypatch.setattr(diskfile_writer, "fsync_dir",
+                        lambda path: (synced.append(path), real_fsync_dir(path)))
+    # a new device: objects, partition, suffix and hash directories made
+    df = put(manager)
+    partition_dir = os.path.dirname(df.suffix_dir)
+    objects_dir = os.path.dirname(partition_dir)
+    assert synced == [df.hash_dir, os.path.dirname(objects_dir), objects_dir,
+                      partition_dir, df.suffix_dir]
+    del synced[:]
+    # the listing saw no hash directory, another writer made it before this write's
+    # rename: the write goes in, and the parent is fsynced all the same
+    df = manager.get_diskfile("sda", "7", "a", "c", "o2", POLICY0)
+    assert df.ondisk().data is None
+    os.makedirs(df.hash_dir)
+    with df.create(size=0) as writer:
+        writer.put({"X-Timestamp": "1700000001.00000", "name": df.name}, ".ts")
+    assert os.listdir(df.hash_dir) == ["1700000001.00000.ts"]
+    assert synced == [df.hash_dir, os.path.dirname(df.hash_dir)]
+
+
+def test_a_write_unlinks_what_its_listing_showed_obsolete(manager):
+    df = put(manager, ts="1700000001.00000")
+    df = manager.get_diskfile("sda", "7", "a", "c", "o", POLICY0)
+    assert df.ondisk().data == "1700000001.00000.data"
+    with df.create(size=0) as writer:
+        writer.put({"X-Timestamp": "1700000002.00000", "name": df.name}, ".ts")
+    assert os.listdir(df.hash_dir) == ["1700000002.00000.ts"]
+    assert df.ondisk().tombstone == "1700000002.00000.ts"

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from oiofs.obj.filenames import (
+    cleanup_after_write,
     cleanup_ondisk_files,
     filename,
     select_files,
@@ -72,3 +73,28 @@ def test_cleanup_unlinks_only_obsolete_files(tmp_path):
 
 def test_cleanup_of_a_missing_directory(tmp_path):
     assert cleanup_ondisk_files(str(tmp_path / "nope")).data is None
+
+
+def test_cleanup_after_write_trusts_the_listing_made_before(tmp_path):
+    for name in (T1 + ".data", T2 + ".meta", T3 + ".ts"):
+        (tmp_path / name).write_bytes(b"x")
+    before = select_files(os.listdir(tmp_path))
+    # a concurrent writer's file the listing did not see: left for the next cleanup
+    (tmp_path / (T2 + ".data")).write_bytes(b"x")
+    (tmp_path / (T4 + ".data")).write_bytes(b"x")
+    files = cleanup_after_write(str(tmp_path), before, T4 + ".data")
+    assert (files.data, files.meta, files.tombstone, files.obsolete) == \
+        (T4 + ".data", None, None, [])
+    assert sorted(os.listdir(tmp_path)) == [T2 + ".data", T4 + ".data"]
+    # without a listing made before, it lists the directory
+    files = cleanup_after_write(str(tmp_path), None, T4 + ".data")
+    assert os.listdir(tmp_path) == [T4 + ".data"] and files.data == T4 + ".data"
+
+
+def test_cleanup_after_write_of_an_older_file_unlinks_nothing_newer(tmp_path):
+    (tmp_path / (T3 + ".data")).write_bytes(b"x")
+    before = select_files([])  # listed before the T3 write of another writer
+    (tmp_path / (T2 + ".data")).write_bytes(b"x")
+    cleanup_after_write(str(tmp_path), before, T2 + ".data")
+    assert sorted(os.listdir(tmp_path)) == [T2 + ".data", T3 + ".data"]
+    assert select_files(os.listdir(tmp_path)).data == T3 + ".data"
