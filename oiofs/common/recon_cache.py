@@ -8,11 +8,13 @@ key, an empty dict removes a key), and replaces the file atomically: a reader se
 content or the new, never a mix.
 
 >>> import tempfile
->>> cache = os.path.join(tempfile.mkdtemp(), "object.recon")
+>>> tmp = tempfile.TemporaryDirectory()
+>>> cache = os.path.join(tmp.name, "object.recon")
 >>> dump_recon_cache(cache, {"object_updater_sweep": 1.5, "stats": {"a": 1, "b": 2}})
 >>> dump_recon_cache(cache, {"stats": {"b": 3, "a": {}}})
 >>> load_recon_cache(cache)
 {'object_updater_sweep': 1.5, 'stats': {'b': 3}}
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """``Meta0Client``: keeps the meta0 mapping (prefix -> service ids) through a store.
 
 >>> import os, tempfile
->>> client = Meta0Client({"meta0_path": os.path.join(tempfile.mkdtemp(), "meta0.json")})
+>>> tmp = tempfile.TemporaryDirectory()
+>>> client = Meta0Client({"meta0_path": os.path.join(tmp.name, "meta0.json")})
 >>> client.force({"00ab": ["svc-a", "svc-b"]})
 >>> client.list()
 {'00AB': ['svc-a', 'svc-b']}
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations
