@@ -334,7 +334,7 @@ class AccountReaper(Daemon):
             pile.spawn(self._request, node, "DELETE", backend_path(
                 node["device"], part, account, container), dict(base, **update))
         statuses = [s for s in pile]
-        done = sum(1 for s in statuses if s is not None and (200 <= s < 300 or s == 404))
+        done = sum(1 for status in statuses if _deleted(status))
         if done >= quorum(len(nodes)):
             self.stats.containers_deleted += 1
             return True
@@ -350,5 +350,5 @@ class AccountReaper(Daemon):
 
 
 def _deleted(status: int | None) -> bool:
-    """True if an object ``DELETE`` answered that the object is gone there."""
+    """True if a ``DELETE`` answered that the object or container is gone there."""
     return status is not None and (200 <= status < 300 or status == 404)

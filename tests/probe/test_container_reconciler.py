@@ -57,13 +57,29 @@ def split_container(cluster, account: str, container: str = CONTAINER,
 
 
 def side_put(app, account: str, obj: str, policy: int, body: bytes,
-             container: str = CONTAINER) -> None:
+             container: str = CONTAINER, timestamp: str | None = None) -> None:
+    """PUT straight into ``policy`` (at ``timestamp``, if given), past the container's."""
     env = make_environ({}, "PUT", f"/v1/{account}/{container}/{obj}",
                        headers={"Content-Type": "application/x-probe"}, body=body)
     env[POLICY_INDEX_KEY] = policy
+    if timestamp is not None:
+        env[SYNC_TIMESTAMP_KEY] = timestamp
     resp = call(app, env)
     resp.close()
     assert resp.status == 201, (obj, policy, resp.status)
+
+
+def misplaced_object(cluster, side_proxy, container: str, obj: str, size: int,
+                     policies: tuple[int, ...] = (EC_INDEX, 0, 0), policy: int = 0
+                     ) -> tuple[ProbeClient, bytes]:
+    """A container split between policies (:func:`split_container`) holding one object of
+    ``size`` random bytes written in ``policy``; the client and the body."""
+    client = ProbeClient(cluster)
+    client.put_container("warm-up")  # the account exists
+    split_container(cluster, client.account, container, policies)
+    body = os.urandom(size)
+    side_put(side_proxy, client.account, obj, policy, body, container)
+    return client, body
 
 
 def replicated_statuses(cluster, account: str, obj: str, container: str = CONTAINER
@@ -128,12 +144,11 @@ def test_policy_split_is_reconciled_into_the_ec_policy(cluster, side_proxy):
 
 def test_objects_of_the_losing_ec_side_are_moved_into_the_replicated_policy(cluster,
                                                                             side_proxy):
-    client = ProbeClient(cluster)
-    client.put_container("warm-up")
-    account, container = client.account, "split-back"
-    split_container(cluster, account, container, (0, EC_INDEX, EC_INDEX))  # replicated wins
-    body = os.urandom(MIB + MIB // 2)
-    side_put(side_proxy, account, "from-ec", EC_INDEX, body, container)
+    container = "split-back"
+    client, body = misplaced_object(cluster, side_proxy, container, "from-ec",
+                                    MIB + MIB // 2, policies=(0, EC_INDEX, EC_INDEX),
+                                    policy=EC_INDEX)  # the replicated side wins
+    account = client.account
     for _ in range(2):
         assert set(cluster.aio.run_once("container-replicator").values()) == {0}
     assert set(cluster.aio.run_once("container-reconciler").values()) == {0}
@@ -156,12 +171,9 @@ def test_a_half_committed_move_is_written_again_not_taken_for_done(cluster, side
     than k nodes: a HEAD sees it, a GET cannot read it. The next pass must write the copy
     again (one offset later) before it deletes the misplaced copy (seen in CI: the object
     answered 404 after the rerun)."""
-    client = ProbeClient(cluster)
-    client.put_container("warm-up")
-    account, container = client.account, "half-committed"
-    split_container(cluster, account, container)
-    body = os.urandom(2 * MIB + 7)
-    side_put(side_proxy, account, "obj", 0, body, container)
+    container = "half-committed"
+    client, body = misplaced_object(cluster, side_proxy, container, "obj", 2 * MIB + 7)
+    account = client.account
     ring = Ring(cluster.oiofs_dir, ring_name="object")
     part, nodes = ring.get_nodes(account, container, "obj")
     head = direct_request(nodes[0]["ip"], nodes[0]["port"], "HEAD",
@@ -170,13 +182,8 @@ def test_a_half_committed_move_is_written_again_not_taken_for_done(cluster, side
     source_ts = Timestamp(head.headers["x-timestamp"])
     # the copy an earlier move wrote at the source's time plus offset 2, then made durable
     # on two nodes only (the others keep their archives uncommitted)
-    env = make_environ({}, "PUT", f"/v1/{account}/{container}/obj",
-                       headers={"Content-Type": "application/x-probe"}, body=body)
-    env[POLICY_INDEX_KEY] = EC_INDEX
-    env[SYNC_TIMESTAMP_KEY] = Timestamp(source_ts, offset=2).internal
-    resp = call(side_proxy, env)
-    resp.close()
-    assert resp.status == 201
+    side_put(side_proxy, account, "obj", EC_INDEX, body, container,
+             timestamp=Timestamp(source_ts, offset=2).internal)
     archives = archive_files(cluster, account, container, "obj")
     assert sorted(archives) == [0, 1, 2, 3, 4, 5]
     for index in (2, 3, 4, 5):
@@ -200,12 +207,9 @@ def test_a_half_committed_move_is_written_again_not_taken_for_done(cluster, side
 
 
 def test_reconciler_killed_mid_move_loses_nothing_and_a_rerun_finishes(cluster, side_proxy):
-    client = ProbeClient(cluster)
-    client.put_container("warm-up")
-    account, container = client.account, "killed"
-    split_container(cluster, account, container)
-    body = os.urandom(12 * MIB + 5)
-    side_put(side_proxy, account, "big", 0, body, container)
+    container = "killed"
+    client, body = misplaced_object(cluster, side_proxy, container, "big", 12 * MIB + 5)
+    account = client.account
     for _ in range(2):
         assert set(cluster.aio.run_once("container-replicator").values()) == {0}
     assert len(queued_rows(cluster)) >= 1
