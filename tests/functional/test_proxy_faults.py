@@ -8,7 +8,10 @@ killed (SIGKILL).
 
 from __future__ import annotations
 
+import http.client
+import json
 import time
+import urllib.parse
 
 import pytest
 
@@ -72,7 +75,12 @@ def test_one_node_down_then_back(cluster, how):
         during = exercise(client, container, "down", 12)
         listing = client.request("GET", f"/{container}", headers={"X-Newest": "true"})
         names = set(listing.body.decode().split())
-        assert set(before + during) <= names
+        missing = sorted(set(before + during) - names)
+        if missing:  # what each replica holds, to tell why (printed with the failure)
+            print(listing.status, dict(listing.headers))
+            for view in replica_views(cluster, container):
+                print(view)
+        assert not missing, missing
         for name in before:
             assert client.request("GET", f"/{container}/{name}").status == 200
     finally:
@@ -83,6 +91,41 @@ def test_one_node_down_then_back(cluster, how):
         resp = client.request("GET", f"/{container}/{name}")
         assert resp.status == 200, (name, resp)
     client.close()
+
+
+def replica_views(cluster, container: str) -> list[tuple]:
+    """What each node's container server holds of ``container`` (primaries and handoffs
+    alike): ``(node, status, put timestamp, names)``, for a failure message."""
+    import configparser
+    import os
+
+    from oiofs.common.hashing import set_hash_path_secret
+    from oiofs.common.ring import Ring
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(os.path.join(cluster.oiofs_dir, "oiofs.conf"))
+    set_hash_path_secret(parser.get("hash", "hash_path_prefix", fallback=""),
+                         parser.get("hash", "hash_path_suffix", fallback=""))
+    ring = Ring(cluster.oiofs_dir, ring_name="container")
+    part, primaries = ring.get_nodes("AUTH_test", container)
+    primary_ports = {p["port"] for p in primaries}
+    views = []
+    for node in cluster.nodes:
+        port = node["container_port"]
+        path = urllib.parse.quote(f"/{node['device']}/{part}/AUTH_test/{container}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path + "?format=json")
+            resp = conn.getresponse()
+            body = resp.read()
+            names = ([row["name"] for row in json.loads(body)]
+                     if resp.status == 200 else body[:100])
+            views.append((node["node"], port in primary_ports, resp.status,
+                          resp.getheader("X-Put-Timestamp"), names))
+            conn.close()
+        except OSError as err:
+            views.append((node["node"], port in primary_ports, str(err)))
+    return views
 
 
 @pytest.mark.parametrize("size", [10, 300 * 1024])

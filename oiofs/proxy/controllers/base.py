@@ -225,10 +225,14 @@ class Controller:
                 query: str, checked: bool = False):
         """HEAD/GET an account or container from its nodes: ``(resp, status)``.
 
-        The client's ``Accept`` is passed on; with ``X-Newest`` every primary is asked and
-        the newest answer wins; ``checked`` serves an answer whose rows (and put
-        timestamp) a quorum of replicas agrees on (:mod:`oiofs.proxy.checked_listing`). ``resp`` is
-        ``None`` when no node answered well, and ``status`` then says how they failed.
+        The client's ``Accept`` is passed on; ``checked`` serves an answer whose rows (and
+        put timestamp) a quorum of replicas agrees on (:mod:`oiofs.proxy.checked_listing`),
+        and so does ``X-Newest`` on such a read: the newest put timestamp alone can pick a
+        replica that missed acknowledged rows (replicas tie on it, and one still catching
+        up, or serving rows its pending file has not merged, would win as often as any).
+        Without ``checked``, ``X-Newest`` asks every primary and the newest answer wins.
+        ``resp`` is ``None`` when no node answered well, and ``status`` then says how they
+        failed.
         """
         headers = self.backend_headers(req)
         accept = req.environ.get("HTTP_ACCEPT")
@@ -237,7 +241,7 @@ class Controller:
         node_iter = self.backend.iter_read_nodes(ring, part, nodes,
                                                  self.options.node_count(len(nodes)))
         quorum = self.app.quorum(len(nodes))
-        if req.true_header("X-Newest"):
+        if req.true_header("X-Newest") and not checked:
             resp, _node, status = self.backend.read_newest(
                 node_iter, req.method, part, suffix, headers, quorum, len(nodes), query,
                 DB_NEWEST_KEYS)
