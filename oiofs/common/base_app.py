@@ -26,6 +26,7 @@ from oiofs.common.exceptions import (
     HTTPPreconditionFailed,
 )
 from oiofs.common.http.error_page import ERROR_CONTENT_TYPE, error_body
+from oiofs.common.http.request import ServerRequest
 from oiofs.common.logger import get_logger
 
 
@@ -78,7 +79,7 @@ class BaseServerApp:
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
-        req = Request(environ)
+        req = ServerRequest(environ)
         resp = self.handle(req)
         trans_id = environ.get("HTTP_X_TRANS_ID")
         if trans_id:

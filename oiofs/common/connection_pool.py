@@ -30,7 +30,9 @@ from __future__ import annotations
 import errno
 import select
 import socket
+import sys
 from collections.abc import Mapping
+from typing import Any
 
 from oiofs.common.exceptions import (
     ClientException,
@@ -49,6 +51,20 @@ MAX_HEAD = 256 * 1024
 _UNREACHABLE = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH,
                 errno.EHOSTDOWN, errno.ENETDOWN}
 _NO_BODY_STATUSES = frozenset((204, 304))
+
+
+_REAL_POLL: list[Any] = []  # the real ``select.poll`` and ``POLLIN``, found at first use
+
+
+def _real_poll() -> tuple[Any, int]:
+    """``select.poll`` and ``select.POLLIN``. eventlet's monkey patching drops ``poll``
+    from ``select`` (a zero-timeout poll never blocks, so the original is safe in a green
+    thread): the original module is then asked of eventlet, which whoever patched loaded."""
+    if not _REAL_POLL:
+        module = select if hasattr(select, "poll") else \
+            sys.modules["eventlet.patcher"].original("select")
+        _REAL_POLL.extend((module.poll, module.POLLIN))
+    return _REAL_POLL[0], _REAL_POLL[1]
 
 
 class _StaleConnection(ClientException):
@@ -230,28 +246,19 @@ class HTTPConnection:
     def is_alive(self) -> bool:
         """Whether an idle connection is still open with nothing unexpected to read.
 
-        Peeks at the real socket without blocking: nothing to read means healthy; EOF or
-        stray bytes mean the server closed (or broke) it while it sat in the pool.
+        Polls the socket without waiting (plain or green, the same): nothing to read
+        means healthy; EOF, stray bytes or an error mean the server closed (or broke) it
+        while it sat in the pool.
         """
         if self.closed or self._pos < len(self._buf):
             return False
-        raw = getattr(self.sock, "fd", None)  # a green socket wraps a non-blocking one
-        if raw is None:
-            # A plain socket with a timeout would wait before peeking: poll instead.
-            try:
-                readable = select.select([self.sock], [], [], 0)[0]
-            except (OSError, ValueError):
-                return False
-            if not readable:
-                return True
-            raw = self.sock
+        poll, pollin = _REAL_POLL or _real_poll()
         try:
-            raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return True
-        except OSError:
+            poller = poll()
+            poller.register(self.sock.fileno(), pollin)
+            return not poller.poll(0)  # no exception to build, unlike a peeking recv
+        except (OSError, ValueError):
             return False
-        return False  # EOF, or bytes nobody asked for: either way unusable
 
     def release(self) -> None:
         """Give the connection back to its pool (or close it if it has none)."""

@@ -34,6 +34,13 @@ TimestampValue: TypeAlias = (
     "Timestamp | str | bytes | bytearray | SupportsFloat | SupportsIndex | None")
 
 
+@functools.lru_cache(maxsize=64)
+def _http_date(seconds: int) -> str:
+    """The RFC 7231 date of a whole second, remembered: a busy proxy answers every PUT of
+    one second with the same ``Last-Modified``, and ``formatdate`` costs several us."""
+    return formatdate(seconds, usegmt=True)
+
+
 @functools.total_ordering
 class Timestamp:
     """An immutable point in time with 10 us resolution and an integer offset."""
@@ -124,8 +131,7 @@ class Timestamp:
     @property
     def http_date(self) -> str:
         """RFC 7231 date rounded up to the next second (for ``Last-Modified``)."""
-        seconds = -(-self.raw // 100000)  # ceil: a Last-Modified never precedes the write
-        return formatdate(seconds, usegmt=True)
+        return _http_date(-(-self.raw // 100000))  # ceil: never before the write
 
     @property
     def ceil_seconds(self) -> int:
