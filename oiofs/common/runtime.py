@@ -149,6 +149,9 @@ class RequestHeaders:
 
 
 _wsgi: Any = eventlet.wsgi
+#: a header block read from the buffer at once must be shorter than eventlet's limit on
+#: one header line (8192): no limit can then be passed, none needs checking
+_HEADER_BLOCK_FAST_MAX = 8000
 #: header name as sent -> its environ key (``None``: left out of the environ)
 _ENVIRON_KEYS: dict[str, str | None] = {}
 _MAX_ENVIRON_KEYS = 4096  # names remembered (a client may send any)
@@ -250,15 +253,18 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]  # eventle
         self.close_connection = version == "HTTP/1.0"
         items: list[tuple[str, str]] = []
         max_headers = constraints.max_header_count()
-        readline = self.rfile.readline  # eventlet's wrapper enforces the size limits
-        while True:
-            line = readline(65537)
-            if line in (b"\r\n", b"\n", b""):
+        lines: Iterable[str | bytes] | None = self._buffered_header_lines()
+        if lines is None:  # not all in the buffer, or unusual: one line at a time
+            readline = self.rfile.readline  # eventlet's wrapper enforces the size limits
+            lines = iter(lambda: readline(65537), None)
+        for line in lines:
+            if line in ("\r\n", "\n", "", b"\r\n", b"\n", b""):
                 break
             if len(items) >= max_headers:
                 self.send_error(431, "Too many headers")
                 return False
-            name, sep, value = line.decode("iso-8859-1").partition(":")
+            name, sep, value = (line if isinstance(line, str) else
+                                line.decode("iso-8859-1")).partition(":")
             if not sep or not name or " " in name or "\t" in name:  # names are tokens
                 self.send_error(400, "Bad header line")
                 return False
@@ -282,6 +288,29 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]  # eventle
             expected: bool = self.handle_expect_100()
             return expected
         return True
+
+    def _buffered_header_lines(self) -> list[str] | None:
+        """The header lines as text (without their CRLF, then an empty one) when the
+        whole header block already sits in the read buffer, every line of it ends with
+        CRLF and it is shorter than one header line may be; ``None`` otherwise (the caller
+        reads line by line, with eventlet's limits). One read of the buffer and one decode
+        instead of a ``readline``, a limit check and a decode per line."""
+        fp: Any = getattr(self.rfile, "fp", None)  # eventlet's size-checking wrapper
+        if fp is None or not hasattr(fp, "peek"):
+            return None
+        buffered: bytes = fp.peek()
+        if buffered.startswith(b"\r\n"):
+            fp.read(2)
+            return [""]
+        end = buffered.find(b"\r\n\r\n", 0, _HEADER_BLOCK_FAST_MAX)
+        if end < 0:
+            return None
+        block = buffered[:end + 2].decode("iso-8859-1")
+        lines = block.split("\r\n")
+        if "\n" in block.replace("\r\n", ""):
+            return None  # a bare LF ends a line for readline: leave those to it
+        fp.read(end + 4)
+        return lines  # the block ended with CRLF: its last piece is the empty line
 
     # --- the environ --------------------------------------------------------------------
 

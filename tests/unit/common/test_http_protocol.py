@@ -234,3 +234,39 @@ def test_lazy_body_is_chunked_and_date_sent(ports):
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head and b"\r\nDate: " in head
     assert body == b"9\r\nlazy body\r\n0\r\n\r\n"
+
+
+@pytest.mark.parametrize("head", [
+    # in the read buffer at once, CRLF lines: taken from the buffer in one piece
+    b"GET /f HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-B:  two words \r\nConnection: close\r\n\r\n",
+    # bare LF line ends: line by line, as before
+    b"GET /f HTTP/1.1\nHost: h\nX-A: 1\r\nX-B:  two words \nConnection: close\n\n",
+    # a block longer than the one-piece bound: line by line
+    b"GET /f HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-B:  two words \r\nX-Pad: " + b"p" * 7990
+    + b"\r\nConnection: close\r\n\r\n",
+])
+def test_header_block_read_whole_or_line_by_line_alike(port, head):
+    status, seen = answer(exchange(port, head))
+    assert status == 200
+    assert (seen["HTTP_X_A"], seen["HTTP_X_B"], seen["HTTP_CONNECTION"]) == (
+        "1", "two words", "close")
+
+
+def test_header_block_arriving_in_pieces_and_pipelined_requests(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /p1 HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n")
+        threading.Event().wait(0.2)  # the server has the first lines only
+        sock.sendall(b"X-B: 2\r\n\r\nGET /p2 HTTP/1.1\r\nHost: h\r\nX-C: 3\r\n\r\n")
+        data = b""
+        while data.count(b"}") < 2:
+            data += sock.recv(65536)
+    first, second = [json.loads(b"{" + part.split(b"{", 1)[1])
+                     for part in data.split(b"HTTP/1.1 200")[1:]]
+    assert (first["path"], first["HTTP_X_A"], first["HTTP_X_B"]) == ("/p1", "1", "2")
+    assert (second["path"], second["HTTP_X_C"]) == ("/p2", "3")
+    assert "HTTP_X_A" not in second
+
+
+def test_header_line_too_long_still_refused(port):
+    raw = exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: " + b"v" * 9000 + b"\r\n\r\n")
+    assert b" 400 " in raw[:20]
