@@ -112,6 +112,8 @@ DEFAULT_ALLOWED_HEADERS = ("content-disposition, content-encoding, content-langu
 DATA_ONLY_HEADERS = frozenset({"x-static-large-object"})
 USER_META_PREFIXES = ("x-object-meta-", "x-object-transient-sysmeta-")
 SYSMETA_PREFIX = "x-object-sysmeta-"
+#: environ keys whose metadata name is remembered (a client may send any header names)
+_MAX_STORED_NAMES = 4096
 #: object metadata that replaces a field of the object's container updates
 UPDATE_OVERRIDE_PREFIX = "x-object-sysmeta-container-update-override-"
 UPDATE_OVERRIDE_FIELDS = {"etag": "X-Etag", "size": "X-Size", "content-type": "X-Content-Type"}
@@ -181,6 +183,9 @@ class ObjectServer(BaseServerApp):
         self.allowed_headers = frozenset(
             h.lower() for h in conf_list(conf, "allowed_headers", DEFAULT_ALLOWED_HEADERS))
         self.post_keys = self.allowed_headers - DATA_ONLY_HEADERS
+        # environ key -> the name it is stored under, or None, for a PUT (True) and a POST
+        # (False): the same few keys come with every request
+        self._stored_names: dict[bool, dict[str, str | None]] = {True: {}, False: {}}
         self.manager = DiskFileManager(conf, self.logger, post_keys=self.post_keys)
         self.manager.check_xattr_support()
         self.update_sender = ContainerUpdateSender(
@@ -246,16 +251,29 @@ class ObjectServer(BaseServerApp):
         """
         raw: dict[str, str] = {}
         allowed = self.allowed_headers if sysmeta else self.post_keys
+        stored = self._stored_names[sysmeta]
         for key, value in environ.items():
-            if not key.startswith("HTTP_"):
-                continue
-            name = key[5:].replace("_", "-")
-            lname = name.lower()
-            if lname.startswith(USER_META_PREFIXES) or lname in allowed or (
-                    sysmeta and lname.startswith(SYSMETA_PREFIX)):
-                raw[title_case(name)] = value  # non-ASCII characters kept as they came
+            name = stored.get(key, "")
+            if name == "":
+                name = self._stored_name(key, allowed, sysmeta)
+                if len(stored) < _MAX_STORED_NAMES:
+                    stored[key] = name
+            if name is not None:
+                raw[name] = value  # non-ASCII characters kept as they came
         check_metadata(raw, "object")
         return {name: stored_text(value) for name, value in raw.items()}
+
+    @staticmethod
+    def _stored_name(key: str, allowed: frozenset[str], sysmeta: bool) -> str | None:
+        """The metadata name an environ ``key`` is stored under (``None``: not kept)."""
+        if not key.startswith("HTTP_"):
+            return None
+        name = key[5:].replace("_", "-")
+        lname = name.lower()
+        if lname.startswith(USER_META_PREFIXES) or lname in allowed or (
+                sysmeta and lname.startswith(SYSMETA_PREFIX)):
+            return title_case(name)
+        return None
 
     def _delete_at(self, req: Request, metadata: dict[str, str]) -> int | None:
         """Store the request's expiry time in ``metadata``; that time, or ``None``.
