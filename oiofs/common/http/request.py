@@ -80,9 +80,12 @@ class EnvironHeaderView(EnvironHeaders):
 
 
 class ServerRequest(Request):
-    """werkzeug's ``Request`` with :class:`EnvironHeaderView` as its headers."""
+    """werkzeug's ``Request`` with :class:`EnvironHeaderView` as its headers, and not
+    stored in its environ: werkzeug's ``environ["werkzeug.request"]`` made a reference
+    cycle (request -> environ -> request), so that every request's environ, its headers
+    and its input waited for the cyclic garbage collector instead of going at once."""
 
-    def __init__(self, environ: dict[str, Any], populate_request: bool = True,
+    def __init__(self, environ: dict[str, Any], populate_request: bool = False,
                  shallow: bool = False) -> None:
         super().__init__(environ, populate_request, shallow)
         self.headers = EnvironHeaderView(environ)

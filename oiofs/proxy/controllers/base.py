@@ -132,8 +132,14 @@ class Controller:
         if authorize is None:
             req.owner = True
             return
-        req.environ[ACCOUNT_ACL_KEY] = lambda account: self.account_info(req, account).acl
-        authorize(req, acl, target, method)
+        environ = req.environ
+        environ[ACCOUNT_ACL_KEY] = lambda account: self.account_info(req, account).acl
+        try:
+            authorize(req, acl, target, method)
+        finally:
+            # the lambda holds ``req``, which holds the environ: left there, it would make
+            # every request's environ wait for the cyclic garbage collector
+            environ.pop(ACCOUNT_ACL_KEY, None)
 
     def deny_anonymous(self, req: ProxyRequest) -> None:
         """401 for requests without a user (used before revealing anything)."""
