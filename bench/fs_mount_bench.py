@@ -107,23 +107,65 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def group_cpu_seconds(leaders: list[int]) -> float:
+    """User + system CPU so far of every live process in the process groups ``leaders``
+    (the cluster's servers: each is started in a session of its own, with its workers)."""
+    total = 0.0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in leaders:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine so far, all cores (/proc/stat)."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+
+
+def cluster_pids(aio: AllInOne) -> list[int]:
+    """The pids of the cluster's processes (each leads its process group)."""
+    from oiofs.cli.allinone import processes
+
+    return [pid for name in aio.layout.process_names()
+            if (pid := processes.read_pid(aio.layout.run, name, aio.layout.root))]
+
+
 def unmount(proc: subprocess.Popen, mnt: str) -> None:
     subprocess.run(["fusermount3", "-u", mnt], check=True)
     proc.wait(3600)
 
 
 def run_tool(tool: str, auth: str, work: str, tarball: str, sums: dict[str, str],
-             log: ProxyLog) -> dict:
+             log: ProxyLog, cluster: list[int]) -> dict:
     container = f"fsbench-{tool}-{os.getpid()}"
     mnt, out = os.path.join(work, f"mnt-{tool}"), {}
     cmd = mount_cmd(tool, auth, container, mnt, os.path.join(work, f"cache-{tool}-1"))
     proc = mount(cmd, mnt, os.path.join(work, f"{tool}.log"))
     log.mark()
     out["load1"] = os.getloadavg()[0]
+    cluster_cpu, (busy, idle) = group_cpu_seconds(cluster), machine_cpu()
     cpu, start = cpu_seconds(proc.pid), time.monotonic()
-    subprocess.run(["tar", "-xf", tarball, "-C", mnt], check=True)
+    tar = subprocess.Popen(["tar", "-xf", tarball, "-C", mnt])
+    _, status, usage = os.wait4(tar.pid, 0)
     out["untar_s"] = time.monotonic() - start
     out["untar_mount_cpu_s"] = round(cpu_seconds(proc.pid) - cpu, 2)
+    out["untar_cluster_cpu_s"] = round(group_cpu_seconds(cluster) - cluster_cpu, 2)
+    out["untar_tar_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
+    busy2, idle2 = machine_cpu()
+    out["untar_machine_busy_s"] = round(busy2 - busy, 2)
+    out["untar_machine_idle_s"] = round(idle2 - idle, 2)
+    if status:
+        raise SystemExit(f"{tool}: tar failed ({status})")
     if tool == "rclone":
         # rclone uploads in the background and does not wait for it on unmount: wait
         # until the container holds every file (and directory marker, if any).
@@ -184,7 +226,8 @@ def main() -> None:
         sums = make_tree(tarball, args.files, args.dirs)
         log = ProxyLog(os.path.join(aio.layout.log, "proxy-server.log"))
         for tool in args.tools.split(","):
-            results[tool] = run_tool(tool, aio.layout.auth_url, args.dir, tarball, sums, log)
+            results[tool] = run_tool(tool, aio.layout.auth_url, args.dir, tarball, sums, log,
+                                     cluster_pids(aio))
             print(tool, json.dumps(results[tool]), flush=True)
     finally:
         aio.stop()
