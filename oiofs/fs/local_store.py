@@ -152,7 +152,7 @@ class LocalStore(Store):
                 os.unlink(tmp)
         return os.stat(local).st_mtime
 
-    def create_directory(self, directory: str) -> None:
+    def create_directory(self, directory: str, *, known_absent: bool = False) -> None:
         try:
             os.mkdir(self._local(directory))
         except OSError as exc:

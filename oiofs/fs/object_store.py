@@ -208,11 +208,13 @@ class ObjectStore(Store):
                        path=path)
         return time.time()
 
-    def create_directory(self, directory: str) -> None:
+    def create_directory(self, directory: str, *, known_absent: bool = False) -> None:
+        """Write the directory's marker object; unless ``known_absent``, first check that
+        nothing is there (two HEAD and a listing: a file, a marker, objects below)."""
         name = self._name(directory)
         if not name:
             raise AlreadyExistsError("/ exists")
-        if self.exists(directory):
+        if not known_absent and self.exists(directory):
             raise AlreadyExistsError(f"already exists: {directory}")
         self._call(self.conn.put_object, self.container, name + "/", b"",
                    content_type=DIRECTORY_TYPE, path=directory)

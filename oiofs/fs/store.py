@@ -166,8 +166,13 @@ class Store:
         """
         raise NotImplementedError
 
-    def create_directory(self, directory: str) -> None:
-        """Create ``directory``; :class:`AlreadyExistsError` when something is there."""
+    def create_directory(self, directory: str, *, known_absent: bool = False) -> None:
+        """Create ``directory``; :class:`AlreadyExistsError` when something is there.
+
+        ``known_absent``: the caller has just seen that nothing is there (a caching
+        store's listing of the parent); a store whose own check costs requests may skip
+        it (another client creating the same name meanwhile is a race either way).
+        """
         raise NotImplementedError
 
     def delete(self, path: str, is_dir: bool = False) -> None:

@@ -106,6 +106,34 @@ def test_ls_l_costs_one_listing_request(cluster, tmp_path, request):
         store.close()
 
 
+def test_mkdir_skips_the_stores_check_when_the_cached_listing_lacks_the_name(
+        cluster, conn, tmp_path, request):
+    container = f"fs-{request.node.name}"
+    counting = CountingConnection(cluster.auth_url, USER, cluster.users[USER])
+    store = CachingStore(ObjectStore(counting, container), str(tmp_path / "cache"),
+                         start=False)
+    try:
+        counting.requests.clear()
+        store.create_directory("/top")         # the root's listing is not cached: checked
+        assert counting.requests == [("HEAD", "top"), ("HEAD", "top/"), ("GET", None),
+                                     ("PUT", "top/")]
+        assert store.get_metadata("/top")["is_dir"]     # the kernel's lookup (lists /)
+        counting.requests.clear()
+        store.create_directory("/top/a")       # /top's listing is known (empty): one PUT
+        assert counting.requests == [("PUT", "top/a/")]
+        with pytest.raises(AlreadyExistsError):
+            store.create_directory("/top/a")   # the listing shows it: the store checks
+        store.listings.clear()
+        with pytest.raises(AlreadyExistsError):
+            store.create_directory("/top/a")   # nothing known: the store checks
+        assert names(conn, container) == ["top/", "top/a/"]
+        store.store_fileobject(io.BytesIO(b"x"), "/top/f")     # dirty, not uploaded
+        with pytest.raises(AlreadyExistsError):
+            store.create_directory("/top/f")   # a file of the cache is there
+    finally:
+        store.close()
+
+
 def test_mount_tree_reaches_the_cluster_and_a_second_mount(cluster, conn, tmp_path, request):
     container = f"fs-{request.node.name}"
     args = [cluster.auth_url, container, "--user", USER, "--key", cluster.users[USER]]
