@@ -20,9 +20,14 @@ same content); uploads read either kind through :meth:`CacheIndex.open_data`.
 The row of a file being created waits in memory (:meth:`CacheIndex.put` with
 ``commit=False``); when the file is closed, its row and data are appended to the close
 log (:mod:`oiofs.fs.close_log`, one ``write``: a killed process keeps it) and reach sqlite
-in one transaction with the others at the next statement on the index or the next
-heartbeat (:meth:`CacheIndex.write_logged`). A new index replays what a killed process
-left in the log. sqlite's checkpoints (copying the WAL into the database, with two
+in one transaction with the others at the next statement on the index that needs them, or
+when the heartbeat finds the log past :data:`MAX_KEPT_BYTES` or :data:`MAX_KEPT_ROWS`
+(:meth:`CacheIndex.write_logged`); meanwhile the data is read from the log, not kept in
+memory. The heartbeat's query for files old enough to upload
+does not need rows newer than its cutoff, so while files are being written (uploads held
+back) nothing reaches sqlite: a transaction holds the index's lock, and every ``create``
+and ``close`` of the writing program waits for it. A new index replays what a killed
+process left in the log. sqlite's checkpoints (copying the WAL into the database, with two
 ``fsync``) run in the heartbeat on a connection of their own
 (:meth:`CacheIndex.checkpoint_some`), never inside a ``close()``.
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import io
+import math
 import os
 import sqlite3
 import threading
@@ -70,6 +76,12 @@ INLINE = ""
 
 #: sqlite's own checkpoint, a backstop when no heartbeat runs (about 40 MB of WAL)
 AUTOCHECKPOINT_PAGES = 10000
+
+#: closed new files kept in the close log (their rows in memory, their data in the log's
+#: pages) before the heartbeat moves them into sqlite: at most this many bytes of log...
+MAX_KEPT_BYTES = 256 << 20
+#: ...and this many rows (a few hundred bytes of memory each)
+MAX_KEPT_ROWS = 50_000
 
 COLUMNS = ("path", "parent", "file", "dirty", "generation", "size", "modified", "updated",
            "accessed", "remote_modified", "in_store")
@@ -134,8 +146,10 @@ class CacheIndex:
         self._commits = 0               # commits since the last checkpoint_some
         self._last_checkpoint = time.monotonic()
         self._pending: dict[str, Entry] = {}   # rows of new files, not in sqlite yet
-        # Rows of new files closed, in the close log and not in sqlite yet, with data.
-        self._logged: dict[str, tuple[Entry, bytes]] = {}
+        # Rows of new files closed, in the close log and not in sqlite yet, with where
+        # their data is in the log (offset, length).
+        self._logged: dict[str, tuple[Entry, int, int]] = {}
+        self._kept_since = math.inf     # no row kept in memory changed before this
         self._log = CloseLog(os.path.join(self.cache_dir, "closes.log"))
         if not self._log.empty:
             self._replay_log()
@@ -156,10 +170,14 @@ class CacheIndex:
             self._commit()
             self._log.clear(sync=True)
 
-    def _execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+    def _execute(self, sql: str, args: tuple = (),
+                 modified_before: float | None = None) -> sqlite3.Cursor:
         """Run ``sql`` on the index (lock held), the rows kept in memory written first
-        so that it sees and changes them like any other."""
-        if self._pending or self._logged:
+        so that it sees and changes them like any other; ``modified_before``: ``sql``
+        reads only rows changed before that time, so rows kept in memory, all changed
+        since, need not be written (none has an older version in sqlite)."""
+        if (self._pending or self._logged) and (modified_before is None
+                                                or self._kept_since <= modified_before):
             self._write_rows()
         return self._db.execute(sql, args)
 
@@ -169,17 +187,26 @@ class CacheIndex:
         self._commit()
         self._db.execute("BEGIN")
         self._db.executemany(INSERT, [_values(entry, None) for entry in self._pending.values()])
-        self._db.executemany(INSERT, [_values(e, data) for e, data in self._logged.values()])
+        read = self._log.read
+        self._db.executemany(INSERT, [_values(e, read(offset, length))
+                                      for e, offset, length in self._logged.values()])
         self._commit()
+        self._commits += len(self._logged)   # a big move: checkpoint soon (heartbeat)
         self._pending.clear()
         self._logged.clear()
+        self._kept_since = math.inf
         self._log.clear()
 
-    def write_logged(self) -> None:
-        """Move the closed files' rows from the close log into sqlite (heartbeat)."""
+    def write_logged(self, max_bytes: int = 0, max_rows: int = 0) -> bool:
+        """Move the closed files' rows from the close log into sqlite when the log holds
+        more than ``max_bytes`` or ``max_rows`` (the heartbeat's bounds:
+        :data:`MAX_KEPT_BYTES`, :data:`MAX_KEPT_ROWS`; 0: always); True when it did."""
         with self._lock:
-            if self._logged:
-                self._write_rows()
+            if not self._logged or (self._log.size <= max_bytes
+                                    and len(self._logged) <= max_rows):
+                return False
+            self._write_rows()
+            return True
 
     def _insert(self, entry: Entry, data: bytes | None) -> None:
         self._db.execute(INSERT, _values(entry, data))
@@ -188,10 +215,11 @@ class CacheIndex:
         with self._lock:
             return self._execute(sql, args).fetchone()[0]
 
-    def _rows(self, sql: str, args: tuple = ()) -> list[Entry]:
+    def _rows(self, sql: str, args: tuple = (),
+              modified_before: float | None = None) -> list[Entry]:
         with self._lock:
             rows = self._execute(f"SELECT {', '.join(COLUMNS)} FROM entries {sql}",
-                                    args).fetchall()
+                                 args, modified_before).fetchall()
         return [Entry(*row) for row in rows]
 
     def data_path(self, entry: Entry) -> str:
@@ -277,15 +305,19 @@ class CacheIndex:
         if modified_before is None:
             return self._rows("WHERE dirty = 1 ORDER BY modified LIMIT ?", (limit,))
         return self._rows("WHERE dirty = 1 AND modified <= ? ORDER BY modified LIMIT ?",
-                          (modified_before, limit))
+                          (modified_before, limit), modified_before)
 
-    def dirty_groups(self, max_size: int) -> list[tuple[str, int, int, float]]:
+    def dirty_groups(self, max_size: int, settled_before: float | None = None
+                     ) -> list[tuple[str, int, int, float]]:
         """Per directory, its dirty files of at most ``max_size`` bytes:
-        (directory, count, total size, oldest change)."""
+        (directory, count, total size, oldest change). ``settled_before``: files kept in
+        memory (not in sqlite yet), all changed since that time, may be left out (the
+        heartbeat's, while files are being written)."""
         with self._lock:
             return self._execute(
                 "SELECT parent, COUNT(*), SUM(size), MIN(modified) FROM entries "
-                "WHERE dirty = 1 AND size <= ? GROUP BY parent", (max_size,)).fetchall()
+                "WHERE dirty = 1 AND size <= ? GROUP BY parent", (max_size,),
+                settled_before).fetchall()
 
     def dirty_in(self, directory: str, max_size: int, limit: int) -> list[Entry]:
         """Dirty files of ``directory`` of at most ``max_size`` bytes, oldest first."""
@@ -331,6 +363,7 @@ class CacheIndex:
                 self._commit()
             else:
                 self._pending[entry.path] = copy.copy(entry)
+                self._kept_since = min(self._kept_since, entry.modified)
             self._entries[entry.path] = copy.copy(entry)
             self.total_size += entry.size - (old.size if old else 0)
 
@@ -387,10 +420,10 @@ class CacheIndex:
                 row = copy.copy(cached)
                 row.dirty, row.generation, row.size = True, cached.generation + 1, size
                 row.modified = row.accessed = now
-                self._log.append(tuple(getattr(row, c) for c in COLUMNS), data)
+                offset = self._log.append(tuple(getattr(row, c) for c in COLUMNS), data)
                 self._pending.pop(path, None)
-                self._logged[path] = (row, data)
-                self._commits += 1
+                self._logged[path] = (row, offset, len(data))
+                self._kept_since = min(self._kept_since, now)
             elif data is None:
                 self._execute(
                     "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "
@@ -474,9 +507,9 @@ class CacheIndex:
 
         Called by the heartbeat; runs on a connection of its own, without the index's
         lock, so closes and lookups go on meanwhile. Durability does not depend on it:
-        committed rows survive a killed process in the WAL. True when it ran.
+        committed rows survive a killed process in the WAL (and closed files' rows not
+        in sqlite yet, in the close log). True when it ran.
         """
-        self.write_logged()
         now = time.monotonic()
         if not self._commits or (self._commits < min_commits
                                  and now - self._last_checkpoint < max_age):

@@ -156,7 +156,10 @@ class ChunkingStore(CachingStore):
     def _schedule_packed(self, cutoff: float | None, force: bool, free: int) -> int:
         now = time.monotonic()
         limit = self.max_chunk_size_mb * MB
-        for directory, count, total, oldest in self.index.dirty_groups(self.small_file_size):
+        # Files kept in the index's memory, changed after the cutoff, may be left out
+        # (they join their directory's group when written to sqlite, soon enough).
+        groups = self.index.dirty_groups(self.small_file_size, cutoff)
+        for directory, count, total, oldest in groups:
             if free <= 0:
                 break
             # A full chunk goes now; a partial one once its oldest file waited

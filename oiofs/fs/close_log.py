@@ -33,18 +33,31 @@ class CloseLog:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        self.empty = os.fstat(self._fd).st_size == 0
+        self.size = os.fstat(self._fd).st_size
+        self.empty = self.size == 0
 
-    def append(self, row: tuple, data: bytes) -> None:
-        """Add one record with one ``write`` (in the kernel when it returns)."""
+    def append(self, row: tuple, data: bytes) -> int:
+        """Add one record with one ``write`` (in the kernel when it returns); returns
+        where its data starts in the log (for :meth:`read`)."""
         meta = json.dumps(row).encode()
         crc = zlib.crc32(data, zlib.crc32(meta))
         record = b"".join((HEADER.pack(MAGIC, len(meta), len(data), crc), meta, data))
         written = os.write(self._fd, record)
         if written != len(record):       # a full disk: no half record may look whole
-            os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
+            os.ftruncate(self._fd, self.size)
             raise OSError(f"short write to {self.path}")
+        offset = self.size + HEADER.size + len(meta)
+        self.size += written
         self.empty = False
+        return offset
+
+    def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes of the log at ``offset`` (a record's data, from the page
+        cache: the log was written a moment ago)."""
+        data = os.pread(self._fd, length, offset)
+        if len(data) != length:
+            raise OSError(f"{self.path} is shorter than expected")
+        return data
 
     def records(self) -> list[tuple[list, bytes]]:
         """The complete records, oldest first (a torn last one is left out)."""
@@ -71,7 +84,7 @@ class CloseLog:
             os.ftruncate(self._fd, 0)
             if sync:
                 os.fsync(self._fd)
-        self.empty = True
+        self.empty, self.size = True, 0
 
     def close(self) -> None:
         os.close(self._fd)

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from oiofs.fs.cache_index import CacheIndex, Entry
+from oiofs.fs.cache_index import MAX_KEPT_BYTES, MAX_KEPT_ROWS, CacheIndex, Entry
 from oiofs.fs.errors import StoreAccessError
 from oiofs.fs.listing_cache import ListingCache
 from oiofs.fs.stats import MB, CacheStats
@@ -188,6 +188,7 @@ class WriteBack:
         while not self._stop.is_set():
             try:
                 self.run_once()
+                self.index.write_logged(MAX_KEPT_BYTES, MAX_KEPT_ROWS)
                 self.index.checkpoint_some()
             except Exception as exc:  # keep the heartbeat alive
                 self.stats.add_exception(exc)

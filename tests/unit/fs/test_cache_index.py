@@ -1,6 +1,7 @@
 """The cache index's rows of new files (kept in memory until closed) and its checkpoints."""
 
 import os
+import time
 
 from oiofs.fs.cache_index import INLINE, CacheIndex
 
@@ -40,6 +41,8 @@ def test_checkpoint_some_copies_the_wal_when_enough_has_changed(tmp_path):
     for i in range(3):
         index.put(index.new_entry(f"/f{i}", dirty=True, file=INLINE), commit=False)
         index.store_inline(f"/f{i}", b"x" * 5000)
+    assert not index.checkpoint_some()                      # still in the close log
+    assert index.write_logged()
     assert not index.checkpoint_some(min_commits=10, max_age=60)
     assert index.checkpoint_some(min_commits=3)
     assert not index.checkpoint_some(min_commits=3)         # nothing new since
@@ -62,10 +65,21 @@ def test_closed_files_survive_a_kill_through_the_close_log(tmp_path):
     assert sorted(e.path for e in reopened.dirty()) == [f"/d/f{i}" for i in range(5)]
     assert reopened.inline_content("/d/f3") == b"3" * 1000
     assert os.path.getsize(tmp_path / "closes.log") == 0
-    # The first index goes on: a statement writes its rows to sqlite and empties the log.
+    reopened.close()
+
+
+def test_a_statement_writes_the_logged_rows_and_empties_the_log(tmp_path):
+    index = CacheIndex(str(tmp_path))
+    for i in range(3):
+        index.put(index.new_entry(f"/d/f{i}", dirty=True, file=INLINE), commit=False)
+        index.store_inline(f"/d/f{i}", b"%d" % i * 1000)
     index.store_inline("/d/f1", b"again")          # a second save: logged again
+    assert os.path.getsize(tmp_path / "closes.log") > 3000
     assert index.inline_content("/d/f1") == b"again"
     assert os.path.getsize(tmp_path / "closes.log") == 0
+    assert index.inline_content("/d/f2") == b"2" * 1000
+    index.close()
+    assert CacheIndex(str(tmp_path)).inline_content("/d/f1") == b"again"
 
 
 def test_a_torn_or_stale_record_is_not_replayed(tmp_path):
@@ -85,3 +99,18 @@ def test_a_torn_or_stale_record_is_not_replayed(tmp_path):
     assert reopened.get("/b") is None              # its close() never returned
     assert reopened.get("/a").generation == index.get("/a").generation
     assert reopened.get("/a").generation > 2       # not the stale record's
+
+
+def test_a_query_of_older_rows_leaves_the_kept_ones_in_the_close_log(tmp_path):
+    index = CacheIndex(str(tmp_path))
+    index.put(index.new_entry("/old", dirty=True, file=INLINE), commit=False)
+    index.store_inline("/old", b"o")
+    index.write_logged()                                 # /old is in sqlite
+    before = time.time()
+    time.sleep(0.01)
+    index.put(index.new_entry("/new", dirty=True, file=INLINE), commit=False)
+    index.store_inline("/new", b"n")
+    assert [e.path for e in index.dirty(before)] == ["/old"]
+    assert os.path.getsize(tmp_path / "closes.log") > 0    # not written for that
+    assert [e.path for e in index.dirty(time.time())] == ["/old", "/new"]
+    assert os.path.getsize(tmp_path / "closes.log") == 0   # written to be seen

@@ -2,10 +2,12 @@
 
 import io
 import os
+import sqlite3
 import time
 
 import pytest
 
+from oiofs.fs.cache_index import MAX_KEPT_BYTES, MAX_KEPT_ROWS
 from oiofs.fs.caching_store import CachingStore
 from oiofs.fs.errors import DirectoryNotEmptyError, NoSuchFilesystemObjectError
 from oiofs.fs.local_store import LocalStore
@@ -319,6 +321,43 @@ def test_uploads_wait_while_files_are_being_written(backing, tmp_path):
     store._pool.shutdown(wait=True)
     assert backing.get_file("/first") == b"first"
     assert backing.get_file("/second") == b"second"
+
+
+def test_closed_files_stay_in_the_close_log_while_writing_goes_on(backing, tmp_path):
+    """The heartbeat moves closed files' rows into sqlite (a transaction, holding the
+    index's lock every create and close waits for) only once writing pauses or past a
+    bound on the data kept in memory."""
+    store = caching(backing, tmp_path, upload_delay=0.3, max_upload_delay=3600)
+    log = tmp_path / "cache" / "closes.log"
+
+    def in_sqlite():
+        db = sqlite3.connect(tmp_path / "cache" / "index.db")
+        try:
+            return db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+        finally:
+            db.close()
+
+    for i in range(3):
+        store.create_file(f"/f{i}", inline=True)
+        store.save_inline(f"/f{i}", b"%d" % i * 100)
+        store.release_inline(f"/f{i}")
+        store.run_once()                       # heartbeats while writing goes on
+        store.index.write_logged(MAX_KEPT_BYTES, MAX_KEPT_ROWS)
+    assert log.stat().st_size > 300 and in_sqlite() == 0
+    assert store.get_metadata("/f2")["bytes"] == 100      # seen all along
+    assert not store.index.write_logged(max_bytes=10000, max_rows=3)
+    assert store.index.write_logged(max_bytes=10000, max_rows=2)    # past a bound
+    assert log.stat().st_size == 0 and in_sqlite() == 3
+    store.create_file("/g", inline=True)
+    store.save_inline("/g", b"g")
+    store.release_inline("/g")
+    store.run_once()
+    assert log.stat().st_size > 0 and in_sqlite() == 3
+    time.sleep(0.35)                           # writing paused
+    store.run_once()                           # its query for uploads moves the rows
+    assert log.stat().st_size == 0 and in_sqlite() == 4
+    store.close()
+    assert backing.get_file("/g") == b"g" and backing.get_file("/f1") == b"1" * 100
 
 
 def test_small_downloads_are_kept_inline_and_big_ones_in_files(backing, tmp_path):
