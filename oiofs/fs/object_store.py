@@ -145,13 +145,15 @@ class ObjectStore(Store):
         out: dict[str, Metadata] = {}
         listing = self._call(self.conn.list_objects, self.container, prefix or None,
                              delimiter="/", path=directory)
+        marked = False
         for item in listing:
             if "subdir" in item:
                 out[paths.join(directory, item["subdir"][len(prefix):-1])] = dir_metadata()
                 continue
             name = item["name"]
             if name == prefix:
-                continue                       # the directory's own marker
+                marked = True                  # the directory's own marker: it exists
+                continue
             child = paths.join(directory, name[len(prefix):])
             modified = listing_time(item.get("last_modified", ""))
             if item.get("content_type", "").startswith(DIRECTORY_TYPE):
@@ -159,7 +161,8 @@ class ObjectStore(Store):
             else:
                 out[child] = {"modified": modified, "bytes": int(item.get("bytes", 0)),
                               "is_dir": False}
-        if not out and directory != "/" and not self.get_metadata(directory)["is_dir"]:
+        if (not out and not marked and directory != "/"
+                and not self.get_metadata(directory)["is_dir"]):
             raise NoSuchFilesystemObjectError(f"not a directory: {directory}")
         return out
 

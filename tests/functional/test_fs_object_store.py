@@ -127,6 +127,9 @@ def test_mkdir_skips_the_stores_check_when_the_cached_listing_lacks_the_name(
         with pytest.raises(AlreadyExistsError):
             store.create_directory("/top/a")   # nothing known: the store checks
         assert names(conn, container) == ["top/", "top/a/"]
+        counting.requests.clear()
+        assert store.store.get_directory_listing_with_metadata("/top/a") == {}
+        assert counting.requests == [("GET", None)]  # its marker is in the listing: no HEAD
         store.store_fileobject(io.BytesIO(b"x"), "/top/f")     # dirty, not uploaded
         with pytest.raises(AlreadyExistsError):
             store.create_directory("/top/f")   # a file of the cache is there
