@@ -100,27 +100,28 @@ def mount(cmd: list[str], mnt: str, log: str) -> subprocess.Popen:
     return proc
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` so far."""
+def _stat(pid: int | str) -> tuple[int, float]:
+    """(process group, user + system CPU seconds so far) of ``pid``, from /proc."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` so far."""
+    return _stat(pid)[1]
 
 
 def group_cpu_seconds(leaders: list[int]) -> float:
     """User + system CPU so far of every live process in the process groups ``leaders``
     (the cluster's servers: each is started in a session of its own, with its workers)."""
     total = 0.0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    for name in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            group, cpu = _stat(name)
         except OSError:
-            continue
-        if int(fields[2]) in leaders:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            continue                     # exited meanwhile
+        total += cpu if group in leaders else 0.0
     return total
 
 
