@@ -142,7 +142,7 @@ class AccountService:
         self.backend = backend or RedisAccountBackend(conf)
 
     def __call__(self, environ, start_response):
-        req = Request(environ)
+        req = Request(environ, populate_request=False)
         began = time.monotonic()
         resp = self.dispatch(req)
         self.logger.info('%s - "%s %s" %s %.4f', req.remote_addr or "-", req.method,

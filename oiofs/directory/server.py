@@ -142,7 +142,7 @@ class DirectoryApp:
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Any:
-        return self.dispatch(Request(environ))(environ, start_response)
+        return self.dispatch(Request(environ, populate_request=False))(environ, start_response)
 
     def dispatch(self, req: Request) -> Response:
         """The response to ``req``; the one place errors become statuses."""

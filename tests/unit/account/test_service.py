@@ -35,3 +35,20 @@ def test_access_log_and_listing_parameters(service, caplog):
     assert [row[0] for row in listing["listing"]] == ["x-2"]
     assert client.get("/v1.0/account/containers?id=a&limit=x").status_code == 400
     assert json.loads(client.get("/status").data) == {"account_count": 1}
+
+
+def test_a_request_leaves_no_reference_cycle(service):
+    """werkzeug's request stored itself in its environ (a cycle per request)."""
+    import io
+
+    from tests.support.garbage import cyclic_garbage
+
+    def work():
+        for _ in range(3):
+            environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/v1.0/account/show",
+                       "QUERY_STRING": "id=nobody", "wsgi.input": io.BytesIO(b""),
+                       "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+                       "wsgi.url_scheme": "http"}
+            assert b"".join(service(environ, lambda *a: None))
+
+    assert cyclic_garbage(work) == []

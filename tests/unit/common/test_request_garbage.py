@@ -2,7 +2,6 @@
 as it is answered, not at the cyclic garbage collector's next pass (which cost every
 server tens of microseconds per request)."""
 
-import gc
 import io
 import types
 
@@ -12,21 +11,7 @@ from oiofs.proxy.container_info import AccountInfo
 from oiofs.proxy.controllers.base import ACCOUNT_ACL_KEY, AUTHORIZE_KEY, Controller
 from oiofs.proxy.info_cache import InfoCache
 from oiofs.proxy.request import ProxyRequest
-
-
-def cyclic_garbage(work) -> list:
-    """What ``work()`` left that only the cyclic collector would free."""
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        work()
-        gc.collect()
-        return [o for o in gc.garbage if isinstance(o, dict) and "REQUEST_METHOD" in o]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
+from tests.support.garbage import cyclic_garbage
 
 
 class Server(BaseServerApp):
