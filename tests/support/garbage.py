@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import io
 
 
 def cyclic_garbage(work) -> list:
@@ -19,3 +20,12 @@ def cyclic_garbage(work) -> list:
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
+
+
+def answer_get(app, path: str, query: str = "") -> bytes:
+    """The body a WSGI ``app`` answers to a plain ``GET path?query`` (a fresh environ,
+    as a server would build it: nothing of the test's own kept in it)."""
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+               "wsgi.input": io.BytesIO(b""), "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
+    return b"".join(app(environ, lambda *args: None))

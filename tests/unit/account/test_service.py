@@ -39,16 +39,10 @@ def test_access_log_and_listing_parameters(service, caplog):
 
 def test_a_request_leaves_no_reference_cycle(service):
     """werkzeug's request stored itself in its environ (a cycle per request)."""
-    import io
-
-    from tests.support.garbage import cyclic_garbage
+    from tests.support.garbage import answer_get, cyclic_garbage
 
     def work():
         for _ in range(3):
-            environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/v1.0/account/show",
-                       "QUERY_STRING": "id=nobody", "wsgi.input": io.BytesIO(b""),
-                       "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
-                       "wsgi.url_scheme": "http"}
-            assert b"".join(service(environ, lambda *a: None))
+            assert answer_get(service, "/v1.0/account/show", "id=nobody")
 
     assert cyclic_garbage(work) == []

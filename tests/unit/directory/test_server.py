@@ -1,6 +1,5 @@
 """The directory application over HTTP (werkzeug's test client), on both stores."""
 
-import io
 import json
 
 import pytest
@@ -227,14 +226,10 @@ def test_reference_naming_errors_are_400(client, query):
 
 def test_a_request_leaves_no_reference_cycle(app):
     """werkzeug's request stored itself in its environ (a cycle per request)."""
-    from tests.support.garbage import cyclic_garbage
+    from tests.support.garbage import answer_get, cyclic_garbage
 
     def work():
         for _ in range(3):
-            environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/v1/conscience/list",
-                       "QUERY_STRING": "type=object", "wsgi.input": io.BytesIO(b""),
-                       "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
-                       "wsgi.url_scheme": "http"}
-            assert b"".join(app(environ, lambda *a: None)) == b"[]"
+            assert answer_get(app, "/v1/conscience/list", "type=object") == b"[]"
 
     assert cyclic_garbage(work) == []
