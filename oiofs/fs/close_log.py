@@ -34,7 +34,6 @@ class CloseLog:
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         self.size = os.fstat(self._fd).st_size
-        self.empty = self.size == 0
 
     def append(self, row: tuple, data: bytes) -> int:
         """Add one record with one ``write`` (in the kernel when it returns); returns
@@ -48,8 +47,12 @@ class CloseLog:
             raise OSError(f"short write to {self.path}")
         offset = self.size + HEADER.size + len(meta)
         self.size += written
-        self.empty = False
         return offset
+
+    @property
+    def empty(self) -> bool:
+        """Whether the log holds no record."""
+        return self.size == 0
 
     def read(self, offset: int, length: int) -> bytes:
         """``length`` bytes of the log at ``offset`` (a record's data, from the page
@@ -84,7 +87,7 @@ class CloseLog:
             os.ftruncate(self._fd, 0)
             if sync:
                 os.fsync(self._fd)
-        self.empty, self.size = True, 0
+        self.size = 0
 
     def close(self) -> None:
         os.close(self._fd)
