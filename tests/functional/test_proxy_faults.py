@@ -8,13 +8,15 @@ killed (SIGKILL).
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
-import urllib.parse
 
 import pytest
 
+from oiofs.common.direct_client import backend_path, direct_request
+from oiofs.common.exceptions import ClientException
+from oiofs.common.ring import Ring
+from tests.support.probe import use_cluster_secret
 from tests.support.proxy_client import Client, unique
 
 NODE = 2
@@ -95,36 +97,24 @@ def test_one_node_down_then_back(cluster, how):
 
 def replica_views(cluster, container: str) -> list[tuple]:
     """What each node's container server holds of ``container`` (primaries and handoffs
-    alike): ``(node, status, put timestamp, names)``, for a failure message."""
-    import configparser
-    import os
-
-    from oiofs.common.hashing import set_hash_path_secret
-    from oiofs.common.ring import Ring
-
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(os.path.join(cluster.oiofs_dir, "oiofs.conf"))
-    set_hash_path_secret(parser.get("hash", "hash_path_prefix", fallback=""),
-                         parser.get("hash", "hash_path_suffix", fallback=""))
-    ring = Ring(cluster.oiofs_dir, ring_name="container")
-    part, primaries = ring.get_nodes("AUTH_test", container)
+    alike): ``(node, primary?, status, put timestamp, names)``, for a failure message."""
+    use_cluster_secret(cluster)
+    part, primaries = Ring(cluster.oiofs_dir, ring_name="container").get_nodes(
+        "AUTH_test", container)
     primary_ports = {p["port"] for p in primaries}
-    views = []
+    views: list[tuple] = []
     for node in cluster.nodes:
         port = node["container_port"]
-        path = urllib.parse.quote(f"/{node['device']}/{part}/AUTH_test/{container}")
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", path + "?format=json")
-            resp = conn.getresponse()
-            body = resp.read()
-            names = ([row["name"] for row in json.loads(body)]
-                     if resp.status == 200 else body[:100])
-            views.append((node["node"], port in primary_ports, resp.status,
-                          resp.getheader("X-Put-Timestamp"), names))
-            conn.close()
-        except OSError as err:
+            resp = direct_request("127.0.0.1", port, "GET", backend_path(
+                node["device"], part, "AUTH_test", container), query="format=json")
+        except ClientException as err:
             views.append((node["node"], port in primary_ports, str(err)))
+            continue
+        names = ([row["name"] for row in json.loads(resp.body)]
+                 if resp.status == 200 else resp.body[:100])
+        views.append((node["node"], port in primary_ports, resp.status,
+                      resp.headers.get("X-Put-Timestamp"), names))
     return views
 
 
@@ -149,17 +139,12 @@ def test_put_while_node_down_uses_handoff(cluster, size):
 def test_node_is_used_again_within_seconds(cluster):
     """After a restart, writes land on the node again within seconds (checked on its
     disk), not after a minute-long blackout."""
-    import configparser
     import glob
     import os
 
-    from oiofs.common.hashing import hash_path, set_hash_path_secret
-    from oiofs.common.ring import Ring
+    from oiofs.common.hashing import hash_path
 
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(os.path.join(cluster.oiofs_dir, "oiofs.conf"))
-    set_hash_path_secret(parser.get("hash", "hash_path_prefix", fallback=""),
-                         parser.get("hash", "hash_path_suffix", fallback=""))
+    use_cluster_secret(cluster)
     ring = Ring(cluster.oiofs_dir, ring_name="object")
     node = next(n for n in cluster.nodes if n["node"] == NODE)
 

@@ -9,16 +9,14 @@ background daemons.
 
 from __future__ import annotations
 
-import configparser
 import http.client
-import os
 from urllib.parse import quote, urlparse
 
 import pytest
 
 from oiofs.common.direct_client import backend_path, direct_request
-from oiofs.common.hashing import set_hash_path_secret
 from oiofs.common.ring import Ring
+from tests.support.probe import use_cluster_secret
 
 pytestmark = pytest.mark.probe
 
@@ -31,10 +29,7 @@ class Proxy:
         parsed = urlparse(url)
         self.port, self.base = parsed.port, parsed.path
         self.account = self.base.rsplit("/", 1)[-1]
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read(os.path.join(cluster.oiofs_dir, "oiofs.conf"))
-        set_hash_path_secret(parser.get("hash", "hash_path_prefix"),
-                             parser.get("hash", "hash_path_suffix"))
+        use_cluster_secret(cluster)
         self.ring = Ring(cluster.oiofs_dir, ring_name="account")
         self.node_of = {n["device"]: n["node"] for n in cluster.nodes}
 

@@ -8,7 +8,6 @@ cluster runs without its background daemons, so each pass is the one the test as
 
 from __future__ import annotations
 
-import configparser
 import http.client
 import json
 import os
@@ -17,8 +16,9 @@ from urllib.parse import quote, urlparse
 import pytest
 
 from oiofs.common.direct_client import backend_path, direct_request
-from oiofs.common.hashing import hash_path, set_hash_path_secret
+from oiofs.common.hashing import hash_path
 from oiofs.common.ring import Ring
+from tests.support.probe import use_cluster_secret
 
 pytestmark = pytest.mark.probe
 
@@ -32,10 +32,7 @@ class Proxy:
         self.port, self.base = parsed.port, parsed.path
         self.account = self.base.rsplit("/", 1)[-1]
         # the ring places names with the cluster's own secret
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read(os.path.join(cluster.oiofs_dir, "oiofs.conf"))
-        set_hash_path_secret(parser.get("hash", "hash_path_prefix"),
-                             parser.get("hash", "hash_path_suffix"))
+        use_cluster_secret(cluster)
         self.ring = Ring(cluster.oiofs_dir, ring_name="container")
         self.nodes = {n["device"]: n for n in cluster.nodes}
 
