@@ -10,6 +10,12 @@ so every request it serves is counted). For each tool, on a fresh container:
 3. read every file back and compare its SHA-256 with the tree's.
 
     python bench/fs_mount_bench.py --dir /tmp/fsbench --files 10000 --dirs 100
+
+``--rounds N`` runs the tools N times on the same cluster, the order rotated each round;
+``--untar-only`` skips steps 2 and 3. Give a ``--dir`` that is new, not one just removed:
+on an ext4 without a journal (this machine's root filesystem) every file or directory
+created near many recent deletions costs up to 0.7 ms of kernel CPU for about a minute
+(docs/benchmarks.md, "the inode cost was recent deletions").
 """
 
 from __future__ import annotations
@@ -147,8 +153,9 @@ def unmount(proc: subprocess.Popen, mnt: str) -> None:
 
 
 def run_tool(tool: str, auth: str, work: str, tarball: str, sums: dict[str, str],
-             log: ProxyLog, cluster: list[int]) -> dict:
-    container = f"fsbench-{tool}-{os.getpid()}"
+             log: ProxyLog, cluster: list[int], untar_only: bool = False) -> dict:
+    os.makedirs(work, exist_ok=True)
+    container = f"fsbench-{tool}-{os.getpid()}-{os.path.basename(work)}"
     mnt, out = os.path.join(work, f"mnt-{tool}"), {}
     cmd = mount_cmd(tool, auth, container, mnt, os.path.join(work, f"cache-{tool}-1"))
     proc = mount(cmd, mnt, os.path.join(work, f"{tool}.log"))
@@ -180,6 +187,8 @@ def run_tool(tool: str, auth: str, work: str, tarball: str, sums: dict[str, str]
     unmount(proc, mnt)
     out["untar_until_stored_s"] = time.monotonic() - start
     out["untar_requests"] = log.requests()
+    if untar_only:
+        return out
     cmd = mount_cmd(tool, auth, container, mnt, os.path.join(work, f"cache-{tool}-2"))
     if tool == "oiofs-chunking":   # the chunk map lives in the cache directory
         shutil.copytree(os.path.join(work, f"cache-{tool}-1"),
@@ -210,6 +219,11 @@ def main() -> None:
     parser.add_argument("--dirs", type=int, default=100)
     parser.add_argument("--port-base", type=int, default=19000)
     parser.add_argument("--tools", default="oiofs,oiofs-chunking,rclone")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the tools this many times on the same cluster, the order "
+                             "rotated each round (fresh container and caches each time)")
+    parser.add_argument("--untar-only", action="store_true",
+                        help="measure the untar (and until stored) only: no ls -lR, no read")
     args = parser.parse_args()
     shutil.rmtree(args.dir, ignore_errors=True)
     os.makedirs(args.dir)
@@ -226,12 +240,19 @@ def main() -> None:
         tarball = os.path.join(args.dir, "tree.tar")
         sums = make_tree(tarball, args.files, args.dirs)
         log = ProxyLog(os.path.join(aio.layout.log, "proxy-server.log"))
-        for tool in args.tools.split(","):
-            results[tool] = run_tool(tool, aio.layout.auth_url, args.dir, tarball, sums, log,
-                                     cluster_pids(aio))
-            print(tool, json.dumps(results[tool]), flush=True)
+        tools = args.tools.split(",")
+        for r in range(args.rounds):
+            order = tools[r % len(tools):] + tools[:r % len(tools)]
+            for tool in order:
+                work = args.dir if args.rounds == 1 else os.path.join(args.dir, f"r{r}")
+                out = run_tool(tool, aio.layout.auth_url, work, tarball, sums, log,
+                               cluster_pids(aio), args.untar_only)
+                results.setdefault(tool, []).append(out)
+                print(r, tool, json.dumps(out), flush=True)
     finally:
         aio.stop()
+    if args.rounds == 1:
+        results = {tool: runs[0] for tool, runs in results.items()}
     print(json.dumps({"files": args.files, "dirs": args.dirs, "results": results}, indent=1))
 
 
