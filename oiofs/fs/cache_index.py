@@ -73,6 +73,9 @@ CREATE INDEX IF NOT EXISTS entries_dirty ON entries (dirty, modified);
 
 #: ``Entry.file`` of a row whose data is inline (in the index, not in a file)
 INLINE = ""
+#: ``Entry.file`` of a directory made locally and not in the wrapped store yet (no data;
+#: never a data file's name, which is hexadecimal)
+DIRECTORY = "<dir>"
 
 #: sqlite's own checkpoint, a backstop when no heartbeat runs (about 40 MB of WAL)
 AUTOCHECKPOINT_PAGES = 10000
@@ -119,6 +122,11 @@ class Entry:
     accessed: float
     remote_modified: float
     in_store: bool
+
+
+def is_directory(entry: Entry) -> bool:
+    """Is ``entry`` a directory waiting to be made in the wrapped store?"""
+    return entry.file == DIRECTORY
 
 
 class CacheIndex:
@@ -228,6 +236,8 @@ class CacheIndex:
         An inline row is given a file first (same content, same generation), so the
         answer is always a real file; ``FileNotFoundError`` if the row is gone.
         """
+        if entry.file == DIRECTORY:
+            raise IsADirectoryError(f"{entry.path} is a directory")
         if entry.file:
             return os.path.join(self.data_dir, entry.file)
         return self._materialize(entry.path)
@@ -309,20 +319,22 @@ class CacheIndex:
 
     def dirty_groups(self, max_size: int, settled_before: float | None = None
                      ) -> list[tuple[str, int, int, float]]:
-        """Per directory, its dirty files of at most ``max_size`` bytes:
+        """Per directory, its dirty files (not directories) of at most ``max_size`` bytes:
         (directory, count, total size, oldest change). ``settled_before``: files kept in
         memory (not in sqlite yet), all changed since that time, may be left out (the
         heartbeat's, while files are being written)."""
         with self._lock:
             return self._execute(
                 "SELECT parent, COUNT(*), SUM(size), MIN(modified) FROM entries "
-                "WHERE dirty = 1 AND size <= ? GROUP BY parent", (max_size,),
+                "WHERE dirty = 1 AND size <= ? AND file != ? GROUP BY parent",
+                (max_size, DIRECTORY),
                 settled_before).fetchall()
 
     def dirty_in(self, directory: str, max_size: int, limit: int) -> list[Entry]:
-        """Dirty files of ``directory`` of at most ``max_size`` bytes, oldest first."""
-        return self._rows("WHERE parent = ? AND dirty = 1 AND size <= ? ORDER BY modified "
-                          "LIMIT ?", (directory, max_size, limit))
+        """Dirty files (not directories) of ``directory`` of at most ``max_size`` bytes,
+        oldest first."""
+        return self._rows("WHERE parent = ? AND dirty = 1 AND size <= ? AND file != ? "
+                          "ORDER BY modified LIMIT ?", (directory, max_size, DIRECTORY, limit))
 
     def count_dirty(self) -> int:
         return self._scalar("SELECT COUNT(*) FROM entries WHERE dirty = 1")
@@ -364,6 +376,19 @@ class CacheIndex:
             else:
                 self._pending[entry.path] = copy.copy(entry)
                 self._kept_since = min(self._kept_since, entry.modified)
+            self._entries[entry.path] = copy.copy(entry)
+            self.total_size += entry.size - (old.size if old else 0)
+
+    def put_logged(self, entry: Entry) -> None:
+        """Insert ``entry``, a new row with no data (a directory made locally), through
+        the close log: one ``write``, kept by the kernel when this returns (it survives a
+        killed process), into sqlite with the next statement that needs it."""
+        with self._lock:
+            old = self._entries.get(entry.path)
+            self._pending.pop(entry.path, None)
+            offset = self._log.append(tuple(getattr(entry, c) for c in COLUMNS), b"")
+            self._logged[entry.path] = (copy.copy(entry), offset, 0)
+            self._kept_since = min(self._kept_since, entry.modified)
             self._entries[entry.path] = copy.copy(entry)
             self.total_size += entry.size - (old.size if old else 0)
 
@@ -485,7 +510,7 @@ class CacheIndex:
             self._execute("DELETE FROM entries WHERE path = ?", (path,))
             self._commit()
             self.total_size -= old.size
-        if old.file:
+        if old.file and old.file != DIRECTORY:
             try:
                 os.unlink(os.path.join(self.data_dir, old.file))
             except FileNotFoundError:
@@ -539,6 +564,8 @@ class CacheIndex:
                 removed += 1
         lost = []
         for row in rows:
+            if row.file == DIRECTORY:
+                continue
             if row.file and not os.path.exists(os.path.join(self.data_dir, row.file)):
                 if row.dirty:
                     lost.append(row.path)

@@ -15,8 +15,11 @@ Guarantees:
 - A clean entry older than ``cache_expiration`` is checked against the wrapped store before
   it is served; a newer version there replaces it (the seed's rule). Dirty entries are
   always served from the cache.
-- Directory operations (mkdir, rmdir, delete, rename) reach the wrapped store before they
-  return; only file contents are written back later.
+- A new directory is written back like file contents: :meth:`create_directory` records
+  it in the index (through the close log: it survives a killed process) and the writers
+  make it in the wrapped store, before anything below it. Every other directory
+  operation (rmdir, rename) reaches the wrapped store before it returns; a directory
+  still waiting for its writer is made there first when one of them needs it.
 
 The FUSE layer uses the file-level methods (:meth:`local_file`, :meth:`create_file`,
 :meth:`open_for_write`, :meth:`release_write`, :meth:`fsync_file`) to read and write the
@@ -36,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from oiofs.fs import paths
-from oiofs.fs.cache_index import INLINE, CacheIndex, Entry
+from oiofs.fs.cache_index import DIRECTORY, INLINE, CacheIndex, Entry, is_directory
 from oiofs.fs.errors import (
     AlreadyExistsError,
     DirectoryNotEmptyError,
@@ -131,9 +134,20 @@ class CachingStore(WriteBack, TransparentStore, Store):
     def _remote_listing(self, directory: str) -> dict[str, Metadata]:
         listing = self.listings.get(directory)
         if listing is None:
-            listing = self.store.get_directory_listing_with_metadata(directory)
+            listing = self._store_listing(directory)
             self.listings.set(directory, listing)
         return listing
+
+    def _store_listing(self, directory: str) -> dict[str, Metadata]:
+        """The wrapped store's listing of ``directory``; empty for a directory made here
+        and not there yet (the store has nothing of it, or only files uploaded below)."""
+        try:
+            return self.store.get_directory_listing_with_metadata(directory)
+        except NoSuchFilesystemObjectError:
+            entry = self.index.peek(directory)
+            if entry is not None and is_directory(entry):
+                return {}
+            raise
 
     def _remote_meta(self, path: str) -> Metadata | None:
         """The store's metadata of ``path`` from its parent's listing; None if absent."""
@@ -169,6 +183,8 @@ class CachingStore(WriteBack, TransparentStore, Store):
         return self.cache_expiration
 
     def _entry_meta(self, entry: Entry) -> Metadata:
+        if entry.file == DIRECTORY:
+            return dir_metadata(entry.modified)
         size = entry.size
         if entry.file and self._open_writes.get(entry.path):
             with contextlib.suppress(FileNotFoundError):
@@ -213,6 +229,8 @@ class CachingStore(WriteBack, TransparentStore, Store):
         paths.check(path)
         entry = self.index.get(path)
         now = time.time()
+        if entry is not None and is_directory(entry):
+            raise IsADirectoryStoreError(f"{path} is a directory")
         if entry is not None:
             fresh = now - entry.updated < self.cache_expiration
             if entry.dirty or fresh or path in self._inflight or self._open_writes.get(path):
@@ -302,7 +320,8 @@ class CachingStore(WriteBack, TransparentStore, Store):
         """A new dirty entry, empty: inline, or with an empty data file (file first, then
         row)."""
         remote = self._remote_meta(path)
-        if remote is not None and remote["is_dir"]:
+        old = self.index.peek(path)
+        if (remote is not None and remote["is_dir"]) or (old is not None and is_directory(old)):
             raise IsADirectoryStoreError(f"{path} is a directory")
         entry = self.index.new_entry(path, dirty=True, in_store=remote is not None,
                                      file=INLINE if inline else None)
@@ -434,25 +453,52 @@ class CachingStore(WriteBack, TransparentStore, Store):
         self.index.checkpoint()
 
     def create_directory(self, directory: str, *, known_absent: bool = False) -> None:
-        """Create ``directory`` in the wrapped store (before returning). When the parent's
-        cached listing shows nothing there, the store is told so and skips its own check
-        (three requests of an object store, which made most of the cost of an untar's
-        ``mkdir``): the mount answered the kernel's lookup from that same listing."""
+        """Create ``directory``: recorded in the index when this returns (a killed process
+        keeps it), made in the wrapped store by the writers, written back like a file.
+
+        Nothing may be at that path: the index and the parent's listing (cached for
+        ``listing_ttl``, one listing request otherwise) are checked, unless
+        ``known_absent``. Its writer asks the store for nothing more than the directory
+        itself (an object store's marker, one PUT)."""
         paths.check(directory)
         self._check_parent(directory)
         if self.index.peek(directory) is not None:
             raise AlreadyExistsError(f"already exists: {directory}")
-        known, meta = self.listings.lookup(directory)
-        self.store.create_directory(directory,
-                                    known_absent=known_absent or (known and meta is None))
-        self.listings.update(directory, dir_metadata(time.time()))
-        self.listings.set(directory, {})   # we just made it: it is empty
+        if not known_absent and self._remote_meta(directory) is not None:
+            raise AlreadyExistsError(f"already exists: {directory}")
+        self.index.put_logged(self.index.new_entry(directory, dirty=True, file=DIRECTORY))
+        self.last_write = time.time()
+        self.listings.set(directory, {})   # the store has nothing below it
+        if self.upload_delay == 0:
+            self._wake.set()
+
+    def sync_directories(self) -> None:
+        """Make the directories created so far (and every closed file) survive a power
+        loss, not only a killed process: the ``fsync`` of a directory."""
+        self.index.checkpoint()
+
+    def _make_pending_parents(self, path: str) -> None:
+        """Make in the wrapped store the directories above ``path`` that are still
+        waiting for their writer, outermost first (a local store needs them before
+        anything goes inside)."""
+        pending = []
+        parent = paths.parent(path)
+        while parent != "/":
+            entry = self.index.peek(parent)
+            if entry is not None and is_directory(entry):
+                pending.append(parent)
+            parent = paths.parent(parent)
+        for directory in reversed(pending):
+            self._upload(directory, raise_errors=True)
 
     def delete(self, path: str, is_dir: bool = False) -> None:
         paths.check(path)
         if path == "/":
             raise InvalidPathValueError("cannot delete /")
         entry = self.index.get(path)
+        if entry is not None and is_directory(entry):
+            self._delete_pending_directory(path)
+            return
         if entry is None and (is_dir or self.get_metadata(path)["is_dir"]):
             if self.get_directory_listing_with_metadata(path):
                 raise DirectoryNotEmptyError(f"directory not empty: {path}")
@@ -472,6 +518,19 @@ class CachingStore(WriteBack, TransparentStore, Store):
                         raise
             self.listings.update(path, None)
 
+    def _delete_pending_directory(self, path: str) -> None:
+        """rmdir of a directory made here: dropped from the index, and from the store
+        too if its writer made it there meanwhile."""
+        if self.get_directory_listing_with_metadata(path):
+            raise DirectoryNotEmptyError(f"directory not empty: {path}")
+        with self._claim(path):
+            entry = self.index.peek(path)
+            if entry is not None and is_directory(entry):
+                self.index.remove(path)
+            else:                      # its writer made it in the store meanwhile
+                self.store.delete(path, is_dir=True)
+            self.listings.update(path, None)
+
     def move(self, path_to_src: str, path_to_dest: str) -> None:
         src, dest = paths.check(path_to_src), paths.check(path_to_dest)
         if src == dest:
@@ -479,6 +538,9 @@ class CachingStore(WriteBack, TransparentStore, Store):
         if "/" in (src, dest) or paths.is_under(dest, src):
             raise InvalidPathValueError(f"cannot move {src} to {dest}")
         self._check_parent(dest)
+        target = self.index.peek(dest)
+        if target is not None and is_directory(target):
+            raise IsADirectoryStoreError(f"{dest} is a directory")
         if self.get_metadata(src)["is_dir"]:
             self._move_dir(src, dest)
             self._move_holds(src, dest)
@@ -498,6 +560,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
                         self.store.delete(src)
                 self.listings.update(src, None)   # dest's listing entry is unchanged
             else:
+                self._make_pending_parents(dest)
                 self.store.move(src, dest)
                 if entry is not None:
                     self.index.rename(src, dest, dirty=False)
@@ -517,10 +580,14 @@ class CachingStore(WriteBack, TransparentStore, Store):
                     holds[paths.rebase(path, src, dest)] = holds.pop(path)
 
     def _move_dir(self, src: str, dest: str) -> None:
-        # Upload what is dirty below src first, so the store moves complete files.
+        # Make src in the store if it is waiting to be, and upload what is dirty below it
+        # (each upload makes the directories above it first), so the store moves
+        # complete files.
+        self._upload(src, raise_errors=True)
         for entry in self.index.under(src):
             if entry.dirty:
                 self._upload(entry.path, raise_errors=True)
+        self._make_pending_parents(dest)
         self.store.move(src, dest)
         for entry in self.index.under(src):
             self.index.rename(entry.path, paths.rebase(entry.path, src, dest), dirty=False)

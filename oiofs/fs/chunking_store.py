@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from oiofs.fs import paths
-from oiofs.fs.cache_index import INLINE, Entry
+from oiofs.fs.cache_index import INLINE, Entry, is_directory
 from oiofs.fs.caching_store import INLINE_MAX, LOG, CachingStore
 from oiofs.fs.chunk_map import ChunkedFile, ChunkMap, is_chunk_name
 from oiofs.fs.errors import NoSuchFilesystemObjectError
@@ -58,7 +58,7 @@ class ChunkingStore(CachingStore):
     def _remote_listing(self, directory: str) -> dict[str, Metadata]:
         listing = self.listings.get(directory)
         if listing is None:
-            raw = self.store.get_directory_listing_with_metadata(directory)
+            raw = self._store_listing(directory)
             listing = {p: m for p, m in raw.items() if not is_chunk_name(paths.name(p))}
             for member in self.chunks.in_directory(directory):
                 listing[member.filepath] = {"modified": member.modified,
@@ -151,7 +151,7 @@ class ChunkingStore(CachingStore):
     # --- the writers: pack small files ----------------------------------------------
 
     def _single_upload(self, entry: Entry) -> bool:
-        return entry.size > self.small_file_size
+        return is_directory(entry) or entry.size > self.small_file_size
 
     def _schedule_packed(self, cutoff: float | None, force: bool, free: int) -> int:
         now = time.monotonic()
@@ -203,6 +203,7 @@ class ChunkingStore(CachingStore):
 
     def _upload_chunk(self, directory: str, members: list[str]) -> None:
         chunk_id = self.chunks.get_next_chunk_uuid()
+        self._make_pending_parents(self.chunks.chunk_path(directory, chunk_id))
         with self._claim(*sorted(members)), \
                 tempfile.TemporaryFile(dir=self.index.cache_dir) as tmp:
             packed: list[tuple[Entry, int]] = []

@@ -101,6 +101,7 @@ def render_stats(store: CachingStore) -> bytes:
         f"cache_hits: {store.get_cache_hits()}",
         f"cache_misses: {store.get_cache_misses()}",
         f"dirty_files: {len(store.get_dirty_files())}",
+        f"pending_directories: {len(store.get_pending_directories())}",
         f"writers: {store.get_number_of_writers()}",
         f"time_since_heartbeat_s: {store.get_time_since_heartbeat():.1f}",
         f"status: {store.get_status_information()}",
@@ -252,6 +253,13 @@ class OiofsOperations(mfusepy.Operations):
     def mkdir(self, path: str, mode: int) -> int:
         self._refuse_special(path)
         self.store.create_directory(path)
+        return 0
+
+    @translated
+    def fsyncdir(self, path: str, datasync: int, fh: Any) -> int:
+        # The directories made so far (held in the cache index until their writer
+        # makes them in the store) and every closed file survive a power loss.
+        self.store.sync_directories()
         return 0
 
     @translated

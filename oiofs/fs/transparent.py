@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from oiofs.fs.cache_index import is_directory
 from oiofs.fs.errors import StoreError
 from oiofs.fs.stats import MB, ExceptionStats
 
@@ -63,7 +64,12 @@ class TransparentStore:
         return self.index.total_size > self.hard_cache_size_mb * MB
 
     def get_dirty_files(self) -> list[str]:
-        return [entry.path for entry in self.index.dirty()]
+        """Files changed here and not uploaded yet, oldest change first."""
+        return [entry.path for entry in self.index.dirty() if not is_directory(entry)]
+
+    def get_pending_directories(self) -> list[str]:
+        """Directories made here and not in the wrapped store yet."""
+        return [entry.path for entry in self.index.dirty() if is_directory(entry)]
 
     def get_upload_rate(self) -> float:
         return self.stats.get_upload_rate()

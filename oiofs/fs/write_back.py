@@ -14,8 +14,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from oiofs.fs.cache_index import MAX_KEPT_BYTES, MAX_KEPT_ROWS, CacheIndex, Entry
-from oiofs.fs.errors import StoreAccessError
+from oiofs.fs.cache_index import (
+    MAX_KEPT_BYTES,
+    MAX_KEPT_ROWS,
+    CacheIndex,
+    Entry,
+    is_directory,
+)
+from oiofs.fs.errors import AlreadyExistsError, StoreAccessError
 from oiofs.fs.listing_cache import ListingCache
 from oiofs.fs.stats import MB, CacheStats
 from oiofs.fs.writers import UploadAverages, writer_count
@@ -56,16 +62,25 @@ class WriteBack:
 
     # Provided by the caching store (declared here for readers and type checkers).
     _claim: Any
+    _make_pending_parents: Any
     exceeds_hard_limit: Any
 
     # --- the writers ----------------------------------------------------------------
 
     def _upload(self, path: str, raise_errors: bool = False) -> bool:
-        """Upload ``path`` if dirty; True when the store holds its latest data."""
+        """Upload ``path`` if dirty (a file's data, or a directory made here); True when
+        the store holds its latest state. Directories still waiting above it are made
+        first."""
+        try:
+            self._make_pending_parents(path)
+        except Exception as exc:
+            return self._upload_failed(path, exc, raise_errors)
         with self._claim(path):
             entry = self.index.get(path)
             if entry is None or not entry.dirty:
                 return True
+            if is_directory(entry):
+                return self._make_directory(entry, raise_errors)
             started = time.monotonic()
             self.stats.begin_upload()
             count = 0
@@ -76,14 +91,7 @@ class WriteBack:
             except FileNotFoundError:
                 return False          # replaced or removed meanwhile; the next pass sees it
             except Exception as exc:
-                self.stats.add_exception(exc)
-                with self._lock:
-                    backoff = min(MAX_BACKOFF, 2 * self._retry_after.get(path, (0, 0.5))[1])
-                    self._retry_after[path] = (time.monotonic() + backoff, backoff)
-                LOG.warning("upload of %s failed (%s), retrying in %.1fs", path, exc, backoff)
-                if raise_errors:
-                    raise
-                return False
+                return self._upload_failed(path, exc, raise_errors)
             finally:
                 self.stats.end_upload(count)
             self.averages.add(count, time.monotonic() - started)
@@ -94,6 +102,34 @@ class WriteBack:
                 self.listings.update(path, {"modified": remote_modified, "bytes": count,
                                             "is_dir": False})
             return True
+
+    def _upload_failed(self, path: str, exc: Exception, raise_errors: bool) -> bool:
+        """Record a failed upload of ``path`` and when to try it again; raise ``exc``
+        when ``raise_errors``, else False."""
+        self.stats.add_exception(exc)
+        with self._lock:
+            backoff = min(MAX_BACKOFF, 2 * self._retry_after.get(path, (0, 0.5))[1])
+            self._retry_after[path] = (time.monotonic() + backoff, backoff)
+        LOG.warning("upload of %s failed (%s), retrying in %.1fs", path, exc, backoff)
+        if raise_errors:
+            raise exc
+        return False
+
+    def _make_directory(self, entry: Entry, raise_errors: bool) -> bool:
+        """Make the directory of ``entry`` in the store, then drop its row (the store
+        now answers for it). Call with its path claimed."""
+        try:
+            self.store.create_directory(entry.path, known_absent=True)
+        except AlreadyExistsError:
+            pass                       # made meanwhile by someone else: there all the same
+        except Exception as exc:
+            return self._upload_failed(entry.path, exc, raise_errors)
+        with self._lock:
+            self._retry_after.pop(entry.path, None)
+        self.index.remove(entry.path)
+        self.listings.update(entry.path, {"modified": entry.modified, "bytes": 0,
+                                          "is_dir": True})
+        return True
 
     def _job(self, path: str) -> None:
         try:

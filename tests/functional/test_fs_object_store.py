@@ -106,33 +106,64 @@ def test_ls_l_costs_one_listing_request(cluster, tmp_path, request):
         store.close()
 
 
-def test_mkdir_skips_the_stores_check_when_the_cached_listing_lacks_the_name(
-        cluster, conn, tmp_path, request):
+def test_mkdir_is_written_back_as_one_put_per_directory(cluster, conn, tmp_path, request):
     container = f"fs-{request.node.name}"
     counting = CountingConnection(cluster.auth_url, USER, cluster.users[USER])
     store = CachingStore(ObjectStore(counting, container), str(tmp_path / "cache"),
                          start=False)
     try:
         counting.requests.clear()
-        store.create_directory("/top")         # the root's listing is not cached: checked
-        assert counting.requests == [("HEAD", "top"), ("HEAD", "top/"), ("GET", None),
-                                     ("PUT", "top/")]
-        assert store.get_metadata("/top")["is_dir"]     # the kernel's lookup (lists /)
+        store.create_directory("/top")         # the root's listing is not cached: listed
+        assert counting.requests == [("GET", None)]
+        assert store.get_metadata("/top")["is_dir"]     # the kernel's lookup: no request
         counting.requests.clear()
-        store.create_directory("/top/a")       # /top's listing is known (empty): one PUT
-        assert counting.requests == [("PUT", "top/a/")]
+        store.create_directory("/top/a")       # /top is new: nothing to ask the store
+        store.store_fileobject(io.BytesIO(b"x"), "/top/a/f")
+        assert counting.requests == []
+        assert store.get_pending_directories() == ["/top", "/top/a"]
+        assert names(conn, container) == []
         with pytest.raises(AlreadyExistsError):
-            store.create_directory("/top/a")   # the listing shows it: the store checks
+            store.create_directory("/top/a")   # the cache has it
+        assert sorted(store.get_directory_listing("/top")) == ["/top/a"]
+        store.sync()
+        # Each directory is one PUT of its marker, the outer one first, no check.
+        puts = [name for method, name in counting.requests if method == "PUT"]
+        assert puts[:2] == ["top/", "top/a/"] and sorted(puts) == ["top/", "top/a/",
+                                                                    "top/a/f"]
+        assert [m for m, _ in counting.requests] == ["PUT", "PUT", "PUT"]
+        assert store.get_pending_directories() == []
+        assert names(conn, container) == ["top/", "top/a/", "top/a/f"]
         store.listings.clear()
         with pytest.raises(AlreadyExistsError):
-            store.create_directory("/top/a")   # nothing known: the store checks
-        assert names(conn, container) == ["top/", "top/a/"]
+            store.create_directory("/top/a")   # nothing cached: the listing shows it
         counting.requests.clear()
-        assert store.store.get_directory_listing_with_metadata("/top/a") == {}
-        assert counting.requests == [("GET", None)]  # its marker is in the listing: no HEAD
-        store.store_fileobject(io.BytesIO(b"x"), "/top/f")     # dirty, not uploaded
+        assert store.store.get_directory_listing_with_metadata("/top/a") == {
+            "/top/a/f": store.store.get_metadata("/top/a/f")}
+        store.store_fileobject(io.BytesIO(b"x"), "/top/g")     # dirty, not uploaded
         with pytest.raises(AlreadyExistsError):
-            store.create_directory("/top/f")   # a file of the cache is there
+            store.create_directory("/top/g")   # a file of the cache is there
+    finally:
+        store.close()
+
+
+def test_pending_directories_are_renamed_and_removed_in_the_store(cluster, conn, tmp_path,
+                                                                  request):
+    container = f"fs-{request.node.name}"
+    store = CachingStore(ObjectStore(conn, container), str(tmp_path / "cache"), start=False)
+    try:
+        store.create_directory("/a")
+        store.create_directory("/a/b")
+        store.store_fileobject(io.BytesIO(b"data"), "/a/b/f")
+        store.create_directory("/gone")
+        store.delete("/gone", is_dir=True)     # never reaches the store
+        store.move("/a", "/c")                 # made in the store first, then moved
+        assert store.get_pending_directories() == []
+        assert names(conn, container) == ["c/", "c/b/", "c/b/f"]
+        store.create_directory("/c/new")
+        with pytest.raises(DirectoryNotEmptyError):
+            store.delete("/c", is_dir=True)
+        store.sync()
+        assert names(conn, container) == ["c/", "c/b/", "c/b/f", "c/new/"]
     finally:
         store.close()
 

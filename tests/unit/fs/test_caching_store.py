@@ -9,7 +9,12 @@ import pytest
 
 from oiofs.fs.cache_index import MAX_KEPT_BYTES, MAX_KEPT_ROWS
 from oiofs.fs.caching_store import CachingStore
-from oiofs.fs.errors import DirectoryNotEmptyError, NoSuchFilesystemObjectError
+from oiofs.fs.errors import (
+    AlreadyExistsError,
+    DirectoryNotEmptyError,
+    IsADirectoryStoreError,
+    NoSuchFilesystemObjectError,
+)
 from oiofs.fs.local_store import LocalStore
 from oiofs.fs.store import Store
 
@@ -179,6 +184,7 @@ def test_writes_wait_past_the_hard_limit(backing, tmp_path):
 def test_failed_upload_is_logged_and_retried(backing, tmp_path):
     store = caching(backing, tmp_path)
     store.create_directory("/d")
+    store.sync()                               # the directory is made in the store
     store.store_fileobject(io.BytesIO(b"1"), "/d/f")
     os.rmdir(backing.root + "/d")              # the store lost the directory
     with pytest.raises(Exception, match="not uploaded"):
@@ -208,6 +214,7 @@ def test_heartbeat_thread_uploads_and_close_flushes(backing, tmp_path):
 def test_close_with_an_unreachable_store_keeps_dirty_files(backing, tmp_path):
     store = caching(backing, tmp_path)
     store.create_directory("/d")
+    store.sync()
     store.store_fileobject(io.BytesIO(b"kept"), "/d/f")
     os.rmdir(backing.root + "/d")              # every upload now fails
     store.close(timeout=1)                     # returns, logs, keeps the file
@@ -375,3 +382,87 @@ def test_small_downloads_are_kept_inline_and_big_ones_in_files(backing, tmp_path
     with open(store.local_file("/big"), "rb") as f:
         assert f.read() == big
     assert len(os.listdir(store.index.data_dir)) == 1
+
+
+# --- directories written back -------------------------------------------------------
+
+
+def test_mkdir_is_written_back_outer_directories_first(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/a")
+    store.create_directory("/a/b")
+    store.store_fileobject(io.BytesIO(b"deep"), "/a/b/f")
+    assert not os.path.exists(os.path.join(backing.root, "a"))   # not in the store yet
+    assert store.get_metadata("/a/b")["is_dir"]
+    assert store.get_directory_listing("/a") == ["/a/b"]
+    assert store.get_directory_listing_with_metadata("/a/b")["/a/b/f"]["bytes"] == 4
+    assert store.get_pending_directories() == ["/a", "/a/b"]
+    assert store.get_dirty_files() == ["/a/b/f"]
+    with pytest.raises(AlreadyExistsError):
+        store.create_directory("/a/b")
+    with pytest.raises(IsADirectoryStoreError):
+        store.store_fileobject(io.BytesIO(b"x"), "/a/b")
+    with pytest.raises(IsADirectoryStoreError):
+        store.get_file("/a")
+    # The file's upload alone makes the directories above it first (a local store
+    # needs them), outermost first.
+    assert store._upload("/a/b/f", raise_errors=True)
+    assert backing.get_file("/a/b/f") == b"deep"
+    assert store.get_pending_directories() == []
+    assert store.get_metadata("/a/b")["is_dir"]
+
+
+def test_mkdir_checks_the_store_for_the_name(backing, tmp_path):
+    os.mkdir(os.path.join(backing.root, "there"))
+    with open(os.path.join(backing.root, "file"), "wb") as out:
+        out.write(b"x")
+    store = caching(backing, tmp_path)
+    for name in ("/there", "/file"):
+        with pytest.raises(AlreadyExistsError):
+            store.create_directory(name)
+    assert store.get_pending_directories() == []
+
+
+def test_rmdir_and_rename_of_a_directory_not_in_the_store_yet(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/gone")
+    store.delete("/gone", is_dir=True)
+    assert not store.exists("/gone") and store.get_pending_directories() == []
+    store.create_directory("/d")
+    store.create_directory("/d/sub")
+    store.store_fileobject(io.BytesIO(b"1"), "/d/sub/f")
+    with pytest.raises(DirectoryNotEmptyError):
+        store.delete("/d", is_dir=True)
+    store.create_directory("/other")
+    with pytest.raises(IsADirectoryStoreError):
+        store.move("/d/sub/f", "/other")      # a file over a directory
+    store.move("/d", "/e")                    # made and uploaded first, then moved
+    assert backing.get_file("/e/sub/f") == b"1"
+    assert not os.path.exists(os.path.join(backing.root, "d"))
+    store.move("/e/sub/f", "/other/f")        # into a directory still waiting
+    assert backing.get_file("/other/f") == b"1"
+    store.sync()
+    assert store.get_pending_directories() == [] and store.get_dirty_files() == []
+
+
+def test_a_killed_process_keeps_its_new_directories(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/kept")
+    store.create_directory("/kept/empty")
+    store.store_fileobject(io.BytesIO(b"k"), "/kept/f")
+    # No close(): the next store over the same cache directory is what a remount after
+    # a kill finds (the rows are in the close log, written when create_directory
+    # returned).
+    again = caching(backing, tmp_path)
+    assert again.get_pending_directories() == ["/kept", "/kept/empty"]
+    again.sync()
+    assert os.path.isdir(os.path.join(backing.root, "kept/empty"))
+    assert backing.get_file("/kept/f") == b"k"
+
+
+def test_a_directory_made_meanwhile_by_another_client_is_no_error(backing, tmp_path):
+    store = caching(backing, tmp_path)
+    store.create_directory("/both")
+    os.mkdir(os.path.join(backing.root, "both"))   # another client, after our check
+    store.sync()
+    assert store.get_pending_directories() == [] and backing.is_dir("/both")

@@ -28,6 +28,7 @@ def chunk_objects(backing, directory):
 def test_small_files_become_one_chunk_big_ones_stay_alone(backing, tmp_path):
     store = chunking(backing, tmp_path / "cache")
     store.create_directory("/d")
+    store.create_directory("/d/sub")          # a new directory is no chunk member
     for i in range(20):
         store.store_fileobject(io.BytesIO(b"%03d" % i), f"/d/f{i}")
     store.store_fileobject(io.BytesIO(b"B" * 5000), "/d/big")
@@ -36,10 +37,11 @@ def test_small_files_become_one_chunk_big_ones_stay_alone(backing, tmp_path):
         chunk_objects(backing, "/d")[0].split("-chunk-")[1]
     assert len(chunk_objects(backing, "/d")) == 1
     assert backing.get_file("/d/big") == b"B" * 5000
+    assert backing.is_dir("/d/sub") and store.get_pending_directories() == []
     with tarfile.open(backing.root + chunk_objects(backing, "/d")[0]) as tar:
         assert sorted(tar.getnames()) == sorted(f"f{i}" for i in range(20))
     listing = store.get_directory_listing("/d")
-    assert listing == sorted(["/d/big", *(f"/d/f{i}" for i in range(20))])
+    assert listing == sorted(["/d/big", "/d/sub", *(f"/d/f{i}" for i in range(20))])
 
 
 def test_reads_come_from_the_chunk_after_a_restart(backing, tmp_path):
