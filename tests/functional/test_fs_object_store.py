@@ -174,6 +174,9 @@ def test_mount_tree_reaches_the_cluster_and_a_second_mount(cluster, conn, tmp_pa
     with mounted(str(tmp_path / "mnt"), *args[:2], *args[2:],
                  "--cache-dir", str(tmp_path / "cache")) as m:
         os.makedirs(m.path("a/b"))
+        os.mkdir(m.path("a/empty"))            # reaches the store at unmount, as a marker
+        os.mkdir(m.path("a/gone"))
+        os.rmdir(m.path("a/gone"))             # never reaches it
         for i in range(10):
             with open(m.path("a/b", f"f{i}"), "wb") as f:
                 f.write(b"%d" % i * 100)
@@ -188,13 +191,14 @@ def test_mount_tree_reaches_the_cluster_and_a_second_mount(cluster, conn, tmp_pa
         assert info.value.errno == errno.ENOTEMPTY
     assert names(conn, container) == sorted(
         ["a/", "a/c/", "a/c/renamed", "a/c/f0", "a/c/f2", "a/c/f3", "a/c/f5", "a/c/f6",
-         "a/c/f7", "a/c/f8", "a/c/f9"])
+         "a/c/f7", "a/c/f8", "a/c/f9", "a/empty/"])
     assert b"".join(conn.get_object(container, "a/c/f2")) == b"overwritten"
     assert b"".join(conn.get_object(container, "a/c/f3")) == b"3" * 10
     with mounted(str(tmp_path / "mnt2"), *args, "--cache-dir", str(tmp_path / "cache2")) as m2:
         assert sorted(os.listdir(m2.path("a/c"))) == sorted(
             ["renamed", "f0", "f2", "f3", "f5", "f6", "f7", "f8", "f9"])
         assert open(m2.path("a/c/renamed"), "rb").read() == b"1" * 100
+        assert sorted(os.listdir(m2.path("a"))) == ["c", "empty"]
 
 
 def test_killed_mount_files_arrive_after_remount(cluster, conn, tmp_path, request):
@@ -206,8 +210,15 @@ def test_killed_mount_files_arrive_after_remount(cluster, conn, tmp_path, reques
         with open(m.path("fsynced"), "wb") as f:
             f.write(b"durable")
             os.fsync(f.fileno())
+        os.mkdir(m.path("newdir"))             # kept in the cache index, not sent yet
+        fd = os.open(m.mountpoint, os.O_RDONLY)
+        try:
+            os.fsync(fd)                       # fsyncdir
+        finally:
+            os.close(fd)
         m.kill()
     assert names(conn, container) == []
     with mounted(mnt, *args):
         pass
     assert b"".join(conn.get_object(container, "fsynced")) == b"durable"
+    assert names(conn, container) == ["fsynced", "newdir/"]
