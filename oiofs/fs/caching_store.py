@@ -139,15 +139,15 @@ class CachingStore(WriteBack, TransparentStore, Store):
         return listing
 
     def _store_listing(self, directory: str) -> dict[str, Metadata]:
-        """The wrapped store's listing of ``directory``; empty for a directory made here
-        and not there yet (the store has nothing of it, or only files uploaded below)."""
-        try:
-            return self.store.get_directory_listing_with_metadata(directory)
-        except NoSuchFilesystemObjectError:
-            entry = self.index.peek(directory)
-            if entry is not None and is_directory(entry):
-                return {}
-            raise
+        """The wrapped store's listing of ``directory``. A directory made here and not
+        in the store yet lists as empty without a request: it was absent when it was
+        made, and nothing of this cache goes below it before it is made (only what
+        another client put under that name since would be missed, as within the
+        listing's TTL)."""
+        entry = self.index.peek(directory)
+        if entry is not None and is_directory(entry):
+            return {}
+        return self.store.get_directory_listing_with_metadata(directory)
 
     def _remote_meta(self, path: str) -> Metadata | None:
         """The store's metadata of ``path`` from its parent's listing; None if absent."""

@@ -125,6 +125,9 @@ def test_mkdir_is_written_back_as_one_put_per_directory(cluster, conn, tmp_path,
         with pytest.raises(AlreadyExistsError):
             store.create_directory("/top/a")   # the cache has it
         assert sorted(store.get_directory_listing("/top")) == ["/top/a"]
+        store.listings.clear()                 # listings expired: a waiting directory
+        assert store.get_directory_listing("/top/a") == ["/top/a/f"]    # lists as empty
+        assert counting.requests == []         # in the store without asking it
         store.sync()
         # Each directory is one PUT of its marker, the outer one first, no check.
         puts = [name for method, name in counting.requests if method == "PUT"]
