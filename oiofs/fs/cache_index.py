@@ -385,12 +385,17 @@ class CacheIndex:
         killed process), into sqlite with the next statement that needs it."""
         with self._lock:
             old = self._entries.get(entry.path)
-            self._pending.pop(entry.path, None)
-            offset = self._log.append(tuple(getattr(entry, c) for c in COLUMNS), b"")
-            self._logged[entry.path] = (copy.copy(entry), offset, 0)
-            self._kept_since = min(self._kept_since, entry.modified)
+            self._log_row(copy.copy(entry), b"")
             self._entries[entry.path] = copy.copy(entry)
             self.total_size += entry.size - (old.size if old else 0)
+
+    def _log_row(self, row: Entry, data: bytes) -> None:
+        """Append ``row`` and its ``data`` to the close log and keep the row in memory
+        until it is written into sqlite (lock held)."""
+        offset = self._log.append(tuple(getattr(row, c) for c in COLUMNS), data)
+        self._pending.pop(row.path, None)
+        self._logged[row.path] = (row, offset, len(data))
+        self._kept_since = min(self._kept_since, row.modified)
 
     def new_entry(self, path: str, *, dirty: bool, size: int = 0,
                   remote_modified: float = 0.0, in_store: bool = False,
@@ -445,10 +450,7 @@ class CacheIndex:
                 row = copy.copy(cached)
                 row.dirty, row.generation, row.size = True, cached.generation + 1, size
                 row.modified = row.accessed = now
-                offset = self._log.append(tuple(getattr(row, c) for c in COLUMNS), data)
-                self._pending.pop(path, None)
-                self._logged[path] = (row, offset, len(data))
-                self._kept_since = min(self._kept_since, now)
+                self._log_row(row, data)
             elif data is None:
                 self._execute(
                     "UPDATE entries SET dirty = 1, generation = generation + 1, size = ?, "

@@ -183,7 +183,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
         return self.cache_expiration
 
     def _entry_meta(self, entry: Entry) -> Metadata:
-        if entry.file == DIRECTORY:
+        if is_directory(entry):
             return dir_metadata(entry.modified)
         size = entry.size
         if entry.file and self._open_writes.get(entry.path):

@@ -24,6 +24,7 @@ from oiofs.fs.cache_index import (
 from oiofs.fs.errors import AlreadyExistsError, StoreAccessError
 from oiofs.fs.listing_cache import ListingCache
 from oiofs.fs.stats import MB, CacheStats
+from oiofs.fs.store import dir_metadata
 from oiofs.fs.writers import UploadAverages, writer_count
 
 LOG = logging.getLogger("oiofs.fs")
@@ -127,8 +128,7 @@ class WriteBack:
         with self._lock:
             self._retry_after.pop(entry.path, None)
         self.index.remove(entry.path)
-        self.listings.update(entry.path, {"modified": entry.modified, "bytes": 0,
-                                          "is_dir": True})
+        self.listings.update(entry.path, dir_metadata(entry.modified))
         return True
 
     def _job(self, path: str) -> None:
