@@ -280,6 +280,11 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                         help="extra server option, e.g. --set fsync_in_threads=false")
     parser.add_argument("--dir", default=None, help="parent of the temporary directory")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the temporary directory in place: on a filesystem "
+                             "without a journal, files removed in the last minute or so "
+                             "slow down the next run's creates (docs/benchmarks.md); "
+                             "remove the runs' directories after measuring")
     parser.add_argument("--swift-python", default=None, metavar="PYTHON",
                         help="benchmark OpenStack Swift's object server instead, run by this "
                              "interpreter (e.g. /tmp/swift-anchor/venv/bin/python)")
@@ -295,7 +300,8 @@ def main() -> int:
             big_object(server, args.big_mib)
     finally:
         server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

@@ -44,6 +44,14 @@ def sample(meters: dict[str, CpuMeter]) -> dict[str, float]:
     return {role: meter.sample() for role, meter in meters.items()}
 
 
+def machine_ticks() -> tuple[int, int]:
+    """``(busy, all)`` CPU ticks of the whole machine so far, from ``/proc/stat``."""
+    with open("/proc/stat") as handle:
+        ticks = [int(field) for field in handle.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def run_threads(count: int, concurrency: int, work) -> float:
     """Call ``work(i)`` for i in range(count) over ``concurrency`` threads; wall seconds."""
     lock = threading.Lock()
@@ -88,10 +96,18 @@ def put_phase(args, meters: dict[str, CpuMeter]) -> None:
             raise RuntimeError(f"PUT answered {status}")
 
     before = sample(meters)
+    client_before, machine_before = os.times(), machine_ticks()
     wall = run_threads(args.objects, args.concurrency, put)
+    client_after, machine_after = os.times(), machine_ticks()
     after = sample(meters)
     report(before, after, args.objects, f"PUT {args.size} B x {args.objects}, "
            f"{args.concurrency} threads: {args.objects / wall:.1f}/s")
+    client_cpu = (client_after.user + client_after.system
+              - client_before.user - client_before.system)
+    busy, total = (a - b for a, b in zip(machine_after, machine_before, strict=True))
+    print(f"  {'(bench client)':24s} {client_cpu * 1000 / args.objects:8.3f} ms/op  "
+          f"({client_cpu:.2f} s)")
+    print(f"  machine busy {100 * busy / total:.0f}% of {os.cpu_count()} cores")
 
     if args.keep:
         client.close()

@@ -17,7 +17,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 from urllib.parse import unquote
 
 with warnings.catch_warnings():
@@ -26,9 +26,9 @@ with warnings.catch_warnings():
     import eventlet.debug
     import eventlet.greenio
     import eventlet.hubs
+    import eventlet.patcher
     import eventlet.queue
     import eventlet.semaphore
-    import eventlet.tpool
     import eventlet.wsgi
 
 from oiofs.common import constraints  # after eventlet, whose import is quieted
@@ -51,10 +51,12 @@ kill = eventlet.kill
 listen = eventlet.listen
 wsgi_server = eventlet.wsgi.server
 GreenSocket = eventlet.greenio.GreenSocket
+#: the standard library's own ``threading`` and ``queue``, whatever monkey-patching did:
+#: for the real threads of :mod:`oiofs.common.real_threads`
+real_threading = eventlet.patcher.original("threading")
+real_queue = eventlet.patcher.original("queue")
 
 _patched = False
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 
 def _fresh_hub_in_child() -> None:
@@ -91,12 +93,6 @@ def monkey_patch() -> None:
 def wait_readable(fd: int) -> None:
     """Block this green thread (not the process) until ``fd`` can be read."""
     eventlet.hubs.trampoline(fd, read=True)
-
-
-def tpool_execute(func: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
-    """Run a blocking call (fsync, large read) in a real thread; green threads go on."""
-    result: _R = eventlet.tpool.execute(func, *args, **kwargs)
-    return result
 
 
 # eventlet ships no type information, so its classes are Any to mypy: subclassing them is

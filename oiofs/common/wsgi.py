@@ -115,7 +115,7 @@ def serve(sock: socket.socket, app: WSGIApplication, conf: dict[str, Any],
     graceful = conf_int(conf, "graceful_timeout", 10)
     # Stopping must not wait for the hub's next wake-up: an idle hub may sleep in epoll for
     # as long as no socket stirs (an idle keep-alive client is enough), and once real
-    # threads exist (tpool, for fsync) the kernel may deliver the signal to one of them, so
+    # threads exist (real_threads, for fsync) the kernel may deliver the signal to one of them, so
     # the Python-level handler runs only when the main thread wakes. The C-level wakeup fd
     # is written at once whichever thread takes the signal; the hub watches its other end
     # and a green thread there does the stopping.

@@ -49,7 +49,6 @@ import os
 import time
 from typing import NoReturn
 
-from oiofs.common import runtime
 from oiofs.common.config import conf_bool, conf_int
 from oiofs.common.exceptions import (
     ConfigError,
@@ -65,6 +64,7 @@ from oiofs.common.exceptions import (
 )
 from oiofs.common.fsutils import fsync_dir
 from oiofs.common.hashing import hash_path
+from oiofs.common.real_threads import run_in_thread
 from oiofs.common.storage_policy import StoragePolicy
 from oiofs.common.timestamp import Timestamp
 from oiofs.obj import async_pending, filenames
@@ -404,7 +404,7 @@ class DiskFile:
                                filenames.filename(timestamp.internal, filenames.DATA,
                                                   frag_index, durable=True))
         if self.manager.fsync_in_threads:
-            metadata = runtime.tpool_execute(_commit_archive, pending, durable, footers)
+            metadata = run_in_thread(_commit_archive, pending, durable, footers)
         else:
             metadata = _commit_archive(pending, durable, footers)
         if metadata is None:

@@ -14,9 +14,9 @@ import errno
 import os
 from typing import TYPE_CHECKING
 
-from oiofs.common import runtime
 from oiofs.common.exceptions import DiskFileNoSpace
 from oiofs.common.fsutils import fsync_dir, mkdirs
+from oiofs.common.real_threads import run_in_thread
 from oiofs.obj import filenames
 from oiofs.obj.block_checksums import BLOCK_SIZE, BlockHasher
 from oiofs.obj.diskfile_reader import drop_cache
@@ -136,7 +136,7 @@ class DiskFileWriter:
         before = diskfile._files
         make_dirs = before is not None and diskfile._dir_missing
         if self.manager.fsync_in_threads:
-            runtime.tpool_execute(self._make_durable, name, make_dirs)
+            run_in_thread(self._make_durable, name, make_dirs)
         else:
             self._make_durable(name, make_dirs)
         self.close()

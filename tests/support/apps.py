@@ -22,12 +22,12 @@ def echo_app_factory(global_conf, **local_conf):
 
 def tpool_app_factory(global_conf, **local_conf):
     """Like the echo app, but each request runs a call in a real thread (as fsync does)."""
-    from oiofs.common import runtime
+    from oiofs.common.real_threads import run_in_thread
 
     inner = echo_app_factory(global_conf, **local_conf)
 
     def app(environ, start_response):
-        runtime.tpool_execute(os.getpid)
+        run_in_thread(os.getpid)
         return inner(environ, start_response)
 
     return app

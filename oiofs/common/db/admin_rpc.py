@@ -40,7 +40,6 @@ from typing import Any, Protocol
 
 from werkzeug.wrappers import Request
 
-from oiofs.common import runtime
 from oiofs.common.config import conf_float
 from oiofs.common.connection_pool import ConnectionPool
 from oiofs.common.constraints import check_metadata
@@ -59,6 +58,7 @@ from oiofs.common.exceptions import (
     NodeTimeout,
 )
 from oiofs.common.hashing import hash_path
+from oiofs.common.real_threads import run_in_thread
 from oiofs.common.ring import Ring
 from oiofs.common.ring.devices import Device
 from oiofs.common.timestamp import Timestamp
@@ -170,7 +170,7 @@ class DbAdminRpc:
                   args: dict[str, Any]) -> dict[str, Any]:
         broker.commit_pending()
         before = os.path.getsize(broker.db_file)
-        runtime.tpool_execute(_vacuum, broker.db_file, broker.timeout)
+        run_in_thread(_vacuum, broker.db_file, broker.timeout)
         after = os.path.getsize(broker.db_file)
         self.logger.info("admin: vacuumed %s: %d -> %d bytes", broker.db_file, before, after)
         return dict(where, size_before=before, size_after=after)

@@ -14,7 +14,7 @@ began after the caller's bytes were written has succeeded. If that fsync fails, 
 caller it was meant to cover runs its own again (and the error reaches whoever sees it).
 
 It is for green threads of one OS thread (a server's hub); the fsync itself may run in
-a real thread (``fsync``, e.g. :func:`oiofs.common.runtime.tpool_execute` of
+a real thread (``fsync``, e.g. :func:`oiofs.common.real_threads.run_in_thread` of
 :func:`os.fsync`).
 
 Inline while the disk is fast (``inline``): handing an fsync to a real thread and back

@@ -31,7 +31,6 @@ from typing import Any, Generic
 
 from werkzeug.wrappers import Request, Response
 
-from oiofs.common import runtime
 from oiofs.common.admin_service import (
     FLUSH_CACHE,
     JSON_TYPE,
@@ -75,6 +74,7 @@ from oiofs.common.live_config import (
     parse_non_negative,
     set_logger_level,
 )
+from oiofs.common.real_threads import run_in_thread
 from oiofs.common.timestamp import Timestamp
 
 
@@ -126,10 +126,10 @@ def metadata_limits_validator(target_type: str) -> Callable[[dict[str, Any]], No
     return validate
 
 
-def _tpool_fsync(fd: int) -> None:
+def _thread_fsync(fd: int) -> None:
     # the fsync of a pending append runs in a real thread: other requests of this worker
     # go on meanwhile, and their own fsyncs of the same file share the journal commit
-    runtime.tpool_execute(os.fsync, fd)
+    run_in_thread(os.fsync, fd)
 
 
 def pending_fsync(conf: dict[str, Any]) -> Callable[[int], None]:
@@ -143,10 +143,10 @@ def pending_fsync(conf: dict[str, Any]) -> Callable[[int], None]:
     """
     mode = str(conf.get("fsync_in_threads", "auto")).strip().lower()
     if mode == "auto":
-        return GroupFsync(_tpool_fsync, inline=os.fsync,
+        return GroupFsync(_thread_fsync, inline=os.fsync,
                           inline_limit=conf_float(conf, "fsync_inline_limit", 0.02))
     if conf_bool(conf, "fsync_in_threads", True):
-        return GroupFsync(_tpool_fsync)
+        return GroupFsync(_thread_fsync)
     return os.fsync
 
 
