@@ -134,15 +134,52 @@ class DiskFileWriter:
         name = filenames.filename(metadata["X-Timestamp"], ext, frag_index, durable)
         # the listing this request made before writing (its conflict check), if any
         before = diskfile._files
-        make_dirs = before is not None and diskfile._dir_missing
-        if self.manager.fsync_in_threads:
-            run_in_thread(self._make_durable, name, make_dirs)
-        else:
-            self._make_durable(name, make_dirs)
+        dir_fds = self._open_directories(before is not None and diskfile._dir_missing)
+        try:
+            if self.manager.fsync_in_threads:
+                run_in_thread(self._make_durable, name, dir_fds)
+            else:
+                self._make_durable(name, dir_fds)
+        finally:
+            for dir_fd in dir_fds:
+                os.close(dir_fd)
         self.close()
         invalidate_hash(diskfile.suffix_dir)
         diskfile._files = filenames.cleanup_after_write(diskfile.hash_dir, before, name)
         diskfile._dir_missing = False
+
+    def _open_directories(self, missing: bool) -> list[int]:
+        """Descriptors of the directories :meth:`_make_durable` fsyncs: the hash directory
+        (made first, with its missing parents, when it is not there), then the parent of
+        every directory made.
+
+        Done by the hub, before the hop to the real thread: the thread then runs only the
+        calls that make the write durable (fsyncs and the rename). Each call a real thread
+        makes hands the GIL back and forth with the hub, and a busy server paid about a
+        third of its CPU per small PUT for those hand-offs (``docs/benchmarks.md``). An
+        empty hash directory left by a crash before the rename is harmless, as after any
+        crash between ``mkdir`` and rename.
+        """
+        hash_dir = self.diskfile.hash_dir
+        created: list[str] = []
+        if missing:
+            created = _make_dirs(hash_dir, self.diskfile.device_path)
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+        try:
+            fds = [os.open(hash_dir, flags)]
+        except FileNotFoundError:
+            if created:
+                raise
+            created = _make_dirs(hash_dir, self.diskfile.device_path)
+            fds = [os.open(hash_dir, flags)]
+        try:
+            for directory in created:
+                fds.append(os.open(os.path.dirname(directory), flags))
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        return fds
 
     def _write_metadata(self, metadata: dict[str, str], ext: str) -> None:
         """Append the block checksum list (a ``.data``) and store the metadata."""
@@ -153,10 +190,9 @@ class DiskFileWriter:
                                       BLOCK_SIZE)
         write_metadata(fd, metadata, self.upload_size, blocks)
 
-    def _make_durable(self, name: str, make_dirs: bool) -> None:
-        """The blocking part of :meth:`put`; ``make_dirs``: the hash directory was not
-        there when the object was listed, so it is made before the rename rather than
-        after a rename that fails."""
+    def _make_durable(self, name: str, dir_fds: list[int]) -> None:
+        """The blocking part of :meth:`put`: fsync the file, rename it into the hash
+        directory, fsync the directories of ``dir_fds`` (from :meth:`_open_directories`)."""
         fd = self._open_fd()
         hash_dir = self.diskfile.hash_dir
         target = f"{hash_dir}/{name}"
@@ -165,24 +201,23 @@ class DiskFileWriter:
         os.fsync(fd)
         if self.upload_size > self.manager.keep_cache_size:
             drop_cache(fd, 0, 0)
-        created: list[str] = []
-        if make_dirs:
-            created = _make_dirs(hash_dir, self.diskfile.device_path)
         try:
             os.rename(self.tmp_path, target)
         except FileNotFoundError:
-            if created:
-                raise
+            # the hash directory went away since it was opened (a replicator removing it
+            # once empty): made again, and the directories made now fsynced by name
             created = _make_dirs(hash_dir, self.diskfile.device_path)
             os.rename(self.tmp_path, target)
+            self._put = True
+            fsync_dir(hash_dir)
+            for directory in created:
+                fsync_dir(os.path.dirname(directory))
         self._put = True
-        # fsync the directory, or the rename itself may be lost in a crash
-        fsync_dir(hash_dir)
-        # and the parent of every directory just created, or a crash could lose the new
-        # directory with the file in it. After the fsync above these cost little: one
-        # journal commit already carried the mkdirs and the rename together.
-        for directory in created:
-            fsync_dir(os.path.dirname(directory))
+        # fsync the hash directory, or the rename itself may be lost in a crash; and the
+        # parent of every directory just made, or a crash could lose the new directory
+        # with the file in it
+        for dir_fd in dir_fds:
+            os.fsync(dir_fd)
 
     def close(self) -> None:
         """Close the temporary file; unlink it unless :meth:`put` succeeded (idempotent)."""

@@ -276,11 +276,24 @@ def test_xattr_probe_needs_the_devices_directory(tmp_path):
         DiskFileManager({"devices": str(tmp_path / "nope")}, Log()).check_xattr_support()
 
 
+def _record_directory_fsyncs(monkeypatch) -> list[str]:
+    """The paths of the directories fsynced from now on, in order (by descriptor, as the
+    writer does, or by name through ``fsync_dir``)."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if os.path.isdir(path):
+            synced.append(path)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
 def test_new_directories_are_made_and_their_parents_fsynced(manager, devices, monkeypatch):
-    synced = []
-    real_fsync_dir = diskfile_writer.fsync_dir
-    monkeypatch.setattr(diskfile_writer, "fsync_dir",
-                        lambda path: (synced.append(path), real_fsync_dir(path)))
+    synced = _record_directory_fsyncs(monkeypatch)
     # a new device: objects, partition, suffix and hash directories made
     df = put(manager)
     partition_dir = os.path.dirname(df.suffix_dir)
@@ -297,6 +310,28 @@ def test_new_directories_are_made_and_their_parents_fsynced(manager, devices, mo
         writer.put({"X-Timestamp": "1700000001.00000", "name": df.name}, ".ts")
     assert os.listdir(df.hash_dir) == ["1700000001.00000.ts"]
     assert synced == [df.hash_dir, os.path.dirname(df.hash_dir)]
+
+
+def test_a_hash_directory_removed_before_the_rename_is_made_again(manager, monkeypatch):
+    """The writer opens the directories it fsyncs before its hop to the real thread; a
+    replicator may remove the (empty) hash directory in between. The steps of ``put`` are
+    run one by one here, with the directory removed for real between them: the write must
+    land, and the directory made again must be fsynced with its parent."""
+    df = put(manager, ts="1700000001.00000")
+    os.unlink(os.path.join(df.hash_dir, "1700000001.00000.data"))
+    df = manager.get_diskfile("sda", "7", "a", "c", "o", POLICY0)
+    assert df.ondisk().data is None  # the listing saw the directory, empty
+    synced = _record_directory_fsyncs(monkeypatch)
+    with df.create(size=0) as writer:
+        dir_fds = writer._open_directories(missing=False)
+        os.rmdir(df.hash_dir)  # the replicator's cleanup of an empty hash directory
+        try:
+            writer._make_durable("1700000002.00000.ts", dir_fds)
+        finally:
+            for fd in dir_fds:
+                os.close(fd)
+    assert os.listdir(df.hash_dir) == ["1700000002.00000.ts"]
+    assert synced[:2] == [df.hash_dir, df.suffix_dir]
 
 
 def test_a_write_unlinks_what_its_listing_showed_obsolete(manager):
