@@ -118,6 +118,22 @@ _runner_lock = runtime.real_threading.Lock()
 _in_real_thread = runtime.real_threading.local()
 
 
+def _forget_in_child() -> None:
+    """In a forked child: drop the parent's runner (its threads did not survive the fork)
+    and close the pipe the child inherited with it."""
+    global _runner
+    if _runner is not None:
+        for fd in (_runner.wake_read, _runner.wake_write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        _runner = None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def _get_runner() -> _Runner:
     global _runner
     runner = _runner

@@ -1,5 +1,6 @@
 """run_in_thread: a blocking call runs in a real thread while green threads go on."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -90,3 +91,32 @@ def test_many_concurrent_calls_all_come_back():
                          timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "done"
+
+
+def test_a_forked_child_gets_threads_of_its_own():
+    """Threads do not survive fork: a child's calls must run on threads it makes, and the
+    pipe it inherited from the parent's runner is closed."""
+    assert real_threads.run_in_thread(os.getpid) == os.getpid()  # the parent's runner
+    parent_pipe = (real_threads._runner.wake_read, real_threads._runner.wake_write)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            closed = all(not _is_open(fd) for fd in parent_pipe)
+            ran = real_threads.run_in_thread(os.getpid) == os.getpid()
+            os.write(write_fd, b"ok" if closed and ran else b"no")
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert os.read(read_fd, 2) == b"ok"
+    os.close(read_fd)
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
