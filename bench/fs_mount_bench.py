@@ -35,6 +35,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from oiofs.bench.cpu import machine_cpu  # noqa: E402
 from oiofs.cli.allinone.cluster import AllInOne  # noqa: E402
 
 USER, KEY = "test:tester", "testing"
@@ -129,14 +130,6 @@ def group_cpu_seconds(leaders: list[int]) -> float:
             continue                     # exited meanwhile
         total += cpu if group in leaders else 0.0
     return total
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, idle) CPU seconds of the whole machine so far, all cores (/proc/stat)."""
-    with open("/proc/stat") as f:
-        ticks = [int(v) for v in f.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
 
 
 def cluster_pids(aio: AllInOne) -> list[int]:

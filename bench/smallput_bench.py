@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from oiofs.bench.client import BenchClient, authenticate  # noqa: E402
-from oiofs.bench.cpu import CpuMeter, read_pid_files  # noqa: E402
+from oiofs.bench.cpu import CpuMeter, machine_cpu, read_pid_files  # noqa: E402
 
 
 def role_meters(run_dir: str) -> dict[str, CpuMeter]:
@@ -42,14 +42,6 @@ def role_meters(run_dir: str) -> dict[str, CpuMeter]:
 
 def sample(meters: dict[str, CpuMeter]) -> dict[str, float]:
     return {role: meter.sample() for role, meter in meters.items()}
-
-
-def machine_ticks() -> tuple[int, int]:
-    """``(busy, all)`` CPU ticks of the whole machine so far, from ``/proc/stat``."""
-    with open("/proc/stat") as handle:
-        ticks = [int(field) for field in handle.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return sum(ticks) - idle, sum(ticks)
 
 
 def run_threads(count: int, concurrency: int, work) -> float:
@@ -96,18 +88,18 @@ def put_phase(args, meters: dict[str, CpuMeter]) -> None:
             raise RuntimeError(f"PUT answered {status}")
 
     before = sample(meters)
-    client_before, machine_before = os.times(), machine_ticks()
+    client_before, machine_before = os.times(), machine_cpu()
     wall = run_threads(args.objects, args.concurrency, put)
-    client_after, machine_after = os.times(), machine_ticks()
+    client_after, machine_after = os.times(), machine_cpu()
     after = sample(meters)
     report(before, after, args.objects, f"PUT {args.size} B x {args.objects}, "
            f"{args.concurrency} threads: {args.objects / wall:.1f}/s")
     client_cpu = (client_after.user + client_after.system
               - client_before.user - client_before.system)
-    busy, total = (a - b for a, b in zip(machine_after, machine_before, strict=True))
+    busy, idle = (a - b for a, b in zip(machine_after, machine_before, strict=True))
     print(f"  {'(bench client)':24s} {client_cpu * 1000 / args.objects:8.3f} ms/op  "
           f"({client_cpu:.2f} s)")
-    print(f"  machine busy {100 * busy / total:.0f}% of {os.cpu_count()} cores")
+    print(f"  machine busy {100 * busy / (busy + idle):.0f}% of {os.cpu_count()} cores")
 
     if args.keep:
         client.close()

@@ -31,6 +31,15 @@ def read_stat(pid: int) -> tuple[int, int] | None:
     return ppid, utime + stime + cutime + cstime
 
 
+def machine_cpu() -> tuple[float, float]:
+    """``(busy, idle)`` CPU seconds of the whole machine so far, all cores (``/proc/stat``;
+    iowait counts as idle, guest time is already inside user time)."""
+    with open("/proc/stat") as handle:
+        ticks = [int(field) for field in handle.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks[:8]) - idle) / CLOCK_TICKS, idle / CLOCK_TICKS
+
+
 def _all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 

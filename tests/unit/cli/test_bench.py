@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -490,3 +491,14 @@ def test_sigterm_cleans_up_like_ctrl_c():
         assert bench.returncode == 130, err
         assert "interrupted; cleanup deleted" in err
         assert fake.containers == {}
+
+
+def test_machine_cpu_counts_this_process_spinning():
+    """The machine's busy seconds grow at least by what this process burns on a core."""
+    busy_before, idle_before = cpu.machine_cpu()
+    start = time.process_time()
+    while time.process_time() - start < 0.3:
+        pass
+    busy_after, idle_after = cpu.machine_cpu()
+    assert busy_after - busy_before >= 0.25
+    assert idle_after >= idle_before
