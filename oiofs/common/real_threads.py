@@ -48,7 +48,6 @@ class _Runner:
     """The threads of one process, their call queue, and the hub's side of the replies."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self.calls: SimpleQueue[_Call] = runtime.real_queue.SimpleQueue()
         self.replies: collections.deque[tuple[Any, _Outcome]] = collections.deque()
         #: threads made, and calls submitted but not yet delivered: both touched by the hub
@@ -76,9 +75,7 @@ class _Runner:
         get = self.calls.get
         replies = self.replies
         while True:
-            call: _Call | None = get()
-            assert call is not None
-            event, func, args, kwargs = call
+            event, func, args, kwargs = get()
             outcome: _Outcome
             try:
                 outcome = (True, func(*args, **kwargs))
@@ -86,7 +83,7 @@ class _Runner:
                 outcome = (False, sys.exc_info()[1])
             replies.append((event, outcome))
             # drop the references now: a thread idle in get() must not keep them alive
-            call = event = func = args = kwargs = outcome = None  # type: ignore[assignment]
+            del event, func, args, kwargs, outcome
             # one byte per batch of replies: the hub reads them all when it wakes
             if not self.wake_pending:
                 self.wake_pending = True
@@ -113,7 +110,6 @@ class _Runner:
 
 
 _runner: _Runner | None = None
-_runner_lock = runtime.real_threading.Lock()
 #: ``value`` is true in this module's threads (green threads get their own locals)
 _in_real_thread = runtime.real_threading.local()
 
@@ -135,14 +131,12 @@ os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _get_runner() -> _Runner:
+    """This process's runner, made at the first call (only the hub's thread calls this:
+    a call from a real thread of the runner runs inline)."""
     global _runner
-    runner = _runner
-    if runner is None or runner.pid != os.getpid():
-        with _runner_lock:
-            if _runner is None or _runner.pid != os.getpid():
-                _runner = _Runner()
-            runner = _runner
-    return runner
+    if _runner is None:
+        _runner = _Runner()
+    return _runner
 
 
 def run_in_thread(func: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:

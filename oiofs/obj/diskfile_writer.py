@@ -201,23 +201,24 @@ class DiskFileWriter:
         os.fsync(fd)
         if self.upload_size > self.manager.keep_cache_size:
             drop_cache(fd, 0, 0)
+        remade: list[str] = []
         try:
             os.rename(self.tmp_path, target)
         except FileNotFoundError:
             # the hash directory went away since it was opened (a replicator removing it
-            # once empty): made again, and the directories made now fsynced by name
-            created = _make_dirs(hash_dir, self.diskfile.device_path)
+            # once empty): made again, and fsynced by name below with its parents
+            remade = _make_dirs(hash_dir, self.diskfile.device_path)
             os.rename(self.tmp_path, target)
-            self._put = True
-            fsync_dir(hash_dir)
-            for directory in created:
-                fsync_dir(os.path.dirname(directory))
         self._put = True
         # fsync the hash directory, or the rename itself may be lost in a crash; and the
         # parent of every directory just made, or a crash could lose the new directory
         # with the file in it
         for dir_fd in dir_fds:
             os.fsync(dir_fd)
+        if remade:
+            fsync_dir(hash_dir)
+            for directory in remade:
+                fsync_dir(os.path.dirname(directory))
 
     def close(self) -> None:
         """Close the temporary file; unlink it unless :meth:`put` succeeded (idempotent)."""
