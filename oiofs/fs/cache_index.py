@@ -124,9 +124,10 @@ class Entry:
     in_store: bool
 
 
-def is_directory(entry: Entry) -> bool:
-    """Is ``entry`` a directory waiting to be made in the wrapped store?"""
-    return entry.file == DIRECTORY
+def is_directory(entry: Entry | None) -> bool:
+    """Is ``entry`` a directory waiting to be made in the wrapped store? (``None``, no
+    entry at all: no.)"""
+    return entry is not None and entry.file == DIRECTORY
 
 
 class CacheIndex:

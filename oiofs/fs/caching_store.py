@@ -145,7 +145,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
         another client put under that name since would be missed, as within the
         listing's TTL)."""
         entry = self.index.peek(directory)
-        if entry is not None and is_directory(entry):
+        if is_directory(entry):
             return {}
         return self.store.get_directory_listing_with_metadata(directory)
 
@@ -229,7 +229,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
         paths.check(path)
         entry = self.index.get(path)
         now = time.time()
-        if entry is not None and is_directory(entry):
+        if is_directory(entry):
             raise IsADirectoryStoreError(f"{path} is a directory")
         if entry is not None:
             fresh = now - entry.updated < self.cache_expiration
@@ -321,7 +321,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
         row)."""
         remote = self._remote_meta(path)
         old = self.index.peek(path)
-        if (remote is not None and remote["is_dir"]) or (old is not None and is_directory(old)):
+        if (remote is not None and remote["is_dir"]) or is_directory(old):
             raise IsADirectoryStoreError(f"{path} is a directory")
         entry = self.index.new_entry(path, dirty=True, in_store=remote is not None,
                                      file=INLINE if inline else None)
@@ -485,7 +485,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
         parent = paths.parent(path)
         while parent != "/":
             entry = self.index.peek(parent)
-            if entry is not None and is_directory(entry):
+            if is_directory(entry):
                 pending.append(parent)
             parent = paths.parent(parent)
         for directory in reversed(pending):
@@ -496,7 +496,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
         if path == "/":
             raise InvalidPathValueError("cannot delete /")
         entry = self.index.get(path)
-        if entry is not None and is_directory(entry):
+        if is_directory(entry):
             self._delete_pending_directory(path)
             return
         if entry is None and (is_dir or self.get_metadata(path)["is_dir"]):
@@ -525,7 +525,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
             raise DirectoryNotEmptyError(f"directory not empty: {path}")
         with self._claim(path):
             entry = self.index.peek(path)
-            if entry is not None and is_directory(entry):
+            if is_directory(entry):
                 self.index.remove(path)
             else:                      # its writer made it in the store meanwhile
                 self.store.delete(path, is_dir=True)
@@ -539,7 +539,7 @@ class CachingStore(WriteBack, TransparentStore, Store):
             raise InvalidPathValueError(f"cannot move {src} to {dest}")
         self._check_parent(dest)
         target = self.index.peek(dest)
-        if target is not None and is_directory(target):
+        if is_directory(target):
             raise IsADirectoryStoreError(f"{dest} is a directory")
         if self.get_metadata(src)["is_dir"]:
             self._move_dir(src, dest)
