@@ -55,6 +55,9 @@ GreenSocket = eventlet.greenio.GreenSocket
 #: for the real threads of :mod:`oiofs.common.real_threads`
 real_threading = eventlet.patcher.original("threading")
 real_queue = eventlet.patcher.original("queue")
+#: environ key: the smallest piece of an answer's body the server writes at once (0: each
+#: piece as it comes; a filter sending keep-alive spaces sets it)
+MINIMUM_WRITE_CHUNK_KEY = "eventlet.minimum_write_chunk_size"
 
 _patched = False
 
@@ -473,7 +476,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]  # eventle
                             # the body was never asked for: close rather than guess
                             # whether the client sends it anyway
                             self.close_connection = True
-                minimum = int(env.get("eventlet.minimum_write_chunk_size",
+                minimum = int(env.get(MINIMUM_WRITE_CHUNK_KEY,
                                       self.minimum_chunk_size))
                 towrite: list[bytes] = []
                 size = just_written = 0

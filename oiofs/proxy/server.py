@@ -17,8 +17,7 @@ from __future__ import annotations
 import logging
 import os
 
-import eventlet
-
+from oiofs.common import runtime
 from oiofs.common.admin_service import RELOAD_LB
 from oiofs.common.base_app import BaseServerApp
 from oiofs.common.cluster_config import load_cluster_config
@@ -126,7 +125,7 @@ class Application(BaseServerApp):
         for ring in (self.account_ring, self.container_ring, *self._object_rings.values()):
             ring.reload()
         if self.scores is not None:
-            eventlet.spawn_n(self.scores.refresh)
+            runtime.spawn_n(self.scores.refresh)
 
     # --- cluster ----------------------------------------------------------------------
 

@@ -33,8 +33,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs
 
-import eventlet
-
+from oiofs.common import runtime
 from oiofs.common.config import conf_int
 from oiofs.common.exceptions import (
     HTTPBadRequest,
@@ -139,7 +138,7 @@ class Bulk:
             return error_response(environ, start_response,
                                 HTTPBadRequest("Unsupported archive format"))
         # eventlet holds back body pieces under 4 KiB: each keep-alive space must go now
-        environ["eventlet.minimum_write_chunk_size"] = 0
+        environ[runtime.MINIMUM_WRITE_CHUNK_KEY] = 0
         start_response("200 OK", [("Content-Type", fmt),
                                   ("X-Trans-Id", ensure_trans_id(environ))])
         if kind is not None:
@@ -275,7 +274,7 @@ class Deletion(_Run):
         status, text = "", ""
         try:
             names = self._names()
-            pool = eventlet.GreenPool(self.bulk.delete_concurrency)
+            pool = runtime.GreenPool(self.bulk.delete_concurrency)
             for name, result in pool.imap(self._delete_one, names):
                 space = self.keep_alive()
                 if space:

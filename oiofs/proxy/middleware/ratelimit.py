@@ -27,8 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import eventlet
-
+from oiofs.common import runtime
 from oiofs.common.config import conf_float, conf_int
 from oiofs.common.live_config import parse_non_negative
 from oiofs.common.logger import get_logger
@@ -146,7 +145,7 @@ class RateLimit:
             if self.log_sleep and need > self.log_sleep:
                 self.logger.warning("Ratelimit sleep log: %s for %s", need, key)
             if need > 0:
-                eventlet.sleep(need)
+                runtime.sleep(need)
         return self.app(environ, start_response)
 
     def _limits(self, environ, parts: list[str]) -> list[tuple[str, float]]:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 
+from oiofs.common import runtime
 from oiofs.common.config import conf_int
 from oiofs.common.logger import get_logger
 from oiofs.proxy.controllers.base import SHOW_SYSMETA_KEY
@@ -147,7 +148,7 @@ class StaticLargeObject:
             accept = environ.get("HTTP_ACCEPT", "")
             ctype = "application/json" if "application/json" in accept else "text/plain"
             # eventlet holds back body pieces under 4 KiB: each space must go at once
-            environ["eventlet.minimum_write_chunk_size"] = 0
+            environ[runtime.MINIMUM_WRITE_CHUNK_KEY] = 0
             start_response("202 Accepted", [("Content-Type", ctype),
                                             ("X-Trans-Id", ensure_trans_id(environ))])
             return heartbeat_body(put, self.yield_frequency, accept)

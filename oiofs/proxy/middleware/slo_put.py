@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import json
 
-import eventlet
-
+from oiofs.common import runtime
 from oiofs.common.exceptions import HTTPError
 from oiofs.common.http.body import RequestBody
 from oiofs.common.http.etag import quote_etag
@@ -124,7 +123,7 @@ class ManifestPut:
                      for r in self.requested if r.path == own]
         if self_refs:
             return PutOutcome(400, body=("\n".join(self_refs) + "\n").encode())
-        pool = eventlet.GreenPool(self.slo.concurrency)
+        pool = runtime.GreenPool(self.slo.concurrency)
         found = list(pool.imap(lambda r: head_segment(
             self.slo.app, self.environ, self.version, self.account, r.path),
             self.requested))
@@ -171,9 +170,9 @@ class ManifestPut:
 
 def heartbeat_body(put: ManifestPut, frequency: float, accept: str):
     """The body of a ``heartbeat=on`` PUT: spaces while it runs, then its outcome."""
-    worker = eventlet.spawn(put.run)
+    worker = runtime.spawn(put.run)
     while True:
-        timer = eventlet.Timeout(frequency, False)
+        timer = runtime.Timeout(frequency, False)
         try:
             with timer:
                 outcome = worker.wait()
