@@ -1,10 +1,11 @@
 """:class:`CachingStore`: the seed's write-back caching store.
 
 (Past 600 lines on purpose: :class:`CachingStore` is the one class with the whole
-:class:`~oiofs.fs.store.Store` surface and the FUSE layer's file-level methods; what it
+:class:`~oiofs.fs.store.Store` surface and the FUSE layer's file-level methods. What it
 builds on already lives apart: the writers (upload jobs, eviction, ``sync``) in
-:mod:`~oiofs.fs.write_back`, how many of them in :mod:`~oiofs.fs.writers`, the index in :mod:`~oiofs.fs.cache_index`, the close log in
-:mod:`~oiofs.fs.close_log`, listings in :mod:`~oiofs.fs.listing_cache`.)
+:mod:`~oiofs.fs.write_back`, how many of them in :mod:`~oiofs.fs.writers`, the index in
+:mod:`~oiofs.fs.cache_index`, the close log in :mod:`~oiofs.fs.close_log`, listings in
+:mod:`~oiofs.fs.listing_cache`.)
 
 Writes go to files in a local cache directory and return at once; a pool of writer threads
 uploads dirty entries to the wrapped store once they have been left alone for
