@@ -40,6 +40,10 @@ POLICY_DEFAULT_HEADER = "X-Backend-Storage-Policy-Default"
 TIMESTAMP_HEADER = "X-Backend-Timestamp"
 #: the timestamp of an object's ``.data`` or ``.ts``
 DATA_TIMESTAMP_HEADER = "X-Backend-Data-Timestamp"
+#: ``true`` on an object ``HEAD`` of a replicated policy: the replica's state only (is
+#: its newest file a ``.data`` or a ``.ts``, and the timestamps), answered from the
+#: object's directory listing without opening the file (the proxy's read checks)
+STATE_ONLY_HEADER = "X-Backend-State-Only"
 #: a database's put and delete timestamps and the time its status last changed
 PUT_TIMESTAMP_HEADER = "X-Backend-Put-Timestamp"
 DELETE_TIMESTAMP_HEADER = "X-Backend-Delete-Timestamp"

@@ -35,6 +35,7 @@ from oiofs.common.backend_protocol import (
     REPLICATION_HEADER,
     REPLICATION_OP_HEADER,
     REPLICATION_OP_PUSH,
+    STATE_ONLY_HEADER,
     TIMESTAMP_HEADER,
     environ_key,
     parse_update_targets,
@@ -429,8 +430,12 @@ class ObjectServer(BaseServerApp):
         return self._get_or_head(req)
 
     def _get_or_head(self, req: Request) -> WsgiResponse:
-        df = self._target(req).df
+        target = self._target(req)
+        df = target.df
         headers = req.headers
+        if req.method == "HEAD" and target.policy.policy_type != ERASURE_CODING and \
+                headers.get(STATE_ONLY_HEADER, "").lower() == "true":
+            return self._replica_state(df)
         replication = headers.get(REPLICATION_HEADER, "").lower() == "true"
         try:
             df.open(replication=replication)
@@ -447,6 +452,20 @@ class ObjectServer(BaseServerApp):
             return self._object_response(req, df)
         finally:
             df.close()  # no-op once a reader owns the file
+
+    @staticmethod
+    def _replica_state(df: DiskFile) -> WsgiResponse:
+        """The answer to a state-only ``HEAD`` (:data:`STATE_ONLY_HEADER`): 200 when the
+        newest of the object's files is a ``.data``, else 404, with the timestamps a full
+        ``HEAD`` gives (``X-Backend-Timestamp``, ``X-Backend-Data-Timestamp``), from the
+        directory listing alone. The file is not opened, so an expired copy, or one whose
+        metadata went bad, still answers 200 here: the request that reads it says so."""
+        files = df.ondisk()
+        newest, data_stamp = files.newest, files.data_or_ts_timestamp
+        if files.data is None or newest is None or data_stamp is None:
+            raise HTTPNotFound(headers={TIMESTAMP_HEADER: data_stamp}
+                               if files.tombstone and data_stamp else None)
+        return WsgiResponse(200, {TIMESTAMP_HEADER: newest, DATA_TIMESTAMP_HEADER: data_stamp})
 
     def _object_response(self, req: Request, df: DiskFile) -> WsgiResponse:
         metadata = df.metadata

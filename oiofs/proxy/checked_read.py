@@ -8,7 +8,9 @@ quorum: 2 of 3), any two quorums sharing a replica:
 
 * the first node gets the client's request (``GET`` or ``HEAD``, with its ``Range`` and
   conditions), each other one a plain ``HEAD``, all sent before any answer is read, so
-  the check costs the time of one request, not two;
+  the check costs the time of one request, not two; for a replicated object that
+  ``HEAD`` asks for the replica's state only (``X-Backend-State-Only``: the object
+  server answers from the object's directory listing, without opening the file);
 * a node that fails is replaced by the next node (same role), as in :meth:`Backend.read`;
 * the newest state among the answers wins (:func:`oiofs.proxy.quorum.pick_newest`, by
   ``X-Backend-Timestamp``, which counts a ``.meta`` of a POST and a tombstone): the
@@ -41,6 +43,7 @@ from oiofs.common.backend_protocol import (
     PUSH_TO_HEADER,
     REPLICATION_OP_HEADER,
     REPLICATION_OP_PUSH,
+    STATE_ONLY_HEADER,
     TIMESTAMP_HEADER,
 )
 from oiofs.common.connection_pool import HTTPResponse
@@ -65,6 +68,20 @@ def check_headers_of(headers: dict) -> dict:
     {'X-Trans-Id': 'tx'}
     """
     return {k: v for k, v in headers.items() if k.lower() not in CONDITIONAL_HEADERS}
+
+
+def state_check_headers_of(headers: dict) -> dict:
+    """The headers of a replicated object's check ``HEAD``: those of
+    :func:`check_headers_of`, asking for the replica's state only
+    (:data:`~oiofs.common.backend_protocol.STATE_ONLY_HEADER`: answered from the
+    object's directory listing, the file left unopened).
+
+    >>> state_check_headers_of({"X-Trans-Id": "tx", "Range": "bytes=0-1"})
+    {'X-Trans-Id': 'tx', 'X-Backend-State-Only': 'true'}
+    """
+    check = check_headers_of(headers)
+    check[STATE_ONLY_HEADER] = "true"
+    return check
 
 
 class CheckedAnswer:
@@ -120,7 +137,8 @@ def ask_quorum(backend: Backend, nodes: Iterator[dict], method: str, part: int,
 
 def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int,
                  suffix: str, headers: dict, quorum: int, wanted: int,
-                 same_copy: list[dict] | None = None, repair_stale: bool = True
+                 same_copy: list[dict] | None = None, repair_stale: bool = True,
+                 state_only: bool = False
                  ) -> tuple[HTTPResponse | None, dict | None, int]:
     """The newest answer among ``wanted`` replicas (module docstring), still open for
     streaming: ``(response, node, status)``, or ``(None, None, 404|503)``.
@@ -128,11 +146,15 @@ def read_checked(backend: Backend, nodes: Iterable[dict], method: str, part: int
     ``same_copy`` (extended in place) gets the other nodes found holding the very version
     served: the first place to resume a body that breaks. ``repair_stale=False`` leaves
     replicas found behind alone (fragment archives are the reconstructor's).
+    ``state_only`` makes the check ``HEAD`` s state-only ones (:func:`state_check_headers_of`:
+    replicated objects only).
     """
     node_iter = iter(nodes)
     statuses: list[int] = []
+    check_headers = state_check_headers_of(headers) if state_only else \
+        check_headers_of(headers)
     answers = ask_quorum(backend, node_iter, method, part, suffix, headers,
-                   check_headers_of(headers), max(1, wanted), statuses)
+                         check_headers, max(1, wanted), statuses)
     choice = pick_newest([(200 if a.has_copy else 404, a.stamp) for a in answers])
     tombstone = max((a.stamp for a in answers if not a.has_copy and a.stamp is not None),
                     default=None)

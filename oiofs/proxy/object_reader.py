@@ -94,7 +94,8 @@ class ReplicatedRead:
                                             self.headers, self.quorum, self.replicas, "",
                                             NEWEST_KEYS)
         return read_checked(self.backend, self.node_iter, method, self.part, self.suffix,
-                            self.headers, self.quorum, self.wanted, self.same_copy)
+                            self.headers, self.quorum, self.wanted, self.same_copy,
+                            state_only=True)
 
     def resumer(self, resp, length: int | None):
         """Fetches the rest of a body from another node after a failure (a whole body,

@@ -354,6 +354,50 @@ def test_corrupt_object_is_quarantined_and_answers_404(client, devices):
         hash_path("a", "c", "o")]
 
 
+STATE_ONLY = {"X-Backend-State-Only": "true"}
+
+
+def state(client, **headers):
+    """A state-only HEAD: (status, X-Backend-Timestamp, X-Backend-Data-Timestamp)."""
+    resp = client.head("/sda/1/a/c/o", headers={**STATE_ONLY, **headers})
+    return (resp.status_code, resp.headers.get("X-Backend-Timestamp"),
+            resp.headers.get("X-Backend-Data-Timestamp"))
+
+
+def test_state_only_head_gives_the_timestamps_of_a_full_head(client):
+    assert state(client) == (404, None, None)
+    put(client)
+    full = client.head("/sda/1/a/c/o")
+    assert state(client) == (200, full.headers["X-Backend-Timestamp"],
+                             full.headers["X-Backend-Data-Timestamp"]) == (200, T0, T0)
+    assert client.post("/sda/1/a/c/o", headers={"X-Timestamp": T1}).status_code == 202
+    assert state(client) == (200, T1, T0)  # a .meta counts, as in a full HEAD
+    assert client.delete("/sda/1/a/c/o", headers={"X-Timestamp": T2}).status_code == 204
+    full = client.head("/sda/1/a/c/o")
+    assert (full.status_code, full.headers["X-Backend-Timestamp"]) == (404, T2)
+    assert state(client) == (404, T2, None)
+
+
+def test_state_only_head_leaves_the_file_unopened(client, devices):
+    """Metadata gone bad: a full HEAD quarantines the object, a state-only one answers
+    from the listing and leaves it for the reads (and the auditor) to find."""
+    put(client)
+    path = os.path.join(hash_dir(devices), T0 + ".data")
+    value = os.getxattr(path, "user.oiofs.meta")
+    os.setxattr(path, "user.oiofs.meta", value.replace(b"text/plain", b"text/plaiN"))
+    assert state(client) == (200, T0, T0)
+    assert stored(devices) == [T0 + ".data"]
+    assert client.head("/sda/1/a/c/o").status_code == 404
+    assert stored(devices) == []
+    assert state(client) == (404, None, None)
+
+
+def test_state_only_head_is_only_for_heads(client):
+    put(client)
+    resp = client.get("/sda/1/a/c/o", headers=STATE_ONLY)
+    assert (resp.status_code, resp.data) == (200, b"hello world")
+
+
 # --- POST ----------------------------------------------------------------------------
 
 def test_post_replaces_user_metadata(client, devices):

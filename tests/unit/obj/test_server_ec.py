@@ -188,3 +188,14 @@ def test_inventory_names_archives_waiting_for_their_commit(client):
                                 "X-Backend-Replication-Op": "inventory"})
     assert json.loads(resp.data)[name_hash] == {"ts": now, "ext": ".data", "frags": [2],
                                                 "pending": {newer: [2]}}
+
+
+def test_state_only_heads_are_full_heads_for_archives(client):
+    """An archive's state depends on its commit (and its ETag on the footers): the
+    header asking for the state only is ignored, the archive opened as for any HEAD."""
+    put_archive(client)
+    assert get(client, "HEAD", **{"X-Backend-State-Only": "true"}).status_code == 404
+    commit(client)  # not committed before: not there for reads
+    resp = get(client, "HEAD", **{"X-Backend-State-Only": "true"})
+    assert resp.status_code == 200 and resp.headers["Content-Length"] == "13"
+    assert resp.headers["X-Object-Sysmeta-Ec-Etag"] == OBJ_ETAG

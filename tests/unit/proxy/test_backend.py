@@ -350,7 +350,22 @@ def test_checked_read_asks_two_nodes_and_serves_the_first_when_newest(cluster, b
     assert [seen[0] for seen in cluster.server(a).seen] == ["GET"]
     [(method, _, check_headers, _)] = cluster.server(b).seen
     assert method == "HEAD" and "Range" not in check_headers  # the replica's state
+    assert "X-Backend-State-Only" not in check_headers  # a full HEAD unless asked
     assert cluster.server(c).seen == []
+
+
+def test_a_replicated_read_asks_the_other_replica_for_its_state_only(cluster, backend):
+    set_modes(cluster, "data", "data", "data")
+    read = ReplicatedRead(backend, cluster.ring, 0, cluster.primaries, "/a/c/o",
+                          {"Range": "bytes=0-1"}, 2, 3, newest=False)
+    resp, _node, status = read.answer("GET")
+    assert status == 206
+    resp.read_all()
+    seen = [s for node in cluster.primaries for s in cluster.server(node).seen]
+    [(_, _, get_headers, _)] = [s for s in seen if s[0] == "GET"]
+    [(_, _, head_headers, _)] = [s for s in seen if s[0] == "HEAD"]
+    assert head_headers["X-Backend-State-Only"] == "true" and "Range" not in head_headers
+    assert "X-Backend-State-Only" not in get_headers and get_headers["Range"] == "bytes=0-1"
 
 
 def test_checked_read_serves_a_newer_copy_from_the_node_holding_it(cluster, backend):
