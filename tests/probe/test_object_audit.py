@@ -24,6 +24,12 @@ def data_file(hash_dir: str) -> str:
     return os.path.join(hash_dir, names[0])
 
 
+def quarantine_of(cluster, node: int) -> str:
+    """The object quarantine directory of ``node``'s device."""
+    info = next(n for n in cluster.nodes if n["node"] == node)
+    return os.path.join(info["devices"], info["device"], "quarantined", "objects")
+
+
 def test_flipped_bytes_are_quarantined_then_restored(cluster):
     client = ProbeClient(cluster)
     client.put_container("audit")
@@ -41,8 +47,7 @@ def test_flipped_bytes_are_quarantined_then_restored(cluster):
     results = cluster.aio.run_once("object-auditor")
     assert set(results.values()) == {0}, results
     assert not os.path.exists(hash_dir)
-    node = next(n for n in cluster.nodes if n["node"] == victim)
-    quarantine = os.path.join(node["devices"], node["device"], "quarantined", "objects")
+    quarantine = quarantine_of(cluster, victim)
     assert os.listdir(quarantine) == [os.path.basename(hash_dir)]
     assert primary_status(client, "audit", "precious")[victim] == 404
     # the two good copies still serve the right bytes
@@ -96,8 +101,7 @@ def _holds(hash_dir: str, data_name: str, corrupt: bytes) -> bool:
 
 def _quarantined(cluster, node: int, hash_dir: str) -> int:
     """How many times the object's hash directory was quarantined on ``node``."""
-    info = next(n for n in cluster.nodes if n["node"] == node)
-    where = os.path.join(info["devices"], info["device"], "quarantined", "objects")
+    where = quarantine_of(cluster, node)
     name = os.path.basename(hash_dir)
     return sum(1 for entry in os.listdir(where) if entry.startswith(name)) \
         if os.path.isdir(where) else 0
@@ -159,7 +163,6 @@ def test_a_corrupt_replica_never_reaches_a_client(cluster, tmp_path, size, block
         else:
             wrong += client.get("rot", obj) != (200, body)
     hits = _quarantined(cluster, victim, hash_dir)
-    print("HITS", size, block, hits)
     assert wrong == 0, f"{wrong} wrong answers of 30 ({hits} met the corrupt copy)"
     # the corrupt copy was met (a miss in 30 tries: 1 in ~190,000)
     assert hits >= 1, "30 GETs never met the corrupt copy"
