@@ -463,8 +463,8 @@ class ObjectServer(BaseServerApp):
         files = df.ondisk()
         newest, data_stamp = files.newest, files.data_or_ts_timestamp
         if files.data is None or newest is None or data_stamp is None:
-            raise HTTPNotFound(headers={TIMESTAMP_HEADER: data_stamp}
-                               if files.tombstone and data_stamp else None)
+            # no .data: the tombstone's timestamp when one is newest (data_stamp is its)
+            raise HTTPNotFound(headers={TIMESTAMP_HEADER: data_stamp} if data_stamp else None)
         return WsgiResponse(200, {TIMESTAMP_HEADER: newest, DATA_TIMESTAMP_HEADER: data_stamp})
 
     def _object_response(self, req: Request, df: DiskFile) -> WsgiResponse:
